@@ -1,0 +1,13 @@
+"""symbackprop: backpropagation derivations from a YAML network spec, checked with numbers.
+
+    import symbackprop as sbp
+    net = sbp.load("specs/mlp.yaml")
+    der = net.derive()
+    der.grad("W_1").matrix, der.delta("1").latex()
+"""
+
+from symbackprop.api import FORMS, Derivation, FormNotAvailable, Network, Target, UnknownTarget, load
+from symbackprop.spec import SpecError
+
+__all__ = ["FORMS", "Derivation", "FormNotAvailable", "Network", "SpecError", "Target", "UnknownTarget", "load"]
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from symbackprop.cli import main
+
+sys.exit(main())

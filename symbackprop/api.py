@@ -1,0 +1,227 @@
+"""The Python entry points: a loaded Network, its Derivation, and each derived Target."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sympy import Expr
+
+from symbackprop.derive import Backprop, backprop
+from symbackprop.graph import BATCH, Graph, build_graph
+from symbackprop.numeric import GradientFunction
+from symbackprop.printing import latex_name, to_latex, to_text
+from symbackprop.spec import NetworkSpec, load_spec
+
+#: Every form a derivation can be asked for, in the order documents show them.
+FORMS: tuple[str, ...] = ("chain", "symbolic", "simplified", "matrix", "index")
+#: The forms this version computes.
+AVAILABLE_FORMS: tuple[str, ...] = ("symbolic", "matrix")
+
+
+class FormNotAvailable(LookupError):
+    """A form that is named in the interface but not computed by this version."""
+
+
+class UnknownTarget(KeyError):
+    """A target that names no parameter or layer of the network."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _shape_text(shape: tuple) -> str:
+    return "x".join(str(dim) for dim in shape)
+
+
+class Target:
+    """One derived quantity (a gradient dL/dW or a delta) in every available form."""
+
+    def __init__(self, name: str, kind: str, symbol: str, shape: tuple, forms: dict[str, Expr],
+                 names: dict[str, str]) -> None:
+        self.name = name  # "dL/dW_1" or "delta_1"
+        self.kind = kind  # "gradient" or "delta"
+        self.symbol = symbol  # the parameter's or the delta's own name
+        self.shape = shape
+        self._forms = forms
+        self._names = names
+
+    def form(self, form: str) -> Expr:
+        if form not in FORMS:
+            raise ValueError(f"unknown form {form!r} (expected one of {', '.join(FORMS)})")
+        if form not in self._forms:
+            raise FormNotAvailable(f"the {form} form is not available yet (available: {', '.join(AVAILABLE_FORMS)})")
+        return self._forms[form]
+
+    @property
+    def matrix(self) -> Expr:
+        return self.form("matrix")
+
+    @property
+    def symbolic(self) -> Expr:
+        return self.form("symbolic")
+
+    @property
+    def chain(self) -> Expr:
+        return self.form("chain")
+
+    @property
+    def simplified(self) -> Expr:
+        return self.form("simplified")
+
+    @property
+    def index(self) -> Expr:
+        return self.form("index")
+
+    def lhs_latex(self) -> str:
+        if self.kind == "delta":
+            return latex_name(self.symbol)
+        return r"\frac{\partial \mathcal{L}}{\partial " + self._names.get(self.symbol, latex_name(self.symbol)) + "}"
+
+    def latex(self, form: str = "matrix") -> str:
+        """`lhs = rhs` in LaTeX, without math delimiters."""
+        return f"{self.lhs_latex()} = {to_latex(self.form(form), self._names)}"
+
+    def text(self, form: str = "matrix") -> str:
+        return f"{self.name} = {to_text(self.form(form))}"
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.latex()}$"
+
+    def __repr__(self) -> str:
+        return f"<Target {self.text()}>"
+
+
+class Derivation:
+    """Every delta and every parameter gradient of a network, found by reverse accumulation."""
+
+    def __init__(self, bp: Backprop) -> None:
+        self.backprop = bp
+        spec = bp.graph.spec
+        self._names = {spec.output: latex_name(spec.output)}
+        deltas_full, gradients_full = bp.substituted()
+        self._targets: dict[str, Target] = {}
+        shapes = {node.name: node.shape for node in bp.graph.nodes if node.name}
+        delta_shapes = {node.layer: node.shape for node in bp.graph.by_role("preactivation")}
+        for layer, expr in bp.deltas.items():
+            self._add(Target(f"delta_{layer}", "delta", f"delta_{layer}", delta_shapes[layer],
+                             {"matrix": expr, "symbolic": deltas_full[layer]}, self._names))
+            for param in (n for n in bp.graph.parameters if n.layer == layer):
+                name = param.name
+                self._add(Target(f"dL/d{name}", "gradient", name, shapes[name],
+                                 {"matrix": bp.gradients[name], "symbolic": gradients_full[name]}, self._names))
+
+    def _add(self, target: Target) -> None:
+        self._targets[target.name] = target
+
+    @property
+    def targets(self) -> list[Target]:
+        """Deltas and gradients, from the loss backwards, each layer's delta before its gradients."""
+        return list(self._targets.values())
+
+    def grad(self, param: str) -> Target:
+        return self.target(f"dL/d{param}")
+
+    def delta(self, layer: str) -> Target:
+        return self.target(f"delta_{layer}")
+
+    def target(self, name: str) -> Target:
+        """A target by any spelling the interface allows: dL/dW_1, \\partial L / \\partial W_1,
+        \\frac{\\partial L}{\\partial W_1}, delta_1, \\delta_{1}."""
+        key = normalize_target(name)
+        if key not in self._targets:
+            known = ", ".join(self._targets)
+            raise UnknownTarget(f"unknown target {name!r} (known: {known})")
+        return self._targets[key]
+
+    def forward(self) -> list[tuple[str, Expr]]:
+        """The forward equations of the named values, in order, ending with the loss."""
+        return list(self.backprop.definitions.items())
+
+    def forward_latex(self) -> list[str]:
+        lines = []
+        for name, expr in self.forward():
+            lhs = r"\mathcal{L}" if name == "L" else self._names.get(name, latex_name(name))
+            lines.append(f"{lhs} = {to_latex(expr, self._names)}")
+        return lines
+
+    def forward_text(self) -> list[str]:
+        return [f"{name} = {to_text(expr)}" for name, expr in self.forward()]
+
+    def _repr_latex_(self) -> str:
+        lines = self.forward_latex() + [t.latex() for t in self.targets]
+        return "$\\begin{aligned}" + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines) + \
+            "\\end{aligned}$"
+
+
+_LOSS = r"(?:L|E|\\mathcal\{L\}|\\mathcal L)"
+_PATTERNS = (
+    re.compile(rf"^d{_LOSS}\s*/\s*d\s*(?P<name>.+)$"),
+    re.compile(rf"^\\partial\s*{_LOSS}\s*/\s*\\partial\s*(?P<name>.+)$"),
+    re.compile(rf"^\\frac\{{\s*\\partial\s*{_LOSS}\s*\}}\{{\s*\\partial\s*(?P<name>.+)\}}$"),
+)
+
+
+def _plain_name(text: str) -> str:
+    """W_{1} -> W_1, \\delta_{out} -> delta_out, y_{out} -> y_out."""
+    text = text.strip().lstrip("\\")
+    return re.sub(r"_\{([^{}]*)\}", r"_\1", text).replace(" ", "")
+
+
+def normalize_target(text: str) -> str:
+    """The canonical name (dL/dW_1 or delta_1) of a target written in any allowed spelling."""
+    text = text.strip()
+    for pattern in _PATTERNS:
+        match = pattern.match(text)
+        if match:
+            return "dL/d" + _plain_name(match.group("name"))
+    return _plain_name(text)
+
+
+class Network:
+    """A loaded spec, wired into a graph; derivations and numbers come from it."""
+
+    def __init__(self, spec: NetworkSpec) -> None:
+        self.spec = spec
+        self.graph: Graph = build_graph(spec)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @cached_property
+    def _derivation(self) -> Derivation:
+        return Derivation(backprop(self.graph))
+
+    def derive(self) -> Derivation:
+        """Every delta and gradient (computed once, then cached)."""
+        return self._derivation
+
+    def gradient_fn(self, dtype: Any = np.float64) -> GradientFunction:
+        """Compiled NumPy: call it with a dict of arrays in the spec's orientation."""
+        return GradientFunction(self.derive().backprop, dtype)
+
+    def data(self) -> dict[str, np.ndarray]:
+        """The spec's numbers as float64 arrays."""
+        return {name: np.array(values, dtype=np.float64) for name, values in self.spec.data.items()}
+
+    def shapes(self) -> dict[str, str]:
+        """The size of every named matrix and vector, e.g. {'W_1': '3x2', 'x': '2xN'}."""
+        shapes = {node.name: _shape_text(node.shape) for node in self.graph.nodes if node.name and node.shape}
+        for node in self.graph.by_role("preactivation"):
+            shapes[f"delta_{node.layer}"] = _shape_text(node.shape)
+        return shapes
+
+    def __repr__(self) -> str:
+        return f"<Network {self.spec.name!r}: {len(self.spec.layers)} layers>"
+
+
+def load(source: str | Path | Mapping[str, Any]) -> Network:
+    """Load a spec from a path, YAML text or a dict; raises SpecError with file, line and key."""
+    return Network(load_spec(source))
+
+

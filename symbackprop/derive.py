@@ -1,0 +1,113 @@
+"""Reverse accumulation over the graph, at the level of whole matrices.
+
+Every pre-activation s_k gets a named delta_k = dL/ds_k; what flows further back is
+written through delta_k, never its expansion, so the work is linear in depth. Each
+parameter's gradient is the sum of what its consumers send back. The engine knows no
+op by name: it asks rules.py for forwards and vector-Jacobian products.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sympy import Expr, Integer, MatAdd, S, Symbol
+from sympy.matrices.expressions import MatrixSymbol
+
+from symbackprop import rules
+from symbackprop.graph import BATCH, Graph, Node
+
+#: The number of samples, as it appears in shapes and in `reduction: mean`.
+N = Symbol(BATCH, integer=True, positive=True)
+
+
+def sympy_shape(shape: tuple) -> tuple:
+    return tuple(N if dim == BATCH else Integer(dim) for dim in shape)
+
+
+@dataclass(frozen=True)
+class Backprop:
+    """What reverse accumulation found, all in SymPy.
+
+    definitions: forward equations of named values (s_1 -> W_1 x + b_1 1^T, L -> ...);
+    deltas: layer name -> delta_k written through the next deltas, from the loss backwards;
+    gradients: parameter name -> dL/dparam written through deltas;
+    symbols: every named value's MatrixSymbol (delta symbols under "delta_<layer>").
+    """
+
+    graph: Graph
+    symbols: dict[str, MatrixSymbol]
+    definitions: dict[str, Expr]
+    deltas: dict[str, Expr]
+    gradients: dict[str, Expr]
+
+    def delta_symbol(self, layer: str) -> MatrixSymbol:
+        return self.symbols[f"delta_{layer}"]
+
+    def substituted(self) -> tuple[dict[str, Expr], dict[str, Expr]]:
+        """Deltas and gradients with every delta replaced by its full expression
+        (each delta is substituted once, from the loss backwards: still linear)."""
+        full: dict[MatrixSymbol, Expr] = {}
+        deltas: dict[str, Expr] = {}
+        for layer, expr in self.deltas.items():  # from the loss backwards
+            deltas[layer] = full[self.delta_symbol(layer)] = expr.xreplace(full)
+        gradients = {name: expr.xreplace(full) for name, expr in self.gradients.items()}
+        return deltas, gradients
+
+
+def _attrs(node: Node) -> dict:
+    return {**node.attrs, "shape": sympy_shape(node.shape), "batch": N}
+
+
+def backprop(graph: Graph) -> Backprop:
+    """Forward expressions, then adjoints from the loss back to every parameter."""
+    symbols: dict[str, MatrixSymbol] = {}
+    exprs: dict[int, Expr] = {}  # what a consumer writes for each node
+    definitions: dict[str, Expr] = {}
+    for node in graph.nodes:
+        if node.op == "symbol":
+            exprs[node.id] = symbols[node.name] = MatrixSymbol(node.name, *sympy_shape(node.shape))
+            continue
+        value = rules.OPS[node.op].forward(_attrs(node), *(exprs[i] for i in node.inputs))
+        if node.name is None:
+            exprs[node.id] = value
+        elif node.role == "loss":
+            definitions[node.name] = exprs[node.id] = value
+        else:
+            definitions[node.name] = value
+            exprs[node.id] = symbols[node.name] = MatrixSymbol(node.name, *sympy_shape(node.shape))
+
+    needed = _depends_on_parameters(graph)
+    pending: dict[int, list[Expr]] = {node.id: [] for node in graph.nodes}
+    deltas: dict[str, Expr] = {}
+    gradients: dict[str, Expr] = {}
+    for node in reversed(graph.nodes):
+        if node.id not in needed:
+            continue
+        if node.id == graph.loss:
+            adjoint: Expr = S.One
+        else:
+            terms = pending[node.id]
+            if not terms:
+                continue
+            adjoint = terms[0] if len(terms) == 1 else MatAdd(*terms)
+        if node.role in ("weight", "bias"):
+            gradients[node.name] = adjoint
+            continue
+        if node.role == "preactivation":
+            deltas[node.layer] = adjoint
+            adjoint = symbols[f"delta_{node.layer}"] = MatrixSymbol(f"delta_{node.layer}", *sympy_shape(node.shape))
+        inputs = [exprs[i] for i in node.inputs]
+        for index, source in enumerate(node.inputs):
+            if source in needed:
+                pending[source].append(rules.vjp(node.op, index)(_attrs(node), adjoint, exprs[node.id], *inputs))
+    order = [p.name for p in graph.parameters]
+    return Backprop(graph, symbols, definitions, deltas, {name: gradients[name] for name in order if name in gradients})
+
+
+def _depends_on_parameters(graph: Graph) -> set[int]:
+    """Nodes on a path from a parameter to the loss: the only ones worth an adjoint."""
+    reaches: set[int] = set()
+    for node in graph.nodes:
+        if node.role in ("weight", "bias") or any(i in reaches for i in node.inputs):
+            reaches.add(node.id)
+    return reaches

@@ -1,0 +1,123 @@
+"""The network as a DAG of matrix-level ops, built from a validated spec.
+
+A chain is just the default wiring: each layer names the layers (or the input) it reads,
+several inputs are summed, so skip connections and other DAGs need no engine change.
+Shapes hold ints and "N", the number of samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from symbackprop.spec.model import Layer, NetworkSpec
+
+BATCH = "N"
+Shape = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Node:
+    """One value of the network. Named nodes (inputs, parameters, s_k, z_k) are written as
+    their symbol in formulas; unnamed ones are inlined into their consumer's expression."""
+
+    id: int
+    op: str  # "symbol" for named leaves, else a key of rules.OPS
+    inputs: tuple[int, ...]
+    shape: Shape
+    name: str | None = None
+    role: str = "op"  # input | target | weight | bias | const | preactivation | activation | loss | op
+    layer: str | None = None
+    key: str | None = None  # how numeric results name it (z_out where formulas say y_out)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Graph:
+    spec: NetworkSpec
+    nodes: tuple[Node, ...]  # in topological order
+    loss: int
+
+    def named(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    def by_role(self, role: str) -> list[Node]:
+        return [node for node in self.nodes if node.role == role]
+
+    @property
+    def parameters(self) -> list[Node]:
+        return [node for node in self.nodes if node.role in ("weight", "bias")]
+
+
+class _Builder:
+    def __init__(self, spec: NetworkSpec) -> None:
+        self.spec = spec
+        self.nodes: list[Node] = []
+        self.columns = spec.convention.samples == "columns"
+        self.out_in = spec.convention.weights == "out_in"
+
+    def add(self, op: str, inputs: tuple[int, ...], shape: Shape, **fields: Any) -> int:
+        node = Node(len(self.nodes), op, inputs, shape, **fields)
+        self.nodes.append(node)
+        return node.id
+
+    def batch_shape(self, units: int) -> Shape:
+        return (units, BATCH) if self.columns else (BATCH, units)
+
+    def matmul(self, left: int, right: int) -> int:
+        shape = (self.nodes[left].shape[0], self.nodes[right].shape[1])
+        return self.add("matmul", (left, right), shape)
+
+    def transpose(self, node: int) -> int:
+        return self.add("transpose", (node,), tuple(reversed(self.nodes[node].shape)))
+
+    def layer(self, layer: Layer, fan_in: int, source: int) -> int:
+        """s = W h (+ b) in the spec's orientation; returns the id of s."""
+        units = layer.units
+        weight_shape = (units, fan_in) if self.out_in else (fan_in, units)
+        weight = self.add("symbol", (), weight_shape, name=layer.weight, role="weight", layer=layer.name)
+        oriented = weight if self.out_in == self.columns else self.transpose(weight)
+        product = self.matmul(oriented, source) if self.columns else self.matmul(source, oriented)
+        terms = [product]
+        if layer.bias:
+            bias = self.add("symbol", (), (units, 1) if self.columns else (1, units),
+                            name=layer.bias, role="bias", layer=layer.name)
+            ones = self.add("ones", (), (1, BATCH) if self.columns else (BATCH, 1), role="const",
+                            attrs={"shape": (1, BATCH) if self.columns else (BATCH, 1)})
+            terms.append(self.matmul(bias, ones) if self.columns else self.matmul(ones, bias))
+        name = f"s_{layer.name}"
+        return self.add("add", tuple(terms), self.batch_shape(units), name=name, role="preactivation",
+                        layer=layer.name, key=name)
+
+
+def build_graph(spec: NetworkSpec) -> Graph:
+    """Wire the spec's layers into a graph ending in the loss."""
+    b = _Builder(spec)
+    x = b.add("symbol", (), b.batch_shape(spec.input.size), name=spec.input.name, role="input",
+              key=spec.input.name)
+    outputs: dict[str, tuple[int, int]] = {spec.input.name: (x, spec.input.size)}
+    last = spec.layers[-1]
+    for layer in spec.layers:
+        sources = [outputs[name] for name in layer.inputs]
+        fan_in = sources[0][1]
+        source = sources[0][0] if len(sources) == 1 else b.add(
+            "add", tuple(node for node, _ in sources), b.batch_shape(fan_in))
+        s = b.layer(layer, fan_in, source)
+        label = layer.activation.function if layer.activation.kind == "function" else f"f_{layer.name}"
+        z = b.add("activation", (s,), b.batch_shape(layer.units),
+                  name=spec.output if layer is last else f"z_{layer.name}", role="activation",
+                  layer=layer.name, key=f"z_{layer.name}",
+                  attrs={"activation": layer.activation, "label": label, "axis": 0 if b.columns else 1})
+        outputs[layer.name] = (z, layer.units)
+    if spec.target_is_input:
+        target = x
+    else:
+        target = b.add("symbol", (), b.batch_shape(spec.target.size), name=spec.target.name, role="target",
+                       key=spec.target.name)
+    loss = b.add("loss", (outputs[last.name][0], target), (), name="L", role="loss", key="loss",
+                 attrs={"loss": spec.loss, "output_name": spec.output,
+                        "target_name": spec.input.name if spec.target_is_input else spec.target.name})
+    return Graph(spec, tuple(b.nodes), loss)

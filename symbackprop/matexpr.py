@@ -1,0 +1,94 @@
+"""Matrix expressions SymPy lacks: an entrywise function (f(S), f'(S), or a formula in
+several same-shaped matrices), a softmax over one axis, and the sum of all entries."""
+
+from __future__ import annotations
+
+from sympy import Basic, Expr, Integer, Lambda, exp
+from sympy.core.symbol import Str
+from sympy.matrices.expressions import MatrixExpr
+
+
+class Elementwise(MatrixExpr):
+    """`fn` applied entry by entry to same-shaped matrices.
+
+    `label` names the function for printing ("f_1", "\\tanh"); `order` 1 marks it as the
+    derivative of that function, so printers write f_1'(s_1). An empty label means the
+    formula itself is printed with the matrices in place of its variables.
+    """
+
+    def __new__(cls, label: str | Str, order: int | Integer, fn: Lambda, *mats: MatrixExpr) -> Elementwise:
+        label = label if isinstance(label, Str) else Str(label)
+        if len(fn.variables) != len(mats) or not mats:
+            raise ValueError("Elementwise: the function takes one variable per matrix")
+        shapes = {m.shape for m in mats}
+        if len(shapes) != 1:
+            raise ValueError(f"Elementwise: matrices of different shapes {sorted(map(str, shapes))}")
+        return Basic.__new__(cls, label, Integer(order), fn, *mats)
+
+    @property
+    def label(self) -> str:
+        return self.args[0].name
+
+    @property
+    def order(self) -> int:
+        return int(self.args[1])
+
+    @property
+    def function(self) -> Lambda:
+        return self.args[2]
+
+    @property
+    def mats(self) -> tuple[MatrixExpr, ...]:
+        return self.args[3:]
+
+    @property
+    def shape(self) -> tuple:
+        return self.mats[0].shape
+
+    def _entry(self, i, j, **kwargs):  # noqa: ANN001 - SymPy's protocol
+        return self.function(*(m._entry(i, j, **kwargs) for m in self.mats))
+
+
+class Softmax(MatrixExpr):
+    """softmax over axis 0 (each column is one sample) or axis 1 (each row is one sample)."""
+
+    def __new__(cls, arg: MatrixExpr, axis: int | Integer) -> Softmax:
+        return Basic.__new__(cls, arg, Integer(axis))
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def axis(self) -> int:
+        return int(self.args[1])
+
+    @property
+    def shape(self) -> tuple:
+        return self.arg.shape
+
+    def _entry(self, i, j, **kwargs):  # noqa: ANN001 - SymPy's protocol
+        rows, cols = self.shape
+        if self.axis == 0:
+            total = sum(exp(self.arg._entry(k, j, **kwargs)) for k in range(rows))
+        else:
+            total = sum(exp(self.arg._entry(i, k, **kwargs)) for k in range(cols))
+        return exp(self.arg._entry(i, j, **kwargs)) / total
+
+
+class EntrySum(Expr):
+    """The scalar sum of every entry of a matrix: how a loss adds over units and samples."""
+
+    def __new__(cls, arg: MatrixExpr) -> EntrySum:
+        return Expr.__new__(cls, arg)
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    def doit(self, **hints):  # noqa: ANN003
+        arg = self.arg.doit(**hints) if hints.get("deep", True) else self.arg
+        rows, cols = arg.shape
+        if isinstance(rows, (int, Integer)) and isinstance(cols, (int, Integer)):
+            return sum((arg._entry(i, j) for i in range(rows) for j in range(cols)), Integer(0))
+        return EntrySum(arg)

@@ -1,0 +1,237 @@
+"""LaTeX and plain-text printers in the course's symbols, after SymPy's printer pattern:
+one `_print_<Class>` per kind of expression, no string surgery on printed output.
+
+Symbols are named `base_sub` (W_1, delta_out, y_out, s_<layer>); LaTeX writes them
+`W_{1}`, `\\delta_{out}`, `y_{out}`, with any LaTeX special in a user's name escaped.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sympy import Dummy, Expr, Mul, Symbol
+from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose
+from sympy.printing.latex import LatexPrinter as _SympyLatex
+from sympy.printing.str import StrPrinter as _SympyStr
+
+from symbackprop.matexpr import Elementwise, EntrySum, Softmax
+
+GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
+    "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega", "Gamma", "Delta", "Theta",
+    "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega",
+}
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
+    "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}",
+}
+
+
+def escape_latex(text: str) -> str:
+    """User text as LaTeX that prints it literally and runs nothing."""
+    return "".join(_LATEX_SPECIALS.get(char, char) for char in text)
+
+
+def _latex_part(text: str) -> str:
+    if text in GREEK:
+        return "\\" + text
+    if re.fullmatch(r"[A-Za-z0-9]+", text):
+        return text
+    return r"\text{" + escape_latex(text) + "}"
+
+
+def latex_name(name: str) -> str:
+    """`delta_out` -> `\\delta_{out}`; the first underscore starts the subscript."""
+    base, _, sub = name.partition("_")
+    if not base:
+        return _latex_part(name)
+    return _latex_part(base) + ("_{" + _latex_part(sub) + "}" if sub else "")
+
+
+def _ordered_terms(expr: MatAdd) -> list[Expr]:
+    """Positive terms before negative ones, bias terms (with a ones matrix) after the others:
+    W x + b 1^T and y_out - y read as a course writes them."""
+    def rank(term: Expr) -> tuple[int, int]:
+        negative = term.could_extract_minus_sign()
+        return (int(negative), int(term.has(OneMatrix)))
+    return sorted(expr.args, key=rank)
+
+
+def _is_scaled(expr: Expr) -> bool:
+    """A scalar times one matrix (2 (y_out - y)), as opposed to a product of matrices."""
+    return isinstance(expr, MatMul) and len(expr.as_coeff_matrices()[1]) == 1
+
+
+class LatexPrinter(_SympyLatex):
+    """SymPy's LaTeX printer with the course's matrix notation: ^\\top, \\odot, f_1'(s_1)."""
+
+    _default_settings: dict[str, Any] = {**_SympyLatex._default_settings, "transpose": r"\top", "names": None}
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        self._inline: dict[Symbol, str] = {}
+
+    def _name(self, name: str) -> str:
+        names = self._settings["names"] or {}
+        return names.get(name) or latex_name(name)
+
+    def _print_MatrixSymbol(self, expr: MatrixExpr) -> str:
+        return self._name(expr.name)
+
+    def _print_Symbol(self, expr: Symbol, style: str = "plain") -> str:
+        if expr in self._inline:
+            return self._inline[expr]
+        return super()._print_Symbol(expr, style=style)
+
+    def _wrap(self, expr: Expr, types: tuple[type, ...]) -> str:
+        printed = self._print(expr)
+        return r"\left(" + printed + r"\right)" if isinstance(expr, types) else printed
+
+    def _hadamard_factor(self, expr: Expr) -> str:
+        """Matrix products and sums are bracketed inside a Hadamard product; a scalar multiple is not."""
+        return self._wrap(expr, (MatAdd, HadamardProduct)) if _is_scaled(expr) else \
+            self._wrap(expr, (MatAdd, MatMul, HadamardProduct))
+
+    def _print_Transpose(self, expr: Transpose) -> str:
+        base = self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, Transpose, Mul))
+        return base + "^{" + self._settings["transpose"] + "}"
+
+    def _print_MatMul(self, expr: MatMul) -> str:
+        coeff, factors = expr.as_coeff_matrices()
+        parts = [self._wrap(f, (MatAdd, HadamardProduct)) for f in factors]
+        if coeff == -1:
+            return "- " + " ".join(parts)
+        if coeff != 1:
+            parts.insert(0, self._wrap(coeff, (Expr,)) if coeff.is_Add else self._print(coeff))
+        return " ".join(parts)
+
+    def _print_MatAdd(self, expr: MatAdd) -> str:
+        out = ""
+        for i, term in enumerate(_ordered_terms(expr)):
+            if term.could_extract_minus_sign():
+                out += " - " + self._print(-term)
+            else:
+                out += (" + " if i else "") + self._print(term)
+        return out.lstrip(" ")
+
+    def _print_HadamardProduct(self, expr: HadamardProduct) -> str:
+        return r" \odot ".join(self._hadamard_factor(arg) for arg in expr.args)
+
+    def _print_OneMatrix(self, expr: OneMatrix) -> str:
+        rows, cols = expr.shape
+        if rows == 1:
+            return r"\mathbf{1}_{" + self._print(cols) + "}^{" + self._settings["transpose"] + "}"
+        if cols == 1:
+            return r"\mathbf{1}_{" + self._print(rows) + "}"
+        return r"\mathbf{1}_{" + self._print(rows) + r"} \mathbf{1}_{" + self._print(cols) + "}^{" + \
+            self._settings["transpose"] + "}"
+
+    def _print_Elementwise(self, expr: Elementwise) -> str:
+        if not expr.label:
+            return self._inline_formula(expr)
+        arguments = ", ".join(self._print(m) for m in expr.mats)
+        return self._name(expr.label) + "'" * expr.order + r"\left(" + arguments + r"\right)"
+
+    def _inline_formula(self, expr: Elementwise) -> str:
+        """An entrywise formula printed with the matrices standing for its variables."""
+        stand_ins = {}
+        for variable, mat in zip(expr.function.variables, expr.mats):
+            stand_in = Dummy(variable.name, real=True)
+            self._inline[stand_in] = self._wrap(mat, (MatAdd, MatMul, HadamardProduct))
+            stand_ins[variable] = stand_in
+        try:
+            return self._print(expr.function.expr.xreplace(stand_ins))
+        finally:
+            for stand_in in stand_ins.values():
+                del self._inline[stand_in]
+
+    def _print_Softmax(self, expr: Softmax) -> str:
+        return r"\operatorname{softmax}\left(" + self._print(expr.arg) + r"\right)"
+
+    def _print_EntrySum(self, expr: EntrySum) -> str:
+        return r"\sum " + self._wrap(expr.arg, (MatAdd,))
+
+
+class TextPrinter(_SympyStr):
+    """Plain text in the same notation: juxtaposition for products, ^T, ⊙, f_1'(s_1)."""
+
+    _default_settings: dict[str, Any] = {**_SympyStr._default_settings, "hadamard": " ⊙ "}
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        self._inline: dict[Symbol, str] = {}
+
+    def _print_Symbol(self, expr: Symbol) -> str:
+        return self._inline.get(expr) or super()._print_Symbol(expr)
+
+    def _print_Dummy(self, expr: Symbol) -> str:
+        return self._inline.get(expr) or super()._print_Dummy(expr)
+
+    def _wrap(self, expr: Expr, types: tuple[type, ...]) -> str:
+        printed = self._print(expr)
+        return "(" + printed + ")" if isinstance(expr, types) else printed
+
+    def _hadamard_factor(self, expr: Expr) -> str:
+        return self._wrap(expr, (MatAdd, HadamardProduct)) if _is_scaled(expr) else \
+            self._wrap(expr, (MatAdd, MatMul, HadamardProduct))
+
+    def _print_Transpose(self, expr: Transpose) -> str:
+        return self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, Transpose, Mul)) + "^T"
+
+    def _print_MatMul(self, expr: MatMul) -> str:
+        coeff, factors = expr.as_coeff_matrices()
+        parts = [self._wrap(f, (MatAdd, HadamardProduct)) for f in factors]
+        if coeff == -1:
+            return "-" + " ".join(parts)
+        if coeff != 1:
+            parts.insert(0, self._print(coeff) if coeff.is_Integer or coeff.is_Symbol else f"({self._print(coeff)})")
+        return " ".join(parts)
+
+    def _print_MatAdd(self, expr: MatAdd) -> str:
+        out = ""
+        for i, term in enumerate(_ordered_terms(expr)):
+            if term.could_extract_minus_sign():
+                out += " - " + self._print(-term)
+            else:
+                out += (" + " if i else "") + self._print(term)
+        return out.lstrip(" ")
+
+    def _print_HadamardProduct(self, expr: HadamardProduct) -> str:
+        return self._settings["hadamard"].join(self._hadamard_factor(arg) for arg in expr.args)
+
+    def _print_OneMatrix(self, expr: OneMatrix) -> str:
+        rows, cols = expr.shape
+        if rows == 1:
+            return f"1_{cols}^T"
+        if cols == 1:
+            return f"1_{rows}"
+        return f"1_{rows} 1_{cols}^T"
+
+    def _print_Elementwise(self, expr: Elementwise) -> str:
+        if not expr.label:
+            stand_ins = {}
+            for variable, mat in zip(expr.function.variables, expr.mats):
+                stand_in = Dummy(variable.name)
+                self._inline[stand_in] = self._wrap(mat, (MatAdd, MatMul, HadamardProduct))
+                stand_ins[variable] = stand_in
+            try:
+                return self._print(expr.function.expr.xreplace(stand_ins))
+            finally:
+                for stand_in in stand_ins.values():
+                    del self._inline[stand_in]
+        return expr.label + "'" * expr.order + "(" + ", ".join(self._print(m) for m in expr.mats) + ")"
+
+    def _print_Softmax(self, expr: Softmax) -> str:
+        return f"softmax({self._print(expr.arg)})"
+
+    def _print_EntrySum(self, expr: EntrySum) -> str:
+        return f"sum({self._print(expr.arg)})"
+
+
+def to_latex(expr: Expr, names: dict[str, str] | None = None, transpose: str = r"\top") -> str:
+    return LatexPrinter({"names": names, "transpose": transpose}).doprint(expr)
+
+
+def to_text(expr: Expr) -> str:
+    return TextPrinter().doprint(expr)

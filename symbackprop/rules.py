@@ -1,0 +1,182 @@
+"""The derivative registry: one entry per op, per activation and per loss.
+
+Like HIPS autograd's `defvjp`, each op lists its forward expression and one
+vector-Jacobian product per input: given the adjoint `g` of the op's output, what
+flows back to that input. The engine (derive.py) only looks entries up here, so
+adding an activation, a loss or an op is adding one entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sympy import Expr, Function, Integer, Lambda, Max, Piecewise, Rational, Symbol, diff, exp, log, tanh
+from sympy.matrices.expressions import HadamardProduct, MatMul, MatrixExpr, OneMatrix
+
+from symbackprop.matexpr import Elementwise, EntrySum, Softmax
+from symbackprop.scalar import to_sympy
+from symbackprop.spec.model import Activation, Loss
+
+#: The scalar variable of every activation formula.
+x = Symbol("x", real=True)
+#: The scalar variables of every loss formula: the network's output and the target.
+a, t = Symbol("a", real=True), Symbol("t", real=True)
+
+Attrs = dict[str, Any]  # an op node's attributes, set by the graph
+
+
+# --- activations -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivationRule:
+    """f(x) of an entrywise activation, and f'(x) where SymPy's diff is not the convention
+    we want (relu'(0) = 0, as in PyTorch). `through_output` writes f'(s) through z = f(s)
+    (tanh' = 1 - z^2). An activation that is not entrywise (softmax) gives its own
+    `forward(s, attrs)` and `vjp(g, z, attrs)` instead."""
+
+    function: Callable[[Activation], Expr] | None = None
+    derivative: Callable[[Activation], Expr] | None = None
+    through_output: Callable[[Expr], Expr] | None = None
+    forward: Callable[[MatrixExpr, Attrs], MatrixExpr] | None = None
+    vjp: Callable[[MatrixExpr, MatrixExpr, Attrs], MatrixExpr] | None = None
+
+
+def _softmax_vjp(g: MatrixExpr, z: MatrixExpr, attrs: Attrs) -> MatrixExpr:
+    units = z.shape[0] if attrs["axis"] == 0 else z.shape[1]
+    ones = OneMatrix(units, units)
+    weighted = HadamardProduct(z, g)
+    per_sample = ones * weighted if attrs["axis"] == 0 else weighted * ones
+    return HadamardProduct(z, g - per_sample)
+
+
+ACTIVATIONS: dict[str, ActivationRule] = {
+    "relu": ActivationRule(
+        function=lambda act: Max(0, x),
+        derivative=lambda act: Piecewise((1, x > 0), (0, True)),
+    ),
+    "tanh": ActivationRule(function=lambda act: tanh(x), through_output=lambda z: 1 - z**2),
+    "sigmoid": ActivationRule(function=lambda act: 1 / (1 + exp(-x)), through_output=lambda z: z * (1 - z)),
+    "identity": ActivationRule(function=lambda act: x),
+    "leaky_relu": ActivationRule(
+        function=lambda act: Piecewise((x, x > 0), (Rational(str(act.alpha)) * x, True)),
+        derivative=lambda act: Piecewise((1, x > 0), (Rational(str(act.alpha)), True)),
+    ),
+    "softmax": ActivationRule(forward=lambda s, attrs: Softmax(s, attrs["axis"]), vjp=_softmax_vjp),
+    "expr": ActivationRule(function=lambda act: to_sympy(act.expr, {"x": x})),
+    "function": ActivationRule(function=lambda act: Function(act.function)(x)),
+}
+
+
+def activation_function(act: Activation) -> Lambda:
+    """f as a Lambda in x."""
+    return Lambda(x, ACTIVATIONS[act.kind].function(act))
+
+
+def activation_derivative(act: Activation) -> Lambda:
+    """f' as a Lambda in x."""
+    rule = ACTIVATIONS[act.kind]
+    return Lambda(x, rule.derivative(act) if rule.derivative else diff(rule.function(act), x))
+
+
+def _activate(attrs: Attrs, s: MatrixExpr) -> MatrixExpr:
+    rule = ACTIVATIONS[attrs["activation"].kind]
+    if rule.forward:
+        return rule.forward(s, attrs)
+    return Elementwise(attrs["label"], 0, activation_function(attrs["activation"]), s)
+
+
+def _activation_vjp(attrs: Attrs, g: MatrixExpr, z: MatrixExpr, s: MatrixExpr) -> MatrixExpr:
+    rule = ACTIVATIONS[attrs["activation"].kind]
+    if rule.vjp:
+        return rule.vjp(g, z, attrs)
+    return HadamardProduct(g, Elementwise(attrs["label"], 1, activation_derivative(attrs["activation"]), s))
+
+
+# --- losses ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LossRule:
+    """The per-entry loss l(a, t), summed over units and samples. `gradient` gives dL/dy_out
+    as a matrix expression where a tidier one than the entrywise derivative of l exists."""
+
+    entry: Callable[[Loss, Attrs], Expr]
+    gradient: Callable[[MatrixExpr, MatrixExpr], MatrixExpr] | None = None
+
+
+def _custom_loss(loss: Loss, attrs: Attrs) -> Expr:
+    return to_sympy(loss.expr, {attrs["output_name"]: a, attrs["target_name"]: t})
+
+
+LOSSES: dict[str, LossRule] = {
+    "half_squared_error": LossRule(entry=lambda loss, attrs: (a - t) ** 2 / 2, gradient=lambda yout, y: yout - y),
+    "squared_error": LossRule(entry=lambda loss, attrs: (a - t) ** 2, gradient=lambda yout, y: MatMul(2, yout - y, evaluate=False)),
+    "cross_entropy": LossRule(entry=lambda loss, attrs: -t * log(a)),
+    "hinge": LossRule(entry=lambda loss, attrs: Max(0, Rational(str(loss.margin)) - t * a)),
+    "expr": LossRule(entry=_custom_loss),
+}
+
+
+def loss_entry(loss: Loss, attrs: Attrs) -> Lambda:
+    """l(a, t) as a Lambda."""
+    return Lambda((a, t), LOSSES[loss.kind].entry(loss, attrs))
+
+
+def _reduction(loss: Loss, attrs: Attrs) -> Expr:
+    return Integer(1) / attrs["batch"] if loss.reduction == "mean" else Integer(1)
+
+
+def _loss_value(attrs: Attrs, yout: MatrixExpr, y: MatrixExpr) -> Expr:
+    loss = attrs["loss"]
+    return _reduction(loss, attrs) * EntrySum(Elementwise("", 0, loss_entry(loss, attrs), yout, y))
+
+
+def _loss_vjp(attrs: Attrs, g: Expr, out: Expr, yout: MatrixExpr, y: MatrixExpr) -> MatrixExpr:
+    loss = attrs["loss"]
+    rule = LOSSES[loss.kind]
+    if rule.gradient:
+        gradient = rule.gradient(yout, y)
+    else:
+        entry = loss_entry(loss, attrs)
+        gradient = Elementwise("", 1, Lambda((a, t), diff(entry.expr, a)), yout, y)
+    coeff, mats = gradient.as_coeff_matrices() if isinstance(gradient, MatMul) else (Integer(1), [gradient])
+    scale = g * _reduction(loss, attrs) * coeff
+    return mats[0] if scale == 1 and len(mats) == 1 else MatMul(scale, *mats, evaluate=False)
+
+
+# --- ops ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpRule:
+    """forward(attrs, *inputs) builds the output; vjps[k](attrs, g, out, *inputs) is what the
+    adjoint g of the output sends back to input k. A variadic op gives one `vjp_each`."""
+
+    forward: Callable[..., Expr]
+    vjps: tuple[Callable[..., Expr], ...] = ()
+    vjp_each: Callable[..., Expr] | None = None
+
+
+OPS: dict[str, OpRule] = {
+    "matmul": OpRule(
+        forward=lambda attrs, A, B: A * B,
+        vjps=(lambda attrs, g, out, A, B: g * B.T, lambda attrs, g, out, A, B: A.T * g),
+    ),
+    "transpose": OpRule(forward=lambda attrs, A: A.T, vjps=(lambda attrs, g, out, A: g.T,)),
+    "add": OpRule(
+        forward=lambda attrs, *terms: sum(terms[1:], terms[0]),
+        vjp_each=lambda attrs, g, out, *terms: g,
+    ),
+    "ones": OpRule(forward=lambda attrs: OneMatrix(*attrs["shape"])),
+    "activation": OpRule(forward=_activate, vjps=(_activation_vjp,)),
+    "loss": OpRule(forward=_loss_value, vjps=(_loss_vjp,)),
+}
+
+
+def vjp(op: str, index: int) -> Callable[..., Expr]:
+    """The vector-Jacobian product of `op` with respect to its input `index`."""
+    rule = OPS[op]
+    return rule.vjps[index] if index < len(rule.vjps) else rule.vjp_each

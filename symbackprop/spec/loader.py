@@ -1,0 +1,519 @@
+"""load_spec: read a spec from a path, YAML text or a dict and validate it into a NetworkSpec.
+
+Every problem raises SpecError naming the source, the line and the key path, and says what
+was expected. Nothing is returned until the whole spec is valid, so later stages never see
+a half-checked spec. This module knows nothing of SymPy: formulas go through mathparse.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any, NoReturn
+
+from symbackprop.mathparse import FUNCTIONS, BinOp, Call, MathSyntaxError, Name, Neg, Node, parse
+from symbackprop.spec.errors import SpecError
+from symbackprop.spec.model import (
+    ACTIVATIONS,
+    LOSSES,
+    REDUCTIONS,
+    SAMPLE_LAYOUTS,
+    WEIGHT_ORIENTATIONS,
+    Activation,
+    Convention,
+    Layer,
+    Loss,
+    NetworkSpec,
+    Tensor,
+    Training,
+)
+from symbackprop.spec.yamlsafe import MAX_BYTES, join, load_yaml, plain
+
+MAX_LAYERS = 100
+MAX_UNITS = 10_000
+MAX_STEPS = 10_000
+MAX_LAYER_NAME = 40
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_DATA_ENTRY = re.compile(r"^data\..*\]\[\d+\]\Z")  # data.x[0][1]: one number; too many to keep in spec.lines
+
+TOP_KEYS = ("name", "description", "convention", "input", "target", "output", "layers", "loss", "data", "training")
+LAYER_KEYS = ("name", "units", "activation", "bias", "weight")
+#: Names that already mean something in formulas, so no tensor may take them.
+RESERVED: dict[str, str] = {
+    "L": "it names the loss", "E": "it names the loss", "sigma": "it names sigmoid",
+    **{name: "it is a function name" for name in FUNCTIONS},
+    **{name: "it is an activation name" for name in ACTIVATIONS},
+}
+_EXPECT = {
+    "name": "a string", "input": "a mapping like {name: x, size: 2}", "target": "a mapping like {name: y, size: 1} "
+    "or the word input", "layers": "a list of layers", "loss": "a loss, e.g. half_squared_error",
+    "size": "a positive integer", "units": "a positive integer", "activation": "an activation, e.g. relu",
+    "learning_rate": "a positive number",
+}
+
+
+def load_spec(source: str | os.PathLike[str] | dict[str, Any]) -> NetworkSpec:
+    """Load and validate a spec.
+
+    `source` is a path (Path or str naming an existing file), YAML text (any other str) or an
+    already-parsed dict. A one-line str ending in .yaml/.yml that names no file is "file not found".
+    """
+    if isinstance(source, dict):
+        return _Validator("<dict>", {}, from_yaml=False).spec(plain(source))
+    if isinstance(source, os.PathLike):
+        return _load_file(Path(source), os.fspath(source))
+    if isinstance(source, str):
+        one_line = "\n" not in source and source.strip() != ""
+        if one_line and os.path.isfile(source):
+            return _load_file(Path(source), source)
+        if one_line and source.strip().lower().endswith((".yaml", ".yml")):
+            return _load_file(Path(source.strip()), source.strip())
+        return _load_text(source, "<string>")
+    raise SpecError(f"expected a path, YAML text or a dict, got {type(source).__name__}", key="", line=None,
+                    source="<spec>")
+
+
+def _load_file(path: Path, name: str) -> NetworkSpec:
+    try:
+        if path.is_dir():
+            raise SpecError("is a directory, not a spec file", key="", line=None, source=name)
+        if path.stat().st_size > MAX_BYTES:
+            raise SpecError(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", key="", line=None,
+                            source=name)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError("file not found", key="", line=None, source=name) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read the file: {exc.strerror or exc}", key="", line=None, source=name) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SpecError(f"not UTF-8 text (byte {exc.start})", key="", line=line, source=name) from None
+    return _load_text(text, name)
+
+
+def _load_text(text: str, name: str) -> NetworkSpec:
+    if text.strip() == "":
+        raise SpecError("empty spec", key="", line=1, source=name)
+    raw, lines = load_yaml(text, name)
+    return _Validator(name, lines).spec(raw)
+
+
+def _show(value: Any) -> str:
+    """A value as a user wrote it, for "got ..." in messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    try:
+        text = repr(value)
+    except ValueError:  # an int with more digits than Python will print
+        return "a very large integer"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _suggest(word: Any, options: tuple[str, ...] | list[str]) -> str:
+    match = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]}?" if match else ""
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _names_in(node: Node) -> set[str]:
+    if isinstance(node, Name):
+        return {node.id}
+    if isinstance(node, Neg):
+        return _names_in(node.operand)
+    if isinstance(node, BinOp):
+        return _names_in(node.left) | _names_in(node.right)
+    if isinstance(node, Call):
+        return set().union(*(_names_in(arg) for arg in node.args))
+    return set()
+
+
+class _Validator:
+    """Checks one raw spec; every error goes through fail() so it names source, line and key."""
+
+    def __init__(self, source: str, lines: dict[str, int], from_yaml: bool = True) -> None:
+        self.source = source
+        self.lines = lines
+        self.from_yaml = from_yaml
+
+    # -- error reporting and small typed readers -------------------------------------------
+
+    def line(self, path: str) -> int | None:
+        """The line of `path`, or of its nearest parent that has one (a missing key: its mapping)."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return 1 if self.from_yaml else None
+
+    def fail(self, path: str, message: str) -> NoReturn:
+        raise SpecError(message, key=path, line=self.line(path), source=self.source)
+
+    def mapping(self, value: Any, path: str, keys: tuple[str, ...], required: tuple[str, ...] = (),
+                expected: str = "a mapping") -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(path, f"expected {expected}, got {_show(value)}")
+        for key in value:
+            if key not in keys:
+                self.fail(join(path, key), f"unknown key {key!r} (expected one of: {', '.join(keys)}"
+                                           f"{_suggest(key, keys)})")
+        for key in required:
+            if key not in value:
+                self.fail(join(path, key), f"required key is missing; expected {_EXPECT.get(key, 'a value')}")
+        return value
+
+    def text(self, value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            self.fail(path, f"expected a string, got {_show(value)}")
+        return value
+
+    def positive_int(self, value: Any, path: str, limit: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.fail(path, f"expected a positive integer, got {_show(value)}")
+        if value > limit:
+            self.fail(path, f"{value} is more than the limit of {limit}")
+        return value
+
+    def number(self, value: Any, path: str, positive: bool = False) -> float:
+        kind = "a positive number" if positive else "a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(path, f"expected {kind}, got {_show(value)}")
+        try:
+            result = float(value)
+        except OverflowError:
+            self.fail(path, "expected a finite number, got a number too large for float64")
+        if not math.isfinite(result):
+            self.fail(path, f"expected a finite number, got {_show(value)}")
+        if positive and result <= 0:
+            self.fail(path, f"expected {kind}, got {_show(value)}")
+        return result
+
+    def identifier(self, value: Any, path: str, what: str) -> str:
+        if not isinstance(value, str) or not IDENTIFIER.match(value):
+            self.fail(path, f"expected a {what} made of letters, digits and _ starting with a letter (like W_1), "
+                            f"got {_show(value)}")
+        return value
+
+    def choice(self, value: Any, path: str, choices: tuple[str, ...], what: str) -> str:
+        if value not in choices:
+            self.fail(path, f"unknown {what} {_show(value)} (expected {' or '.join(choices)}"
+                            f"{_suggest(value, choices)})")
+        return value
+
+    def formula(self, value: Any, path: str, names: set[str], must_use: str) -> tuple[Node, str]:
+        if not isinstance(value, str):
+            self.fail(path, f"expected a formula as a string, got {_show(value)}")
+        try:
+            node = parse(value, names)
+        except MathSyntaxError as exc:
+            where = "" if "position" in str(exc) else f" (at position {exc.position + 1})"
+            self.fail(path, f"cannot read the formula {value!r}: {exc}{where}")
+        if must_use not in _names_in(node):
+            self.fail(path, f"the formula {value!r} does not use {must_use}, so its derivative would be zero")
+        return node, value
+
+    # -- the sections ------------------------------------------------------------------------
+
+    def spec(self, raw: Any) -> NetworkSpec:
+        if not isinstance(raw, dict):
+            self.fail("", f"the top level must be a mapping of keys (name, input, target, layers, loss, ...), "
+                          f"got {_show(raw)}")
+        top = self.mapping(raw, "", TOP_KEYS, required=("name", "input", "target", "layers", "loss"))
+        name = self.text(top["name"], "name")
+        description = "" if top.get("description") is None else self.text(top["description"], "description")
+        convention = self.convention(top.get("convention"))
+        inp = self.tensor(top["input"], "input", "x")
+        target, target_is_input = self.target(top["target"], inp)
+        output = "y_out" if top.get("output") is None else self.identifier(top["output"], "output", "name")
+        layers = self.layers(top["layers"], inp)
+        self.symbols(inp, target, target_is_input, output, layers, top["layers"])
+        last = layers[-1]
+        if last.units != target.size:
+            owner = f"the target (the input {inp.name!r})" if target_is_input else f"the target {target.name!r}"
+            self.fail(f"layers[{len(layers) - 1}].units", f"the last layer has {_plural(last.units, 'unit')} but "
+                                                          f"{owner} has size {target.size}; they must match")
+        loss = self.loss(top["loss"], output, target.name)
+        data = self.data(top.get("data"), convention, inp, target, target_is_input, layers)
+        training = self.training(top.get("training"))
+        return NetworkSpec(name=name, input=inp, target=target, target_is_input=target_is_input, output=output,
+                           layers=layers, loss=loss, convention=convention, description=description, data=data,
+                           training=training, source=self.source,
+                           lines={k: v for k, v in self.lines.items() if not _DATA_ENTRY.match(k)})
+
+    def convention(self, value: Any) -> Convention:
+        if value is None:
+            return Convention()
+        conv = self.mapping(value, "convention", ("weights", "samples"),
+                            expected="a mapping like {weights: out_in, samples: columns}")
+        weights = self.choice(conv.get("weights", "out_in"), "convention.weights", WEIGHT_ORIENTATIONS, "weights")
+        samples = self.choice(conv.get("samples", "columns"), "convention.samples", SAMPLE_LAYOUTS, "samples")
+        return Convention(weights=weights, samples=samples)
+
+    def tensor(self, value: Any, path: str, default: str) -> Tensor:
+        spec = self.mapping(value, path, ("name", "size"), required=("size",),
+                            expected=f"a mapping like {{name: {default}, size: 2}}")
+        name = self.identifier(spec.get("name", default), join(path, "name"), "name")
+        return Tensor(name, self.positive_int(spec["size"], join(path, "size"), MAX_UNITS))
+
+    def target(self, value: Any, inp: Tensor) -> tuple[Tensor, bool]:
+        if value == "input":
+            return inp, True
+        if isinstance(value, str):
+            self.fail("target", f"expected a mapping like {{name: y, size: 1}} or the word input, got {_show(value)}"
+                                f"{_suggest(value, ['input'])}")
+        return self.tensor(value, "target", "y"), False
+
+    def layers(self, value: Any, inp: Tensor) -> tuple[Layer, ...]:
+        if not isinstance(value, list) or not value:
+            self.fail("layers", f"expected a non-empty list of layers, got {_show(value)}")
+        if len(value) > MAX_LAYERS:
+            self.fail("layers", f"{len(value)} layers is more than the limit of {MAX_LAYERS}")
+        layers: list[Layer] = []
+        seen: dict[str, int] = {}
+        previous = inp.name
+        for index, item in enumerate(value):
+            path = f"layers[{index}]"
+            spec = self.mapping(item, path, LAYER_KEYS, required=("name", "units", "activation"),
+                                expected="a mapping like {name: '1', units: 3, activation: relu}")
+            name = self.layer_name(spec["name"], join(path, "name"))
+            if name in seen:
+                self.fail(join(path, "name"), f"duplicate layer name {name!r} (already used by layers[{seen[name]}]"
+                                              f"{self.at(f'layers[{seen[name]}]')})")
+            if name == inp.name:
+                self.fail(join(path, "name"), f"layer name {name!r} is already the input's name")
+            seen[name] = index
+            units = self.positive_int(spec["units"], join(path, "units"), MAX_UNITS)
+            activation = self.activation(spec["activation"], join(path, "activation"))
+            bias = spec.get("bias", True)
+            if not isinstance(bias, bool):
+                self.fail(join(path, "bias"), f"expected true or false, got {_show(bias)}")
+            weight = self.identifier(spec["weight"], join(path, "weight"), "weight name") if "weight" in spec \
+                else f"W_{name}"
+            layers.append(Layer(name=name, units=units, activation=activation, weight=weight,
+                                bias=f"b_{name}" if bias else None, inputs=(previous,),
+                                line=self.lines.get(path, 0)))
+            previous = name
+        return tuple(layers)
+
+    def at(self, path: str) -> str:
+        return f" at line {self.lines[path]}" if path in self.lines else ""
+
+    def layer_name(self, value: Any, path: str) -> str:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            self.fail(path, f"expected a string or an integer, got {_show(value)}")
+        name = str(value)
+        if not name:
+            self.fail(path, "a layer name cannot be empty")
+        if len(name) > MAX_LAYER_NAME:
+            self.fail(path, f"a layer name is at most {MAX_LAYER_NAME} characters, got {len(name)}")
+        if any(c.isspace() or unicodedata.category(c).startswith("C") for c in name):
+            self.fail(path, f"a layer name cannot contain spaces or control characters, got {name!r}")
+        return name
+
+    def activation(self, value: Any, path: str) -> Activation:
+        expected = "relu, tanh, sigmoid, identity, softmax, leaky_relu, {expr: ...} or {function: ...}"
+        if not isinstance(value, (str, dict)):
+            self.fail(path, f"expected an activation ({expected}), got {_show(value)}")
+        if isinstance(value, str):
+            if value not in ACTIVATIONS:
+                self.fail(path, f"unknown activation {value!r} (expected {expected}{_suggest(value, ACTIVATIONS)})")
+            return Activation(kind=value)
+        spec = self.mapping(value, path, ("type", "expr", "function", "alpha"))
+        forms = [key for key in ("type", "expr", "function") if key in spec]
+        if len(forms) != 1:
+            self.fail(path, f"give exactly one of type, expr or function, got {', '.join(forms) or 'none'}")
+        if "alpha" in spec and spec.get("type") != "leaky_relu":
+            self.fail(join(path, "alpha"), "alpha applies only to {type: leaky_relu}")
+        if "expr" in spec:
+            node, text = self.formula(spec["expr"], join(path, "expr"), {"x"}, "x")
+            return Activation(kind="expr", expr=node, source=text)
+        if "function" in spec:
+            return Activation(kind="function", function=self.identifier(spec["function"], join(path, "function"),
+                                                                         "function name"))
+        kind = spec["type"]
+        if kind not in ACTIVATIONS:
+            self.fail(join(path, "type"), f"unknown activation {_show(kind)} (expected {', '.join(ACTIVATIONS)}"
+                                          f"{_suggest(kind, ACTIVATIONS) if isinstance(kind, str) else ''})")
+        alpha = self.number(spec.get("alpha", 0.01), join(path, "alpha"))
+        return Activation(kind=kind, alpha=alpha)
+
+    def symbols(self, inp: Tensor, target: Tensor, target_is_input: bool, output: str,
+                layers: tuple[Layer, ...], raw_layers: list[dict[str, Any]]) -> None:
+        """Every symbol names one thing: tensors, weights, biases and each layer's s, z, delta, f."""
+        owners: dict[str, str] = {}
+
+        def claim(symbol: str, label: str, owner: str, path: str) -> None:
+            if symbol in RESERVED:
+                self.fail(path, f"{label} is reserved: {RESERVED[symbol]}")
+            if symbol in owners:
+                self.fail(path, f"{label} is already {owners[symbol]}")
+            owners[symbol] = owner
+
+        claim(inp.name, f"input name {inp.name!r}", "the input's name", "input.name")
+        if not target_is_input:
+            claim(target.name, f"target name {target.name!r}", "the target's name", "target.name")
+        claim(output, f"output alias {output!r}", "the output alias", "output")
+        for index, layer in enumerate(layers):
+            path = f"layers[{index}]"
+            of = f"of layer {layer.name!r}"
+            explicit = "weight" in raw_layers[index]
+            weight_label = f"weight name {layer.weight!r}" + ("" if explicit else f" (the default {of})")
+            claim(layer.weight, weight_label, f"the weight {of}", join(path, "weight" if explicit else "name"))
+            if layer.bias:
+                claim(layer.bias, f"bias name {layer.bias!r} {of}", f"the bias {of}", join(path, "name"))
+            for prefix, role in (("s", "pre-activation"), ("z", "activation"), ("delta", "delta"),
+                                 ("f", "activation function")):
+                symbol = f"{prefix}_{layer.name}"
+                claim(symbol, f"{role} {symbol!r} {of}", f"the {role} {of}", join(path, "name"))
+        for index, layer in enumerate(layers):
+            function = layer.activation.function
+            if function is None or function == f"f_{layer.name}":
+                continue
+            path = f"layers[{index}].activation.function"
+            if function in RESERVED:
+                self.fail(path, f"function name {function!r} is reserved: {RESERVED[function]}")
+            owner = owners.get(function)
+            if owner:
+                self.fail(path, f"function name {function!r} is already {owner}; name it f_{layer.name} "
+                                "or give it a name of its own")
+
+    def loss(self, value: Any, output: str, target_name: str) -> Loss:
+        expected = f"{', '.join(LOSSES[:-1])}, {LOSSES[-1]} or {{expr: ...}}"
+        if not isinstance(value, (str, dict)):
+            self.fail("loss", f"expected a loss ({expected}), got {_show(value)}")
+        if isinstance(value, str):
+            if value not in LOSSES:
+                self.fail("loss", f"unknown loss {value!r} (expected {expected}{_suggest(value, LOSSES)})")
+            return Loss(kind=value)
+        spec = self.mapping(value, "loss", ("type", "expr", "reduction", "margin"))
+        forms = [key for key in ("type", "expr") if key in spec]
+        if len(forms) != 1:
+            self.fail("loss", f"give exactly one of type or expr, got {', '.join(forms) or 'none'}")
+        reduction = self.choice(spec.get("reduction", "sum"), "loss.reduction", REDUCTIONS, "reduction")
+        if "margin" in spec and spec.get("type") != "hinge":
+            self.fail("loss.margin", "margin applies only to {type: hinge}")
+        if "expr" in spec:
+            node, text = self.formula(spec["expr"], "loss.expr", {output, target_name}, output)
+            return Loss(kind="expr", reduction=reduction, expr=node, source=text)
+        kind = spec["type"]
+        if kind not in LOSSES:
+            self.fail("loss.type", f"unknown loss {_show(kind)} (expected {expected}"
+                                   f"{_suggest(kind, LOSSES) if isinstance(kind, str) else ''})")
+        margin = self.number(spec.get("margin", 1.0), "loss.margin", positive=True)
+        return Loss(kind=kind, reduction=reduction, margin=margin)
+
+    def training(self, value: Any) -> Training | None:
+        if value is None:
+            return None
+        spec = self.mapping(value, "training", ("learning_rate", "steps"), required=("learning_rate",),
+                            expected="a mapping like {learning_rate: 0.05, steps: 3}")
+        rate = self.number(spec["learning_rate"], "training.learning_rate", positive=True)
+        steps = self.positive_int(spec.get("steps", 1), "training.steps", MAX_STEPS)
+        return Training(learning_rate=rate, steps=steps)
+
+    # -- data --------------------------------------------------------------------------------
+
+    def data(self, value: Any, conv: Convention, inp: Tensor, target: Tensor, target_is_input: bool,
+             layers: tuple[Layer, ...]) -> dict[str, tuple[tuple[float, ...], ...]]:
+        if value is None:
+            return {}
+        names = [inp.name] + ([] if target_is_input else [target.name])
+        names += [layer.weight for layer in layers] + [layer.bias for layer in layers if layer.bias]
+        spec = self.mapping(value, "data", tuple(names), expected="a mapping of names to matrices")
+        matrices = {name: self.matrix(spec[name], f"data.{name}") for name in spec}
+        _DataShapes(self, conv, inp, target, target_is_input, layers).check(matrices)
+        return matrices
+
+    def matrix(self, value: Any, path: str) -> tuple[tuple[float, ...], ...]:
+        example = "give a 2-D list, e.g. [[1], [2]] for a column or [[1, 2]] for a row"
+        if not isinstance(value, list) or not value:
+            self.fail(path, f"expected a matrix as a 2-D list of numbers, got {_show(value)}; {example}")
+        if not all(isinstance(row, list) for row in value):
+            self.fail(path, f"expected a 2-D list (a list of rows), got a flat list; {example}")
+        width = len(value[0])
+        rows = []
+        for i, row in enumerate(value):
+            if not row:
+                self.fail(f"{path}[{i}]", f"row {i} is empty; {example}")
+            if len(row) != width:
+                self.fail(f"{path}[{i}]", f"row {i} has {len(row)} numbers but row 0 has {width}; "
+                                          "every row must have the same length")
+            rows.append(tuple(self.number(item, f"{path}[{i}][{j}]") for j, item in enumerate(row)))
+        return tuple(rows)
+
+
+class _DataShapes:
+    """Checks each matrix's shape against the network and the convention, with a hint when it fits the other."""
+
+    def __init__(self, checker: _Validator, conv: Convention, inp: Tensor, target: Tensor, target_is_input: bool,
+                 layers: tuple[Layer, ...]) -> None:
+        self.checker, self.conv = checker, conv
+        self.inp, self.target, self.target_is_input, self.layers = inp, target, target_is_input, layers
+
+    def wants(self, conv: Convention, shapes: dict[str, tuple[int, int]]) -> dict[str, tuple[Any, ...]]:
+        """name -> (rows or None, cols or None, description, group) under `conv`."""
+        columns = conv.samples == "columns"
+        tensors = [self.inp] + ([] if self.target_is_input else [self.target])
+        count, count_from = None, ""
+        for tensor in tensors:
+            if tensor.name in shapes:
+                count, count_from = shapes[tensor.name][1 if columns else 0], tensor.name
+                break
+        wants: dict[str, tuple[Any, ...]] = {}
+        for role, tensor in zip(("input", "target"), tensors, strict=False):
+            samples = count if tensor.name != count_from else None
+            note = f", {count} samples in data.{count_from}" if samples is not None else ""
+            shape = (tensor.size, samples) if columns else (samples, tensor.size)
+            wants[tensor.name] = (*shape, f"{role} {tensor.name!r} (size {tensor.size}{note})", "samples")
+        fan_in = self.inp.size
+        for layer in self.layers:
+            units = _plural(layer.units, "unit")
+            shape = (layer.units, fan_in) if conv.weights == "out_in" else (fan_in, layer.units)
+            wants[layer.weight] = (*shape, f"layer {layer.name!r} ({units}, {_plural(fan_in, 'input')})", "weights")
+            if layer.bias:
+                shape = (layer.units, 1) if columns else (1, layer.units)
+                wants[layer.bias] = (*shape, f"layer {layer.name!r} ({units})", "samples")
+            fan_in = layer.units
+        return wants
+
+    @staticmethod
+    def fits(want: tuple[Any, ...], shape: tuple[int, int]) -> bool:
+        return all(w is None or w == s for w, s in zip(want[:2], shape, strict=True))
+
+    def check(self, matrices: dict[str, tuple[tuple[float, ...], ...]]) -> None:
+        shapes = {name: (len(rows), len(rows[0])) for name, rows in matrices.items()}
+        wants = self.wants(self.conv, shapes)
+        first = [n for n in dict.fromkeys((self.inp.name, self.target.name)) if n in shapes]
+        for name in first + [n for n in shapes if n not in first]:
+            want, shape = wants[name], shapes[name]
+            if self.fits(want, shape):
+                continue
+            group = want[3]
+            setting = self.conv.weights if group == "weights" else self.conv.samples
+            options = WEIGHT_ORIENTATIONS if group == "weights" else SAMPLE_LAYOUTS
+            other = next(o for o in options if o != setting)
+            alt = Convention(**{**vars(self.conv), group: other})
+            alt_wants = self.wants(alt, shapes)
+            expected = "x".join("N" if w is None else str(w) for w in want[:2])
+            message = (f"shape {shape[0]}x{shape[1]} does not match {want[2]}: expected {expected}"
+                       f"{' (N samples)' if None in want[:2] else ''} under {group}: {setting}")
+            if all(self.fits(alt_wants[n], shapes[n]) for n in shapes if alt_wants[n][3] == group):
+                message += f"; it fits {group}: {other} — set convention.{group}"
+            elif self.fits(want, shape[::-1]):
+                message += "; it looks transposed"
+            self.checker.fail(f"data.{name}", message)

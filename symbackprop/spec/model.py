@@ -1,0 +1,107 @@
+"""The validated spec: frozen dataclasses, free of SymPy, that every later stage reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from symbackprop.mathparse import Node
+
+#: Activation names a spec may give as a plain string.
+ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "sigmoid", "identity", "softmax", "leaky_relu")
+#: Loss names a spec may give as a plain string or as `{type: ...}`.
+LOSSES: tuple[str, ...] = ("half_squared_error", "squared_error", "cross_entropy", "hinge")
+WEIGHT_ORIENTATIONS: tuple[str, ...] = ("out_in", "in_out")
+SAMPLE_LAYOUTS: tuple[str, ...] = ("columns", "rows")
+REDUCTIONS: tuple[str, ...] = ("sum", "mean")
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How matrices are laid out: `out_in` means s = W x, `in_out` means s = W^T x;
+    `columns` puts samples in columns (features x N), `rows` in rows (N x features)."""
+
+    weights: str = "out_in"
+    samples: str = "columns"
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One layer's activation.
+
+    kind is a name from ACTIVATIONS, or "expr" (a formula in x, parsed into `expr`),
+    or "function" (a generic f whose formulas keep f(s) and f'(s); named by `function`).
+    """
+
+    kind: str
+    expr: Node | None = None
+    source: str | None = None
+    function: str | None = None
+    alpha: float = 0.01
+
+
+@dataclass(frozen=True)
+class Loss:
+    """The loss summed (or averaged, reduction "mean") over samples, summed over units.
+
+    kind is a name from LOSSES or "expr": a formula in the output alias and the
+    target's name, parsed into `expr`.
+    """
+
+    kind: str
+    reduction: str = "sum"
+    margin: float = 1.0
+    expr: Node | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A named input or target vector."""
+
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One dense layer: s = W (sum of inputs) + b, z = f(s)."""
+
+    name: str
+    units: int
+    activation: Activation
+    weight: str
+    bias: str | None
+    inputs: tuple[str, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Training:
+    learning_rate: float = 0.01
+    steps: int = 1
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A whole validated spec. Matrices in `data` are in the spec's own orientation."""
+
+    name: str
+    input: Tensor
+    target: Tensor
+    target_is_input: bool
+    output: str
+    layers: tuple[Layer, ...]
+    loss: Loss
+    convention: Convention = Convention()
+    description: str = ""
+    data: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
+    training: Training | None = None
+    source: str = "<spec>"
+    #: Line of each key path ("layers[1].activation", "data.W") in the YAML, for later messages.
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
