@@ -168,6 +168,26 @@ def generate(bp: Backprop) -> Program:
     return Program(source, tuple(arguments), namespace["compute"])
 
 
+def evaluate(expr: Expr, values: Mapping[str, Any], n_samples: int | None = None) -> Any:
+    """The value of one matrix expression, its symbols taken from `values` by name (for
+    cross-checks of one form against another; a whole network uses `generate`)."""
+    names = sorted(str(m.name) for m in expr.atoms(MatrixSymbol))
+    missing = [name for name in names if name not in values]
+    if missing:
+        raise ValueError(f"missing values for {', '.join(missing)}")
+    ids = _identifiers(names)
+    code = NumpyCodePrinter(ids).doprint(expr)
+    arrays = {ids[name]: np.asarray(values[name], dtype=np.float64) for name in names}
+    if n_samples is None and expr.has(N):
+        raise ValueError("the expression depends on N: give n_samples")
+    source = "import numpy\n" + HELPERS + f"\n\ndef value({', '.join(arrays)}):\n" \
+        f"    n_samples = {n_samples}\n    dtype = numpy.float64\n    return {code}\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<symbackprop expression>", "exec"), namespace)  # our own printed code
+    with np.errstate(over="ignore", under="ignore"):
+        return namespace["value"](**arrays)
+
+
 def expected_shapes(bp: Backprop, n_samples: int) -> dict[str, tuple[int, int]]:
     """The shape each argument must have for `n_samples` samples."""
     shapes = {}
