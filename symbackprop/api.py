@@ -12,7 +12,7 @@ import numpy as np
 from sympy import Expr
 
 from symbackprop.derive import Backprop, backprop
-from symbackprop.graph import BATCH, Graph, build_graph
+from symbackprop.graph import Graph, build_graph
 from symbackprop.numeric import GradientFunction
 from symbackprop.printing import latex_name, to_latex, to_text
 from symbackprop.spec import NetworkSpec, load_spec

@@ -29,10 +29,18 @@ def _write(text: str, output: str | None) -> None:
         sys.stdout.write(text)
         return
     target = Path(output)
-    fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
+    if target.is_dir():
+        raise UsageError(f"-o {output}: is a directory, not a file")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as error:
+        raise UsageError(f"-o {output}: cannot write there ({error.strerror})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a plain open() would honour the umask
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -91,14 +99,14 @@ def _derive_latex(net: Network, der: Derivation, targets: list, forms: list[str]
 
 
 def _derive_json(net: Network, der: Derivation, targets: list, forms: list[str]) -> str:
-    from symbackprop.printing import to_latex, to_text
+    from symbackprop.printing import to_text
 
     doc = {
         "name": net.spec.name,
         "convention": {"weights": net.spec.convention.weights, "samples": net.spec.convention.samples},
         "shapes": net.shapes(),
         "forward": [{"symbol": name, "text": to_text(expr), "latex": latex}
-                    for (name, expr), latex in zip(der.forward(), der.forward_latex())],
+                    for (name, expr), latex in zip(der.forward(), der.forward_latex(), strict=True)],
         "targets": [
             {"target": t.name, "kind": t.kind, "shape": list(t.shape),
              "forms": {form: {"text": t.text(form), "latex": t.latex(form)} for form in forms}}
@@ -109,7 +117,7 @@ def _derive_json(net: Network, der: Derivation, targets: list, forms: list[str])
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
-    net = load(args.spec)
+    net = load(Path(args.spec))
     der = net.derive()
     forms = _forms(args.form)
     targets = _targets(der, args.target)

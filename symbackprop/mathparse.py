@@ -66,7 +66,8 @@ class Call:
 
 Node = Num | Name | Neg | BinOp | Call
 
-_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|(\*\*|[-+*/^(),]))")
+_NUMBER = r"\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?"
+_TOKEN = re.compile(rf"\s*(?:({_NUMBER})|([A-Za-z_][A-Za-z0-9_]*)|(\*\*|[-+*/^(),]))")
 
 
 def _tokenize(text: str) -> list[tuple[str, str, int]]:
@@ -155,7 +156,8 @@ class _Parser:
             self.depth -= 1
             literal = exponent.operand if isinstance(exponent, Neg) else exponent
             if isinstance(literal, Num) and abs(float(literal.text)) > MAX_EXPONENT:
-                raise MathSyntaxError(f"exponent {literal.text} at position {pos + 1} is larger than {MAX_EXPONENT}", pos)
+                raise MathSyntaxError(
+                    f"exponent {literal.text} at position {pos + 1} is larger than {MAX_EXPONENT}", pos)
             if not isinstance(literal, (Num, Name)):
                 raise MathSyntaxError(f"exponent at position {pos + 1} must be a number or a name", pos)
             return BinOp("^", base, exponent)

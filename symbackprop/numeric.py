@@ -14,7 +14,7 @@ from sympy.core.function import AppliedUndef
 from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose
 from sympy.printing.numpy import NumPyPrinter
 
-from symbackprop.derive import N, Backprop
+from symbackprop.derive import Backprop, N
 from symbackprop.graph import BATCH
 from symbackprop.matexpr import Elementwise, EntrySum, Softmax
 
@@ -87,7 +87,7 @@ class NumpyCodePrinter(NumPyPrinter):
             raise NotComputable(
                 f"the activation {name} is generic; give it a formula (activation: {{expr: ...}}) to compute numbers")
         stand_ins = {}
-        for variable, mat in zip(expr.function.variables, expr.mats):
+        for variable, mat in zip(expr.function.variables, expr.mats, strict=True):
             stand_in = Symbol(f"_{variable.name}_{id(mat)}", real=True)
             self._inline[stand_in] = f"({self._print(mat)})"
             stand_ins[variable] = stand_in

@@ -136,7 +136,7 @@ class LatexPrinter(_SympyLatex):
     def _inline_formula(self, expr: Elementwise) -> str:
         """An entrywise formula printed with the matrices standing for its variables."""
         stand_ins = {}
-        for variable, mat in zip(expr.function.variables, expr.mats):
+        for variable, mat in zip(expr.function.variables, expr.mats, strict=True):
             stand_in = Dummy(variable.name, real=True)
             self._inline[stand_in] = self._wrap(mat, (MatAdd, MatMul, HadamardProduct))
             stand_ins[variable] = stand_in
@@ -211,7 +211,7 @@ class TextPrinter(_SympyStr):
     def _print_Elementwise(self, expr: Elementwise) -> str:
         if not expr.label:
             stand_ins = {}
-            for variable, mat in zip(expr.function.variables, expr.mats):
+            for variable, mat in zip(expr.function.variables, expr.mats, strict=True):
                 stand_in = Dummy(variable.name)
                 self._inline[stand_in] = self._wrap(mat, (MatAdd, MatMul, HadamardProduct))
                 stand_ins[variable] = stand_in

@@ -113,7 +113,8 @@ def _custom_loss(loss: Loss, attrs: Attrs) -> Expr:
 
 LOSSES: dict[str, LossRule] = {
     "half_squared_error": LossRule(entry=lambda loss, attrs: (a - t) ** 2 / 2, gradient=lambda yout, y: yout - y),
-    "squared_error": LossRule(entry=lambda loss, attrs: (a - t) ** 2, gradient=lambda yout, y: MatMul(2, yout - y, evaluate=False)),
+    "squared_error": LossRule(
+        entry=lambda loss, attrs: (a - t) ** 2, gradient=lambda yout, y: MatMul(2, yout - y, evaluate=False)),
     "cross_entropy": LossRule(entry=lambda loss, attrs: -t * log(a)),
     "hinge": LossRule(entry=lambda loss, attrs: Max(0, Rational(str(loss.margin)) - t * a)),
     "expr": LossRule(entry=_custom_loss),

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 from sympy import Abs, Expr, Max, Min, Rational, Symbol, cos, cosh, exp, log, sin, sinh, sqrt, tanh
 
-from symbackprop.mathparse import BinOp, Call, Name, Neg, Node, Num
+from symbackprop.mathparse import Call, Name, Neg, Node, Num
 
 
 def sigmoid(arg: Expr) -> Expr:

@@ -105,7 +105,7 @@ class Chain:
             "target": {"name": "y", "size": self.sizes[-1]},
             "layers": [
                 {"name": name, "units": units, "activation": activation(kind), "bias": bias}
-                for name, units, kind, bias in zip(self.names, self.sizes[1:], self.activations, self.bias)
+                for name, units, kind, bias in zip(self.names, self.sizes[1:], self.activations, self.bias, strict=True)
             ],
             "loss": loss,
         }
@@ -244,7 +244,7 @@ class Chain:
     def near_kink(self, values: dict[str, np.ndarray], margin: float = 1e-4) -> bool:
         """True when a relu-like pre-activation or a hinge argument sits too close to its kink."""
         _, pre = self.np_forward(values)
-        for kind, s in zip(self.activations, pre):
+        for kind, s in zip(self.activations, pre, strict=True):
             if kind in ("relu", "leaky_relu") and np.min(np.abs(s)) < margin:
                 return True
         if self.loss == "hinge":

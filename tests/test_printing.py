@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from sympy import Lambda, MatrixSymbol, Symbol, Transpose, tanh
 
+import symbackprop as sbp
 from symbackprop.matexpr import Elementwise, Softmax
 from symbackprop.printing import escape_latex, latex_name, to_latex, to_text
-
-import symbackprop as sbp
 
 N = Symbol("N")
 
