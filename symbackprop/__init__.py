@@ -6,8 +6,8 @@
     der.grad("W_1").matrix, der.delta("1").latex()
 """
 
-from symbackprop.api import FORMS, Derivation, FormNotAvailable, Network, Target, UnknownTarget, load
+from symbackprop.api import FORMS, Derivation, Network, Target, UnknownTarget, load
 from symbackprop.spec import SpecError
 
-__all__ = ["FORMS", "Derivation", "FormNotAvailable", "Network", "SpecError", "Target", "UnknownTarget", "load"]
+__all__ = ["FORMS", "Derivation", "Network", "SpecError", "Target", "UnknownTarget", "load"]
 __version__ = "0.1.0"

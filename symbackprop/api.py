@@ -10,21 +10,19 @@ from typing import Any
 
 import numpy as np
 from sympy import Expr
+from sympy.matrices.expressions import MatrixSymbol
+from sympy.matrices.expressions.matexpr import MatrixElement
 
-from symbackprop.derive import Backprop, backprop
-from symbackprop.graph import Graph, build_graph
+from symbackprop import codegen, gradcheck, training
+from symbackprop.derive import Backprop, N, backprop
+from symbackprop.forms import FORMS, FormBuilder
+from symbackprop.forms.index import IndexForm
+from symbackprop.gradcheck import GradcheckResult
+from symbackprop.graph import BATCH, Graph, build_graph
 from symbackprop.numeric import GradientFunction
 from symbackprop.printing import latex_name, to_latex, to_text
 from symbackprop.spec import NetworkSpec, load_spec
-
-#: Every form a derivation can be asked for, in the order documents show them.
-FORMS: tuple[str, ...] = ("chain", "symbolic", "simplified", "matrix", "index")
-#: The forms this version computes.
-AVAILABLE_FORMS: tuple[str, ...] = ("symbolic", "matrix")
-
-
-class FormNotAvailable(LookupError):
-    """A form that is named in the interface but not computed by this version."""
+from symbackprop.training import TrainingRun
 
 
 class UnknownTarget(KeyError):
@@ -39,55 +37,80 @@ def _shape_text(shape: tuple) -> str:
 
 
 class Target:
-    """One derived quantity (a gradient dL/dW or a delta) in every available form."""
+    """One derived quantity (a gradient dL/dW or a delta); each form is computed when first asked for."""
 
-    def __init__(self, name: str, kind: str, symbol: str, shape: tuple, forms: dict[str, Expr],
+    def __init__(self, name: str, kind: str, key: str, symbol: str, shape: tuple, builder: FormBuilder,
                  names: dict[str, str]) -> None:
         self.name = name  # "dL/dW_1" or "delta_1"
         self.kind = kind  # "gradient" or "delta"
-        self.symbol = symbol  # the parameter's or the delta's own name
+        self.key = key  # the parameter's name, or the layer's
+        self.symbol = symbol  # the parameter's or the delta's own symbol
         self.shape = shape
-        self._forms = forms
+        self._builder = builder
         self._names = names
 
     def form(self, form: str) -> Expr:
+        """The right-hand side in one of FORMS, as a SymPy expression."""
         if form not in FORMS:
             raise ValueError(f"unknown form {form!r} (expected one of {', '.join(FORMS)})")
-        if form not in self._forms:
-            raise FormNotAvailable(f"the {form} form is not available yet (available: {', '.join(AVAILABLE_FORMS)})")
-        return self._forms[form]
+        value = self._builder.form(self.kind, self.key, form)
+        return value.expr if isinstance(value, IndexForm) else value
 
-    @property
-    def matrix(self) -> Expr:
-        return self.form("matrix")
-
-    @property
-    def symbolic(self) -> Expr:
-        return self.form("symbolic")
+    def index_form(self) -> IndexForm:
+        """The index form with its free indices and their ranges."""
+        return self._builder.form(self.kind, self.key, "index")
 
     @property
     def chain(self) -> Expr:
         return self.form("chain")
 
     @property
+    def symbolic(self) -> Expr:
+        return self.form("symbolic")
+
+    @property
     def simplified(self) -> Expr:
         return self.form("simplified")
+
+    @property
+    def matrix(self) -> Expr:
+        return self.form("matrix")
 
     @property
     def index(self) -> Expr:
         return self.form("index")
 
-    def lhs_latex(self) -> str:
+    def _element(self, indexed: IndexForm) -> MatrixElement:
+        symbol = MatrixSymbol(self.symbol, *(N if dim == BATCH else dim for dim in self.shape))
+        names = iter(indexed.indices)
+        return symbol[tuple(next(names) if dim != 1 else 0 for dim in self.shape)]
+
+    def lhs_latex(self, form: str = "matrix") -> str:
+        if form == "index":
+            element = to_latex(self._element(self.index_form()), self._names)
+            return element if self.kind == "delta" else r"\frac{\partial \mathcal{L}}{\partial " + element + "}"
         if self.kind == "delta":
             return latex_name(self.symbol)
         return r"\frac{\partial \mathcal{L}}{\partial " + self._names.get(self.symbol, latex_name(self.symbol)) + "}"
 
     def latex(self, form: str = "matrix") -> str:
-        """`lhs = rhs` in LaTeX, without math delimiters."""
-        return f"{self.lhs_latex()} = {to_latex(self.form(form), self._names)}"
+        """`lhs = rhs` in LaTeX, without math delimiters; the index form states its index ranges."""
+        line = f"{self.lhs_latex(form)} = {to_latex(self.form(form), self._names)}"
+        if form == "index":
+            indexed = self.index_form()
+            bounds = r",\ ".join(rf"1 \le {index} \le {to_latex(upper)}" for index, upper in indexed.bounds)
+            line += rf" \quad ({bounds})" if bounds else ""
+        return line
 
     def text(self, form: str = "matrix") -> str:
-        return f"{self.name} = {to_text(self.form(form))}"
+        """`lhs = rhs` in plain text; the index form states its index ranges."""
+        if form != "index":
+            return f"{self.name} = {to_text(self.form(form))}"
+        indexed = self.index_form()
+        element = to_text(self._element(indexed))
+        lhs = element if self.kind == "delta" else f"dL/d{element}"
+        bounds = ", ".join(f"{index} = 1..{upper}" for index, upper in indexed.bounds)
+        return f"{lhs} = {to_text(indexed.expr)}" + (f"   for {bounds}" if bounds else "")
 
     def _repr_latex_(self) -> str:
         return f"$\\displaystyle {self.latex()}$"
@@ -103,17 +126,15 @@ class Derivation:
         self.backprop = bp
         spec = bp.graph.spec
         self._names = {spec.output: latex_name(spec.output)}
-        deltas_full, gradients_full = bp.substituted()
+        builder = FormBuilder(bp)
         self._targets: dict[str, Target] = {}
-        shapes = {node.name: node.shape for node in bp.graph.nodes if node.name}
         delta_shapes = {node.layer: node.shape for node in bp.graph.by_role("preactivation")}
-        for layer, expr in bp.deltas.items():
-            self._add(Target(f"delta_{layer}", "delta", f"delta_{layer}", delta_shapes[layer],
-                             {"matrix": expr, "symbolic": deltas_full[layer]}, self._names))
+        for layer in bp.deltas:
+            self._add(Target(f"delta_{layer}", "delta", layer, f"delta_{layer}", delta_shapes[layer], builder,
+                             self._names))
             for param in (n for n in bp.graph.parameters if n.layer == layer):
-                name = param.name
-                self._add(Target(f"dL/d{name}", "gradient", name, shapes[name],
-                                 {"matrix": bp.gradients[name], "symbolic": gradients_full[name]}, self._names))
+                self._add(Target(f"dL/d{param.name}", "gradient", param.name, param.name, param.shape, builder,
+                                 self._names))
 
     def _add(self, target: Target) -> None:
         self._targets[target.name] = target
@@ -204,6 +225,21 @@ class Network:
     def gradient_fn(self, dtype: Any = np.float64) -> GradientFunction:
         """Compiled NumPy: call it with a dict of arrays in the spec's orientation."""
         return GradientFunction(self.derive().backprop, dtype)
+
+    def train(self, steps: int | None = None, learning_rate: float | None = None) -> TrainingRun:
+        """Gradient descent on the spec's data (its `training` section unless overridden): every
+        step's forward values, loss, deltas, gradients and updated parameters. Raises TrainingError."""
+        return training.train(self, steps, learning_rate)
+
+    def gradcheck(self, values: Mapping[str, Any] | None = None, seed: int = 0, random: bool = False,
+                  step: float = gradcheck.STEP, tolerance: float = gradcheck.TOLERANCE) -> GradcheckResult:
+        """The symbolic gradients against central finite differences (float64) at `values`, the
+        spec's data, or seeded random data; `.ok` is the verdict, `.report()` the table."""
+        return gradcheck.check(self, values, seed=seed, random=random, step=step, tolerance=tolerance)
+
+    def codegen(self, backend: str = "numpy") -> str:
+        """The text of a standalone module computing the loss and gradients (imports NumPy only)."""
+        return codegen.module_source(self, backend)
 
     def data(self) -> dict[str, np.ndarray]:
         """The spec's numbers as float64 arrays."""

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from symbackprop.api import AVAILABLE_FORMS, FORMS, Derivation, Network, UnknownTarget, load
+from symbackprop import gradcheck
+from symbackprop.api import FORMS, Derivation, Network, UnknownTarget, load
+from symbackprop.codegen import BACKENDS
+from symbackprop.numeric import NotComputable
 from symbackprop.printing import escape_latex
 from symbackprop.spec import SpecError
+from symbackprop.training import TrainingError
 
 
 class UsageError(Exception):
@@ -48,15 +53,7 @@ def _write(text: str, output: str | None) -> None:
 
 
 def _forms(requested: str) -> list[str]:
-    if requested == "all":
-        missing = [f for f in FORMS if f not in AVAILABLE_FORMS]
-        if missing:
-            print(f"symbackprop: note: not available yet: {', '.join(missing)} form", file=sys.stderr)
-        return [f for f in FORMS if f in AVAILABLE_FORMS]
-    if requested not in AVAILABLE_FORMS:
-        raise UsageError(f"--form {requested}: this form is not available yet "
-                         f"(available: {', '.join(AVAILABLE_FORMS)}, all)")
-    return [requested]
+    return list(FORMS) if requested == "all" else [requested]
 
 
 def _targets(der: Derivation, names: list[str] | None) -> list:
@@ -132,6 +129,115 @@ def cmd_derive(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_numeric(args: argparse.Namespace) -> int:
+    try:
+        run = load(Path(args.spec)).train(steps=args.steps, learning_rate=args.learning_rate)
+    except (TrainingError, NotComputable) as error:
+        raise UsageError(str(error)) from None
+    for warning in run.warnings():
+        print(f"symbackprop: warning: {warning}", file=sys.stderr)
+    _write(run.to_json() if args.json else run.to_text(args.digits), args.output)
+    return 0
+
+
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    """Every spec in turn: exit 2 if one could not be checked, else 1 if one disagrees, else 0."""
+    status, reports = 0, []
+    for path in args.spec:
+        try:
+            result = load(Path(path)).gradcheck(seed=args.seed, random=args.random, step=args.step,
+                                                tolerance=args.tolerance)
+        except (SpecError, NotComputable) as error:
+            print(f"symbackprop: error: {error if isinstance(error, SpecError) else f'{path}: {error}'}",
+                  file=sys.stderr)
+            status = 2
+            continue
+        reports.append(result.report(path))
+        status = max(status, 0 if result.ok else 1)
+    _write("\n".join(reports), args.output)
+    return status
+
+
+def cmd_codegen(args: argparse.Namespace) -> int:
+    try:
+        text = load(Path(args.spec)).codegen(args.backend)
+    except NotComputable as error:
+        raise UsageError(str(error)) from None
+    _write(text, args.output)
+    return 0
+
+
+def _number(kind: type, low: float, high: float | None = None) -> Callable[[str], float]:
+    """An argparse type: a finite `kind` number from `low` (exclusive for floats) to `high`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (value >= low if kind is int else low < value < math.inf) or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"above {low}"
+            raise argparse.ArgumentTypeError(f"{text}: expected a finite {kind.__name__} {bounds}")
+        return value
+
+    return parse
+
+
+def _add_number_commands(commands: argparse._SubParsersAction) -> None:
+    """numeric, gradcheck and codegen: the commands that compute with the spec's numbers."""
+    numeric = commands.add_parser(
+        "numeric", help="forward values, loss, deltas, gradients and updates for each gradient-descent step",
+        description="Plain gradient descent on the spec's data, theta <- theta - learning_rate * dL/dtheta, "
+                    "showing every number of each step: the parameters it starts from, the forward values "
+                    "s_k and z_k, the loss, the deltas, the gradients and the updated parameters.",
+        epilog="Examples:\n  symbackprop numeric specs/square_221.yaml\n"
+               "  symbackprop numeric specs/mlp.yaml --steps 10 --json -o steps.json\n"
+               "Needs data for the input, the target and every parameter; the learning rate and the "
+               "number of steps come from the spec's `training` section unless given here.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    numeric.add_argument("spec", metavar="SPEC", help="the network spec (YAML file)")
+    numeric.add_argument("--steps", type=_number(int, 1, 10_000), metavar="N",
+                         help="number of steps (default: training.steps)")
+    numeric.add_argument("--learning-rate", type=_number(float, 0), metavar="LR",
+                         help="learning rate (default: training.learning_rate)")
+    numeric.add_argument("--json", action="store_true", help="JSON instead of text (see docs/numeric.md)")
+    numeric.add_argument("--digits", type=_number(int, 0, 15), default=4,
+                         help="decimals shown in the text output (default 4)")
+    numeric.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    numeric.set_defaults(run=cmd_numeric)
+
+    check = commands.add_parser(
+        "gradcheck", help="symbolic gradients against central finite differences; exit 1 on a mismatch",
+        description="Compare every parameter's symbolic gradient with central finite differences of the loss "
+                    "in float64, on the spec's data or on seeded random data of the right sizes. Prints the "
+                    "largest relative error per parameter and a verdict. Entries whose perturbation crosses a "
+                    "kink (relu, leaky relu, hinge) are reported as skipped, never as a mismatch.",
+        epilog="Examples:\n  symbackprop gradcheck specs/*.yaml\n  symbackprop gradcheck specs/mlp.yaml --random "
+               "--seed 3\nExit codes: 0 every spec agrees, 1 a mismatch, 2 a spec could not be checked.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("spec", metavar="SPEC", nargs="+", help="one or more network specs (YAML files)")
+    check.add_argument("--random", action="store_true", help="random data even where the spec has data")
+    check.add_argument("--seed", type=_number(int, 0), default=0, metavar="S", help="seed of the random data")
+    check.add_argument("--step", type=_number(float, 0), default=gradcheck.STEP, metavar="H",
+                       help=f"finite-difference step (default {gradcheck.STEP:g})")
+    check.add_argument("--tolerance", type=_number(float, 0), default=gradcheck.TOLERANCE, metavar="T",
+                       help=f"largest relative error that counts as agreement (default {gradcheck.TOLERANCE:g})")
+    check.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    check.set_defaults(run=cmd_gradcheck)
+
+    code = commands.add_parser(
+        "codegen", help="a standalone Python module computing the loss and gradients",
+        description="Write a readable Python module, importing NumPy only, whose function "
+                    "loss_and_gradients(...) takes the arrays by name and returns the loss, forward values, "
+                    "deltas and gradients: the code gradient_fn() runs.",
+        epilog="Example:\n  symbackprop codegen specs/mlp.yaml -o mlp_gradients.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    code.add_argument("spec", metavar="SPEC", help="the network spec (YAML file)")
+    code.add_argument("--backend", choices=BACKENDS, default="numpy", help="array library (default numpy)")
+    code.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    code.set_defaults(run=cmd_codegen)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symbackprop",
@@ -153,15 +259,19 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--target", action="append", metavar="T",
                         help="only this target: dL/d<param> (e.g. dL/dW_1) or delta_<layer>; may repeat")
     derive.add_argument("--form", default="matrix", choices=[*FORMS, "all"],
-                        help="which form: matrix (named deltas; default), symbolic (deltas substituted), "
-                             f"all; available now: {', '.join(AVAILABLE_FORMS)}")
+                        help="chain (products of partials, grouped into deltas), symbolic (deltas substituted), "
+                             "simplified (closed-form derivatives), matrix (named deltas; default), "
+                             "index (sums over units and samples), or all")
     derive.add_argument("--format", default="text", choices=["text", "latex", "json"], help="output format")
     derive.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     derive.set_defaults(run=cmd_derive)
+    _add_number_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if hasattr(sys.stdout, "reconfigure") and (sys.stdout.encoding or "").lower().replace("-", "") != "utf8":
+        sys.stdout.reconfigure(encoding="utf-8")  # formulas hold ⊙ and ·, whatever the terminal's locale
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

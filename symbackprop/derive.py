@@ -54,7 +54,8 @@ class Backprop:
         return deltas, gradients
 
 
-def _attrs(node: Node) -> dict:
+def op_attrs(node: Node) -> dict:
+    """A node's attributes as rules see them: with its SymPy shape and the batch size N."""
     return {**node.attrs, "shape": sympy_shape(node.shape), "batch": N}
 
 
@@ -67,7 +68,7 @@ def backprop(graph: Graph) -> Backprop:
         if node.op == "symbol":
             exprs[node.id] = symbols[node.name] = MatrixSymbol(node.name, *sympy_shape(node.shape))
             continue
-        value = rules.OPS[node.op].forward(_attrs(node), *(exprs[i] for i in node.inputs))
+        value = rules.OPS[node.op].forward(op_attrs(node), *(exprs[i] for i in node.inputs))
         if node.name is None:
             exprs[node.id] = value
         elif node.role == "loss":
@@ -76,7 +77,7 @@ def backprop(graph: Graph) -> Backprop:
             definitions[node.name] = value
             exprs[node.id] = symbols[node.name] = MatrixSymbol(node.name, *sympy_shape(node.shape))
 
-    needed = _depends_on_parameters(graph)
+    needed = depends_on_parameters(graph)
     pending: dict[int, list[Expr]] = {node.id: [] for node in graph.nodes}
     deltas: dict[str, Expr] = {}
     gradients: dict[str, Expr] = {}
@@ -99,12 +100,12 @@ def backprop(graph: Graph) -> Backprop:
         inputs = [exprs[i] for i in node.inputs]
         for index, source in enumerate(node.inputs):
             if source in needed:
-                pending[source].append(rules.vjp(node.op, index)(_attrs(node), adjoint, exprs[node.id], *inputs))
+                pending[source].append(rules.vjp(node.op, index)(op_attrs(node), adjoint, exprs[node.id], *inputs))
     order = [p.name for p in graph.parameters]
     return Backprop(graph, symbols, definitions, deltas, {name: gradients[name] for name in order if name in gradients})
 
 
-def _depends_on_parameters(graph: Graph) -> set[int]:
+def depends_on_parameters(graph: Graph) -> set[int]:
     """Nodes on a path from a parameter to the loss: the only ones worth an adjoint."""
     reaches: set[int] = set()
     for node in graph.nodes:

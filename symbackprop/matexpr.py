@@ -3,9 +3,9 @@ several same-shaped matrices), a softmax over one axis, and the sum of all entri
 
 from __future__ import annotations
 
-from sympy import Basic, Expr, Integer, Lambda, exp
+from sympy import Basic, Expr, Integer, Lambda, Piecewise, exp, false, true
 from sympy.core.symbol import Str
-from sympy.matrices.expressions import MatrixExpr
+from sympy.matrices.expressions import MatrixExpr, OneMatrix
 
 
 class Elementwise(MatrixExpr):
@@ -92,3 +92,32 @@ class EntrySum(Expr):
         if isinstance(rows, (int, Integer)) and isinstance(cols, (int, Integer)):
             return sum((arg._entry(i, j) for i in range(rows) for j in range(cols)), Integer(0))
         return EntrySum(arg)
+
+
+class Ones(OneMatrix):
+    """The all-ones matrix of another matrix's shape, as in 1 - z ⊙ z (printed as a plain 1),
+    unlike OneMatrix's broadcast vectors 1_N."""
+
+
+class Indicator(MatrixExpr):
+    """[s > 0] entry by entry (1 where it holds, else 0): relu' in closed form.
+    `strict` False gives [s <= 0], the other side of the kink."""
+
+    def __new__(cls, arg: MatrixExpr, strict: bool = True) -> Indicator:
+        return Basic.__new__(cls, arg, true if strict else false)
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def strict(self) -> bool:
+        return bool(self.args[1])
+
+    @property
+    def shape(self) -> tuple:
+        return self.arg.shape
+
+    def _entry(self, i, j, **kwargs):  # noqa: ANN001 - SymPy's protocol
+        entry = self.arg._entry(i, j, **kwargs)
+        return Piecewise((1, entry > 0), (0, True)) if self.strict else Piecewise((1, entry <= 0), (0, True))

@@ -1,7 +1,8 @@
 """A small, bounded parser for plain-math formulas written by users (custom activations
 and losses): it builds a tiny syntax tree and never evaluates or sympifies the text.
 
-Grammar (precedence low to high; `^` and `**` are the same, right-associative):
+Grammar (precedence low to high; `^` and `**` are the same). An exponent is a number (at
+most MAX_EXPONENT in size) or a name, optionally negated: no towers like 2^3^2.
 
     expr   := term (("+" | "-") term)*
     term   := unary (("*" | "/") unary)*
@@ -156,8 +157,9 @@ class _Parser:
             self.depth -= 1
             literal = exponent.operand if isinstance(exponent, Neg) else exponent
             if isinstance(literal, Num) and abs(float(literal.text)) > MAX_EXPONENT:
+                shown = ("-" if isinstance(exponent, Neg) else "") + literal.text
                 raise MathSyntaxError(
-                    f"exponent {literal.text} at position {pos + 1} is larger than {MAX_EXPONENT}", pos)
+                    f"exponent {shown} at position {pos + 1} is larger than {MAX_EXPONENT} in size", pos)
             if not isinstance(literal, (Num, Name)):
                 raise MathSyntaxError(f"exponent at position {pos + 1} must be a number or a name", pos)
             return BinOp("^", base, exponent)
@@ -173,13 +175,11 @@ class _Parser:
                     known = ", ".join(sorted(FUNCTIONS))
                     raise MathSyntaxError(f"unknown function {text!r} at position {pos + 1} (known: {known})", pos)
                 self.take()
-                self.enter()
-                args = [self.expr()]
+                args = [self.expr()]  # expr() counts the nesting level
                 while self.peek()[:2] == ("op", ","):
                     self.take()
                     args.append(self.expr())
                 self.expect(")")
-                self.depth -= 1
                 if len(args) != FUNCTIONS[text]:
                     raise MathSyntaxError(f"{text}() takes {FUNCTIONS[text]} argument(s), got {len(args)}", pos)
                 return Call("log" if text == "ln" else text, tuple(args))
@@ -188,10 +188,8 @@ class _Parser:
                 raise MathSyntaxError(f"unknown name {text!r} at position {pos + 1} (known: {known})", pos)
             return Name(text)
         if kind == "op" and text == "(":
-            self.enter()
-            node = self.expr()
+            node = self.expr()  # expr() counts the nesting level
             self.expect(")")
-            self.depth -= 1
             return node
         found = "the end of the formula" if kind == "end" else repr(text)
         raise MathSyntaxError(f"expected a number, a name or '(' at position {pos + 1}, found {found}", pos)

@@ -8,14 +8,29 @@ Symbols are named `base_sub` (W_1, delta_out, y_out, s_<layer>); LaTeX writes th
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sympy import Dummy, Expr, Mul, Symbol
-from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose
+from sympy import Add, Dummy, Expr, Integer, Mul, Sum, Symbol
+from sympy.matrices.expressions import (
+    HadamardPower,
+    HadamardProduct,
+    MatAdd,
+    MatMul,
+    MatrixExpr,
+    OneMatrix,
+    Transpose,
+)
+from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy.printing.latex import LatexPrinter as _SympyLatex
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter as _SympyStr
 
-from symbackprop.matexpr import Elementwise, EntrySum, Softmax
+from symbackprop.forms.chain import LOSS, ChainProduct, ChainSum, Grouped, Partial
+from symbackprop.forms.index import EntryFunction
+from symbackprop.matexpr import Elementwise, EntrySum, Indicator, Ones, Softmax
 
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
@@ -49,12 +64,30 @@ def latex_name(name: str) -> str:
     return _latex_part(base) + ("_{" + _latex_part(sub) + "}" if sub else "")
 
 
+def latex_element_base(name: str) -> str:
+    """`W_1` -> `W^{(1)}`, `delta_out` -> `\\delta^{(out)}`: an entry's own indices take the subscript."""
+    base, _, sub = name.partition("_")
+    if not base:
+        return _latex_part(name)
+    return _latex_part(base) + ("^{(" + _latex_part(sub) + ")}" if sub else "")
+
+
+def _element_indices(expr: MatrixElement) -> list[Expr]:
+    """An entry's indices, counted from 1, leaving out dimensions of size 1."""
+    out = []
+    for index, dim in zip((expr.i, expr.j), expr.parent.shape, strict=True):
+        if dim != 1:
+            out.append(index + 1 if isinstance(index, Integer) else index)
+    return out
+
+
 def _ordered_terms(expr: MatAdd) -> list[Expr]:
-    """Positive terms before negative ones, bias terms (with a ones matrix) after the others:
-    W x + b 1^T and y_out - y read as a course writes them."""
-    def rank(term: Expr) -> tuple[int, int]:
+    """Positive terms before negative ones, bias terms (with a ones vector) and scaled terms
+    after the others: W x + b 1^T, y_out - y and [s > 0] + a [s <= 0] read as a course writes them."""
+    def rank(term: Expr) -> tuple[int, int, int]:
         negative = term.could_extract_minus_sign()
-        return (int(negative), int(term.has(OneMatrix)))
+        scaled = isinstance(term, MatMul) and abs(term.as_coeff_matrices()[0]) != 1
+        return (int(negative), int(term.has(OneMatrix) and not term.has(Ones)), int(scaled))
     return sorted(expr.args, key=rank)
 
 
@@ -152,6 +185,56 @@ class LatexPrinter(_SympyLatex):
     def _print_EntrySum(self, expr: EntrySum) -> str:
         return r"\sum " + self._wrap(expr.arg, (MatAdd,))
 
+    def _print_Ones(self, expr: Ones) -> str:
+        return r"\mathbf{1}"
+
+    def _print_Add(self, expr: Add, order: str | None = None) -> str:
+        """Positive terms first: y^{(out)}_{n} - y_{n}, as the matrix form writes y_out - y."""
+        terms = sorted(self._as_ordered_terms(expr, order=order), key=lambda t: t.could_extract_minus_sign())
+        out = self._print(terms[0])
+        for term in terms[1:]:
+            if term.could_extract_minus_sign():
+                out += " - " + self.parenthesize(-term, PRECEDENCE["Add"], strict=True)
+            else:
+                out += " + " + self._print(term)
+        return out
+
+    def _print_HadamardPower(self, expr: HadamardPower) -> str:
+        return self._wrap(expr.base, (MatAdd, MatMul, HadamardProduct)) + r"^{\circ " + self._print(expr.exp) + "}"
+
+    def _print_Indicator(self, expr: Indicator) -> str:
+        relation = " > 0" if expr.strict else r" \le 0"
+        return r"\left[" + self._print(expr.arg) + relation + r"\right]"
+
+    def _print_Partial(self, expr: Partial) -> str:
+        top = r"\mathcal{L}" if expr.numerator == LOSS else self._print(expr.numerator)
+        return r"\frac{\partial " + top + r"}{\partial " + self._print(expr.denominator) + "}"
+
+    def _print_ChainProduct(self, expr: ChainProduct) -> str:
+        return r" \cdot ".join(self._wrap(f, (ChainSum,)) for f in expr.args)
+
+    def _print_ChainSum(self, expr: ChainSum) -> str:
+        return " + ".join(self._print(term) for term in expr.args)
+
+    def _print_Grouped(self, expr: Grouped) -> str:
+        return r"\underbrace{" + self._print(expr.inner) + "}_{" + self._name(expr.name) + "}"
+
+    def _print_MatrixElement(self, expr: MatrixElement) -> str:
+        indices = _element_indices(expr)
+        base = latex_element_base(expr.parent.name)
+        return base + ("_{" + ",".join(self._print(i) for i in indices) + "}" if indices else "")
+
+    def _print_Sum(self, expr: Sum) -> str:
+        out = ""
+        for index, lower, upper in expr.limits:
+            out += r"\sum_{" + self._print(index) + "=" + self._print(lower + 1) + "}^{" + \
+                self._print(upper + 1) + "} "
+        return out + self._wrap(expr.function, (Add,))
+
+    def _print_EntryFunction(self, expr: EntryFunction) -> str:
+        arguments = ", ".join(self._print(a) for a in expr.args[3:])
+        return self._name(expr.label) + "'" * expr.order + r"\left(" + arguments + r"\right)"
+
 
 class TextPrinter(_SympyStr):
     """Plain text in the same notation: juxtaposition for products, ^T, ⊙, f_1'(s_1)."""
@@ -228,10 +311,75 @@ class TextPrinter(_SympyStr):
     def _print_EntrySum(self, expr: EntrySum) -> str:
         return f"sum({self._print(expr.arg)})"
 
+    def _print_Ones(self, expr: Ones) -> str:
+        return "1"
+
+    def _print_Add(self, expr: Add, order: str | None = None) -> str:
+        """Positive terms first: y_out[n] - y[n], as the matrix form writes y_out - y."""
+        terms = sorted(self._as_ordered_terms(expr, order=order), key=lambda t: t.could_extract_minus_sign())
+        out = self._print(terms[0])
+        for term in terms[1:]:
+            if term.could_extract_minus_sign():
+                out += " - " + self.parenthesize(-term, PRECEDENCE["Add"], strict=True)
+            else:
+                out += " + " + self._print(term)
+        return out
+
+    def _print_HadamardPower(self, expr: HadamardPower) -> str:
+        base = self._wrap(expr.base, (MatAdd, MatMul, HadamardProduct))
+        if expr.exp == 2:
+            return f"{base}{self._settings['hadamard']}{base}"
+        return f"{base}^∘{self._print(expr.exp)}"
+
+    def _print_Indicator(self, expr: Indicator) -> str:
+        return f"[{self._print(expr.arg)} {'>' if expr.strict else '<='} 0]"
+
+    def _print_Partial(self, expr: Partial) -> str:
+        return f"d{self._print(expr.numerator)}/d{self._print(expr.denominator)}"
+
+    def _print_ChainProduct(self, expr: ChainProduct) -> str:
+        return " · ".join(self._wrap(f, (ChainSum,)) for f in expr.args)
+
+    def _print_ChainSum(self, expr: ChainSum) -> str:
+        return " + ".join(self._print(term) for term in expr.args)
+
+    def _print_Grouped(self, expr: Grouped) -> str:
+        return f"[{self._print(expr.inner)}]_{expr.name}"
+
+    def _print_MatrixElement(self, expr: MatrixElement) -> str:
+        indices = _element_indices(expr)
+        return expr.parent.name + ("[" + ",".join(self._print(i) for i in indices) + "]" if indices else "")
+
+    def _print_Sum(self, expr: Sum) -> str:
+        out = ""
+        for index, lower, upper in expr.limits:
+            out += f"sum_{{{self._print(index)}={self._print(lower + 1)}}}^{{{self._print(upper + 1)}}}"
+        return f"{out}({self._print(expr.function)})"
+
+    def _print_EntryFunction(self, expr: EntryFunction) -> str:
+        return expr.label + "'" * expr.order + "(" + ", ".join(self._print(a) for a in expr.args[3:]) + ")"
+
+
+#: Python frames a printer may stack: a fully substituted delta nests about ten frames per
+#: layer, and specs allow 100 layers.
+RECURSION_LIMIT = 20_000
+
+
+@contextmanager
+def _deep_recursion() -> Iterator[None]:
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
 
 def to_latex(expr: Expr, names: dict[str, str] | None = None, transpose: str = r"\top") -> str:
-    return LatexPrinter({"names": names, "transpose": transpose}).doprint(expr)
+    with _deep_recursion():
+        return LatexPrinter({"names": names, "transpose": transpose}).doprint(expr)
 
 
 def to_text(expr: Expr) -> str:
-    return TextPrinter().doprint(expr)
+    with _deep_recursion():
+        return TextPrinter().doprint(expr)

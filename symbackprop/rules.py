@@ -15,7 +15,7 @@ from typing import Any
 from sympy import Expr, Function, Integer, Lambda, Max, Piecewise, Rational, Symbol, diff, exp, log, tanh
 from sympy.matrices.expressions import HadamardProduct, MatMul, MatrixExpr, OneMatrix
 
-from symbackprop.matexpr import Elementwise, EntrySum, Softmax
+from symbackprop.matexpr import Elementwise, EntrySum, Indicator, Ones, Softmax
 from symbackprop.scalar import to_sympy
 from symbackprop.spec.model import Activation, Loss
 
@@ -42,6 +42,8 @@ class ActivationRule:
     through_output: Callable[[Expr], Expr] | None = None
     forward: Callable[[MatrixExpr, Attrs], MatrixExpr] | None = None
     vjp: Callable[[MatrixExpr, MatrixExpr, Attrs], MatrixExpr] | None = None
+    #: f'(s) as a matrix expression in s and z = f(s), for the simplified form; None keeps f'(s).
+    closed_form: Callable[[Activation, MatrixExpr, MatrixExpr], MatrixExpr | None] | None = None
 
 
 def _softmax_vjp(g: MatrixExpr, z: MatrixExpr, attrs: Attrs) -> MatrixExpr:
@@ -52,20 +54,37 @@ def _softmax_vjp(g: MatrixExpr, z: MatrixExpr, attrs: Attrs) -> MatrixExpr:
     return HadamardProduct(z, g - per_sample)
 
 
+def _ones(m: MatrixExpr) -> Ones:
+    return Ones(*m.shape)
+
+
+def _expr_closed_form(act: Activation, s: MatrixExpr, z: MatrixExpr) -> MatrixExpr:
+    """A formula's derivative written entry by entry in s (x**2 gives 2 s)."""
+    return Elementwise("", 1, activation_derivative(act), s)
+
+
 ACTIVATIONS: dict[str, ActivationRule] = {
     "relu": ActivationRule(
         function=lambda act: Max(0, x),
         derivative=lambda act: Piecewise((1, x > 0), (0, True)),
+        closed_form=lambda act, s, z: Indicator(s),
     ),
-    "tanh": ActivationRule(function=lambda act: tanh(x), through_output=lambda z: 1 - z**2),
-    "sigmoid": ActivationRule(function=lambda act: 1 / (1 + exp(-x)), through_output=lambda z: z * (1 - z)),
-    "identity": ActivationRule(function=lambda act: x),
+    "tanh": ActivationRule(
+        function=lambda act: tanh(x), through_output=lambda z: 1 - z**2,
+        closed_form=lambda act, s, z: _ones(z) - HadamardProduct(z, z),
+    ),
+    "sigmoid": ActivationRule(
+        function=lambda act: 1 / (1 + exp(-x)), through_output=lambda z: z * (1 - z),
+        closed_form=lambda act, s, z: HadamardProduct(z, _ones(z) - z),
+    ),
+    "identity": ActivationRule(function=lambda act: x, closed_form=lambda act, s, z: _ones(s)),
     "leaky_relu": ActivationRule(
         function=lambda act: Piecewise((x, x > 0), (Rational(str(act.alpha)) * x, True)),
         derivative=lambda act: Piecewise((1, x > 0), (Rational(str(act.alpha)), True)),
+        closed_form=lambda act, s, z: Indicator(s) + Rational(str(act.alpha)) * Indicator(s, strict=False),
     ),
     "softmax": ActivationRule(forward=lambda s, attrs: Softmax(s, attrs["axis"]), vjp=_softmax_vjp),
-    "expr": ActivationRule(function=lambda act: to_sympy(act.expr, {"x": x})),
+    "expr": ActivationRule(function=lambda act: to_sympy(act.expr, {"x": x}), closed_form=_expr_closed_form),
     "function": ActivationRule(function=lambda act: Function(act.function)(x)),
 }
 
@@ -119,6 +138,23 @@ LOSSES: dict[str, LossRule] = {
     "hinge": LossRule(entry=lambda loss, attrs: Max(0, Rational(str(loss.margin)) - t * a)),
     "expr": LossRule(entry=_custom_loss),
 }
+
+
+#: dL/ds_out in closed form where an output activation and a loss cancel: softmax followed by
+#: cross-entropy gives y_out - y when each sample's targets sum to 1 (one-hot or probabilities).
+FUSED_OUTPUT_DELTAS: dict[tuple[str, str], Callable[[MatrixExpr, MatrixExpr], MatrixExpr]] = {
+    ("softmax", "cross_entropy"): lambda yout, y: yout - y,
+}
+
+
+def fused_output_delta(activation: Activation, attrs: Attrs, yout: MatrixExpr, y: MatrixExpr) -> MatrixExpr | None:
+    """The closed-form output delta of FUSED_OUTPUT_DELTAS, scaled by the loss's reduction, or None."""
+    loss = attrs["loss"]
+    fused = FUSED_OUTPUT_DELTAS.get((activation.kind, loss.kind))
+    if fused is None:
+        return None
+    scale = _reduction(loss, attrs)
+    return fused(yout, y) if scale == 1 else MatMul(scale, fused(yout, y), evaluate=False)
 
 
 def loss_entry(loss: Loss, attrs: Attrs) -> Lambda:

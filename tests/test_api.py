@@ -11,7 +11,7 @@ from symbackprop.api import normalize_target
 
 def test_public_names_are_pinned() -> None:
     assert sorted(sbp.__all__) == sorted(
-        ["FORMS", "Derivation", "FormNotAvailable", "Network", "SpecError", "Target", "UnknownTarget", "load"])
+        ["FORMS", "Derivation", "Network", "SpecError", "Target", "UnknownTarget", "load"])
 
 
 def test_load_accepts_path_text_and_dict(tmp_path) -> None:
@@ -45,9 +45,6 @@ def test_derivation_objects() -> None:
     assert der.delta("1").shape == (3, "N")
     assert g._repr_latex_().startswith("$\\displaystyle \\frac{\\partial \\mathcal{L}}{\\partial W_{1}}")
     assert "\\begin{aligned}" in der._repr_latex_()
-    for form in ("chain", "simplified", "index"):
-        with pytest.raises(sbp.FormNotAvailable, match="not available yet"):
-            g.form(form)
     with pytest.raises(ValueError, match="unknown form"):
         g.form("pretty")
     with pytest.raises(sbp.UnknownTarget, match="known: delta_3"):

@@ -1,0 +1,135 @@
+"""The index form: a matrix formula written entry by entry, with explicit sums over units
+and samples (dL/dW_{ji} = sum_n delta_{j,n} z_{i,n}), kept compact as SymPy Sums of
+matrix elements, never expanded entry by entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sympy import Add, Expr, Function, Integer, Mul, Piecewise, Sum, Symbol, exp
+from sympy.core.symbol import Str
+from sympy.matrices.expressions import (
+    HadamardPower,
+    HadamardProduct,
+    MatAdd,
+    MatMul,
+    MatrixSymbol,
+    OneMatrix,
+    Transpose,
+)
+
+from symbackprop.derive import N
+from symbackprop.matexpr import Elementwise, Indicator, Softmax
+
+#: Names for summation indices over units, tried in order; samples use n, then m.
+UNIT_INDICES = ("k", "l", "p", "q", "r", "u", "v")
+SAMPLE_INDICES = ("n", "m", "t")
+
+
+def index_symbol(name: str) -> Symbol:
+    return Symbol(name, integer=True)
+
+
+class EntryFunction(Function):
+    """f_1'(s_{1,jn}): a layer's activation (or its derivative) applied to one entry.
+    args: (label, order, fn, entry...); `doit` applies fn."""
+
+    @classmethod
+    def eval(cls, *args):  # noqa: ANN002, ANN206 - SymPy's protocol
+        return None
+
+    @property
+    def label(self) -> str:
+        return self.args[0].name
+
+    @property
+    def order(self) -> int:
+        return int(self.args[1])
+
+    def doit(self, **hints):  # noqa: ANN003
+        entries = [arg.doit(**hints) for arg in self.args[3:]]
+        return self.args[2](*entries)
+
+
+@dataclass(frozen=True)
+class IndexForm:
+    """An entry of a matrix formula: lhs indices, their ranges, and the scalar right side."""
+
+    expr: Expr
+    indices: tuple[Symbol, ...]  # the free indices of the left side, row first
+    ranges: tuple[Expr, ...]  # their upper bounds (indices count from 1)
+
+    @property
+    def bounds(self) -> list[tuple[Symbol, Expr]]:
+        """(index, upper bound) pairs, in the order of the left side."""
+        return list(zip(self.indices, self.ranges, strict=True))
+
+
+class _Indexer:
+    def __init__(self, free: tuple[Symbol, ...]) -> None:
+        self.used = {s.name for s in free}
+
+    def fresh(self, dim: Expr) -> Symbol:
+        pool = SAMPLE_INDICES if dim == N else UNIT_INDICES
+        for name in pool:
+            if name not in self.used:
+                self.used.add(name)
+                return index_symbol(name)
+        i = 1
+        while f"{pool[0]}{i}" in self.used:
+            i += 1
+        self.used.add(f"{pool[0]}{i}")
+        return index_symbol(f"{pool[0]}{i}")
+
+    def entry(self, expr: Expr, i: Expr, j: Expr) -> Expr:
+        """Entry (i, j) of a matrix expression, as a scalar expression."""
+        if isinstance(expr, MatrixSymbol):
+            return expr[i, j]
+        if isinstance(expr, Transpose):
+            return self.entry(expr.arg, j, i)
+        if isinstance(expr, MatAdd):
+            return Add(*(self.entry(term, i, j) for term in expr.args))
+        if isinstance(expr, HadamardProduct):
+            return Mul(*(self.entry(factor, i, j) for factor in expr.args))
+        if isinstance(expr, HadamardPower):
+            return self.entry(expr.base, i, j) ** expr.exp
+        if isinstance(expr, OneMatrix):
+            return Integer(1)
+        if isinstance(expr, MatMul):
+            return self._product(expr, i, j)
+        if isinstance(expr, Elementwise):
+            entries = [self.entry(m, i, j) for m in expr.mats]
+            if not expr.label:
+                return expr.function(*entries)
+            return EntryFunction(Str(expr.label), Integer(expr.order), expr.function, *entries)
+        if isinstance(expr, Softmax):
+            k = self.fresh(expr.shape[expr.axis])
+            other = (k, j) if expr.axis == 0 else (i, k)
+            total = Sum(exp(self.entry(expr.arg, *other)), (k, 0, expr.shape[expr.axis] - 1))
+            return exp(self.entry(expr.arg, i, j)) / total
+        if isinstance(expr, Indicator):
+            entry = self.entry(expr.arg, i, j)
+            return Piecewise((1, entry > 0), (0, True)) if expr.strict else Piecewise((1, entry <= 0), (0, True))
+        raise TypeError(f"no index form for {type(expr).__name__}")
+
+    def _product(self, expr: MatMul, i: Expr, j: Expr) -> Expr:
+        coeff, factors = expr.as_coeff_matrices()
+        if len(factors) == 1:
+            return coeff * self.entry(factors[0], i, j)
+        left, right = factors[0], MatMul(*factors[1:]) if len(factors) > 2 else factors[1]
+        inner = left.shape[1]
+        if inner == 1:
+            return coeff * self.entry(left, i, Integer(0)) * self.entry(right, Integer(0), j)
+        k = self.fresh(inner)
+        return coeff * Sum(self.entry(left, i, k) * self.entry(right, k, j), (k, 0, inner - 1))
+
+
+def index_form(expr: Expr, names: tuple[str, str]) -> IndexForm:
+    """The (row, col) entry of `expr`, with `names` for the free indices. A dimension of
+    size 1 carries no index (a bias is b_j, not b_{j1}); printers leave it out too."""
+    shape = expr.shape
+    free = tuple(index_symbol(name) for name, dim in zip(names, shape, strict=True) if dim != 1)
+    indices = iter(free)
+    row, col = (next(indices) if dim != 1 else Integer(0) for dim in shape)
+    ranges = tuple(dim for dim in shape if dim != 1)
+    return IndexForm(_Indexer(free).entry(expr, row, col), free, ranges)

@@ -1,0 +1,170 @@
+"""Plain gradient descent on the spec's data, step by step, kept whole so that every number of a
+worked solution (forward values, loss, deltas, gradients, updated parameters) can be shown.
+
+theta <- theta - learning_rate * dL/dtheta, with the learning rate and the number of steps
+from the spec's `training` section unless the caller gives them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from symbackprop.spec.loader import MAX_STEPS
+
+if TYPE_CHECKING:
+    from symbackprop.api import Network
+
+
+class TrainingError(ValueError):
+    """What numeric needs and the spec does not give: data, a learning rate, a valid step count."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One gradient-descent step; every matrix in the spec's orientation."""
+
+    step: int
+    loss: float
+    params: dict[str, np.ndarray]  # the values the step started from
+    forward: dict[str, np.ndarray]  # s_k and z_k (z of the last layer, not its alias)
+    delta: dict[str, np.ndarray]
+    grad: dict[str, np.ndarray]
+    updated: dict[str, np.ndarray]  # params - learning_rate * grad
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """Every step of a run, and what a reader needs to follow it."""
+
+    name: str
+    learning_rate: float
+    data: dict[str, np.ndarray]  # the input and the target
+    steps: list[Step]
+    aliases: dict[str, str]  # forward key -> the symbol formulas use for it (z_out -> y_out)
+    convention: tuple[str, str]  # (weights, samples)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of interface.md section 2; non-finite numbers become null."""
+        return {"name": self.name, "steps": [
+            {"step": s.step, "loss": _number(s.loss), "params": _matrices(s.params), "forward": _matrices(s.forward),
+             "delta": _matrices(s.delta), "grad": _matrices(s.grad), "updated": _matrices(s.updated)}
+            for s in self.steps]}
+
+    def to_json(self) -> str:
+        """to_dict() as JSON, laid out like interface.md: one line per step's group of matrices."""
+        doc = self.to_dict()
+        steps = []
+        for step in doc["steps"]:
+            groups = [f'   "{key}": {json.dumps(step[key], allow_nan=False)}'
+                      for key in ("params", "forward", "delta", "grad", "updated")]
+            head = f'  {{"step": {step["step"]}, "loss": {json.dumps(step["loss"])},\n'
+            steps.append(head + ",\n".join(groups) + "}")
+        return f'{{"name": {json.dumps(doc["name"])}, "steps": [\n' + ",\n".join(steps) + "]}\n"
+
+    def warnings(self) -> list[str]:
+        """Sentences for people: a loss that stopped being a number."""
+        for s in self.steps:
+            if not math.isfinite(s.loss):
+                return [f"the loss is {s.loss} from step {s.step} on (written as null in JSON); "
+                        f"a smaller learning rate than {self.learning_rate:g} may help"]
+        return []
+
+    def to_text(self, digits: int = 4) -> str:
+        """A worked solution: per step the parameters, forward values, loss, deltas from the loss
+        back, gradients and updated parameters, as aligned matrices with `digits` decimals."""
+        rate = f"{self.learning_rate:g}"
+        count = len(self.steps)
+        samples = next(iter(self.data.values())).shape[1 if self.convention[1] == "columns" else 0]
+        lines = [self.name,
+                 f"Gradient descent: theta <- theta - {rate} * dL/dtheta, {count} step{'s' if count != 1 else ''}",
+                 f"Matrices in the spec's orientation (weights {self.convention[0]}, samples {self.convention[1]}); "
+                 f"{samples} sample{'s' if samples != 1 else ''}.", "", "Data"]
+        lines += _block(self.data, digits, "  ")
+        for s in self.steps:
+            lines += ["", f"Step {s.step}", "  Parameters"]
+            lines += _block(s.params, digits)
+            lines.append("  Forward")
+            lines += _block({_label(key, self.aliases): v for key, v in s.forward.items()}, digits)
+            lines += ["  Loss", f"    L = {_format(s.loss, digits)}", "  Deltas (from the loss back)"]
+            lines += _block(dict(reversed(list(s.delta.items()))), digits)
+            lines.append("  Gradients")
+            lines += _block({f"dL/d{name}": v for name, v in s.grad.items()}, digits)
+            lines.append(f"  Updated parameters (theta - {rate} * dL/dtheta)")
+            lines += _block(s.updated, digits)
+        return "\n".join(lines) + "\n"
+
+
+def _label(key: str, aliases: dict[str, str]) -> str:
+    return f"{key} = {aliases[key]}" if key in aliases else key
+
+
+def _number(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _matrices(arrays: dict[str, np.ndarray]) -> dict[str, list[list[float | None]]]:
+    return {name: [[_number(v) for v in row] for row in np.asarray(a, dtype=float).tolist()]
+            for name, a in arrays.items()}
+
+
+def _format(value: float, digits: int) -> str:
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.0000"
+
+
+def format_matrix(label: str, matrix: np.ndarray, digits: int = 4) -> list[str]:
+    """`label = [ ... ]`, one line per row, columns right-aligned to a common width."""
+    cells = [[_format(v, digits) for v in row] for row in np.asarray(matrix, dtype=float).tolist()]
+    widths = [max(len(row[j]) for row in cells) for j in range(len(cells[0]))]
+    rows = ["[ " + "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) + " ]"
+            for row in cells]
+    head = f"{label} = "
+    return [head + rows[0]] + [" " * len(head) + row for row in rows[1:]]
+
+
+def _block(arrays: dict[str, np.ndarray], digits: int, indent: str = "    ") -> list[str]:
+    return [indent + line for label, matrix in arrays.items() for line in format_matrix(label, matrix, digits)]
+
+
+def train(net: Network, steps: int | None = None, learning_rate: float | None = None) -> TrainingRun:
+    """Run gradient descent on the spec's data; `steps` and `learning_rate` override the spec's
+    `training` section. Raises TrainingError saying what is missing or invalid, and
+    numeric.NotComputable for a generic activation."""
+    spec = net.spec
+    if learning_rate is None:
+        if spec.training is None:
+            raise TrainingError("no learning rate: the spec has no `training` section; add one, e.g. "
+                                "training: {learning_rate: 0.05, steps: 3}, or give --learning-rate")
+        learning_rate = spec.training.learning_rate
+    if steps is None:
+        steps = spec.training.steps if spec.training is not None else 1
+    if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
+        raise TrainingError(f"learning rate {learning_rate!r}: expected a positive finite number")
+    if not (isinstance(steps, int) and 1 <= steps <= MAX_STEPS):
+        raise TrainingError(f"steps {steps!r}: expected a whole number from 1 to {MAX_STEPS}")
+    fn = net.gradient_fn()
+    data = net.data()
+    missing = [name for name in fn.arguments if name not in data]
+    if missing:
+        raise TrainingError(f"the spec has no data for {', '.join(missing)}: numeric needs "
+                            f"{', '.join(fn.arguments)} under `data:`")
+    parameters = [node.name for node in net.graph.parameters]
+    fixed = {name: data[name] for name in fn.arguments if name not in parameters}
+    theta = {name: data[name] for name in parameters}
+    run = []
+    with np.errstate(all="ignore"):  # a diverging run is reported by warnings(), not by NumPy's
+        for k in range(1, steps + 1):
+            out = fn({**fixed, **theta})
+            grad = out["grad"]
+            updated = {name: value - learning_rate * grad[name] if name in grad else value
+                       for name, value in theta.items()}
+            run.append(Step(k, out["loss"], theta, out["forward"], out["delta"], grad, updated))
+            theta = updated
+    aliases = {node.key: node.name for node in net.graph.by_role("activation") if node.key != node.name}
+    return TrainingRun(spec.name, float(learning_rate), fixed, run, aliases,
+                       (spec.convention.weights, spec.convention.samples))

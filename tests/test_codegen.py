@@ -1,0 +1,141 @@
+"""`symbackprop codegen`: the written module imports NumPy only, names its spec in a docstring
+that spec text cannot break out of, and computes what gradient_fn computes."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+import symbackprop as sbp
+from symbackprop.cli import main
+from symbackprop.codegen import FUNCTION, docstring_text
+from tests.reference import Chain
+from tests.test_derive import ACTIVATIONS, CONVENTIONS, LOSSES, output_activation
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+
+
+def import_module(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def written(tmp_path: Path, net: sbp.Network, stem: str = "generated") -> ModuleType:
+    path = tmp_path / f"{stem}.py"
+    path.write_text(net.codegen(), encoding="utf-8")
+    return import_module(path)
+
+
+def assert_same(actual: dict, expected: dict) -> None:
+    assert actual["loss"] == pytest.approx(expected["loss"], rel=1e-14)
+    for part in ("forward", "delta", "grad"):
+        assert list(actual[part]) == list(expected[part])
+        for name in expected[part]:
+            np.testing.assert_allclose(actual[part][name], expected[part][name], rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
+def test_specs_match_gradient_fn(tmp_path: Path, path: Path) -> None:
+    net = sbp.load(path)
+    module = written(tmp_path, net)
+    values = net.data() if net.spec.data else net.gradcheck(random=True).values
+    assert_same(getattr(module, FUNCTION)(**values), net.gradient_fn()(values))
+
+
+CASES = [(a, loss, *c) for (a, loss), c in zip(itertools.product(ACTIVATIONS, LOSSES), itertools.cycle(CONVENTIONS))]
+
+
+@pytest.mark.parametrize(("activation", "loss", "weights", "samples"), CASES)
+def test_every_activation_loss_and_convention(tmp_path: Path, activation: str, loss: str, weights: str,
+                                              samples: str) -> None:
+    chain = Chain([3, 4, 2], [activation, output_activation(activation, loss)], loss, weights, samples,
+                  bias=[True, False], reduction="mean")
+    net = sbp.load(chain.spec())
+    values = chain.random_values(np.random.default_rng(4), n_samples=3)
+    module = written(tmp_path, net)
+    assert_same(getattr(module, FUNCTION)(**values), net.gradient_fn()(values))
+    narrow = getattr(module, FUNCTION)(**{k: v.astype(np.float32) for k, v in values.items()})
+    assert all(a.dtype == np.float32 for a in narrow["grad"].values())
+
+
+def test_the_module_imports_numpy_only_and_reads_well(tmp_path: Path) -> None:
+    text = sbp.load("specs/relu_4321.yaml").codegen()
+    tree = ast.parse(text)
+    imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert [alias.name for node in imports for alias in node.names] == ["numpy"]
+    assert [n.name for n in tree.body if isinstance(n, ast.FunctionDef)] == [FUNCTION]  # no softmax helper needed
+    doc = ast.get_docstring(tree)
+    assert doc.startswith('Loss and gradients of the network "4-3-2-1 ReLU network".')
+    assert "    W_1: 3 x 4 (weight)" in doc and "    x: 4 x N (input)" in doc
+    assert f"def {FUNCTION}(x, W_1, b_1, W_2, b_2, W_3, b_3, y):" in text
+    assert "grad_b_1 = delta_1.sum(axis=1, keepdims=True)" in text
+    # runs where symbackprop cannot be imported
+    path = tmp_path / "alone.py"
+    path.write_text(text)
+    script = ("import sys; sys.modules['symbackprop'] = None; sys.path.insert(0, '.'); import alone, numpy as np; "
+              "v = {k: np.ones(s) for k, s in [('x', (4, 2)), ('W_1', (3, 4)), ('b_1', (3, 1)), ('W_2', (2, 3)), "
+              "('b_2', (2, 1)), ('W_3', (1, 2)), ('b_3', (1, 1)), ('y', (1, 2))]}; "
+              f"print(alone.{FUNCTION}(**v)['loss'])")
+    result = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) > 0
+
+
+NASTY = ['Evil """ + __import__("os").system("echo hacked") + """', "ends in a backslash \\",
+         'quote at the end"', "line\nbreak\r\u2028separator\x00nul\x1b[31m", "\\N{BULLET} \\x41 \\\\ tab\there"]
+
+
+@pytest.mark.parametrize("name", NASTY)
+def test_the_spec_name_cannot_break_out_of_the_docstring(tmp_path: Path, name: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    net = sbp.load({"name": "placeholder", "input": {"size": 1}, "target": {"size": 1}, "loss": "half_squared_error",
+                    "layers": [{"name": "1", "units": 1, "activation": "tanh"}]})
+    net.spec = type(net.spec)(**{**vars(net.spec), "name": name})  # past the loader's own checks on names
+    text = net.codegen()
+    tree = ast.parse(text)
+    assert [type(node).__name__ for node in tree.body] == ["Expr", "Import", "FunctionDef"]
+    module = written(tmp_path, net)
+    assert module.__doc__.startswith(f'Loss and gradients of the network "{name}".')
+    assert capsys.readouterr().out == ""
+
+
+def test_docstring_text_round_trips() -> None:
+    for name in NASTY:
+        assert ast.literal_eval('"""' + docstring_text(name) + '"""') == name
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "mlp_gradients.py"
+    assert main(["codegen", "specs/mlp.yaml", "--backend", "numpy", "-o", str(target)]) == 0
+    assert capsys.readouterr().out == ""
+    net = sbp.load("specs/mlp.yaml")
+    assert_same(getattr(import_module(target), FUNCTION)(**net.data()), net.gradient_fn()(net.data()))
+    assert main(["codegen", "specs/mlp.yaml"]) == 0
+    assert capsys.readouterr().out == target.read_text()
+    with pytest.raises(SystemExit) as stop:
+        main(["codegen", "specs/mlp.yaml", "--backend", "torch"])
+    assert stop.value.code == 2
+
+
+def test_generic_activation_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "generic.yaml"
+    path.write_text(json.dumps({"name": "g", "input": {"size": 1}, "target": {"size": 1},
+                                "loss": "half_squared_error",
+                                "layers": [{"name": "1", "units": 1, "activation": {"function": "g"}}]}))
+    target = tmp_path / "out.py"
+    assert main(["codegen", str(path), "-o", str(target)]) == 2
+    assert "generic" in capsys.readouterr().err
+    assert not target.exists()
