@@ -279,3 +279,17 @@ def test_any_text_parses_or_raises_math_syntax_error(text: str) -> None:
        st.frozensets(st.sampled_from(["x", "y", "y_out", "exp"]), max_size=3))
 def test_formula_like_text_parses_or_raises_math_syntax_error(text: str, names: frozenset[str]) -> None:
     _check_total(text, names)
+
+
+def test_each_parenthesis_is_one_nesting_level() -> None:
+    from symbackprop.mathparse import MAX_DEPTH
+
+    deep = "(" * (MAX_DEPTH - 2) + "x" + ")" * (MAX_DEPTH - 2)
+    assert parse(deep, {"x"}) == Name("x")
+    with pytest.raises(MathSyntaxError, match="nested deeper"):
+        parse("(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1), {"x"})
+
+
+def test_negative_exponent_message_keeps_its_sign() -> None:
+    with pytest.raises(MathSyntaxError, match=r"exponent -65 at position 2"):
+        parse("x^-65", {"x"})
