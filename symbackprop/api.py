@@ -128,13 +128,16 @@ class Derivation:
         self._names = {spec.output: latex_name(spec.output)}
         builder = FormBuilder(bp)
         self._targets: dict[str, Target] = {}
-        delta_shapes = {node.layer: node.shape for node in bp.graph.by_role("preactivation")}
-        for layer in bp.deltas:
-            self._add(Target(f"delta_{layer}", "delta", layer, f"delta_{layer}", delta_shapes[layer], builder,
+        preactivations = {node.delta_key: node for node in bp.graph.by_role("preactivation")}
+        last_delta = {preactivations[key].layer: key for key in bp.deltas}  # a recurrent layer's cycle 1
+        for key in bp.deltas:
+            self._add(Target(f"delta_{key}", "delta", key, f"delta_{key}", preactivations[key].shape, builder,
                              self._names))
-            for param in (n for n in bp.graph.parameters if n.layer == layer):
-                self._add(Target(f"dL/d{param.name}", "gradient", param.name, param.name, param.shape, builder,
-                                 self._names))
+            layer = preactivations[key].layer
+            if last_delta[layer] == key:
+                for param in (n for n in bp.graph.parameters if n.layer == layer):
+                    self._add(Target(f"dL/d{param.name}", "gradient", param.name, param.name, param.shape,
+                                     builder, self._names))
 
     def _add(self, target: Target) -> None:
         self._targets[target.name] = target
@@ -190,6 +193,7 @@ _PATTERNS = (
 def _plain_name(text: str) -> str:
     """W_{1} -> W_1, \\delta_{out} -> delta_out, y_{out} -> y_out."""
     text = text.strip().lstrip("\\")
+    text = re.sub(r"\^\{(\(\d+\))\}", r"^\1", text)  # delta_{rec}^{(2)} -> delta_{rec}^(2)
     return re.sub(r"_\{([^{}]*)\}", r"_\1", text).replace(" ", "")
 
 
@@ -249,7 +253,8 @@ class Network:
         """The size of every named matrix and vector, e.g. {'W_1': '3x2', 'x': '2xN'}."""
         shapes = {node.name: _shape_text(node.shape) for node in self.graph.nodes if node.name and node.shape}
         for node in self.graph.by_role("preactivation"):
-            shapes[f"delta_{node.layer}"] = _shape_text(node.shape)
+            if node.delta_key in self.derive().backprop.deltas:
+                shapes[f"delta_{node.delta_key}"] = _shape_text(node.shape)
         return shapes
 
     def __repr__(self) -> str:

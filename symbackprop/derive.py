@@ -14,7 +14,7 @@ from sympy import Expr, Integer, MatAdd, S, Symbol
 from sympy.matrices.expressions import MatrixSymbol
 
 from symbackprop import rules
-from symbackprop.graph import BATCH, Graph, Node
+from symbackprop.graph import BATCH, PARAMETER_ROLES, Graph, Node
 
 #: The number of samples, as it appears in shapes and in `reduction: mean`.
 N = Symbol(BATCH, integer=True, positive=True)
@@ -29,7 +29,8 @@ class Backprop:
     """What reverse accumulation found, all in SymPy.
 
     definitions: forward equations of named values (s_1 -> W_1 x + b_1 1^T, L -> ...);
-    deltas: layer name -> delta_k written through the next deltas, from the loss backwards;
+    deltas: delta key (the layer, or "rec^(2)" for a recurrent layer's cycle) -> delta written
+        through the next deltas, from the loss backwards;
     gradients: parameter name -> dL/dparam written through deltas;
     symbols: every named value's MatrixSymbol (delta symbols under "delta_<layer>").
     """
@@ -40,8 +41,8 @@ class Backprop:
     deltas: dict[str, Expr]
     gradients: dict[str, Expr]
 
-    def delta_symbol(self, layer: str) -> MatrixSymbol:
-        return self.symbols[f"delta_{layer}"]
+    def delta_symbol(self, key: str) -> MatrixSymbol:
+        return self.symbols[f"delta_{key}"]
 
     def substituted(self) -> tuple[dict[str, Expr], dict[str, Expr]]:
         """Deltas and gradients with every delta replaced by its full expression
@@ -91,12 +92,13 @@ def backprop(graph: Graph) -> Backprop:
             if not terms:
                 continue
             adjoint = terms[0] if len(terms) == 1 else MatAdd(*terms)
-        if node.role in ("weight", "bias"):
+        if node.role in PARAMETER_ROLES:
             gradients[node.name] = adjoint
             continue
         if node.role == "preactivation":
-            deltas[node.layer] = adjoint
-            adjoint = symbols[f"delta_{node.layer}"] = MatrixSymbol(f"delta_{node.layer}", *sympy_shape(node.shape))
+            deltas[node.delta_key] = adjoint
+            name = f"delta_{node.delta_key}"
+            adjoint = symbols[name] = MatrixSymbol(name, *sympy_shape(node.shape))
         inputs = [exprs[i] for i in node.inputs]
         for index, source in enumerate(node.inputs):
             if source in needed:
@@ -109,6 +111,6 @@ def depends_on_parameters(graph: Graph) -> set[int]:
     """Nodes on a path from a parameter to the loss: the only ones worth an adjoint."""
     reaches: set[int] = set()
     for node in graph.nodes:
-        if node.role in ("weight", "bias") or any(i in reaches for i in node.inputs):
+        if node.role in PARAMETER_ROLES or any(i in reaches for i in node.inputs):
             reaches.add(node.id)
     return reaches

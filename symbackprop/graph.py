@@ -14,6 +14,10 @@ from symbackprop.spec.model import Layer, NetworkSpec
 
 BATCH = "N"
 Shape = tuple[Any, ...]
+#: Roles of the values that are trained.
+PARAMETER_ROLES = ("weight", "bias")
+#: Roles of the values a numeric evaluation is given: data, fixed matrices and parameters.
+LEAF_ROLES = ("input", "target", "fixed", "weight", "bias")
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,18 @@ class Node:
     layer: str | None = None
     key: str | None = None  # how numeric results name it (z_out where formulas say y_out)
     attrs: dict[str, Any] = field(default_factory=dict)
+    cycle: int | None = None  # which cycle of a recurrent layer, from 1
+
+    @property
+    def delta_key(self) -> str:
+        """What names this pre-activation's delta: the layer, with the cycle for a recurrent one
+        ("1", "rec^(2)"); the delta itself is delta_<key>."""
+        return self.layer if self.cycle is None else f"{self.layer}^({self.cycle})"
+
+
+def cycle_name(name: str, cycle: int | None) -> str:
+    """s_rec with cycle 2 is s_rec^(2)."""
+    return name if cycle is None else f"{name}^({cycle})"
 
 
 @dataclass(frozen=True)
@@ -49,7 +65,12 @@ class Graph:
 
     @property
     def parameters(self) -> list[Node]:
-        return [node for node in self.nodes if node.role in ("weight", "bias")]
+        return [node for node in self.nodes if node.role in PARAMETER_ROLES]
+
+    @property
+    def leaves(self) -> list[Node]:
+        """The values a numeric evaluation takes as arguments, in graph order."""
+        return [node for node in self.nodes if node.role in LEAF_ROLES]
 
 
 class _Builder:
@@ -74,23 +95,36 @@ class _Builder:
     def transpose(self, node: int) -> int:
         return self.add("transpose", (node,), tuple(reversed(self.nodes[node].shape)))
 
-    def layer(self, layer: Layer, fan_in: int, source: int) -> int:
-        """s = W h (+ b) in the spec's orientation; returns the id of s."""
+    def parameters(self, layer: Layer, fan_in: int) -> tuple[int, int | None]:
+        """The layer's weight (a constant when fixed) and bias nodes, shared by all its cycles."""
         units = layer.units
         weight_shape = (units, fan_in) if self.out_in else (fan_in, units)
-        weight = self.add("symbol", (), weight_shape, name=layer.weight, role="weight", layer=layer.name)
+        weight = self.add("symbol", (), weight_shape, name=layer.weight, role="fixed" if layer.fixed else "weight",
+                          layer=layer.name, key=layer.weight)
+        bias = None
+        if layer.bias:
+            bias = self.add("symbol", (), (units, 1) if self.columns else (1, units),
+                            name=layer.bias, role="bias", layer=layer.name, key=layer.bias)
+        return weight, bias
+
+    def preactivation(self, layer: Layer, weight: int, bias: int | None, source: int, cycle: int | None) -> int:
+        """s = W h (+ b) in the spec's orientation; returns the id of s."""
         oriented = weight if self.out_in == self.columns else self.transpose(weight)
         product = self.matmul(oriented, source) if self.columns else self.matmul(source, oriented)
         terms = [product]
-        if layer.bias:
-            bias = self.add("symbol", (), (units, 1) if self.columns else (1, units),
-                            name=layer.bias, role="bias", layer=layer.name)
-            ones = self.add("ones", (), (1, BATCH) if self.columns else (BATCH, 1), role="const",
-                            attrs={"shape": (1, BATCH) if self.columns else (BATCH, 1)})
+        if bias is not None:
+            shape = (1, BATCH) if self.columns else (BATCH, 1)
+            ones = self.add("ones", (), shape, role="const", attrs={"shape": shape})
             terms.append(self.matmul(bias, ones) if self.columns else self.matmul(ones, bias))
-        name = f"s_{layer.name}"
-        return self.add("add", tuple(terms), self.batch_shape(units), name=name, role="preactivation",
-                        layer=layer.name, key=name)
+        name = cycle_name(f"s_{layer.name}", cycle)
+        return self.add("add", tuple(terms), self.batch_shape(layer.units), name=name, role="preactivation",
+                        layer=layer.name, key=name, cycle=cycle)
+
+    def activation(self, layer: Layer, s: int, name: str, key: str, cycle: int | None) -> int:
+        label = layer.activation.function if layer.activation.kind == "function" else f"f_{layer.name}"
+        return self.add("activation", (s,), self.batch_shape(layer.units), name=name, role="activation",
+                        layer=layer.name, key=key, cycle=cycle,
+                        attrs={"activation": layer.activation, "label": label, "axis": 0 if self.columns else 1})
 
 
 def build_graph(spec: NetworkSpec) -> Graph:
@@ -105,12 +139,14 @@ def build_graph(spec: NetworkSpec) -> Graph:
         fan_in = sources[0][1]
         source = sources[0][0] if len(sources) == 1 else b.add(
             "add", tuple(node for node, _ in sources), b.batch_shape(fan_in))
-        s = b.layer(layer, fan_in, source)
-        label = layer.activation.function if layer.activation.kind == "function" else f"f_{layer.name}"
-        z = b.add("activation", (s,), b.batch_shape(layer.units),
-                  name=spec.output if layer is last else f"z_{layer.name}", role="activation",
-                  layer=layer.name, key=f"z_{layer.name}",
-                  attrs={"activation": layer.activation, "label": label, "axis": 0 if b.columns else 1})
+        weight, bias = b.parameters(layer, fan_in)
+        z = None
+        for cycle in range(1, layer.cycles + 1) if layer.cycles > 1 else (None,):
+            fed = source if z is None else b.add("add", (source, z), b.batch_shape(fan_in))
+            s = b.preactivation(layer, weight, bias, fed, cycle)
+            key = cycle_name(f"z_{layer.name}", cycle)
+            name = spec.output if layer is last and cycle in (None, layer.cycles) else key
+            z = b.activation(layer, s, name, key, cycle)
         outputs[layer.name] = (z, layer.units)
     if spec.target_is_input:
         target = x

@@ -20,6 +20,7 @@ from sympy.matrices.expressions import (
     MatAdd,
     MatMul,
     MatrixExpr,
+    MatrixSymbol,
     OneMatrix,
     Transpose,
 )
@@ -56,8 +57,15 @@ def _latex_part(text: str) -> str:
     return r"\text{" + escape_latex(text) + "}"
 
 
+_CYCLE = re.compile(r"(.+)\^\((\d+)\)")
+
+
 def latex_name(name: str) -> str:
-    """`delta_out` -> `\\delta_{out}`; the first underscore starts the subscript."""
+    """`delta_out` -> `\\delta_{out}`; the first underscore starts the subscript, and a recurrent
+    layer's cycle is a superscript (`s_rec^(2)` -> `s_{rec}^{(2)}`)."""
+    cycle = _CYCLE.fullmatch(name)
+    if cycle:
+        return latex_name(cycle.group(1)) + "^{(" + cycle.group(2) + ")}"
     base, _, sub = name.partition("_")
     if not base:
         return _latex_part(name)
@@ -65,11 +73,14 @@ def latex_name(name: str) -> str:
 
 
 def latex_element_base(name: str) -> str:
-    """`W_1` -> `W^{(1)}`, `delta_out` -> `\\delta^{(out)}`: an entry's own indices take the subscript."""
+    """`W_1` -> `W^{(1)}`, `delta_out` -> `\\delta^{(out)}`, `s_rec^(2)` -> `s^{(rec,2)}`: an entry's own
+    indices take the subscript."""
+    cycle = _CYCLE.fullmatch(name)
+    name, suffix = (cycle.group(1), "," + cycle.group(2)) if cycle else (name, "")
     base, _, sub = name.partition("_")
     if not base:
         return _latex_part(name)
-    return _latex_part(base) + ("^{(" + _latex_part(sub) + ")}" if sub else "")
+    return _latex_part(base) + ("^{(" + _latex_part(sub) + suffix + ")}" if sub else "")
 
 
 def _element_indices(expr: MatrixElement) -> list[Expr]:
@@ -128,6 +139,8 @@ class LatexPrinter(_SympyLatex):
 
     def _print_Transpose(self, expr: Transpose) -> str:
         base = self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, Transpose, Mul))
+        if "^" in base and not base.endswith(r"\right)"):
+            base = "{" + base + "}"  # delta_{rec}^{(2)} takes its transpose without a double superscript
         return base + "^{" + self._settings["transpose"] + "}"
 
     def _print_MatMul(self, expr: MatMul) -> str:
@@ -200,7 +213,9 @@ class LatexPrinter(_SympyLatex):
         return out
 
     def _print_HadamardPower(self, expr: HadamardPower) -> str:
-        return self._wrap(expr.base, (MatAdd, MatMul, HadamardProduct)) + r"^{\circ " + self._print(expr.exp) + "}"
+        base = self._wrap(expr.base, (MatAdd, MatMul, HadamardProduct))
+        base = "{" + base + "}" if "^" in base and not base.endswith(r"\right)") else base
+        return base + r"^{\circ " + self._print(expr.exp) + "}"
 
     def _print_Indicator(self, expr: Indicator) -> str:
         relation = " > 0" if expr.strict else r" \le 0"
@@ -260,7 +275,9 @@ class TextPrinter(_SympyStr):
             self._wrap(expr, (MatAdd, MatMul, HadamardProduct))
 
     def _print_Transpose(self, expr: Transpose) -> str:
-        return self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, Transpose, Mul)) + "^T"
+        base = self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, Transpose, Mul))
+        cycle = isinstance(expr.arg, MatrixSymbol) and "^" in expr.arg.name
+        return ("(" + base + ")" if cycle else base) + "^T"
 
     def _print_MatMul(self, expr: MatMul) -> str:
         coeff, factors = expr.as_coeff_matrices()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sympy import Expr, Function, Integer, Lambda, Max, Piecewise, Rational, Symbol, diff, exp, log, tanh
-from sympy.matrices.expressions import HadamardProduct, MatMul, MatrixExpr, OneMatrix
+from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose
 
 from symbackprop.matexpr import Elementwise, EntrySum, Indicator, Ones, Softmax
 from symbackprop.scalar import to_sympy
@@ -197,12 +197,28 @@ class OpRule:
     vjp_each: Callable[..., Expr] | None = None
 
 
+def _t(m: MatrixExpr) -> MatrixExpr:
+    """m^T, undoing a transpose and reversing a product ((delta x^T)^T = x delta^T), but never
+    distributing over a sum: delta (z_1 + z_2)^T."""
+    if isinstance(m, Transpose):
+        return m.arg
+    if isinstance(m, MatMul):
+        coeff, factors = m.as_coeff_matrices()
+        return MatMul(coeff, *(_t(f) for f in reversed(factors))).doit(deep=False)
+    return Transpose(m) if isinstance(m, MatAdd) else m.T
+
+
+def _mul(a: MatrixExpr, b: MatrixExpr) -> MatrixExpr:
+    """a b, flattened at the top only (the `*` operator's deep doit would distribute transposes)."""
+    return MatMul(a, b).doit(deep=False)
+
+
 OPS: dict[str, OpRule] = {
     "matmul": OpRule(
-        forward=lambda attrs, A, B: A * B,
-        vjps=(lambda attrs, g, out, A, B: g * B.T, lambda attrs, g, out, A, B: A.T * g),
+        forward=lambda attrs, A, B: _mul(A, B),
+        vjps=(lambda attrs, g, out, A, B: _mul(g, _t(B)), lambda attrs, g, out, A, B: _mul(_t(A), g)),
     ),
-    "transpose": OpRule(forward=lambda attrs, A: A.T, vjps=(lambda attrs, g, out, A: g.T,)),
+    "transpose": OpRule(forward=lambda attrs, A: _t(A), vjps=(lambda attrs, g, out, A: _t(g),)),
     "add": OpRule(
         forward=lambda attrs, *terms: sum(terms[1:], terms[0]),
         vjp_each=lambda attrs, g, out, *terms: g,

@@ -254,3 +254,91 @@ class Chain:
             if np.min(np.abs(1 - y * out)) < margin:
                 return True
         return False
+
+
+class Wired:
+    """A network with arbitrary wiring (inputs, sums, fixed weights, recurrent cycles), run by a
+    hand-written forward pass over plain dicts: the independent reference for non-chain specs.
+    Works in any convention; `xp` is numpy or torch, so the same pass gives autograd too."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        convention = spec.get("convention", {})
+        self.columns = convention.get("samples", "columns") == "columns"
+        self.out_in = convention.get("weights", "out_in") == "out_in"
+        self.input = spec["input"].get("name", "x")
+        target = spec["target"]
+        self.target = self.input if target == "input" else target.get("name", "y")
+
+    def layers(self) -> list[dict[str, Any]]:
+        out, previous = [], self.input
+        for layer in self.spec["layers"]:
+            name = str(layer["name"])
+            inputs = layer.get("inputs", previous)
+            inputs = [str(i) for i in (inputs if isinstance(inputs, list) else [inputs])]
+            cycles = layer.get("recurrent", {}).get("cycles", 1) if layer.get("recurrent") else 1
+            out.append({**layer, "name": name, "inputs": inputs, "cycles": cycles,
+                        "weight": layer.get("weight", f"W_{name}"),
+                        "bias": f"b_{name}" if layer.get("bias", True) else None})
+            previous = name
+        return out
+
+    def parameters(self) -> list[str]:
+        names = []
+        for layer in self.layers():
+            if not layer.get("fixed"):
+                names.append(layer["weight"])
+            if layer["bias"]:
+                names.append(layer["bias"])
+        return names
+
+    def forward(self, values: dict[str, Any], xp: Any = np) -> Any:
+        def act(kind: Any, s: Any) -> Any:
+            if kind == "relu":
+                return s * (s > 0)
+            if kind == "tanh":
+                return xp.tanh(s)
+            if kind == "sigmoid":
+                return 1 / (1 + xp.exp(-s))
+            if kind == "identity":
+                return s
+            raise ValueError(kind)
+
+        outputs = {self.input: values[self.input]}
+        for layer in self.layers():
+            h = sum(outputs[name] for name in layer["inputs"])
+            weight = values[layer["weight"]]
+            z = None
+            for _ in range(layer["cycles"]):
+                fed = h if z is None else h + z
+                if self.columns:
+                    s = (weight if self.out_in else weight.T) @ fed
+                else:
+                    s = fed @ (weight.T if self.out_in else weight)
+                if layer["bias"]:
+                    s = s + values[layer["bias"]]
+                z = act(layer["activation"], s)
+            outputs[layer["name"]] = z
+        y_out, y = outputs[self.layers()[-1]["name"]], values[self.target]
+        loss = self.spec["loss"]
+        kind = loss if isinstance(loss, str) else loss["type"]
+        entries = {"half_squared_error": lambda: 0.5 * (y_out - y) ** 2, "squared_error": lambda: (y_out - y) ** 2,
+                   "cross_entropy": lambda: -y * xp.log(y_out)}[kind]()
+        total = entries.sum()
+        if not isinstance(loss, str) and loss.get("reduction") == "mean":
+            total = total / y.shape[1 if self.columns else 0]
+        return total
+
+    def finite_differences(self, values: dict[str, np.ndarray], step: float = 1e-6) -> dict[str, np.ndarray]:
+        grads = {}
+        for name in self.parameters():
+            value = values[name]
+            grad = np.zeros_like(value)
+            for index in np.ndindex(value.shape):
+                plus, minus = dict(values), dict(values)
+                plus[name], minus[name] = value.copy(), value.copy()
+                plus[name][index] += step
+                minus[name][index] -= step
+                grad[index] = (self.forward(plus) - self.forward(minus)) / (2 * step)
+            grads[name] = grad
+        return grads

@@ -192,7 +192,8 @@ def test_unknown_layer_key_exact_message() -> None:
     text = replace(MINIMAL, "    activation: sigmoid", "    activaton: sigmoid")
     err = error(text)
     check(err, "layers[0].activaton", 7)
-    assert err.message == ("unknown key 'activaton' (expected one of: name, units, activation, bias, weight; "
+    assert err.message == ("unknown key 'activaton' (expected one of: name, units, activation, bias, weight, "
+                           "inputs, fixed, recurrent; "
                            "did you mean activation?)")
 
 
@@ -312,8 +313,13 @@ def test_layer_name_int_is_stored_as_string() -> None:
 
 
 def test_layer_name_any_other_characters_allowed() -> None:
-    spec = load_spec(replace(MINIMAL, "  - name: 1", "  - name: 'h{1}^\\\\é'"))
-    assert spec.layers[0].name == "h{1}^\\\\é" and spec.layers[0].weight == "W_h{1}^\\\\é"
+    spec = load_spec(replace(MINIMAL, "  - name: 1", "  - name: 'h{1}%\\\\é'"))
+    assert spec.layers[0].name == "h{1}%\\\\é" and spec.layers[0].weight == "W_h{1}%\\\\é"
+
+
+def test_layer_name_cannot_hold_a_caret() -> None:
+    with pytest.raises(SpecError, match=r"cannot contain \^"):
+        load_spec(replace(MINIMAL, "  - name: 1", "  - name: 'a^b'"))
 
 
 def test_layer_item_must_be_a_mapping() -> None:

@@ -108,7 +108,7 @@ class ChainBuilder:
             if consumer.role == "loss":
                 terms.append(step)
             elif group and consumer.role == "preactivation":
-                upstream = Grouped(self.to_loss(consumer, group=False), f"delta_{consumer.layer}")
+                upstream = Grouped(self.to_loss(consumer, group=False), f"delta_{consumer.delta_key}")
                 terms.append(ChainProduct(upstream, step))
             else:
                 terms.append(ChainProduct(self.to_loss(consumer, group), step))
@@ -117,5 +117,5 @@ class ChainBuilder:
     def gradient(self, name: str) -> Expr:
         return self.to_loss(self.bp.graph.named(name), group=True)
 
-    def delta(self, layer: str) -> Expr:
-        return self.to_loss(self.bp.graph.named(f"s_{layer}"), group=True)
+    def delta(self, key: str) -> Expr:
+        return self.to_loss(self.bp.graph.named(f"s_{key}"), group=True)

@@ -121,7 +121,9 @@ class _Indexer:
         if inner == 1:
             return coeff * self.entry(left, i, Integer(0)) * self.entry(right, Integer(0), j)
         k = self.fresh(inner)
-        return coeff * Sum(self.entry(left, i, k) * self.entry(right, k, j), (k, 0, inner - 1))
+        total = Sum(self.entry(left, i, k) * self.entry(right, k, j), (k, 0, inner - 1))
+        self.used.discard(k.name)  # a sum's index is free again once the sum is closed
+        return coeff * total
 
 
 def index_form(expr: Expr, names: tuple[str, str]) -> IndexForm:

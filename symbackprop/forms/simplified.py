@@ -48,7 +48,7 @@ class Simplifier:
         fused = rules.fused_output_delta(output.attrs["activation"], op_attrs(loss), bp.symbols[output.name],
                                          bp.symbols[target.name])
         if fused is not None:
-            self.fused[output.layer] = fused
+            self.fused[graph.nodes[output.inputs[0]].delta_key] = fused
 
     def delta(self, layer: str) -> Expr:
         if layer in self.fused:

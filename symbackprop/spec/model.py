@@ -64,7 +64,10 @@ class Tensor:
 
 @dataclass(frozen=True)
 class Layer:
-    """One dense layer: s = W (sum of inputs) + b, z = f(s)."""
+    """One dense layer: s = W h + b, z = f(s), where h is the sum of the outputs it reads
+    (`inputs`: earlier layers' names or the input's). A `fixed` weight is a constant (given in
+    data or generated), not a parameter. A layer with `cycles` > 1 is recurrent: it runs that
+    many times with the same W and b, cycle c > 1 reading h + z of cycle c - 1."""
 
     name: str
     units: int
@@ -73,6 +76,8 @@ class Layer:
     bias: str | None
     inputs: tuple[str, ...]
     line: int = 0
+    fixed: bool = False
+    cycles: int = 1
 
 
 @dataclass(frozen=True)
