@@ -1,19 +1,20 @@
 """How fast gradient_fn() is: a benchmark script, not a test.
 
 An MLP 784-256-256-10 (tanh, tanh, identity), half squared error, a batch of 128 samples,
-float64, out_in/columns. In one process it times, as medians of --repeats calls taken in
-interleaved rounds (so that a slow spell of the shared machine hits every contender alike):
+float64, out_in/columns. In one process it times --repeats calls of each, in short blocks taken in turn (see measure()):
 
 * `net.gradient_fn()(values)`: symbackprop's compiled NumPy, argument checks included;
 * a hand-written NumPy backprop computing the same loss and gradients;
 * PyTorch CPU autograd (`torch.autograd.grad`) on the same float64 data, if torch is installed;
 * the same eight matrix products alone (three forward, two deltas, three weight gradients).
 
-It checks that the three give the same gradients, prints the ratios and the share of the time
-that is matrix products at BLAS speed, and exits 1 when gradient_fn / hand-written > --bound
-(1.1). --markdown prints the rows of the table in docs/performance.md.
+It checks that the three give the same gradients, prints median times, the ratios (each the
+median over rounds of that round's quotient, so that both sides of a quotient ran moments
+apart) and the share of gradient_fn's time that its matrix products take at BLAS speed, and
+exits 1 when gradient_fn / hand-written > --bound (1.1). --markdown prints the table rows of
+docs/performance.md.
 
-    python benchmarks/gradient_speed.py [--repeats 300] [--bound 1.1] [--markdown]
+    python benchmarks/gradient_speed.py [--repeats 1000] [--bound 1.1] [--markdown]
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def spec() -> dict[str, Any]:
 
 def random_values(rng: np.random.Generator) -> dict[str, np.ndarray]:
     values = {"x": rng.normal(size=(SIZES[0], BATCH)), "y": rng.normal(size=(SIZES[-1], BATCH))}
-    for k, (fan_in, units) in enumerate(zip(SIZES, SIZES[1:]), start=1):
+    for k, (fan_in, units) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True), start=1):
         values[f"W_{k}"] = rng.normal(scale=fan_in ** -0.5, size=(units, fan_in))
         values[f"b_{k}"] = rng.normal(scale=0.1, size=(units, 1))
     return values
@@ -107,8 +108,9 @@ def matmuls_alone(values: dict[str, np.ndarray], out: dict[str, Any]) -> tuple[C
     return run, flops
 
 
-def peak_gflops(repeats: int = 20, n: int = 1024) -> float:
-    """GFLOP/s of one large square float64 matrix product: the BLAS's practical peak here."""
+def peak_gflops(repeats: int = 30, n: int = 1024) -> float:
+    """GFLOP/s of the fastest of `repeats` large square float64 matrix products: what the BLAS
+    reaches on this machine at best."""
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(n, n)), rng.normal(size=(n, n))
     a @ b
@@ -117,22 +119,38 @@ def peak_gflops(repeats: int = 20, n: int = 1024) -> float:
         start = time.perf_counter()
         a @ b
         times.append(time.perf_counter() - start)
-    return 2 * n**3 / statistics.median(times) / 1e9
+    return 2 * n**3 / min(times) / 1e9
 
 
-def medians(contenders: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Median seconds per call, each round calling every contender once in a rotating order."""
-    for run in contenders.values():  # warm-up
-        for _ in range(5):
-            run()
+def measure(contenders: dict[str, Callable[[], Any]], repeats: int, block: int = 20) -> dict[str, list[list[float]]]:
+    """Seconds per call, per round: each round times every contender in a block of `block` calls
+    (after two untimed ones), in a rotating order. Blocks, because switching between OpenBLAS's
+    and PyTorch's thread pools at every call would time their hand-over, not the work; many short
+    rounds, so that a busy spell of the shared machine hits every contender alike."""
     names = list(contenders)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
+    times: dict[str, list[list[float]]] = {name: [] for name in names}
+    for r in range(max(1, repeats // block)):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            start = time.perf_counter()
-            contenders[name]()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+            run = contenders[name]
+            run()
+            run()
+            laps = []
+            for _ in range(block):
+                start = time.perf_counter()
+                run()
+                laps.append(time.perf_counter() - start)
+            times[name].append(laps)
+    return times
+
+
+def median(rounds: list[list[float]]) -> float:
+    return statistics.median(t for laps in rounds for t in laps)
+
+
+def ratio(times: dict[str, list[list[float]]], a: str, b: str) -> float:
+    """The median over rounds of a's median over b's: each quotient compares calls made moments apart."""
+    return statistics.median(statistics.median(x) / statistics.median(y) for x, y in zip(times[a], times[b],
+                                                                                        strict=True))
 
 
 def blas_description() -> str:
@@ -151,7 +169,7 @@ def blas_description() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=300, help="timed calls per contender (default 300)")
+    parser.add_argument("--repeats", type=int, default=1000, help="timed calls per contender (default 1000)")
     parser.add_argument("--bound", type=float, default=1.1, help="largest gradient_fn / hand-written ratio")
     parser.add_argument("--markdown", action="store_true", help="also print the table rows for docs/performance.md")
     args = parser.parse_args(argv)
@@ -177,32 +195,35 @@ def main(argv: list[str] | None = None) -> int:
     matmuls, flops = matmuls_alone(values, out)
     contenders["matmuls alone"] = matmuls
 
-    times = medians(contenders, args.repeats)
+    rounds = measure(contenders, args.repeats)
+    times = {name: median(laps) for name, laps in rounds.items()}
     peak = peak_gflops()
-    ratio = times["gradient_fn"] / times["hand-written NumPy"]
-    share = times["matmuls alone"] / times["gradient_fn"]
+    vs_hand = ratio(rounds, "gradient_fn", "hand-written NumPy")
+    share = ratio(rounds, "matmuls alone", "gradient_fn")
     achieved = flops / times["gradient_fn"] / 1e9
 
     print(f"MLP {'-'.join(map(str, SIZES))}, {'/'.join(ACTIVATIONS)}, half squared error, batch {BATCH}, float64")
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, "
           f"PyTorch {torch.__version__ if torch_run else 'not installed'}, {platform.system()} "
-          f"{platform.machine()}, {os.cpu_count()} CPUs; medians of {args.repeats} interleaved calls")
+          f"{platform.machine()}, {os.cpu_count()} CPUs; {args.repeats} calls each, in blocks of 20")
     print(f"BLAS: {blas_description()}")
     if torch_run is not None:
         print(f"PyTorch threads: {torch.get_num_threads()}")
     for name, seconds in times.items():
-        print(f"  {name:<20} {seconds * 1e3:8.3f} ms")
-    print(f"gradient_fn / hand-written NumPy: {ratio:.3f} (bound {args.bound})")
+        print(f"  {name:<20} {seconds * 1e3:8.3f} ms (median)")
+    print("Ratios (median over rounds of each round's quotient of medians):")
+    print(f"  gradient_fn / hand-written NumPy: {vs_hand:.3f} (bound {args.bound})")
     if torch_run is not None:
-        print(f"gradient_fn / PyTorch autograd:   {times['gradient_fn'] / times['PyTorch autograd']:.3f}")
-    print(f"matmuls alone / gradient_fn:      {share:.1%} of the time ({flops / 1e6:.1f} MFLOP per call)")
+        print(f"  gradient_fn / PyTorch autograd:   {ratio(rounds, 'gradient_fn', 'PyTorch autograd'):.3f}")
+    print(f"  matmuls alone / gradient_fn:      {share:.3f}: the share of gradient_fn's time that the same "
+          f"matmuls take at BLAS speed ({flops / 1e6:.1f} MFLOP per call)")
     print(f"gradient_fn: {achieved:.1f} GFLOP/s; the same matmuls alone: {flops / times['matmuls alone'] / 1e9:.1f} "
           f"GFLOP/s; a 1024^3 matmul: {peak:.1f} GFLOP/s ({achieved / peak:.1%} of that peak)")
     if args.markdown:
-        hand = times["hand-written NumPy"]
         for name, seconds in times.items():
-            print(f"| {name} | {seconds * 1e3:.2f} ms | {seconds / hand:.2f} | {flops / seconds / 1e9:.1f} |")
-    if ratio > args.bound:
+            print(f"| {name} | {seconds * 1e3:.2f} ms | {ratio(rounds, name, 'hand-written NumPy'):.3f} "
+                  f"| {flops / seconds / 1e9:.1f} |")
+    if vs_hand > args.bound:
         print(f"gradient_fn is slower than {args.bound}x hand-written NumPy", file=sys.stderr)
         return 1
     return 0

@@ -8,6 +8,7 @@ escaped so that it reads back as itself and cannot end the docstring.
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
 
 from symbackprop.graph import BATCH
@@ -63,9 +64,10 @@ def module_source(net: Network, backend: str = "numpy") -> str:
         "",
         *shapes,
         "",
-        f"Call {FUNCTION}({', '.join(f'{p}=...' for p in parameters)}) with float64 or float32",
-        "arrays of those shapes (not checked here); it returns {'loss': float, 'forward': {s_k, z_k},",
-        "'delta': {delta_k}, 'grad': {parameter: dL/dparameter}}, each gradient shaped like its parameter.",
+        textwrap.fill(f"Call {FUNCTION}({', '.join(f'{p}=...' for p in parameters)}) with float64 or float32 "
+                      "arrays of those shapes (not checked here); it returns {'loss': float, 'forward': "
+                      "{s_k, z_k}, 'delta': {delta_k}, 'grad': {parameter: dL/dparameter}}, each gradient "
+                      "shaped like its parameter.", width=96, break_long_words=False, break_on_hyphens=False),
     ])
     helpers = HELPERS if uses_softmax(function) else ""
     return f'"""{docstring}\n"""\n\nimport numpy\n{helpers}\n\n{function}'

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from symbackprop.graph import BATCH
+from symbackprop.graph import BATCH, LEAF_ROLES
 from symbackprop.numeric import GradientFunction
 
 if TYPE_CHECKING:
@@ -93,17 +93,18 @@ class GradcheckResult:
 
 def random_values(net: Network, rng: np.random.Generator, n_samples: int = RANDOM_SAMPLES,
                   names: list[str] | None = None) -> dict[str, np.ndarray]:
-    """Values of the right sizes: inputs N(0, 1), weights N(0, 1/fan_in), biases N(0, 0.3^2),
-    targets that suit the loss (columns of a distribution for cross entropy, +-1 for hinge)."""
+    """Values of the right sizes: inputs N(0, 1), weights (and fixed matrices the spec does not
+    give) N(0, 1/fan_in), biases N(0, 0.3^2), targets that suit the loss (a distribution per
+    sample for cross entropy, +-1 for hinge)."""
     spec = net.spec
     out_in = spec.convention.weights == "out_in"
     loss = spec.loss.kind
     values = {}
     for node in net.graph.nodes:
-        if node.role not in ("input", "target", "weight", "bias") or (names is not None and node.name not in names):
+        if node.role not in LEAF_ROLES or (names is not None and node.name not in names):
             continue
         shape = tuple(n_samples if d == BATCH else d for d in node.shape)
-        if node.role == "weight":
+        if node.role in ("weight", "fixed"):
             fan_in = shape[1] if out_in else shape[0]
             values[node.name] = rng.normal(scale=1 / math.sqrt(fan_in), size=shape)
         elif node.role == "bias":
@@ -140,11 +141,12 @@ def check(net: Network, values: dict[str, Any] | None = None, seed: int = 0, ran
         point = {name: np.array(values[name], dtype=np.float64) for name in gradients.arguments if name in values}
         origin = "the given values"
         drawn: list[str] = []
-    else:
-        point = {} if random else {k: v for k, v in net.data().items() if k in gradients.arguments}
+    else:  # fixed matrices are part of the network: taken from the spec even with `random`
+        fixed = {node.name for node in net.graph.leaves if node.role == "fixed"}
+        point = {k: v for k, v in net.data().items() if k in gradients.arguments and (not random or k in fixed)}
         drawn = [name for name in gradients.arguments if name not in point]
         origin = "the spec's data" if not drawn else (
-            f"random data, seed {seed}" if len(drawn) == len(gradients.arguments)
+            f"random data, seed {seed}" if set(drawn) >= set(gradients.arguments) - fixed
             else f"the spec's data, with random {', '.join(drawn)} (seed {seed})")
     missing = [name for name in gradients.arguments if name not in point and name not in drawn]
     if missing:

@@ -10,6 +10,7 @@ needed twice is computed once.
 from __future__ import annotations
 
 import keyword
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -187,7 +188,7 @@ class NumpyCodePrinter(NumPyPrinter):
         parts = []
         for factor in factors:
             if has_float and _is_indicator(factor) and factor not in self.shared:
-                parts.append(self._elementwise_code(factor, factor.function.expr.args[0].cond))
+                parts.append(self.formula_code(factor, factor.function.expr.args[0].cond))
             else:
                 parts.append(self._print(factor))
         return parts[0] if len(parts) == 1 else "(" + " * ".join(parts) + ")"
@@ -235,8 +236,9 @@ class NumpyCodePrinter(NumPyPrinter):
             code = f"numpy.where({self._print(piece.cond)}, {self._print(piece.expr)}, {code})"
         return code
 
-    def _elementwise_code(self, expr: Elementwise, formula: Basic) -> str:
-        """`formula` (in the variables of expr's function) with expr's matrices in their place."""
+    def formula_code(self, expr: Elementwise, formula: Basic) -> str:
+        """`formula` (in the variables of expr's function: f itself, a part of it such as a
+        condition, or a kink argument) with expr's matrices in their place."""
         undefined = formula.atoms(AppliedUndef)
         if undefined:
             name = sorted(str(f.func) for f in undefined)[0]
@@ -259,7 +261,7 @@ class NumpyCodePrinter(NumPyPrinter):
         if not formula.free_symbols:
             rows, cols = (self._print(dim) for dim in expr.shape)
             return f"numpy.full(({rows}, {cols}), {self._print(formula)}, dtype=dtype)"
-        code = self._elementwise_code(expr, formula)
+        code = self.formula_code(expr, formula)
         return f"numpy.asarray({code}, dtype=dtype)" if formula.has(Piecewise) else code
 
     def _print_Softmax(self, expr: Softmax) -> str:
@@ -277,15 +279,25 @@ class NumpyCodePrinter(NumPyPrinter):
         return f"numpy.sum{code}" if code.startswith("(") and _atomic(code) else f"numpy.sum({code})"
 
 
+def _python_name(name: str, fallback: str) -> str:
+    """`name` itself if it is a Python identifier, else its runs of other characters as one
+    underscore (s_rec^(2) -> s_rec_2), else `fallback`."""
+    for candidate in (name, re.sub(r"\W+", "_", name, flags=re.ASCII).strip("_")):
+        if candidate.isidentifier() and candidate.isascii() and not keyword.iskeyword(candidate):
+            return candidate
+    return fallback
+
+
 class _Names:
-    """Python names for the spec's symbols (their own where valid, else v<i>), for each symbol's
-    gradient (under the key "grad:<name>") and for temporaries, none clashing with another."""
+    """Python names for the spec's symbols (their own where valid, else a cleaned-up spelling or
+    v<i>), for each symbol's gradient (under the key "grad:<name>") and for temporaries, none
+    clashing with another."""
 
     def __init__(self, names: list[str]) -> None:
         self.taken = {"numpy", "n_samples", "dtype", "loss", "_softmax"}
         self.ids: dict[str, str] = {}
         for i, name in enumerate(names):
-            self.claim(name, name if name.isidentifier() and not keyword.iskeyword(name) else f"v{i}")
+            self.claim(name, _python_name(name, f"v{i}"))
         for name in names:
             self.claim(f"grad:{name}", f"grad_{self.ids[name]}")
 
@@ -384,7 +396,6 @@ class Program:
 
     source: str
     arguments: tuple[str, ...]  # spec names, in the order the function takes them
-    parameters: tuple[str, ...]  # the Python names the function takes, in the same order
     function: Callable[..., dict[str, Any]]
     kinks: tuple[str, ...] = ()  # what each entry of the result's "kinks" list measures
 
@@ -394,11 +405,12 @@ def function_source(bp: Backprop, name: str = "compute", backward: bool = True, 
     """Print forward, loss and (with `backward`) deltas and gradients as one NumPy function.
 
     With `kinks`, the function also returns, for every non-smooth entrywise formula of the
-    forward pass (relu, hinge, ...), the values whose sign picks its branch. Returns the
-    source, the spec names of the arguments, the Python parameter names and the kink labels.
+    forward pass (relu, hinge, ...), the values whose sign picks its branch. `docstring` is
+    written as it is (codegen escapes spec text first). Returns the source, the spec names of
+    the arguments, the Python parameter names and the kink labels.
     """
     graph = bp.graph
-    arguments = [node.name for node in graph.nodes if node.role in ("input", "target", "weight", "bias")]
+    arguments = [node.name for node in graph.leaves]
     names = _Names(list(bp.symbols))
     ids = names.ids
     first = graph.nodes[0]
@@ -449,7 +461,7 @@ def function_source(bp: Backprop, name: str = "compute", backward: bool = True, 
         body.append(f"loss = float({code})" if var == "loss" else f"{var} = {code}")
     if kink_exprs:
         body.append("# kinks: the sign of each value picks a branch of a formula that is not smooth")
-        body.append("kinks = [" + ", ".join(printer._elementwise_code(e, a) for _, e, a in kink_exprs) + "]")
+        body.append("kinks = [" + ", ".join(printer.formula_code(e, a) for _, e, a in kink_exprs) + "]")
 
     def table(pairs: list[tuple[str, str]]) -> str:
         return "{" + ", ".join(f"{key!r}: {var}" for key, var in pairs) + "}"
@@ -474,11 +486,11 @@ def uses_softmax(source: str) -> bool:
 
 def generate(bp: Backprop, backward: bool = True, kinks: bool = False) -> Program:
     """Print the network's function `compute` (see function_source) and compile it once."""
-    function, arguments, parameters, labels = function_source(bp, backward=backward, kinks=kinks)
+    function, arguments, _, labels = function_source(bp, backward=backward, kinks=kinks)
     source = "import numpy\n" + (HELPERS if uses_softmax(function) else "") + "\n\n" + function
     namespace: dict[str, Any] = {}
     exec(compile(source, "<symbackprop generated>", "exec"), namespace)  # our own printed code, no user text
-    return Program(source, arguments, parameters, namespace["compute"], labels)
+    return Program(source, arguments, namespace["compute"], labels)
 
 
 def evaluate(expr: Expr, values: Mapping[str, Any], n_samples: int | None = None) -> Any:
@@ -503,11 +515,7 @@ def evaluate(expr: Expr, values: Mapping[str, Any], n_samples: int | None = None
 
 def expected_shapes(bp: Backprop, n_samples: int) -> dict[str, tuple[int, int]]:
     """The shape each argument must have for `n_samples` samples."""
-    shapes = {}
-    for node in bp.graph.nodes:
-        if node.role in ("input", "target", "weight", "bias"):
-            shapes[node.name] = tuple(n_samples if d == BATCH else d for d in node.shape)
-    return shapes
+    return {node.name: tuple(n_samples if d == BATCH else d for d in node.shape) for node in bp.graph.leaves}
 
 
 class GradientFunction:
@@ -519,6 +527,7 @@ class GradientFunction:
         self.dtype = np.dtype(dtype)
         self._bp = bp
         self._batch_axis = bp.graph.nodes[0].shape.index(BATCH)
+        self._shapes: dict[int, dict[str, tuple[int, int]]] = {}  # per number of samples
 
     @property
     def source(self) -> str:
@@ -537,7 +546,8 @@ class GradientFunction:
         arrays = {name: np.asarray(values[name], dtype=self.dtype) for name in self.program.arguments}
         if arrays[first].ndim != 2:
             raise ValueError(f"{first} must be 2-D, got shape {arrays[first].shape}")
-        shapes = expected_shapes(self._bp, arrays[first].shape[self._batch_axis])
+        n_samples = arrays[first].shape[self._batch_axis]
+        shapes = self._shapes.get(n_samples) or self._shapes.setdefault(n_samples, expected_shapes(self._bp, n_samples))
         for name, array in arrays.items():
             if array.shape != shapes[name]:
                 raise ValueError(f"{name} has shape {array.shape}, expected {shapes[name]}")

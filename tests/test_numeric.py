@@ -159,3 +159,22 @@ def test_kink_arguments_of_formulas() -> None:
     assert kink_arguments(sp.Abs(x - 1) + x**2) == [x - 1]
     assert kink_arguments(sp.Max(0, 1 - t * a)) == [t * a - 1]
     assert kink_arguments(sp.tanh(x)) == []
+
+
+def test_symbols_that_are_not_python_names() -> None:
+    """A layer called a%b gives W_a%b in the spec and W_a_b in the code; a gradient_fn call still
+    takes and returns the spec's names."""
+    spec = {"name": "odd names", "input": {"size": 2}, "target": {"size": 1}, "loss": "half_squared_error",
+            "layers": [{"name": "a%b", "units": 2, "activation": "tanh"},
+                       {"name": "lambda", "units": 1, "activation": "identity"}]}
+    fn = sbp.load(spec).gradient_fn()
+    assert "def compute(x, W_a_b, b_a_b, W_lambda, b_lambda, y):" in fn.source
+    assert fn.arguments == ("x", "W_a%b", "b_a%b", "W_lambda", "b_lambda", "y")
+    chain = Chain([2, 2, 1], ["tanh", "identity"], "half_squared_error")
+    values = chain.random_values(np.random.default_rng(2), n_samples=3)
+    renamed = {"x": values["x"], "y": values["y"], "W_a%b": values["W_1"], "b_a%b": values["b_1"],
+               "W_lambda": values["W_2"], "b_lambda": values["b_2"]}
+    out = fn(renamed)
+    expected = sbp.load(chain.spec()).gradient_fn()(values)
+    np.testing.assert_allclose(out["grad"]["W_a%b"], expected["grad"]["W_1"], rtol=1e-14)
+    assert set(out["delta"]) == {"delta_a%b", "delta_lambda"}
