@@ -93,9 +93,10 @@ class Target:
             return latex_name(self.symbol)
         return r"\frac{\partial \mathcal{L}}{\partial " + self._names.get(self.symbol, latex_name(self.symbol)) + "}"
 
-    def latex(self, form: str = "matrix") -> str:
-        """`lhs = rhs` in LaTeX, without math delimiters; the index form states its index ranges."""
-        line = f"{self.lhs_latex(form)} = {to_latex(self.form(form), self._names)}"
+    def latex(self, form: str = "matrix", transpose: str = r"\top") -> str:
+        """`lhs = rhs` in LaTeX, without math delimiters; the index form states its index ranges.
+        `transpose` is the superscript of a transpose: \\top (W^{\\top}) or T (W^{T})."""
+        line = f"{self.lhs_latex(form)} = {to_latex(self.form(form), self._names, transpose)}"
         if form == "index":
             indexed = self.index_form()
             bounds = r",\ ".join(rf"1 \le {index} \le {to_latex(upper)}" for index, upper in indexed.bounds)
@@ -166,11 +167,11 @@ class Derivation:
         """The forward equations of the named values, in order, ending with the loss."""
         return list(self.backprop.definitions.items())
 
-    def forward_latex(self) -> list[str]:
+    def forward_latex(self, transpose: str = r"\top") -> list[str]:
         lines = []
         for name, expr in self.forward():
             lhs = r"\mathcal{L}" if name == "L" else self._names.get(name, latex_name(name))
-            lines.append(f"{lhs} = {to_latex(expr, self._names)}")
+            lines.append(f"{lhs} = {to_latex(expr, self._names, transpose)}")
         return lines
 
     def forward_text(self) -> list[str]:
@@ -244,6 +245,14 @@ class Network:
     def codegen(self, backend: str = "numpy") -> str:
         """The text of a standalone module computing the loss and gradients (imports NumPy only)."""
         return codegen.module_source(self, backend)
+
+    def render(self, fmt: str = "md", sections: list[str] | None = None, forms: list[str] | None = None,
+               digits: int = 4, template_dir: str | Path | None = None) -> str:
+        """The worked solution as a LaTeX ("tex") or Markdown ("md") document (docs/render.md);
+        raises symbackprop.render.RenderError."""
+        from symbackprop.render import render  # the renderer builds on this module
+
+        return render(self, fmt, sections, forms, digits, template_dir)
 
     def data(self) -> dict[str, np.ndarray]:
         """The spec's numbers as float64 arrays."""

@@ -28,8 +28,8 @@ class UsageError(Exception):
     """Bad options or input that the user can fix: exit 2 with this message."""
 
 
-def _write(text: str, output: str | None) -> None:
-    """Print, or write the file atomically so that a failure leaves nothing half-written."""
+def _write(text: str | bytes, output: str | None) -> None:
+    """Print, or write the file atomically so that a failure leaves nothing half-written (bytes: a PDF)."""
     if output is None:
         sys.stdout.write(text)
         return
@@ -41,7 +41,7 @@ def _write(text: str, output: str | None) -> None:
     except OSError as error:
         raise UsageError(f"-o {output}: cannot write there ({error.strerror})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8") if isinstance(text, str) else os.fdopen(fd, "wb") as handle:
             handle.write(text)
         umask = os.umask(0)
         os.umask(umask)
@@ -50,6 +50,10 @@ def _write(text: str, output: str | None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: --transpose choices and the LaTeX superscript each gives.
+TRANSPOSES = {"top": r"\top", "T": "T"}
 
 
 def _forms(requested: str) -> list[str]:
@@ -81,13 +85,14 @@ def _derive_text(net: Network, der: Derivation, targets: list, forms: list[str],
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _derive_latex(net: Network, der: Derivation, targets: list, forms: list[str], whole: bool) -> str:
+def _derive_latex(net: Network, der: Derivation, targets: list, forms: list[str], whole: bool,
+                  transpose: str) -> str:
     title = escape_latex(" ".join(net.spec.name.split()))
     blocks = []
     if whole:
-        blocks.append((f"% {title}: forward equations", der.forward_latex()))
+        blocks.append((f"% {title}: forward equations", der.forward_latex(transpose)))
     for form in forms:
-        blocks.append((f"% {title}: {form} form", [t.latex(form) for t in targets]))
+        blocks.append((f"% {title}: {form} form", [t.latex(form, transpose) for t in targets]))
     out = []
     for comment, lines in blocks:
         body = " \\\\\n".join(line.replace(" = ", " &= ", 1) for line in lines)
@@ -95,7 +100,7 @@ def _derive_latex(net: Network, der: Derivation, targets: list, forms: list[str]
     return "\n".join(out)
 
 
-def _derive_json(net: Network, der: Derivation, targets: list, forms: list[str]) -> str:
+def _derive_json(net: Network, der: Derivation, targets: list, forms: list[str], transpose: str) -> str:
     from symbackprop.printing import to_text
 
     doc = {
@@ -103,10 +108,10 @@ def _derive_json(net: Network, der: Derivation, targets: list, forms: list[str])
         "convention": {"weights": net.spec.convention.weights, "samples": net.spec.convention.samples},
         "shapes": net.shapes(),
         "forward": [{"symbol": name, "text": to_text(expr), "latex": latex}
-                    for (name, expr), latex in zip(der.forward(), der.forward_latex(), strict=True)],
+                    for (name, expr), latex in zip(der.forward(), der.forward_latex(transpose), strict=True)],
         "targets": [
             {"target": t.name, "kind": t.kind, "shape": list(t.shape),
-             "forms": {form: {"text": t.text(form), "latex": t.latex(form)} for form in forms}}
+             "forms": {form: {"text": t.text(form), "latex": t.latex(form, transpose)} for form in forms}}
             for t in targets
         ],
     }
@@ -120,9 +125,9 @@ def cmd_derive(args: argparse.Namespace) -> int:
     targets = _targets(der, args.target)
     whole = not args.target
     if args.format == "json":
-        text = _derive_json(net, der, targets, forms)
+        text = _derive_json(net, der, targets, forms, TRANSPOSES[args.transpose])
     elif args.format == "latex":
-        text = _derive_latex(net, der, targets, forms, whole)
+        text = _derive_latex(net, der, targets, forms, whole, TRANSPOSES[args.transpose])
     else:
         text = _derive_text(net, der, targets, forms, whole)
     _write(text, args.output)
@@ -165,6 +170,76 @@ def cmd_codegen(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     _write(text, args.output)
     return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from symbackprop import render
+
+    if args.pdf and args.format == "md":
+        raise UsageError("--pdf compiles LaTeX: use it with --format tex (or without --format)")
+    if not args.pdf and args.format is None:
+        raise UsageError("--format is required: tex or md (or --pdf for a compiled PDF)")
+    net = load(Path(args.spec))
+    options = {"sections": args.sections, "forms": args.forms, "digits": args.digits,
+               "template_dir": args.template_dir}
+    try:
+        if not args.pdf:
+            _write(render.render(net, args.format, **options), args.output)
+            return 0
+        pdf = render.render_pdf(net, **options)
+    except (render.RenderError, render.PdfError) as error:
+        raise UsageError(str(error)) from None
+    output = args.output or Path(args.spec).with_suffix(".pdf").name
+    _write(pdf.data, output)
+    print(f"symbackprop: wrote {output}", file=sys.stderr)
+    return 0
+
+
+def _names(choices: Sequence[str]) -> Callable[[str], list[str] | None]:
+    """An argparse type: a comma-separated list of `choices`, or "all" (None: every one)."""
+
+    def parse(text: str) -> list[str] | None:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        if names == ["all"]:
+            return None
+        unknown = [name for name in names if name not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a comma-separated list of {', '.join(choices)}")
+        return names
+
+    return parse
+
+
+def _add_render_command(commands: argparse._SubParsersAction) -> None:
+    from symbackprop.render import DEFAULT_DIGITS, MAX_DIGITS, SECTIONS
+
+    render = commands.add_parser(
+        "render", help="the whole worked solution as a LaTeX or Markdown document, or a PDF",
+        description="The worked solution: the network as a diagram, the size of every matrix, the forward "
+                    "equations in vector and scalar form, the loss, every delta and gradient in each form, the "
+                    "numbers of each gradient-descent step on the spec's data, and the checks run (gradcheck, "
+                    "forms against the matrix form). Templates: templates/tex and templates/md (docs/render.md).",
+        epilog="Examples:\n  symbackprop render specs/mlp.yaml --format md -o mlp.md\n"
+               "  symbackprop render specs/mlp.yaml --pdf -o mlp.pdf\n"
+               "  symbackprop render specs/mlp.yaml --format tex --sections derivation,numeric --forms matrix,index\n"
+               "--pdf compiles with latexmk or pdflatex (no shell escape, files read and written only in a "
+               "temporary directory) and writes SPEC's name with .pdf in the current directory unless -o is given.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    render.add_argument("spec", metavar="SPEC", help="the network spec (YAML file)")
+    render.add_argument("--format", choices=["tex", "md"], help="LaTeX or Markdown (required unless --pdf)")
+    render.add_argument("--pdf", action="store_true", help="compile the LaTeX document to PDF")
+    render.add_argument("-o", "--output", metavar="FILE",
+                        help="write to FILE (default: stdout; with --pdf, SPEC's name with .pdf)")
+    render.add_argument("--sections", type=_names(SECTIONS), metavar="LIST",
+                        help=f"comma-separated sections to include, in document order (default all: "
+                             f"{','.join(SECTIONS)})")
+    render.add_argument("--forms", type=_names(FORMS), metavar="LIST",
+                        help=f"comma-separated forms of each derivation (default all: {','.join(FORMS)})")
+    render.add_argument("--digits", type=_number(int, 0, MAX_DIGITS), default=DEFAULT_DIGITS, metavar="N",
+                        help=f"decimals of every number shown (default {DEFAULT_DIGITS})")
+    render.add_argument("--template-dir", metavar="DIR",
+                        help="templates here replace the built-in ones of the same name (e.g. DIR/network.tex)")
+    render.set_defaults(run=cmd_render)
 
 
 def _number(kind: type, low: float, high: float | None = None) -> Callable[[str], float]:
@@ -263,9 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "simplified (closed-form derivatives), matrix (named deltas; default), "
                              "index (sums over units and samples), or all")
     derive.add_argument("--format", default="text", choices=["text", "latex", "json"], help="output format")
+    derive.add_argument("--transpose", default="top", choices=["top", "T"],
+                        help="how LaTeX writes a transpose: W^{\\top} (top, default) or W^{T}")
     derive.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     derive.set_defaults(run=cmd_derive)
     _add_number_commands(commands)
+    _add_render_command(commands)
     return parser
 
 
