@@ -107,14 +107,64 @@ def _is_scaled(expr: Expr) -> bool:
     return isinstance(expr, MatMul) and len(expr.as_coeff_matrices()[1]) == 1
 
 
-class LatexPrinter(_SympyLatex):
+class _CourseNotation:
+    """What the LaTeX and text printers share: the order of terms, when to bracket, and how an
+    entrywise formula is printed with matrices for its variables. Each printer gives `_bracket`."""
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        self._inline: dict[Symbol, str] = {}  # stand-in symbol -> how its matrix prints
+
+    def _wrap(self, expr: Expr, types: tuple[type, ...]) -> str:
+        printed = self._print(expr)
+        return self._bracket(printed) if isinstance(expr, types) else printed
+
+    def _hadamard_factor(self, expr: Expr) -> str:
+        """Matrix products and sums are bracketed inside a Hadamard product; a scalar multiple is not."""
+        return self._wrap(expr, (MatAdd, HadamardProduct)) if _is_scaled(expr) else \
+            self._wrap(expr, (MatAdd, MatMul, HadamardProduct))
+
+    def _print_MatAdd(self, expr: MatAdd) -> str:
+        out = ""
+        for i, term in enumerate(_ordered_terms(expr)):
+            if term.could_extract_minus_sign():
+                out += " - " + self._print(-term)
+            else:
+                out += (" + " if i else "") + self._print(term)
+        return out.lstrip(" ")
+
+    def _print_Add(self, expr: Add, order: str | None = None) -> str:
+        """Positive terms first: y_out[n] - y[n], as the matrix form writes y_out - y."""
+        terms = sorted(self._as_ordered_terms(expr, order=order), key=lambda t: t.could_extract_minus_sign())
+        out = self._print(terms[0])
+        for term in terms[1:]:
+            if term.could_extract_minus_sign():
+                out += " - " + self.parenthesize(-term, PRECEDENCE["Add"], strict=True)
+            else:
+                out += " + " + self._print(term)
+        return out
+
+    def _inline_formula(self, expr: Elementwise) -> str:
+        """An entrywise formula printed with the matrices standing for its variables."""
+        stand_ins = {}
+        for variable, mat in zip(expr.function.variables, expr.mats, strict=True):
+            stand_in = Dummy(variable.name, real=True)
+            self._inline[stand_in] = self._wrap(mat, (MatAdd, MatMul, HadamardProduct))
+            stand_ins[variable] = stand_in
+        try:
+            return self._print(expr.function.expr.xreplace(stand_ins))
+        finally:
+            for stand_in in stand_ins.values():
+                del self._inline[stand_in]
+
+
+class LatexPrinter(_CourseNotation, _SympyLatex):
     """SymPy's LaTeX printer with the course's matrix notation: ^\\top, \\odot, f_1'(s_1)."""
 
     _default_settings: dict[str, Any] = {**_SympyLatex._default_settings, "transpose": r"\top", "names": None}
 
-    def __init__(self, settings: dict[str, Any] | None = None) -> None:
-        super().__init__(settings)
-        self._inline: dict[Symbol, str] = {}
+    def _bracket(self, printed: str) -> str:
+        return r"\left(" + printed + r"\right)"
 
     def _name(self, name: str) -> str:
         names = self._settings["names"] or {}
@@ -127,15 +177,6 @@ class LatexPrinter(_SympyLatex):
         if expr in self._inline:
             return self._inline[expr]
         return super()._print_Symbol(expr, style=style)
-
-    def _wrap(self, expr: Expr, types: tuple[type, ...]) -> str:
-        printed = self._print(expr)
-        return r"\left(" + printed + r"\right)" if isinstance(expr, types) else printed
-
-    def _hadamard_factor(self, expr: Expr) -> str:
-        """Matrix products and sums are bracketed inside a Hadamard product; a scalar multiple is not."""
-        return self._wrap(expr, (MatAdd, HadamardProduct)) if _is_scaled(expr) else \
-            self._wrap(expr, (MatAdd, MatMul, HadamardProduct))
 
     def _print_Transpose(self, expr: Transpose) -> str:
         base = self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, Transpose, Mul))
@@ -151,15 +192,6 @@ class LatexPrinter(_SympyLatex):
         if coeff != 1:
             parts.insert(0, self._wrap(coeff, (Expr,)) if coeff.is_Add else self._print(coeff))
         return " ".join(parts)
-
-    def _print_MatAdd(self, expr: MatAdd) -> str:
-        out = ""
-        for i, term in enumerate(_ordered_terms(expr)):
-            if term.could_extract_minus_sign():
-                out += " - " + self._print(-term)
-            else:
-                out += (" + " if i else "") + self._print(term)
-        return out.lstrip(" ")
 
     def _print_HadamardProduct(self, expr: HadamardProduct) -> str:
         return r" \odot ".join(self._hadamard_factor(arg) for arg in expr.args)
@@ -179,19 +211,6 @@ class LatexPrinter(_SympyLatex):
         arguments = ", ".join(self._print(m) for m in expr.mats)
         return self._name(expr.label) + "'" * expr.order + r"\left(" + arguments + r"\right)"
 
-    def _inline_formula(self, expr: Elementwise) -> str:
-        """An entrywise formula printed with the matrices standing for its variables."""
-        stand_ins = {}
-        for variable, mat in zip(expr.function.variables, expr.mats, strict=True):
-            stand_in = Dummy(variable.name, real=True)
-            self._inline[stand_in] = self._wrap(mat, (MatAdd, MatMul, HadamardProduct))
-            stand_ins[variable] = stand_in
-        try:
-            return self._print(expr.function.expr.xreplace(stand_ins))
-        finally:
-            for stand_in in stand_ins.values():
-                del self._inline[stand_in]
-
     def _print_Softmax(self, expr: Softmax) -> str:
         return r"\operatorname{softmax}\left(" + self._print(expr.arg) + r"\right)"
 
@@ -200,17 +219,6 @@ class LatexPrinter(_SympyLatex):
 
     def _print_Ones(self, expr: Ones) -> str:
         return r"\mathbf{1}"
-
-    def _print_Add(self, expr: Add, order: str | None = None) -> str:
-        """Positive terms first: y^{(out)}_{n} - y_{n}, as the matrix form writes y_out - y."""
-        terms = sorted(self._as_ordered_terms(expr, order=order), key=lambda t: t.could_extract_minus_sign())
-        out = self._print(terms[0])
-        for term in terms[1:]:
-            if term.could_extract_minus_sign():
-                out += " - " + self.parenthesize(-term, PRECEDENCE["Add"], strict=True)
-            else:
-                out += " + " + self._print(term)
-        return out
 
     def _print_HadamardPower(self, expr: HadamardPower) -> str:
         base = self._wrap(expr.base, (MatAdd, MatMul, HadamardProduct))
@@ -251,28 +259,19 @@ class LatexPrinter(_SympyLatex):
         return self._name(expr.label) + "'" * expr.order + r"\left(" + arguments + r"\right)"
 
 
-class TextPrinter(_SympyStr):
+class TextPrinter(_CourseNotation, _SympyStr):
     """Plain text in the same notation: juxtaposition for products, ^T, ⊙, f_1'(s_1)."""
 
     _default_settings: dict[str, Any] = {**_SympyStr._default_settings, "hadamard": " ⊙ "}
 
-    def __init__(self, settings: dict[str, Any] | None = None) -> None:
-        super().__init__(settings)
-        self._inline: dict[Symbol, str] = {}
+    def _bracket(self, printed: str) -> str:
+        return "(" + printed + ")"
 
     def _print_Symbol(self, expr: Symbol) -> str:
         return self._inline.get(expr) or super()._print_Symbol(expr)
 
     def _print_Dummy(self, expr: Symbol) -> str:
         return self._inline.get(expr) or super()._print_Dummy(expr)
-
-    def _wrap(self, expr: Expr, types: tuple[type, ...]) -> str:
-        printed = self._print(expr)
-        return "(" + printed + ")" if isinstance(expr, types) else printed
-
-    def _hadamard_factor(self, expr: Expr) -> str:
-        return self._wrap(expr, (MatAdd, HadamardProduct)) if _is_scaled(expr) else \
-            self._wrap(expr, (MatAdd, MatMul, HadamardProduct))
 
     def _print_Transpose(self, expr: Transpose) -> str:
         base = self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, Transpose, Mul))
@@ -288,15 +287,6 @@ class TextPrinter(_SympyStr):
             parts.insert(0, self._print(coeff) if coeff.is_Integer or coeff.is_Symbol else f"({self._print(coeff)})")
         return " ".join(parts)
 
-    def _print_MatAdd(self, expr: MatAdd) -> str:
-        out = ""
-        for i, term in enumerate(_ordered_terms(expr)):
-            if term.could_extract_minus_sign():
-                out += " - " + self._print(-term)
-            else:
-                out += (" + " if i else "") + self._print(term)
-        return out.lstrip(" ")
-
     def _print_HadamardProduct(self, expr: HadamardProduct) -> str:
         return self._settings["hadamard"].join(self._hadamard_factor(arg) for arg in expr.args)
 
@@ -310,16 +300,7 @@ class TextPrinter(_SympyStr):
 
     def _print_Elementwise(self, expr: Elementwise) -> str:
         if not expr.label:
-            stand_ins = {}
-            for variable, mat in zip(expr.function.variables, expr.mats, strict=True):
-                stand_in = Dummy(variable.name)
-                self._inline[stand_in] = self._wrap(mat, (MatAdd, MatMul, HadamardProduct))
-                stand_ins[variable] = stand_in
-            try:
-                return self._print(expr.function.expr.xreplace(stand_ins))
-            finally:
-                for stand_in in stand_ins.values():
-                    del self._inline[stand_in]
+            return self._inline_formula(expr)
         return expr.label + "'" * expr.order + "(" + ", ".join(self._print(m) for m in expr.mats) + ")"
 
     def _print_Softmax(self, expr: Softmax) -> str:
@@ -330,17 +311,6 @@ class TextPrinter(_SympyStr):
 
     def _print_Ones(self, expr: Ones) -> str:
         return "1"
-
-    def _print_Add(self, expr: Add, order: str | None = None) -> str:
-        """Positive terms first: y_out[n] - y[n], as the matrix form writes y_out - y."""
-        terms = sorted(self._as_ordered_terms(expr, order=order), key=lambda t: t.could_extract_minus_sign())
-        out = self._print(terms[0])
-        for term in terms[1:]:
-            if term.could_extract_minus_sign():
-                out += " - " + self.parenthesize(-term, PRECEDENCE["Add"], strict=True)
-            else:
-                out += " + " + self._print(term)
-        return out
 
     def _print_HadamardPower(self, expr: HadamardPower) -> str:
         base = self._wrap(expr.base, (MatAdd, MatMul, HadamardProduct))
