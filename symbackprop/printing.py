@@ -40,7 +40,8 @@ GREEK = {
 }
 _LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
-    "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}",
+    "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}", "`": r"\textasciigrave{}",
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
 }
 
 
@@ -215,7 +216,12 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
         return r"\operatorname{softmax}\left(" + self._print(expr.arg) + r"\right)"
 
     def _print_EntrySum(self, expr: EntrySum) -> str:
-        return r"\sum " + self._wrap(expr.arg, (MatAdd,))
+        printed = self._print(expr.arg)
+        formula = expr.arg.function.expr if isinstance(expr.arg, Elementwise) and not expr.arg.label else None
+        if isinstance(expr.arg, MatAdd) or (formula is not None and (formula.is_Add or
+                                                                      formula.could_extract_minus_sign())):
+            printed = self._bracket(printed)  # the sum covers the whole formula: \sum (-y \log y_out)
+        return r"\sum " + printed
 
     def _print_Ones(self, expr: Ones) -> str:
         return r"\mathbf{1}"

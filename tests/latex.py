@@ -16,7 +16,8 @@ PREAMBLE = "\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\usepackag
 def require_pdflatex() -> str:
     engine = shutil.which("pdflatex")
     if engine is None:
-        message = "pdflatex is missing: apt-get install texlive-latex-base texlive-latex-recommended lmodern"
+        message = ("pdflatex is missing: apt-get install texlive-latex-base texlive-latex-recommended "
+                   "texlive-pictures lmodern")
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)

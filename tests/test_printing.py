@@ -83,3 +83,20 @@ def test_bias_and_mean_reduction_text() -> None:
     assert der.delta("1").text() == "delta_1 = (2/N) (y_out - y) ⊙ f_1'(s_1)"
     assert der.delta("1").latex() == r"\delta_{1} = \frac{2}{N} \left(y_{out} - y\right) \odot f_{1}'\left(s_{1}\right)"
     assert der.grad("b_1").text() == "dL/db_1 = 1_N^T delta_1"
+
+
+def test_escape_latex_needs_no_font_encoding_for_brackets_and_backticks() -> None:
+    assert escape_latex("`a` <b> |c|") == (r"\textasciigrave{}a\textasciigrave{} \textless{}b\textgreater{} "
+                                          r"\textbar{}c\textbar{}")
+
+
+@pytest.mark.parametrize(("loss", "latex"), [
+    ("cross_entropy", r"\mathcal{L} = \sum \left(- y \log{\left(y_{out} \right)}\right)"),
+    ({"expr": "(y_out - y)**4/4 + log(1 + exp(y_out))"},
+     r"\mathcal{L} = \sum \left(\frac{\left(y_{out} - y\right)^{4}}{4} + \log{\left(e^{y_{out}} + 1 \right)}\right)"),
+    ("half_squared_error", r"\mathcal{L} = \sum \frac{\left(y_{out} - y\right)^{2}}{2}"),
+])
+def test_a_loss_sum_brackets_a_formula_of_several_terms(loss, latex: str) -> None:
+    net = sbp.load({"name": "c", "input": {"size": 2}, "target": {"size": 2}, "loss": loss,
+                    "layers": [{"name": "1", "units": 2, "activation": "softmax"}]})
+    assert net.derive().forward_latex()[-1] == latex
