@@ -8,6 +8,7 @@
 
 from symbackprop.api import FORMS, Derivation, Network, Target, UnknownTarget, load
 from symbackprop.spec import SpecError
+from symbackprop.verify import VerifyResult
 
-__all__ = ["FORMS", "Derivation", "Network", "SpecError", "Target", "UnknownTarget", "load"]
+__all__ = ["FORMS", "Derivation", "Network", "SpecError", "Target", "UnknownTarget", "VerifyResult", "load"]
 __version__ = "0.1.0"

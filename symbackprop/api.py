@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sympy import Expr
@@ -23,6 +23,9 @@ from symbackprop.numeric import GradientFunction
 from symbackprop.printing import latex_name, to_latex, to_text
 from symbackprop.spec import NetworkSpec, load_spec
 from symbackprop.training import TrainingRun
+
+if TYPE_CHECKING:
+    from symbackprop.verify import Verifier, VerifyResult
 
 
 class UnknownTarget(KeyError):
@@ -246,13 +249,25 @@ class Network:
         """The text of a standalone module computing the loss and gradients (imports NumPy only)."""
         return codegen.module_source(self, backend)
 
-    def render(self, fmt: str = "md", sections: list[str] | None = None, forms: list[str] | None = None,
+    def verify(self, target: str | None, answer: str) -> VerifyResult:
+        """Is `answer` (LaTeX or plain math) equal to the true `target` (dL/dW_1, delta_2; None: the
+        target its left side names)? The verdict, with feedback naming the mistake (docs/verify.md).
+        Raises UnknownTarget."""
+        return self._verifier.verify(target, answer)
+
+    @cached_property
+    def _verifier(self) -> Verifier:
+        from symbackprop.verify import Verifier  # the grader is built on this module
+
+        return Verifier(self)
+
+    def render(self, format: str = "md", sections: list[str] | None = None, forms: list[str] | None = None,
                digits: int = 4, template_dir: str | Path | None = None) -> str:
         """The worked solution as a LaTeX ("tex") or Markdown ("md") document (docs/render.md);
         raises symbackprop.render.RenderError."""
         from symbackprop.render import render  # the renderer builds on this module
 
-        return render(self, fmt, sections, forms, digits, template_dir)
+        return render(self, format, sections, forms, digits, template_dir)
 
     def data(self) -> dict[str, np.ndarray]:
         """The spec's numbers as float64 arrays."""

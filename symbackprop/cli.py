@@ -313,6 +313,51 @@ def _add_number_commands(commands: argparse._SubParsersAction) -> None:
     code.set_defaults(run=cmd_codegen)
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from symbackprop.verify import command  # the grader is built on the API
+
+    net = load(Path(args.spec))
+    try:
+        if args.batch is not None:
+            if args.answer is not None or args.target is not None:
+                raise command.CommandError("--batch reads targets and answers from the file: drop --target/--answer")
+            outcome = command.batch(net, args.batch, args.workers, args.json, args.progress, args.time_limit)
+        else:
+            outcome = command.single(net, args.target, args.answer, args.json, args.time_limit)
+    except command.CommandError as error:
+        raise UsageError(str(error)) from None
+    _write(outcome.text, args.output)
+    for message in outcome.messages:
+        print(f"symbackprop: {message}", file=sys.stderr)
+    return outcome.status
+
+
+def _add_verify_command(commands: argparse._SubParsersAction) -> None:
+    check = commands.add_parser(
+        "verify", help="is a student's formula equal to the true derivative? with feedback on the mistake",
+        description="Read an answer in LaTeX or plain math, in the spec's symbols, and compare it with the true "
+                    "target at seeded random points; a wrong answer gets sentences naming its mistake (a sign, "
+                    "f' missing, a transpose, a wrong variable, a missing term ...). See docs/verify.md.",
+        epilog="Examples:\n  symbackprop verify specs/mlp.yaml --target dL/dW --answer 'x delta_1^T'\n"
+               "  symbackprop verify specs/mlp.yaml --target delta_out --answer '(y_out - y) \\odot (1 - y_out^2)' "
+               "--json\n  symbackprop verify specs/mlp.yaml --batch answers.csv -o graded.csv --workers 4\n"
+               "Exit codes: one answer: 0 equivalent, 1 not, 2 unreadable; --batch: 0 every row graded, "
+               "2 the CSV cannot be read.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("spec", metavar="SPEC", help="the network spec (YAML file)")
+    check.add_argument("--target", metavar="T", help="dL/d<param> or delta_<layer> (default: the answer's left side)")
+    check.add_argument("--answer", metavar="A", help="the formula, LaTeX or plain math; - reads it from stdin")
+    check.add_argument("--batch", metavar="FILE.csv", help="grade every row of a CSV with columns id, target, answer")
+    check.add_argument("--workers", type=_number(int, 1, 64), default=2, metavar="N",
+                       help="worker processes for --batch (default 2)")
+    check.add_argument("--progress", action="store_true", help="a progress bar on stderr even when it is not a TTY")
+    check.add_argument("--time-limit", type=_number(float, 0, 600), default=5.0, metavar="S",
+                       help="seconds one answer may take (default 5)")
+    check.add_argument("--json", action="store_true", help="JSON instead of text (--batch: instead of CSV)")
+    check.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    check.set_defaults(run=cmd_verify)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symbackprop",
@@ -344,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     derive.set_defaults(run=cmd_derive)
     _add_number_commands(commands)
     _add_render_command(commands)
+    _add_verify_command(commands)
     return parser
 
 

@@ -11,7 +11,7 @@ from symbackprop.api import normalize_target
 
 def test_public_names_are_pinned() -> None:
     assert sorted(sbp.__all__) == sorted(
-        ["FORMS", "Derivation", "Network", "SpecError", "Target", "UnknownTarget", "load"])
+        ["FORMS", "Derivation", "Network", "SpecError", "Target", "UnknownTarget", "VerifyResult", "load"])
 
 
 def test_load_accepts_path_text_and_dict(tmp_path) -> None:

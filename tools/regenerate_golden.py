@@ -1,6 +1,7 @@
-"""Regenerate the golden derivations in tests/golden/derive/: `symbackprop derive SPEC --form all`
-for every spec in specs/, as text, LaTeX and JSON. Run after a deliberate change of output,
-then read the diff (git diff tests/golden) before committing it.
+"""Regenerate every golden document: tests/golden/derive/ (`symbackprop derive SPEC --form all`
+for every spec in specs/, as text, LaTeX and JSON) and docs/gallery/ (the rendered Markdown of
+every spec, through tools/gallery.py). Run after a deliberate change of output, then read the
+diff (git diff tests/golden docs/gallery) before committing it.
 
     python tools/regenerate_golden.py
 """
@@ -45,7 +46,10 @@ def main() -> int:
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")
     print(f"wrote {len(files)} files in {GOLDEN.relative_to(ROOT)}", file=sys.stderr)
-    return 0
+    sys.path.insert(0, str(ROOT / "tools"))
+    import gallery
+
+    return gallery.main([])
 
 
 if __name__ == "__main__":

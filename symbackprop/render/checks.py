@@ -1,0 +1,98 @@
+"""What this run verified, with the figures: each gradient against central finite differences
+(gradcheck), and each derived form against the matrix form, evaluated numerically at the same
+point (the spec's data, or seeded random values for what it lacks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from symbackprop.api import Network, Target
+from symbackprop.forms.index import EntryFunction
+from symbackprop.graph import BATCH
+from symbackprop.numeric import NotComputable, evaluate
+from symbackprop.render import numbers
+from symbackprop.render.derivation import inline_symbol
+from symbackprop.render.markup import Math, Text
+
+#: Forms whose value is compared with the matrix form's (chain is notation, not a value).
+COMPARED = ("index", "simplified", "symbolic")
+#: A form agrees with the matrix form when its largest relative difference is at most this.
+AGREEMENT = 1e-9
+#: Entries of the index form evaluated per target at most (a seeded random choice beyond that).
+MAX_ENTRIES = 500
+
+
+def _index_value(target: Target, env: dict[str, np.ndarray], n_samples: int, rng: np.random.Generator) -> tuple[
+        np.ndarray, np.ndarray]:
+    """The index form's sums computed entry by entry, at up to MAX_ENTRIES entries: (positions, values)."""
+    indexed = target.index_form()
+    expr = indexed.expr.replace(lambda e: isinstance(e, EntryFunction), lambda e: e.doit())
+    matrices = sorted(expr.atoms(sp.MatrixSymbol), key=str)
+    arguments = [sp.MatrixSymbol(f"m{i}", *m.shape) for i, m in enumerate(matrices)]  # names lambdify accepts
+    expr = expr.xreplace(dict(zip(matrices, arguments, strict=True)))
+    batch = sp.Symbol(BATCH, integer=True, positive=True)
+    fn = sp.lambdify([*indexed.indices, batch, *arguments], expr, modules="numpy")
+    shape = tuple(n_samples if dim == BATCH else dim for dim in target.shape)
+    positions = list(np.ndindex(shape))
+    if len(positions) > MAX_ENTRIES:
+        positions = [positions[i] for i in sorted(rng.choice(len(positions), MAX_ENTRIES, replace=False))]
+    arrays = [np.asarray(env[m.name]) for m in matrices]
+    values = [fn(*(p for p, dim in zip(position, target.shape, strict=True) if dim != 1), n_samples, *arrays)
+              for position in positions]
+    return np.array(positions), np.array(values, dtype=float)
+
+
+def _difference(value: np.ndarray, reference: np.ndarray) -> float:
+    """max |value - reference| / max |reference| (the plain difference when the reference is 0)."""
+    scale = float(np.max(np.abs(reference))) if reference.size else 0.0
+    difference = float(np.max(np.abs(value - reference))) if reference.size else 0.0
+    return difference / scale if scale > 0 else difference
+
+
+def _environment(net: Network, values: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], int]:
+    out = net.gradient_fn()(values)
+    env = {**values, **out["forward"], **out["delta"]}
+    for node in net.graph.by_role("activation"):
+        env[node.name] = out["forward"][node.key]  # the output's alias (y_out for z_out)
+    axis = net.graph.nodes[0].shape.index(BATCH)
+    return env, values[net.spec.input.name].shape[axis]
+
+
+def _forms(net: Network, values: dict[str, np.ndarray], seed: int) -> list[dict[str, Any]]:
+    env, n_samples = _environment(net, values)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for target in net.derive().targets:
+        matrix = np.asarray(evaluate(target.matrix, env, n_samples), dtype=float)
+        positions, index = _index_value(target, env, n_samples, rng)
+        differences = {"index": _difference(index, matrix[tuple(positions.T)])}
+        for form in ("simplified", "symbolic"):
+            differences[form] = _difference(np.asarray(evaluate(target.form(form), env, n_samples), dtype=float),
+                                            matrix)
+        rows.append({"symbol": Math(inline_symbol(target)), "entries": len(positions), "total": matrix.size,
+                     "differences": [{"form": Text(form), "value": Math(numbers.scientific(differences[form]))}
+                                     for form in COMPARED],
+                     "ok": all(d <= AGREEMENT for d in differences.values())})
+    return rows
+
+
+def checks_section(net: Network, seed: int = 0) -> dict[str, Any]:
+    """gradcheck's figures per parameter and the forms' agreement per target, or why there are none."""
+    try:
+        result = net.gradcheck(seed=seed)
+    except NotComputable as error:
+        return {"available": False, "reason": Text(f"{error}.")}
+    der = net.derive()
+    gradients = [{"symbol": Math(inline_symbol(der.grad(p.name))), "checked": p.checked, "total": p.total,
+                  "kinks": len(p.kinks), "error": Math(numbers.scientific(p.error)), "ok": p.ok}
+                 for p in result.parameters.values()]
+    forms = _forms(net, result.values, seed)
+    return {
+        "available": True, "reason": None, "point": Text(result.data),
+        "step": Math(numbers.scientific(result.step)), "tolerance": Math(numbers.scientific(result.tolerance)),
+        "agreement": Math(numbers.scientific(AGREEMENT)), "gradients": gradients, "gradients_ok": result.ok,
+        "forms": forms, "forms_ok": all(row["ok"] for row in forms), "compared": [Text(form) for form in COMPARED],
+    }

@@ -1,0 +1,151 @@
+"""Numbers for answers in index notation: a scalar formula of matrix entries, indices and sums.
+
+Each index letter gets an array axis, so `sum_k W_2[k,j] delta_2[k,n]` is computed for every
+j and n at once by broadcasting, never entry by entry in Python. Only the node types the
+resolver builds are known here; anything else is an error, not a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from sympy import (
+    Abs,
+    Add,
+    Basic,
+    Expr,
+    Float,
+    Integer,
+    Max,
+    Min,
+    Mul,
+    Piecewise,
+    Pow,
+    Rational,
+    Sum,
+    Symbol,
+    exp,
+    log,
+    tanh,
+)
+from sympy.core.relational import Relational
+from sympy.logic.boolalg import BooleanFalse, BooleanTrue
+from sympy.matrices.expressions.matexpr import MatrixElement
+
+from symbackprop.derive import N
+from symbackprop.forms.index import EntryFunction
+
+Axes = tuple[Symbol, ...]
+_UNARY = {exp: np.exp, log: np.log, tanh: np.tanh, Abs: np.abs}
+_RELATIONS = {">": np.greater, "<": np.less, ">=": np.greater_equal, "<=": np.less_equal}
+
+
+class EntryEvaluator:
+    """Values of index-notation formulas at one point, as arrays with one axis per free index."""
+
+    def __init__(self, point: Mapping[str, np.ndarray], n_samples: int) -> None:
+        self.point = point
+        self.n_samples = n_samples
+
+    def __call__(self, expr: Expr, order: Axes) -> np.ndarray:
+        """The value of `expr` with its free indices as axes in `order`."""
+        with np.errstate(all="ignore"):
+            value, axes = self.value(expr, {})
+            return self.arrange(value, axes, order)
+
+    @staticmethod
+    def arrange(value: np.ndarray, axes: Axes, order: Axes) -> np.ndarray:
+        value = np.asarray(value, dtype=np.float64)
+        missing = [axis for axis in axes if axis not in order]
+        if missing:
+            raise ValueError(f"free index {missing[0]} has no place")
+        value = np.transpose(value, [axes.index(axis) for axis in order if axis in axes]) if axes else value
+        return value.reshape([value.shape[[a for a in order if a in axes].index(axis)] if axis in axes else 1
+                              for axis in order])
+
+    def combine(self, parts: list[tuple[np.ndarray, Axes]]) -> tuple[list[np.ndarray], Axes]:
+        axes: list[Symbol] = []
+        for _, part_axes in parts:
+            axes += [axis for axis in part_axes if axis not in axes]
+        order = tuple(axes)
+        return [self.arrange(value, part_axes, order) for value, part_axes in parts], order
+
+    def value(self, expr: Basic, bound: dict[Symbol, tuple[np.ndarray, Axes]]) -> tuple[np.ndarray, Axes]:
+        if isinstance(expr, (Integer, Rational, Float)):
+            return np.asarray(float(expr)), ()
+        if isinstance(expr, Symbol):
+            if expr in bound:
+                return bound[expr]
+            if expr == N:
+                return np.asarray(float(self.n_samples)), ()
+            raise ValueError(f"the index {expr} is used as a number")
+        if isinstance(expr, MatrixElement):
+            return self.element(expr)
+        if isinstance(expr, (Add, Mul)):
+            values, axes = self.combine([self.value(arg, bound) for arg in expr.args])
+            result = values[0]
+            for other in values[1:]:
+                result = result + other if isinstance(expr, Add) else result * other
+            return result, axes
+        if isinstance(expr, Pow):
+            (base, power), axes = self.combine([self.value(expr.base, bound), self.value(expr.exp, bound)])
+            return base ** power, axes
+        if isinstance(expr, Sum):
+            return self.total(expr, bound)
+        if isinstance(expr, EntryFunction):
+            function = expr.args[2]
+            arguments = dict(zip(function.variables, (self.value(a, bound) for a in expr.args[3:]), strict=True))
+            return self.value(function.expr, {**bound, **arguments})
+        if isinstance(expr, (Max, Min)):
+            values, axes = self.combine([self.value(arg, bound) for arg in expr.args])
+            fold = np.maximum if isinstance(expr, Max) else np.minimum
+            result = values[0]
+            for other in values[1:]:
+                result = fold(result, other)
+            return result, axes
+        if isinstance(expr, Piecewise):
+            return self.piecewise(expr, bound)
+        if isinstance(expr, Relational):
+            (left, right), axes = self.combine([self.value(expr.lhs, bound), self.value(expr.rhs, bound)])
+            return _RELATIONS[expr.rel_op](left, right).astype(np.float64), axes
+        if isinstance(expr, (BooleanTrue, BooleanFalse)):
+            return np.asarray(float(bool(expr))), ()
+        function = _UNARY.get(type(expr))
+        if function is not None:
+            value, axes = self.value(expr.args[0], bound)
+            return function(value), axes
+        raise ValueError(f"cannot compute {type(expr).__name__} entry by entry")
+
+    def element(self, expr: MatrixElement) -> tuple[np.ndarray, Axes]:
+        array = np.asarray(self.point[expr.parent.name], dtype=np.float64)
+        axes: list[Symbol] = []
+        picks: list[object] = []
+        for index in (expr.i, expr.j):
+            if isinstance(index, Symbol):
+                picks.append(slice(None))
+                axes.append(index)
+            else:
+                picks.append(int(index))
+        value = array[tuple(picks)]
+        if len(axes) == 2 and axes[0] == axes[1]:
+            return np.diagonal(value).copy(), (axes[0],)
+        return value, tuple(axes)
+
+    def total(self, expr: Sum, bound: dict[Symbol, tuple[np.ndarray, Axes]]) -> tuple[np.ndarray, Axes]:
+        value, axes = self.value(expr.function, bound)
+        for index, _, _ in expr.limits:
+            if index in axes:
+                value = np.sum(value, axis=axes.index(index))
+                axes = tuple(axis for axis in axes if axis != index)
+        return value, axes
+
+    def piecewise(self, expr: Piecewise, bound: dict[Symbol, tuple[np.ndarray, Axes]]) -> tuple[np.ndarray, Axes]:
+        parts = []
+        for piece in expr.args:
+            parts += [self.value(piece.expr, bound), self.value(piece.cond, bound)]
+        values, axes = self.combine(parts)
+        result = values[-2]
+        for k in range(len(values) - 4, -1, -2):
+            result = np.where(values[k + 1] != 0, values[k], result)
+        return result, axes

@@ -1,0 +1,712 @@
+"""Give a parsed answer its meaning in one network: SymPy objects built node by node.
+
+Names resolve against the network's symbols only (an unknown one is an error listing the
+known ones); numbers become exact Rationals; nothing is evaluated, sympified or imported.
+Three kinds of answer come out: a matrix expression (matrix notation), a scalar expression
+of matrix entries with indices and sums (index notation), or a chain of partials. Shapes are
+checked at every operation; a mismatch is feedback ("z_1 delta_1 is 3xN times 3xN; did you
+mean a transpose ...?"), not a crash.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from sympy import Expr, Integer, Lambda, Rational, Sum, Symbol
+from sympy.core.symbol import Str
+from sympy.matrices.expressions import (
+    HadamardPower,
+    HadamardProduct,
+    MatAdd,
+    MatMul,
+    MatrixSymbol,
+    OneMatrix,
+    Transpose,
+)
+from sympy.matrices.expressions.matexpr import MatrixElement
+
+from symbackprop.forms.index import EntryFunction
+from symbackprop.matexpr import Elementwise, Indicator, Ones, Softmax
+from symbackprop.spec.model import Activation
+from symbackprop.verify import chain as chains
+from symbackprop.verify.chain import Chain, ChainProblem
+from symbackprop.verify.lexer import AnswerSyntaxError
+from symbackprop.verify.limits import MAX_EXPONENT, Deadline
+from symbackprop.verify.names import (
+    ACTIVATION_NAMES,
+    BINARY_FUNCTIONS,
+    LOSS_NAMES,
+    MATH_FUNCTIONS,
+    LayerInfo,
+    Vocabulary,
+    activation_lambda,
+    binary_lambda,
+    math_lambda,
+    relation_lambda,
+)
+from symbackprop.verify.parser import (
+    BinOp,
+    Bracket,
+    Call,
+    Diff,
+    Group,
+    MatrixLit,
+    Name,
+    Neg,
+    Node,
+    Num,
+    Relation,
+    Script,
+    Scripted,
+    SumOver,
+)
+from symbackprop.verify.values import (
+    Explicit,
+    Func,
+    Mat,
+    PartialRef,
+    Scalar,
+    ShapeProblem,
+    Value,
+    flat,
+    index_symbol,
+    matmul,
+    shape_text,
+    split_indices,
+)
+
+
+class Resolver:
+    """Turns one answer's syntax tree into Values; raises AnswerSyntaxError for what cannot be
+    read and ShapeProblem or ChainProblem for readable mistakes."""
+
+    def __init__(self, vocab: Vocabulary, source: str, deadline: Deadline) -> None:
+        self.vocab = vocab
+        self.source = source
+        self.deadline = deadline
+        #: each index letter's range and where it was first given it
+        self.ranges: dict[Symbol, tuple[int, str]] = {}
+        self.bound: set[Symbol] = set()
+        #: sentences worth adding if the answer turns out wrong (tanh' applied to a relu layer's s)
+        self.notes: list[str] = []
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def text(self, node: Node) -> str:
+        return " ".join(self.source[node.start:node.end].split())
+
+    def error(self, message: str, node: Node) -> AnswerSyntaxError:
+        return AnswerSyntaxError(f"{message} (at position {node.start + 1})", node.start)
+
+    def free_indices(self, expr: Expr) -> set[Symbol]:
+        return {s for s in expr.free_symbols if s in self.ranges}
+
+    # --- dispatch ----------------------------------------------------------------------
+
+    def value(self, node: Node) -> Value:
+        self.deadline.check()
+        if isinstance(node, Num):
+            return Scalar(Rational(node.text), node.text)
+        if isinstance(node, (Name, Scripted)):
+            return self.named(node)
+        if isinstance(node, Bracket):
+            return self.value(node.inner)
+        if isinstance(node, Neg):
+            return self.negate(self.value(node.operand), node)
+        if isinstance(node, BinOp):
+            return self.binary(node)
+        if isinstance(node, Call):
+            return self.call(node)
+        if isinstance(node, Relation):
+            return self.relation(node)
+        if isinstance(node, SumOver):
+            return self.sum_over(node)
+        if isinstance(node, Group):
+            return self.group(node)
+        if isinstance(node, MatrixLit):
+            return self.explicit(node)
+        if isinstance(node, Diff):
+            raise self.error("a lone \\partial: write \\frac{\\partial L}{\\partial ..}", node)
+        raise self.error("cannot read this part of the answer", node)
+
+    # --- names -------------------------------------------------------------------------
+
+    def named(self, node: Name | Scripted) -> Value:
+        """A name with its sub- and superscripts: a symbol, an entry of one, a function, N or e^(..)."""
+        if isinstance(node, Scripted) and not isinstance(node.base, Name):
+            return self.scripted_value(node)
+        name = node if isinstance(node, Name) else node.base
+        sub = node.sub if isinstance(node, Scripted) else None
+        sup = node.sup if isinstance(node, Scripted) else None
+        primes = node.primes if isinstance(node, Scripted) else 0
+        listed = node.index if isinstance(node, Scripted) else None
+        base = name.text
+        if name.font == "mathcal" and base == "L" or (base in LOSS_NAMES and self.vocab.canonical(base) is None
+                                                      and not sub and not sup):
+            raise self.error(f"{self.text(node)} is the loss, a number: it belongs in a derivative dL/d..", node)
+        label = sup.label if sup is not None and not sup.transpose and not sup.hadamard else None
+        cycle = label[1:-1] if label and label.startswith("(") and label.endswith(")") else None
+        found = self.lookup(base, sub.label if sub else None, cycle, label if cycle is None else None)
+        if found is None:
+            return self.unnamed(node, name, sub, sup, primes)
+        symbol_name, index_label, used_sup = found
+        symbol = self.vocab.symbols[symbol_name]
+        value: Value = Mat(symbol, self.text(node))
+        if listed is not None or index_label is not None:
+            parts = list(listed) if listed is not None else split_indices(index_label)
+            value = self.element(symbol, parts, node)
+        if sup is not None and not used_sup:
+            value = self.superscript(value, sup, node)
+        for _ in range(primes):
+            value = self.transpose(value, node)
+        return value
+
+    def lookup(self, base: str, sub: str | None, cycle: str | None, bare: str | None
+               ) -> tuple[str, str | None, bool] | None:
+        """(symbol name, leftover subscript read as indices, whether the superscript was part of
+        the name) for the first spelling the network knows; None if none."""
+        candidates: list[tuple[str, str | None, bool]] = []
+        if cycle is not None:
+            first, _, second = cycle.partition(",")
+            if sub:
+                candidates.append((f"{base}_{sub}^({cycle})", None, True))
+            candidates.append((f"{base}_{cycle}", sub, True))
+            if second:
+                candidates.append((f"{base}_{first}^({second})", sub, True))
+        elif bare is not None and not self.known(f"{base}_{sub}" if sub else base):
+            candidates.append((f"{base}_{bare}", sub, True))  # W^3_{1,1}: the layer written as a superscript
+        if sub:
+            candidates.append((f"{base}_{sub}", None, False))
+            if "," in sub or len(sub.strip("()")) <= 2:  # indices: x_{n,i}, w_{ji}; not a word like _{out}
+                candidates.append((base, sub, False))
+        else:
+            candidates.append((base, None, False))
+            head = base.rstrip("0123456789")
+            if head and head != base:
+                candidates.append((f"{head}_{base[len(head):]}", None, False))  # W1 -> W_1
+        for name, index_label, used_sup in candidates:
+            canonical = self.vocab.canonical(name)
+            if canonical is not None:
+                return canonical, index_label, used_sup
+        return None
+
+    def known(self, name: str) -> bool:
+        return self.vocab.canonical(name) is not None
+
+    def unnamed(self, node: Node, name: Name, sub: Script | None, sup: Script | None, primes: int) -> Value:
+        """What a name that is no symbol may be: a function, N, e^(..), or letters run together (Wx)."""
+        base = name.text
+        function = self.function(base, sub.label if sub else None, primes, node)
+        if function is not None:
+            if sup is not None:
+                raise self.error(f"a superscript on the function {self.text(node)}", node)
+            return function
+        if base == "N" and not sub and not primes:
+            value: Value = Scalar(self.vocab.batch, "N")
+            return self.superscript(value, sup, node) if sup is not None else value
+        if base == "e" and sup is not None and sup.expr is not None and not sub and not primes:
+            return self.apply_math("exp", 0, [self.value(sup.expr)], node)
+        if not sub and not sup and not primes and len(base) > 1 and all(self.known(c) for c in base):
+            value = Mat(self.vocab.symbols[self.vocab.canonical(base[0])], base[0])
+            for letter in base[1:]:
+                value = self.multiply(value, Mat(self.vocab.symbols[self.vocab.canonical(letter)], letter), node)
+            return value
+        written = self.text(node)
+        hint = self.suggestion(base, sub, sup)
+        raise AnswerSyntaxError(f"unknown name '{written}' at position {node.start + 1}{hint}; this network knows "
+                                f"{self.vocab.known()}", node.start)
+
+    def suggestion(self, base: str, sub: Script | None, sup: Script | None) -> str:
+        """A symbol the unknown name may mean: the same but for case (w_{11}^{(1)} for W_1), or a close spelling."""
+        labels = [label.strip("()") for label in (sub.label if sub else None, sup.label if sup else None) if label]
+        spellings = [f"{base}_{label}" for label in labels] + [base]
+        for spelled in spellings:
+            same = [name for name in self.vocab.symbols if name.lower() == spelled.lower()]
+            if same:
+                return f" (did you mean {same[0]}?)"
+        close = difflib.get_close_matches(spellings[0], list(self.vocab.symbols), n=1, cutoff=0.6)
+        return f" (did you mean {close[0]}?)" if close else ""
+
+    def function(self, base: str, sub: str | None, primes: int, node: Node) -> Func | None:
+        text = self.text(node)
+        if base == "f" and sub is None:
+            return Func(text, "f", primes, bare=True)
+        if base == "f" and sub in self.vocab.layers:
+            info = self.vocab.layers[sub]
+            return Func(text, info.label, primes, layer=info)
+        if sub is None and base in self.vocab.generic:
+            return Func(text, base, primes, layer=self.vocab.generic[base])
+        if sub is None and base in ACTIVATION_NAMES:
+            kind = ACTIVATION_NAMES[base]
+            return Func(text, {"sigmoid": "sigma"}.get(kind, kind), primes, activation=Activation(kind))
+        if sub is None and (base in MATH_FUNCTIONS or base in BINARY_FUNCTIONS):
+            return Func(text, base, primes, math=base)
+        if base == "f" and sub is not None:
+            layers = ", ".join(f"f_{layer}" for layer in self.vocab.layers)
+            raise self.error(f"{text}: there is no layer {sub!r} (activations: {layers})", node)
+        return None
+
+    def element(self, symbol: MatrixSymbol, parts: list[str], node: Node) -> Scalar:
+        """symbol[parts]: indices count from 1; a dimension of size 1 may go without an index."""
+        rows, cols = symbol.shape
+        dims = [d for d in (0, 1) if symbol.shape[d] != 1]
+        if len(parts) == 2:
+            targets = [0, 1]
+        elif len(parts) == len(dims):
+            targets = dims
+        elif len(parts) == 1 and not dims:
+            targets = [0]
+        else:
+            raise self.error(f"{self.text(node)}: {symbol.name} is {shape_text(symbol.shape)}, so it takes "
+                             f"{max(len(dims), 1)} index(es), not {len(parts)}", node)
+        position = [Integer(0), Integer(0)]
+        for part, dim in zip(parts, targets, strict=True):
+            size = symbol.shape[dim]
+            where = f"{'rows' if dim == 0 else 'columns'} of {symbol.name}"
+            count = int(size) if isinstance(size, Integer) else self.vocab.n_samples  # N: the test points' samples
+            if part.isdigit():
+                if not 1 <= int(part) <= count:
+                    raise ShapeProblem(f"{self.text(node)}: index {part} is out of range ({symbol.name} has "
+                                       f"{size} {'rows' if dim == 0 else 'columns'})")
+                position[dim] = Integer(int(part) - 1)
+            elif part.isalpha() and len(part) == 1:
+                index = index_symbol(part)
+                self.give_range(index, count, where, node)
+                position[dim] = index
+            else:
+                raise self.error(f"{self.text(node)}: {part!r} is not an index (a letter or a number from 1)", node)
+        return Scalar(MatrixElement(symbol, position[0], position[1]), self.text(node))
+
+    def give_range(self, index: Symbol, size: int, where: str, node: Node) -> None:
+        known = self.ranges.get(index)
+        if known is None:
+            self.ranges[index] = (size, where)
+        elif known[0] != size:
+            raise ShapeProblem(f"{self.text(node)}: the index {index} runs over the {known[1]} ({known[0]}) and "
+                               f"over the {where} ({size})")
+
+    def scripted_value(self, node: Scripted) -> Value:
+        if isinstance(node.base, Call) and len(node.base.args) == 1 and node.sub is None and node.index is None:
+            func = self.value(node.base.func)
+            if not isinstance(func, Func):  # `delta (z_1 + z_2)^T`: the script is on the bracket, not the product
+                inner = Scripted(node.base.args[0].start, node.end, node.base.args[0], None, node.sup, node.primes)
+                return self.multiply(func, self.scripted_value(inner), node)
+        if node.sub is not None or node.index is not None:
+            if isinstance(node.base, Num) and node.base.text == "1" and node.sub is not None and node.index is None:
+                value: Value = self.ones(node.sub, node)
+            else:
+                raise self.error(f"a subscript on {self.text(node.base)}", node)
+        else:
+            value = self.value(node.base)
+        if node.sup is not None:
+            value = self.superscript(value, node.sup, node)
+        for _ in range(node.primes):
+            value = self.transpose(value, node)
+        return value
+
+    def ones(self, sub: Script, node: Node) -> Mat:
+        """1_N, 1_3: a column of ones."""
+        if sub.label == "N":
+            return Mat(OneMatrix(self.vocab.batch, 1), self.text(node))
+        if sub.label and sub.label.isdigit() and 0 < int(sub.label) <= 10_000:
+            return Mat(OneMatrix(int(sub.label), 1), self.text(node))
+        raise self.error(f"{self.text(node)}: a vector of ones is 1_N or 1_<size>", node)
+
+    # --- operations --------------------------------------------------------------------
+
+    def superscript(self, value: Value, sup: Script, node: Node) -> Value:
+        if sup.transpose:
+            return self.transpose(value, node)
+        if sup.expr is None:
+            raise self.error(f"cannot read the superscript of {self.text(node)}", node)
+        exponent = self.exponent(sup.expr)
+        if sup.hadamard or isinstance(value, Mat):
+            if not isinstance(value, Mat):
+                raise self.error(f"{self.text(node)}: \\circ powers apply to matrices", node)
+            return Mat(HadamardPower(value.expr, exponent), self.text(node))
+        if isinstance(value, Scalar):
+            return Scalar(value.expr ** exponent, self.text(node))
+        raise self.error(f"{self.text(node)} cannot be raised to a power", node)
+
+    def exponent(self, node: Node) -> Rational:
+        """A plain number of bounded size: no towers (9^{9^9}), no symbols."""
+        inner = node.operand if isinstance(node, Neg) else node
+        if isinstance(inner, BinOp) and inner.op == "/" and isinstance(inner.left, Num) \
+                and isinstance(inner.right, Num) and Rational(inner.right.text) != 0:
+            magnitude = Rational(inner.left.text) / Rational(inner.right.text)
+        elif isinstance(inner, Num):
+            magnitude = Rational(inner.text)
+        else:
+            raise self.error("an exponent must be a plain number", node)
+        if abs(magnitude) > MAX_EXPONENT:
+            raise self.error(f"the exponent {self.text(node)} is larger than {MAX_EXPONENT} in size", node)
+        return -magnitude if isinstance(node, Neg) else magnitude
+
+    def transpose(self, value: Value, node: Node) -> Value:
+        if isinstance(value, Mat):
+            expr = value.expr
+            return Mat(expr.arg if isinstance(expr, Transpose) else Transpose(expr), self.text(node))
+        if isinstance(value, Scalar):
+            return value
+        raise self.error(f"{self.text(node)} cannot be transposed", node)
+
+    def negate(self, value: Value, node: Node) -> Value:
+        value = self.as_value(value, node)
+        if isinstance(value, Mat):
+            return Mat(MatMul(Integer(-1), value.expr), self.text(node))
+        if isinstance(value, Scalar):
+            return Scalar(-value.expr, self.text(node))
+        raise self.error(f"{self.text(node)} cannot be negated", node)
+
+    def binary(self, node: BinOp) -> Value:
+        if node.op == "/":
+            ref = self.derivative(node)
+            if ref is not None:
+                return ref
+        left, right = self.value(node.left), self.value(node.right)
+        if node.op in ("+", "-"):
+            return self.add(left, right, node.op, node)
+        if node.op == "⊙":
+            return self.hadamard(left, right, node)
+        if node.op == "/":
+            return self.divide(left, right, node)
+        return self.multiply(left, right, node)
+
+    def chainish(self, value: Value) -> bool:
+        return isinstance(value, Chain) or (isinstance(value, PartialRef) and value.top != chains.LOSS)
+
+    def as_chain(self, value: Value, node: Node) -> Chain:
+        if isinstance(value, Chain):
+            return value
+        if isinstance(value, PartialRef):
+            return chains.partial(self.vocab, value.top, value.bottom, value.text)
+        if isinstance(value, Mat) and isinstance(value.expr, MatrixSymbol) and value.expr.name in self.vocab.delta_of:
+            return chains.partial(self.vocab, chains.LOSS, self.vocab.delta_of[value.expr.name], value.text)
+        raise self.error(f"{self.text(node)} mixes partial derivatives with evaluated factors: write the whole "
+                         "answer as partials, or evaluate every partial", node)
+
+    def as_value(self, value: Value, node: Node) -> Value:
+        """dL/ds_k is delta_k and dL/dW is W's gradient, as values; other partials stay notation."""
+        if isinstance(value, PartialRef) and value.top == chains.LOSS and value.entry is None:
+            if value.bottom in self.vocab.parameters:
+                return Mat(self.gradient_symbol(value.bottom), value.text)
+            if value.bottom == self.vocab.output:
+                return Mat(self.vocab.loss_gradient, value.text)
+            delta = next((d for d, s in self.vocab.delta_of.items() if s == value.bottom), None)
+            if delta is not None:
+                return Mat(self.vocab.symbols[delta], value.text)
+        if isinstance(value, (PartialRef, Chain)):
+            raise self.error(f"{self.text(node)} mixes partial derivatives with evaluated factors: write the whole "
+                             "answer as partials, or evaluate every partial", node)
+        if isinstance(value, Func):
+            raise self.error(f"the function {value.text} needs an argument: {value.text}(..)", node)
+        return value
+
+    def gradient_symbol(self, parameter: str) -> MatrixSymbol:
+        return MatrixSymbol(f"dL/d{parameter}", *self.vocab.symbols[parameter].shape)
+
+    def add(self, left: Value, right: Value, op: str, node: Node) -> Value:
+        if self.chainish(left) or self.chainish(right):
+            if op == "-":
+                raise ChainProblem(f"{self.text(node)}: paths of a chain add up; they are never subtracted")
+            return chains.total(self.as_chain(left, node.left), self.as_chain(right, node.right))
+        left, right = self.as_value(left, node.left), self.as_value(right, node.right)
+        if isinstance(left, Scalar) != isinstance(right, Scalar):
+            left, right = self.mixed(left), self.mixed(right)
+            if isinstance(left, Scalar) and isinstance(right, Mat):
+                left = self.broadcast(left, right, node)
+            if isinstance(right, Scalar) and isinstance(left, Mat):
+                right = self.broadcast(right, left, node)
+        if isinstance(left, Mat) and isinstance(right, Mat):
+            if left.expr.shape != right.expr.shape:
+                raise ShapeProblem(f"{self.text(node)}: {left.text} is {shape_text(left.expr.shape)} but "
+                                   f"{right.text} is {shape_text(right.expr.shape)}; only matrices of one size add")
+            term = right.expr if op == "+" else MatMul(Integer(-1), right.expr)
+            return Mat(flat(MatAdd, left.expr, term), self.text(node))
+        if isinstance(left, Scalar) and isinstance(right, Scalar):
+            return Scalar(left.expr + right.expr if op == "+" else left.expr - right.expr, self.text(node))
+        raise self.error(f"{self.text(node)} cannot be added up", node)
+
+    def mixed(self, value: Value) -> Value:
+        """In a sum with an entry written with indices, a 1x1 matrix is read as its entry."""
+        return self.entry(value) if self.ranges and isinstance(value, Mat) else value
+
+    def entry(self, value: Value) -> Value:
+        """A 1x1 matrix read as its one entry (index notation mixes them freely)."""
+        if isinstance(value, Mat) and value.expr.shape == (1, 1):
+            return Scalar(MatrixElement(value.expr, Integer(0), Integer(0)) if isinstance(value.expr, MatrixSymbol)
+                          else value.expr.as_explicit()[0, 0], value.text)
+        return value
+
+    def broadcast(self, scalar: Scalar, like: Mat, node: Node) -> Mat:
+        """c + M means c times the all-ones matrix plus M (1 - z ⊙ z)."""
+        if self.free_indices(scalar.expr) or scalar.expr.has(MatrixElement):
+            raise self.error(f"{self.text(node)} mixes index notation with whole matrices ({like.text} needs indices)",
+                             node)
+        return Mat(MatMul(scalar.expr, Ones(*like.expr.shape)), scalar.text)
+
+    def multiply(self, left: Value, right: Value, node: Node) -> Value:
+        if self.chainish(left) or self.chainish(right) or (isinstance(left, PartialRef)
+                                                         and isinstance(right, PartialRef)):
+            return chains.product(self.as_chain(left, node), self.as_chain(right, node))
+        left, right = self.as_value(left, node), self.as_value(right, node)
+        text = self.text(node)
+        if isinstance(left, Scalar) and isinstance(right, Scalar):
+            return Scalar(left.expr * right.expr, text)
+        if isinstance(left, Scalar) or isinstance(right, Scalar):
+            scalar, mat = (left, right) if isinstance(left, Scalar) else (right, left)
+            if not isinstance(mat, Mat):
+                raise self.error(f"{text} cannot be multiplied", node)
+            if self.free_indices(scalar.expr) or scalar.expr.has(MatrixElement):
+                if mat.expr.shape == (1, 1):
+                    return Scalar(scalar.expr * self.entry(mat).expr, text)
+                raise self.error(f"{text} mixes index notation with whole matrices ({mat.text} needs indices)", node)
+            return Mat(MatMul(scalar.expr, mat.expr), text)
+        if not (isinstance(left, Mat) and isinstance(right, Mat)):
+            raise self.error(f"{text} cannot be multiplied", node)
+        a, b = left.expr.shape, right.expr.shape
+        if a[1] == b[0]:
+            return Mat(matmul(left.expr, right.expr), text)
+        if a == (1, 1) or b == (1, 1):
+            single, other = (left, right) if a == (1, 1) else (right, left)
+            rows, cols = other.expr.shape
+            spread = MatMul(OneMatrix(rows, 1), single.expr, OneMatrix(1, cols)) if (rows, cols) != (1, 1) \
+                else single.expr
+            return Mat(HadamardProduct(spread, other.expr), text)
+        if a == b and 1 in a and self.vocab.batch in a and self.vocab.batch != 1:
+            return Mat(HadamardProduct(left.expr, right.expr), text)  # per-sample scalars side by side
+        raise ShapeProblem(self.product_problem(left, right, text))
+
+    def product_problem(self, left: Mat, right: Mat, text: str) -> str:
+        a, b = left.expr.shape, right.expr.shape
+        one, two = (f"({m.text})" if isinstance(m.expr, MatAdd) else m.text for m in (left, right))
+        fixes = []
+        for written, first, second in ((f"{one}^T {two}", (a[1], a[0]), b), (f"{one} {two}^T", a, (b[1], b[0])),
+                                       (f"{two} {one}", b, a)):
+            if first[1] == second[0]:
+                fixes.append(f"{written} is {shape_text((first[0], second[1]))}")
+        hint = f"; did you mean a transpose ({'; '.join(fixes)})?" if fixes else (
+            "; did you mean ⊙ (entry by entry)?" if a == b else "")
+        return f"{text} is {shape_text(a)} times {shape_text(b)}: the sizes do not fit{hint}"
+
+    def hadamard(self, left: Value, right: Value, node: Node) -> Value:
+        left, right = self.as_value(left, node), self.as_value(right, node)
+        text = self.text(node)
+        if isinstance(left, Scalar) or isinstance(right, Scalar):
+            return self.multiply(left, right, node)
+        if isinstance(left, Mat) and isinstance(right, Mat):
+            if left.expr.shape != right.expr.shape:
+                raise ShapeProblem(f"{text}: {left.text} is {shape_text(left.expr.shape)} and {right.text} is "
+                                   f"{shape_text(right.expr.shape)}; ⊙ needs two matrices of one size")
+            return Mat(flat(HadamardProduct, left.expr, right.expr), text)
+        raise self.error(f"{text} cannot be multiplied entry by entry", node)
+
+    def divide(self, left: Value, right: Value, node: Node) -> Value:
+        left, right = self.as_value(left, node), self.as_value(right, node)
+        right = self.entry(right) if isinstance(right, Mat) and self.ranges else right
+        if not isinstance(right, Scalar):
+            raise self.error(f"{self.text(node)}: division by a matrix", node)
+        if right.expr == 0:
+            raise self.error(f"{self.text(node)}: division by zero", node)
+        if isinstance(left, Mat):
+            return Mat(MatMul(1 / right.expr, left.expr), self.text(node))
+        if isinstance(left, Scalar):
+            return Scalar(left.expr / right.expr, self.text(node))
+        raise self.error(f"{self.text(node)} cannot be divided", node)
+
+    # --- derivatives -------------------------------------------------------------------
+
+    def derivative(self, node: BinOp) -> PartialRef | None:
+        """dA/dB, \\partial A / \\partial B or \\frac{\\partial A}{\\partial B}; None for a plain division."""
+        top, bottom = self.differential(node.left), self.differential(node.right)
+        if top is None or bottom is None:
+            return None
+        top_name = chains.LOSS if self.is_loss(top) else self.symbol_name(top)
+        bottom_name = self.symbol_name(bottom)
+        for side, name in ((top, top_name), (bottom, bottom_name)):
+            if name is None and isinstance(side, (Name, Scripted)):
+                self.named(side)  # raises: unknown name
+        entry = None
+        if isinstance(bottom, Scripted) and (bottom.index is not None or (bottom.sub is not None and bottom_name
+                                                                           and self.vocab.canonical(bottom_name))):
+            found = self.lookup_node(bottom)
+            if found is not None and found[1] is not None:
+                entry = tuple(split_indices(found[1]))
+            elif bottom.index is not None:
+                entry = bottom.index
+        if top_name is None or bottom_name is None:
+            return None
+        return PartialRef(top_name, bottom_name, self.text(node), entry)
+
+    def differential(self, node: Node) -> Node | None:
+        """X in `\\partial X`, `dX`, `\\mathrm{d}X`; None if `node` is not a differential."""
+        if isinstance(node, Diff):
+            return node.operand
+        if isinstance(node, BinOp) and node.op == "*" and isinstance(node.left, Name) and node.left.text == "d":
+            return node.right
+        name = node.base if isinstance(node, Scripted) else node
+        if isinstance(name, Name) and len(name.text) > 1 and name.text.startswith("d") and not name.command:
+            stripped = Name(name.start + 1, name.end, name.text[1:])
+            if isinstance(node, Scripted):
+                return Scripted(node.start + 1, node.end, stripped, node.sub, node.sup, node.primes, node.index)
+            return stripped
+        return None
+
+    def is_loss(self, node: Node) -> bool:
+        name = node.base if isinstance(node, Scripted) else node
+        return isinstance(name, Name) and (name.text in LOSS_NAMES or name.font == "mathcal") \
+            and self.vocab.canonical(name.text) is None
+
+    def lookup_node(self, node: Node) -> tuple[str, str | None, bool] | None:
+        if isinstance(node, Name):
+            return self.lookup(node.text, None, None, None)
+        if isinstance(node, Scripted) and isinstance(node.base, Name):
+            sup = node.sup
+            label = sup.label if sup is not None and not sup.transpose and not sup.hadamard else None
+            cycle = label[1:-1] if label and label.startswith("(") and label.endswith(")") else None
+            return self.lookup(node.base.text, node.sub.label if node.sub else None, cycle,
+                               label if cycle is None else None)
+        return None
+
+    def symbol_name(self, node: Node) -> str | None:
+        found = self.lookup_node(node)
+        return found[0] if found is not None else None
+
+    def group(self, node: Group) -> Chain:
+        inner = self.as_chain(self.value(node.inner), node.inner)
+        label = self.value(node.label)
+        if not (isinstance(label, Mat) and isinstance(label.expr, MatrixSymbol)
+                and label.expr.name in self.vocab.delta_of):
+            raise self.error(f"{self.text(node.label)}: a part of a chain is grouped under a delta (delta_1, ...)",
+                             node.label)
+        delta = chains.partial(self.vocab, chains.LOSS, self.vocab.delta_of[label.expr.name], label.text)
+        if (inner.top, inner.bottom) != (delta.top, delta.bottom) or inner.paths != delta.paths:
+            raise ChainProblem(f"the part grouped under {label.expr.name} is d{inner.top}/d{inner.bottom} along "
+                               f"{sum(inner.paths.values())} path(s), not {label.expr.name} = "
+                               f"dL/d{delta.bottom}")
+        return inner
+
+    # --- functions ---------------------------------------------------------------------
+
+    def call(self, node: Call) -> Value:
+        func = self.value(node.func)
+        args = [self.value(arg) for arg in node.args]
+        if not isinstance(func, Func):
+            if len(args) != 1:
+                raise self.error(f"{self.text(node.func)} is not a function", node)
+            return self.multiply(func, args[0], node)
+        if func.math is not None:
+            return self.apply_math(func.math, func.order, args, node)
+        if len(args) != 1:
+            raise self.error(f"{func.text} takes one argument", node)
+        arg = self.as_value(args[0], node)
+        layer = func.layer or (self.bare_layer(arg, node) if func.bare else None)
+        activation = layer.activation if layer else func.activation
+        owner = self.layer_of(arg)
+        if func.activation is not None and owner is not None and owner.activation.kind != activation.kind:
+            what = f"the derivative of {activation.kind}" if func.order else activation.kind
+            self.notes.append(f"{func.text} is {what}, but layer {owner.name}'s activation is "
+                              f"{owner.activation.kind}: write f_{owner.name}{chr(39) * func.order}")
+        label = layer.label if layer else func.label
+        if func.order > 1:
+            raise self.error(f"{func.text}: only f and f' are supported", node)
+        if activation.kind == "softmax":
+            if func.order or not isinstance(arg, Mat):
+                raise self.error(f"{func.text}: softmax has no entrywise derivative; write its delta instead", node)
+            axis = layer.axis if layer else 0 if self.vocab.bp.graph.spec.convention.samples == "columns" else 1
+            return Mat(Softmax(arg.expr, axis), self.text(node))
+        return self.apply(label, func.order, activation_lambda(activation, func.order), [arg], node)
+
+    def layer_of(self, arg: Value) -> LayerInfo | None:
+        """The layer whose s_k or z_k (or an entry of it) `arg` is, if any."""
+        symbol = arg.expr.parent if isinstance(arg, Scalar) and isinstance(arg.expr, MatrixElement) else \
+            arg.expr if isinstance(arg, Mat) else None
+        if isinstance(symbol, MatrixSymbol) and symbol.name in self.vocab.layer_of:
+            return self.vocab.layers[self.vocab.layer_of[symbol.name]]
+        return None
+
+    def bare_layer(self, arg: Value, node: Node) -> LayerInfo:
+        """Plain f: the activation of the layer whose value it is applied to, or the network's only one."""
+        owner = self.layer_of(arg)
+        if owner is not None:
+            return owner
+        kinds = {info.activation for info in self.vocab.layers.values()}
+        if len(kinds) == 1:
+            return next(iter(self.vocab.layers.values()))
+        layers = ", ".join(f"f_{layer}" for layer in self.vocab.layers)
+        raise self.error(f"{self.text(node)}: which layer's activation is f? write {layers}", node)
+
+    def apply_math(self, name: str, order: int, args: list[Value], node: Node) -> Value:
+        args = [self.as_value(arg, node) for arg in args]
+        if name in BINARY_FUNCTIONS:
+            if order or len(args) != 2:
+                raise self.error(f"{name} takes two arguments", node)
+            return self.apply("", 0, binary_lambda(name), args, node)
+        if len(args) != 1:
+            raise self.error(f"{name} takes one argument", node)
+        function = math_lambda(name, order)
+        if function is None:
+            raise self.error(f"{self.text(node)}: no derivative of {name} here", node)
+        return self.apply("", 0, function, args, node)
+
+    def apply(self, label: str, order: int, function: Lambda, args: list[Value], node: Node) -> Value:
+        """f applied entry by entry: to matrices (Elementwise) or to entries (index notation)."""
+        text = self.text(node)
+        mats = [arg for arg in args if isinstance(arg, Mat)]
+        if mats and (len(mats) == len(args) or all(not self.free_indices(a.expr) and not a.expr.has(MatrixElement)
+                                                   for a in args if isinstance(a, Scalar))):
+            shape = mats[0].expr.shape
+            if any(m.expr.shape != shape for m in mats):
+                raise ShapeProblem(f"{text}: the arguments have different sizes")
+            fixed = {v: arg.expr for v, arg in zip(function.variables, args, strict=True) if isinstance(arg, Scalar)}
+            inner = Lambda(tuple(v for v in function.variables if v not in fixed), function.expr.xreplace(fixed))
+            return Mat(Elementwise(label, order, inner, *(m.expr for m in mats)), text)
+        entries = [self.entry(arg) for arg in args]
+        if not all(isinstance(e, Scalar) for e in entries):
+            raise self.error(f"{text} mixes index notation with whole matrices", node)
+        values = [e.expr for e in entries]
+        if label and len(values) == 1 and values[0].has(MatrixElement):
+            return Scalar(EntryFunction(Str(label), Integer(order), function, values[0]), text)
+        return Scalar(function(*values), text)
+
+    def relation(self, node: Relation) -> Value:
+        left, right = self.as_value(self.value(node.left), node), self.as_value(self.value(node.right), node)
+        if isinstance(left, Mat) and isinstance(right, Scalar) and right.expr == 0 and node.op in (">", "<="):
+            return Mat(Indicator(left.expr, strict=node.op == ">"), self.text(node))
+        return self.apply("", 0, relation_lambda(node.op), [left, right], node)
+
+    # --- index notation ----------------------------------------------------------------
+
+    def sum_over(self, node: SumOver) -> Scalar:
+        index = index_symbol(node.index)
+        if index in self.bound:
+            raise self.error(f"the index {node.index} is summed over twice", node)
+        self.bound.add(index)
+        body = self.entry(self.as_value(self.value(node.body), node))
+        self.bound.discard(index)
+        if not isinstance(body, Scalar):
+            raise self.error(f"{self.text(node)}: a sum over an index needs entries with indices in its body "
+                             f"(e.g. W_{{k,j}})", node)
+        if index not in self.ranges or index not in body.expr.free_symbols:
+            raise self.error(f"the index {node.index} of the sum does not appear in its body", node)
+        size, where = self.ranges[index]
+        if node.lower is not None and not (isinstance(node.lower, Num) and node.lower.text == "1"):
+            raise self.error(f"{self.text(node)}: indices count from 1", node)
+        if isinstance(node.upper, Num) and int(float(node.upper.text)) != size:
+            raise ShapeProblem(f"{self.text(node)}: the sum over {node.index} runs to {node.upper.text}, but "
+                               f"{node.index} counts the {where} ({size})")
+        return Scalar(Sum(body.expr, (index, 0, size - 1)), self.text(node))
+
+    def explicit(self, node: MatrixLit) -> Explicit:
+        cells = []
+        for row in node.rows:
+            values = []
+            for cell in row:
+                value = self.entry(self.as_value(self.value(cell), cell))
+                if not isinstance(value, Scalar) or self.free_indices(value.expr):
+                    raise self.error(f"{self.text(cell)}: each entry of a matrix is one number "
+                                     "(entries with fixed indices, like W_{1,2})", cell)
+                values.append(value.expr)
+            cells.append(tuple(values))
+        return Explicit(tuple(cells), self.text(node))
+

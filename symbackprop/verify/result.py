@@ -1,0 +1,65 @@
+"""The verdict on one answer, as Python objects and as the JSON of `symbackprop verify --json`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Every verdict, in the order summaries list them.
+VERDICTS = ("equivalent", "different", "unreadable", "timeout", "error")
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A mistake the answer matches, the credit an answer with only that mistake gets, and why."""
+
+    mistake: str
+    credit: float
+    feedback: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mistake": self.mistake, "credit": self.credit, "feedback": self.feedback}
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """`expected` and `answer` are LaTeX (the answer as read, or the escaped text when unreadable);
+    `feedback` holds sentences a student can act on, empty when the answer is equivalent."""
+
+    target: str
+    verdict: str
+    expected: str
+    answer: str
+    feedback: tuple[str, ...] = ()
+    partial_credit: tuple[Credit, ...] = ()
+    score: float = 0.0
+    seconds: float = 0.0
+    position: int | None = None  # where an unreadable answer stops being readable (0-based)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def equivalent(self) -> bool:
+        return self.verdict == "equivalent"
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "target": self.target, "equivalent": self.equivalent, "verdict": self.verdict,
+            "expected": self.expected, "answer": self.answer, "feedback": list(self.feedback),
+            "score": self.score, "partial_credit": [credit.to_dict() for credit in self.partial_credit],
+            "seconds": round(self.seconds, 4),
+        }
+        if self.position is not None:
+            doc["position"] = self.position
+        return {**self.extra, **doc}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def text(self) -> str:
+        """A short report for people: the verdict, then each sentence and the partial credits."""
+        lines = [f"{self.target}: {self.verdict}"]
+        lines += [f"  - {sentence}" for sentence in self.feedback]
+        if self.partial_credit:
+            lines.append("  partial credit: " + ", ".join(f"{c.credit:g} ({c.mistake})" for c in self.partial_credit))
+        return "\n".join(lines) + "\n"

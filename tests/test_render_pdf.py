@@ -1,0 +1,142 @@
+"""Worked solutions compiled to PDF with a real engine: every spec compiles with no LaTeX error and
+no overfull box, user text stays text, the engine is locked down, and failures are one clear line.
+Under CI=true a missing pdflatex fails these tests (tests/latex.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import symbackprop as sbp
+from symbackprop.cli import main
+from symbackprop.render import PdfError, render_pdf
+from symbackprop.render.pdf import compile_pdf
+from tests.latex import require_pdflatex
+from tests.test_render import NASTY
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+#: Overfull boxes up to this many points are TeX's rounding, not a formula off the page.
+SLACK_PT = 1.0
+
+
+def overfull(log: str) -> list[str]:
+    """Log lines reporting a box wider or higher than its room by more than SLACK_PT."""
+    return [line for line in log.splitlines()
+            if (m := re.match(r"Overfull \\[hv]box \((\d+(?:\.\d+)?)pt too", line)) and float(m.group(1)) > SLACK_PT]
+
+
+def pdf_text(data: bytes, workdir: Path) -> str | None:
+    """The PDF's text through pdftotext, or None where poppler-utils is not installed."""
+    if shutil.which("pdftotext") is None:
+        return None
+    (workdir / "doc.pdf").write_bytes(data)
+    return subprocess.run(["pdftotext", "-layout", "doc.pdf", "-"], cwd=workdir, capture_output=True, text=True,
+                          check=True, timeout=60).stdout
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_every_spec_compiles_without_errors_or_overfull_boxes(spec: Path) -> None:
+    require_pdflatex()
+    pdf = render_pdf(sbp.load(spec))
+    assert pdf.data.startswith(b"%PDF")
+    assert not [line for line in pdf.log.splitlines() if line.startswith("!")]
+    assert overfull(pdf.log) == []
+
+
+def test_pdf_is_byte_identical_run_after_run() -> None:
+    require_pdflatex()
+    net = sbp.load(ROOT / "specs" / "square_221.yaml")
+    assert render_pdf(net).data == render_pdf(net).data
+
+
+def test_specials_are_printed_literally_and_nothing_is_read(tmp_path: Path) -> None:
+    require_pdflatex()
+    net = sbp.load(NASTY)
+    pdf = render_pdf(net)
+    assert overfull(pdf.log) == []
+    text = pdf_text(pdf.data, tmp_path)
+    if text is not None:
+        flat = " ".join(text.split())
+        assert r"\input{/etc/passwd} 100% $x$ a_b {c} #1 *bold* <script>alert(1)</script> & ~" in flat
+        assert "layer a_b%c$d{e}#<script>" in flat
+        assert "root:" not in text
+    tex = net.render("tex")
+    assert r"\input{" not in tex[tex.index(r"\begin{document}"):]
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (r"\input{/etc/passwd}", "LaTeX failed: ! LaTeX Error: File `/etc/passwd.tex' not found."),
+    (r"\newwrite\f\immediate\openout\f=/tmp/symbackprop-escape.tex", "LaTeX failed: ! I can't write on file"),
+    (r"\undefinedmacro", "LaTeX failed: ! Undefined control sequence. (l.1"),
+])
+def test_engine_reads_and_writes_only_its_directory(body: str, message: str) -> None:
+    require_pdflatex()
+    with pytest.raises(PdfError) as error:
+        compile_pdf(r"\documentclass{article}\begin{document}" + body + r" text\end{document}")
+    assert str(error.value).startswith(message)
+    assert not Path("/tmp/symbackprop-escape.tex").exists()
+
+
+def test_shell_escape_is_off(tmp_path: Path) -> None:
+    require_pdflatex()
+    marker = tmp_path / "ran"
+    compile_pdf(r"\documentclass{article}\begin{document}\immediate\write18{touch " + str(marker) + r"} x"
+                r"\end{document}")
+    assert not marker.exists()
+
+
+def test_a_run_away_document_is_stopped() -> None:
+    require_pdflatex()
+    with pytest.raises(PdfError, match="did not finish within 3 s"):
+        compile_pdf(r"\documentclass{article}\begin{document}\def\x{\x}\x\end{document}", timeout=3)
+
+
+def test_cli_pdf_default_name_and_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    require_pdflatex()
+    monkeypatch.chdir(tmp_path)
+    spec = str(ROOT / "specs" / "square_221.yaml")
+    assert main(["render", spec, "--pdf", "--sections", "numeric"]) == 0
+    assert (tmp_path / "square_221.pdf").read_bytes().startswith(b"%PDF")
+    assert "wrote square_221.pdf" in capsys.readouterr().err
+    assert main(["render", spec, "--format", "tex", "--pdf", "-o", "sheet.pdf", "--forms", "matrix"]) == 0
+    assert (tmp_path / "sheet.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_cli_latex_failure_shows_the_first_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    require_pdflatex()
+    (tmp_path / "title.tex").write_text("\\undefinedmacro\n", encoding="utf-8")
+    code = main(["render", str(ROOT / "specs" / "mlp.yaml"), "--pdf", "--template-dir", str(tmp_path),
+                 "-o", str(tmp_path / "out.pdf")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "symbackprop: error: LaTeX failed: ! Undefined control sequence. (l." in err and "\\undefinedmacro" in err
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_cli_missing_engine_names_the_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pdflatex, no latexmk
+    code = main(["render", str(ROOT / "specs" / "mlp.yaml"), "--pdf", "-o", str(tmp_path / "out.pdf")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip() == ("symbackprop: error: no TeX engine: pdflatex was not found on PATH; install it with "
+                           "`apt-get install texlive-latex-base texlive-latex-recommended texlive-pictures lmodern` "
+                           "(and optionally latexmk)")
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_cli_pdf_in_a_real_process(tmp_path: Path) -> None:
+    require_pdflatex()
+    result = subprocess.run([sys.executable, "-m", "symbackprop", "render", str(ROOT / "specs" / "mlp.yaml"),
+                             "--pdf", "-o", "mlp.pdf"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and (tmp_path / "mlp.pdf").read_bytes().startswith(b"%PDF")

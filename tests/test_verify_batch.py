@@ -1,0 +1,139 @@
+"""Batch grading: every row gets one verdict in input order, extra columns are carried through, and
+a row that crashes or hangs its worker fails alone."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import symbackprop as sbp
+from symbackprop.verify import Verifier, batch
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = str(ROOT / "specs" / "relu_4321.yaml")
+
+ROWS = [
+    ("a1", "dL/dW_1", "delta_1 x^T", "ann", "equivalent"),
+    ("a2", "dL/dW_1", "x delta_1^T", "bob", "different"),
+    ("a3", "delta_2", r"(W_3^\top \delta_3) \odot [s_2 > 0]", "cid", "equivalent"),
+    ("a4", "delta_2", "W_3^T delta_3", "dan", "different"),
+    ("a5", "delta_2", "net x", "eve", "unreadable"),
+    ("a6", "dL/dW_9", "x", "fay", "unreadable"),
+    ("a7", "delta_3", "__import__('os').system('touch PWNED')", "gus", "unreadable"),
+    ("a8", "delta_3", "h_3 - y,\n with a comma and a line break", "hal", "unreadable"),
+    ("a9", "delta_3", "h_3 - y", "ida", "equivalent"),
+]
+
+
+def write_csv(path: Path, rows: list[tuple[str, ...]], header: tuple[str, ...] = ("id", "target", "answer",
+                                                                                    "student")) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(row[:len(header)] for row in rows)
+    return path
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run([sys.executable, "-m", "symbackprop", "verify", SPEC, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+
+
+def test_batch_on_the_command_line(tmp_path: Path) -> None:
+    answers = write_csv(tmp_path / "answers.csv", ROWS)
+    done = run("--batch", str(answers), "-o", "graded.csv", "--workers", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert "verify: 9 row(s)" in done.stderr and "3 equivalent, 2 different, 4 unreadable" in done.stderr
+    graded = list(csv.DictReader(io.StringIO((tmp_path / "graded.csv").read_text(encoding="utf-8"))))
+    assert list(graded[0]) == ["id", "target", "answer", "verdict", "feedback", "seconds", "student"]
+    assert [(g["id"], g["answer"], g["verdict"], g["student"]) for g in graded] == \
+        [(r[0], r[2], r[4], r[3]) for r in ROWS]
+    assert "the activation's derivative f_2'(s_2) is missing" in graded[3]["feedback"]
+    assert "unknown target 'dL/dW_9'" in graded[5]["feedback"]
+    assert all(float(g["seconds"]) >= 0 for g in graded)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_batch_json(tmp_path: Path) -> None:
+    answers = write_csv(tmp_path / "answers.csv", ROWS[:3])
+    done = run("--batch", str(answers), "--json", cwd=tmp_path)
+    assert done.returncode == 0
+    documents = json.loads(done.stdout)
+    assert [d["id"] for d in documents] == ["a1", "a2", "a3"]
+    assert documents[1]["verdict"] == "different" and documents[1]["columns"] == {"student": "bob"}
+    assert {"target", "equivalent", "expected", "answer", "feedback"} <= set(documents[0])
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("id,answer\n1,x\n", "missing column(s) target"),
+    ("", "empty file"),
+    ("id,target,answer,id\n1,delta_3,x,2\n", "column(s) id appear more than once"),
+    ('id,target,answer\n1,delta_3,"x\n', "unexpected end of data"),
+])
+def test_an_unreadable_file_is_exit_2(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "bad.csv").write_text(content, encoding="utf-8")
+    done = run("--batch", "bad.csv", cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_missing_file_and_conflicting_options(tmp_path: Path) -> None:
+    assert "cannot read" in run("--batch", "nope.csv", cwd=tmp_path).stderr
+    answers = write_csv(tmp_path / "answers.csv", ROWS[:1])
+    done = run("--batch", str(answers), "--answer", "x", cwd=tmp_path)
+    assert done.returncode == 2 and "drop --target/--answer" in done.stderr
+
+
+def _crash_or_hang(original):  # noqa: ANN001, ANN202 - wraps batch.grade in the forked workers
+    def grade(verifier: Verifier, target: str, answer: str) -> dict:
+        if answer == "CRASH":
+            os._exit(3)
+        if answer == "HANG":
+            time.sleep(60)
+        return original(verifier, target, answer)
+    return grade
+
+
+def test_a_crashing_or_hanging_row_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch, "grade", _crash_or_hang(batch.grade))
+    monkeypatch.setattr(batch, "GRACE", 1.0)
+    verifier = Verifier(sbp.load(SPEC), time_limit=1.0)
+    jobs = [("delta_3", "h_3 - y"), ("delta_3", "CRASH"), ("delta_3", "y - h_3"), ("delta_3", "HANG"),
+            ("delta_3", "h_3 - y"), ("delta_3", "CRASH"), ("dL/dW_1", "delta_1 x^T")]
+    start = time.monotonic()
+    results = batch.grade_rows(verifier, jobs, workers=2)
+    assert time.monotonic() - start < 30
+    assert [r["verdict"] for r in results] == ["equivalent", "error", "different", "timeout", "equivalent", "error",
+                                               "equivalent"]
+    assert "crashed on this answer (exit code 3)" in results[1]["feedback"][0]
+    assert "no verdict within 2 s" in results[3]["feedback"][0]
+
+
+def test_an_internal_error_fails_its_row_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = Verifier(sbp.load(SPEC))
+
+    def broken(target: str | None, answer: str) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(verifier, "verify", broken)
+    result = batch.grade(verifier, "delta_3", "x")
+    assert result["verdict"] == "error" and result["feedback"] == ["internal error: RuntimeError: boom"]
+
+
+def test_report_summary_and_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    table = batch.read_table(write_csv(tmp_path / "answers.csv", ROWS[:4]))
+    report = batch.grade_table(Verifier(sbp.load(SPEC)), table, workers=1, progress=True)
+    assert report.summary().startswith("verify: 4 row(s) in ")
+    assert report.summary().endswith("with 1 worker(s): 2 equivalent, 2 different")
+    assert "4/4 rows" in capsys.readouterr().err
+    assert report.csv().splitlines()[0] == "id,target,answer,verdict,feedback,seconds,student"

@@ -1,0 +1,75 @@
+"""Whatever `symbackprop derive` prints is accepted as equivalent: every target, every form,
+text and LaTeX, with and without its left side, for every spec in specs/."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+import symbackprop as sbp
+from symbackprop.api import FORMS
+from symbackprop.verify import Verifier
+
+SPECS = sorted(str(path.relative_to(Path(__file__).resolve().parent.parent))
+               for path in (Path(__file__).resolve().parent.parent / "specs").glob("*.yaml"))
+
+
+@cache
+def verifier(spec: str) -> Verifier:
+    return Verifier(sbp.load(spec))
+
+
+@pytest.mark.parametrize("spec", SPECS)
+@pytest.mark.parametrize("form", FORMS)
+def test_derive_output_round_trips(spec: str, form: str) -> None:
+    v = verifier(spec)
+    failures = []
+    for target in v.derivation.targets:
+        for printed in (target.text(form), target.latex(form)):
+            answers = [printed] if form == "index" else [printed, printed.split(" = ", 1)[1]]
+            for answer in answers:
+                result = v.verify(target.name, answer)
+                if not result.equivalent:
+                    failures.append((target.name, answer, result.verdict, result.feedback))
+    assert failures == []
+
+
+def test_the_target_can_come_from_the_left_side() -> None:
+    v = verifier("specs/mlp.yaml")
+    result = v.verify(None, r"\frac{\partial \mathcal{L}}{\partial W} = x \delta_{1}^{\top}")
+    assert result.target == "dL/dW" and result.equivalent
+    assert v.verify(None, "delta_out = (y_out - y) ⊙ f_out'(s_out)").target == "delta_out"
+    assert v.verify(None, "x delta_1^T").verdict == "unreadable"
+
+
+def test_a_left_side_naming_another_target_is_a_mistake() -> None:
+    result = verifier("specs/mlp.yaml").verify("dL/dW", "dL/dw = z_1 delta_out^T")
+    assert result.verdict == "different"
+    assert result.feedback == ("the left side is dL/dw, but the target is dL/dW",)
+
+
+@pytest.mark.parametrize(("spelling", "answer"), [
+    ("y_out", "(y_out - y) ⊙ f_out'(s_out)"), ("y_{out}", r"(y_{out} - y) \odot f_{out}'(s_{out})"),
+    ("tanh", r"(y_{out} - y) \odot \tanh'(s_{out})"), ("closed form", "(y_out - y) ⊙ (1 - y_out^2)"),
+    ("circ power", r"(y_{out} - y) \circ (\mathbf{1} - y_{out}^{\circ 2})"),
+    ("bare f", "(y_out - y) ⊙ f'(s_out)"), ("through the delta", "delta_out"),
+    ("partial", r"\frac{\partial L}{\partial y_{out}} \odot f_{out}'(s_{out})"),
+])
+def test_spellings_of_one_answer(spelling: str, answer: str) -> None:
+    result = verifier("specs/mlp.yaml").verify("delta_1", f"(w ({answer})) ⊙ [s_1 > 0]")
+    assert result.equivalent, (spelling, result.feedback)
+
+
+def test_a_delta_written_through_itself_is_not_an_answer() -> None:
+    result = verifier("specs/mlp.yaml").verify("delta_1", "delta_1")
+    assert result.verdict == "different"
+    assert "delta_1 itself" in result.feedback[0]
+
+
+def test_answers_through_named_values_or_substituted_agree() -> None:
+    v = verifier("specs/relu_4321.yaml")
+    for answer in ("delta_2 z_1^T", "((W_3^T delta_3) ⊙ [s_2 > 0]) z_1^T",
+                   "((W_3^T ((h_3 - y) ⊙ f_3'(s_3))) ⊙ relu'(s_2)) relu(s_1)^T"):
+        assert v.verify("dL/dW_2", answer).equivalent, answer

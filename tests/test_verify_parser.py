@@ -1,0 +1,141 @@
+"""The answer parser: what it reads, where it stops, and that arbitrary text never breaks it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from symbackprop.verify.lexer import AnswerSyntaxError, tokenize
+from symbackprop.verify.limits import MAX_DEPTH, MAX_LENGTH, MAX_TERMS
+from symbackprop.verify.parser import (
+    BinOp,
+    Call,
+    Group,
+    MatrixLit,
+    Name,
+    Neg,
+    Relation,
+    Scripted,
+    SumOver,
+    parse,
+)
+
+
+def rhs(text: str):
+    return parse(text).sides[-1]
+
+
+def test_hadamard_binds_looser_than_a_product() -> None:
+    node = rhs(r"W_2^T \delta_2 \odot f_1'(s_1)")
+    assert isinstance(node, BinOp) and node.op == "⊙"
+    assert isinstance(node.left, BinOp) and node.left.op == "*"
+    assert isinstance(node.right, Call) and node.right.func.primes == 1
+
+
+@pytest.mark.parametrize("text", [r"\delta_1 \cdot x^T", r"\delta_1 \times x^T", "delta_1 * x^T", "delta_1 x^T",
+                                  "delta_1 · x^T"])
+def test_every_product_sign_is_a_product(text: str) -> None:
+    node = rhs(text)
+    assert isinstance(node, BinOp) and node.op == "*"
+
+
+@pytest.mark.parametrize("text", ["W^T", r"W^\top", r"W^{\top}", "W'", "Wᵀ", r"W^{\intercal}", r"W^{\mathsf{T}}"])
+def test_transposes(text: str) -> None:
+    node = rhs(text)
+    assert isinstance(node, Scripted)
+    assert (node.sup is not None and node.sup.transpose) or node.primes == 1
+
+
+def test_names_keep_their_scripts_and_indices() -> None:
+    node = rhs(r"w_{ji}^{(1)}")
+    assert isinstance(node, Scripted) and node.base == Name(0, 1, "w")
+    assert node.sub.label == "ji" and node.sup.label == "(1)"
+    assert rhs("z_rec^(2)[n,i]").index == ("n", "i")
+    assert rhs(r"\delta_{rec}^{(2)}").base.text == "delta"
+    assert rhs(r"\mathcal{L}").font == "mathcal"
+
+
+def test_sums_fractions_indicators_and_groups() -> None:
+    node = rhs(r"\sum_{k=1}^{n_2} \delta^{(2)}_k w_{kj}^{(2)}")
+    assert isinstance(node, SumOver) and node.index == "k" and isinstance(node.body, BinOp)
+    assert isinstance(rhs("sum_{n=1}^{N}(delta_1[j,n]*x[i,n])"), SumOver)
+    frac = rhs(r"\frac{\partial \mathcal{L}}{\partial W_{1}}")
+    assert isinstance(frac, BinOp) and frac.frac
+    assert isinstance(rhs(r"\left[s_{1} > 0\right]"), Relation)
+    assert isinstance(rhs("[dL/dy · dy/ds_2]_delta_2 · ds_2/dw_2").left, Group)
+    assert isinstance(rhs(r"\underbrace{\frac{\partial L}{\partial y}}_{\delta_{2}}"), Group)
+    assert isinstance(rhs(r"\begin{bmatrix} a & b \\ c & d \end{bmatrix}"), MatrixLit)
+    assert isinstance(rhs("-(t - y)"), Neg)
+
+
+def test_equations_and_index_ranges() -> None:
+    answer = parse("dL/dW_1[j,i] = sum_{n=1}^{N}(delta_1[j,n]*x[i,n])   for j = 1..3, i = 1..4")
+    assert len(answer.sides) == 2
+    latex = parse(r"\delta^{(1)}_{j,n} &= \delta^{(2)}_{n} w^{(2)}_{j} \quad (1 \le j \le 2,\ 1 \le n \le N)")
+    assert len(latex.sides) == 2
+
+
+@pytest.mark.parametrize(("text", "message", "position"), [
+    ("delta_1 x^T)", "unexpected ')'", 11),
+    ("(delta_1 x^T", "expected ')'", 12),
+    (r"\input{/etc/passwd}", r"unsupported command \input", 0),
+    (r"\def\x{}", r"unsupported command \def", 0),
+    ("x\x00", "U+0000", 1),
+    ("delta_1 х", "CYRILLIC SMALL LETTER HA", 8),
+    ("ｘ", "FULLWIDTH LATIN SMALL LETTER X", 0),
+    ("1" * 31, "longer than 30 digits", 0),
+    ("", "empty", 0),
+    ("x |y|", "absolute values", 2),
+    (r"\begin{cases} 1 \end{cases}", "unsupported environment", 7),
+])
+def test_unreadable_text_says_what_and_where(text: str, message: str, position: int) -> None:
+    with pytest.raises(AnswerSyntaxError, match=re.escape(message)) as caught:
+        parse(text)
+    assert caught.value.position == position
+
+
+def test_bounds() -> None:
+    with pytest.raises(AnswerSyntaxError, match=f"limit is {MAX_LENGTH}"):
+        parse("x" * (MAX_LENGTH + 1))
+    with pytest.raises(AnswerSyntaxError, match=f"deeper than {MAX_DEPTH}"):
+        parse("(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1))
+    parse("(" * (MAX_DEPTH - 1) + "x" + ")" * (MAX_DEPTH - 1))
+    with pytest.raises(AnswerSyntaxError, match=f"more than {MAX_TERMS}"):
+        parse("+".join(["x"] * (MAX_TERMS + 1)))
+    with pytest.raises(AnswerSyntaxError, match="deeper"):
+        parse("-" * 60 + "x")
+
+
+def test_tokens_carry_positions_and_unicode_operators() -> None:
+    tokens = tokenize("δ_1 ⊙ σ′(s) − x")
+    assert [(t.kind, t.text) for t in tokens[:3]] == [("cmd", "delta"), ("op", "_"), ("num", "1")]
+    assert ("cmd", "odot") in [(t.kind, t.text) for t in tokens]
+    assert ("op", "'") in [(t.kind, t.text) for t in tokens]
+    assert tokens[-1].kind == "end" and tokens[-1].pos == len("δ_1 ⊙ σ′(s) − x")
+
+
+_ALPHABET = st.sampled_from(list("xyzWstδσ_^{}()[]'+-*/=<>,.&|!0123456789 ⊙·×\\") +
+                            [r"\frac", r"\sum", r"\partial", r"\left(", r"\right)", r"\odot", r"\cdot", r"\top",
+                             r"\begin{bmatrix}", r"\end{bmatrix}", r"\\", r"\delta", r"\mathbf{1}", "_{", "^{(",
+                             "delta_", "f_1'(", "1_N", "sum_{n=1}^{N}", "dL/d", r"\underbrace{", r"\sqrt"])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_ALPHABET, max_size=40).map("".join))
+def test_fuzz_grammar_fragments_raise_only_parse_errors(text: str) -> None:
+    try:
+        parse(text)
+    except AnswerSyntaxError as error:
+        assert 0 <= error.position <= len(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_fuzz_arbitrary_text_raises_only_parse_errors(text: str) -> None:
+    try:
+        parse(text)
+    except AnswerSyntaxError as error:
+        assert 0 <= error.position <= max(len(text), MAX_LENGTH)
