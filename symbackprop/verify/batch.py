@@ -103,12 +103,9 @@ def _failed(target: str, verdict: str, message: str, seconds: float) -> dict[str
 
 def _one_blas_thread() -> None:
     """Workers share the cores: a multi-threaded BLAS in each oversubscribes them (the full-size
-    autoencoder grades 4x slower with 2 workers on 2 cores). threadpoolctl, where it is installed,
-    limits each worker to one BLAS thread; without it the batch is only slower on large networks."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
+    autoencoder grades 4x slower with 2 workers on 2 cores), so each worker keeps to one BLAS thread."""
+    from threadpoolctl import threadpool_limits
+
     threadpool_limits(1)
 
 
