@@ -240,10 +240,13 @@ class Network:
         return training.train(self, steps, learning_rate)
 
     def gradcheck(self, values: Mapping[str, Any] | None = None, seed: int = 0, random: bool = False,
-                  step: float = gradcheck.STEP, tolerance: float = gradcheck.TOLERANCE) -> GradcheckResult:
+                  step: float = gradcheck.STEP, tolerance: float = gradcheck.TOLERANCE,
+                  max_entries: int = gradcheck.MAX_ENTRIES) -> GradcheckResult:
         """The symbolic gradients against central finite differences (float64) at `values`, the
-        spec's data, or seeded random data; `.ok` is the verdict, `.report()` the table."""
-        return gradcheck.check(self, values, seed=seed, random=random, step=step, tolerance=tolerance)
+        spec's data, or seeded random data, checking at most `max_entries` entries per parameter;
+        `.ok` is the verdict, `.report()` the table."""
+        return gradcheck.check(self, values, seed=seed, random=random, step=step, tolerance=tolerance,
+                               max_entries=max_entries)
 
     def codegen(self, backend: str = "numpy") -> str:
         """The text of a standalone module computing the loss and gradients (imports NumPy only)."""

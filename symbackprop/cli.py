@@ -151,7 +151,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     for path in args.spec:
         try:
             result = load(Path(path)).gradcheck(seed=args.seed, random=args.random, step=args.step,
-                                                tolerance=args.tolerance)
+                                                tolerance=args.tolerance, max_entries=args.max_entries)
         except (SpecError, NotComputable) as error:
             print(f"symbackprop: error: {error if isinstance(error, SpecError) else f'{path}: {error}'}",
                   file=sys.stderr)
@@ -251,7 +251,8 @@ def _number(kind: type, low: float, high: float | None = None) -> Callable[[str]
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
         if not (value >= low if kind is int else low < value < math.inf) or (high is not None and value > high):
-            bounds = f"from {low} to {high}" if high is not None else f"above {low}"
+            bounds = f"from {low} to {high}" if high is not None else (f"of at least {low}" if kind is int
+                                                                        else f"above {low}")
             raise argparse.ArgumentTypeError(f"{text}: expected a finite {kind.__name__} {bounds}")
         return value
 
@@ -297,6 +298,9 @@ def _add_number_commands(commands: argparse._SubParsersAction) -> None:
                        help=f"finite-difference step (default {gradcheck.STEP:g})")
     check.add_argument("--tolerance", type=_number(float, 0), default=gradcheck.TOLERANCE, metavar="T",
                        help=f"largest relative error that counts as agreement (default {gradcheck.TOLERANCE:g})")
+    check.add_argument("--max-entries", type=_number(int, 1), default=gradcheck.MAX_ENTRIES, metavar="K",
+                       help=f"check at most K seeded random entries of each parameter (default "
+                            f"{gradcheck.MAX_ENTRIES}); a large K checks every entry")
     check.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     check.set_defaults(run=cmd_gradcheck)
 

@@ -3,7 +3,9 @@ deliberately wrong rule is caught, and kinks are avoided or reported, never a fa
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 from pathlib import Path
 
@@ -188,3 +190,14 @@ def test_a_random_check_of_a_large_layer_samples_its_entries() -> None:
     assert result.ok
     assert result.parameters["W_1"].checked == 50 and result.parameters["W_1"].total == 1200
     assert result.parameters["b_1"].checked == 30
+
+
+def test_max_entries_bounds_the_entries_compared_from_the_cli() -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["gradcheck", "specs/relu_4321.yaml", "--max-entries", "2"]) == 0
+    assert "W_1               2/12" in out.getvalue()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["gradcheck", "specs/relu_4321.yaml", "--max-entries", "100"]) == 0
+    net = sbp.load("specs/relu_4321.yaml")
+    assert net.gradcheck(max_entries=100).parameters["W_1"].checked == 12
