@@ -106,6 +106,7 @@ class _Indexer:
             k = self.fresh(expr.shape[expr.axis])
             other = (k, j) if expr.axis == 0 else (i, k)
             total = Sum(exp(self.entry(expr.arg, *other)), (k, 0, expr.shape[expr.axis] - 1))
+            self.used.discard(k.name)
             return exp(self.entry(expr.arg, i, j)) / total
         if isinstance(expr, Indicator):
             entry = self.entry(expr.arg, i, j)
