@@ -1,0 +1,48 @@
+"""The walls of docs/architecture.md, checked on the source: spec/ knows no SymPy, render/ and
+verify/ do not import each other, nothing imports cli.py, and the engine names no activation."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "symbackprop"
+
+
+def imports(path: Path) -> set[str]:
+    """Every module a file imports, by its full dotted name."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def files(folder: str = "") -> list[Path]:
+    return sorted((PACKAGE / folder).rglob("*.py"))
+
+
+def test_spec_layer_knows_no_sympy() -> None:
+    for path in files("spec"):
+        assert not any(name.split(".")[0] in ("sympy", "numpy") for name in imports(path)), path.name
+
+
+def test_render_and_verify_do_not_import_each_other() -> None:
+    for path in files("render"):
+        assert not any(name.startswith("symbackprop.verify") for name in imports(path)), path.name
+    for path in files("verify"):
+        assert not any(name.startswith("symbackprop.render") for name in imports(path)), path.name
+
+
+def test_nothing_imports_the_cli() -> None:
+    importers = [path.name for path in files() if "symbackprop.cli" in imports(path)]
+    assert importers == ["__main__.py"]
+
+
+def test_engine_names_no_activation_or_loss() -> None:
+    """derive.py asks rules.py; adding an activation never touches the engine."""
+    source = (PACKAGE / "derive.py").read_text(encoding="utf-8")
+    for name in ("relu", "tanh", "sigmoid", "softmax", "leaky", "squared_error", "cross_entropy", "hinge"):
+        assert name not in source, name
