@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import symbackprop as sbp
 from symbackprop.forms.index import EntryFunction
@@ -178,3 +180,26 @@ def test_latex_of_every_form_compiles(name: str, tmp_path: Path) -> None:
     lines = der.forward_latex() + [t.latex(form) for form in sbp.FORMS for t in der.targets]
     body = "\n".join(f"\\begin{{align*}}\n{line.replace(' = ', ' &= ', 1)}\n\\end{{align*}}" for line in lines)
     compile_latex(body, tmp_path)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(depth=st.integers(1, 3), data=st.data(), convention=st.sampled_from(CONVENTIONS),
+       loss=st.sampled_from(["half_squared_error", "squared_error", "cross_entropy"]), seed=st.integers(0, 2**16))
+def test_every_form_agrees_on_random_chains(depth, data, convention, loss, seed) -> None:
+    """On random chains, every form's value equals the matrix form's (the chain form aside, which
+    is notation), and the index form's sums agree with it entry by entry."""
+    sizes = [data.draw(st.integers(1, 3)) for _ in range(depth + 1)]
+    activations = [data.draw(st.sampled_from(ACTIVATIONS)) for _ in range(depth)]
+    activations[-1] = output_activation(activations[-1], loss)
+    chain = Chain(sizes, activations, loss, *convention, bias=[data.draw(st.booleans()) for _ in range(depth)])
+    values = chain.random_values(np.random.default_rng(seed), n_samples=data.draw(st.integers(1, 3)))
+    assume(not chain.near_kink(values, margin=1e-3))
+    net = sbp.load(chain.spec())
+    env, out, n_samples = environment(net, values)
+    for target in net.derive().targets:
+        matrix = evaluate(target.matrix, env, n_samples)
+        for form in ("symbolic", "simplified"):
+            np.testing.assert_allclose(evaluate(target.form(form), env, n_samples), matrix, rtol=1e-9, atol=1e-12,
+                                       err_msg=f"{target.name} {form}")
+        np.testing.assert_allclose(evaluate_index(target, env, n_samples), matrix, rtol=1e-9, atol=1e-12,
+                                   err_msg=f"{target.name} index")
