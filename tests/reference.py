@@ -13,7 +13,8 @@ import sympy as sp
 ALPHA = 0.01
 
 
-def np_activation(kind: str, s: np.ndarray, axis: int = 0, expr: str | None = None) -> np.ndarray:
+def np_activation(kind: str, s: np.ndarray) -> np.ndarray:
+    """f(s) in the canonical orientation: one sample per column (softmax runs down each column)."""
     if kind == "relu":
         return np.maximum(s, 0)
     if kind == "tanh":
@@ -25,8 +26,8 @@ def np_activation(kind: str, s: np.ndarray, axis: int = 0, expr: str | None = No
     if kind == "leaky_relu":
         return np.where(s > 0, s, ALPHA * s)
     if kind == "softmax":
-        e = np.exp(s - s.max(axis=axis, keepdims=True))
-        return e / e.sum(axis=axis, keepdims=True)
+        e = np.exp(s - s.max(axis=0, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True)
     if kind == "cube":  # the custom {expr: "x**3/3 + x"} used in tests
         return s**3 / 3 + s
     raise ValueError(kind)
