@@ -14,18 +14,31 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from symbackprop import gradcheck
-from symbackprop.api import FORMS, Derivation, Network, UnknownTarget, load
-from symbackprop.codegen import BACKENDS
-from symbackprop.numeric import NotComputable
-from symbackprop.printing import escape_latex
-from symbackprop.spec import SpecError
-from symbackprop.training import TrainingError
+from symbackprop import options
+from symbackprop.options import BACKENDS, FORMS
+
+if TYPE_CHECKING:
+    from symbackprop.api import Derivation, Network
+
+# Start-up: this module imports only the standard library and SymPy-free modules at the top
+# (tests/test_startup.py pins it), so --help, --version and a bad spec or option are answered at
+# once. Each command imports what it computes with when it runs.
 
 
 class UsageError(Exception):
     """Bad options or input that the user can fix: exit 2 with this message."""
+
+
+def load(path: Path) -> Network:
+    """The spec validated first (no SymPy needed to find its mistakes), then the network built from it."""
+    from symbackprop.spec.loader import load_spec
+
+    spec = load_spec(path)
+    from symbackprop.api import Network
+
+    return Network(spec)
 
 
 def _write(text: str | bytes, output: str | None) -> None:
@@ -61,6 +74,8 @@ def _forms(requested: str) -> list[str]:
 
 
 def _targets(der: Derivation, names: list[str] | None) -> list:
+    from symbackprop.api import UnknownTarget
+
     if not names:
         return der.targets
     try:
@@ -87,6 +102,8 @@ def _derive_text(net: Network, der: Derivation, targets: list, forms: list[str],
 
 def _derive_latex(net: Network, der: Derivation, targets: list, forms: list[str], whole: bool,
                   transpose: str) -> str:
+    from symbackprop.printing import escape_latex
+
     title = escape_latex(" ".join(net.spec.name.split()))
     blocks = []
     if whole:
@@ -135,6 +152,9 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 
 def cmd_numeric(args: argparse.Namespace) -> int:
+    from symbackprop.numeric import NotComputable
+    from symbackprop.training import TrainingError
+
     try:
         run = load(Path(args.spec)).train(steps=args.steps, learning_rate=args.learning_rate)
     except (TrainingError, NotComputable) as error:
@@ -147,6 +167,9 @@ def cmd_numeric(args: argparse.Namespace) -> int:
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     """Every spec in turn: exit 2 if one could not be checked, else 1 if one disagrees, else 0."""
+    from symbackprop.numeric import NotComputable
+    from symbackprop.spec.errors import SpecError
+
     status, reports = 0, []
     for path in args.spec:
         try:
@@ -164,6 +187,8 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 
 
 def cmd_codegen(args: argparse.Namespace) -> int:
+    from symbackprop.numeric import NotComputable
+
     try:
         text = load(Path(args.spec)).codegen(args.backend)
     except NotComputable as error:
@@ -211,7 +236,7 @@ def _names(choices: Sequence[str]) -> Callable[[str], list[str] | None]:
 
 
 def _add_render_command(commands: argparse._SubParsersAction) -> None:
-    from symbackprop.render import DEFAULT_DIGITS, MAX_DIGITS, SECTIONS
+    from symbackprop.options import DEFAULT_DIGITS, MAX_DIGITS, SECTIONS
 
     render = commands.add_parser(
         "render", help="the whole worked solution as a LaTeX or Markdown document, or a PDF",
@@ -294,13 +319,14 @@ def _add_number_commands(commands: argparse._SubParsersAction) -> None:
     check.add_argument("spec", metavar="SPEC", nargs="+", help="one or more network specs (YAML files)")
     check.add_argument("--random", action="store_true", help="random data even where the spec has data")
     check.add_argument("--seed", type=_number(int, 0), default=0, metavar="S", help="seed of the random data")
-    check.add_argument("--step", type=_number(float, 0), default=gradcheck.STEP, metavar="H",
-                       help=f"finite-difference step (default {gradcheck.STEP:g})")
-    check.add_argument("--tolerance", type=_number(float, 0), default=gradcheck.TOLERANCE, metavar="T",
-                       help=f"largest relative error that counts as agreement (default {gradcheck.TOLERANCE:g})")
-    check.add_argument("--max-entries", type=_number(int, 1), default=gradcheck.MAX_ENTRIES, metavar="K",
+    check.add_argument("--step", type=_number(float, 0), default=options.GRADCHECK_STEP, metavar="H",
+                       help=f"finite-difference step (default {options.GRADCHECK_STEP:g})")
+    check.add_argument("--tolerance", type=_number(float, 0), default=options.GRADCHECK_TOLERANCE, metavar="T",
+                       help=f"largest relative error that counts as agreement (default "
+                            f"{options.GRADCHECK_TOLERANCE:g})")
+    check.add_argument("--max-entries", type=_number(int, 1), default=options.GRADCHECK_MAX_ENTRIES, metavar="K",
                        help=f"check at most K seeded random entries of each parameter (default "
-                            f"{gradcheck.MAX_ENTRIES}); a large K checks every entry")
+                            f"{options.GRADCHECK_MAX_ENTRIES}); a large K checks every entry")
     check.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     check.set_defaults(run=cmd_gradcheck)
 
@@ -402,6 +428,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(encoding="utf-8")  # formulas hold ⊙ and ·, whatever the terminal's locale
     parser = build_parser()
     args = parser.parse_args(argv)
+    from symbackprop.spec.errors import SpecError  # after the options: --help and option errors do not need it
+
     try:
         return args.run(args)
     except (SpecError, UsageError) as error:

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING
 
 from symbackprop.graph import BATCH
 from symbackprop.numeric import HELPERS, function_source, uses_softmax
+from symbackprop.options import BACKENDS
 
 if TYPE_CHECKING:
     from symbackprop.api import Network
 
-#: Backends codegen can write.
-BACKENDS: tuple[str, ...] = ("numpy",)
 #: The name of the generated function.
 FUNCTION = "loss_and_gradients"
 

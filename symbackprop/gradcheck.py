@@ -19,18 +19,19 @@ import numpy as np
 
 from symbackprop.graph import BATCH, LEAF_ROLES
 from symbackprop.numeric import GradientFunction
+from symbackprop.options import GRADCHECK_MAX_ENTRIES, GRADCHECK_STEP, GRADCHECK_TOLERANCE
 
 if TYPE_CHECKING:
     from symbackprop.api import Network
 
 #: Default step of the central differences.
-STEP = 1e-5
+STEP = GRADCHECK_STEP
 #: Default largest relative error still counted as agreement.
-TOLERANCE = 1e-5
+TOLERANCE = GRADCHECK_TOLERANCE
 #: Random data is redrawn while some kink argument is within MARGIN * step of its kink.
 MARGIN = 100.0
 #: Entries checked per parameter at most (a seeded random choice beyond that).
-MAX_ENTRIES = 1000
+MAX_ENTRIES = GRADCHECK_MAX_ENTRIES
 #: Samples in random data.
 RANDOM_SAMPLES = 3
 DRAWS = 100

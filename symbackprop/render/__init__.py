@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from symbackprop.api import FORMS, Network
+from symbackprop.options import DEFAULT_DIGITS, MAX_DIGITS, SECTIONS
 from symbackprop.render.checks import checks_section
 from symbackprop.render.derivation import (
     derivation_section,
@@ -32,10 +33,6 @@ from symbackprop.render.worked import numeric_section
 
 #: Output formats.
 FORMATS: tuple[str, ...] = ("tex", "md")
-#: Every section, in the order documents show them.
-SECTIONS: tuple[str, ...] = ("network", "sizes", "forward", "loss", "derivation", "numeric", "checks")
-DEFAULT_DIGITS = 4
-MAX_DIGITS = 15
 
 
 class RenderError(ValueError):
