@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from symbackprop import options
 from symbackprop.options import BACKENDS, FORMS
+from symbackprop.schema import versioned
 
 if TYPE_CHECKING:
     from symbackprop.api import Derivation, Network
@@ -120,7 +121,7 @@ def _derive_latex(net: Network, der: Derivation, targets: list, forms: list[str]
 def _derive_json(net: Network, der: Derivation, targets: list, forms: list[str], transpose: str) -> str:
     from symbackprop.printing import to_text
 
-    doc = {
+    doc = versioned({
         "name": net.spec.name,
         "convention": {"weights": net.spec.convention.weights, "samples": net.spec.convention.samples},
         "shapes": net.shapes(),
@@ -131,7 +132,7 @@ def _derive_json(net: Network, der: Derivation, targets: list, forms: list[str],
              "forms": {form: {"text": t.text(form), "latex": t.latex(form, transpose)} for form in forms}}
             for t in targets
         ],
-    }
+    })
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from symbackprop.schema import SCHEMA_VERSION, versioned
 from symbackprop.spec.loader import MAX_STEPS
 
 if TYPE_CHECKING:
@@ -50,10 +51,10 @@ class TrainingRun:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of interface.md section 2; non-finite numbers become null."""
-        return {"name": self.name, "steps": [
+        return versioned({"name": self.name, "steps": [
             {"step": s.step, "loss": _number(s.loss), "params": _matrices(s.params), "forward": _matrices(s.forward),
              "delta": _matrices(s.delta), "grad": _matrices(s.grad), "updated": _matrices(s.updated)}
-            for s in self.steps]}
+            for s in self.steps]})
 
     def to_json(self) -> str:
         """to_dict() as JSON, laid out like interface.md: one line per step's group of matrices."""
@@ -64,7 +65,8 @@ class TrainingRun:
                       for key in ("params", "forward", "delta", "grad", "updated")]
             head = f'  {{"step": {step["step"]}, "loss": {json.dumps(step["loss"])},\n'
             steps.append(head + ",\n".join(groups) + "}")
-        return f'{{"name": {json.dumps(doc["name"])}, "steps": [\n' + ",\n".join(steps) + "]}\n"
+        head = f'{{"schema_version": {SCHEMA_VERSION}, "name": {json.dumps(doc["name"])}, "steps": [\n'
+        return head + ",\n".join(steps) + "]}\n"
 
     def warnings(self) -> list[str]:
         """Sentences for people: a loss that stopped being a number."""

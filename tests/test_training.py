@@ -29,7 +29,7 @@ def test_square_homework_step_as_json(capsys: pytest.CaptureFixture[str]) -> Non
     code, out, err = numeric(capsys, "specs/square_221.yaml", "--json")
     assert code == 0 and err == ""
     doc = json.loads(out)
-    assert set(doc) == {"name", "steps"} and doc["name"] == "2-2-1 network with square activation"
+    assert set(doc) == {"schema_version", "name", "steps"} and doc["name"] == "2-2-1 network with square activation"
     (step,) = doc["steps"]
     assert set(step) == KEYS and step["step"] == 1
     assert step["loss"] == 2

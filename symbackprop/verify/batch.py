@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from symbackprop.api import UnknownTarget
+from symbackprop.schema import versioned
 from symbackprop.verify.limits import Deadline
 from symbackprop.verify.result import VERDICTS
 from symbackprop.verify.verifier import Verifier
@@ -97,8 +98,8 @@ def grade(verifier: Verifier, target: str, answer: str) -> dict[str, Any]:
 
 
 def _failed(target: str, verdict: str, message: str, seconds: float) -> dict[str, Any]:
-    return {"target": target, "equivalent": False, "verdict": verdict, "expected": "", "answer": "",
-            "feedback": [message], "score": 0.0, "partial_credit": [], "seconds": round(seconds, 4)}
+    return versioned({"target": target, "equivalent": False, "verdict": verdict, "expected": "", "answer": "",
+                      "feedback": [message], "score": 0.0, "partial_credit": [], "seconds": round(seconds, 4)})
 
 
 def _one_blas_thread() -> None:

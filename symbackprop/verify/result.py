@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from symbackprop.schema import versioned
+
 #: Every verdict, in the order summaries list them.
 VERDICTS = ("equivalent", "different", "unreadable", "timeout", "error")
 
@@ -51,7 +53,7 @@ class VerifyResult:
         }
         if self.position is not None:
             doc["position"] = self.position
-        return {**self.extra, **doc}
+        return versioned({**self.extra, **doc})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
