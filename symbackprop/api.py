@@ -19,8 +19,9 @@ from symbackprop.forms import FORMS, FormBuilder
 from symbackprop.forms.index import IndexForm
 from symbackprop.gradcheck import GradcheckResult
 from symbackprop.graph import BATCH, Graph, build_graph
+from symbackprop.notation import Names
 from symbackprop.numeric import GradientFunction
-from symbackprop.printing import latex_name, to_latex, to_text
+from symbackprop.printing import to_latex, to_text
 from symbackprop.spec import NetworkSpec, load_spec
 from symbackprop.training import TrainingRun
 
@@ -43,14 +44,14 @@ class Target:
     """One derived quantity (a gradient dL/dW or a delta); each form is computed when first asked for."""
 
     def __init__(self, name: str, kind: str, key: str, symbol: str, shape: tuple, builder: FormBuilder,
-                 names: dict[str, str]) -> None:
+                 names: Names) -> None:
         self.name = name  # "dL/dW_1" or "delta_1"
         self.kind = kind  # "gradient" or "delta"
         self.key = key  # the parameter's name, or the layer's
         self.symbol = symbol  # the parameter's or the delta's own symbol
         self.shape = shape
         self._builder = builder
-        self._names = names
+        self.names = names  # the spec's notation: how the formulas are spelt
 
     def form(self, form: str) -> Expr:
         """The right-hand side in one of FORMS, as a SymPy expression."""
@@ -89,17 +90,27 @@ class Target:
         return symbol[tuple(next(names) if dim != 1 else 0 for dim in self.shape)]
 
     def lhs_latex(self, form: str = "matrix") -> str:
+        """The left side in the spec's notation: \\delta_{1}, \\frac{\\partial \\mathcal{L}}{\\partial W_{1}}."""
         if form == "index":
-            element = to_latex(self._element(self.index_form()), self._names)
-            return element if self.kind == "delta" else r"\frac{\partial \mathcal{L}}{\partial " + element + "}"
+            element = to_latex(self._element(self.index_form()), self.names)
+            if self.kind == "delta":
+                return element
+            return r"\frac{\partial " + self.names.loss_latex() + r"}{\partial " + element + "}"
         if self.kind == "delta":
-            return latex_name(self.symbol)
-        return r"\frac{\partial \mathcal{L}}{\partial " + self._names.get(self.symbol, latex_name(self.symbol)) + "}"
+            return self.names.latex(self.symbol)
+        return self.names.gradient_latex(self.symbol)
+
+    def lhs_text(self, form: str = "matrix") -> str:
+        """The left side in plain text: delta_1, dL/dW_1 (in the notation: sigma^(1), dE/dw^(1))."""
+        if form == "index":
+            element = to_text(self._element(self.index_form()), self.names)
+            return element if self.kind == "delta" else f"d{self.names.loss_text()}/d{element}"
+        return self.names.text(self.symbol) if self.kind == "delta" else self.names.gradient_text(self.symbol)
 
     def latex(self, form: str = "matrix", transpose: str = r"\top") -> str:
         """`lhs = rhs` in LaTeX, without math delimiters; the index form states its index ranges.
         `transpose` is the superscript of a transpose: \\top (W^{\\top}) or T (W^{T})."""
-        line = f"{self.lhs_latex(form)} = {to_latex(self.form(form), self._names, transpose)}"
+        line = f"{self.lhs_latex(form)} = {to_latex(self.form(form), self.names, transpose)}"
         if form == "index":
             indexed = self.index_form()
             bounds = r",\ ".join(rf"1 \le {index} \le {to_latex(upper)}" for index, upper in indexed.bounds)
@@ -109,12 +120,10 @@ class Target:
     def text(self, form: str = "matrix") -> str:
         """`lhs = rhs` in plain text; the index form states its index ranges."""
         if form != "index":
-            return f"{self.name} = {to_text(self.form(form))}"
+            return f"{self.lhs_text(form)} = {to_text(self.form(form), self.names)}"
         indexed = self.index_form()
-        element = to_text(self._element(indexed))
-        lhs = element if self.kind == "delta" else f"dL/d{element}"
         bounds = ", ".join(f"{index} = 1..{upper}" for index, upper in indexed.bounds)
-        return f"{lhs} = {to_text(indexed.expr)}" + (f"   for {bounds}" if bounds else "")
+        return f"{self.lhs_text(form)} = {to_text(indexed.expr, self.names)}" + (f"   for {bounds}" if bounds else "")
 
     def _repr_latex_(self) -> str:
         return f"$\\displaystyle {self.latex()}$"
@@ -128,20 +137,19 @@ class Derivation:
 
     def __init__(self, bp: Backprop) -> None:
         self.backprop = bp
-        spec = bp.graph.spec
-        self._names = {spec.output: latex_name(spec.output)}
+        self.names = Names.of(bp.graph.spec)  # the spec's notation: how every formula is spelt
         builder = FormBuilder(bp)
         self._targets: dict[str, Target] = {}
         preactivations = {node.delta_key: node for node in bp.graph.by_role("preactivation")}
         last_delta = {preactivations[key].layer: key for key in bp.deltas}  # a recurrent layer's cycle 1
         for key in bp.deltas:
             self._add(Target(f"delta_{key}", "delta", key, f"delta_{key}", preactivations[key].shape, builder,
-                             self._names))
+                             self.names))
             layer = preactivations[key].layer
             if last_delta[layer] == key:
                 for param in (n for n in bp.graph.parameters if n.layer == layer):
                     self._add(Target(f"dL/d{param.name}", "gradient", param.name, param.name, param.shape,
-                                     builder, self._names))
+                                     builder, self.names))
 
     def _add(self, target: Target) -> None:
         self._targets[target.name] = target
@@ -173,12 +181,13 @@ class Derivation:
     def forward_latex(self, transpose: str = r"\top") -> list[str]:
         lines = []
         for name, expr in self.forward():
-            lhs = r"\mathcal{L}" if name == "L" else self._names.get(name, latex_name(name))
-            lines.append(f"{lhs} = {to_latex(expr, self._names, transpose)}")
+            lhs = self.names.loss_latex() if name == "L" else self.names.latex(name)
+            lines.append(f"{lhs} = {to_latex(expr, self.names, transpose)}")
         return lines
 
     def forward_text(self) -> list[str]:
-        return [f"{name} = {to_text(expr)}" for name, expr in self.forward()]
+        return [f"{self.names.loss_text() if name == 'L' else self.names.text(name)} = {to_text(expr, self.names)}"
+                for name, expr in self.forward()]
 
     def _repr_latex_(self) -> str:
         lines = self.forward_latex() + [t.latex() for t in self.targets]

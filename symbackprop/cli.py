@@ -90,7 +90,7 @@ def _derive_text(net: Network, der: Derivation, targets: list, forms: list[str],
     lines: list[str] = []
     if whole:
         lines += [spec.name, f"convention: weights {spec.convention.weights}, samples {spec.convention.samples}", ""]
-        lines += ["Sizes"] + [f"  {name}: {shape}" for name, shape in net.shapes().items()] + [""]
+        lines += ["Sizes"] + [f"  {der.names.text(name)}: {shape}" for name, shape in net.shapes().items()] + [""]
         lines += ["Forward"] + [f"  {line}" for line in der.forward_text()] + [""]
     for form in forms:
         if whole or len(forms) > 1:
@@ -125,7 +125,7 @@ def _derive_json(net: Network, der: Derivation, targets: list, forms: list[str],
         "name": net.spec.name,
         "convention": {"weights": net.spec.convention.weights, "samples": net.spec.convention.samples},
         "shapes": net.shapes(),
-        "forward": [{"symbol": name, "text": to_text(expr), "latex": latex}
+        "forward": [{"symbol": name, "text": to_text(expr, der.names), "latex": latex}
                     for (name, expr), latex in zip(der.forward(), der.forward_latex(transpose), strict=True)],
         "targets": [
             {"target": t.name, "kind": t.kind, "shape": list(t.shape),

@@ -1,13 +1,13 @@
 """LaTeX and plain-text printers in the course's symbols, after SymPy's printer pattern:
 one `_print_<Class>` per kind of expression, no string surgery on printed output.
 
-Symbols are named `base_sub` (W_1, delta_out, y_out, s_<layer>); LaTeX writes them
+Symbols carry the engine's names (W_1, delta_out, y_out, s_<layer>); the printers spell them
+through a notation table (notation.Names: net^{(1)}, \\sigma_{1} ...), or, without one, as LaTeX
 `W_{1}`, `\\delta_{out}`, `y_{out}`, with any LaTeX special in a user's name escaped.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,56 +32,10 @@ from sympy.printing.str import StrPrinter as _SympyStr
 from symbackprop.forms.chain import LOSS, ChainProduct, ChainSum, Grouped, Partial
 from symbackprop.forms.index import EntryFunction
 from symbackprop.matexpr import Elementwise, EntrySum, Indicator, Ones, Softmax
+from symbackprop.notation import GREEK, PLAIN, Spelling, escape_latex, latex_element_base, latex_name
 
-GREEK = {
-    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
-    "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega", "Gamma", "Delta", "Theta",
-    "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega",
-}
-_LATEX_SPECIALS = {
-    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
-    "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}", "`": r"\textasciigrave{}",
-    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
-}
-
-
-def escape_latex(text: str) -> str:
-    """User text as LaTeX that prints it literally and runs nothing."""
-    return "".join(_LATEX_SPECIALS.get(char, char) for char in text)
-
-
-def _latex_part(text: str) -> str:
-    if text in GREEK:
-        return "\\" + text
-    if re.fullmatch(r"[A-Za-z0-9]+", text):
-        return text
-    return r"\text{" + escape_latex(text) + "}"
-
-
-_CYCLE = re.compile(r"(.+)\^\((\d+)\)")
-
-
-def latex_name(name: str) -> str:
-    """`delta_out` -> `\\delta_{out}`; the first underscore starts the subscript, and a recurrent
-    layer's cycle is a superscript (`s_rec^(2)` -> `s_{rec}^{(2)}`)."""
-    cycle = _CYCLE.fullmatch(name)
-    if cycle:
-        return latex_name(cycle.group(1)) + "^{(" + cycle.group(2) + ")}"
-    base, _, sub = name.partition("_")
-    if not base:
-        return _latex_part(name)
-    return _latex_part(base) + ("_{" + _latex_part(sub) + "}" if sub else "")
-
-
-def latex_element_base(name: str) -> str:
-    """`W_1` -> `W^{(1)}`, `delta_out` -> `\\delta^{(out)}`, `s_rec^(2)` -> `s^{(rec,2)}`: an entry's own
-    indices take the subscript."""
-    cycle = _CYCLE.fullmatch(name)
-    name, suffix = (cycle.group(1), "," + cycle.group(2)) if cycle else (name, "")
-    base, _, sub = name.partition("_")
-    if not base:
-        return _latex_part(name)
-    return _latex_part(base) + ("^{(" + _latex_part(sub) + suffix + ")}" if sub else "")
+__all__ = ["GREEK", "LatexPrinter", "TextPrinter", "escape_latex", "latex_element_base", "latex_name", "to_latex",
+           "to_text"]
 
 
 def _element_indices(expr: MatrixElement) -> list[Expr]:
@@ -115,6 +69,7 @@ class _CourseNotation:
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         super().__init__(settings)
         self._inline: dict[Symbol, str] = {}  # stand-in symbol -> how its matrix prints
+        self.spelling: Spelling = self._settings.get("spelling") or PLAIN
 
     def _wrap(self, expr: Expr, types: tuple[type, ...]) -> str:
         printed = self._print(expr)
@@ -162,17 +117,13 @@ class _CourseNotation:
 class LatexPrinter(_CourseNotation, _SympyLatex):
     """SymPy's LaTeX printer with the course's matrix notation: ^\\top, \\odot, f_1'(s_1)."""
 
-    _default_settings: dict[str, Any] = {**_SympyLatex._default_settings, "transpose": r"\top", "names": None}
+    _default_settings: dict[str, Any] = {**_SympyLatex._default_settings, "transpose": r"\top", "spelling": None}
 
     def _bracket(self, printed: str) -> str:
         return r"\left(" + printed + r"\right)"
 
-    def _name(self, name: str) -> str:
-        names = self._settings["names"] or {}
-        return names.get(name) or latex_name(name)
-
     def _print_MatrixSymbol(self, expr: MatrixExpr) -> str:
-        return self._name(expr.name)
+        return self.spelling.latex(expr.name)
 
     def _print_Symbol(self, expr: Symbol, style: str = "plain") -> str:
         if expr in self._inline:
@@ -210,7 +161,7 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
         if not expr.label:
             return self._inline_formula(expr)
         arguments = ", ".join(self._print(m) for m in expr.mats)
-        return self._name(expr.label) + "'" * expr.order + r"\left(" + arguments + r"\right)"
+        return self.spelling.function_latex(expr.label) + "'" * expr.order + r"\left(" + arguments + r"\right)"
 
     def _print_Softmax(self, expr: Softmax) -> str:
         return r"\operatorname{softmax}\left(" + self._print(expr.arg) + r"\right)"
@@ -236,7 +187,7 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
         return r"\left[" + self._print(expr.arg) + relation + r"\right]"
 
     def _print_Partial(self, expr: Partial) -> str:
-        top = r"\mathcal{L}" if expr.numerator == LOSS else self._print(expr.numerator)
+        top = self.spelling.loss_latex() if expr.numerator == LOSS else self._print(expr.numerator)
         return r"\frac{\partial " + top + r"}{\partial " + self._print(expr.denominator) + "}"
 
     def _print_ChainProduct(self, expr: ChainProduct) -> str:
@@ -246,11 +197,11 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
         return " + ".join(self._print(term) for term in expr.args)
 
     def _print_Grouped(self, expr: Grouped) -> str:
-        return r"\underbrace{" + self._print(expr.inner) + "}_{" + self._name(expr.name) + "}"
+        return r"\underbrace{" + self._print(expr.inner) + "}_{" + self.spelling.latex(expr.name) + "}"
 
     def _print_MatrixElement(self, expr: MatrixElement) -> str:
         indices = _element_indices(expr)
-        base = latex_element_base(expr.parent.name)
+        base = self.spelling.element_latex(expr.parent.name)
         return base + ("_{" + ",".join(self._print(i) for i in indices) + "}" if indices else "")
 
     def _print_Sum(self, expr: Sum) -> str:
@@ -262,27 +213,32 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
 
     def _print_EntryFunction(self, expr: EntryFunction) -> str:
         arguments = ", ".join(self._print(a) for a in expr.args[3:])
-        return self._name(expr.label) + "'" * expr.order + r"\left(" + arguments + r"\right)"
+        return self.spelling.function_latex(expr.label) + "'" * expr.order + r"\left(" + arguments + r"\right)"
 
 
 class TextPrinter(_CourseNotation, _SympyStr):
     """Plain text in the same notation: juxtaposition for products, ^T, ⊙, f_1'(s_1)."""
 
-    _default_settings: dict[str, Any] = {**_SympyStr._default_settings, "hadamard": " ⊙ "}
+    _default_settings: dict[str, Any] = {**_SympyStr._default_settings, "hadamard": " ⊙ ", "spelling": None}
 
     def _bracket(self, printed: str) -> str:
         return "(" + printed + ")"
 
+    def _print_MatrixSymbol(self, expr: MatrixSymbol) -> str:
+        return self.spelling.text(expr.name)
+
     def _print_Symbol(self, expr: Symbol) -> str:
-        return self._inline.get(expr) or super()._print_Symbol(expr)
+        if expr in self._inline:
+            return self._inline[expr]
+        return self.spelling.loss_text() if expr == LOSS else super()._print_Symbol(expr)
 
     def _print_Dummy(self, expr: Symbol) -> str:
         return self._inline.get(expr) or super()._print_Dummy(expr)
 
     def _print_Transpose(self, expr: Transpose) -> str:
         base = self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, Transpose, Mul))
-        cycle = isinstance(expr.arg, MatrixSymbol) and "^" in expr.arg.name
-        return ("(" + base + ")" if cycle else base) + "^T"
+        scripted = isinstance(expr.arg, MatrixSymbol) and "^" in base  # (s_rec^(2))^T, (W^(1))^T
+        return ("(" + base + ")" if scripted else base) + "^T"
 
     def _print_MatMul(self, expr: MatMul) -> str:
         coeff, factors = expr.as_coeff_matrices()
@@ -307,7 +263,8 @@ class TextPrinter(_CourseNotation, _SympyStr):
     def _print_Elementwise(self, expr: Elementwise) -> str:
         if not expr.label:
             return self._inline_formula(expr)
-        return expr.label + "'" * expr.order + "(" + ", ".join(self._print(m) for m in expr.mats) + ")"
+        label = self.spelling.function_text(expr.label)
+        return label + "'" * expr.order + "(" + ", ".join(self._print(m) for m in expr.mats) + ")"
 
     def _print_Softmax(self, expr: Softmax) -> str:
         return f"softmax({self._print(expr.arg)})"
@@ -337,11 +294,12 @@ class TextPrinter(_CourseNotation, _SympyStr):
         return " + ".join(self._print(term) for term in expr.args)
 
     def _print_Grouped(self, expr: Grouped) -> str:
-        return f"[{self._print(expr.inner)}]_{expr.name}"
+        return f"[{self._print(expr.inner)}]_{self.spelling.text(expr.name)}"
 
     def _print_MatrixElement(self, expr: MatrixElement) -> str:
         indices = _element_indices(expr)
-        return expr.parent.name + ("[" + ",".join(self._print(i) for i in indices) + "]" if indices else "")
+        base = self.spelling.element_text(expr.parent.name)
+        return base + ("[" + ",".join(self._print(i) for i in indices) + "]" if indices else "")
 
     def _print_Sum(self, expr: Sum) -> str:
         out = ""
@@ -350,7 +308,8 @@ class TextPrinter(_CourseNotation, _SympyStr):
         return f"{out}({self._print(expr.function)})"
 
     def _print_EntryFunction(self, expr: EntryFunction) -> str:
-        return expr.label + "'" * expr.order + "(" + ", ".join(self._print(a) for a in expr.args[3:]) + ")"
+        label = self.spelling.function_text(expr.label)
+        return label + "'" * expr.order + "(" + ", ".join(self._print(a) for a in expr.args[3:]) + ")"
 
 
 #: Python frames a printer may stack: a fully substituted delta nests about ten frames per
@@ -368,11 +327,13 @@ def _deep_recursion() -> Iterator[None]:
         sys.setrecursionlimit(old)
 
 
-def to_latex(expr: Expr, names: dict[str, str] | None = None, transpose: str = r"\top") -> str:
+def to_latex(expr: Expr, spelling: Spelling | None = None, transpose: str = r"\top") -> str:
+    """`expr` in LaTeX, its symbols spelt by `spelling` (a network's notation.Names; None: the engine's names)."""
     with _deep_recursion():
-        return LatexPrinter({"names": names, "transpose": transpose}).doprint(expr)
+        return LatexPrinter({"spelling": spelling, "transpose": transpose}).doprint(expr)
 
 
-def to_text(expr: Expr) -> str:
+def to_text(expr: Expr, spelling: Spelling | None = None) -> str:
+    """`expr` in plain text, its symbols spelt by `spelling`."""
     with _deep_recursion():
-        return TextPrinter().doprint(expr)
+        return TextPrinter({"spelling": spelling}).doprint(expr)

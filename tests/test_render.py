@@ -170,7 +170,8 @@ def test_generic_activation_has_no_numbers() -> None:
 def test_numbers_equal_numeric_json(spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["numeric", str(spec), "--json"]) == 0
     steps = json.loads(capsys.readouterr().out)["steps"]
-    text = sbp.load(spec).render("md", sections=["numeric"], digits=12)
+    net = sbp.load(spec)
+    text = net.render("md", sections=["numeric"], digits=12)
     chunks = re.split(r"^### Step \d+$", text, flags=re.M)[1:]
     assert len(chunks) == len(steps)
     for chunk, step in zip(chunks, steps, strict=True):
@@ -182,7 +183,8 @@ def test_numbers_equal_numeric_json(spec: Path, capsys: pytest.CaptureFixture[st
         assert len(shown) == len(wanted)
         for got, want in zip(shown, wanted, strict=True):
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-11)
-        loss = re.search(r"^\$\$\\mathcal\{L\} = .* = (-?\d+\.\d+)\$\$$", chunk, flags=re.M)
+        symbol = re.escape(net.derive().names.loss_latex())  # \mathcal{L}, or the spec's notation's loss
+        loss = re.search(rf"^\$\${symbol} = .* = (-?\d+\.\d+)\$\$$", chunk, flags=re.M)
         assert loss and abs(float(loss.group(1)) - step["loss"]) < 1e-11
 
 

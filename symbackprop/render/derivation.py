@@ -12,7 +12,8 @@ from sympy.matrices.expressions import MatrixSymbol
 from symbackprop.api import Network, Target
 from symbackprop.forms.index import IndexForm, index_form
 from symbackprop.matexpr import EntrySum
-from symbackprop.printing import latex_name, to_latex
+from symbackprop.notation import Names
+from symbackprop.printing import to_latex
 from symbackprop.render.diagram import activation_name, diagram, loss_name
 from symbackprop.render.markup import Math, Text
 from symbackprop.rules import activation_derivative, activation_function
@@ -45,18 +46,21 @@ def scalar_loss(net: Network, loss: Expr) -> str:
     def entries(arg: Expr) -> Sum:
         indexed = index_form(arg, _index_names(net))
         return Sum(indexed.expr, *((index, 0, upper - 1) for index, upper in indexed.bounds))
-    return r"\mathcal{L} = " + to_latex(loss.replace(lambda e: isinstance(e, EntrySum), lambda e: entries(e.arg)))
+    names = Names.of(net.spec)
+    return names.loss_latex() + " = " + to_latex(loss.replace(lambda e: isinstance(e, EntrySum),
+                                                              lambda e: entries(e.arg)), names)
 
 
 def scalar_equation(net: Network, name: str, expr: Expr) -> str:
     """One forward equation entry by entry, with its index ranges."""
     indexed = index_form(expr, _index_names(net))
-    return f"{to_latex(_element(name, expr, indexed))} = {to_latex(indexed.expr)}{_ranges(indexed)}"
+    names = Names.of(net.spec)
+    return f"{to_latex(_element(name, expr, indexed), names)} = {to_latex(indexed.expr, names)}{_ranges(indexed)}"
 
 
-def _activation(layer: Layer) -> dict[str, Any]:
-    symbol = latex_name(f"f_{layer.name}") if layer.activation.kind != "function" else latex_name(
-        layer.activation.function)
+def _activation(layer: Layer, names: Names) -> dict[str, Any]:
+    symbol = names.function_latex(layer.activation.function if layer.activation.kind == "function"
+                                  else f"f_{layer.name}")
     kind = layer.activation.kind
     if kind == "softmax":
         formula = Math(f"{symbol}(s)_{{j}} = {_SOFTMAX}")
@@ -72,28 +76,30 @@ def _activation(layer: Layer) -> dict[str, Any]:
 
 def _output_of(spec: NetworkSpec, name: str) -> str:
     """What a layer reads from `name`: the input, or that layer's activation (its last cycle's)."""
+    names = Names.of(spec)
     if name == spec.input.name:
-        return latex_name(name)
+        return names.latex(name)
     cycles = spec.layer(name).cycles
-    return latex_name(f"z_{name}" + (f"^({cycles})" if cycles > 1 else ""))
+    return names.latex(f"z_{name}" + (f"^({cycles})" if cycles > 1 else ""))
 
 
 def network_section(net: Network) -> dict[str, Any]:
     """The diagram, the layer table and the facts the text around them states."""
     spec = net.spec
+    names = Names.of(spec)
     layers = []
     for layer in spec.layers:
         layers.append({
             "name": Text(layer.name), "units": layer.units,
             "reads": [Math(_output_of(spec, name)) for name in layer.inputs],
-            "activation": Text(activation_name(layer.activation)), "weight": Math(latex_name(layer.weight)),
-            "fixed": layer.fixed, "bias": Math(latex_name(layer.bias)) if layer.bias else None,
+            "activation": Text(activation_name(layer.activation)), "weight": Math(names.latex(layer.weight)),
+            "fixed": layer.fixed, "bias": Math(names.latex(layer.bias)) if layer.bias else None,
             "cycles": layer.cycles})
     return {
         "diagram": diagram(spec), "layers": layers,
-        "input": Math(latex_name(spec.input.name)), "input_size": spec.input.size,
-        "target": Math(latex_name(spec.input.name if spec.target_is_input else spec.target.name)),
-        "autoencoder": spec.target_is_input, "output": Math(latex_name(spec.output)),
+        "input": Math(names.latex(spec.input.name)), "input_size": spec.input.size,
+        "target": Math(names.latex(spec.input.name if spec.target_is_input else spec.target.name)),
+        "autoencoder": spec.target_is_input, "output": Math(names.latex(spec.output)),
         "loss": Text(loss_name(spec.loss)), "out_in": spec.convention.weights == "out_in",
         "columns": spec.convention.samples == "columns",
     }
@@ -118,7 +124,7 @@ def sizes_section(net: Network) -> list[dict[str, Any]]:
     """Every named matrix and vector (Network.shapes()), with what it is."""
     rows = []
     for name, shape in net.shapes().items():
-        rows.append({"symbol": Math(latex_name(name)), "what": _describe(net, name),
+        rows.append({"symbol": Math(Names.of(net.spec).latex(name)), "what": _describe(net, name),
                      "size": Math(shape.replace("x", r" \times "))})
     return rows
 
@@ -128,7 +134,7 @@ def forward_section(net: Network) -> dict[str, Any]:
     der = net.derive()
     definitions = [(name, expr) for name, expr in der.forward() if name != "L"]
     return {
-        "activations": [_activation(layer) for layer in net.spec.layers],
+        "activations": [_activation(layer, der.names) for layer in net.spec.layers],
         "vector": [Math(line) for line in der.forward_latex()[:-1]],
         "scalar": [Math(scalar_equation(net, name, expr)) for name, expr in definitions],
     }
@@ -139,14 +145,15 @@ def loss_section(net: Network) -> dict[str, Any]:
     der = net.derive()
     loss = dict(der.forward())["L"]
     return {"name": Text(loss_name(net.spec.loss)), "vector": Math(der.forward_latex()[-1]),
-            "scalar": Math(scalar_loss(net, loss)), "output": Math(latex_name(net.spec.output))}
+            "scalar": Math(scalar_loss(net, loss)), "output": Math(der.names.latex(net.spec.output))}
 
 
 def inline_symbol(target: Target) -> str:
     """A target's name for headings and tables: dL/dW written with a slash, delta_k with its meaning."""
+    names = target.names
     if target.kind == "gradient":
-        return r"\partial \mathcal{L} / \partial " + latex_name(target.symbol)
-    return rf"{latex_name(target.symbol)} = \partial \mathcal{{L}} / \partial {latex_name('s_' + target.key)}"
+        return r"\partial " + names.loss_latex() + r" / \partial " + names.latex(target.symbol)
+    return rf"{names.latex(target.symbol)} = \partial {names.loss_latex()} / \partial {names.latex('s_' + target.key)}"
 
 
 def _layer_of(net: Network, target: Target) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from symbackprop.printing import latex_name
+from symbackprop.notation import Names
 from symbackprop.render.markup import Math, Text
 from symbackprop.spec import NetworkSpec
 from symbackprop.spec.model import Activation, Layer, Loss
@@ -129,6 +129,7 @@ def _layer_width(layer: Layer) -> float:
 def diagram(spec: NetworkSpec) -> Diagram:
     """Nodes (input, layers, sums, loss) and arrows of the spec's wiring."""
     depth, loss_caption = _depths(spec), loss_name(spec.loss)
+    names = Names.of(spec)
     y = _heights(spec, depth)
     last_column = max(depth.values()) + 1  # the loss
     widths = {0: _width(f"input {spec.input.name}", f"{spec.input.size} features"),
@@ -155,10 +156,10 @@ def diagram(spec: NetworkSpec) -> Diagram:
         edges.append(Edge(source, layer_id, fixed=layer.fixed))
         nodes.append(Node(
             layer_id, "layer", _cm(x[column]), _cm(y[layer.name]), Text(layer.name), layer.units,
-            Text(activation_name(layer.activation)), Math(latex_name(layer.weight)),
-            Math(latex_name(layer.bias)) if layer.bias else None, Text(layer.weight),
+            Text(activation_name(layer.activation)), Math(names.latex(layer.weight)),
+            Math(names.latex(layer.bias)) if layer.bias else None, Text(layer.weight),
             Text(layer.bias) if layer.bias else None, layer.fixed, layer.cycles))
     last = spec.layers[-1]
     nodes.append(Node("loss", "loss", _cm(x[last_column]), _cm(y[last.name]), caption=Text(loss_caption)))
-    edges.append(Edge(ids[last.name], "loss", label=Math(latex_name(spec.output)), label_text=Text(spec.output)))
+    edges.append(Edge(ids[last.name], "loss", label=Math(names.latex(spec.output)), label_text=Text(spec.output)))
     return Diagram(nodes, edges)

@@ -9,7 +9,7 @@ import numpy as np
 
 from symbackprop.api import Network
 from symbackprop.numeric import NotComputable
-from symbackprop.printing import latex_name, to_latex
+from symbackprop.printing import to_latex
 from symbackprop.render import numbers
 from symbackprop.render.markup import Math, Text
 from symbackprop.training import Step, train
@@ -49,31 +49,32 @@ def numeric_section(net: Network, digits: int) -> dict[str, Any]:
     except NotComputable as error:
         return {"available": False, "reason": Text(f"{error}.")}
     der = net.derive()
-    definitions = {name: to_latex(expr) for name, expr in der.forward()}
+    names = der.names
+    definitions = {name: to_latex(expr, names) for name, expr in der.forward()}
     first = next(iter(data.values()))
     samples = first.shape[1 if net.spec.convention.samples == "columns" else 0]
 
     def forward(key: str, value: np.ndarray) -> dict[str, Math | None]:
         name = aliases.get(key, key)
-        return _entry(latex_name(name), value, digits, definitions[name])
+        return _entry(names.latex(name), value, digits, definitions[name])
 
     def derived(name: str, value: np.ndarray) -> dict[str, Math | None]:
         target = der.target(name)
-        return _entry(target.lhs_latex(), value, digits, to_latex(target.simplified))
+        return _entry(target.lhs_latex(), value, digits, to_latex(target.simplified, names))
 
     return {
         "available": True, "reason": None, "samples": samples, "steps": len(steps),
         "learning_rate": Math(f"{rate:g}") if rate is not None else None,
-        "data": [_entry(latex_name(name), value, digits) for name, value in data.items()],
+        "data": [_entry(names.latex(name), value, digits) for name, value in data.items()],
         "runs": [{
             "step": step.step,
-            "params": [_entry(latex_name(name), value, digits) for name, value in step.params.items()],
+            "params": [_entry(names.latex(name), value, digits) for name, value in step.params.items()],
             "forward": [forward(key, value) for key, value in step.forward.items()],
-            "loss": {"symbol": Math(r"\mathcal{L}"), "formula": Math(definitions["L"]),
+            "loss": {"symbol": Math(names.loss_latex()), "formula": Math(definitions["L"]),
                      "value": Math(numbers.number(step.loss, digits))},
             "deltas": [derived(name, value) for name, value in reversed(list(step.delta.items()))],
             "grads": [derived(f"dL/d{name}", value) for name, value in step.grad.items()],
-            "updated": [_entry(latex_name(name), value, digits, f"{latex_name(name)} - {rate:g} "
+            "updated": [_entry(names.latex(name), value, digits, f"{names.latex(name)} - {rate:g} "
                                f"{der.grad(name).lhs_latex()}") for name, value in step.updated.items()],
         } for step in steps],
     }

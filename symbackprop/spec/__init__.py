@@ -13,11 +13,13 @@ from symbackprop.spec.model import (
     Layer,
     Loss,
     NetworkSpec,
+    Notation,
     Tensor,
     Training,
 )
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "REDUCTIONS", "SAMPLE_LAYOUTS", "WEIGHT_ORIENTATIONS",
-    "Activation", "Convention", "Layer", "Loss", "NetworkSpec", "SpecError", "Tensor", "Training", "load_spec",
+    "Activation", "Convention", "Layer", "Loss", "NetworkSpec", "Notation", "SpecError", "Tensor", "Training",
+    "load_spec",
 ]

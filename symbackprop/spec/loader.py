@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from symbackprop.mathparse import FUNCTIONS, BinOp, Call, MathSyntaxError, Name, Neg, Node, parse
+from symbackprop.notation import ENGINE_LETTERS, LAYER_STYLES, LETTER, LETTER_KEYS, RESERVED_LETTERS, Notation
 from symbackprop.spec.errors import SpecError
 from symbackprop.spec.model import (
     ACTIVATIONS,
@@ -41,7 +42,8 @@ MAX_LAYER_NAME = 40
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _DATA_ENTRY = re.compile(r"^data\..*\]\[\d+\]\Z")  # data.x[0][1]: one number; too many to keep in spec.lines
 
-TOP_KEYS = ("name", "description", "convention", "input", "target", "output", "layers", "loss", "data", "training")
+TOP_KEYS = ("name", "description", "convention", "input", "target", "output", "layers", "loss", "data", "training",
+            "notation")
 LAYER_KEYS = ("name", "units", "activation", "bias", "weight", "inputs", "fixed", "recurrent")
 #: Names that already mean something in formulas, so no tensor may take them.
 RESERVED: dict[str, str] = {
@@ -240,11 +242,12 @@ class _Validator:
         name = self.text(top["name"], "name")
         description = "" if top.get("description") is None else self.text(top["description"], "description")
         convention = self.convention(top.get("convention"))
+        notation = self.notation(top.get("notation"))
         inp = self.tensor(top["input"], "input", "x")
         target, target_is_input = self.target(top["target"], inp)
         output = "y_out" if top.get("output") is None else self.identifier(top["output"], "output", "name")
-        layers = self.layers(top["layers"], inp)
-        self.symbols(inp, target, target_is_input, output, layers, top["layers"])
+        layers = self.layers(top["layers"], inp, notation)
+        self.symbols(inp, target, target_is_input, output, layers, top["layers"], notation)
         last = layers[-1]
         if last.units != target.size:
             owner = f"the target (the input {inp.name!r})" if target_is_input else f"the target {target.name!r}"
@@ -257,7 +260,7 @@ class _Validator:
         return NetworkSpec(name=name, input=inp, target=target, target_is_input=target_is_input, output=output,
                            layers=layers, loss=loss, convention=convention, description=description, data=data,
                            training=training, source=self.source,
-                           lines={k: v for k, v in self.lines.items() if not _DATA_ENTRY.match(k)})
+                           lines={k: v for k, v in self.lines.items() if not _DATA_ENTRY.match(k)}, notation=notation)
 
     def convention(self, value: Any) -> Convention:
         if value is None:
@@ -267,6 +270,41 @@ class _Validator:
         weights = self.choice(conv.get("weights", "out_in"), "convention.weights", WEIGHT_ORIENTATIONS, "weights")
         samples = self.choice(conv.get("samples", "columns"), "convention.samples", SAMPLE_LAYOUTS, "samples")
         return Convention(weights=weights, samples=samples)
+
+    def notation(self, value: Any) -> Notation:
+        """The `notation:` block: one letter per quantity, each its own, and a layer style."""
+        if value is None:
+            return Notation()
+        spec = self.mapping(value, "notation", (*LETTER_KEYS[:-1], "layer", LETTER_KEYS[-1]),
+                            expected="a mapping like {preactivation: net, activation: a, layer: parenthesized}")
+        letters: dict[str, str] = {}
+        for key in LETTER_KEYS:
+            if key not in spec:
+                continue
+            letter = spec[key]
+            path = f"notation.{key}"
+            if not isinstance(letter, str) or not LETTER.match(letter):
+                self.fail(path, f"expected a letter or a name made of letters and digits, without _ (like a, net or "
+                                f"sigma), got {_show(letter)}")
+            if letter in RESERVED_LETTERS:
+                self.fail(path, f"{letter!r} cannot be the {key.replace('_', ' ')}'s letter: it already means "
+                                f"{RESERVED_LETTERS[letter]}")
+            letters[key] = letter
+        layer = self.choice(spec.get("layer", "subscript"), "notation.layer", LAYER_STYLES, "layer style")
+        notation = Notation(**letters, layer=layer)
+        owners: dict[str, str] = {}
+        for key in LETTER_KEYS:
+            letter = notation.letter(key)
+            if letter in owners:
+                other = owners[letter]
+                given, partner = (key, other) if key in letters else (other, key)
+                default = partner not in letters
+                hint = f"; give notation.{partner} a letter of its own too" if default else ""
+                self.fail(f"notation.{given}", f"{letter!r} is already the letter of the {partner.replace('_', ' ')}"
+                                               f"{' (its default)' if default else ''}: every quantity needs its own "
+                                               f"letter{hint}")
+            owners[letter] = key
+        return notation
 
     def tensor(self, value: Any, path: str, default: str) -> Tensor:
         spec = self.mapping(value, path, ("name", "size"), required=("size",),
@@ -282,7 +320,7 @@ class _Validator:
                                 f"{_suggest(value, ['input'])}")
         return self.tensor(value, "target", "y"), False
 
-    def layers(self, value: Any, inp: Tensor) -> tuple[Layer, ...]:
+    def layers(self, value: Any, inp: Tensor, notation: Notation) -> tuple[Layer, ...]:
         if not isinstance(value, list) or not value:
             self.fail("layers", f"expected a non-empty list of layers, got {_show(value)}")
         if len(value) > MAX_LAYERS:
@@ -307,7 +345,7 @@ class _Validator:
             if not isinstance(bias, bool):
                 self.fail(join(path, "bias"), f"expected true or false, got {_show(bias)}")
             weight = self.identifier(spec["weight"], join(path, "weight"), "weight name") if "weight" in spec \
-                else f"W_{name}"
+                else f"{notation.weight}_{name}"
             inputs = read_inputs(spec["inputs"], join(path, "inputs"), self.fail) if "inputs" in spec \
                 else (previous,)
             fixed, selection = read_fixed(spec.get("fixed", False), join(path, "fixed"), self.fail)
@@ -316,7 +354,7 @@ class _Validator:
             if selection is not None:
                 self.selections[weight] = (index, selection)
             layers.append(Layer(name=name, units=units, activation=activation, weight=weight,
-                                bias=f"b_{name}" if bias else None, inputs=inputs,
+                                bias=f"{notation.bias}_{name}" if bias else None, inputs=inputs,
                                 line=self.lines.get(path, 0), fixed=fixed, cycles=cycles))
             previous = name
         self.fan_in = check_wiring(tuple(layers), inp.name, inp.size, self.fail, _suggest)
@@ -386,13 +424,18 @@ class _Validator:
         return Activation(kind=kind, alpha=alpha)
 
     def symbols(self, inp: Tensor, target: Tensor, target_is_input: bool, output: str,
-                layers: tuple[Layer, ...], raw_layers: list[dict[str, Any]]) -> None:
-        """Every symbol names one thing: tensors, weights, biases and each layer's s, z, delta, f."""
+                layers: tuple[Layer, ...], raw_layers: list[dict[str, Any]], notation: Notation) -> None:
+        """Every symbol names one thing: tensors, weights, biases and each layer's s, z, delta, f, in the
+        engine's letters and in the notation's."""
         owners: dict[str, str] = {}
+        reserved = dict(RESERVED)
+        for key, letter in notation.changed().items():
+            if key in ("loss", "function", "learning_rate"):
+                reserved.setdefault(letter, f"it names the {key.replace('_', ' ')} (notation.{key})")
 
         def claim(symbol: str, label: str, owner: str, path: str) -> None:
-            if symbol in RESERVED:
-                self.fail(path, f"{label} is reserved: {RESERVED[symbol]}")
+            if symbol in reserved:
+                self.fail(path, f"{label} is reserved: {reserved[symbol]}")
             if symbol in owners:
                 self.fail(path, f"{label} is already {owners[symbol]}")
             owners[symbol] = owner
@@ -413,6 +456,20 @@ class _Validator:
                                  ("f", "activation function")):
                 symbol = f"{prefix}_{layer.name}"
                 claim(symbol, f"{role} {symbol!r} {of}", f"the {role} {of}", join(path, "name"))
+        named = {inp.name: "the input's name", target.name: "the target's name", output: "the output alias"}
+        for layer in layers:  # the notation's spellings must not be names the spec gives to something else
+            named.update({name: f"the {what} of layer {layer.name!r}" for name, what in ((layer.weight, "weight"),
+                                                                                        (layer.bias, "bias")) if name})
+        for index, layer in enumerate(layers):
+            for key, role in (("preactivation", "pre-activation"), ("activation", "activation"), ("delta", "delta"),
+                              ("function", "activation function")):
+                letter = notation.letter(key)
+                symbol = f"{letter}_{layer.name}"
+                if letter == ENGINE_LETTERS.get(key, "f") or symbol not in named or (
+                        key == "activation" and symbol == output and layer is layers[-1]):
+                    continue
+                self.fail(f"layers[{index}].name", f"{role} {symbol!r} of layer {layer.name!r} (notation.{key}) is "
+                                                   f"already {named[symbol]}")
         for index, layer in enumerate(layers):
             function = layer.activation.function
             if function is None or function == f"f_{layer.name}":

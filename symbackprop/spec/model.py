@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from symbackprop.mathparse import Node
+from symbackprop.notation import DEFAULT as DEFAULT_NOTATION
+from symbackprop.notation import Notation
 
 #: Activation names a spec may give as a plain string.
 ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "sigmoid", "identity", "softmax", "leaky_relu")
@@ -104,6 +106,8 @@ class NetworkSpec:
     source: str = "<spec>"
     #: Line of each key path ("layers[1].activation", "data.W") in the YAML, for later messages.
     lines: dict[str, int] = field(default_factory=dict)
+    #: The course's symbols (the `notation:` block): how formulas are printed and read.
+    notation: Notation = DEFAULT_NOTATION
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:

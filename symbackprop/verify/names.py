@@ -18,10 +18,9 @@ from sympy.matrices.expressions import MatrixSymbol
 from symbackprop import rules
 from symbackprop.derive import Backprop, N, op_attrs
 from symbackprop.forms.chain import ChainBuilder
+from symbackprop.notation import Names
 from symbackprop.spec.model import Activation
 
-#: Spellings of the loss in a derivative's numerator.
-LOSS_NAMES = frozenset({"L", "E", "l", "J"})
 #: Functions of one scalar: f and f' (None where an answer may not ask for f').
 MATH_FUNCTIONS = {
     "exp": (exp, exp), "log": (log, lambda v: 1 / v), "ln": (log, lambda v: 1 / v), "sqrt": (sqrt, None),
@@ -52,6 +51,8 @@ class Vocabulary:
         self.n_samples = n_samples
         self.batch = Integer(1) if n_samples == 1 else N
         graph = bp.graph
+        #: the spec's notation: what each written name means (notation.py)
+        self.names = Names.of(graph.spec)
         self.symbols = {name: self.sized(symbol) for name, symbol in bp.symbols.items()}
         self.aliases = {node.key: node.name for node in graph.nodes
                         if node.name and node.key and node.key != node.name and node.role != "loss"}
@@ -61,7 +62,6 @@ class Vocabulary:
             info = LayerInfo(node.layer, node.attrs["activation"], node.attrs["label"], node.attrs["axis"])
             self.layers.setdefault(node.layer, info)
             self.layer_of[graph.nodes[node.inputs[0]].name] = self.layer_of[node.name] = node.layer
-        self.generic = {info.label: info for info in self.layers.values() if info.activation.kind == "function"}
         #: delta_<key> -> the pre-activation it is the derivative by (delta_1 -> s_1)
         self.delta_of = {f"delta_{node.delta_key}": node.name for node in graph.by_role("preactivation")
                          if node.delta_key in bp.deltas}
@@ -87,12 +87,13 @@ class Vocabulary:
         return self.aliases.get(name)
 
     def function_names(self) -> list[str]:
-        names = {f"f_{layer}" for layer in self.layers} | set(self.generic) | set(MATH_FUNCTIONS)
-        return sorted(names | set(BINARY_FUNCTIONS) | {"f", "relu", "tanh", "sigma"})
+        names = set(self.names.function_letters()) | set(MATH_FUNCTIONS) | set(BINARY_FUNCTIONS)
+        return sorted(names | {"relu", "tanh", "sigma"})
 
     def known(self) -> str:
-        """Every name an answer may use, for messages."""
-        return ", ".join(sorted(self.symbols)) + "; functions " + ", ".join(self.function_names())
+        """Every name an answer may use (in the spec's notation), for messages."""
+        spelled = sorted({self.names.text(name) for name in self.symbols if not name.startswith("dL/d")})
+        return ", ".join(spelled) + "; functions " + ", ".join(self.function_names())
 
 
 def activation_lambda(activation: Activation, order: int) -> Lambda:

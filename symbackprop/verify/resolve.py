@@ -27,6 +27,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symbackprop.forms.index import EntryFunction
 from symbackprop.matexpr import Elementwise, Indicator, Ones, Softmax
+from symbackprop.notation import NotationError
 from symbackprop.spec.model import Activation
 from symbackprop.verify import chain as chains
 from symbackprop.verify.chain import Chain, ChainProblem
@@ -35,7 +36,6 @@ from symbackprop.verify.limits import MAX_EXPONENT, Deadline
 from symbackprop.verify.names import (
     ACTIVATION_NAMES,
     BINARY_FUNCTIONS,
-    LOSS_NAMES,
     MATH_FUNCTIONS,
     LayerInfo,
     Vocabulary,
@@ -72,7 +72,6 @@ from symbackprop.verify.values import (
     index_symbol,
     matmul,
     shape_text,
-    split_indices,
 )
 
 
@@ -141,19 +140,16 @@ class Resolver:
         primes = node.primes if isinstance(node, Scripted) else 0
         listed = node.index if isinstance(node, Scripted) else None
         base = name.text
-        if name.font == "mathcal" and base == "L" or (base in LOSS_NAMES and self.vocab.canonical(base) is None
-                                                      and not sub and not sup):
+        if name.font == "mathcal" and base == "L" or (base in self.vocab.names.loss_names() and not sub and not sup):
             raise self.error(f"{self.text(node)} is the loss, a number: it belongs in a derivative dL/d..", node)
-        label = sup.label if sup is not None and not sup.transpose and not sup.hadamard else None
-        cycle = label[1:-1] if label and label.startswith("(") and label.endswith(")") else None
-        found = self.lookup(base, sub.label if sub else None, cycle, label if cycle is None else None)
+        found = self.lookup(base, sub, sup, node)
         if found is None:
             return self.unnamed(node, name, sub, sup, primes)
-        symbol_name, index_label, used_sup = found
+        symbol_name, indices, used_sup = found
         symbol = self.vocab.symbols[symbol_name]
         value: Value = Mat(symbol, self.text(node))
-        if listed is not None or index_label is not None:
-            parts = list(listed) if listed is not None else split_indices(index_label)
+        if listed is not None or indices is not None:
+            parts = list(listed) if listed is not None else list(indices)
             value = self.element(symbol, parts, node)
         if sup is not None and not used_sup:
             value = self.superscript(value, sup, node)
@@ -161,34 +157,22 @@ class Resolver:
             value = self.transpose(value, node)
         return value
 
-    def lookup(self, base: str, sub: str | None, cycle: str | None, bare: str | None
-               ) -> tuple[str, str | None, bool] | None:
-        """(symbol name, leftover subscript read as indices, whether the superscript was part of
-        the name) for the first spelling the network knows; None if none."""
-        candidates: list[tuple[str, str | None, bool]] = []
-        if cycle is not None:
-            first, _, second = cycle.partition(",")
-            if sub:
-                candidates.append((f"{base}_{sub}^({cycle})", None, True))
-            candidates.append((f"{base}_{cycle}", sub, True))
-            if second:
-                candidates.append((f"{base}_{first}^({second})", sub, True))
-        elif bare is not None and not self.known(f"{base}_{sub}" if sub else base):
-            candidates.append((f"{base}_{bare}", sub, True))  # W^3_{1,1}: the layer written as a superscript
-        if sub:
-            candidates.append((f"{base}_{sub}", None, False))
-            if "," in sub or len(sub.strip("()")) <= 2:  # indices: x_{n,i}, w_{ji}; not a word like _{out}
-                candidates.append((base, sub, False))
-        else:
-            candidates.append((base, None, False))
-            head = base.rstrip("0123456789")
-            if head and head != base:
-                candidates.append((f"{head}_{base[len(head):]}", None, False))  # W1 -> W_1
-        for name, index_label, used_sup in candidates:
-            canonical = self.vocab.canonical(name)
-            if canonical is not None:
-                return canonical, index_label, used_sup
-        return None
+    def lookup(self, base: str, sub: Script | None, sup: Script | None, node: Node
+               ) -> tuple[str, tuple[str, ...] | None, bool] | None:
+        """(symbol name, indices left over from the scripts, whether the superscript was part of the name)
+        of the symbol the spec's notation (or the default spelling) gives these letters; None if none."""
+        label = sup.label if sup is not None and not sup.transpose and not sup.hadamard else None
+        try:
+            found = self.vocab.names.lookup(base, sub.label if sub else None, label)
+        except NotationError as error:
+            raise self.error(str(error), node) from None
+        if found is None:
+            return None
+        quantity, used_sup = found
+        symbol = self.vocab.canonical(quantity.symbol)
+        if symbol is None:
+            return None
+        return symbol, quantity.entry or None, used_sup
 
     def known(self, name: str) -> bool:
         return self.vocab.canonical(name) is not None
@@ -228,22 +212,24 @@ class Resolver:
         return f" (did you mean {close[0]}?)" if close else ""
 
     def function(self, base: str, sub: str | None, primes: int, node: Node) -> Func | None:
+        """f, f_1, the notation's letter (sigma, sigma_1), a `{function: f_3}` label, an activation's own name
+        (relu, tanh, sigma for sigmoid unless the notation gives sigma another meaning) or exp, log, ...."""
         text = self.text(node)
-        if base == "f" and sub is None:
-            return Func(text, "f", primes, bare=True)
-        if base == "f" and sub in self.vocab.layers:
-            info = self.vocab.layers[sub]
+        try:
+            found = self.vocab.names.function(base, sub)
+        except NotationError as error:
+            raise self.error(str(error), node) from None
+        if found is not None:
+            kind, layer = found
+            if kind == "bare":
+                return Func(text, "f", primes, bare=True)
+            info = self.vocab.layers[layer]
             return Func(text, info.label, primes, layer=info)
-        if sub is None and base in self.vocab.generic:
-            return Func(text, base, primes, layer=self.vocab.generic[base])
         if sub is None and base in ACTIVATION_NAMES:
             kind = ACTIVATION_NAMES[base]
             return Func(text, {"sigmoid": "sigma"}.get(kind, kind), primes, activation=Activation(kind))
         if sub is None and (base in MATH_FUNCTIONS or base in BINARY_FUNCTIONS):
             return Func(text, base, primes, math=base)
-        if base == "f" and sub is not None:
-            layers = ", ".join(f"f_{layer}" for layer in self.vocab.layers)
-            raise self.error(f"{text}: there is no layer {sub!r} (activations: {layers})", node)
         return None
 
     def element(self, symbol: MatrixSymbol, parts: list[str], node: Node) -> Scalar:
@@ -531,7 +517,7 @@ class Resolver:
                                                                            and self.vocab.canonical(bottom_name))):
             found = self.lookup_node(bottom)
             if found is not None and found[1] is not None:
-                entry = tuple(split_indices(found[1]))
+                entry = found[1]
             elif bottom.index is not None:
                 entry = bottom.index
         if top_name is None or bottom_name is None:
@@ -554,18 +540,14 @@ class Resolver:
 
     def is_loss(self, node: Node) -> bool:
         name = node.base if isinstance(node, Scripted) else node
-        return isinstance(name, Name) and (name.text in LOSS_NAMES or name.font == "mathcal") \
-            and self.vocab.canonical(name.text) is None
+        return isinstance(name, Name) and (name.text in self.vocab.names.loss_names() or
+                                           (name.font == "mathcal" and name.text == "L"))
 
-    def lookup_node(self, node: Node) -> tuple[str, str | None, bool] | None:
+    def lookup_node(self, node: Node) -> tuple[str, tuple[str, ...] | None, bool] | None:
         if isinstance(node, Name):
-            return self.lookup(node.text, None, None, None)
+            return self.lookup(node.text, None, None, node)
         if isinstance(node, Scripted) and isinstance(node.base, Name):
-            sup = node.sup
-            label = sup.label if sup is not None and not sup.transpose and not sup.hadamard else None
-            cycle = label[1:-1] if label and label.startswith("(") and label.endswith(")") else None
-            return self.lookup(node.base.text, node.sub.label if node.sub else None, cycle,
-                               label if cycle is None else None)
+            return self.lookup(node.base.text, node.sub, node.sup, node)
         return None
 
     def symbol_name(self, node: Node) -> str | None:

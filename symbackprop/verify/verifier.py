@@ -19,7 +19,7 @@ from sympy.matrices.expressions import MatrixSymbol
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symbackprop.api import Target
-from symbackprop.printing import escape_latex, latex_name, to_latex, to_text
+from symbackprop.printing import escape_latex, to_latex
 from symbackprop.verify import chain as chains
 from symbackprop.verify.chain import Chain, ChainProblem
 from symbackprop.verify.entries import EntryEvaluator
@@ -51,7 +51,7 @@ class Case:
         self.symbol = verifier.vocab.sized(MatrixSymbol(self.key, *verifier.vocab.bp.symbols[
             target.symbol if target.kind == "delta" else target.key].shape))
         self.expected = [point[self.key] for point in verifier.points.values]
-        self.right = f"{target.name} = {to_text(target.matrix)}"
+        self.right = target.text("matrix")
         self._values: dict[tuple[int, int], np.ndarray] = {}
         self._moves: dict[str, bool] = {}
 
@@ -113,7 +113,7 @@ class Verifier:
         self.vocab = Vocabulary(bp, n_samples)
         self.points = Points(net, n_samples)
         self.mutator = Mutator(self.vocab, bp)
-        self.names = {net.spec.output: latex_name(net.spec.output)}
+        self.names = self.derivation.names  # the spec's notation, for `expected` and the answer's LaTeX
         self.cases: dict[str, Case] = {}
         self._perturbed: dict[str, dict[str, np.ndarray]] = {}
         self.deadline = Deadline(time_limit)
