@@ -26,6 +26,7 @@ from symbackprop.spec import NetworkSpec, load_spec
 from symbackprop.training import TrainingRun
 
 if TYPE_CHECKING:
+    from symbackprop.check import Checker, CheckResult
     from symbackprop.verify import Verifier, VerifyResult
 
 
@@ -272,6 +273,19 @@ class Network:
         from symbackprop.verify import Verifier  # the grader is built on this module
 
         return Verifier(self)
+
+    def check(self, text: str, source: str | None = None) -> CheckResult:
+        """A worked numeric solution (Markdown or LaTeX, as students write it) checked number by
+        number against this network's training run: counts, findings with their causes, an
+        error-carried-forward score (docs/check.md). Raises symbackprop.check.CheckError for a
+        solution that cannot be read."""
+        return self._checker.check(text, source)
+
+    @cached_property
+    def _checker(self) -> Checker:
+        from symbackprop.check import Checker  # the checker is built on this module
+
+        return Checker(self)
 
     def render(self, format: str = "md", sections: list[str] | None = None, forms: list[str] | None = None,
                digits: int = 4, template_dir: str | Path | None = None) -> str:

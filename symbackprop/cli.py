@@ -363,6 +363,57 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return outcome.status
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from symbackprop.check import Checker, CheckError, batch  # the checker is built on the API
+
+    net = load(Path(args.spec))
+    try:
+        checker = Checker(net, args.time_limit)
+        if args.batch:
+            rows = batch.run_batch(checker, batch.solution_files(Path(args.solution)))
+            _write(batch.to_json(rows) if args.json else batch.to_csv(rows), args.output)
+            print(f"symbackprop: {batch.summary(rows)}", file=sys.stderr)
+            return 0
+        if args.solution == "-":
+            text, source = sys.stdin.read(), None
+        else:
+            path = Path(args.solution)
+            if path.is_dir():
+                raise UsageError(f"{args.solution} is a directory: give --batch to check every solution in it")
+            text, source = batch.read_solution_file(path), path.name
+        result = checker.check(text, source)
+    except CheckError as error:
+        raise UsageError(f"{args.solution}: {error}") from None
+    _write(result.to_json() if args.json else result.text(), args.output)
+    return 0 if result.ok else 1
+
+
+def _add_check_command(commands: argparse._SubParsersAction) -> None:
+    check = commands.add_parser(
+        "check", help="a worked numeric solution checked number by number: the first wrong one and why",
+        description="Read a worked solution (Markdown or LaTeX: display math, align, bmatrix/pmatrix/array, "
+                    "scalars, chains like s_1 = W x = [..]) and check every number of the forward pass, loss, "
+                    "deltas, gradients and updates against the spec's training run, to the digits written. Each "
+                    "wrong number gets a cause: learning_rate, gradient_as_update, carried_forward, typo, "
+                    "transpose, sign, activation or arithmetic. See docs/check.md.",
+        epilog="Examples:\n  symbackprop check specs/square_221.yaml solution.md\n"
+               "  symbackprop check specs/mlp.yaml solution.tex --json\n"
+               "  symbackprop check specs/mlp.yaml submissions/ --batch -o report.csv\n"
+               "Exit codes: 0 every number right, 1 findings, 2 the solution (or spec) cannot be read; "
+               "--batch: 0 every file got a row, 2 the directory cannot be read.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("spec", metavar="SPEC", help="the network spec (YAML file), with data and training")
+    check.add_argument("solution", metavar="SOLUTION",
+                       help="the solution file (.md, .tex, .txt; - reads stdin), or a directory with --batch")
+    check.add_argument("--batch", action="store_true",
+                       help="check every solution file (.md .markdown .tex .latex .txt) in the directory SOLUTION")
+    check.add_argument("--json", action="store_true", help="JSON instead of text (--batch: instead of CSV)")
+    check.add_argument("--time-limit", type=_number(float, 0, 600), default=30.0, metavar="S",
+                       help="CPU seconds one solution may take (default 30)")
+    check.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    check.set_defaults(run=cmd_check)
+
+
 def _add_verify_command(commands: argparse._SubParsersAction) -> None:
     check = commands.add_parser(
         "verify", help="is a student's formula equal to the true derivative? with feedback on the mistake",
@@ -421,6 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_number_commands(commands)
     _add_render_command(commands)
     _add_verify_command(commands)
+    _add_check_command(commands)
     return parser
 
 

@@ -496,21 +496,33 @@ def generate(bp: Backprop, backward: bool = True, kinks: bool = False) -> Progra
 def evaluate(expr: Expr, values: Mapping[str, Any], n_samples: int | None = None) -> Any:
     """The value of one matrix expression, its symbols taken from `values` by name (for
     cross-checks of one form against another; a whole network uses `generate`)."""
+    return compile_expression(expr)(values, n_samples)
+
+
+def compile_expression(expr: Expr) -> Callable[[Mapping[str, Any], int | None], Any]:
+    """One matrix expression printed and compiled once, for many evaluations: the function
+    takes its symbols' values by name and the number of samples (None if it does not use N)."""
     names = sorted(str(m.name) for m in expr.atoms(MatrixSymbol))
-    missing = [name for name in names if name not in values]
-    if missing:
-        raise ValueError(f"missing values for {', '.join(missing)}")
     ids = _identifiers(names)
     code = NumpyCodePrinter(ids).doprint(expr)
-    arrays = {ids[name]: np.asarray(values[name], dtype=np.float64) for name in names}
-    if n_samples is None and expr.has(N):
-        raise ValueError("the expression depends on N: give n_samples")
-    source = "import numpy\n" + HELPERS + f"\n\ndef value({', '.join(arrays)}):\n" \
-        f"    n_samples = {n_samples}\n    dtype = numpy.float64\n    return {code}\n"
+    needs_n = expr.has(N)
+    source = "import numpy\n" + HELPERS + f"\n\ndef value(n_samples, {', '.join(ids[n] for n in names)}):\n" \
+        f"    dtype = numpy.float64\n    return {code}\n"
     namespace: dict[str, Any] = {}
     exec(compile(source, "<symbackprop expression>", "exec"), namespace)  # our own printed code
-    with np.errstate(over="ignore", under="ignore"):
-        return namespace["value"](**arrays)
+    function = namespace["value"]
+
+    def value(values: Mapping[str, Any], n_samples: int | None = None) -> Any:
+        missing = [name for name in names if name not in values]
+        if missing:
+            raise ValueError(f"missing values for {', '.join(missing)}")
+        if n_samples is None and needs_n:
+            raise ValueError("the expression depends on N: give n_samples")
+        arrays = [np.asarray(values[name], dtype=np.float64) for name in names]
+        with np.errstate(over="ignore", under="ignore"):
+            return function(n_samples, *arrays)
+
+    return value
 
 
 def expected_shapes(bp: Backprop, n_samples: int) -> dict[str, tuple[int, int]]:

@@ -46,3 +46,13 @@ def test_engine_names_no_activation_or_loss() -> None:
     source = (PACKAGE / "derive.py").read_text(encoding="utf-8")
     for name in ("relu", "tanh", "sigmoid", "softmax", "leaky", "squared_error", "cross_entropy", "hinge"):
         assert name not in source, name
+
+
+def test_verify_and_render_do_not_import_check() -> None:
+    """check/ builds on the API (and may read with verify's pieces); nothing before it imports it."""
+    for folder in ("verify", "render"):
+        for path in files(folder):
+            assert not any(name.startswith("symbackprop.check") for name in imports(path)), path.name
+    for path in files():
+        if path.parent.name != "check" and path.name not in ("cli.py", "api.py"):
+            assert not any(name.startswith("symbackprop.check") for name in imports(path)), path.name

@@ -1,0 +1,276 @@
+"""`check`: solutions written in the homework examples' styles, clean and with planted mistakes of
+every cause; each mistake found at its step, quantity and entry, with its cause, and what
+follows from it carried forward.
+
+The solutions come from tests/solutions.py: an independent NumPy student (no symbackprop code)
+whose numbers are first checked against `Network.train()`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import symbackprop as sbp
+from symbackprop.check import CAUSES, Checker, CheckResult
+from tests import solutions as S
+
+NETS: dict[str, Callable[[], S.Net]] = {
+    "mlp": S.mlp, "mlp_rows": lambda: S.mlp("rows", "out_in"), "mlp_rows_in_out": lambda: S.mlp("rows", "in_out"),
+    "square": S.square, "biased": S.biased, "biased_rows": lambda: S.biased("rows"),
+}
+SUFFIX = {"latex": "solution.tex", "markdown": "solution.md", "entries": "solution.md", "plain": "solution.md"}
+
+
+@cache
+def checker(net: str) -> Checker:
+    return Checker(sbp.load(NETS[net]().spec()))
+
+
+def run(net: str, style: str, mistakes: S.Mistakes | None = None, digits: int = 4,
+        edit: Callable[[str], str] | None = None) -> CheckResult:
+    student = NETS[net]()
+    text = S.STYLES[style](student, S.train(student, mistakes), digits, edit)
+    return checker(net).check(text, SUFFIX[style])
+
+
+def bump(step: int, role: str, key: str, at: tuple[int, int], by: float) -> Callable:
+    def tamper(s: int, r: str, k: str, value: np.ndarray) -> np.ndarray:
+        if (s, r, k) == (step, role, key):
+            value = value.copy()
+            value[at] += by
+        return value
+    return tamper
+
+
+def first(result: CheckResult) -> tuple:
+    f = result.first_mistake
+    return f.step, f.role, f.quantity, f.entry, f.cause
+
+
+def later_causes(result: CheckResult) -> Counter:
+    return Counter(f.cause for f in result.findings if f is not result.first_mistake)
+
+
+# --- the student is right -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("net", NETS)
+def test_the_independent_student_agrees_with_train(net: str) -> None:
+    student = NETS[net]()
+    steps = S.train(student)
+    run_ = sbp.load(student.spec()).train()
+    for mine, theirs in zip(steps, run_.steps, strict=True):
+        assert mine.loss == pytest.approx(theirs.loss, rel=1e-12)
+        for group in ("forward", "delta", "grad", "updated"):
+            for key, value in getattr(mine, group).items():
+                np.testing.assert_allclose(value, getattr(theirs, group)[key], rtol=1e-12, atol=1e-14)
+
+
+CLEAN = [(net, style, digits) for net in NETS for style in S.STYLES for digits in (3, 4, 6)
+         if style != "entries" or net == "square"]
+
+
+@pytest.mark.parametrize(("net", "style", "digits"), CLEAN)
+def test_clean_solutions_have_no_findings(net: str, style: str, digits: int) -> None:
+    result = run(net, style, digits=digits)
+    assert result.findings == [], result.text()
+    assert result.notes == []
+    assert result.right == result.numbers > 0
+    assert result.score == 1.0 and result.ok
+
+
+# --- one mistake of each cause --------------------------------------------------------------------
+
+
+STYLES = ("markdown", "latex", "plain")
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("net", ["mlp", "mlp_rows"])
+def test_another_learning_rate(net: str, style: str) -> None:
+    result = run(net, style, S.Mistakes(lr=0.1))
+    assert first(result)[:2] == (1, "updated") and first(result)[4] == "learning_rate"
+    assert "0.1, not 0.05" in result.summary()
+    assert {f.cause for f in result.findings if f.step == 1} == {"learning_rate"}
+    assert {f.cause for f in result.findings if f.step > 1} == {"carried_forward"}
+    assert "steps 2-3 are consistent with that (carried forward)" in result.summary()
+    assert result.mistakes == 1
+    assert result.other_rates == {1: 0.1}
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_gradient_written_as_update(style: str) -> None:
+    result = run("biased", style, S.Mistakes(gradient_as_update=True))
+    assert first(result) == (1, "updated", "W_1", (1, 1), "gradient_as_update")
+    assert {f.cause for f in result.findings if f.role == "updated"} == {"gradient_as_update"}
+    assert {f.cause for f in result.findings if f.role != "updated"} == {"carried_forward"}
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("net", ["mlp", "mlp_rows"])
+def test_a_wrong_number_is_carried_forward(net: str, style: str) -> None:
+    entry = (2, 1) if net == "mlp_rows" else (1, 2)  # the second sample's output delta, in the spec's layout
+    result = run(net, style, S.Mistakes(tamper=bump(1, "delta", "delta_out", (0, 1), 0.3)))
+    assert first(result) == (1, "delta", "delta_out", entry, "arithmetic")
+    assert set(later_causes(result)) == {"carried_forward"}
+    assert result.carried_forward > 20
+    assert result.score == pytest.approx((result.numbers - 1) / result.numbers)
+
+
+@pytest.mark.parametrize("style", STYLES + ("entries",))
+def test_a_forward_mistake_is_carried_through_the_step(style: str) -> None:
+    result = run("square", style, S.Mistakes(tamper=bump(1, "forward", "s_1", (1, 0), 1.0)))
+    assert first(result) == (1, "forward", "s_1", (2, 1), "arithmetic")
+    assert set(later_causes(result)) == {"carried_forward"}
+    assert "step 1 is consistent with that (carried forward)" in result.summary()
+
+
+def _edit(anchor: str, index: int, new: str) -> Callable[[str], str]:
+    """Replace the index-th number of the first line starting with `anchor` (a slip of the pen:
+    the student's own numbers stay right)."""
+    def edit(text: str) -> str:
+        lines = text.split("\n")
+        k = next(i for i, line in enumerate(lines) if line.lstrip().startswith(anchor))
+        matches = list(re.finditer(r"-?\d+\.\d+", lines[k]))
+        m = matches[index]
+        lines[k] = lines[k][:m.start()] + new + lines[k][m.end():]
+        return "\n".join(lines)
+    return edit
+
+
+@pytest.mark.parametrize(("anchor", "index", "new", "where", "what"), [
+    ("$$\\delta_{1} =", 4, "-0.268", (1, "delta", "delta_1", (2, 1)), "slipped decimal point"),
+    ("$$s_{1} =", 4, "0.8960", (1, "forward", "s_1", (2, 1)), "swapped"),
+    ("$$s_{1} =", 5, "0.115", (1, "forward", "s_1", (2, 2)), "dropped"),
+    ("$$\\frac{\\partial L}{\\partial W}", 1, "-0.0020", (1, "grad", "W", (1, 2)), "slipped decimal point"),
+])
+def test_typos_are_typos_and_are_not_carried(anchor: str, index: int, new: str, where: tuple, what: str) -> None:
+    result = run("mlp", "markdown", edit=_edit(anchor, index, new))
+    assert len(result.findings) == 1
+    assert first(result) == (*where, "typo")
+    assert what in result.findings[0].message
+
+
+def test_mislabelled_entries_are_typos() -> None:
+    def relabel(text: str) -> str:  # the homework's slip: w_11 written where w_12 is meant
+        return text.replace("\\partial w_{12}^{(1)}}", "\\partial w_{11}^{(1)}}", 1)
+    result = run("square", "entries", edit=relabel)
+    assert [(f.quantity, f.entry, f.cause) for f in result.findings] == [("W_1", (1, 1), "typo")]
+    assert "entry [1,2]" in result.findings[0].message
+
+
+def test_transposed_labels_are_transposes() -> None:
+    def swap(text: str) -> str:
+        text = text.replace("\\partial w_{12}^{(1)}}", "\\partial w_{XX}^{(1)}}", 1)
+        text = text.replace("\\partial w_{21}^{(1)}}", "\\partial w_{12}^{(1)}}", 1)
+        return text.replace("\\partial w_{XX}^{(1)}}", "\\partial w_{21}^{(1)}}", 1)
+    result = run("square", "entries", edit=swap)
+    assert [(f.quantity, f.entry, f.cause) for f in result.findings] == [("W_1", (1, 2), "transpose"),
+                                                                         ("W_1", (2, 1), "transpose")]
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_transposed_square_gradient(style: str) -> None:
+    def transpose(s: int, r: str, k: str, value: np.ndarray) -> np.ndarray:
+        return value.T.copy() if (s, r, k) == (1, "grad", "W_2") else value
+    result = run("biased", style, S.Mistakes(tamper=transpose))
+    assert first(result) == (1, "grad", "W_2", (1, 2), "transpose")
+    assert [(f.entry, f.cause) for f in result.findings if f.step == 1 and f.role == "grad"] == [
+        ((1, 2), "transpose"), ((2, 1), "transpose")]
+    assert {f.cause for f in result.findings if f.role == "updated"} <= {"carried_forward"}
+
+
+def test_a_matrix_written_transposed_is_one_layout_finding() -> None:
+    def transposed(text: str) -> str:  # dL/dW (2x3) written as its 3x2 transpose
+        student = S.mlp()
+        grad = S.train(student)[0].grad["W"]
+        return text.replace(S.bmatrix(grad, 4), S.bmatrix(grad.T, 4), 1)
+    result = run("mlp", "markdown", edit=transposed)
+    assert [(f.step, f.role, f.quantity, f.entry, f.cause) for f in result.findings] == [
+        (1, "grad", "W", None, "transpose")]
+    assert result.right == result.numbers
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("net", ["mlp", "mlp_rows"])
+def test_a_sign_error(net: str, style: str) -> None:
+    result = run(net, style, S.Mistakes(sign_of_error=True))
+    assert first(result)[1:3] == ("delta", "delta_out") and first(result)[4] == "sign"
+    assert set(later_causes(result)) == {"sign", "carried_forward"}  # the same slip at every step
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("net", ["mlp", "mlp_rows"])
+def test_the_output_without_its_activation(net: str, style: str) -> None:
+    result = run(net, style, S.Mistakes(activation={"out": "identity"}))
+    assert first(result) == (1, "forward", "z_out", (1, 1), "activation")
+    assert "identity activation in place of its own (tanh)" in result.first_mistake.message
+    assert set(later_causes(result)) == {"activation", "carried_forward"}
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_delta_without_the_activation_derivative(style: str) -> None:
+    result = run("mlp", style, S.Mistakes(derivative={"out": "identity"}))
+    assert first(result) == (1, "delta", "delta_out", (1, 1), "activation")
+    assert "derivative" in result.first_mistake.message
+    assert set(later_causes(result)) == {"activation", "carried_forward"}
+
+
+def test_every_cause_is_named_by_some_test() -> None:
+    causes = {"learning_rate", "gradient_as_update", "carried_forward", "typo", "transpose", "sign", "activation",
+              "arithmetic"}
+    assert set(CAUSES) == causes
+
+
+# --- what the result says ---------------------------------------------------------------------------
+
+
+def test_the_json_finding_has_the_interface_fields() -> None:
+    result = run("mlp", "markdown", S.Mistakes(lr=0.1))
+    doc = result.to_dict()
+    finding = doc["findings"][0]
+    assert {"step", "role", "quantity", "entry", "got", "expected", "cause", "message"} <= set(finding)
+    assert (finding["step"], finding["role"], finding["quantity"], finding["entry"], finding["cause"]) == (
+        1, "updated", "W", [1, 1], "learning_rate")
+    truth = sbp.load(S.mlp().spec()).train().steps[0].updated["W"][0, 0]
+    assert finding["expected"] == pytest.approx(truth, rel=1e-9)
+    assert finding["got"] == pytest.approx(0.6 - 0.1 * sbp.load(S.mlp().spec()).train().steps[0].grad["W"][0, 0],
+                                           abs=1e-4)
+    assert doc["numbers"] == doc["right"] + doc["wrong"] + doc["carried_forward"]
+
+
+def test_names_matched_by_values_are_reported() -> None:
+    result = run("square", "entries")
+    assert {(m.written, m.quantity.key) for m in result.matches} >= {(r"\vec{net}^{(1)}", "s_1"),
+                                                                     (r"\vec{a}^{(1)}", "z_1")}
+
+
+def test_a_name_with_wrong_values_is_still_read_through_a_learned_letter() -> None:
+    result = run("square", "entries", S.Mistakes(tamper=bump(1, "forward", "s_2", (0, 0), 1.5)))
+    assert first(result) == (1, "forward", "s_2", (1, 1), "arithmetic")
+
+
+@given(st.sampled_from(["forward", "delta", "grad"]), st.integers(0, 11), st.floats(0.05, 3.0),
+       st.sampled_from([-1, 1]))
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+def test_a_planted_mistake_is_the_first_finding(role: str, position: int, size: float, sign: int) -> None:
+    """Wherever one number is changed, the first finding is that number, and nothing before it."""
+    student = S.biased()
+    values = S.train(student)[0]
+    group = getattr(values, role)
+    key = sorted(group)[position % len(group)]
+    shape = group[key].shape
+    at = np.unravel_index(position % (shape[0] * shape[1]), shape)
+    result = run("biased", "markdown", S.Mistakes(tamper=bump(1, role, key, at, sign * size)))
+    found = result.first_mistake
+    assert found is not None
+    assert (found.step, found.role, found.quantity, found.entry) == (1, role, key, (at[0] + 1, at[1] + 1))
+    assert found.cause != "carried_forward"
