@@ -327,7 +327,44 @@ def plain_text(net: Net, steps: list[StepValues], digits: int = 4, edit: Callabl
     return edit(text) if edit else text
 
 
-STYLES = {"markdown": markdown, "latex": latex, "entries": entries, "plain": plain_text}
+def course(net: Net, steps: list[StepValues], digits: int = 4, edit: Callable[[str], str] | None = None) -> str:
+    """The 4-3-2-1 homework's notation (specs/relu_4321_course.yaml): z^k the pre-activation, h^k the
+    activation, l the loss, layers as plain superscripts, W^3_{1,1} for entries, updates with \\leftarrow."""
+    numbers = {layer.name: k + 1 for k, layer in enumerate(net.layers)}
+    out = ["CS 1678 Homework 3 (Back prop), with numbers", ""]
+    for sv in steps:
+        out += [f"Question {sv.step}: iteration {sv.step} of gradient descent", ""]
+        for layer in net.layers:
+            k = numbers[layer.name]
+            out.append(f"$$z^{{{k}}} = W^{{{k}}} h^{{{k - 1}}} + b^{{{k}}} = "
+                       f"{bmatrix(sv.forward[f's_{layer.name}'], digits)}$$")
+            out.append(f"$$h^{{{k}}} = \\sigma(z^{{{k}}}) = {bmatrix(sv.forward[f'z_{layer.name}'], digits)}$$")
+        out += ["", f"$$l(\\theta) = \\frac{{1}}{{2}}(h^{{{len(net.layers)}}} - y)^2 = {num(sv.loss, digits)}$$", ""]
+        for layer in reversed(net.layers):
+            k = numbers[layer.name]
+            out.append(f"$$\\delta^{{{k}}} = {bmatrix(sv.delta[f'delta_{layer.name}'], digits)}$$")
+        for layer in reversed(net.layers):
+            k = numbers[layer.name]
+            g = sv.grad[layer.weight]
+            out.append(f"$$\\frac{{\\partial l(\\theta)}}{{\\partial W^{{{k}}}}} = {bmatrix(g, digits)}, \\quad "
+                       f"\\frac{{\\partial l(\\theta)}}{{\\partial W_{{1,1}}^{{{k}}}}} = {num(g[0, 0], digits)}$$")
+            if layer.bias:
+                out.append(f"$$\\frac{{\\partial l(\\theta)}}{{\\partial b^{{{k}}}}} = "
+                           f"{bmatrix(sv.grad[layer.bias], digits)}$$")
+        out.append("")
+        for layer in net.layers:
+            k = numbers[layer.name]
+            out.append(f"$$W^{{{k}}} \\leftarrow W^{{{k}}} - {net.lr:g} \\frac{{\\partial l}}{{\\partial W^{{{k}}}}} = "
+                       f"{bmatrix(sv.updated[layer.weight], digits)}$$")
+            if layer.bias:
+                out.append(f"$$b^{{{k}}} \\leftarrow b^{{{k}}} - {net.lr:g} \\frac{{\\partial l}}"
+                           f"{{\\partial b^{{{k}}}}} = {bmatrix(sv.updated[layer.bias], digits)}$$")
+        out.append("")
+    text = "\n".join(out) + "\n"
+    return edit(text) if edit else text
+
+
+STYLES = {"markdown": markdown, "latex": latex, "entries": entries, "plain": plain_text, "course": course}
 
 
 # --- networks ----------------------------------------------------------------------------------
@@ -353,6 +390,18 @@ def square() -> Net:
                "half_squared_error", "out_in", "columns", 0.01, 1,
                {"x": np.array([[2.0], [3.0]]), "t": np.array([[3.0]]), "W_1": np.array([[-2.0, 3.0], [2.0, 1.0]]),
                 "w_2": np.array([[-2.0, 1.0]])})
+
+
+def relu_course() -> Net:
+    """specs/relu_4321_course.yaml: 4-3-2-1, relu, relu, identity, biases, one sample, two steps."""
+    data = {
+        "x": np.array([[1.0], [-0.5], [0.25], [2.0]]), "y": np.array([[1.0]]),
+        "W_1": np.array([[0.1, -0.2, 0.3, 0.05], [0.4, 0.1, -0.3, 0.2], [-0.1, 0.3, 0.2, 0.1]]),
+        "b_1": np.array([[0.1], [0.0], [0.2]]), "W_2": np.array([[0.5, -0.4, 0.3], [0.2, 0.6, -0.1]]),
+        "b_2": np.array([[0.05], [-0.05]]), "W_3": np.array([[0.7, -0.3]]), "b_3": np.array([[0.1]]),
+    }
+    layers = [Layer("1", "relu", "W_1", "b_1"), Layer("2", "relu", "W_2", "b_2"), Layer("3", "identity", "W_3", "b_3")]
+    return Net(layers, "x", "y", "h_3", "half_squared_error", "out_in", "columns", 0.1, 2, data)
 
 
 def biased(samples: str = "columns", steps: int = 2) -> Net:

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,14 +25,20 @@ from tests import solutions as S
 
 NETS: dict[str, Callable[[], S.Net]] = {
     "mlp": S.mlp, "mlp_rows": lambda: S.mlp("rows", "out_in"), "mlp_rows_in_out": lambda: S.mlp("rows", "in_out"),
-    "square": S.square, "biased": S.biased, "biased_rows": lambda: S.biased("rows"),
+    "square": S.square, "biased": S.biased, "biased_rows": lambda: S.biased("rows"), "relu_course": S.relu_course,
 }
-SUFFIX = {"latex": "solution.tex", "markdown": "solution.md", "entries": "solution.md", "plain": "solution.md"}
+#: Networks checked against a spec file of specs/ (with its notation: block) rather than the student's own spec.
+SPEC_FILES = {"relu_course": Path(__file__).resolve().parent.parent / "specs" / "relu_4321_course.yaml"}
+SUFFIX = {"latex": "solution.tex", "markdown": "solution.md", "entries": "solution.md", "plain": "solution.md",
+          "course": "solution.md"}
+#: Which styles each network is written in (entries: one sample; course: the course's notation).
+WRITTEN = {net: [style for style in S.STYLES if (style != "entries" or net == "square")
+                 and (style == "course") == (net == "relu_course")] for net in NETS}
 
 
 @cache
 def checker(net: str) -> Checker:
-    return Checker(sbp.load(NETS[net]().spec()))
+    return Checker(sbp.load(SPEC_FILES.get(net) or NETS[net]().spec()))
 
 
 def run(net: str, style: str, mistakes: S.Mistakes | None = None, digits: int = 4,
@@ -66,7 +73,7 @@ def later_causes(result: CheckResult) -> Counter:
 def test_the_independent_student_agrees_with_train(net: str) -> None:
     student = NETS[net]()
     steps = S.train(student)
-    run_ = sbp.load(student.spec()).train()
+    run_ = checker(net).truth.run
     for mine, theirs in zip(steps, run_.steps, strict=True):
         assert mine.loss == pytest.approx(theirs.loss, rel=1e-12)
         for group in ("forward", "delta", "grad", "updated"):
@@ -74,8 +81,7 @@ def test_the_independent_student_agrees_with_train(net: str) -> None:
                 np.testing.assert_allclose(value, getattr(theirs, group)[key], rtol=1e-12, atol=1e-14)
 
 
-CLEAN = [(net, style, digits) for net in NETS for style in S.STYLES for digits in (3, 4, 6)
-         if style != "entries" or net == "square"]
+CLEAN = [(net, style, digits) for net in NETS for style in WRITTEN[net] for digits in (3, 4, 6)]
 
 
 @pytest.mark.parametrize(("net", "style", "digits"), CLEAN)
@@ -222,6 +228,18 @@ def test_a_delta_without_the_activation_derivative(style: str) -> None:
     assert first(result) == (1, "delta", "delta_out", (1, 1), "activation")
     assert "derivative" in result.first_mistake.message
     assert set(later_causes(result)) == {"activation", "carried_forward"}
+
+
+@pytest.mark.parametrize(("mistakes", "where", "cause"), [
+    (S.Mistakes(lr=0.2), (1, "updated", "W_1", (1, 1)), "learning_rate"),
+    (S.Mistakes(sign_of_error=True), (1, "delta", "delta_3", (1, 1)), "sign"),
+    (S.Mistakes(tamper=bump(1, "forward", "s_2", (1, 0), -0.5)), (1, "forward", "s_2", (2, 1)), "arithmetic"),
+])
+def test_the_course_notation_of_the_relu_homework(mistakes: S.Mistakes, where: tuple, cause: str) -> None:
+    """z^k the pre-activation, h^k the activation, l the loss (specs/relu_4321_course.yaml's notation)."""
+    result = run("relu_course", "course", mistakes)
+    assert first(result) == (*where, cause)
+    assert set(later_causes(result)) <= {cause, "carried_forward"}
 
 
 def test_every_cause_is_named_by_some_test() -> None:

@@ -67,6 +67,7 @@ def test_json_and_stdin(main) -> None:  # noqa: ANN001
     code, out, err = main(SQUARE, "-", "--json", stdin=Path(HOMEWORK).read_text(encoding="utf-8"))
     assert code == 1, err
     doc = json.loads(out)
+    assert next(iter(doc)) == "schema_version" and doc["schema_version"] == 1
     assert [(f["step"], f["role"], f["quantity"], f["entry"], f["cause"]) for f in doc["findings"]] == [
         (1, "grad", "W_1", [1, 1], "typo"), (1, "grad", "W_1", [2, 1], "typo")]
     assert doc["findings"][0]["got"] == -240 and doc["findings"][0]["expected"] == -160
@@ -131,6 +132,7 @@ def test_batch_json(main, tmp_path: Path) -> None:  # noqa: ANN001
     code, out, _ = main(SQUARE, str(folder), "--batch", "--json")
     assert code == 0
     doc = json.loads(out)
+    assert all(next(iter(entry)) == "schema_version" for entry in doc)
     assert [entry["status"] for entry in doc] == ["checked", "checked", "checked", "unreadable"]
     assert doc[2]["findings"][0]["cause"] == "typo" and "message" in doc[3]
 

@@ -58,10 +58,10 @@ def test_transpose_marks() -> None:
 @pytest.mark.parametrize(("spec", "text", "meant"), [
     ("square_221.yaml", "W_1", (None, "W_1", None)),
     ("square_221.yaml", "W^{(1)}", (None, "W_1", None)),
-    ("square_221.yaml", "w^{(1)}_{12}", (None, "W_1", "12")),
-    ("square_221.yaml", "w_{11}^{(2)}", (None, "w_2", "11")),
+    ("square_221.yaml", "w^{(1)}_{12}", (None, "W_1", "1,2")),
+    ("square_221.yaml", "w_{11}^{(2)}", (None, "w_2", "1,1")),
     ("square_221.yaml", "W1", (None, "W_1", None)),
-    ("square_221.yaml", r"\frac{\partial E}{\partial w_{21}^{(1)}}", ("grad", "W_1", "21")),
+    ("square_221.yaml", r"\frac{\partial E}{\partial w_{21}^{(1)}}", ("grad", "W_1", "2,1")),
     ("square_221.yaml", r"w_2'", ("updated", "w_2", None)),
     ("square_221.yaml", r"\delta_1^{(2)}", ("delta", "delta_2", "1")),
     ("square_221.yaml", r"\delta_{2}", ("delta", "delta_2", None)),
@@ -91,6 +91,16 @@ def test_transpose_marks() -> None:
     ("recurrent_autoencoder_small.yaml", "X", ("data", "x", None)),
     ("recurrent_autoencoder_small.yaml", r"\delta_{rec}^{(1)}", ("delta", "delta_rec^(1)", None)),
     ("recurrent_autoencoder_small.yaml", r"\nabla_{W_{rec}} E", ("grad", "W_rec", None)),
+    # the spec's notation: block decides (a course where z is the pre-activation and h the activation)
+    ("relu_4321_course.yaml", "z^2", ("forward", "s_2", None)),
+    ("relu_4321_course.yaml", "h^2_1", ("forward", "z_2", "1")),
+    ("relu_4321_course.yaml", "h_3", ("forward", "z_3", None)),
+    ("relu_4321_course.yaml", r"\frac{\partial l(\theta)}{\partial W_{1,2}^3}", ("grad", "W_3", "1,2")),
+    ("relu_4321_course.yaml", "l", ("loss", "L", None)),
+    ("square_221_course.yaml", r"\vec{net}^{(1)}", ("forward", "s_1", None)),
+    ("square_221_course.yaml", r"a^{(1)}_2", ("forward", "z_1", "2")),
+    ("square_221_course.yaml", r"a^{(0)}", ("data", "x", None)),
+    ("square_221_course.yaml", r"w_{12}^{(1)}", (None, "w_1", "1,2")),
 ])
 def test_names_resolve_in_the_spec(spec: str, text: str, meant: tuple) -> None:
     assert meaning(spec, text) == meant

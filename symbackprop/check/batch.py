@@ -19,6 +19,7 @@ from typing import Any
 
 from symbackprop.check import Checker, CheckError, CheckResult
 from symbackprop.check.limits import MAX_BYTES
+from symbackprop.schema import versioned
 
 #: What a solution file may be called.
 SUFFIXES = (".md", ".markdown", ".tex", ".latex", ".txt")
@@ -105,8 +106,8 @@ def to_csv(rows: list[BatchRow]) -> str:
 
 
 def to_json(rows: list[BatchRow]) -> str:
-    doc = [{"file": row.file, "status": row.status, **(row.result.to_dict() if row.result else
-                                                       {"message": row.message})} for row in rows]
+    doc = [versioned({"file": row.file, "status": row.status, **(row.result.to_dict() if row.result else
+                                                                 {"message": row.message})}) for row in rows]
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 

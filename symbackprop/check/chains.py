@@ -21,7 +21,7 @@ LAYOUT_ENVIRONMENTS = frozenset({"split", "aligned", "alignedat", "gathered", "m
                                  "eqnarray", "eqnarray*", "gather", "gather*", "flalign", "flalign*", "alignat",
                                  "alignat*", "equation", "equation*", "multline", "multline*", "subequations"})
 #: Relations that join the sides of a chain.
-EQUALS = frozenset({"=", "approx", "coloneqq", "simeq", "doteq", "equiv"})
+EQUALS = frozenset({"=", "approx", "coloneqq", "simeq", "doteq", "equiv", "leftarrow", "gets", "Leftarrow"})
 #: Tokens that end a statement.
 SEPARATORS = frozenset({",", ";", "quad", "qquad", "Rightarrow", "implies", "Longrightarrow", "to", "rightarrow",
                         "iff", "therefore", "Leftrightarrow", "longrightarrow", "mapsto", "and"})

@@ -1,14 +1,16 @@
 """What a written name means in one network: `resolve(name, table)`, the one place where a
 solution's names meet the spec's.
 
-A name resolves by its spelling: the spec's own symbols (`W_1`, `s_out`, `delta_1`, the input,
-target and output names, `y_{out}`), a layer written as a subscript, a superscript or in
-parentheses (`W^{(2)}`, `W^2_{1,1}`, `s^{(rec,2)}`; what is left of the subscript is an entry,
-`w_{12}^{(1)}`), a word with its layer run on (`W1`), the usual letters of each kind of
-quantity (`s` pre-activation, `z` activation, `delta`, `W`/`w` weight, `b` bias; `L`, `E`,
-`J`, `\\mathcal{L}` the loss), and letters learned from this solution: once `d^{(1)}` has been
-matched by its values to s_1, `d^{(2)}` is s_2. A name that resolves to nothing is matched by
-its values instead (solution.py).
+A name resolves first through the spec's notation table (notation.py: the course's letters and
+layer style, `net^{(1)}`, `h^2`, `W^3_{1,1}`, and the default spellings where they are not
+ambiguous), then by the spec's own symbols (`W_1`, `s_out`, `delta_1`, the input, target and
+output names, `y_{out}`), a layer written as a subscript, a superscript or in parentheses
+(`W^{(2)}`, `s^{(rec,2)}`; what is left of the subscript is an entry, `w_{12}^{(1)}`), a word
+with its layer run on (`W1`), the usual letters of each kind of quantity that the notation
+leaves free (`s` pre-activation, `z` activation, `delta`, `W`/`w` weight, `b` bias; `L`, `E`,
+`J`, `\\mathcal{L}` and the notation's letter for the loss), and letters learned from this
+solution: once `d^{(1)}` has been matched by its values to s_1, `d^{(2)}` is s_2. A name that
+resolves to nothing is matched by its values instead (solution.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 
 from symbackprop.check.truth import LOSS_PER_SAMPLE, Truth
 from symbackprop.check.written import LOSS_BASES, WrittenName
+from symbackprop.notation import Names, NotationError
+from symbackprop.notation import Quantity as Named
 
 #: Default letters of each kind of quantity.
 LETTERS = {"s": "pre", "z": "act", "delta": "delta", "W": "weight", "w": "weight", "b": "bias"}
@@ -63,17 +67,50 @@ class NameTable:
                     if kind in shared:
                         kinds[kind] = shared[kind]
         spec = truth.net.spec
+        self.names = Names.of(spec)
         self.input = spec.input.name
         self.output = next(q.key for q in truth.order if q.kind == "act" and q.symbol == spec.output)
         self.target = spec.input.name if spec.target_is_input else spec.target.name
         self.cycles = {layer.name: layer.cycles for layer in spec.layers}
-        self.letters = dict(LETTERS)
+        notation = self.names.notation
+        own = {notation.preactivation: "pre", notation.activation: "act", notation.delta: "delta",
+               notation.weight: "weight", notation.bias: "bias"}
+        #: the notation's letters, then the default ones it leaves free
+        self.letters = {**{k: v for k, v in LETTERS.items() if k not in own}, **own}
+        self.losses = frozenset(LOSS_BASES | self.names.loss_names())
         self.learned: dict[str, str] = {}
 
     def learn(self, letter: str, kind: str) -> None:
         """A letter this solution uses for a kind of quantity (d for pre-activations)."""
-        if letter not in self.letters and letter not in self.symbols and letter not in LOSS_BASES:
+        if letter not in self.letters and letter not in self.symbols and letter not in self.losses:
             self.learned.setdefault(letter, kind)
+
+    def notation_lookup(self, base: str, sub: str | None, sup: str | None
+                        ) -> tuple[tuple[str | None, str], str | None] | None:
+        """((role, key), entry label) of a name read through the spec's notation table; None when the
+        table knows no such name or finds it ambiguous (then the other readings, and values, decide)."""
+        try:
+            found = self.names.lookup(base, sub, sup)
+        except NotationError:
+            return None
+        if found is None or (sup is not None and not found[1]):
+            return None
+        named: Named = found[0]
+        index = ",".join(named.entry) if named.entry else None
+        role = named.role
+        if role == "output":
+            return ("forward", self.output), index
+        if role in ("preactivation", "activation"):
+            return ("forward", named.symbol), index
+        if role == "delta":
+            return ("delta", named.symbol), index
+        if role in ("weight", "bias"):
+            return (None, named.symbol), index
+        if role in ("input", "target", "fixed"):
+            return ("data", named.symbol), index
+        if role == "loss":
+            return ("loss", "L"), None
+        return None
 
     def layer_of(self, label: str | None) -> tuple[str, str | None] | None:
         """(layer, cycle) of a label: 2, (2), out, {out}, (rec,2), rec(2), rec^(2); None if no layer."""
@@ -164,7 +201,7 @@ def _plain(name: WrittenName, table: NameTable
         return ("forward", table.output), sub, "name"
     if name.accent is not None:
         return None
-    if base in LOSS_BASES or base.lower() == "loss":
+    if base in table.losses or base.lower() == "loss":
         if sup is not None:
             return None
         if sub is None or sub.lower() in ("total", "tot", "sum", "all"):
@@ -172,6 +209,9 @@ def _plain(name: WrittenName, table: NameTable
         if sub.isdigit() and table.truth.n_samples > 1:
             return ("loss", LOSS_PER_SAMPLE), sub, "name"
         return None
+    through_notation = table.notation_lookup(base, sub, sup)
+    if through_notation is not None and through_notation[0] in table.symbols.values():
+        return through_notation[0], through_notation[1], "name"
     readings: list[tuple[str, tuple[str, str | None] | None, str | None, str | None]] = []  # base, place, index, raw
     sup_place = table.layer_of(sup)
     cycle_place = table.layer_of(f"{sub},{sup.strip('()')}") if sub is not None and sup is not None else None

@@ -10,6 +10,7 @@ from typing import Any
 
 from symbackprop.check.diagnose import Finding, fmt
 from symbackprop.check.solution import Match
+from symbackprop.schema import versioned
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,8 @@ class CheckResult:
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The JSON document (docs/check.md), `schema_version` first (docs/json.md)."""
+        return versioned({
             "name": self.name, "source": self.source, "numbers": self.numbers, "right": self.right,
             "wrong": self.wrong, "carried_forward": self.carried_forward, "mistakes": self.mistakes,
             "score": round(self.score, 6), "summary": self.summary(),
@@ -112,7 +114,7 @@ class CheckResult:
             "matches": [{"written": m.written, "line": m.line, "step": m.step, "role": m.quantity.role,
                          "quantity": m.quantity.reported, "how": m.how} for m in self.matches],
             "notes": list(self.notes),
-        }
+        })
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
