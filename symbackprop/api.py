@@ -262,11 +262,14 @@ class Network:
         """The text of a standalone module computing the loss and gradients (imports NumPy only)."""
         return codegen.module_source(self, backend)
 
-    def verify(self, target: str | None, answer: str) -> VerifyResult:
+    def verify(self, target: str | None, answer: str, hint_level: int = 0) -> VerifyResult:
         """Is `answer` (LaTeX or plain math) equal to the true `target` (dL/dW_1, delta_2; None: the
-        target its left side names)? The verdict, with feedback naming the mistake (docs/verify.md).
+        target its left side names)? The verdict, with feedback naming the mistake (docs/verify.md),
+        and for a wrong answer hints up to `hint_level` (1-3; 1 and 2 withhold the true formula).
         Raises UnknownTarget."""
-        return self._verifier.verify(target, answer)
+        from symbackprop.verify.hints import with_hints
+
+        return with_hints(self._verifier, self._verifier.verify(target, answer), hint_level)
 
     @cached_property
     def _verifier(self) -> Verifier:

@@ -348,13 +348,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from symbackprop.verify import command  # the grader is built on the API
 
     net = load(Path(args.spec))
+    if args.format is not None and args.batch is None:
+        raise UsageError("--format is for --batch (one answer: --json)")
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json and --format {args.format} disagree: give one")
+    batch_only = [name for name, given in (("--columns", args.columns), ("--executor", args.executor != "local"),
+                                           ("--scheduler", args.scheduler)) if given]
+    if batch_only and args.batch is None:
+        raise UsageError(f"{', '.join(batch_only)}: only with --batch")
+    options = command.Options(
+        as_json=args.json, time_limit=args.time_limit, hint_level=args.hint_level, workers=args.workers,
+        progress=args.progress, format=args.format or ("json" if args.json else "csv"), columns=args.columns,
+        executor=args.executor, scheduler=args.scheduler,
+        spec_text=Path(args.spec).read_text(encoding="utf-8") if args.executor == "dask" else None)
     try:
         if args.batch is not None:
             if args.answer is not None or args.target is not None:
                 raise command.CommandError("--batch reads targets and answers from the file: drop --target/--answer")
-            outcome = command.batch(net, args.batch, args.workers, args.json, args.progress, args.time_limit)
+            outcome = command.batch(net, args.batch, options)
         else:
-            outcome = command.single(net, args.target, args.answer, args.json, args.time_limit)
+            outcome = command.single(net, args.target, args.answer, options)
     except command.CommandError as error:
         raise UsageError(str(error)) from None
     _write(outcome.text, args.output)
@@ -423,6 +436,10 @@ def _add_verify_command(commands: argparse._SubParsersAction) -> None:
         epilog="Examples:\n  symbackprop verify specs/mlp.yaml --target dL/dW --answer 'x delta_1^T'\n"
                "  symbackprop verify specs/mlp.yaml --target delta_out --answer '(y_out - y) \\odot (1 - y_out^2)' "
                "--json\n  symbackprop verify specs/mlp.yaml --batch answers.csv -o graded.csv --workers 4\n"
+               "  symbackprop verify specs/mlp.yaml --batch answers.csv --columns id=student,target=question,"
+               "answer=response --format gradescope -o results.json\n"
+               "  symbackprop verify specs/mlp.yaml --batch answers.csv --executor dask --scheduler "
+               "tcp://10.0.0.5:8786 -o graded.csv\n"
                "Exit codes: one answer: 0 equivalent, 1 not, 2 unreadable; --batch: 0 every row graded, "
                "2 the CSV cannot be read.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -436,6 +453,19 @@ def _add_verify_command(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--time-limit", type=_number(float, 0, 600), default=5.0, metavar="S",
                        help="seconds one answer may take (default 5)")
     check.add_argument("--json", action="store_true", help="JSON instead of text (--batch: instead of CSV)")
+    check.add_argument("--hint-level", type=int, choices=range(4), default=0, metavar="K",
+                       help="hints for a wrong answer: 1 which factor or term is wrong, 2 also the next step of the "
+                            "chain rule, 3 also the full solution; 1 and 2 withhold the true formula (default 0: "
+                            "no hints, full feedback)")
+    check.add_argument("--format", choices=["csv", "json", "gradescope"],
+                       help="--batch output: csv (default), json (as --json), or gradescope (a results.json)")
+    check.add_argument("--columns", metavar="MAP",
+                       help="--batch: the file's names for our columns, e.g. id=student,target=question,"
+                            "answer=response (and points=weight)")
+    check.add_argument("--executor", choices=["local", "dask"], default="local",
+                       help="--batch: grade in local worker processes (default) or on a Dask cluster")
+    check.add_argument("--scheduler", metavar="ADDRESS",
+                       help="--executor dask: the scheduler's address, e.g. tcp://10.0.0.5:8786")
     check.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     check.set_defaults(run=cmd_verify)
 

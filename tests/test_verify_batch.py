@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import symbackprop as sbp
+from symbackprop.cli import main
 from symbackprop.verify import Verifier, batch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,12 +56,13 @@ def test_batch_on_the_command_line(tmp_path: Path) -> None:
     assert done.stdout == ""
     assert "verify: 9 row(s)" in done.stderr and "3 equivalent, 2 different, 4 unreadable" in done.stderr
     graded = list(csv.DictReader(io.StringIO((tmp_path / "graded.csv").read_text(encoding="utf-8"))))
-    assert list(graded[0]) == ["id", "target", "answer", "verdict", "feedback", "seconds", "student"]
+    assert list(graded[0]) == ["id", "target", "answer", "verdict", "feedback", "seconds", "score", "student"]
     assert [(g["id"], g["answer"], g["verdict"], g["student"]) for g in graded] == \
         [(r[0], r[2], r[4], r[3]) for r in ROWS]
     assert "the activation's derivative f_2'(s_2) is missing" in graded[3]["feedback"]
     assert "unknown target 'dL/dW_9'" in graded[5]["feedback"]
     assert all(float(g["seconds"]) >= 0 for g in graded)
+    assert [graded[i]["score"] for i in (0, 3, 4)] == ["1", "0.5", "0"]
     assert not (tmp_path / "PWNED").exists()
 
 
@@ -95,12 +97,12 @@ def test_missing_file_and_conflicting_options(tmp_path: Path) -> None:
 
 
 def _crash_or_hang(original):  # noqa: ANN001, ANN202 - wraps batch.grade in the forked workers
-    def grade(verifier: Verifier, target: str, answer: str) -> dict:
+    def grade(verifier: Verifier, target: str, answer: str, hint_level: int = 0) -> dict:
         if answer == "CRASH":
             os._exit(3)
         if answer == "HANG":
             time.sleep(60)
-        return original(verifier, target, answer)
+        return original(verifier, target, answer, hint_level)
     return grade
 
 
@@ -134,4 +136,113 @@ def test_report_summary_and_progress(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert report.summary().startswith("verify: 4 row(s) in ")
     assert report.summary().endswith("with 1 worker(s): 2 equivalent, 2 different")
     assert "4/4 rows" in capsys.readouterr().err
-    assert report.csv().splitlines()[0] == "id,target,answer,verdict,feedback,seconds,student"
+    assert report.csv().splitlines()[0] == "id,target,answer,verdict,feedback,seconds,score,student"
+
+
+# -- column names, scores and Gradescope ------------------------------------------------------
+
+PLATFORM = [("student", "question", "response", "weight"),
+            ("ann", "dL/dW_1", "delta_1 x^T", "2"),
+            ("ann", "delta_2", "W_3^T delta_3", "2"),
+            ("ann", "delta_3", "y - h_3", "1"),
+            ("ann", "delta_3", "h_3 +", "")]
+MAPPING = "id=student,target=question,answer=response,points=weight"
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["verify", SPEC, *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_columns_map_the_files_own_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_csv(tmp_path / "answers.csv", PLATFORM[1:], header=PLATFORM[0])
+    code, out, err = cli(capsys, "--batch", str(path), "--columns", MAPPING, "--workers", "1")
+    assert code == 0, err
+    graded = list(csv.DictReader(io.StringIO(out)))
+    assert list(graded[0]) == ["id", "target", "answer", "verdict", "feedback", "seconds", "score"]
+    assert [(g["id"], g["target"], g["verdict"], g["score"]) for g in graded] == [
+        ("ann", "dL/dW_1", "equivalent", "1"), ("ann", "delta_2", "different", "0.5"),
+        ("ann", "delta_3", "different", "0.75"), ("ann", "delta_3", "unreadable", "0")]
+    code, _, err = cli(capsys, "--batch", str(path))
+    assert code == 2 and "missing column(s) target, answer (the header has student, question, response, " \
+        "weight; name yours with --columns" in err
+
+
+@pytest.mark.parametrize(("columns", "message"), [
+    ("id=student,target=question", "missing column(s) answer"),
+    ("id=student,target=question,answer=nope", "missing column(s) nope"),
+    ("id=student,question", "'question' is not NAME=COLUMN"),
+    ("who=student", "'who=student' is not NAME=COLUMN"),
+    ("id=student,id=question", "id is mapped twice"),
+])
+def test_bad_columns_are_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], columns: str,
+                                message: str) -> None:
+    path = write_csv(tmp_path / "answers.csv", PLATFORM[1:], header=PLATFORM[0])
+    code, out, err = cli(capsys, "--batch", str(path), "--columns", columns)
+    assert code == 2 and out == "" and message in err
+
+
+def test_a_mapped_column_may_not_hide_one_of_ours(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_csv(tmp_path / "answers.csv", [("1", "ann", "delta_3", "h_3 - y")],
+                     header=("id", "student", "target", "answer"))
+    code, _, err = cli(capsys, "--batch", str(path), "--columns", "id=student")
+    assert code == 2 and "column(s) id would be replaced" in err
+
+
+def test_bad_points_are_exit_2_with_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [PLATFORM[1], ("bob", "delta_3", "h_3 - y", "-1")]
+    path = write_csv(tmp_path / "answers.csv", rows, header=PLATFORM[0])
+    code, _, err = cli(capsys, "--batch", str(path), "--columns", MAPPING)
+    assert code == 2 and "answers.csv:3: points '-1' is not a number from 0" in err
+
+
+def test_gradescope_results_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One test per row, worth its points; a total; plain-text fields; our schema in extra_data."""
+    path = write_csv(tmp_path / "answers.csv", PLATFORM[1:], header=PLATFORM[0])
+    code, out, err = cli(capsys, "--batch", str(path), "--columns", MAPPING, "--format", "gradescope",
+                         "--workers", "1")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["extra_data"] == {"schema_version": 1}
+    assert doc["output_format"] == doc["test_output_format"] == doc["test_name_format"] == "text"
+    tests = doc["tests"]
+    assert [t["name"] for t in tests] == ["dL/dW_1", "delta_2", "delta_3", "delta_3"]  # one student: no id
+    assert [(t["score"], t["max_score"], t["status"]) for t in tests] == [
+        (2.0, 2.0, "passed"), (1.0, 2.0, "failed"), (0.75, 1.0, "failed"), (0.0, 1.0, "failed")]
+    assert doc["score"] == 3.75
+    assert tests[1]["output"].startswith("delta_2: different\n- the activation's derivative f_2'(s_2) is missing")
+    assert tests[3]["extra_data"] == {"id": "ann", "verdict": "unreadable"}
+
+
+def test_gradescope_names_tests_by_id_when_there_are_several(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_csv(tmp_path / "answers.csv", ROWS[:2])
+    code, out, _ = cli(capsys, "--batch", str(path), "--format", "gradescope", "--hint-level", "1")
+    tests = json.loads(out)["tests"]
+    assert [t["name"] for t in tests] == ["a1: dL/dW_1", "a2: dL/dW_1"] and code == 0
+    assert "hint 1: " in tests[1]["output"] and " = " not in tests[1]["output"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--target", "delta_3", "--answer", "x", "--format", "csv"), "--format is for --batch"),
+    (("--batch", "a.csv", "--json", "--format", "gradescope"), "--json and --format gradescope disagree"),
+    (("--target", "delta_3", "--answer", "x", "--columns", "id=a"), "--columns: only with --batch"),
+    (("--batch", "a.csv", "--executor", "dask"), "--executor dask needs --scheduler"),
+    (("--batch", "a.csv", "--scheduler", "tcp://x:1"), "--scheduler is for --executor dask"),
+])
+def test_batch_option_mistakes_are_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
+                                          message: str) -> None:
+    write_csv(tmp_path / "a.csv", ROWS[:1])
+    code, _, err = cli(capsys, *(str(tmp_path / a) if a == "a.csv" else a for a in args))
+    assert code == 2 and message in err
+
+
+def test_without_an_id_column_rows_are_numbered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One student's submission for Gradescope: target and answer only."""
+    path = write_csv(tmp_path / "answers.csv", [("delta_3", "h_3 - y"), ("delta_2", "W_3^T delta_3")],
+                     header=("target", "answer"))
+    code, out, _ = cli(capsys, "--batch", str(path), "--workers", "1")
+    assert code == 0
+    assert [(g["id"], g["verdict"]) for g in csv.DictReader(io.StringIO(out))] == [("1", "equivalent"),
+                                                                                   ("2", "different")]

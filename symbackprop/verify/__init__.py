@@ -6,7 +6,7 @@ and feedback.py name the mistake; batch.py grades a CSV in a pool of worker proc
 """
 
 from symbackprop.verify.lexer import AnswerSyntaxError
-from symbackprop.verify.result import VERDICTS, Credit, VerifyResult
+from symbackprop.verify.result import VERDICTS, Credit, Hint, VerifyResult
 from symbackprop.verify.verifier import Verifier
 
-__all__ = ["VERDICTS", "AnswerSyntaxError", "Credit", "Verifier", "VerifyResult"]
+__all__ = ["VERDICTS", "AnswerSyntaxError", "Credit", "Hint", "Verifier", "VerifyResult"]

@@ -1,4 +1,5 @@
-"""Grading a CSV of answers (columns id, target, answer; others carried through) in worker processes.
+"""Grading a CSV of answers (columns id, target, answer, named as the file names them; others carried
+through) in worker processes.
 
 Each answer is graded in a worker process of its own pool: a worker that crashes or runs past
 the hard time limit is killed and replaced, and only its row fails (verdict `error` or
@@ -9,28 +10,37 @@ from a parent that has already loaded the network and its targets, so they start
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import multiprocessing
 import sys
+import threading
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, TextIO
 
-from symbackprop.api import UnknownTarget
-from symbackprop.schema import versioned
+from symbackprop import cluster
+from symbackprop.api import UnknownTarget, load
+from symbackprop.cluster import assert_can_fork
+from symbackprop.verify.gradescope import results_json
+from symbackprop.verify.hints import with_hints
 from symbackprop.verify.limits import Deadline
-from symbackprop.verify.result import VERDICTS
+from symbackprop.verify.result import VERDICTS, VerifyResult
 from symbackprop.verify.verifier import Verifier
 
 REQUIRED = ("id", "target", "answer")
-OUTPUT = ("id", "target", "answer", "verdict", "feedback", "seconds")
+#: A column that may be mapped too: the points a row is worth (Gradescope's max_score; default 1).
+OPTIONAL = ("points",)
+OUTPUT = ("id", "target", "answer", "verdict", "feedback", "seconds", "score")
 #: A worker gets this many seconds beyond the answer's own time limit before it is killed.
 GRACE = 5.0
+#: Most points one row may be worth.
+MAX_POINTS = 1e6
 #: Largest CSV cell read (an oversized answer is graded as unreadable, not lost).
 MAX_CELL = 16 * 1024 * 1024
 
@@ -41,16 +51,37 @@ class BatchError(Exception):
 
 @dataclass(frozen=True)
 class Table:
+    """The rows of a CSV, keyed by our names (id, target, answer, points) for the mapped columns and
+    by the file's own names for the others."""
+
     columns: tuple[str, ...]
     rows: tuple[dict[str, str], ...]
 
     @property
     def extra(self) -> tuple[str, ...]:
-        return tuple(c for c in self.columns if c not in REQUIRED)
+        return tuple(c for c in self.columns if c not in REQUIRED + OPTIONAL)
 
 
-def read_table(path: str | Path) -> Table:
-    """The rows of a CSV with a header holding id, target and answer; raises BatchError."""
+def parse_columns(text: str) -> dict[str, str]:
+    """`id=student,target=question,answer=response` as {our name: the file's column}; raises BatchError."""
+    mapping: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        ours, equals, theirs = part.partition("=")
+        ours, theirs = ours.strip(), theirs.strip()
+        if not equals or not theirs or ours not in REQUIRED + OPTIONAL:
+            raise BatchError(f"--columns: {part!r} is not NAME=COLUMN with NAME one of "
+                             f"{', '.join(REQUIRED + OPTIONAL)} (e.g. id=student,target=question,answer=response)")
+        if ours in mapping:
+            raise BatchError(f"--columns: {ours} is mapped twice")
+        mapping[ours] = theirs
+    return mapping
+
+
+def read_table(path: str | Path, columns: dict[str, str] | None = None) -> Table:
+    """The rows of a CSV with a header holding id, target and answer, or the columns `columns` maps
+    them to ({"id": "student", ...}); without an id column the rows are numbered from 1 (one
+    student's submission). Raises BatchError."""
+    mapping = columns or {}
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as error:
@@ -64,33 +95,61 @@ def read_table(path: str | Path) -> Table:
         header = next(reader, None)
         if not header:
             raise BatchError(f"{path}: empty file (expected a header with {', '.join(REQUIRED)})")
-        columns = tuple(name.strip() for name in header)
-        missing = [name for name in REQUIRED if name not in columns]
-        if missing:
-            raise BatchError(f"{path}: missing column(s) {', '.join(missing)} (the header has "
-                             f"{', '.join(columns) or 'nothing'})")
-        duplicated = sorted(name for name, count in Counter(columns).items() if count > 1)
+        found = tuple(name.strip() for name in header)
+        duplicated = sorted(name for name, count in Counter(found).items() if count > 1)
         if duplicated:
             raise BatchError(f"{path}: column(s) {', '.join(duplicated)} appear more than once")
+        ours = {theirs: name for name, theirs in mapping.items()}
+        numbered = "id" not in mapping and "id" not in found  # one submission's file: rows numbered from 1
+        missing = [mapping.get(name, name) for name in REQUIRED
+                   if mapping.get(name, name) not in found and not (name == "id" and numbered)]
+        missing += [theirs for name, theirs in mapping.items() if name in OPTIONAL and theirs not in found]
+        if missing:
+            hint = "" if mapping else "; name yours with --columns id=...,target=...,answer=..."
+            raise BatchError(f"{path}: missing column(s) {', '.join(missing)} (the header has "
+                             f"{', '.join(found) or 'nothing'}{hint})")
+        taken = [name for name in found if name in REQUIRED + OPTIONAL and name not in ours and name in mapping]
+        if taken:
+            raise BatchError(f"{path}: column(s) {', '.join(taken)} would be replaced by the column(s) mapped to "
+                             f"them with --columns; rename or drop one")
+        columns = tuple(ours.get(name, name) for name in found)
         rows = []
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue
-            rows.append({name: cells[i] if i < len(cells) else "" for i, name in enumerate(columns)})
+            row = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(columns)}
+            if numbered:
+                row["id"] = str(len(rows) + 1)
+            if "points" in row and _points(row) is None:
+                raise BatchError(f"{path}:{reader.line_num}: points {row['points'][:40]!r} is not a number from 0 "
+                                 f"to {MAX_POINTS:g}")
+            rows.append(row)
     except csv.Error as error:
         raise BatchError(f"{path}:{reader.line_num}: {error}") from None
     finally:
         csv.field_size_limit(limit)
-    return Table(columns, tuple(rows))
+    return Table(("id", *columns) if numbered else columns, tuple(rows))
 
 
-def grade(verifier: Verifier, target: str, answer: str) -> dict[str, Any]:
-    """One row's verdict as a dict (in a worker); never raises."""
+def _points(row: dict[str, str]) -> float | None:
+    """What a row is worth: its points column (blank: 1), or None when that is not a number in range."""
+    text = row.get("points", "").strip()
+    if not text:
+        return 1.0
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 <= value <= MAX_POINTS else None
+
+
+def grade(verifier: Verifier, target: str, answer: str, hint_level: int = 0) -> dict[str, Any]:
+    """One row's verdict as a dict (in a worker), with hints up to `hint_level`; never raises."""
     start = time.monotonic()
     try:
         if not target.strip():
             raise UnknownTarget("the row has no target")
-        return verifier.verify(target, answer).to_dict()
+        return with_hints(verifier, verifier.verify(target, answer), hint_level).to_dict()
     except UnknownTarget as error:
         return _failed(target, "unreadable", str(error), time.monotonic() - start)
     except Exception as error:  # noqa: BLE001 - one bad row must not stop the batch
@@ -98,8 +157,7 @@ def grade(verifier: Verifier, target: str, answer: str) -> dict[str, Any]:
 
 
 def _failed(target: str, verdict: str, message: str, seconds: float) -> dict[str, Any]:
-    return versioned({"target": target, "equivalent": False, "verdict": verdict, "expected": "", "answer": "",
-                      "feedback": [message], "score": 0.0, "partial_credit": [], "seconds": round(seconds, 4)})
+    return VerifyResult(target, verdict, "", "", (message,), seconds=seconds).to_dict()
 
 
 def _one_blas_thread() -> None:
@@ -110,7 +168,7 @@ def _one_blas_thread() -> None:
     threadpool_limits(1)
 
 
-def _serve(connection: Connection, verifier: Verifier) -> None:
+def _serve(connection: Connection, verifier: Verifier, hint_level: int) -> None:
     """A worker: grade each (index, target, answer) received until None."""
     _one_blas_thread()
     while True:
@@ -118,13 +176,13 @@ def _serve(connection: Connection, verifier: Verifier) -> None:
         if job is None:
             return
         index, target, answer = job
-        connection.send((index, grade(verifier, target, answer)))
+        connection.send((index, grade(verifier, target, answer, hint_level)))
 
 
 class _Worker:
-    def __init__(self, context: Any, verifier: Verifier) -> None:
+    def __init__(self, context: Any, verifier: Verifier, hint_level: int = 0) -> None:
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, verifier), daemon=True)
+        self.process = context.Process(target=_serve, args=(child, verifier, hint_level), daemon=True)
         self.process.start()
         child.close()
         self.job: int | None = None
@@ -177,7 +235,7 @@ def _context() -> Any:
 
 
 def grade_rows(verifier: Verifier, jobs: list[tuple[str, str]], workers: int = 2,
-               on_progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+               on_progress: Callable[[int], None] | None = None, hint_level: int = 0) -> list[dict[str, Any]]:
     """The verdict dict of each (target, answer), in order; each graded in a worker process that is
     replaced if it crashes or overruns the time limit (its row then says `error` or `timeout`)."""
     results: list[dict[str, Any] | None] = [None] * len(jobs)
@@ -186,7 +244,7 @@ def grade_rows(verifier: Verifier, jobs: list[tuple[str, str]], workers: int = 2
     context = _context()
     limit = verifier.time_limit + GRACE
     pending = deque(range(len(jobs)))
-    pool = [_Worker(context, verifier) for _ in range(max(1, min(workers, len(jobs))))]
+    pool = [_Worker(context, verifier, hint_level) for _ in range(max(1, min(workers, len(jobs))))]
     done = 0
     try:
         while done < len(jobs):
@@ -214,7 +272,7 @@ def grade_rows(verifier: Verifier, jobs: list[tuple[str, str]], workers: int = 2
                 worker.job = None
                 if failed:
                     worker.stop(kill=True)
-                    pool[position] = _Worker(context, verifier)
+                    pool[position] = _Worker(context, verifier, hint_level)
                 results[index] = outcome
                 done += 1
                 if on_progress is not None:
@@ -240,24 +298,34 @@ def _dead(worker: _Worker) -> bool:
     return worker.process.exitcode is not None
 
 
+#: Grades (target, answer) jobs in order, calling back with the number done: the local pool, or a cluster.
+Executor = Callable[[list[tuple[str, str]], Callable[[int], None]], list[dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class Report:
     table: Table
     results: tuple[dict[str, Any], ...]
     seconds: float
     workers: int
+    hints: bool = False  # a hints column in the CSV
+    place: str = ""  # where the rows were graded, if not in the local pool
 
     def rows(self) -> list[dict[str, str]]:
         out = []
         for row, result in zip(self.table.rows, self.results, strict=True):
             line = {"id": row["id"], "target": row["target"], "answer": row["answer"], "verdict": result["verdict"],
-                    "feedback": " | ".join(result["feedback"]), "seconds": f"{result['seconds']:.3f}"}
+                    "feedback": " | ".join(result["feedback"]), "seconds": f"{result['seconds']:.3f}",
+                    "score": f"{result['score']:g}"}
+            if self.hints:
+                line["hints"] = " | ".join(f"{hint['level']}: {hint['text']}" for hint in result.get("hints", ()))
             out.append({**line, **{name: row[name] for name in self.table.extra}})
         return out
 
     def csv(self) -> str:
         buffer = io.StringIO(newline="")
-        writer = csv.DictWriter(buffer, fieldnames=[*OUTPUT, *self.table.extra], lineterminator="\n")
+        fields = [*OUTPUT, *(["hints"] if self.hints else []), *self.table.extra]
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.rows())
         return buffer.getvalue()
@@ -266,29 +334,78 @@ class Report:
         documents = []
         for row, result in zip(self.table.rows, self.results, strict=True):
             extra = {name: row[name] for name in self.table.extra}
-            documents.append({"id": row["id"], **result, **({"columns": extra} if extra else {})})
+            points = {"points": _points(row)} if "points" in row else {}
+            documents.append({"id": row["id"], **result, **points, **({"columns": extra} if extra else {})})
         return json.dumps(documents, indent=2, ensure_ascii=False) + "\n"
+
+    def gradescope(self) -> str:
+        """Gradescope's results.json: one test per row, worth its points (docs/platforms.md)."""
+        rows = [(row["id"], row["target"], row["answer"], _points(row) or 0.0) for row in self.table.rows]
+        return json.dumps(results_json(rows, self.results, self.seconds, self.summary()), indent=2,
+                          ensure_ascii=False) + "\n"
 
     def summary(self) -> str:
         counts = Counter(result["verdict"] for result in self.results)
         parts = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v])
-        return (f"verify: {len(self.results)} row(s) in {self.seconds:.1f} s with {self.workers} worker(s)"
-                f"{': ' + parts if parts else ''}")
+        place = self.place or f"with {self.workers} worker(s)"
+        return f"verify: {len(self.results)} row(s) in {self.seconds:.1f} s {place}{': ' + parts if parts else ''}"
 
 
-def grade_table(verifier: Verifier, table: Table, workers: int = 2, progress: bool = False) -> Report:
-    """Grade every row of `table`; the explanations of each target are built once, before forking."""
-    start = time.monotonic()
-    for name in {row["target"] for row in table.rows}:
+#: Verifiers a Dask worker keeps, by spec and time limit (the most recently used last).
+_VERIFIERS: OrderedDict[tuple[str, float], Verifier] = OrderedDict()
+_MAX_VERIFIERS = 16
+#: One chunk at a time per Dask worker process: its verifier is warmed and its pool forked alone.
+_CHUNK_LOCK = threading.Lock()
+
+
+def grade_chunk(spec_text: str, time_limit: float, hint_level: int, jobs: list[tuple[str, str]]
+                ) -> list[dict[str, Any]]:
+    """A Dask task: grade `jobs` as the local pool does (a forked process per row, killed and replaced
+    on a crash or a time-out), with a verifier built once per worker process for this spec."""
+    assert_can_fork()
+    with _CHUNK_LOCK:
+        key = (hashlib.sha256(spec_text.encode("utf-8")).hexdigest(), time_limit)
+        verifier = _VERIFIERS.pop(key, None) or Verifier(load(spec_text), time_limit)
+        _VERIFIERS[key] = verifier
+        while len(_VERIFIERS) > _MAX_VERIFIERS:
+            _VERIFIERS.popitem(last=False)
+        warm(verifier, {target for target, _ in jobs})
+        return grade_rows(verifier, jobs, workers=1, hint_level=hint_level)
+
+
+def dask_executor(scheduler: str, spec_text: str, time_limit: float, hint_level: int = 0) -> Executor:
+    """Grade on the Dask cluster at `scheduler` (cluster.py); the spec travels as its YAML text."""
+
+    def execute(jobs: list[tuple[str, str]], on_progress: Callable[[int], None]) -> list[dict[str, Any]]:
+        return cluster.run(scheduler, grade_chunk, (spec_text, time_limit, hint_level), jobs,
+                           lambda job, message: _failed(job[0], "error", message, 0.0), on_progress)
+
+    return execute
+
+
+def warm(verifier: Verifier, targets: set[str]) -> None:
+    """Build each target's explanations (its mutations and their values) once, before forking."""
+    for name in targets:
         try:
             case = verifier.case(name)
         except UnknownTarget:
             continue
         verifier.deadline = Deadline(max(verifier.time_limit, 60.0))
         _ = case.explainer
+
+
+def grade_table(verifier: Verifier, table: Table, workers: int = 2, progress: bool = False, hint_level: int = 0,
+                executor: Executor | None = None, place: str = "") -> Report:
+    """Grade every row of `table` in the local pool of `workers` processes, or with `executor` (`place`
+    says where, for the summary line)."""
+    start = time.monotonic()
     bar = Progress(len(table.rows), sys.stderr if progress else None)
     jobs = [(row["target"], row["answer"]) for row in table.rows]
-    results = grade_rows(verifier, jobs, workers, bar.update)
+    if executor is None:
+        warm(verifier, {row["target"] for row in table.rows})
+        results = grade_rows(verifier, jobs, workers, bar.update, hint_level)
+    else:
+        results = executor(jobs, bar.update)
     bar.update(len(jobs), final=True)
-    return Report(table, tuple(results), time.monotonic() - start, max(1, min(workers, len(jobs) or 1)))
-
+    return Report(table, tuple(results), time.monotonic() - start, max(1, min(workers, len(jobs) or 1)),
+                  hints=hint_level > 0, place=place)

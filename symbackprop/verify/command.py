@@ -2,7 +2,7 @@
 
 Exit codes: a single answer gives 0 when equivalent, 1 when not, 2 when unreadable, out of
 time or the options are bad; a batch gives 0 when every row got a verdict, 2 when the CSV
-itself cannot be read.
+itself cannot be read (or the cluster cannot be reached).
 """
 
 from __future__ import annotations
@@ -11,12 +11,36 @@ import sys
 from dataclasses import dataclass
 
 from symbackprop.api import Network, UnknownTarget
-from symbackprop.verify.batch import BatchError, grade_table, read_table
+from symbackprop.cluster import ClusterError
+from symbackprop.verify.batch import BatchError, dask_executor, grade_table, parse_columns, read_table
+from symbackprop.verify.hints import with_hints
+from symbackprop.verify.limits import TIME_LIMIT
 from symbackprop.verify.verifier import Verifier
+
+#: What --batch can write.
+BATCH_FORMATS = ("csv", "json", "gradescope")
+#: Where --batch grades.
+EXECUTORS = ("local", "dask")
 
 
 class CommandError(Exception):
     """Options or input the user must fix: exit 2 with this message."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to grade and what to write; the batch fields matter only with --batch."""
+
+    as_json: bool = False
+    time_limit: float = TIME_LIMIT
+    hint_level: int = 0
+    workers: int = 2
+    progress: bool = False
+    format: str = "csv"  # csv | json | gradescope
+    columns: str | None = None  # id=student,target=question,answer=response
+    executor: str = "local"  # local | dask
+    scheduler: str | None = None  # the Dask scheduler's address
+    spec_text: str | None = None  # the spec's YAML, sent to the Dask workers
 
 
 @dataclass(frozen=True)
@@ -26,27 +50,42 @@ class Outcome:
     messages: tuple[str, ...] = ()  # for stderr
 
 
-def single(net: Network, target: str | None, answer: str | None, as_json: bool, time_limit: float) -> Outcome:
+def single(net: Network, target: str | None, answer: str | None, options: Options) -> Outcome:
     """One answer (`-` reads it from stdin)."""
     if answer is None:
         raise CommandError("give --answer A (or --batch FILE.csv)")
     if answer == "-":
         answer = sys.stdin.read().strip()
+    verifier = Verifier(net, options.time_limit)
     try:
-        result = Verifier(net, time_limit).verify(target, answer)
+        result = with_hints(verifier, verifier.verify(target, answer), options.hint_level)
     except UnknownTarget as error:
         raise CommandError(f"--target: {error}") from None
-    text = result.to_json() + "\n" if as_json else result.text()
+    text = result.to_json() + "\n" if options.as_json else result.text()
     if result.verdict in ("unreadable", "timeout", "error"):
         return Outcome(text, 2, (f"error: {result.verdict} answer: {result.feedback[0]}",))
     return Outcome(text, 0 if result.equivalent else 1)
 
 
-def batch(net: Network, path: str, workers: int, as_json: bool, progress: bool, time_limit: float) -> Outcome:
+def batch(net: Network, path: str, options: Options) -> Outcome:
     """Every row of a CSV; the summary line goes to stderr."""
+    if options.executor == "dask" and not options.scheduler:
+        raise CommandError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    if options.scheduler and options.executor != "dask":
+        raise CommandError("--scheduler is for --executor dask")
     try:
-        table = read_table(path)
+        table = read_table(path, parse_columns(options.columns) if options.columns else None)
     except BatchError as error:
         raise CommandError(str(error)) from None
-    report = grade_table(Verifier(net, time_limit), table, workers, progress or sys.stderr.isatty())
-    return Outcome(report.json() if as_json else report.csv(), 0, (report.summary(),))
+    executor, place = None, ""
+    if options.executor == "dask":
+        place = f"on the Dask cluster at {options.scheduler}"
+        executor = dask_executor(options.scheduler or "", options.spec_text or "", options.time_limit,
+                                 options.hint_level)
+    try:
+        report = grade_table(Verifier(net, options.time_limit), table, options.workers,
+                             options.progress or sys.stderr.isatty(), options.hint_level, executor, place)
+    except ClusterError as error:
+        raise CommandError(str(error)) from None
+    text = {"csv": report.csv, "json": report.json, "gradescope": report.gradescope}[options.format]()
+    return Outcome(text, 0, (report.summary(),))

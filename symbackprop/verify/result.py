@@ -25,6 +25,18 @@ class Credit:
 
 
 @dataclass(frozen=True)
+class Hint:
+    """One step of help for a wrong answer: level 1 says which factor or term is wrong, level 2 the
+    next step of the chain rule for the target, level 3 the whole solution (hints.py)."""
+
+    level: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "text": self.text}
+
+
+@dataclass(frozen=True)
 class VerifyResult:
     """`expected` and `answer` are LaTeX (the answer as read, or the escaped text when unreadable);
     `feedback` holds sentences a student can act on, empty when the answer is equivalent."""
@@ -38,6 +50,7 @@ class VerifyResult:
     score: float = 0.0
     seconds: float = 0.0
     position: int | None = None  # where an unreadable answer stops being readable (0-based)
+    hints: tuple[Hint, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -49,7 +62,7 @@ class VerifyResult:
             "target": self.target, "equivalent": self.equivalent, "verdict": self.verdict,
             "expected": self.expected, "answer": self.answer, "feedback": list(self.feedback),
             "score": self.score, "partial_credit": [credit.to_dict() for credit in self.partial_credit],
-            "seconds": round(self.seconds, 4),
+            "seconds": round(self.seconds, 4), "hints": [hint.to_dict() for hint in self.hints],
         }
         if self.position is not None:
             doc["position"] = self.position
@@ -64,4 +77,5 @@ class VerifyResult:
         lines += [f"  - {sentence}" for sentence in self.feedback]
         if self.partial_credit:
             lines.append("  partial credit: " + ", ".join(f"{c.credit:g} ({c.mistake})" for c in self.partial_credit))
+        lines += [f"  hint {hint.level}: {hint.text}" for hint in self.hints]
         return "\n".join(lines) + "\n"

@@ -1,0 +1,128 @@
+"""Progressive hints for a wrong answer, built from the derivation, that do not give the answer away.
+
+Level 1 says which factor or term is wrong (the mistake a mutation of the true formula names, and
+in which formula), level 2 writes the next step of the chain rule for the target (its chain form
+with the deltas named, and the forward equations of each partial), level 3 is the full solution
+(the target's matrix form and that of every delta it goes through). Asking for level 1 or 2
+withholds every sentence that states the true formula, and the expected formula itself: a
+sentence with an equation (" = ") in it is replaced by the level-1 hints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from sympy import Symbol
+from sympy.matrices.expressions import MatrixSymbol
+
+from symbackprop.api import Target, UnknownTarget
+from symbackprop.forms.chain import LOSS, Grouped, Partial
+from symbackprop.printing import to_text
+from symbackprop.verify.result import Credit, Hint, VerifyResult
+
+if TYPE_CHECKING:
+    from symbackprop.verify.verifier import Verifier
+
+#: The highest level: the full solution.
+LEVELS = 3
+#: A sentence with this in it states a formula, so it gives the answer away below level 3.
+_EQUATION = " = "
+#: Level-1 hints for the mistakes found by a ratio rather than by a mutation.
+_SCALE_HINTS = {
+    "sign": "the sign is flipped somewhere: check which way round the loss's derivative subtracts the output "
+            "and the target",
+    "factor": "a constant factor is off: differentiate the loss again (its 1/2, the square's 2, a mean's 1/N)",
+}
+
+
+def with_hints(verifier: Verifier, result: VerifyResult, level: int) -> VerifyResult:
+    """`result` with hints up to `level` (0: unchanged). Below level 3, nothing in it states the true
+    formula: revealing sentences become level-1 hints and `expected` is left empty."""
+    if level <= 0 or result.verdict != "different":
+        return result
+    try:
+        case = verifier.case(result.target)
+    except UnknownTarget:
+        return result
+    target = case.target
+    first = [_credit_hint(verifier, result.target, credit) for credit in result.partial_credit]
+    safe = [sentence for sentence in result.feedback if _EQUATION not in sentence]
+    level_one = first[0] if first else "; ".join(safe) if safe else \
+        f"your answer is not {target.name} and matches no single common mistake: compare it with the chain " \
+        f"rule factor by factor"
+    hints = [Hint(1, level_one), Hint(2, chain_step(verifier, target)), Hint(3, solution(verifier, target))]
+    hints = hints[:min(level, LEVELS)]
+    if level >= LEVELS:
+        return dataclasses.replace(result, hints=tuple(hints))
+    feedback = safe if len(safe) == len(result.feedback) else [*dict.fromkeys([level_one, *safe])]
+    credits = tuple(Credit(credit.mistake, credit.credit, text) for credit, text in zip(result.partial_credit, first,
+                                                                                      strict=True))
+    return dataclasses.replace(result, expected="", feedback=tuple(feedback), partial_credit=credits,
+                               hints=tuple(hints))
+
+
+def _credit_hint(verifier: Verifier, target: str, credit: Credit) -> str:
+    """Which factor or term a partial credit's mistakes are about, without the true formula."""
+    sentences = credit.feedback.split(" | ")
+    mutations = verifier.case(target).explainer.mutations
+    parts = []
+    for kind in credit.mistake.split("+"):
+        if kind in _SCALE_HINTS:
+            parts.append(_SCALE_HINTS[kind])
+            continue
+        found = next((m for m in mutations if m.kind == kind and m.sentence in sentences), None)
+        if found is not None:
+            parts.append(f"in {found.name}: {found.lead}")
+        elif kind == "transpose_result":
+            parts.append(f"the result is transposed: {target} has the size of what it differentiates by")
+        else:
+            parts.append(kind.replace("_", " "))
+    return "; and ".join(parts)
+
+
+def chain_step(verifier: Verifier, target: Target) -> str:
+    """The target's chain form one step back, each delta named, and the forward equation of each
+    partial: `dL/dW_1 = delta_1 · ds_1/dW_1, where delta_1 = dL/ds_1 and s_1 = W_1 x + b_1 1_N^T`."""
+    step = target.chain.replace(lambda e: isinstance(e, Grouped), lambda e: Symbol(e.name))
+    forward = dict(verifier.derivation.forward())
+    where: list[str] = []
+    for node in sorted(step.atoms(Symbol), key=str):
+        name = str(node)
+        if name.startswith("delta_") and name in verifier.vocab.delta_of:
+            where.append(f"{name} = dL/d{verifier.vocab.delta_of[name]}")
+    seen: set[str] = set()
+    for partial in _partials(step):
+        name = "L" if partial.numerator == LOSS else getattr(partial.numerator, "name", str(partial.numerator))
+        if name in forward and name not in seen:
+            seen.add(name)
+            where.append(f"{name} = {to_text(forward[name])}")
+    line = f"by the chain rule, {target.name} = {to_text(step)}"
+    return line + (f", where {'; '.join(where)}" if where else "")
+
+
+def _partials(expr: object) -> list[Partial]:
+    found: list[Partial] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Partial):
+            found.append(node)
+        else:
+            stack.extend(reversed(getattr(node, "args", ())))
+    return found
+
+
+def solution(verifier: Verifier, target: Target) -> str:
+    """The target's matrix form, then that of every delta it is written through, from the target back
+    to the loss."""
+    lines = [target.text("matrix")]
+    pending, seen = [target.matrix], {target.name}
+    while pending:
+        for symbol in sorted(pending.pop(0).atoms(MatrixSymbol), key=lambda s: s.name):
+            if symbol.name in verifier.vocab.delta_of and symbol.name not in seen:
+                seen.add(symbol.name)
+                delta = verifier.derivation.target(symbol.name)
+                lines.append(delta.text("matrix"))
+                pending.append(delta.matrix)
+    return "; ".join(lines)
