@@ -344,10 +344,65 @@ def _add_number_commands(commands: argparse._SubParsersAction) -> None:
     code.set_defaults(run=cmd_codegen)
 
 
+def _network(args: argparse.Namespace) -> tuple[Network, str]:
+    """The spec's network and YAML text, or with --variant ID that student's variant (drawn with --seed)."""
+    if args.variant is None:
+        return load(Path(args.spec)), Path(args.spec).read_text(encoding="utf-8")
+    from symbackprop.course.variants import VariantError, Variants, check_id
+
+    try:
+        variant = Variants(args.spec, args.seed).variant(check_id(args.variant, "--variant"))
+    except VariantError as error:
+        raise UsageError(str(error)) from None
+    return variant.network(), variant.text
+
+
+def cmd_variants(args: argparse.Namespace) -> int:
+    from symbackprop.course import variants
+
+    try:
+        students = variants.numbered(args.count) if args.count is not None else \
+            variants.roster(args.roster, args.id_column)
+        rows = variants.write(args.spec, students, args.seed, args.output, args.format, args.pdf)
+    except variants.VariantError as error:
+        raise UsageError(str(error)) from None
+    print(f"symbackprop: wrote {len(rows)} variant(s) of {args.spec} (seed {args.seed}) to {args.output}; "
+          f"the list is {Path(args.output) / variants.INDEX}", file=sys.stderr)
+    return 0
+
+
+def _add_course_commands(commands: argparse._SubParsersAction) -> None:
+    """variants and export: from one exercise to a whole course (docs/course.md)."""
+    variants = commands.add_parser(
+        "variants", help="one seeded variant of the exercise per student: its spec, worked solution and key",
+        description="Draw each student's own data and initial weights from their id and the seed (well "
+                    "conditioned: no dead relu layer, no saturated tanh or sigmoid, few digits), and write per "
+                    "student a folder with spec.yaml, solution.tex (or .md, and .pdf with --pdf) and key.json "
+                    "(every number of every step, every target's formula and value), and index.csv listing them. "
+                    "The same spec, seed and ids give the same bytes. See docs/course.md.",
+        epilog="Examples:\n  symbackprop variants specs/mlp.yaml --count 30 --seed 7 -o out/\n"
+               "  symbackprop variants specs/mlp.yaml --roster students.csv --id-column student_id --seed 2026 "
+               "--format md -o hw3/\n"
+               "Grade a student against their own numbers with `verify SPEC --variant ID --seed S` (or their "
+               "spec.yaml).",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    variants.add_argument("spec", metavar="SPEC", help="the exercise's spec (YAML file)")
+    who = variants.add_mutually_exclusive_group(required=True)
+    who.add_argument("--count", type=_number(int, 1, 10_000), metavar="N", help="students 01 to N")
+    who.add_argument("--roster", metavar="FILE.csv", help="a CSV with a header and an id column (others are kept)")
+    variants.add_argument("--id-column", default="id", metavar="NAME", help="the roster's id column (default id)")
+    variants.add_argument("--seed", type=_number(int, 0), default=0, metavar="S", help="the course's seed (default 0)")
+    variants.add_argument("--format", choices=["tex", "md"], default="tex", help="the solution document's format")
+    variants.add_argument("--pdf", action="store_true", help="also compile each solution to PDF (with --format tex)")
+    variants.add_argument("-o", "--output", required=True, metavar="DIR",
+                          help="a new directory (or one variants wrote before, which is replaced)")
+    variants.set_defaults(run=cmd_variants)
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from symbackprop.verify import command  # the grader is built on the API
 
-    net = load(Path(args.spec))
+    net, spec_text = _network(args)
     if args.format is not None and args.batch is None:
         raise UsageError("--format is for --batch (one answer: --json)")
     if args.json and args.format not in (None, "json"):
@@ -360,7 +415,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         as_json=args.json, time_limit=args.time_limit, hint_level=args.hint_level, workers=args.workers,
         progress=args.progress, format=args.format or ("json" if args.json else "csv"), columns=args.columns,
         executor=args.executor, scheduler=args.scheduler,
-        spec_text=Path(args.spec).read_text(encoding="utf-8") if args.executor == "dask" else None)
+        spec_text=spec_text if args.executor == "dask" else None)
     try:
         if args.batch is not None:
             if args.answer is not None or args.target is not None:
@@ -462,6 +517,10 @@ def _add_verify_command(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--columns", metavar="MAP",
                        help="--batch: the file's names for our columns, e.g. id=student,target=question,"
                             "answer=response (and points=weight)")
+    check.add_argument("--variant", metavar="ID",
+                       help="grade against this student's variant of SPEC (as `variants` drew it with --seed)")
+    check.add_argument("--seed", type=_number(int, 0), default=0, metavar="S",
+                       help="the seed the variants were drawn with (default 0)")
     check.add_argument("--executor", choices=["local", "dask"], default="local",
                        help="--batch: grade in local worker processes (default) or on a Dask cluster")
     check.add_argument("--scheduler", metavar="ADDRESS",
@@ -503,6 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render_command(commands)
     _add_verify_command(commands)
     _add_check_command(commands)
+    _add_course_commands(commands)
     return parser
 
 

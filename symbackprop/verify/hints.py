@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from sympy import Symbol
 from sympy.matrices.expressions import MatrixSymbol
 
 from symbackprop.api import Target, UnknownTarget
@@ -49,7 +48,7 @@ def with_hints(verifier: Verifier, result: VerifyResult, level: int) -> VerifyRe
     first = [_credit_hint(verifier, result.target, credit) for credit in result.partial_credit]
     safe = [sentence for sentence in result.feedback if _EQUATION not in sentence]
     level_one = first[0] if first else "; ".join(safe) if safe else \
-        f"your answer is not {target.name} and matches no single common mistake: compare it with the chain " \
+        f"your answer is not {target.lhs_text()} and matches no single common mistake: compare it with the chain " \
         f"rule factor by factor"
     hints = [Hint(1, level_one), Hint(2, chain_step(verifier, target)), Hint(3, solution(verifier, target))]
     hints = hints[:min(level, LEVELS)]
@@ -83,21 +82,24 @@ def _credit_hint(verifier: Verifier, target: str, credit: Credit) -> str:
 
 def chain_step(verifier: Verifier, target: Target) -> str:
     """The target's chain form one step back, each delta named, and the forward equation of each
-    partial: `dL/dW_1 = delta_1 · ds_1/dW_1, where delta_1 = dL/ds_1 and s_1 = W_1 x + b_1 1_N^T`."""
-    step = target.chain.replace(lambda e: isinstance(e, Grouped), lambda e: Symbol(e.name))
+    partial, in the spec's notation: `dL/dW_1 = delta_1 · ds_1/dW_1, where delta_1 = dL/ds_1;
+    s_1 = W_1 x + b_1 1_N^T`."""
+    names = target.names
+    step = target.chain.replace(lambda e: isinstance(e, Grouped), lambda e: MatrixSymbol(e.name, 1, 1))
     forward = dict(verifier.derivation.forward())
     where: list[str] = []
-    for node in sorted(step.atoms(Symbol), key=str):
+    for node in sorted(step.atoms(MatrixSymbol), key=str):
         name = str(node)
-        if name.startswith("delta_") and name in verifier.vocab.delta_of:
-            where.append(f"{name} = dL/d{verifier.vocab.delta_of[name]}")
+        if name in verifier.vocab.delta_of:
+            where.append(f"{names.text(name)} = {names.gradient_text(verifier.vocab.delta_of[name])}")
     seen: set[str] = set()
     for partial in _partials(step):
         name = "L" if partial.numerator == LOSS else getattr(partial.numerator, "name", str(partial.numerator))
         if name in forward and name not in seen:
             seen.add(name)
-            where.append(f"{name} = {to_text(forward[name])}")
-    line = f"by the chain rule, {target.name} = {to_text(step)}"
+            lhs = names.loss_text() if name == "L" else names.text(name)
+            where.append(f"{lhs} = {to_text(forward[name], names)}")
+    line = f"by the chain rule, {target.lhs_text()} = {to_text(step, names)}"
     return line + (f", where {'; '.join(where)}" if where else "")
 
 

@@ -1,0 +1,275 @@
+"""One exercise, a different instance per student: `symbackprop variants SPEC (--count N | --roster FILE)`.
+
+Each student's variant is the spec with its own data and initial weights (draw.py: seeded by the
+student's id and the seed, well conditioned, few digits), written as a spec of its own, with its
+worked solution (render) and a key: every number of every training step and every target's
+formula and value. index.csv lists the students and their files. The same spec, seed and ids
+give the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from symbackprop.api import Network, load
+from symbackprop.course.draw import Drawer, DrawError
+from symbackprop.numeric import NotComputable
+from symbackprop.schema import versioned
+from symbackprop.spec.yamlsafe import load_yaml
+
+#: A student id becomes a folder name: letters, digits and . _ @ + - only, at most MAX_ID characters.
+ID = re.compile(r"[A-Za-z0-9_@+\-][A-Za-z0-9._@+\-]*\Z")
+MAX_ID = 64
+#: Most students in one run.
+MAX_STUDENTS = 10_000
+#: Marks a directory `variants` wrote, which a later run may replace.
+INDEX = "index.csv"
+DOCUMENT_FORMATS = ("tex", "md")
+
+
+class VariantError(Exception):
+    """Bad input for variants (a roster, an id, an output directory, a spec without numbers): exit 2."""
+
+
+@dataclass(frozen=True)
+class Student:
+    id: str
+    columns: dict[str, str] = field(default_factory=dict)  # the roster's other columns, carried to index.csv
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One student's instance: the spec with their numbers (as a dict and as YAML), and those numbers."""
+
+    student: str
+    seed: int
+    doc: dict[str, Any]
+    text: str
+    values: dict[str, np.ndarray]
+
+    def network(self) -> Network:
+        """The variant's network, validated like any spec (from the dict: a 225-unit spec's YAML is slow
+        to parse again)."""
+        return load(self.doc)
+
+
+def check_id(text: str, where: str) -> str:
+    ident = text.strip()
+    if not ident:
+        raise VariantError(f"{where}: empty student id")
+    if len(ident) > MAX_ID or not ID.fullmatch(ident):
+        shown = ident if len(ident) <= 40 else ident[:40] + "..."
+        raise VariantError(f"{where}: student id {shown!r} cannot name a folder (expected at most {MAX_ID} letters, "
+                           f"digits and . _ @ + -, not starting with .)")
+    return ident
+
+
+def numbered(count: int) -> list[Student]:
+    """Students 01, 02, ... (as many digits as the count needs)."""
+    if not 1 <= count <= MAX_STUDENTS:
+        raise VariantError(f"--count {count}: expected 1 to {MAX_STUDENTS}")
+    width = max(2, len(str(count)))
+    return [Student(f"{i:0{width}d}") for i in range(1, count + 1)]
+
+
+def roster(path: str | Path, id_column: str = "id") -> list[Student]:
+    """The students of a roster CSV (UTF-8, with a header holding `id_column`); other columns are kept."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise VariantError(f"{path}: cannot read ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise VariantError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        if id_column not in header:
+            raise VariantError(f"{path}: no column {id_column!r} (the header has {', '.join(header) or 'nothing'}; "
+                               f"name the id column with --id-column)")
+        students: list[Student] = []
+        seen: dict[str, int] = {}
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue
+            row = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(header)}
+            ident = check_id(row[id_column], f"{path}:{reader.line_num}")
+            if ident.lower() in seen:  # folders named by case only would collide on some file systems
+                raise VariantError(f"{path}:{reader.line_num}: student id {ident!r} is already on line "
+                                   f"{seen[ident.lower()]}")
+            seen[ident.lower()] = reader.line_num
+            students.append(Student(ident, {k: v for k, v in row.items() if k != id_column}))
+            if len(students) > MAX_STUDENTS:
+                raise VariantError(f"{path}: more than {MAX_STUDENTS} students")
+    except csv.Error as error:
+        raise VariantError(f"{path}:{reader.line_num}: {error}") from None
+    if not students:
+        raise VariantError(f"{path}: no students (only a header)")
+    return students
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml when there
+    """Block style for the spec, flow style for each matrix ([[0.1, -0.4], [0.3, 0.2]])."""
+
+
+def _matrix(dumper: yaml.SafeDumper, rows: list) -> yaml.Node:
+    flow = all(isinstance(row, list) and all(isinstance(v, (int, float)) for v in row) for row in rows) or \
+        all(isinstance(v, (int, float)) for v in rows)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", rows, flow_style=flow or None)
+
+
+_Dumper.add_representer(list, _matrix)
+
+
+def _plain(values: np.ndarray) -> list[list[int | float]]:
+    integers = bool(np.all(values == np.round(values)))
+    return [[int(v) if integers else float(v) for v in row] for row in np.atleast_2d(values).tolist()]
+
+
+class Variants:
+    """The variants of one spec file."""
+
+    def __init__(self, spec_path: str | Path, seed: int = 0) -> None:
+        self.path = Path(spec_path)
+        self.seed = seed
+        try:
+            self.source = self.path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise VariantError(f"{spec_path}: cannot read ({error.strerror})") from None
+        self.net = load(self.path)
+        self.doc, _ = load_yaml(self.source, str(spec_path))
+        try:
+            self.drawer = Drawer(self.net)
+        except NotComputable as error:
+            raise VariantError(f"{spec_path}: variants need numbers, and {error}") from None
+
+    def variant(self, student: str) -> Variant:
+        """The student's variant (the same for the same spec, seed and id); raises VariantError."""
+        try:
+            values = self.drawer.variant(student, self.seed)
+        except DrawError as error:
+            raise VariantError(f"{self.path}: {error}") from None
+        doc = dict(self.doc)
+        doc["name"] = f"{self.net.spec.name} (variant {student})"
+        drawn = {name: _plain(value) for name, value in values.items() if self.net.graph.named(name).role != "fixed"}
+        given = self.doc.get("data") if isinstance(self.doc.get("data"), dict) else {}
+        data = {name: value for name, value in given.items() if name not in drawn and name in self.net.spec.data}
+        data.update(drawn)  # the fixed matrices the spec gives stay as it gives them
+        doc["data"] = data
+        header = (f"# Variant {student} of {self.path.name} (seed {self.seed}), drawn by `symbackprop variants`:\n"
+                  f"# the exercise with this student's own data and initial weights.\n")
+        text = header + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+        return Variant(student, self.seed, doc, text, values)
+
+    def key(self, variant: Variant, net: Network) -> dict[str, Any]:
+        """Every number of every step and every target's formula (in the spec's notation) and value."""
+        run = net.train()
+        first = run.to_dict()["steps"][0]
+        targets = []
+        for target in net.derive().targets:
+            value = first["delta"].get(target.symbol) if target.kind == "delta" else first["grad"].get(target.key)
+            targets.append({"target": target.name, "kind": target.kind, "shape": list(target.shape),
+                            "text": target.text("matrix"), "latex": target.latex("matrix"), "value": value})
+        check = net.gradcheck()
+        return versioned({
+            "student": variant.student, "seed": variant.seed, "exercise": self.net.spec.name,
+            "source": self.path.name, "spec": "spec.yaml",
+            "data": {name: _plain(value) for name, value in variant.values.items()
+                     if net.graph.named(name).role != "fixed"},
+            "targets": targets,
+            "numeric": {key: value for key, value in run.to_dict().items() if key != "schema_version"},
+            "gradcheck": {"ok": check.ok, "max_relative_error": max((p.error for p in check.parameters.values()),
+                                                                     default=0.0)},
+        })
+
+
+def to_json(value: Any, indent: int = 0) -> str:
+    """JSON laid out for reading: objects one key a line, each matrix or vector on one line."""
+    pad, inner = " " * indent, " " * (indent + 2)
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(key)}: {to_json(item, indent + 2)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    flat = isinstance(value, list) and all(not isinstance(v, (dict, list)) or
+                                           (isinstance(v, list) and all(not isinstance(w, (dict, list)) for w in v))
+                                           for v in value)
+    if isinstance(value, list) and value and not flat:
+        return "[\n" + ",\n".join(f"{inner}{to_json(item, indent + 2)}" for item in value) + f"\n{pad}]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def _document(net: Network, fmt: str, pdf: bool) -> dict[str, bytes]:
+    from symbackprop.render import render, render_pdf
+
+    files = {f"solution.{fmt}": render(net, fmt).encode("utf-8")}
+    if pdf:
+        files["solution.pdf"] = render_pdf(net).data
+    return files
+
+
+def write(spec_path: str | Path, students: Sequence[Student], seed: int, out: str | Path, fmt: str = "tex",
+          pdf: bool = False) -> list[dict[str, str]]:
+    """Write every student's folder (spec.yaml, solution.<fmt>[, solution.pdf], key.json) and index.csv
+    into `out`, all or nothing; returns the index rows. Raises VariantError."""
+    if fmt not in DOCUMENT_FORMATS:
+        raise VariantError(f"--format {fmt}: expected one of {', '.join(DOCUMENT_FORMATS)}")
+    if pdf and fmt != "tex":
+        raise VariantError("--pdf compiles LaTeX: use it with --format tex")
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise VariantError(f"-o {out}: is a file, not a directory")
+    if target.is_dir() and any(target.iterdir()) and not (target / INDEX).is_file():
+        raise VariantError(f"-o {out}: the directory is not empty and was not written by `symbackprop variants`; "
+                           f"choose a new one")
+    variants = Variants(spec_path, seed)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    except OSError as error:
+        raise VariantError(f"-o {out}: cannot write there ({error.strerror})") from None
+    rows = []
+    try:
+        for student in students:
+            variant = variants.variant(student.id)
+            net = variant.network()
+            folder = staging / student.id
+            folder.mkdir()
+            files = {"spec.yaml": variant.text.encode("utf-8"), **_document(net, fmt, pdf),
+                     "key.json": (to_json(variants.key(variant, net)) + "\n").encode("utf-8")}
+            for name, data in files.items():
+                (folder / name).write_bytes(data)
+            rows.append({"id": student.id, "spec": f"{student.id}/spec.yaml",
+                         "document": f"{student.id}/solution.{fmt}", "key": f"{student.id}/key.json",
+                         **({"pdf": f"{student.id}/solution.pdf"} if pdf else {}), **student.columns})
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        (staging / INDEX).write_text(buffer.getvalue(), encoding="utf-8")
+        _replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return rows
+
+
+def _replace(staging: Path, target: Path) -> None:
+    """Put the new directory in place of the old one (if any), removing the old one only after."""
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(target)
