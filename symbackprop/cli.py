@@ -153,11 +153,15 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 
 def cmd_numeric(args: argparse.Namespace) -> int:
+    from symbackprop.api import UnknownTarget
     from symbackprop.numeric import NotComputable
     from symbackprop.training import TrainingError
 
     try:
-        run = load(Path(args.spec)).train(steps=args.steps, learning_rate=args.learning_rate)
+        run = load(Path(args.spec)).train(steps=args.steps, learning_rate=args.learning_rate,
+                                          targets=args.target or ())
+    except UnknownTarget as error:
+        raise UsageError(f"--target: {error}") from None
     except (TrainingError, NotComputable) as error:
         raise UsageError(str(error)) from None
     for warning in run.warnings():
@@ -168,6 +172,7 @@ def cmd_numeric(args: argparse.Namespace) -> int:
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     """Every spec in turn: exit 2 if one could not be checked, else 1 if one disagrees, else 0."""
+    from symbackprop.api import UnknownTarget
     from symbackprop.numeric import NotComputable
     from symbackprop.spec.errors import SpecError
 
@@ -175,7 +180,10 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     for path in args.spec:
         try:
             result = load(Path(path)).gradcheck(seed=args.seed, random=args.random, step=args.step,
-                                                tolerance=args.tolerance, max_entries=args.max_entries)
+                                                tolerance=args.tolerance, max_entries=args.max_entries,
+                                                targets=args.target)
+        except UnknownTarget as error:
+            raise UsageError(f"--target: {error}") from None
         except (SpecError, NotComputable) as error:
             print(f"symbackprop: error: {error if isinstance(error, SpecError) else f'{path}: {error}'}",
                   file=sys.stderr)
@@ -302,6 +310,9 @@ def _add_number_commands(commands: argparse._SubParsersAction) -> None:
                          help="number of steps (default: training.steps)")
     numeric.add_argument("--learning-rate", type=_number(float, 0), metavar="LR",
                          help="learning rate (default: training.learning_rate)")
+    numeric.add_argument("--target", action="append", metavar="T",
+                         help="also the value of this target at each step: dL/dz_2, dL/dx, delta_1[2,n], "
+                              "dL/dW_3[1,1], ...; may repeat")
     numeric.add_argument("--json", action="store_true", help="JSON instead of text (see docs/numeric.md)")
     numeric.add_argument("--digits", type=_number(int, 0, 15), default=4,
                          help="decimals shown in the text output (default 4)")
@@ -328,6 +339,9 @@ def _add_number_commands(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--max-entries", type=_number(int, 1), default=options.GRADCHECK_MAX_ENTRIES, metavar="K",
                        help=f"check at most K seeded random entries of each parameter (default "
                             f"{options.GRADCHECK_MAX_ENTRIES}); a large K checks every entry")
+    check.add_argument("--target", action="append", metavar="T",
+                       help="check this derivative of the loss instead of every parameter's gradient: a gradient, "
+                            "a delta, dL/d<value> (dL/dz_2, dL/dx) or an entry of one (dL/dW_1[2,1]); may repeat")
     check.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     check.set_defaults(run=cmd_gradcheck)
 

@@ -107,6 +107,56 @@ def backprop(graph: Graph) -> Backprop:
     return Backprop(graph, symbols, definitions, deltas, {name: gradients[name] for name in order if name in gradients})
 
 
+def node_expressions(bp: Backprop) -> dict[int, Expr]:
+    """What a consumer writes for each node: a named value's symbol (the loss: its definition),
+    an unnamed op's forward expression inlined."""
+    exprs: dict[int, Expr] = {}
+    for node in bp.graph.nodes:
+        if node.role == "loss":
+            exprs[node.id] = bp.definitions[node.name]
+        elif node.name is not None:
+            exprs[node.id] = bp.symbols[node.name]
+        else:
+            exprs[node.id] = rules.OPS[node.op].forward(op_attrs(node), *(exprs[i] for i in node.inputs))
+    return exprs
+
+
+def adjoint(bp: Backprop, name: str) -> Expr:
+    """dL/d(name) for any named value the loss depends on (an activation, the output, the input, a
+    pre-activation), written through the deltas of the pre-activations after it: one more reverse
+    pass over the nodes downstream of it, so still linear in depth. Raises ValueError when the
+    loss does not depend on `name`."""
+    graph = bp.graph
+    start = graph.named(name)
+    downstream = {start.id}
+    for node in graph.nodes:  # topological order
+        if any(i in downstream for i in node.inputs):
+            downstream.add(node.id)
+    if graph.loss not in downstream:
+        raise ValueError(f"the loss does not depend on {name}")
+    exprs = node_expressions(bp)
+    pending: dict[int, list[Expr]] = {i: [] for i in downstream}
+    for node in reversed(graph.nodes):
+        if node.id not in downstream:
+            continue
+        if node.id == graph.loss:
+            value: Expr = S.One
+        else:
+            terms = pending[node.id]
+            if not terms:
+                continue
+            value = terms[0] if len(terms) == 1 else MatAdd(*terms)
+        if node.id == start.id:
+            return value
+        if node.role == "preactivation" and node.delta_key in bp.deltas:
+            value = bp.delta_symbol(node.delta_key)
+        inputs = [exprs[i] for i in node.inputs]
+        for index, source in enumerate(node.inputs):
+            if source in downstream:
+                pending[source].append(rules.vjp(node.op, index)(op_attrs(node), value, exprs[node.id], *inputs))
+    raise ValueError(f"the loss does not depend on {name}")  # pragma: no cover - the loss is downstream
+
+
 def depends_on_parameters(graph: Graph) -> set[int]:
     """Nodes on a path from a parameter to the loss: the only ones worth an adjoint."""
     reaches: set[int] = set()

@@ -12,13 +12,15 @@ skipped instead of being counted as a mismatch.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from sympy import Integer
 
 from symbackprop.graph import BATCH, LEAF_ROLES
-from symbackprop.numeric import GradientFunction
+from symbackprop.numeric import GradientFunction, downstream_loss
 from symbackprop.options import GRADCHECK_MAX_ENTRIES, GRADCHECK_STEP, GRADCHECK_TOLERANCE
 
 if TYPE_CHECKING:
@@ -130,10 +132,15 @@ def _distance_to_kink(out: dict[str, Any]) -> float:
 
 
 def check(net: Network, values: dict[str, Any] | None = None, seed: int = 0, random: bool = False,
-          step: float = STEP, tolerance: float = TOLERANCE, max_entries: int = MAX_ENTRIES) -> GradcheckResult:
+          step: float = STEP, tolerance: float = TOLERANCE, max_entries: int = MAX_ENTRIES,
+          targets: Sequence[str] | None = None) -> GradcheckResult:
     """Compare net's symbolic gradients with central differences at one point: `values` if given,
     else the spec's data, with whatever it lacks (everything, with `random`) drawn from a seeded
-    generator, redrawn while a kink is nearer than MARGIN * step."""
+    generator, redrawn while a kink is nearer than MARGIN * step. With `targets`, those derivatives
+    of the loss are checked instead of every parameter's gradient: any gradient, delta or
+    dL/d<value>, or entries of them (a delta or dL/dz_2 by perturbing that value in the forward
+    pass after it); raises UnknownTarget."""
+    wanted = [net.derive().target(name) for name in targets] if targets else None
     bp = net.derive().backprop
     gradients = GradientFunction(bp)
     forward = GradientFunction(bp, backward=False, kinks=True)
@@ -169,22 +176,67 @@ def check(net: Network, values: dict[str, Any] | None = None, seed: int = 0, ran
     floor = 1e-4 * max(1.0, abs(base["loss"]))
     base_signs = _signs(base)
     results = {}
-    for name in (node.name for node in net.graph.parameters):
+    for name in (node.name for node in net.graph.parameters) if wanted is None else ():
         if name not in symbolic:
             continue
         results[name] = _check_parameter(name, point, symbolic[name], forward, base_signs, step, tolerance, floor,
                                          max_entries, rng)
+    for target in wanted or ():
+        base = getattr(target, "base", target)
+        entries = None if base is target else [tuple(int(i) for i in position) for position in np.ndindex(
+            *net.evaluate(base, point).shape) if _selected(position, target.entry)]
+        if base.kind == "gradient":
+            results[target.name] = _check_parameter(base.key, point, symbolic[base.key], forward, base_signs, step,
+                                                    tolerance, floor, max_entries, rng, entries, target.name)
+        else:
+            results[target.name] = _check_value(net, base, point, step, tolerance, floor, max_entries, rng, entries,
+                                                target.name)
     count = point[gradients.arguments[0]].shape[net.graph.nodes[0].shape.index(BATCH)]
     data = f"{origin}; {count} sample{'s' if count != 1 else ''}"
     return GradcheckResult(net.name, data, point, results, step, tolerance, floor)
 
 
+def _selected(position: tuple[int, ...], entry: tuple) -> bool:
+    return all(not isinstance(index, Integer) or int(index) == p for p, index in zip(position, entry, strict=True))
+
+
+def _check_value(net: Network, target: Any, point: dict[str, np.ndarray], step: float, tolerance: float,
+                 floor: float, max_entries: int, rng: np.random.Generator, entries: list[tuple[int, ...]] | None,
+                 label: str) -> ParameterCheck:
+    """dL/d<value> (a delta: dL/ds_k) against central differences of the loss computed from that value on."""
+    name = target.value
+    named = net.named_values(point)
+    symbolic = net.evaluate(target, point)
+    loss_from = downstream_loss(net.derive().backprop, name)
+    base_signs = [np.sign(k) for k in loss_from(named)[1]]
+    value = named[name].copy()
+    values = {**named, name: value}
+
+    def forward(changed: dict[str, np.ndarray]) -> dict[str, Any]:
+        loss, kinks = loss_from(changed)
+        return {"loss": loss, "kinks": kinks}
+
+    return _compare_entries(label, value, values, symbolic, forward, base_signs, step, tolerance, floor,
+                            max_entries, rng, entries)
+
+
 def _check_parameter(name: str, point: dict[str, np.ndarray], symbolic: np.ndarray, forward: GradientFunction,
                      base_signs: list[np.ndarray], step: float, tolerance: float, floor: float, max_entries: int,
-                     rng: np.random.Generator) -> ParameterCheck:
+                     rng: np.random.Generator, entries: list[tuple[int, ...]] | None = None,
+                     label: str | None = None) -> ParameterCheck:
     value = point[name].copy()
     values = {**point, name: value}
-    indices = list(np.ndindex(value.shape))
+    return _compare_entries(label or name, value, values, symbolic, forward, base_signs, step, tolerance, floor,
+                            max_entries, rng, entries)
+
+
+def _compare_entries(name: str, value: np.ndarray, values: dict[str, np.ndarray], symbolic: np.ndarray,
+                     forward: Callable[[dict[str, np.ndarray]], dict[str, Any]], base_signs: list[np.ndarray],
+                     step: float, tolerance: float, floor: float, max_entries: int, rng: np.random.Generator,
+                     entries: list[tuple[int, ...]] | None) -> ParameterCheck:
+    """Each entry of `value` (the array inside `values` that `forward` reads) moved by +-step: the central
+    difference of the loss against `symbolic` at that entry."""
+    indices = list(np.ndindex(value.shape)) if entries is None else entries
     if len(indices) > max_entries:
         chosen = rng.choice(len(indices), size=max_entries, replace=False)
         indices = [indices[i] for i in sorted(chosen)]
@@ -213,5 +265,5 @@ def _check_parameter(name: str, point: dict[str, np.ndarray], symbolic: np.ndarr
         if worst is None or entry_error > error:
             error, worst, at_worst = entry_error, tuple(int(i) for i in index), (exact, numeric)
     ok = error <= tolerance
-    return ParameterCheck(name, error, worst, at_worst[0], at_worst[1], len(indices) - len(kinks), value.size,
-                          tuple(kinks), ok)
+    return ParameterCheck(name, error, worst, at_worst[0], at_worst[1], len(indices) - len(kinks),
+                          value.size if entries is None else len(entries), tuple(kinks), ok)

@@ -493,6 +493,47 @@ def generate(bp: Backprop, backward: bool = True, kinks: bool = False) -> Progra
     return Program(source, arguments, namespace["compute"], labels)
 
 
+def downstream_loss(bp: Backprop, start: str) -> Callable[[Mapping[str, Any]], tuple[float, list[Any]]]:
+    """The loss as a function of the named value `start` (and of whatever else its downstream
+    definitions read, taken by name), compiled once: for finite differences by a value that is not a
+    leaf (dL/dz_2). The function returns the loss and, as the `kinks` of function_source, the values
+    whose sign picks a branch of a formula that is not smooth."""
+    graph = bp.graph
+    downstream = {graph.named(start).id}
+    for node in graph.nodes:
+        if any(i in downstream for i in node.inputs):
+            downstream.add(node.id)
+    statements = [(node.name, bp.definitions[node.name]) for node in graph.nodes
+                  if node.id in downstream and node.name in bp.definitions and node.name != start]
+    defined = {name for name, _ in statements}
+    arguments = sorted({m.name for _, expr in statements for m in expr.atoms(MatrixSymbol)} - defined)
+    names = _Names([*arguments, *defined])
+    printer = NumpyCodePrinter(names.ids)
+    body = ["n_samples = _n_samples", "dtype = numpy.float64"]
+    kinks = []
+    for name, expr in statements:
+        code = printer.doprint(expr)
+        body.append(f"loss = float({code})" if name == "L" else f"{names.ids[name]} = {code}")
+        for elementwise in (e for e in preorder_traversal(expr) if isinstance(e, Elementwise)):
+            kinks += [printer.formula_code(elementwise, argument)
+                      for argument in kink_arguments(elementwise.function.expr)]
+    body.append("return loss, [" + ", ".join(kinks) + "]")
+    parameters = [names.ids[name] for name in arguments]
+    source = "import numpy\n" + HELPERS + f"\n\ndef loss_from({', '.join([*parameters, '_n_samples'])}):\n" + \
+        "".join(f"    {line}\n" for line in body)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<symbackprop downstream>", "exec"), namespace)  # our own printed code
+    function = namespace["loss_from"]
+    axis = graph.nodes[0].shape.index(BATCH)
+
+    def call(values: Mapping[str, Any]) -> tuple[float, list[Any]]:
+        n_samples = np.asarray(values[graph.nodes[0].name]).shape[axis]
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            return function(*(np.asarray(values[name], dtype=np.float64) for name in arguments), n_samples)
+
+    return call
+
+
 def evaluate(expr: Expr, values: Mapping[str, Any], n_samples: int | None = None) -> Any:
     """The value of one matrix expression, its symbols taken from `values` by name (for
     cross-checks of one form against another; a whole network uses `generate`)."""

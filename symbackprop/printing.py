@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sympy import Add, Dummy, Expr, Integer, Mul, Sum, Symbol
+from sympy import Add, Dummy, Expr, Integer, Mul, Piecewise, Sum, Symbol, true
 from sympy.matrices.expressions import (
     HadamardPower,
     HadamardProduct,
@@ -62,6 +62,12 @@ def _is_scaled(expr: Expr) -> bool:
     return isinstance(expr, MatMul) and len(expr.as_coeff_matrices()[1]) == 1
 
 
+def _is_iverson(expr: Expr) -> bool:
+    """1 where a condition on matrix entries holds, else 0: relu' of one entry in an index form."""
+    return isinstance(expr, Piecewise) and len(expr.args) == 2 and expr.args[0].expr == 1 and \
+        expr.args[1].expr == 0 and expr.args[1].cond is true and expr.has(MatrixElement)
+
+
 class _CourseNotation:
     """What the LaTeX and text printers share: the order of terms, when to bracket, and how an
     entrywise formula is printed with matrices for its variables. Each printer gives `_bracket`."""
@@ -100,6 +106,12 @@ class _CourseNotation:
                 out += " + " + self._print(term)
         return out
 
+    def _print_Piecewise(self, expr: Piecewise) -> str:
+        """1 where a condition holds, else 0 (relu' of one entry), as the bracket [s > 0]."""
+        if _is_iverson(expr):
+            return self._iverson(self._print(expr.args[0].cond))
+        return super()._print_Piecewise(expr)
+
     def _inline_formula(self, expr: Elementwise) -> str:
         """An entrywise formula printed with the matrices standing for its variables."""
         stand_ins = {}
@@ -121,6 +133,12 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
 
     def _bracket(self, printed: str) -> str:
         return r"\left(" + printed + r"\right)"
+
+    def _iverson(self, printed: str) -> str:
+        return r"\left[" + printed + r"\right]"
+
+    def _needs_mul_brackets(self, expr: Expr, first: bool = False, last: bool = False) -> bool:
+        return False if _is_iverson(expr) else super()._needs_mul_brackets(expr, first=first, last=last)
 
     def _print_MatrixSymbol(self, expr: MatrixExpr) -> str:
         return self.spelling.latex(expr.name)
@@ -226,6 +244,9 @@ class TextPrinter(_CourseNotation, _SympyStr):
 
     def _print_MatrixSymbol(self, expr: MatrixSymbol) -> str:
         return self.spelling.text(expr.name)
+
+    def _iverson(self, printed: str) -> str:
+        return "[" + printed + "]"
 
     def _print_Symbol(self, expr: Symbol) -> str:
         if expr in self._inline:

@@ -124,6 +124,8 @@ class LossRule:
 
     entry: Callable[[Loss, Attrs], Expr]
     gradient: Callable[[MatrixExpr, MatrixExpr], MatrixExpr] | None = None
+    #: dL/d(target), where a tidier form than the entrywise derivative of l exists (an autoencoder's dL/dx)
+    target_gradient: Callable[[MatrixExpr, MatrixExpr], MatrixExpr] | None = None
 
 
 def _custom_loss(loss: Loss, attrs: Attrs) -> Expr:
@@ -131,9 +133,11 @@ def _custom_loss(loss: Loss, attrs: Attrs) -> Expr:
 
 
 LOSSES: dict[str, LossRule] = {
-    "half_squared_error": LossRule(entry=lambda loss, attrs: (a - t) ** 2 / 2, gradient=lambda yout, y: yout - y),
+    "half_squared_error": LossRule(entry=lambda loss, attrs: (a - t) ** 2 / 2, gradient=lambda yout, y: yout - y,
+                                   target_gradient=lambda yout, y: y - yout),
     "squared_error": LossRule(
-        entry=lambda loss, attrs: (a - t) ** 2, gradient=lambda yout, y: MatMul(2, yout - y, evaluate=False)),
+        entry=lambda loss, attrs: (a - t) ** 2, gradient=lambda yout, y: MatMul(2, yout - y, evaluate=False),
+        target_gradient=lambda yout, y: MatMul(2, y - yout, evaluate=False)),
     "cross_entropy": LossRule(entry=lambda loss, attrs: -t * log(a)),
     "hinge": LossRule(entry=lambda loss, attrs: Max(0, Rational(str(loss.margin)) - t * a)),
     "expr": LossRule(entry=_custom_loss),
@@ -166,9 +170,14 @@ def _reduction(loss: Loss, attrs: Attrs) -> Expr:
     return Integer(1) / attrs["batch"] if loss.reduction == "mean" else Integer(1)
 
 
-def _loss_value(attrs: Attrs, yout: MatrixExpr, y: MatrixExpr) -> Expr:
+def loss_entries(attrs: Attrs, yout: MatrixExpr, y: MatrixExpr) -> MatrixExpr:
+    """The matrix (shaped like the output) whose entries add up to the loss before the reduction's 1/N."""
     loss = attrs["loss"]
-    return _reduction(loss, attrs) * EntrySum(Elementwise("", 0, loss_entry(loss, attrs), yout, y))
+    return Elementwise("", 0, loss_entry(loss, attrs), yout, y)
+
+
+def _loss_value(attrs: Attrs, yout: MatrixExpr, y: MatrixExpr) -> Expr:
+    return _reduction(attrs["loss"], attrs) * EntrySum(loss_entries(attrs, yout, y))
 
 
 def _loss_vjp(attrs: Attrs, g: Expr, out: Expr, yout: MatrixExpr, y: MatrixExpr) -> MatrixExpr:
@@ -179,6 +188,20 @@ def _loss_vjp(attrs: Attrs, g: Expr, out: Expr, yout: MatrixExpr, y: MatrixExpr)
     else:
         entry = loss_entry(loss, attrs)
         gradient = Elementwise("", 1, Lambda((a, t), diff(entry.expr, a)), yout, y)
+    coeff, mats = gradient.as_coeff_matrices() if isinstance(gradient, MatMul) else (Integer(1), [gradient])
+    scale = g * _reduction(loss, attrs) * coeff
+    return mats[0] if scale == 1 and len(mats) == 1 else MatMul(scale, *mats, evaluate=False)
+
+
+def _loss_target_vjp(attrs: Attrs, g: Expr, out: Expr, yout: MatrixExpr, y: MatrixExpr) -> MatrixExpr:
+    """What the loss sends back to its target: only asked for when the target is the input itself
+    (an autoencoder's dL/dx)."""
+    loss = attrs["loss"]
+    rule = LOSSES[loss.kind]
+    if rule.target_gradient:
+        gradient = rule.target_gradient(yout, y)
+    else:
+        gradient = Elementwise("", 1, Lambda((a, t), diff(loss_entry(loss, attrs).expr, t)), yout, y)
     coeff, mats = gradient.as_coeff_matrices() if isinstance(gradient, MatMul) else (Integer(1), [gradient])
     scale = g * _reduction(loss, attrs) * coeff
     return mats[0] if scale == 1 and len(mats) == 1 else MatMul(scale, *mats, evaluate=False)
@@ -225,7 +248,7 @@ OPS: dict[str, OpRule] = {
     ),
     "ones": OpRule(forward=lambda attrs: OneMatrix(*attrs["shape"])),
     "activation": OpRule(forward=_activate, vjps=(_activation_vjp,)),
-    "loss": OpRule(forward=_loss_value, vjps=(_loss_vjp,)),
+    "loss": OpRule(forward=_loss_value, vjps=(_loss_vjp, _loss_target_vjp)),
 }
 
 

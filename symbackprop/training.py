@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from sympy.matrices.expressions import MatMul, OneMatrix
 
+from symbackprop import rules
+from symbackprop.derive import op_attrs
+from symbackprop.graph import BATCH
+from symbackprop.numeric import compile_expression
 from symbackprop.schema import SCHEMA_VERSION, versioned
 from symbackprop.spec.loader import MAX_STEPS
 
@@ -36,6 +42,9 @@ class Step:
     delta: dict[str, np.ndarray]
     grad: dict[str, np.ndarray]
     updated: dict[str, np.ndarray]  # params - learning_rate * grad
+    #: each sample's loss (before a `reduction: mean` divides their sum by N), shaped like one row of the output
+    loss_per_sample: np.ndarray | None = None
+    targets: dict[str, np.ndarray] = field(default_factory=dict)  # asked-for targets' values (numeric --target)
 
 
 @dataclass(frozen=True)
@@ -48,12 +57,16 @@ class TrainingRun:
     steps: list[Step]
     aliases: dict[str, str]  # forward key -> the symbol formulas use for it (z_out -> y_out)
     convention: tuple[str, str]  # (weights, samples)
+    mean: bool = False  # the loss averages over samples (reduction: mean)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of interface.md section 2; non-finite numbers become null."""
         return versioned({"name": self.name, "steps": [
             {"step": s.step, "loss": _number(s.loss), "params": _matrices(s.params), "forward": _matrices(s.forward),
-             "delta": _matrices(s.delta), "grad": _matrices(s.grad), "updated": _matrices(s.updated)}
+             "delta": _matrices(s.delta), "grad": _matrices(s.grad), "updated": _matrices(s.updated),
+             **({"loss_per_sample": [_number(v) for v in np.ravel(s.loss_per_sample)]}
+                if s.loss_per_sample is not None else {}),
+             **({"targets": _matrices(s.targets)} if s.targets else {})}
             for s in self.steps]})
 
     def to_json(self) -> str:
@@ -62,8 +75,10 @@ class TrainingRun:
         steps = []
         for step in doc["steps"]:
             groups = [f'   "{key}": {json.dumps(step[key], allow_nan=False)}'
-                      for key in ("params", "forward", "delta", "grad", "updated")]
-            head = f'  {{"step": {step["step"]}, "loss": {json.dumps(step["loss"])},\n'
+                      for key in ("params", "forward", "delta", "grad", "updated", "targets") if key in step]
+            per_sample = f', "loss_per_sample": {json.dumps(step["loss_per_sample"])}' \
+                if "loss_per_sample" in step else ""
+            head = f'  {{"step": {step["step"]}, "loss": {json.dumps(step["loss"])}{per_sample},\n'
             steps.append(head + ",\n".join(groups) + "}")
         head = f'{{"schema_version": {SCHEMA_VERSION}, "name": {json.dumps(doc["name"])}, "steps": [\n'
         return head + ",\n".join(steps) + "]}\n"
@@ -92,12 +107,20 @@ class TrainingRun:
             lines += _block(s.params, digits)
             lines.append("  Forward")
             lines += _block({_label(key, self.aliases): v for key, v in s.forward.items()}, digits)
-            lines += ["  Loss", f"    L = {_format(s.loss, digits)}", "  Deltas (from the loss back)"]
+            lines += ["  Loss", f"    L = {_format(s.loss, digits)}"]
+            if s.loss_per_sample is not None and np.size(s.loss_per_sample) > 1:
+                how = "their mean" if self.mean else "their sum"
+                lines.append(f"    per sample: {', '.join(_format(v, digits) for v in np.ravel(s.loss_per_sample))}"
+                             f" (L is {how})")
+            lines.append("  Deltas (from the loss back)")
             lines += _block(dict(reversed(list(s.delta.items()))), digits)
             lines.append("  Gradients")
             lines += _block({f"dL/d{name}": v for name, v in s.grad.items()}, digits)
             lines.append(f"  Updated parameters (theta - {rate} * dL/dtheta)")
             lines += _block(s.updated, digits)
+            if s.targets:
+                lines.append("  Asked for")
+                lines += _block(s.targets, digits)
         return "\n".join(lines) + "\n"
 
 
@@ -133,10 +156,33 @@ def _block(arrays: dict[str, np.ndarray], digits: int, indent: str = "    ") -> 
     return [indent + line for label, matrix in arrays.items() for line in format_matrix(label, matrix, digits)]
 
 
-def train(net: Network, steps: int | None = None, learning_rate: float | None = None) -> TrainingRun:
+def per_sample_loss(net: Network) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+    """Each sample's loss from the named values (the output and the target), compiled once: summed over
+    the output's units, before a `reduction: mean` divides the total by N."""
+    graph = net.graph
+    loss = graph.nodes[graph.loss]
+    symbols = net.derive().backprop.symbols
+    yout, y = (symbols[graph.nodes[i].name] for i in loss.inputs)
+    entries = rules.loss_entries(op_attrs(loss), yout, y)
+    columns = net.spec.convention.samples == "columns"
+    units = entries.shape[0 if columns else 1]
+    expr = MatMul(OneMatrix(1, units), entries) if columns else MatMul(entries, OneMatrix(units, 1))
+    function = compile_expression(expr)
+    axis = graph.nodes[0].shape.index(BATCH)
+
+    def call(named: dict[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(function(named, named[graph.nodes[0].name].shape[axis]), dtype=np.float64)
+
+    return call
+
+
+def train(net: Network, steps: int | None = None, learning_rate: float | None = None,
+          targets: Sequence[str] = ()) -> TrainingRun:
     """Run gradient descent on the spec's data; `steps` and `learning_rate` override the spec's
-    `training` section. Raises TrainingError saying what is missing or invalid, and
+    `training` section; `targets` (dL/dz_2, delta_1[2,n], ...) are evaluated at each step too.
+    Raises TrainingError saying what is missing or invalid, UnknownTarget, and
     numeric.NotComputable for a generic activation."""
+    asked = [net.derive().target(name) for name in targets]
     spec = net.spec
     if learning_rate is None:
         if spec.training is None:
@@ -159,14 +205,17 @@ def train(net: Network, steps: int | None = None, learning_rate: float | None = 
     fixed = {name: data[name] for name in fn.arguments if name not in parameters}
     theta = {name: data[name] for name in parameters}
     run = []
+    losses = per_sample_loss(net)
     with np.errstate(all="ignore"):  # a diverging run is reported by warnings(), not by NumPy's
         for k in range(1, steps + 1):
             out = fn({**fixed, **theta})
             grad = out["grad"]
             updated = {name: value - learning_rate * grad[name] if name in grad else value
                        for name, value in theta.items()}
-            run.append(Step(k, out["loss"], theta, out["forward"], out["delta"], grad, updated))
+            named = net.named_values({**fixed, **theta}, out)
+            values = {target.name: net.value_at(target, named) for target in asked}
+            run.append(Step(k, out["loss"], theta, out["forward"], out["delta"], grad, updated, losses(named), values))
             theta = updated
     aliases = {node.key: node.name for node in net.graph.by_role("activation") if node.key != node.name}
     return TrainingRun(spec.name, float(learning_rate), fixed, run, aliases,
-                       (spec.convention.weights, spec.convention.samples))
+                       (spec.convention.weights, spec.convention.samples), spec.loss.reduction == "mean")

@@ -14,7 +14,7 @@ from symbackprop.cli import main
 from symbackprop.numeric import NotComputable
 from symbackprop.training import TrainingError, format_matrix
 
-KEYS = {"step", "loss", "params", "forward", "delta", "grad", "updated"}
+KEYS = {"step", "loss", "params", "forward", "delta", "grad", "updated", "loss_per_sample"}
 
 
 def numeric(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sympy import Basic, Expr, Symbol
 from sympy.core.symbol import Str
 
-from symbackprop.derive import Backprop, depends_on_parameters
+from symbackprop.derive import Backprop
 from symbackprop.graph import Graph, Node
 
 #: The loss as the numerator of the first partial.
@@ -75,13 +75,11 @@ class ChainBuilder:
     def __init__(self, bp: Backprop) -> None:
         self.bp = bp
         graph: Graph = bp.graph
-        needed = depends_on_parameters(graph)
         self.consumers: dict[int, list[Node]] = {node.id: [] for node in graph.nodes}
         for node in graph.nodes:
-            if node.name is not None and node.op != "symbol" and node.id in needed:
+            if node.name is not None and node.op != "symbol":
                 for source in self._named_inputs(graph, node):
-                    if source.id in needed:
-                        self.consumers[source.id].append(node)
+                    self.consumers[source.id].append(node)
 
     @staticmethod
     def _named_inputs(graph: Graph, node: Node) -> list[Node]:
@@ -107,7 +105,7 @@ class ChainBuilder:
             step = Partial(self._symbol(consumer), self._symbol(node))
             if consumer.role == "loss":
                 terms.append(step)
-            elif group and consumer.role == "preactivation":
+            elif group and consumer.role == "preactivation" and consumer.delta_key in self.bp.deltas:
                 upstream = Grouped(self.to_loss(consumer, group=False), f"delta_{consumer.delta_key}")
                 terms.append(ChainProduct(upstream, step))
             else:

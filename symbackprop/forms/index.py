@@ -68,18 +68,15 @@ class IndexForm:
 class _Indexer:
     def __init__(self, free: tuple[Symbol, ...]) -> None:
         self.used = {s.name for s in free}
+        self.ranges: dict[str, Expr] = {}  # a closed sum's index, reused only over the same range
 
     def fresh(self, dim: Expr) -> Symbol:
         pool = SAMPLE_INDICES if dim == N else UNIT_INDICES
-        for name in pool:
-            if name not in self.used:
-                self.used.add(name)
-                return index_symbol(name)
-        i = 1
-        while f"{pool[0]}{i}" in self.used:
-            i += 1
-        self.used.add(f"{pool[0]}{i}")
-        return index_symbol(f"{pool[0]}{i}")
+        names = [*pool, *(f"{pool[0]}{i}" for i in range(1, 10_000))]
+        name = next(n for n in names if n not in self.used and self.ranges.get(n, dim) == dim)
+        self.used.add(name)
+        self.ranges[name] = dim
+        return index_symbol(name)
 
     def entry(self, expr: Expr, i: Expr, j: Expr) -> Expr:
         """Entry (i, j) of a matrix expression, as a scalar expression."""
@@ -136,3 +133,11 @@ def index_form(expr: Expr, names: tuple[str, str]) -> IndexForm:
     row, col = (next(indices) if dim != 1 else Integer(0) for dim in shape)
     ranges = tuple(dim for dim in shape if dim != 1)
     return IndexForm(_Indexer(free).entry(expr, row, col), free, ranges)
+
+
+def entry_form(expr: Expr, entry: tuple[Expr, Expr], free: set[str] | None = None) -> Expr:
+    """Entry `entry` (row, column: 0-based numbers or index symbols) of `expr` as a scalar expression;
+    summation indices avoid the names in `free`."""
+    indexer = _Indexer(())
+    indexer.used |= set(free or ())
+    return indexer.entry(expr, *entry)

@@ -18,7 +18,7 @@ from sympy.matrices import ImmutableMatrix
 from sympy.matrices.expressions import MatrixSymbol
 from sympy.matrices.expressions.matexpr import MatrixElement
 
-from symbackprop.api import Target
+from symbackprop.api import EntryTarget, Target, UnknownTarget
 from symbackprop.printing import escape_latex, to_latex
 from symbackprop.verify import chain as chains
 from symbackprop.verify.chain import Chain, ChainProblem
@@ -50,7 +50,7 @@ class Case:
         self.key = target.symbol if target.kind == "delta" else f"dL/d{target.key}"
         self.symbol = verifier.vocab.sized(MatrixSymbol(self.key, *verifier.vocab.bp.symbols[
             target.symbol if target.kind == "delta" else target.key].shape))
-        self.expected = [point[self.key] for point in verifier.points.values]
+        self.expected = [self.truth(point) for point in verifier.points.values]
         self.right = target.text("matrix")
         self._values: dict[tuple[int, int], np.ndarray] = {}
         self._moves: dict[str, bool] = {}
@@ -58,6 +58,13 @@ class Case:
     @cached_property
     def latex(self) -> str:
         return to_latex(self.target.matrix, self.verifier.names)
+
+    def truth(self, point: dict[str, np.ndarray]) -> np.ndarray:
+        """The target's value at a point; a dL/d<value> is computed there from its matrix form (through the
+        point's deltas) when first asked for."""
+        if self.key not in point:
+            point[self.key] = self.verifier.points.evaluate(self.verifier.vocab.sized(self.target.matrix), point)
+        return point[self.key]
 
     @cached_property
     def explainer(self) -> Explainer:
@@ -97,7 +104,7 @@ class Case:
     def moves(self, leaf: str) -> bool:
         """Whether the target's value changes with `leaf`."""
         if leaf not in self._moves:
-            self._moves[leaf] = not close(self.verifier.perturbed(leaf)[self.key], self.expected[0])
+            self._moves[leaf] = not close(self.truth(self.verifier.perturbed(leaf)), self.expected[0])
         return self._moves[leaf]
 
 
@@ -119,8 +126,10 @@ class Verifier:
         self.deadline = Deadline(time_limit)
 
     def case(self, target: str) -> Case:
-        """The case of a target in any spelling; raises UnknownTarget."""
+        """The case of a target in any spelling (of the whole target an entry belongs to); raises UnknownTarget."""
         found = self.derivation.target(target)
+        if isinstance(found, EntryTarget):
+            found = found.base
         if found.name not in self.cases:
             self.cases[found.name] = Case(self, found)
         return self.cases[found.name]
@@ -139,13 +148,15 @@ class Verifier:
         Raises UnknownTarget for a target the network does not have."""
         start = time.monotonic()
         self.deadline = Deadline(self.time_limit)
+        asked = self.derivation.target(target) if target is not None else None
         case = self.case(target) if target is not None else None
+        entry = asked.entry if isinstance(asked, EntryTarget) else None  # one entry of the case's target
         shown = r"\text{" + escape_latex(answer if isinstance(answer, str) else "") + "}"
 
         def result(verdict: str, sentences: list[str], credits: list[Credit] = (), score: float = 0.0,
                    latex: str = shown, position: int | None = None) -> VerifyResult:
-            name = case.target.name if case else (target or "")
-            expected = case.latex if case else ""
+            name = asked.name if asked else (target or "")
+            expected = "" if case is None else case.latex if entry is None else to_latex(asked.matrix, self.names)
             return VerifyResult(name, verdict, expected, latex, tuple(sentences), tuple(credits), score,
                                 time.monotonic() - start, position)
 
@@ -158,12 +169,16 @@ class Verifier:
                 if lhs is None:
                     raise AnswerSyntaxError("no target: give one, or write the left side (dL/dW_1 = ...)", 0)
                 case = self.case(lhs[0])
+                asked, entry = case.target, lhs[1]
             latex = " = ".join(self.latex(value, answer) for value in (values[1:] if lhs else values))
-            if lhs is not None and lhs[0] != case.target.name:
-                return result("different", [f"the left side is {lhs[0]}, but the target is {case.target.name}"],
+            if lhs is not None and (lhs[0] != case.target.name or not _same_entry(lhs[1], entry, case.symbol.shape)):
+                written = lhs[0] if lhs[1] is None else f"{lhs[0]} entry ({', '.join(_shown(i) for i in lhs[1])})"
+                return result("different", [f"the left side is {written}, but the target is {asked.name}"],
                               latex=latex)
+            if lhs is not None and lhs[1] is not None:
+                entry = lhs[1]
             for value in values[1:] if lhs else values:
-                equivalent, sentences, credits, score = self.judge(case, value, resolver, lhs[1] if lhs else None)
+                equivalent, sentences, credits, score = self.judge(case, value, resolver, entry)
                 if not equivalent:
                     return result("different", [*resolver.notes, *sentences], credits, score, latex)
             return result("equivalent", [], [], 1.0, latex)
@@ -196,7 +211,13 @@ class Verifier:
     def designated(self, bottom: str) -> str | None:
         if bottom in self.vocab.parameters:
             return f"dL/d{bottom}"
-        return next((d for d, s in self.vocab.delta_of.items() if s == bottom), None)
+        delta = next((d for d, s in self.vocab.delta_of.items() if s == bottom), None)
+        if delta is not None:
+            return delta
+        try:  # dL/d<value>: an activation, the output, the input
+            return self.derivation.target(f"dL/d{bottom}").name
+        except UnknownTarget:
+            return None
 
     def latex(self, value: Value, source: str) -> str:
         if isinstance(value, (Mat, Scalar)):
@@ -209,11 +230,13 @@ class Verifier:
 
     def judge(self, case: Case, value: Value, resolver: Resolver, entry: Entry | None) -> Judgement:
         if isinstance(value, Chain):
-            bottom = case.target.key if case.target.kind == "gradient" else self.vocab.delta_of[case.target.symbol]
+            bottom = self.vocab.delta_of[case.target.symbol] if case.target.kind == "delta" else case.target.key
             sentences = chains.compare(self.vocab, value, bottom, case.target.name)
             return not sentences, sentences, [], 0.0 if sentences else 1.0
         if isinstance(value, PartialRef):
             return self.judge(case, resolver.as_value(value, _Span(value.text)), resolver, entry)
+        if entry is not None and isinstance(value, (Mat, Explicit)):
+            return self.judge_entry(case, value, entry)
         if isinstance(value, Mat):
             return self.judge_matrix(case, value)
         if isinstance(value, Explicit):
@@ -261,6 +284,28 @@ class Verifier:
             return False, [f"{sentence}: transposed?"], [], 0.0
         return False, [sentence], [], 0.0
 
+    def judge_entry(self, case: Case, value: Mat | Explicit, entry: Entry) -> Judgement:
+        """A matrix (or a matrix written out) given for one entry, row or column of the case's target."""
+        picks = tuple(slice(None) if isinstance(i, Symbol) else int(i) for i in entry)
+        wanted = np.asarray(case.expected[0][picks]).shape
+        if isinstance(value, Explicit):
+            cells = [with_stand_ins(cell) for row in value.cells for cell in row]
+            shape = (len(value.cells), len(value.cells[0]))
+
+            def at(point: dict[str, np.ndarray]) -> np.ndarray:
+                evaluator = EntryEvaluator(point, self.vocab.n_samples)
+                return np.array([evaluator(cell, ()) for cell in cells], dtype=np.float64).reshape(shape)
+        else:
+            shape = value.expr.shape
+
+            def at(point: dict[str, np.ndarray]) -> np.ndarray:
+                return self.points.evaluate(value.expr, point)
+        if int(np.prod(shape)) != int(np.prod(wanted)) or len([d for d in shape if d != 1]) > len(wanted):
+            return False, [f"your answer is {shape_text(shape)}, but this entry of {case.target.name} is "
+                           f"{shape_text(wanted or (1, 1))}"], [], 0.0
+        answer = self.points.each(lambda point: at(point).reshape(wanted))
+        return self.compare(case, answer, lambda full: np.asarray(full[picks]), None)
+
     def judge_explicit(self, case: Case, value: Explicit) -> Judgement:
         rows, cols = len(value.cells), len(value.cells[0])
         if (rows, cols) != tuple(int(d) for d in case.symbol.shape):
@@ -281,7 +326,7 @@ class Verifier:
         if self.points.data is None:
             raise AnswerSyntaxError("a number can only be checked on the spec's data, and this spec has none "
                                     "for every leaf: write a formula", 0)
-        expected = pick(self.points.data[case.key])
+        expected = pick(case.truth(self.points.data))
         if close(answer, expected, rtol=NUMBER_RTOL):
             return True, [], [], 1.0
         return False, [f"on the spec's data {case.target.name} is {np.array2string(expected, precision=6)}, "
@@ -323,7 +368,8 @@ class Verifier:
         if not equivalent and not order:
             other = self.other_entry(case, answer, picks)
             sentences = [other, *sentences] if other is not None else sentences
-        unused = [str(index) for index in order if index not in expr.free_symbols]
+        unused = [str(index) for index, size in zip(entry, case.symbol.shape, strict=True)  # size 1: one value
+                  if isinstance(index, Symbol) and index not in expr.free_symbols and size != 1]
         if not equivalent and unused:
             sentences = [f"the index {', '.join(unused)} of the left side does not appear on the right: every entry "
                          f"along it would be the same, but not in {case.target.name}", *sentences]
@@ -360,6 +406,21 @@ class Verifier:
         shown = ", ".join(str(i + 1) for i in hits[0])
         asked = ", ".join(str(i + 1) for i in picks)
         return f"this is entry ({shown}) of {case.target.name}, not entry ({asked})"
+
+
+def _same_entry(written: Entry | None, asked: Entry | None, shape: tuple) -> bool:
+    """A left side's entry against the one the target asks for (None: the whole target): the same numbers,
+    index letters where it has letters (any letters; the whole target in index notation has only letters).
+    A dimension of size 1 takes any index."""
+    if written is None:
+        return asked is None
+    asked = asked or (Symbol("i"), Symbol("j"))
+    return all(size == 1 or (isinstance(w, Symbol) and isinstance(a, Symbol)) or w == a
+               for w, a, size in zip(written, asked, shape, strict=True))
+
+
+def _shown(index: Expr) -> str:
+    return str(index) if isinstance(index, Symbol) else str(int(index) + 1)
 
 
 class _Span:
