@@ -409,12 +409,11 @@ class Verifier:
 
 
 def _same_entry(written: Entry | None, asked: Entry | None, shape: tuple) -> bool:
-    """A left side's entry against the one the target asks for (None: the whole target): the same numbers,
-    index letters where it has letters (any letters; the whole target in index notation has only letters).
-    A dimension of size 1 takes any index."""
-    if written is None:
-        return asked is None
-    asked = asked or (Symbol("i"), Symbol("j"))
+    """A left side's entry against the one the target asks for (None: the whole target, whose left side may
+    name any entry): the same numbers, index letters where it has letters (any letters). A dimension of
+    size 1 takes any index."""
+    if written is None or asked is None:  # a whole target's left side may name one entry: that entry is graded
+        return written is None or asked is None
     return all(size == 1 or (isinstance(w, Symbol) and isinstance(a, Symbol)) or w == a
                for w, a, size in zip(written, asked, shape, strict=True))
 
