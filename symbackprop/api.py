@@ -269,6 +269,14 @@ class Derivation:
         return f"known: {', '.join(self._targets)}; also dL/d<value> for {', '.join(values)}, and entries " \
                f"like {self.targets[-1].name}[1,1]"
 
+    def by_value(self, name: str) -> Target | None:
+        """dL/d<name> by the engine's name of a value or parameter (s_2 gives delta_2), whatever the
+        spec's notation; None if there is no such target."""
+        try:
+            return self._value_target(name, False)
+        except UnknownTarget:
+            return None
+
     def _value_target(self, name: str, delta: bool) -> Target | None:
         """The whole target a plain name stands for: delta_k (written alone), or dL/d<name>."""
         if delta:

@@ -18,7 +18,7 @@ from sympy.matrices import ImmutableMatrix
 from sympy.matrices.expressions import MatrixSymbol
 from sympy.matrices.expressions.matexpr import MatrixElement
 
-from symbackprop.api import EntryTarget, Target, UnknownTarget
+from symbackprop.api import EntryTarget, Target
 from symbackprop.printing import escape_latex, to_latex
 from symbackprop.verify import chain as chains
 from symbackprop.verify.chain import Chain, ChainProblem
@@ -214,10 +214,8 @@ class Verifier:
         delta = next((d for d, s in self.vocab.delta_of.items() if s == bottom), None)
         if delta is not None:
             return delta
-        try:  # dL/d<value>: an activation, the output, the input
-            return self.derivation.target(f"dL/d{bottom}").name
-        except UnknownTarget:
-            return None
+        found = self.derivation.by_value(bottom)  # dL/d<value>: an activation, the output, the input
+        return found.name if found is not None else None
 
     def latex(self, value: Value, source: str) -> str:
         if isinstance(value, (Mat, Scalar)):
