@@ -241,8 +241,13 @@ class Derivation:
             quantity = None
         if quantity is not None and quantity.role in ("gradient", "delta"):
             base = self._value_target(quantity.symbol, quantity.role == "delta")
+            if base is not None and not quantity.entry:
+                return base
             if base is not None:
-                return base if not quantity.entry else self._entry(base, quantity.entry, name)
+                try:
+                    return self._entry(base, quantity.entry, name)
+                except UnknownTarget:
+                    pass  # W_7 read as an entry of W: see whether it is anything else, else say what is wrong
         try:
             ref = parse_target(name)
         except TargetSyntaxError as error:
