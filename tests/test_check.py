@@ -292,3 +292,73 @@ def test_a_planted_mistake_is_the_first_finding(role: str, position: int, size: 
     assert found is not None
     assert (found.step, found.role, found.quantity, found.entry) == (1, role, key, (at[0] + 1, at[1] + 1))
     assert found.cause != "carried_forward"
+
+
+# --- steps, samples and losses ------------------------------------------------------------------------
+
+
+def _without_iteration_headings(text: str) -> str:
+    return re.sub(r"^## Iteration \d+\n", "", text, flags=re.M)
+
+
+def test_steps_without_markers_follow_the_order_of_the_work() -> None:
+    """A forward value named again after updates starts the next step."""
+    assert run("mlp", "markdown", edit=_without_iteration_headings).ok
+    result = run("mlp", "markdown", S.Mistakes(lr=0.1), edit=_without_iteration_headings)
+    assert first(result)[4] == "learning_rate" and "steps 2-3 are consistent" in result.summary()
+
+
+def test_markers_that_number_the_parts_of_one_step_are_not_steps() -> None:
+    def parts(text: str) -> str:  # one iteration, its stages called "Step 1", "Step 2", "Step 3"
+        text = text.split("## Iteration 2")[0]
+        text = _without_iteration_headings(text)
+        for old, new in (("### Forward pass", "Step 1: the forward pass"), ("### Backward pass", "Step 2: backward"),
+                         ("### Update", "Step 3: the update")):
+            text = text.replace(old, new)
+        return text
+    result = run("mlp", "markdown", edit=parts)
+    assert result.ok and result.numbers == 67
+
+
+def test_numbered_headings_that_run_over_the_steps_mark_them() -> None:
+    def updates_only(text: str) -> str:  # only the updates, under "k.1 Update"
+        out = []
+        for k, chunk in enumerate(text.split("## Iteration ")[1:], 1):
+            out.append(f"## {k}.1 Update")
+            out += [line for line in chunk.split("\n") if line.startswith("$$W^{(t+1)}") or
+                    line.startswith("$$w^{(t+1)}")]
+        return "\n".join(out) + "\n"
+    assert run("mlp", "markdown", edit=updates_only).ok
+    result = run("mlp", "markdown", S.Mistakes(lr=0.1), edit=updates_only)
+    assert first(result)[:2] == (1, "updated") and result.other_rates == {1: 0.1}
+    assert {f.cause for f in result.findings if f.step > 1} == {"carried_forward"}
+
+
+def test_a_row_of_per_sample_losses() -> None:
+    student = S.mlp()
+    steps = S.train(student)
+    y, t = steps[0].forward["z_out"], student.data["y"]
+    per_sample = 0.5 * (y - t) ** 2
+
+    def losses(row: np.ndarray) -> Callable[[str], str]:
+        return lambda text: text.replace(f"$$L = {S.num(steps[0].loss, 4)}$$", f"$$L = {S.bmatrix(row, 4)}$$", 1)
+    result = run("mlp", "markdown", edit=losses(per_sample))
+    assert result.ok
+    wrong = per_sample.copy()
+    wrong[0, 1] += 0.25
+    result = run("mlp", "markdown", edit=losses(wrong))
+    assert [(f.step, f.role, f.quantity, f.entry) for f in result.findings] == [(1, "loss", "L", (1, 2))]
+
+
+def test_one_sample_of_a_batch() -> None:
+    student = S.mlp()
+    s1 = S.train(student)[0].forward["s_1"]
+
+    def sample(column: np.ndarray) -> Callable[[str], str]:
+        line = f"For sample 2 alone: $$s_1 = {S.bmatrix(column, 4)}$$\n\n"
+        return lambda text: text.replace("### Backward pass", line + "### Backward pass", 1)
+    assert run("mlp", "markdown", edit=sample(s1[:, 1:2])).ok
+    wrong = s1[:, 1:2].copy()
+    wrong[2, 0] = 0.5
+    result = run("mlp", "markdown", edit=sample(wrong))
+    assert [(f.quantity, f.entry) for f in result.findings] == [("s_1", (3, 2))]

@@ -131,3 +131,19 @@ def test_unreadable_documents_say_what_and_where(text: str, line: int, words: st
 def test_unknown_commands_and_characters_are_kept_not_refused() -> None:
     assert _chains(r"x = \weird{1} = 2") == [(["x", r"\weird{1}"], [[2.0]])]
     assert _chains("ä = 3")[0][1] == [[3.0]]
+
+
+def test_a_documents_own_math_commands_are_read_as_math() -> None:
+    text = ("\\documentclass{article}\n\\newcommand{\\fiteq}[1]{\\fit{$\\displaystyle #1$}\\smallskip}\n"
+            "\\newcommand{\\form}[2]{\\par{\\small\\textsc{#1}}\\fiteq{#2}}\n\\begin{document}\n"
+            "\\fiteq{s_1 = 5}\n\\form{Step 1}{z_1 = 7}\nAnd \\$5 is money, \\\\$x = 2$ is math.\n\\end{document}\n")
+    segments = read_document(text)
+    math = [(s.text, s.line) for s in segments if s.kind == "math"]
+    assert ("s_1 = 5", 5) in math and ("z_1 = 7", 6) in math and ("x = 2", 7) in math
+    assert any(s.kind == "prose" and "Step 1" in s.text for s in segments)
+
+
+def test_plain_text_matrices_continue_on_the_next_lines() -> None:
+    segments = read_document("Step 1\n    W_1 = [ -2.0000  3.0000 ]\n          [  2.0000  1.0000 ]\n    L = 2.0000\n")
+    plain = [s for s in segments if s.kind == "plain"]
+    assert [s.text for s in plain] == ["W_1 = [ -2.0000  3.0000 ]\n[  2.0000  1.0000 ]", "L = 2.0000"]

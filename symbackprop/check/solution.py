@@ -23,10 +23,13 @@ from symbackprop.check.document import read_document
 from symbackprop.check.limits import MAX_MATRICES, MAX_NUMBERS, MAX_STEPS, CheckError, Deadline
 from symbackprop.check.names import NameTable, Resolved, entry, resolve
 from symbackprop.check.tokens import Group, Tok, parse
-from symbackprop.check.truth import Quantity, Truth
+from symbackprop.check.truth import LOSS_PER_SAMPLE, Quantity, Truth
 from symbackprop.check.values import Number, Value
 from symbackprop.check.written import WrittenName, parse_name
 
+#: A numbered heading, `## 2.1 Forward pass` or `\\subsection{2.3 Updates}`: step 2, if the document's
+#: numbered headings run over the steps (and no word marks them).
+_NUMBERED = re.compile(r"^(?:#{1,6}\s*|\\(?:sub)*section\*?\{\s*|\*\*)?(\d{1,3})\.(\d{1,3})\b")
 _MARKER = re.compile(r"\b(iteration|iter|epoch|step|round|schritt|durchlauf|update)\s*(?:#|no\.?|number|nr\.?)?"
                      r"\s*[:=]?\s*(\d{1,4})\b(?!\.\d)", re.IGNORECASE)
 #: Words of prose that say what the next parameters are, strongest first.
@@ -54,6 +57,7 @@ class Claim:
     update_like: bool
     marker: int | None
     context: str | None
+    numbered: int | None = None  # the step a numbered heading (2.1) would give
     step: int = 1
     resolved: list[Resolved | None] = field(default_factory=list)
 
@@ -134,6 +138,7 @@ def claims(text: str, truth: Truth, deadline: Deadline, filename: str | None = N
     """Every chain of the solution that gives a value to at least one name."""
     found: list[Claim] = []
     marker: int | None = None
+    numbered: int | None = None
     context: str | None = None
     matrices = numbers = 0
     for segment in read_document(text, filename):
@@ -143,6 +148,9 @@ def claims(text: str, truth: Truth, deadline: Deadline, filename: str | None = N
             if match:
                 marker = int(match.group(2))
                 context = None
+            heading = _NUMBERED.match(segment.text)
+            if heading:
+                numbered = int(heading.group(1))
             context = _context(segment.text) or context
             continue
         try:
@@ -168,7 +176,7 @@ def claims(text: str, truth: Truth, deadline: Deadline, filename: str | None = N
                 continue
             line = segment.line + segment.text.count("\n", 0, chain.pos)
             found.append(Claim(len(found), line, names, value, _update_like(list(chain.sides), truth.learning_rate),
-                               marker, context))
+                               marker, context, numbered))
     return found
 
 
@@ -286,10 +294,12 @@ class Placer:
     def _readings(self, claim: Claim, name: WrittenName, target: tuple[int | None, Quantity, Quantity],
                   index: str | None, via: str) -> list[Reading]:
         step, quantity, _ = target
+        value = claim.value
+        if quantity.kind == "loss" and index is None and len(value.numbers) == self.truth.n_samples > 1:
+            quantity = self.truth.quantities[("loss", LOSS_PER_SAMPLE)]  # one loss per sample
         truth = self._truth(step, quantity)
         if truth is None:
             return []
-        value = claim.value
         if name.transposed and value.matrix:
             rows = tuple(zip(*value.rows, strict=True))
             value = Value(rows, True, not value.transposed)
@@ -300,7 +310,7 @@ class Placer:
             self.notes.append(f"line {claim.line}: {name.text}: no entry {index} in {quantity.label} "
                               f"({truth.shape[0]}x{truth.shape[1]})")
             return []
-        placed = self._layout(value, truth, where)
+        placed = self._layout(value, truth, where, quantity)
         if placed is None:
             self.notes.append(f"line {claim.line}: {name.text} is {value.shape[0]}x{value.shape[1]}, but "
                               f"{quantity.label} is {truth.shape[0]}x{truth.shape[1]}; not checked")
@@ -310,10 +320,12 @@ class Placer:
             self.layouts.append((claim.line, quantity, step, name.text))
         return [Reading(step, quantity, position, number, claim.line, name.text, via) for position, number in cells]
 
-    def _layout(self, value: Value, truth: np.ndarray, where: tuple[int, int] | None
+    def _layout(self, value: Value, truth: np.ndarray, where: tuple[int, int] | None,
+                quantity: Quantity | None = None
                 ) -> tuple[list[tuple[tuple[int, int], Number]], bool] | None:
         """Each written number's 0-based position in the truth's orientation, and whether a
-        matrix was written transposed; None if the shapes do not fit."""
+        matrix was written transposed; None if the shapes do not fit. One sample's vector of a
+        batch quantity (s_k, z_k, a delta, the input or target) goes to the sample it fits best."""
         rows, cols = truth.shape
         shape = value.shape
         numbers = value.numbers
@@ -325,9 +337,11 @@ class Placer:
             return [((i, j), value.rows[j][i]) for i in range(rows) for j in range(cols)], False
         if shape == (cols, rows):
             return [((i, j), value.rows[j][i]) for i in range(rows) for j in range(cols)], True
-        if len(numbers) == rows and cols > 1 and (shape[0] == 1 or shape[1] == 1):
+        batch = quantity is not None and quantity.kind in ("pre", "act", "delta", "input", "target") and \
+            self.truth.n_samples > 1 and 1 in shape
+        if batch and self.truth.samples_in_columns and len(numbers) == rows:
             return self._sample(numbers, truth, axis=1)
-        if len(numbers) == cols and rows > 1 and (shape[0] == 1 or shape[1] == 1):
+        if batch and not self.truth.samples_in_columns and len(numbers) == cols:
             return self._sample(numbers, truth, axis=0)
         return None
 
@@ -377,7 +391,7 @@ class Placer:
             where = entry(index, truth.shape)
             if where in ("formula", "bad"):
                 continue
-            placed = self._layout(claim.value, truth, where)
+            placed = self._layout(claim.value, truth, where, quantity)
             if placed is None or placed[1]:
                 continue
             cells = placed[0]
@@ -415,6 +429,11 @@ def read_solution(text: str, truth: Truth, table: NameTable, deadline: Deadline,
                   filename: str | None = None) -> Solution:
     """Every number of the solution that names a quantity of the network, placed."""
     found = claims(text, truth, deadline, filename)
+    numbered = sorted({claim.numbered for claim in found if claim.numbered is not None})
+    if not any(claim.marker is not None for claim in found) and len(numbered) > 1 and \
+            numbered == list(range(1, len(numbered) + 1)) and len(numbered) <= truth.steps:
+        for claim in found:  # 1.x, 2.x, 3.x: numbered headings that run over the training steps
+            claim.marker = claim.numbered
     for claim in found:
         if claim.marker is not None and claim.marker > MAX_STEPS:
             claim.marker = MAX_STEPS + 1
