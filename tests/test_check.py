@@ -362,3 +362,16 @@ def test_one_sample_of_a_batch() -> None:
     wrong[2, 0] = 0.5
     result = run("mlp", "markdown", edit=sample(wrong))
     assert [(f.quantity, f.entry) for f in result.findings] == [("s_1", (3, 2))]
+
+
+def test_a_plain_parameter_is_read_before_or_after_the_step_by_its_context() -> None:
+    net = sbp.load(S.square().spec())
+    before = r"\begin{bmatrix} -2 & 3 \\ 2 & 1 \end{bmatrix}"
+    after = r"\begin{bmatrix} -0.4 & 5.4 \\ 0.88 & -0.68 \end{bmatrix}"
+    text = f"## Weight update\nBefore the update: $$W_1 = {before}$$\nAfter it: $$W_1 = {after}$$\n"
+    result = net.check(text)
+    assert result.ok and result.numbers == 8
+    result = net.check(f"## Weight update\n$$W_1 = {after.replace('5.4', '5.2')}$$\n")  # wrong: read as the update
+    assert [(f.step, f.role, f.quantity, f.entry) for f in result.findings] == [(1, "updated", "W_1", (1, 2))]
+    result = net.check(f"$$W_1 = W_1 - 0.01 \\cdot \\nabla_{{W_1}} L = {before}$$\n")  # an update, whatever it holds
+    assert {(f.role, f.cause) for f in result.findings} == {("updated", "arithmetic")}

@@ -260,7 +260,7 @@ class Diagnosis:
             found = typo(number, float(reference[entry]))
             if found:
                 return "typo", f"{found} ({number.text} where {fmt(float(reference[entry]))} belongs)"
-        for reference in references:
+        for reference in references if reading.labelled and abs(number.value) > number.unit else ():
             other = self._other_entry(number, reference, entry)
             if other is not None:
                 return "typo", (f"{number.text} is the value of entry {_entry_text(other)}, written under entry "
@@ -268,19 +268,19 @@ class Diagnosis:
         for reference in references:
             i, j = entry
             if reference.shape[0] > 1 and reference.shape[1] > 1 and i != j and j < reference.shape[0] and \
-                    i < reference.shape[1] and agrees(number, float(reference[j, i])) and \
+                    i < reference.shape[1] and explains(number, float(reference[j, i])) and \
                     not agrees(number, float(reference[i, j])):
                 return "transpose", (f"{number.text} is entry {_entry_text((j, i))}: rows and columns swapped "
                                      f"(the spec's orientation has {fmt(t)} at {_entry_text(entry)})")
         for reference in references:
             value = float(reference[entry])
-            if value != 0 and agrees(number, -value) and not agrees(number, value):
+            if value != 0 and explains(number, -value) and not agrees(number, value):
                 return "sign", f"{number.text} where {fmt(t)} belongs: the opposite sign"
         env = replay.envs.get(reading.step) if reading.step is not None else None
         if env is not None and quantity.kind in ("act", "delta"):
             own = truth.activation_name(quantity.layer)
             for name, value in truth.with_other_activations(quantity, env):
-                if math.isfinite(float(value[entry])) and agrees(number, float(value[entry])):
+                if math.isfinite(float(value[entry])) and explains(number, float(value[entry])):
                     what = "activation" if quantity.kind == "act" else "activation's derivative"
                     return "activation", (f"{number.text} is what layer {quantity.layer} gives with the {name} "
                                           f"{what} in place of its own ({own}): the truth is {fmt(t)}")
@@ -296,7 +296,7 @@ class Diagnosis:
                 if (i, j) in (entry, entry[::-1]):
                     continue
                 value = float(reference[i, j])
-                if value != own and agrees(number, value):
+                if value != own and explains(number, value):
                     return i, j
         return None
 
@@ -337,6 +337,15 @@ class Diagnosis:
         return self.truth.inputs(quantity)
 
 
+def explains(number: Number, value: float) -> bool:
+    """Does `value` account for the number written, well enough to name a cause? It must agree to the
+    digits written, and be given to at least two of them (or be the number itself): a "1" written
+    for 0.68 agrees with -(-0.68) to one unit, but says nothing about a sign."""
+    if not agrees(number, value):
+        return False
+    return abs(value) >= 10 * number.unit or abs(number.value - value) <= 1e-9 * max(1.0, abs(value))
+
+
 def typo(number: Number, reference: float) -> str | None:
     """What slip of the pen turns `reference` into the number written, if one does."""
     if reference == 0 or not math.isfinite(reference):
@@ -344,7 +353,7 @@ def typo(number: Number, reference: float) -> str | None:
     if (number.value < 0) != (reference < 0) and number.value != 0:
         return None
     for shift in (1, -1, 2, -2, 3, -3):
-        if agrees(number, reference * 10.0 ** shift):
+        if explains(number, reference * 10.0 ** shift):
             return "a slipped decimal point"
     written = _digits(number.text)
     if written is None:

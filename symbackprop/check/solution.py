@@ -34,7 +34,7 @@ _MARKER = re.compile(r"\b(iteration|iter|epoch|step|round|schritt|durchlauf|upda
                      r"\s*[:=]?\s*(\d{1,4})\b(?!\.\d)", re.IGNORECASE)
 #: Words of prose that say what the next parameters are, strongest first.
 _CONTEXTS = (
-    ("updated", re.compile(r"updat|new (?:weight|param|value)|after (?:the|one) (?:step|update)|gradient descent|"
+    ("updated", re.compile(r"updat|new (?:weight|param|value)|after (?:the|one) (?:step|update)|"
                            r"aktualis|neue gewicht", re.IGNORECASE)),
     ("grad", re.compile(r"gradient|partial deriv|derivative|ableitung", re.IGNORECASE)),
     ("delta", re.compile(r"delta|backprop|backward|error signal", re.IGNORECASE)),
@@ -74,6 +74,7 @@ class Reading:
     line: int
     written: str
     via: str  # name | learned | values
+    labelled: bool = False  # one entry, named by its indices (w_{12}), rather than a place in a matrix
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,10 @@ class Placer:
                 if target is None or target[:2] in placed:
                     continue
                 placed.add(target[:2])
-                readings += self._readings(claim, name, target, resolved.index, resolved.via)
+                found_here = self._readings(claim, name, target, resolved.index, resolved.via)
+                if resolved.role is None and name.form == "plain" and not claim.update_like:
+                    found_here = self._by_context(claim, name, resolved, found_here)
+                readings += found_here
         for claim, name in pending:  # learned letters first, then values
             again = resolve(name, self.table)
             if again is not None:
@@ -271,6 +275,23 @@ class Placer:
                     continue
             readings += self._by_values(claim, name)
         return Solution(readings, self.matches, self.notes, self.layouts)
+
+    def _by_context(self, claim: Claim, name: WrittenName, resolved: Resolved, chosen: list[Reading]
+                    ) -> list[Reading]:
+        """A parameter named plainly, before or after the step by the prose around it only: if its
+        numbers are all wrong there and all right as the other, it is the other (the initial
+        weights restated under "weight update")."""
+        if not chosen or any(agrees(r.number, float(self._truth(r.step, r.quantity)[r.entry])) for r in chosen):
+            return chosen
+        flipped = Claim(claim.order, claim.line, claim.names, claim.value, claim.update_like, claim.marker,
+                        "data" if claim.context == "updated" else "updated", claim.numbered, claim.step)
+        target = self._target(flipped, resolved)
+        if target is None:
+            return chosen
+        other = self._readings(flipped, name, target, resolved.index, resolved.via)
+        if other and all(agrees(r.number, float(self._truth(r.step, r.quantity)[r.entry])) for r in other):
+            return other
+        return chosen
 
     def _target(self, claim: Claim, resolved: Resolved) -> tuple[int | None, Quantity, Quantity] | None:
         """(step, quantity, where its truth lives) for a resolved name in a claim."""
@@ -318,7 +339,8 @@ class Placer:
         cells, transposed = placed
         if transposed:
             self.layouts.append((claim.line, quantity, step, name.text))
-        return [Reading(step, quantity, position, number, claim.line, name.text, via) for position, number in cells]
+        return [Reading(step, quantity, position, number, claim.line, name.text, via, where is not None)
+                for position, number in cells]
 
     def _layout(self, value: Value, truth: np.ndarray, where: tuple[int, int] | None,
                 quantity: Quantity | None = None
