@@ -417,3 +417,36 @@ def biased(samples: str = "columns", steps: int = 2) -> Net:
     return Net([Layer("1", "sigmoid", "W_1", "b_1"), Layer("2", "identity", "W_2", "b_2")], "x", "t", "y_out",
                "squared_error", "out_in", samples, 0.1, steps, {"x": x, "t": t, "W_1": w1, "b_1": b1, "W_2": w2,
                                                                "b_2": b2})
+
+
+def autoencoder(run: object, digits: int = 4, edit: Callable[[str], str] | None = None) -> str:
+    """The recurrent-autoencoder exercise's style (exercise-recurrent-autoencoder.md) with the numbers of
+    a training run of specs/recurrent_autoencoder_small.yaml or its course variant: samples in rows,
+    `A_{in} = X W_{in}^T + b_{in}`, `Z_{in} = ReLU(A_{in})`, cycles as `A_{rec(1)}`, E for the loss,
+    `\\delta^{out}`, `\\frac{dE}{dw^{(out)}}`, updates as `w^{(out)}_{new}`."""
+    layer_of = {"s": "A", "z": "Z"}
+    out = ["Deep Learning", "", "3.3 Numbers", ""]
+    for step in run.steps:
+        out += [f"Iteration {step.step}", ""]
+        for key, value in step.forward.items():
+            letter, _, rest = key.partition("_")
+            layer, _, cycle = rest.partition("^")
+            name = f"{layer_of[letter]}_{{{layer}{cycle}}}"
+            out.append(f"$${name} = {bmatrix(value, digits)}$$")
+        out += ["", f"$$E(w) = \\sum_{{n=1}}^{{N}} (x_n - y_n)^2 = {num(step.loss, digits)}$$", ""]
+        for key, value in step.delta.items():
+            layer = key.partition("_")[2]
+            base, _, cycle = layer.partition("^")
+            stars = {"(1)": "*", "(2)": "**"}.get(cycle, "")
+            out.append(f"$$\\delta^{{{base}{stars}}} = {bmatrix(value, digits)}$$" if not stars else
+                       f"$$\\delta_{{{base}}}^{{{cycle}}} = {bmatrix(value, digits)}$$")
+        for key, value in step.grad.items():
+            letter, _, layer = key.partition("_")
+            derivative = f"\\frac{{\\mathrm{{d}}E}}{{\\mathrm{{d}}{letter}^{{({layer})}}}}"
+            out.append(f"$${derivative} = {bmatrix(value, digits)}$$")
+        for key, value in step.updated.items():
+            letter, _, layer = key.partition("_")
+            out.append(f"$${letter}^{{({layer})}}_{{new}} = {bmatrix(value, digits)}$$")
+        out.append("")
+    text = "\n".join(out) + "\n"
+    return edit(text) if edit else text

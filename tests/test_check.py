@@ -8,6 +8,7 @@ whose numbers are first checked against `Network.train()`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -375,3 +376,42 @@ def test_a_plain_parameter_is_read_before_or_after_the_step_by_its_context() -> 
     assert [(f.step, f.role, f.quantity, f.entry) for f in result.findings] == [(1, "updated", "W_1", (1, 2))]
     result = net.check(f"$$W_1 = W_1 - 0.01 \\cdot \\nabla_{{W_1}} L = {before}$$\n")  # an update, whatever it holds
     assert {(f.role, f.cause) for f in result.findings} == {("updated", "arithmetic")}
+
+
+# --- the recurrent-autoencoder exercise's style (samples in rows, A and Z, cycles) ----------------------
+
+
+@pytest.mark.parametrize("spec", ["recurrent_autoencoder_small.yaml", "recurrent_autoencoder_course.yaml"])
+def test_the_autoencoder_style_in_rows(spec: str) -> None:
+    net = sbp.load(Path(__file__).resolve().parent.parent / "specs" / spec)
+    run_ = net.train()
+    assert net.check(S.autoencoder(run_)).ok
+    # the second step's updates made with learning rate 0.2 instead of 0.1
+    last = run_.steps[-1]
+    updated = {name: last.params[name] - 0.2 * last.grad[name] for name in last.grad}
+    slipped = dataclasses.replace(run_, steps=[*run_.steps[:-1], dataclasses.replace(last, updated=updated)])
+    result = net.check(S.autoencoder(slipped))
+    assert first(result)[:2] == (2, "updated") and first(result)[4] == "learning_rate"
+    assert result.other_rates == {2: 0.2} and {f.cause for f in result.findings} == {"learning_rate"}
+    # one entry of the second cycle's pre-activation with its digits swapped: 0.4319 written 0.4391
+    text = S.autoencoder(run_).replace("0.4319", "0.4391", 1)
+    result = net.check(text)
+    assert [(f.step, f.role, f.quantity, f.entry, f.cause) for f in result.findings] == [
+        (1, "forward", "s_rec^(2)", (2, 1), "typo")]
+
+
+def test_ten_significant_digits() -> None:
+    assert run("mlp", "latex", digits=10).ok
+    result = run("mlp", "latex", S.Mistakes(tamper=bump(1, "forward", "z_1", (0, 0), 1e-7)), digits=10)
+    assert first(result) == (1, "forward", "z_1", (1, 1), "arithmetic")
+
+
+def test_names_the_spec_does_not_know_are_matched_and_reported() -> None:
+    def rename(text: str) -> str:  # s_{layer1} for s_1, \sigma_1 for delta_1
+        return text.replace("$$s_{1} =", "$$s_{layer1} =").replace("$$\\delta_{1} =", "$$\\sigma_{1} =")
+    result = run("mlp", "markdown", edit=rename)
+    assert result.ok
+    assert {(m.written, m.quantity.key, m.how) for m in result.matches} >= {
+        ("s_{layer1}", "s_1", "values"), (r"\sigma_{1}", "delta_1", "values")}
+    wrong = run("mlp", "markdown", S.Mistakes(tamper=bump(1, "delta", "delta_1", (2, 2), 0.5)), edit=rename)
+    assert first(wrong) == (1, "delta", "delta_1", (3, 3), "arithmetic")

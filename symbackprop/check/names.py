@@ -155,6 +155,8 @@ class NameTable:
 
     def _letter(self, base: str, place: tuple[str, str | None] | None) -> tuple[tuple[str | None, str], str] | None:
         kind = self.letters.get(base)
+        if kind is None and base.lower() != base and base.lower() not in self.symbols:
+            kind = self.letters.get(base.lower())  # A_{in} where the notation says a
         via = "name"
         if kind is None and base in self.learned:
             kind, via = self.learned[base], "learned"
