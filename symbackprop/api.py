@@ -12,7 +12,7 @@ from sympy import Expr, Integer, Symbol
 from sympy.matrices.expressions import MatrixSymbol
 from sympy.matrices.expressions.matexpr import MatrixElement
 
-from symbackprop import codegen, gradcheck, training
+from symbackprop import backends, codegen, gradcheck, training
 from symbackprop.derive import Backprop, N, backprop
 from symbackprop.forms import FORMS, FormBuilder
 from symbackprop.forms.index import IndexForm, index_symbol
@@ -388,13 +388,17 @@ class Network:
         """Every delta and gradient (computed once, then cached)."""
         return self._derivation
 
-    def gradient_fn(self, dtype: Any = np.float64) -> GradientFunction:
-        """Compiled NumPy: call it with a dict of arrays in the spec's orientation."""
-        return GradientFunction(self.derive().backprop, dtype)
+    def gradient_fn(self, dtype: Any = None, *, backend: str = "numpy", threads: int | None = None,
+                    gradients_only: bool = False) -> Any:
+        """The compiled loss, forward values, deltas and gradients: call it with a dict of arrays in
+        the spec's orientation (docs/numeric.md). `backend` numpy (default), jax or torch; `dtype`
+        float64 by default (float32 for jax unless its x64 mode is on); `threads` limits the
+        library's threads during a call; `gradients_only` returns only the loss and gradients."""
+        return backends.gradient_function(self, backend, dtype, threads, gradients_only)
 
     @cached_property
     def _numbers(self) -> GradientFunction:
-        return self.gradient_fn()
+        return GradientFunction(self.derive().backprop)  # quiet: NumPy's overflow warnings silenced
 
     def named_values(self, values: Mapping[str, Any] | None = None,
                      computed: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
@@ -456,7 +460,8 @@ class Network:
                                max_entries=max_entries, targets=targets)
 
     def codegen(self, backend: str = "numpy") -> str:
-        """The text of a standalone module computing the loss and gradients (imports NumPy only)."""
+        """The text of a standalone module computing the loss and gradients with `backend` (numpy,
+        jax or torch; it imports that library only)."""
         return codegen.module_source(self, backend)
 
     def verify(self, target: str | None, answer: str, hint_level: int = 0) -> VerifyResult:

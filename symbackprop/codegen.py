@@ -1,6 +1,6 @@
-"""A standalone Python module computing a network's loss and gradients: the same NumPy code
-gradient_fn compiles, written out with docstrings so it can be read, copied and imported
-without symbackprop (it imports NumPy only).
+"""A standalone Python module computing a network's loss and gradients, for NumPy, JAX or
+PyTorch: the same array program gradient_fn compiles, written out with docstrings so it can be
+read, copied and imported without symbackprop (it imports its array library only).
 
 Spec text (the network's name, its symbol names) reaches the module only inside docstrings,
 escaped so that it reads back as itself and cannot end the docstring.
@@ -11,15 +11,23 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING
 
+from symbackprop import program as programs
+from symbackprop.backends import check_backend, jax_backend, numpy_backend, torch_backend
 from symbackprop.graph import BATCH
-from symbackprop.numeric import HELPERS, function_source, uses_softmax
 from symbackprop.options import BACKENDS
 
 if TYPE_CHECKING:
     from symbackprop.api import Network
 
+__all__ = ["BACKENDS", "FUNCTION", "docstring_text", "module_source"]
+
 #: The name of the generated function.
 FUNCTION = "loss_and_gradients"
+#: The torch module's autograd Function and the function applying it.
+AUTOGRAD_CLASS = "LossFunction"
+AUTOGRAD_FUNCTION = "loss"
+LIBRARIES = {"numpy": "NumPy", "jax": "JAX", "torch": "PyTorch"}
+FUNCTION_DOC = "Loss, forward values, deltas and gradients of one batch (see the module's text)."
 
 
 def docstring_text(text: str) -> str:
@@ -38,35 +46,63 @@ def docstring_text(text: str) -> str:
     return "".join(out)
 
 
+def _usage(backend: str, call: str) -> list[str]:
+    """How to call the module's function(s) on `backend`, as paragraphs."""
+    returns = ("it returns {'loss': ..., 'forward': {s_k, z_k}, 'delta': {delta_k}, 'grad': {parameter: "
+               "dL/dparameter}}, each gradient shaped like its parameter.")
+    if backend == "numpy":
+        return [f"Call {call} with float64 or float32 arrays of those shapes (not checked here); {returns} "
+                "The loss is a float."]
+    if backend == "jax":
+        return [f"Call {call} with jax.numpy (or NumPy) arrays of those shapes (not checked here); {returns} "
+                f"It is a pure function, ready for jax.jit: fast = jax.jit({FUNCTION}). JAX computes in float32 "
+                "unless its x64 mode is on: jax.config.update('jax_enable_x64', True) before making any array."]
+    return [f"Call {call} with tensors of those shapes (not checked here); {returns} It runs no autograd.",
+            f"{AUTOGRAD_CLASS} is a torch.autograd.Function whose backward is the derived backward pass: "
+            f"{AUTOGRAD_FUNCTION}(...) with the same arguments returns the loss, and .backward() on it fills each "
+            "parameter's .grad (only parameters may require grad)."]
+
+
 def module_source(net: Network, backend: str = "numpy") -> str:
-    """The module's text: a docstring naming the spec and its arrays, then `loss_and_gradients`."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
-    bp = net.derive().backprop
+    """The module's text: a docstring naming the spec and its arrays, then `loss_and_gradients`
+    (and for torch the autograd Function `LossFunction` and `loss`)."""
+    check_backend(backend)
     spec = net.spec
     nodes = {node.name: node for node in net.graph.nodes if node.name}
-    function, arguments, parameters, _ = function_source(
-        bp, name=FUNCTION, docstring="Loss, forward values, deltas and gradients of one batch (see the module's text).")
+    program = programs.build(net.derive().backprop)
+    parameters = [p.name for p in program.parameters]
+    if backend == "numpy":
+        helpers, function = numpy_backend.source(program, name=FUNCTION, docstring=FUNCTION_DOC)
+        code = f"import numpy\n{helpers}\n\n{function}"
+    elif backend == "jax":
+        code = f"{jax_backend.IMPORTS}\n\n{jax_backend.source(program, name=FUNCTION, docstring=FUNCTION_DOC)}"
+    else:
+        autograd_doc = "Forward: the loss. Backward: the derived gradient of every parameter, times grad_loss."
+        apply = (f"def {AUTOGRAD_FUNCTION}({', '.join(parameters)}):\n"
+                 f'    """The loss through {AUTOGRAD_CLASS}: .backward() runs the derived backward pass."""\n'
+                 f"    return {AUTOGRAD_CLASS}.apply({', '.join(parameters)})\n")
+        code = (f"{torch_backend.IMPORTS}\n\n{torch_backend.source(program, name=FUNCTION, docstring=FUNCTION_DOC)}"
+                f"\n\n{torch_backend.function_class(program, AUTOGRAD_CLASS, autograd_doc)}\n\n{apply}")
     shapes = []
-    for name, parameter in zip(arguments, parameters, strict=True):
+    for name, parameter in zip(program.arguments, parameters, strict=True):
         node = nodes[name]
         shape = " x ".join(str(d) for d in node.shape)
         renamed = "" if name == parameter else f", the spec's {docstring_text(name)}"
         shapes.append(f"    {parameter}: {shape} ({node.role}{renamed})")
     samples = "columns" if spec.convention.samples == "columns" else "rows"
+    call = f"{FUNCTION}({', '.join(f'{p}=...' for p in parameters)})"
+    usage = [textwrap.fill(paragraph, width=96, break_long_words=False, break_on_hyphens=False)
+             for paragraph in _usage(backend, call)]
     docstring = "\n".join([
         f"Loss and gradients of the network \"{docstring_text(spec.name)}\".",
         "",
-        "Generated by symbackprop (codegen) from its spec; standalone: it needs NumPy only.",
+        f"Generated by symbackprop (codegen --backend {backend}) from its spec; standalone: it needs "
+        f"{LIBRARIES[backend]} only.",
         f"Arrays are in the spec's orientation: weights {spec.convention.weights}, one sample per "
         f"{samples[:-1]} ({BATCH} samples):",
         "",
         *shapes,
         "",
-        textwrap.fill(f"Call {FUNCTION}({', '.join(f'{p}=...' for p in parameters)}) with float64 or float32 "
-                      "arrays of those shapes (not checked here); it returns {'loss': float, 'forward': "
-                      "{s_k, z_k}, 'delta': {delta_k}, 'grad': {parameter: dL/dparameter}}, each gradient "
-                      "shaped like its parameter.", width=96, break_long_words=False, break_on_hyphens=False),
+        "\n\n".join(usage),
     ])
-    helpers = HELPERS if uses_softmax(function) else ""
-    return f'"""{docstring}\n"""\n\nimport numpy\n{helpers}\n\n{function}'
+    return f'"""{docstring}\n"""\n\n{code}'

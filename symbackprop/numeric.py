@@ -1,23 +1,19 @@
-"""Numbers from a derivation: the forward equations, deltas and gradients printed once as
-NumPy code (a SymPy printer subclass) and compiled, so a call does no symbolic work.
+"""Numbers from a derivation on NumPy: `GradientFunction`, the compiled forward and backward pass
+that gradient_fn(), numeric, gradcheck and verify run, and `evaluate` for a single formula.
 
-The printed code is meant to be as fast as hand-written backprop: a product with a ones
-matrix becomes broadcasting or a sum over the sample axis, f'(s_k) is written through
-z_k = f(s_k) where the activation allows it (tanh' = 1 - z^2), and a matrix expression
-needed twice is computed once.
+A network is printed once as an array program (symbackprop.program) by the NumPy backend's
+printer (symbackprop.backends.numpy_backend) and compiled, so a call does no symbolic work; a
+call checks its arguments' shapes once per shape signature, not every time.
 """
 
 from __future__ import annotations
 
-import keyword
-import re
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sympy import Abs, Basic, Expr, Heaviside, Lambda, Max, Min, Piecewise, Symbol, preorder_traversal, sign
+from sympy import Abs, Basic, Expr, Heaviside, Piecewise, Symbol, preorder_traversal
 from sympy.core.function import AppliedUndef
 from sympy.core.relational import Relational
 from sympy.logic.boolalg import BooleanTrue
@@ -33,20 +29,22 @@ from sympy.matrices.expressions import (
 )
 from sympy.printing.numpy import NumPyPrinter
 
-from symbackprop import rules
+from symbackprop.backends import numpy_backend, runtime
 from symbackprop.derive import Backprop, N
 from symbackprop.graph import BATCH
 from symbackprop.matexpr import Elementwise, EntrySum, Indicator, Softmax
+from symbackprop.program import (
+    CodeNames,
+    NotComputable,
+    SelectionIndex,
+    build,
+    kink_arguments,
+    selection_index,
+    through_output,
+)
 
-HELPERS = '''
-def _softmax(s, axis):
-    shifted = numpy.exp(s - numpy.max(s, axis=axis, keepdims=True))
-    return shifted / numpy.sum(shifted, axis=axis, keepdims=True)
-'''
-
-
-class NotComputable(ValueError):
-    """The derivation holds something with no numeric value (a generic activation f_k)."""
+__all__ = ["GradientFunction", "NotComputable", "Program", "evaluate", "generate", "kink_arguments",
+           "through_output"]
 
 
 def _is_indicator(expr: Basic) -> bool:
@@ -98,28 +96,14 @@ def _ones_split(expr: Basic) -> tuple[Expr, MatrixExpr, int, bool] | None:
 
 
 class NumpyCodePrinter(NumPyPrinter):
-    """Prints matrix expressions as NumPy statements over the names in `identifiers`;
-    expressions in `shared` are printed as the name of the variable that holds them."""
+    """Prints one matrix expression as NumPy code over the names in `identifiers`: how `evaluate`
+    computes a single formula (a form, a student's answer). Whole networks are printed as
+    array programs instead (symbackprop.program and symbackprop.backends)."""
 
-    def __init__(self, identifiers: Mapping[str, str], shared: Mapping[Basic, str] | None = None) -> None:
+    def __init__(self, identifiers: Mapping[str, str]) -> None:
         super().__init__({"fully_qualified_modules": True, "strict": True})
         self.identifiers = identifiers
-        self.shared = dict(shared or {})
         self._inline: dict[Symbol, str] = {}
-        self._defining: Basic | None = None
-
-    def _print(self, expr: Any, **kwargs: Any) -> str:
-        if isinstance(expr, Basic) and expr is not self._defining and expr in self.shared:
-            return self.shared[expr]
-        return super()._print(expr, **kwargs)
-
-    def define(self, expr: Basic) -> str:
-        """The code computing `expr` itself, even when it is one of the shared expressions."""
-        self._defining = expr
-        try:
-            return self._print(expr)
-        finally:
-            self._defining = None
 
     def _print_MatrixSymbol(self, expr: MatrixSymbol) -> str:
         return self.identifiers[expr.name]
@@ -170,7 +154,7 @@ class NumpyCodePrinter(NumPyPrinter):
                 signed.append((negative, self._ones_product((-coeff if negative else coeff, mat, axis, False))))
                 continue
             coeff, factors = term.as_coeff_matrices() if isinstance(term, MatMul) else (1, [term])
-            if getattr(coeff, "is_negative", False) and term not in self.shared:
+            if getattr(coeff, "is_negative", False):
                 signed.append((True, self._print(MatMul(-coeff, *factors))))
             else:
                 signed.append((False, self._print(term)))
@@ -187,7 +171,7 @@ class NumpyCodePrinter(NumPyPrinter):
         has_float = any(not _is_indicator(f) for f in factors)
         parts = []
         for factor in factors:
-            if has_float and _is_indicator(factor) and factor not in self.shared:
+            if has_float and _is_indicator(factor):
                 parts.append(self.formula_code(factor, factor.function.expr.args[0].cond))
             else:
                 parts.append(self._print(factor))
@@ -279,117 +263,6 @@ class NumpyCodePrinter(NumPyPrinter):
         return f"numpy.sum{code}" if code.startswith("(") and _atomic(code) else f"numpy.sum({code})"
 
 
-def _python_name(name: str, fallback: str) -> str:
-    """`name` itself if it is a Python identifier, else its runs of other characters as one
-    underscore (s_rec^(2) -> s_rec_2), else `fallback`."""
-    for candidate in (name, re.sub(r"\W+", "_", name, flags=re.ASCII).strip("_")):
-        if candidate.isidentifier() and candidate.isascii() and not keyword.iskeyword(candidate):
-            return candidate
-    return fallback
-
-
-class _Names:
-    """Python names for the spec's symbols (their own where valid, else a cleaned-up spelling or
-    v<i>), for each symbol's gradient (under the key "grad:<name>") and for temporaries, none
-    clashing with another."""
-
-    def __init__(self, names: list[str]) -> None:
-        self.taken = {"numpy", "n_samples", "dtype", "loss", "_softmax"}
-        self.ids: dict[str, str] = {}
-        for i, name in enumerate(names):
-            self.claim(name, _python_name(name, f"v{i}"))
-        for name in names:
-            self.claim(f"grad:{name}", f"grad_{self.ids[name]}")
-
-    def claim(self, key: str, candidate: str) -> str:
-        while candidate in self.taken:
-            candidate = "_" + candidate
-        self.ids[key] = candidate
-        self.taken.add(candidate)
-        return candidate
-
-
-def _identifiers(names: list[str]) -> dict[str, str]:
-    return _Names(names).ids
-
-
-def _operands(expr: Basic) -> tuple[Basic, ...]:
-    """The matrix-valued parts of an expression (never the inside of an entrywise formula)."""
-    if isinstance(expr, Elementwise):
-        return expr.mats
-    if isinstance(expr, Softmax):
-        return (expr.arg,)
-    if isinstance(expr, (MatrixSymbol, OneMatrix)):
-        return ()
-    return tuple(a for a in expr.args if isinstance(a, (MatrixExpr, EntrySum))
-                 or (isinstance(a, Expr) and a.has(EntrySum)))
-
-
-def _postorder(expr: Basic) -> Iterator[Basic]:
-    for operand in _operands(expr):
-        yield from _postorder(operand)
-    yield expr
-
-
-def _worth_sharing(expr: Basic) -> bool:
-    if not isinstance(expr, MatrixExpr) or isinstance(expr, (MatrixSymbol, OneMatrix)):
-        return False
-    if isinstance(expr, Transpose) and isinstance(expr.arg, MatrixSymbol):
-        return False  # a free view
-    return _ones_split(expr) is None and not _is_constant(expr)
-
-
-def common_subexpressions(exprs: list[Basic]) -> list[Basic]:
-    """Matrix expressions that occur more than once, inner ones before the ones holding them."""
-    counts: Counter[Basic] = Counter()
-    order: list[Basic] = []
-
-    def visit(expr: Basic) -> None:
-        worth = _worth_sharing(expr)
-        if worth:
-            counts[expr] += 1
-            if counts[expr] > 1:
-                return  # its parts were counted the first time
-        for operand in _operands(expr):
-            visit(operand)
-        if worth:
-            order.append(expr)
-
-    for expr in exprs:
-        visit(expr)
-    return [expr for expr in order if counts[expr] > 1]
-
-
-def through_output(bp: Backprop) -> dict[Basic, Basic]:
-    """f_k'(s_k) -> the same derivative written through z_k = f_k(s_k), for activations that
-    have one (rules.ACTIVATIONS[...].through_output): tanh' = 1 - z^2 saves a tanh per entry."""
-    replacements: dict[Basic, Basic] = {}
-    graph = bp.graph
-    for node in graph.by_role("activation"):
-        act = node.attrs["activation"]
-        rule = rules.ACTIVATIONS[act.kind]
-        if rule.through_output is None:
-            continue
-        s = bp.symbols[graph.nodes[node.inputs[0]].name]
-        prime = Elementwise(node.attrs["label"], 1, rules.activation_derivative(act), s)
-        replacements[prime] = Elementwise("", 0, Lambda(rules.x, rule.through_output(rules.x)), bp.symbols[node.name])
-    return replacements
-
-
-def kink_arguments(formula: Expr) -> list[Expr]:
-    """Expressions whose sign switches the branch of a formula that is not smooth (max, min,
-    abs, a condition): the formula has a kink where one of them is 0."""
-    found: list[Expr] = []
-    for node in preorder_traversal(formula):
-        if isinstance(node, (Max, Min)):
-            found += [a - b for i, a in enumerate(node.args) for b in node.args[i + 1:]]
-        elif isinstance(node, (Abs, sign, Heaviside)):
-            found.append(node.args[0])
-        elif isinstance(node, Relational):
-            found.append(node.lhs - node.rhs)
-    return list(dict.fromkeys(found))
-
-
 @dataclass(frozen=True)
 class Program:
     """Generated NumPy source for one network and the function compiled from it."""
@@ -400,97 +273,15 @@ class Program:
     kinks: tuple[str, ...] = ()  # what each entry of the result's "kinks" list measures
 
 
-def function_source(bp: Backprop, name: str = "compute", backward: bool = True, kinks: bool = False,
-                    docstring: str | None = None) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Print forward, loss and (with `backward`) deltas and gradients as one NumPy function.
-
-    With `kinks`, the function also returns, for every non-smooth entrywise formula of the
-    forward pass (relu, hinge, ...), the values whose sign picks its branch. `docstring` is
-    written as it is (codegen escapes spec text first). Returns the source, the spec names of
-    the arguments, the Python parameter names and the kink labels.
-    """
-    graph = bp.graph
-    arguments = [node.name for node in graph.leaves]
-    names = _Names(list(bp.symbols))
-    ids = names.ids
-    first = graph.nodes[0]
-    statements: list[tuple[str, Basic]] = []
-    forward, deltas, grads = [], [], []
-    for node in graph.nodes:
-        if node.name in bp.definitions and node.role != "loss":
-            statements.append((ids[node.name], bp.definitions[node.name]))
-            forward.append((node.key, ids[node.name]))
-    statements.append(("loss", bp.definitions["L"]))
-    kink_exprs: list[tuple[str, Elementwise, Expr]] = []
-    if kinks:
-        for node in graph.nodes:
-            expr = bp.definitions.get(node.name)
-            for elementwise in ([] if expr is None else [e for e in preorder_traversal(expr)
-                                                         if isinstance(e, Elementwise)]):
-                where = f"{elementwise.label or 'loss'}({', '.join(str(m) for m in elementwise.mats)})"
-                for argument in kink_arguments(elementwise.function.expr):
-                    kink_exprs.append((where, elementwise, argument))
-    if backward:
-        rewrite = through_output(bp)
-        for layer, expr in bp.deltas.items():
-            statements.append((ids[f"delta_{layer}"], expr.xreplace(rewrite)))
-            deltas.append((f"delta_{layer}", ids[f"delta_{layer}"]))
-        for param, expr in bp.gradients.items():
-            statements.append((ids["grad:" + param], expr.xreplace(rewrite)))
-            grads.append((param, ids["grad:" + param]))
-
-    shared = common_subexpressions([expr for _, expr in statements])
-    shared_names = {expr: names.claim(f"shared:{i}", f"common_{i + 1}") for i, expr in enumerate(shared)}
-    printer = NumpyCodePrinter(ids, shared_names)
-    axis = first.shape.index(BATCH)
-    body = [f"n_samples = {ids[first.name]}.shape[{axis}]", f"dtype = {ids[first.name]}.dtype"]
-    defined: set[Basic] = set()
-    sections = {statements[0][0]: "# forward", "loss": "# loss"}
-    if deltas:
-        sections[ids[deltas[0][0]]] = "# backward: deltas, from the loss back"
-    if grads:
-        sections[grads[0][1]] = "# gradients"
-    for var, expr in statements:
-        if var in sections:
-            body.append(sections[var])
-        for part in _postorder(expr):
-            if part in shared_names and part not in defined:
-                body.append(f"{shared_names[part]} = {printer.define(part)}")
-                defined.add(part)
-        code = printer.doprint(expr)
-        body.append(f"loss = float({code})" if var == "loss" else f"{var} = {code}")
-    if kink_exprs:
-        body.append("# kinks: the sign of each value picks a branch of a formula that is not smooth")
-        body.append("kinks = [" + ", ".join(printer.formula_code(e, a) for _, e, a in kink_exprs) + "]")
-
-    def table(pairs: list[tuple[str, str]]) -> str:
-        return "{" + ", ".join(f"{key!r}: {var}" for key, var in pairs) + "}"
-
-    result = ["'loss': loss", f"'forward': {table(forward)}"]
-    if backward:
-        result += [f"'delta': {table(list(reversed(deltas)))}", f"'grad': {table(grads)}"]
-    if kinks:
-        result.append("'kinks': " + ("kinks" if kink_exprs else "[]"))
-    body += ["return {"] + [f"    {item}," for item in result] + ["}"]
-    parameters = tuple(ids[arg] for arg in arguments)
-    lines = [f"def {name}({', '.join(parameters)}):\n"]
-    if docstring:
-        lines.append(f'    """{docstring}"""\n')
-    lines += [f"    {line}\n" for line in body]
-    return "".join(lines), tuple(arguments), parameters, tuple(label for label, _, _ in kink_exprs)
-
-
-def uses_softmax(source: str) -> bool:
-    return "_softmax(" in source
-
-
-def generate(bp: Backprop, backward: bool = True, kinks: bool = False) -> Program:
-    """Print the network's function `compute` (see function_source) and compile it once."""
-    function, arguments, _, labels = function_source(bp, backward=backward, kinks=kinks)
-    source = "import numpy\n" + (HELPERS if uses_softmax(function) else "") + "\n\n" + function
+def generate(bp: Backprop, backward: bool = True, kinks: bool = False,
+             selections: Mapping[str, SelectionIndex] | None = None, gradients_only: bool = False) -> Program:
+    """Print the network's function `compute` (see program.build) and compile it once."""
+    program = build(bp, backward=backward, kinks=kinks, selections=selections, interleave=gradients_only)
+    helpers, function = numpy_backend.source(program, gradients_only=gradients_only)
+    source = "import numpy\n" + helpers + "\n\n" + function
     namespace: dict[str, Any] = {}
     exec(compile(source, "<symbackprop generated>", "exec"), namespace)  # our own printed code, no user text
-    return Program(source, arguments, namespace["compute"], labels)
+    return Program(source, program.arguments, namespace["compute"], program.kink_labels)
 
 
 def downstream_loss(bp: Backprop, start: str) -> Callable[[Mapping[str, Any]], tuple[float, list[Any]]]:
@@ -507,7 +298,7 @@ def downstream_loss(bp: Backprop, start: str) -> Callable[[Mapping[str, Any]], t
                   if node.id in downstream and node.name in bp.definitions and node.name != start]
     defined = {name for name, _ in statements}
     arguments = sorted({m.name for _, expr in statements for m in expr.atoms(MatrixSymbol)} - defined)
-    names = _Names([*arguments, *defined])
+    names = CodeNames([*arguments, *defined])
     printer = NumpyCodePrinter(names.ids)
     body = ["n_samples = _n_samples", "dtype = numpy.float64"]
     kinks = []
@@ -519,7 +310,8 @@ def downstream_loss(bp: Backprop, start: str) -> Callable[[Mapping[str, Any]], t
                       for argument in kink_arguments(elementwise.function.expr)]
     body.append("return loss, [" + ", ".join(kinks) + "]")
     parameters = [names.ids[name] for name in arguments]
-    source = "import numpy\n" + HELPERS + f"\n\ndef loss_from({', '.join([*parameters, '_n_samples'])}):\n" + \
+    source = "import numpy\n" + numpy_backend.HELPERS["_softmax"] + \
+        f"\n\ndef loss_from({', '.join([*parameters, '_n_samples'])}):\n" + \
         "".join(f"    {line}\n" for line in body)
     namespace: dict[str, Any] = {}
     exec(compile(source, "<symbackprop downstream>", "exec"), namespace)  # our own printed code
@@ -544,10 +336,11 @@ def compile_expression(expr: Expr) -> Callable[[Mapping[str, Any], int | None], 
     """One matrix expression printed and compiled once, for many evaluations: the function
     takes its symbols' values by name and the number of samples (None if it does not use N)."""
     names = sorted(str(m.name) for m in expr.atoms(MatrixSymbol))
-    ids = _identifiers(names)
+    ids = CodeNames(names).ids
     code = NumpyCodePrinter(ids).doprint(expr)
     needs_n = expr.has(N)
-    source = "import numpy\n" + HELPERS + f"\n\ndef value(n_samples, {', '.join(ids[n] for n in names)}):\n" \
+    source = "import numpy\n" + numpy_backend.HELPERS["_softmax"] + \
+        f"\n\ndef value(n_samples, {', '.join(ids[n] for n in names)}):\n" \
         f"    dtype = numpy.float64\n    return {code}\n"
     namespace: dict[str, Any] = {}
     exec(compile(source, "<symbackprop expression>", "exec"), namespace)  # our own printed code
@@ -566,21 +359,66 @@ def compile_expression(expr: Expr) -> Callable[[Mapping[str, Any], int | None], 
     return value
 
 
-def expected_shapes(bp: Backprop, n_samples: int) -> dict[str, tuple[int, int]]:
-    """The shape each argument must have for `n_samples` samples."""
-    return {node.name: tuple(n_samples if d == BATCH else d for d in node.shape) for node in bp.graph.leaves}
+def blas_threads(threads: int) -> Callable[[Callable[..., Any], list[Any]], Any]:
+    """A runner that calls a function with NumPy's BLAS limited to `threads` threads, restoring
+    the previous number after the call (threadpoolctl's controllers, looked up once)."""
+    from threadpoolctl import ThreadpoolController
+
+    libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+
+    def run(function: Callable[..., Any], arrays: list[Any]) -> Any:
+        previous = [library.num_threads for library in libraries]
+        for library in libraries:
+            library.set_num_threads(threads)
+        try:
+            return function(*arrays)
+        finally:
+            for library, count in zip(libraries, previous, strict=True):
+                library.set_num_threads(count)
+
+    return run
 
 
 class GradientFunction:
     """Loss, forward values, deltas and gradients for given arrays, in the spec's orientation.
-    With backward=False only the loss and the forward values (what finite differences need)."""
 
-    def __init__(self, bp: Backprop, dtype: Any = np.float64, backward: bool = True, kinks: bool = False) -> None:
-        self.program = generate(bp, backward=backward, kinks=kinks)
+    backward=False: only the loss and the forward values (what finite differences need);
+    kinks: also the kink values gradcheck watches; gradients_only: only the loss and the
+    gradients, every other array freed as soon as it is used. `selections` maps a fixed matrix's
+    name to its value where that is a 0/1 selection: its products are compiled as slices, used
+    whenever a call passes that very matrix. `threads` limits NumPy's BLAS threads during a call;
+    `quiet` silences NumPy's overflow warnings (numeric, gradcheck and verify want that; a user's
+    gradient_fn() keeps NumPy's defaults, as hand-written code would)."""
+
+    def __init__(self, bp: Backprop, dtype: Any = np.float64, backward: bool = True, kinks: bool = False,
+                 selections: Mapping[str, Any] | None = None, gradients_only: bool = False,
+                 threads: int | None = None, quiet: bool = True) -> None:
+        runtime.check_threads(threads)
         self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise ValueError(f"dtype {self.dtype}: expected a floating-point type such as float64 or float32")
         self._bp = bp
-        self._batch_axis = bp.graph.nodes[0].shape.index(BATCH)
-        self._shapes: dict[int, dict[str, tuple[int, int]]] = {}  # per number of samples
+        self._options = {"backward": backward, "kinks": kinks, "gradients_only": gradients_only}
+        indices = {}
+        for name, matrix in (selections or {}).items():
+            index = selection_index(matrix)
+            if index is not None:
+                indices[name] = index
+        self.program = generate(bp, selections=indices, **self._options)
+        self._general: Program | None = None if indices else self.program
+        self._names = self.program.arguments
+        self._selected = [(self._names.index(name), np.asarray(selections[name], dtype=self.dtype))
+                          for name in indices]
+        self._signatures: set[tuple] = set()
+        run = blas_threads(threads) if threads is not None else None
+        if quiet:
+            inner = run
+
+            def run(function: Callable[..., Any], arrays: list[Any]) -> Any:
+                with np.errstate(over="ignore", under="ignore"):
+                    return function(*arrays) if inner is None else inner(function, arrays)
+
+        self._run = run  # None: call the generated function directly
 
     @property
     def source(self) -> str:
@@ -589,20 +427,32 @@ class GradientFunction:
     @property
     def arguments(self) -> tuple[str, ...]:
         """The names of the arrays a call needs, in the spec's own spelling."""
-        return self.program.arguments
+        return self._names
+
+    def general(self) -> Program:
+        """The program with every fixed matrix multiplied as a matrix (for a call that passes a
+        fixed matrix other than the selection it was compiled for)."""
+        if self._general is None:
+            self._general = generate(self._bp, **self._options)
+        return self._general
 
     def __call__(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        missing = [name for name in self.program.arguments if name not in values]
-        if missing:
-            raise ValueError(f"missing values for {', '.join(missing)} (needs {', '.join(self.program.arguments)})")
-        first = self.program.arguments[0]
-        arrays = {name: np.asarray(values[name], dtype=self.dtype) for name in self.program.arguments}
-        if arrays[first].ndim != 2:
-            raise ValueError(f"{first} must be 2-D, got shape {arrays[first].shape}")
-        n_samples = arrays[first].shape[self._batch_axis]
-        shapes = self._shapes.get(n_samples) or self._shapes.setdefault(n_samples, expected_shapes(self._bp, n_samples))
-        for name, array in arrays.items():
-            if array.shape != shapes[name]:
-                raise ValueError(f"{name} has shape {array.shape}, expected {shapes[name]}")
-        with np.errstate(over="ignore", under="ignore"):
-            return self.program.function(*(arrays[name] for name in self.program.arguments))
+        try:
+            arrays = [values[name] for name in self._names]
+        except KeyError:
+            arrays = runtime.arguments(values, self._names)  # raises, naming what is missing
+        dtype = self.dtype
+        for i, array in enumerate(arrays):
+            if type(array) is not np.ndarray or array.dtype is not dtype:
+                arrays[i] = np.asarray(array, dtype=dtype)
+        signature = tuple([array.shape for array in arrays])
+        if signature not in self._signatures:
+            runtime.check_shapes(self._bp, self._names, arrays)
+            self._signatures.add(signature)
+        function = self.program.function
+        for i, expected in self._selected:
+            if arrays[i] is not expected and not np.array_equal(arrays[i], expected):
+                function = self.general().function
+        if self._run is None:
+            return function(*arrays)
+        return self._run(function, arrays)

@@ -7,8 +7,8 @@ modules that implement each choice import its vocabulary from here.
 
 #: Every form of a derivation, in the order documents show them.
 FORMS: tuple[str, ...] = ("chain", "symbolic", "simplified", "matrix", "index")
-#: Backends codegen can write.
-BACKENDS: tuple[str, ...] = ("numpy",)
+#: Array libraries gradient_fn compiles for and codegen writes (docs/numeric.md).
+BACKENDS: tuple[str, ...] = ("numpy", "jax", "torch")
 #: Default step of gradcheck's central differences.
 GRADCHECK_STEP = 1e-5
 #: Default largest relative error gradcheck still counts as agreement.

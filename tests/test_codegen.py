@@ -1,5 +1,6 @@
-"""`symbackprop codegen`: the written module imports NumPy only, names its spec in a docstring
-that spec text cannot break out of, and computes what gradient_fn computes."""
+"""`symbackprop codegen`: the written module imports its array library only (NumPy, JAX or
+PyTorch), names its spec in a docstring that spec text cannot break out of, and computes what
+gradient_fn computes; the torch module's autograd Function trains a network."""
 
 from __future__ import annotations
 
@@ -32,18 +33,18 @@ def import_module(path: Path) -> ModuleType:
     return module
 
 
-def written(tmp_path: Path, net: sbp.Network, stem: str = "generated") -> ModuleType:
-    path = tmp_path / f"{stem}.py"
-    path.write_text(net.codegen(), encoding="utf-8")
+def written(tmp_path: Path, net: sbp.Network, stem: str = "generated", backend: str = "numpy") -> ModuleType:
+    path = tmp_path / f"{stem}_{backend}.py"
+    path.write_text(net.codegen(backend), encoding="utf-8")
     return import_module(path)
 
 
-def assert_same(actual: dict, expected: dict) -> None:
-    assert actual["loss"] == pytest.approx(expected["loss"], rel=1e-14)
+def assert_same(actual: dict, expected: dict, rtol: float = 1e-14, atol: float = 1e-300) -> None:
+    assert actual["loss"] == pytest.approx(expected["loss"], rel=rtol)
     for part in ("forward", "delta", "grad"):
         assert list(actual[part]) == list(expected[part])
         for name in expected[part]:
-            np.testing.assert_allclose(actual[part][name], expected[part][name], rtol=1e-14, atol=1e-300)
+            np.testing.assert_allclose(actual[part][name], expected[part][name], rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
@@ -126,7 +127,7 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["codegen", "specs/mlp.yaml"]) == 0
     assert capsys.readouterr().out == target.read_text()
     with pytest.raises(SystemExit) as stop:
-        main(["codegen", "specs/mlp.yaml", "--backend", "torch"])
+        main(["codegen", "specs/mlp.yaml", "--backend", "tensorflow"])
     assert stop.value.code == 2
 
 
@@ -139,3 +140,76 @@ def test_generic_activation_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["codegen", str(path), "-o", str(target)]) == 2
     assert "generic" in capsys.readouterr().err
     assert not target.exists()
+
+
+# --- the jax and torch modules ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
+def test_jax_and_torch_modules_match_gradient_fn(tmp_path: Path, path: Path) -> None:
+    from tests.test_backends import jax, plain, torch
+
+    net = sbp.load(path)
+    values = net.gradcheck().values
+    expected = net.gradient_fn()(values)
+    module = written(tmp_path, net, backend="jax")
+    out = plain(jax.jit(getattr(module, FUNCTION))(**values))
+    assert_same({**out, **{part: {k: out[part][k] for k in expected[part]} for part in ("forward", "delta", "grad")}},
+                expected, rtol=1e-11, atol=1e-13)
+    module = written(tmp_path, net, backend="torch")
+    tensors = {name: torch.tensor(value) for name, value in values.items()}
+    assert_same(plain(getattr(module, FUNCTION)(**tensors)), expected, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_each_module_imports_its_library_only(backend: str) -> None:
+    text = sbp.load("specs/relu_4321.yaml").codegen(backend)
+    tree = ast.parse(text)
+    imports = [alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+               for alias in node.names]
+    assert imports == (["jax", "jax.numpy"] if backend == "jax" else ["torch"])
+    assert ast.get_docstring(tree).startswith('Loss and gradients of the network "4-3-2-1 ReLU network".')
+    functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+    assert functions == ([FUNCTION] if backend == "jax" else [FUNCTION, "loss"])
+    assert classes == ([] if backend == "jax" else ["LossFunction"])
+
+
+def test_codegen_torch_trains_a_network_with_the_derived_backward(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """`codegen --backend torch` output in a 20-step training loop: torch.optim.SGD on the loss of
+    its autograd Function; the loss falls, and every step's gradients equal torch autograd's on
+    the same forward pass written in plain torch."""
+    from tests.test_backends import torch
+
+    target = tmp_path / "relu_net.py"
+    assert main(["codegen", "specs/relu_4321.yaml", "--backend", "torch", "-o", str(target)]) == 0
+    assert capsys.readouterr().out == ""
+    module = import_module(target)
+    net = sbp.load("specs/relu_4321.yaml")
+    rng = np.random.default_rng(3)
+    values = net.gradcheck(random=True).values
+    x = rng.normal(size=(4, 16))
+    data = {"x": torch.tensor(x), "y": torch.tensor(np.abs(x[:1]) - 0.5 * x[1:2])}  # a target it can learn
+    params = {name: torch.tensor(values[name], requires_grad=True) for name in values if name not in ("x", "y")}
+    optimizer = torch.optim.SGD(list(params.values()), lr=0.01)
+    losses = []
+    for _ in range(20):
+        optimizer.zero_grad()
+        loss = module.loss(**data, **params)
+        loss.backward()
+        derived = {name: p.grad.clone() for name, p in params.items()}
+        reference = {name: p.detach().clone().requires_grad_(True) for name, p in params.items()}
+        h = data["x"]
+        for layer in ("1", "2", "3"):
+            s = reference[f"W_{layer}"] @ h + reference[f"b_{layer}"]
+            h = torch.relu(s) if layer != "3" else s
+        expected = 0.5 * ((h - data["y"]) ** 2).sum()
+        expected.backward()
+        assert loss.item() == pytest.approx(expected.item(), rel=1e-12)
+        for name, grad in derived.items():
+            np.testing.assert_allclose(grad.numpy(), reference[name].grad.numpy(), rtol=1e-10, atol=1e-13)
+        losses.append(loss.item())
+        optimizer.step()
+    assert losses[-1] < 0.7 * losses[0]
+    assert all(later <= earlier + 1e-12 for earlier, later in zip(losses, losses[1:], strict=False))

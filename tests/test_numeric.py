@@ -1,11 +1,15 @@
 """The compiled NumPy code: its speed-minded shapes (broadcasting instead of ones matrices, f'
-through the activation's output, shared subexpressions), its values against an unoptimised
-evaluation of the same formulas, float32, and the kink values gradcheck relies on."""
+through the activation's output, shared subexpressions, slices for selections), its values
+against an unoptimised evaluation of the same formulas, float32, argument checks once per shape
+signature, gradients-only mode, BLAS threads, and the kink values gradcheck relies on."""
 
 from __future__ import annotations
 
+import ast
 import itertools
 import re
+from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +17,9 @@ import sympy as sp
 
 import symbackprop as sbp
 from symbackprop import rules
-from symbackprop.numeric import GradientFunction, common_subexpressions, evaluate, kink_arguments
+from symbackprop.backends import runtime
+from symbackprop.numeric import GradientFunction, blas_threads, evaluate
+from symbackprop.program import kink_arguments
 from tests.reference import Chain
 from tests.test_derive import ACTIVATIONS, CONVENTIONS, LOSSES, output_activation
 
@@ -25,17 +31,17 @@ def backward_code(source: str) -> str:
 def test_bias_is_broadcast_and_its_gradient_is_a_sum_over_samples() -> None:
     source = sbp.load("specs/relu_4321.yaml").gradient_fn().source
     assert "numpy.ones" not in source
-    assert "s_1 = ((W_1 @ x) + b_1)" in source
+    assert "s_1 = b_1 + (W_1 @ x)" in source
     assert "grad_b_1 = delta_1.sum(axis=1, keepdims=True)" in source
     rows = Chain([3, 2, 2], ["tanh", "identity"], "half_squared_error", "in_out", "rows")
     source = sbp.load(rows.spec()).gradient_fn().source
     assert "numpy.ones" not in source
-    assert "s_1 = ((x @ W_1) + b_1)" in source
+    assert "s_1 = b_1 + (x @ W_1)" in source
     assert "grad_b_1 = delta_1.sum(axis=0, keepdims=True)" in source
 
 
 @pytest.mark.parametrize(("activation", "function", "through"), [
-    ("tanh", "numpy.tanh(", "(1 - z_1**2)"), ("sigmoid", "numpy.exp(", "(z_1*(1 - z_1))")])
+    ("tanh", "numpy.tanh(", "(1 - z_1**2)"), ("sigmoid", "numpy.exp(", "(1 - z_1)*z_1")])
 def test_derivative_is_written_through_the_activation_output(activation: str, function: str, through: str) -> None:
     """f'(s_k) reuses z_k (tanh' = 1 - z^2) instead of computing f again from s_k."""
     chain = Chain([2, 3, 1], [activation, "identity"], "half_squared_error")
@@ -55,8 +61,8 @@ def test_every_through_output_rule_agrees_with_the_derivative(kind: str) -> None
 
 def test_identity_derivative_and_relu_indicator_cost_nothing_extra() -> None:
     source = sbp.load("specs/relu_4321.yaml").gradient_fn().source
-    assert "delta_3 = (h_3 - y)" in source  # no "* 1"
-    assert "delta_2 = ((W_3.T @ delta_3) * (s_2 > 0))" in source  # a boolean mask, no numpy.select
+    assert "delta_3 = common_1" in source and "common_1 = h_3 - y" in source  # no "* 1"
+    assert "delta_2 = (W_3.T @ delta_3)*(s_2 > 0)" in source  # a boolean mask, no numpy.where
 
 
 def test_a_product_needed_twice_is_computed_once() -> None:
@@ -64,16 +70,45 @@ def test_a_product_needed_twice_is_computed_once() -> None:
     chain = Chain([3, 4, 2], ["softmax", "tanh"], "half_squared_error")
     source = sbp.load(chain.spec()).gradient_fn().source
     assert source.count("(W_2.T @ delta_2)") == 1
-    assert re.search(r"common_1 = \(W_2\.T @ delta_2\)", source)
-    assert "delta_1 = (z_1 * (common_1 - (common_1 * z_1).sum(axis=0, keepdims=True)))" in source
+    shared = re.search(r"(common_\d) = \(W_2\.T @ delta_2\)", source).group(1)
+    assert f"delta_1 = ({shared} - ({shared}*z_1).sum(axis=0, keepdims=True))*z_1" in source
 
 
-def test_common_subexpressions_puts_inner_ones_first() -> None:
-    a, b = sp.MatrixSymbol("a", 2, 2), sp.MatrixSymbol("b", 2, 2)
-    inner = a * b
-    outer = sp.HadamardProduct(inner, a + b)
-    found = common_subexpressions([outer, outer + inner, inner.T])
-    assert found == [inner, outer]
+def repeated_subexpressions(source: str) -> list[str]:
+    """Every piece of computation (an operation, a call) that the generated function writes more
+    than once, as source text."""
+    function = next(node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef))
+    counts: Counter[str] = Counter()
+    for statement in function.body:
+        if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.AST):
+            for node in ast.walk(statement.value):
+                reads = any(isinstance(leaf, ast.Name) for leaf in ast.walk(node))  # not a constant like 1/3
+                if isinstance(node, (ast.BinOp, ast.Call, ast.Compare, ast.Subscript)) and reads:
+                    counts[ast.unparse(node)] += 1
+    return [code for code, count in counts.items() if count > 1 and code not in ("n_samples", "dtype")]
+
+
+SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
+def test_no_subexpression_is_computed_twice(path: Path) -> None:
+    """y_out - y is written once, shared by the loss and the output delta; so is every other
+    operation the forward pass, the loss, the deltas and the gradients need more than once."""
+    assert repeated_subexpressions(sbp.load(path).gradient_fn().source) == []
+
+
+@pytest.mark.parametrize(("activation", "loss"), list(itertools.product(ACTIVATIONS, LOSSES)))
+def test_no_subexpression_is_computed_twice_for_any_activation_or_loss(activation: str, loss: str) -> None:
+    chain = Chain([3, 4, 2], [activation, output_activation(activation, loss)], loss, bias=[True, True],
+                  reduction="mean")
+    assert repeated_subexpressions(sbp.load(chain.spec()).gradient_fn().source) == []
+
+
+def test_the_loss_and_the_output_delta_share_the_error() -> None:
+    source = sbp.load("specs/mlp.yaml").gradient_fn().source
+    assert source.count("y_out - y") == 1
+    assert re.search(r"common_1 = y_out - y\n.*loss = float\(\(1/2\)\*numpy.sum\(common_1\*\*2\)\)", source, re.S)
 
 
 CASES = list(itertools.product(["softmax", "sigmoid", "tanh", "relu"], CONVENTIONS))
@@ -178,3 +213,117 @@ def test_symbols_that_are_not_python_names() -> None:
     expected = sbp.load(chain.spec()).gradient_fn()(values)
     np.testing.assert_allclose(out["grad"]["W_a%b"], expected["grad"]["W_1"], rtol=1e-14)
     assert set(out["delta"]) == {"delta_a%b", "delta_lambda"}
+
+
+def test_arguments_are_checked_once_per_shape_signature(monkeypatch: pytest.MonkeyPatch) -> None:
+    net = sbp.load("specs/mlp.yaml")
+    fn = net.gradient_fn()
+    checks = []
+    original = runtime.check_shapes
+    monkeypatch.setattr(runtime, "check_shapes", lambda *args: (checks.append(1), original(*args)))
+    values = net.data()
+    first = fn(values)
+    for _ in range(3):
+        fn(values)
+    assert len(checks) == 1
+    five = {**values, "x": np.ones((2, 5)), "y": np.ones((1, 5))}
+    fn(five)
+    fn(five)
+    assert len(checks) == 2
+    with pytest.raises(ValueError, match=r"W has shape \(3, 2\), expected \(2, 3\)"):
+        fn({**values, "W": values["W"].T})
+    with pytest.raises(ValueError, match="missing values for y"):
+        fn({k: v for k, v in values.items() if k != "y"})
+    np.testing.assert_array_equal(fn(values)["grad"]["W"], first["grad"]["W"])
+
+
+def test_float32_throughout_from_float64_arrays() -> None:
+    """A float32 function converts float64 arguments at the call and computes every value in
+    float32: no float64 array appears, not even a constant one."""
+    for spec in ("specs/skip_connection.yaml", "specs/recurrent_autoencoder_small.yaml", "specs/square_221.yaml"):
+        net = sbp.load(spec)
+        values = net.gradcheck().values
+        assert all(v.dtype == np.float64 for v in values.values())
+        out = net.gradient_fn(np.float32)(values)
+        wide = net.gradient_fn()(values)
+        for part in ("forward", "delta", "grad"):
+            for name, array in out[part].items():
+                assert array.dtype == np.float32, (spec, part, name)
+                np.testing.assert_allclose(array, wide[part][name], rtol=2e-3, atol=2e-4)
+    with pytest.raises(ValueError, match="floating-point"):
+        sbp.load("specs/mlp.yaml").gradient_fn(np.int64)
+    with pytest.raises(ValueError, match="backend="):
+        sbp.load("specs/mlp.yaml").gradient_fn("jax")
+
+
+def test_a_fixed_selection_is_a_slice_and_another_matrix_is_still_honoured() -> None:
+    net = sbp.load("specs/recurrent_autoencoder_small.yaml")
+    fn = net.gradient_fn()
+    assert "s_reduce = x[:, 0:4:3]" in fn.source and "K.T" not in fn.source
+    values = net.gradcheck().values
+    general = GradientFunction(net.derive().backprop)
+    assert "(x @ K.T)" in general.source
+    out, expected = fn(values), general(values)
+    for part in ("forward", "delta", "grad"):
+        for name in expected[part]:
+            np.testing.assert_allclose(out[part][name], expected[part][name], rtol=1e-13, atol=1e-15)
+    other = {**values, "K": np.array([[0.0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0.5, 0]])}
+    np.testing.assert_allclose(fn(other)["grad"]["W_link"], general(other)["grad"]["W_link"], rtol=1e-13)
+    assert not np.allclose(fn(other)["grad"]["W_link"], out["grad"]["W_link"])
+
+
+@pytest.mark.parametrize(("weights", "samples"), CONVENTIONS)
+def test_selections_in_every_convention_and_in_the_backward_pass(weights: str, samples: str) -> None:
+    """A fixed selection after a trained layer: the forward product is a gather, and the delta
+    that flows back through it a scatter; all four conventions, against plain matrix products."""
+    spec = {"name": "pick", "convention": {"weights": weights, "samples": samples}, "input": {"size": 3},
+            "target": {"size": 2}, "loss": "half_squared_error", "layers": [
+                {"name": "1", "units": 7, "activation": "tanh"},
+                {"name": "pick", "units": 3, "activation": "identity", "bias": False, "fixed": {"select_every": 2}},
+                {"name": "out", "units": 2, "activation": "sigmoid"}]}
+    net = sbp.load(spec)
+    fn = net.gradient_fn()
+    assert "@ K" not in fn.source.replace("W_pick", "K") and "_put(" in fn.source
+    general = GradientFunction(net.derive().backprop)
+    values = net.gradcheck(random=True).values
+    out, expected = fn(values), general(values)
+    for part in ("forward", "delta", "grad"):
+        for name in expected[part]:
+            np.testing.assert_allclose(out[part][name], expected[part][name], rtol=1e-12, atol=1e-14)
+
+
+def test_gradients_only_frees_what_it_no_longer_needs() -> None:
+    spec = {"name": "deep", "input": {"size": 4}, "target": {"size": 4}, "loss": "half_squared_error",
+            "layers": [{"name": str(k), "units": 4, "activation": "tanh"} for k in range(1, 6)]}
+    net = sbp.load(spec)
+    lean, full = net.gradient_fn(gradients_only=True), net.gradient_fn()
+    values = net.gradcheck(random=True).values
+    out, expected = lean(values), full(values)
+    assert set(out) == {"loss", "grad"}
+    assert out["loss"] == expected["loss"]
+    for name in expected["grad"]:
+        np.testing.assert_array_equal(out["grad"][name], expected["grad"][name])
+    lines = lean.source.split("def compute", 1)[1].splitlines()
+    deleted = {name: i for i, line in enumerate(lines) if line.strip().startswith("del ")
+               for name in line.strip()[4:].split(", ")}
+    assert {"z_1", "s_1", "delta_1", "delta_5", "common_1"} <= set(deleted)
+    assert deleted["delta_5"] < next(i for i, line in enumerate(lines) if "delta_1 =" in line)  # freed at once
+
+
+def test_threads_limit_blas_during_the_call_only() -> None:
+    from threadpoolctl import threadpool_info
+
+    def blas() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas()
+    seen = []
+    assert blas_threads(1)(lambda: seen.append(blas()), []) is None
+    assert seen == [[1] * len(before)] and blas() == before
+    net = sbp.load("specs/mlp.yaml")
+    out = net.gradient_fn(threads=1)(net.data())
+    np.testing.assert_array_equal(out["grad"]["W"], net.gradient_fn()(net.data())["grad"]["W"])
+    assert blas() == before
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="threads"):
+            net.gradient_fn(threads=bad)
