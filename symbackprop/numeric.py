@@ -429,6 +429,12 @@ class GradientFunction:
         """The names of the arrays a call needs, in the spec's own spelling."""
         return self._names
 
+    def convert(self, values: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """The arguments as arrays of this function's dtype, converted once: pass the result to
+        every call (a float32 function given float64 arrays would convert them at each call)."""
+        return {name: np.asarray(value, dtype=self.dtype)
+                for name, value in zip(self._names, runtime.arguments(values, self._names), strict=True)}
+
     def general(self) -> Program:
         """The program with every fixed matrix multiplied as a matrix (for a call that passes a
         fixed matrix other than the selection it was compiled for)."""

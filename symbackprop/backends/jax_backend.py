@@ -86,17 +86,26 @@ class JaxGradientFunction:
         self.arguments = program.arguments
         self._jitted = jax.jit(self.function)
         self._jnp = jnp
-        self._array = jax.Array
+        self._native = type(jnp.zeros((), dtype=dtype))  # arrays of this type and dtype pass as they are
         self._bp = bp
         self._order = {"forward": [key for key, _ in program.forward], "delta": [key for key, _ in program.delta],
                        "grad": [key for key, _ in program.grad]}
         self._signatures: set[tuple] = set()
 
+    def convert(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments as JAX arrays of this function's dtype (on the default device), converted once."""
+        return {name: self._jnp.asarray(value, dtype=self.dtype)
+                for name, value in zip(self.arguments, runtime.arguments(values, self.arguments), strict=True)}
+
     def __call__(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        arrays = runtime.arguments(values, self.arguments)
+        try:
+            arrays = [values[name] for name in self.arguments]
+        except KeyError:
+            arrays = runtime.arguments(values, self.arguments)  # raises, naming what is missing
+        dtype, native = self.dtype, self._native
         for i, array in enumerate(arrays):
-            if not isinstance(array, self._array) or array.dtype != self.dtype:
-                arrays[i] = self._jnp.asarray(array, dtype=self.dtype)
+            if type(array) is not native or array.dtype != dtype:
+                arrays[i] = self._jnp.asarray(array, dtype=dtype)
         signature = tuple([array.shape for array in arrays])
         if signature not in self._signatures:
             runtime.check_shapes(self._bp, self.arguments, arrays)

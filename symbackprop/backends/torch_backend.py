@@ -194,6 +194,10 @@ class TorchGradientFunction:
             self._signatures.add(signature)
         return tensors
 
+    def convert(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments as tensors of this function's dtype, converted once."""
+        return dict(zip(self.arguments, self.tensors(values), strict=True))
+
     def _run(self, function: Any, tensors: list[Any]) -> Any:
         if self._threads is None:
             return function(*tensors)
