@@ -385,6 +385,19 @@ def cmd_variants(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from symbackprop.course import prairielearn
+    from symbackprop.course.variants import VariantError
+
+    try:
+        files = prairielearn.export(args.spec, args.output, args.seed, args.hint_level, args.target,
+                                    False if args.no_worked else None)
+    except VariantError as error:
+        raise UsageError(str(error)) from None
+    print(f"symbackprop: wrote a PrairieLearn question to {args.output} ({', '.join(files)})", file=sys.stderr)
+    return 0
+
+
 def _add_course_commands(commands: argparse._SubParsersAction) -> None:
     """variants and export: from one exercise to a whole course (docs/course.md)."""
     variants = commands.add_parser(
@@ -411,6 +424,30 @@ def _add_course_commands(commands: argparse._SubParsersAction) -> None:
     variants.add_argument("-o", "--output", required=True, metavar="DIR",
                           help="a new directory (or one variants wrote before, which is replaced)")
     variants.set_defaults(run=cmd_variants)
+
+    export = commands.add_parser(
+        "export", help="a question for a grading platform (PrairieLearn) that draws variants and grades them",
+        description="Write a PrairieLearn question: info.json, question.html (the network, the student's own "
+                    "numbers, one input per target and a box for the worked numeric solution), server.py "
+                    "(generate() draws the variant from PrairieLearn's seed, parse() turns an unreadable formula "
+                    "into a format error, grade() grades with verify and check, with partial credit and "
+                    "feedback or hints), spec.yaml and symbackprop.json. See docs/platforms.md.",
+        epilog="Examples:\n  symbackprop export specs/relu_4321.yaml --to prairielearn -o course/questions/backprop1\n"
+               "  symbackprop export specs/mlp.yaml --to prairielearn --hint-level 1 --target dL/dW --target "
+               "delta_1 -o q/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("spec", metavar="SPEC", help="the exercise's spec (YAML file), with data")
+    export.add_argument("--to", required=True, choices=["prairielearn"], help="the platform")
+    export.add_argument("-o", "--output", required=True, metavar="DIR", help="the question's directory")
+    export.add_argument("--seed", type=_number(int, 0), default=0, metavar="S",
+                        help="the course's seed, mixed with PrairieLearn's variant seed (default 0)")
+    export.add_argument("--target", action="append", metavar="T", help="ask for this target (repeat; default all)")
+    export.add_argument("--hint-level", type=int, choices=range(4), default=0, metavar="K",
+                        help="hints for wrong answers instead of the full feedback: 1 or 2 withhold the true formula "
+                             "(verify --hint-level; default 0: full feedback)")
+    export.add_argument("--no-worked", action="store_true",
+                        help="no box for a worked numeric solution (by default there is one when the spec trains)")
+    export.set_defaults(run=cmd_export)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -448,9 +485,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from symbackprop.check import Checker, CheckError, batch  # the checker is built on the API
 
-    net = load(Path(args.spec))
+    net, spec_text = _network(args)
+    if args.executor == "dask" and not (args.batch and args.scheduler):
+        raise UsageError("--executor dask is for --batch, with --scheduler ADDRESS")
+    if args.scheduler and args.executor != "dask":
+        raise UsageError("--scheduler is for --executor dask")
     try:
         checker = Checker(net, args.time_limit)
+        if args.batch and args.executor == "dask":
+            from symbackprop.check import distributed
+            from symbackprop.cluster import ClusterError
+
+            try:
+                rows = distributed.run(args.scheduler, spec_text, args.time_limit,
+                                       batch.solution_files(Path(args.solution)))
+            except ClusterError as error:
+                raise UsageError(str(error)) from None
+            _write(batch.to_json(rows) if args.json else batch.to_csv(rows), args.output)
+            print(f"symbackprop: {batch.summary(rows)} on the Dask cluster at {args.scheduler}", file=sys.stderr)
+            return 0
         if args.batch:
             rows = batch.run_batch(checker, batch.solution_files(Path(args.solution)))
             _write(batch.to_json(rows) if args.json else batch.to_csv(rows), args.output)
@@ -492,6 +545,14 @@ def _add_check_command(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--json", action="store_true", help="JSON instead of text (--batch: instead of CSV)")
     check.add_argument("--time-limit", type=_number(float, 0, 600), default=30.0, metavar="S",
                        help="CPU seconds one solution may take (default 30)")
+    check.add_argument("--variant", metavar="ID",
+                       help="check against this student's variant of SPEC (as `variants` drew it with --seed)")
+    check.add_argument("--seed", type=_number(int, 0), default=0, metavar="S",
+                       help="the seed the variants were drawn with (default 0)")
+    check.add_argument("--executor", choices=["local", "dask"], default="local",
+                       help="--batch: check here (default) or on a Dask cluster")
+    check.add_argument("--scheduler", metavar="ADDRESS",
+                       help="--executor dask: the scheduler's address, e.g. tcp://10.0.0.5:8786")
     check.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     check.set_defaults(run=cmd_check)
 

@@ -133,3 +133,29 @@ def test_chunks_cover_every_row_once_in_order() -> None:
             pieces = cluster.chunks(count, threads)
             assert [i for piece in pieces for i in piece] == list(range(count))
             assert all(len(piece) <= cluster.MAX_CHUNK for piece in pieces)
+
+
+def test_check_batch_on_the_cluster_matches_the_local_batch(scheduler: str, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`check --batch --executor dask`: the same report, in file order; the files travel as text."""
+    import symbackprop as sbp
+
+    square = str(ROOT / "specs" / "square_221.yaml")
+    step = sbp.load(square).train().to_dict()["steps"][0]
+    right = "\n\n".join(f"$$ {name} = {value[0][0]:g} $$" for name, value in step["forward"].items()
+                        if len(value) == 1 and len(value[0]) == 1)
+    folder = tmp_path / "solutions"
+    folder.mkdir()
+    (folder / "a.md").write_text(right, encoding="utf-8")
+    (folder / "b.md").write_text(right.replace("= -1 $$", "= 1 $$"), encoding="utf-8")
+    (folder / "c.md").write_text("no numbers here", encoding="utf-8")
+    (folder / "d.tex").write_bytes(b"\xff\xfe not utf-8")
+    reports = []
+    for extra in ((), ("--executor", "dask", "--scheduler", scheduler)):
+        code = main(["check", square, str(folder), "--batch", *extra])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        reports.append(out)
+    assert reports[0] == reports[1]
+    assert [line.split(",")[:2] for line in reports[0].splitlines()[1:]] == [
+        ["a.md", "checked"], ["b.md", "checked"], ["c.md", "unreadable"], ["d.tex", "unreadable"]]

@@ -196,3 +196,19 @@ def test_a_network_that_cannot_be_well_conditioned_is_exit_2(tmp_path: Path, mon
 def test_the_full_size_autoencoder_gradchecks() -> None:
     net = Variants(ROOT / "specs" / "recurrent_autoencoder.yaml", seed=11).variant("a").network()
     assert net.gradcheck(max_entries=50).ok
+
+
+def test_checking_a_worked_solution_against_a_students_variant(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """check --variant ID --seed S: the student's numbers are right for their variant only."""
+    spec = str(ROOT / "specs" / "square_221.yaml")
+    net = Variants(spec, seed=5).variant("ann").network()
+    step = net.train().to_dict()["steps"][0]
+    solution = "\n\n".join(f"$$ {name} = {value[0][0]:g} $$" for name, value in step["forward"].items()
+                           if len(value) == 1 and len(value[0]) == 1)
+    (tmp_path / "ann.md").write_text(solution, encoding="utf-8")
+    assert main(["check", spec, str(tmp_path / "ann.md"), "--variant", "ann", "--seed", "5"]) == 0
+    assert main(["check", spec, str(tmp_path / "ann.md")]) == 1
+    capsys.readouterr()
+    assert main(["check", spec, str(tmp_path / "ann.md"), "--executor", "dask"]) == 2
+    assert "--executor dask is for --batch" in capsys.readouterr().err
