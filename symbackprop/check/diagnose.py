@@ -412,7 +412,8 @@ def judge(truth: Truth, readings: list[Reading], deadline: Deadline) -> Verdicts
     quantity_order = {(q.role, q.key): k for k, q in enumerate(truth.order)}
     right = carried = wrong = 0
     findings: list[Finding] = []
-    for reading in readings:
+    written: dict[tuple, Reading] = {}  # the first wrong number at each place, in document order
+    for reading in sorted(readings, key=lambda r: r.line):
         deadline.check()
         place = (reading.step, reading.quantity.role, reading.quantity.key)
         if replay.right[id(reading)]:
@@ -421,7 +422,12 @@ def judge(truth: Truth, readings: list[Reading], deadline: Deadline) -> Verdicts
         if replay.near(reading.number, place, reading.entry, right=True):
             right += 1  # off only through the rounding of the student's own right numbers
             continue
-        cause, message = diagnosis.diagnose(reading)
+        before = written.setdefault((place, reading.entry), reading)
+        if before is not reading and agrees(reading.number, before.number.value) and before.line < reading.line:
+            cause, message = "carried_forward", (f"the same number as line {before.line} ({before.written}), "
+                                                 f"written again")
+        else:
+            cause, message = diagnosis.diagnose(reading)
         if cause == "carried_forward":
             carried += 1
         else:

@@ -245,7 +245,11 @@ def _list(items: list[Item]) -> tuple[tuple[Number, ...], ...] | None:
 
 def value(items: list[Item]) -> Value | None:
     """The number or matrix one side of an equation holds; None if it is anything else."""
-    items, transposed = _transpose_suffix(strip(items))
+    items = strip(items)
+    if len(items) > 1 and isinstance(items[-1], Group) and items[-1].open == "(" and \
+            re.fullmatch(r"[A-Za-z][A-Za-z ,.]+", text_of(items[-1].items)):
+        items = strip(items[:-1])  # a remark in plain text: 0.5 (rounded)
+    items, transposed = _transpose_suffix(items)
     items = strip(items)
     if not items:
         return None
