@@ -100,23 +100,28 @@ def _crash_or_hang(original):  # noqa: ANN001, ANN202 - wraps batch.grade in the
     def grade(verifier: Verifier, target: str, answer: str, hint_level: int = 0) -> dict:
         if answer == "CRASH":
             os._exit(3)
-        if answer == "HANG":
+        if answer == "HANG":  # waits without using the CPU: stopped by the wall-clock backstop
             time.sleep(60)
+        if answer == "SPIN":  # busy outside the verifier's own clock: stopped when its CPU time runs out
+            while True:
+                pass
         return original(verifier, target, answer, hint_level)
     return grade
 
 
 def test_a_crashing_or_hanging_row_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(batch, "grade", _crash_or_hang(batch.grade))
-    monkeypatch.setattr(batch, "GRACE", 1.0)
+    monkeypatch.setattr(batch, "GRACE", 0.5)
+    monkeypatch.setattr(batch, "WALL_FACTOR", 2.0)
     verifier = Verifier(sbp.load(SPEC), time_limit=1.0)
     jobs = [("delta_3", "h_3 - y"), ("delta_3", "CRASH"), ("delta_3", "y - h_3"), ("delta_3", "HANG"),
-            ("delta_3", "h_3 - y"), ("delta_3", "CRASH"), ("dL/dW_1", "delta_1 x^T")]
+            ("delta_3", "h_3 - y"), ("delta_3", "CRASH"), ("dL/dW_1", "delta_1 x^T"), ("delta_3", "SPIN")]
     results = batch.grade_rows(verifier, jobs, workers=2)
     assert [r["verdict"] for r in results] == ["equivalent", "error", "different", "timeout", "equivalent", "error",
-                                               "equivalent"]
+                                               "equivalent", "timeout"]
     assert "crashed on this answer (exit code 3)" in results[1]["feedback"][0]
-    assert "no verdict within 2 s" in results[3]["feedback"][0]
+    assert "no verdict within 1.5 s of CPU time" in results[3]["feedback"][0]
+    assert "no verdict within 1.5 s of CPU time" in results[7]["feedback"][0]
 
 
 def test_an_internal_error_fails_its_row_only(monkeypatch: pytest.MonkeyPatch) -> None:

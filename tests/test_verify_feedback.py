@@ -87,8 +87,11 @@ def test_two_mistakes_at_once() -> None:
 def test_shapes_come_first() -> None:
     result = verifier("specs/mlp.yaml").verify("dL/dW", "z_1 delta_1")
     assert result.verdict == "different" and result.score == 0
-    assert result.feedback == ("z_1 delta_1 is 3xN times 3xN: the sizes do not fit; did you mean a transpose "
-                               "(z_1^T delta_1 is NxN; z_1 delta_1^T is 3x3)?",)
+    assert result.feedback == ("z_1 delta_1 is 3xN times 3xN: the sizes do not fit",)  # no repair is right
+    assert verifier("specs/mlp.yaml").verify("dL/dW", "x delta_1").feedback == (
+        "x delta_1 is 2xN times 3xN: the sizes do not fit; did you mean x delta_1^T?",)
+    assert verifier("specs/mlp.yaml").verify("dL/dW", r"x^T \delta_1").feedback == (  # delta_1 x^T is 3x2: no
+        "x^T \\delta_1 is Nx2 times 3xN: the sizes do not fit",)
     v = verifier("specs/relu_4321.yaml")
     assert v.verify("dL/dW_1", "delta_1 z_1^T").feedback == (
         "your answer is 3x3, but dL/dW_1 is 3x4 (the size of W_1)",)

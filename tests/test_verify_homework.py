@@ -88,7 +88,7 @@ WRONG = [
     (AUTOENCODER, "delta_link", r"\delta_{link} = \delta_{out} W_{out}",
      "the activation's derivative f_link'(s_link) is missing"),
     (AUTOENCODER, "dL/dW_out", r"\frac{dE}{dW_{out}} = \delta_{out} (z_{rec}^{(2)} + z_{link})",
-     "is Nx225 times Nx75: the sizes do not fit; did you mean a transpose"),
+     "is Nx225 times Nx75: the sizes do not fit; did you mean delta_out^T (z_rec^(2) + z_link)?"),
     # the shared weight: only the second cycle's term, as the homework has it
     (AUTOENCODER, "dL/dW_rec", r"\frac{dE}{dW_{rec}} = {\delta_{rec}^{(2)}}^T (z_{in} + z_{rec}^{(1)})",
      "a term is missing ((delta_rec^(1))^T z_in); a weight shared across cycles collects one term per cycle"),

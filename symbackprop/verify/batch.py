@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import multiprocessing
+import os
 import sys
 import threading
 import time
@@ -31,14 +32,16 @@ from symbackprop.verify.gradescope import results_json
 from symbackprop.verify.hints import with_hints
 from symbackprop.verify.limits import Deadline
 from symbackprop.verify.result import VERDICTS, VerifyResult
-from symbackprop.verify.verifier import Verifier
+from symbackprop.verify.verifier import Verifier, one_blas_thread
 
 REQUIRED = ("id", "target", "answer")
 #: A column that may be mapped too: the points a row is worth (Gradescope's max_score; default 1).
 OPTIONAL = ("points",)
 OUTPUT = ("id", "target", "answer", "verdict", "feedback", "seconds", "score")
-#: A worker gets this many seconds beyond the answer's own time limit before it is killed.
+#: A worker gets this many CPU seconds beyond the answer's own time limit before it is killed.
 GRACE = 5.0
+#: ... and this many times the limit in wall-clock time, whatever the CPU time (a worker that waits forever).
+WALL_FACTOR = 20.0
 #: Most points one row may be worth.
 MAX_POINTS = 1e6
 #: Largest CSV cell read (an oversized answer is graded as unreadable, not lost).
@@ -187,10 +190,21 @@ class _Worker:
         child.close()
         self.job: int | None = None
         self.started = 0.0
+        self.cpu_started: float | None = None
 
     def give(self, index: int, target: str, answer: str) -> None:
         self.job, self.started = index, time.monotonic()
+        self.cpu_started = _cpu_seconds(self.process.pid)
         self.connection.send((index, target, answer))
+
+    def overran(self, limit: float) -> bool:
+        """Past the limit in CPU seconds spent on this job (where the system tells them), or far past it in
+        wall-clock time: a busy machine slows a worker down but does not make it overrun."""
+        wall = time.monotonic() - self.started
+        used = _cpu_seconds(self.process.pid)
+        if used is None or self.cpu_started is None:
+            return wall > limit
+        return used - self.cpu_started > limit or wall > WALL_FACTOR * limit
 
     def stop(self, kill: bool = False) -> None:
         if kill:
@@ -264,9 +278,9 @@ def grade_rows(verifier: Verifier, jobs: list[tuple[str, str]], workers: int = 2
                 elif _dead(worker):
                     outcome = _failed(jobs[index][0], "error", "the grader crashed on this answer (exit code "
                                       f"{worker.process.exitcode})", elapsed)
-                elif elapsed > limit:
-                    outcome = _failed(jobs[index][0], "timeout", f"no verdict within {limit:g} s; the grader was "
-                                      "stopped", elapsed)
+                elif worker.overran(limit):
+                    outcome = _failed(jobs[index][0], "timeout", f"no verdict within {limit:g} s of CPU time; the "
+                                      "grader was stopped", elapsed)
                 else:
                     continue
                 worker.job = None
@@ -281,6 +295,16 @@ def grade_rows(verifier: Verifier, jobs: list[tuple[str, str]], workers: int = 2
         for worker in pool:
             worker.stop(kill=worker.job is not None)
     return [result for result in results if result is not None]
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """The CPU time (user and system) a process has used, from /proc; None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _received(worker: _Worker) -> dict[str, Any] | None:
@@ -391,7 +415,8 @@ def warm(verifier: Verifier, targets: set[str]) -> None:
         except UnknownTarget:
             continue
         verifier.deadline = Deadline(max(verifier.time_limit, 60.0))
-        _ = case.explainer
+        with one_blas_thread():
+            _ = case.explainer, case.extra
 
 
 def grade_table(verifier: Verifier, table: Table, workers: int = 2, progress: bool = False, hint_level: int = 0,

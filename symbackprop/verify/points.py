@@ -1,4 +1,4 @@
-"""The random points at which answers are compared, with every named value computed consistently.
+"""The points at which answers are compared numerically, with every named value computed consistently.
 
 At each point the leaves (inputs, targets, weights, biases) are seeded random matrices of the
 spec's sizes and fixed matrices come from the spec's data; the network's own compiled
@@ -6,18 +6,26 @@ gradient function then gives every s_k, z_k, delta and gradient from them, so an
 written through delta_2 or z_1 is compared with their true values put in. A generic
 activation ({function: g}) gets a random smooth stand-in g(x) = a tanh(b x + c) + d x, and
 its derivative everywhere g' is written, so both sides use one consistent function.
+
+The points are chosen, not just drawn: from a pool of seeded draws, points are taken until
+every branch of every unit that has one (a relu unit active and inactive) is exercised, and
+every pair of such units in each of their four combinations, so that an answer that drops
+relu' for one unit cannot agree by luck. Values are compared entry by entry relative to
+their own size (no absolute tolerance), so a gradient that vanishes through 100 layers is
+compared as strictly as one of size 1.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sympy import Basic, Float, Function, Lambda, tanh
 from sympy.core.function import AppliedUndef
+from sympy.matrices.expressions import MatrixSymbol
 
 from symbackprop import rules
 from symbackprop.derive import Backprop
@@ -25,37 +33,53 @@ from symbackprop.forms.index import EntryFunction
 from symbackprop.gradcheck import random_values
 from symbackprop.graph import BATCH
 from symbackprop.matexpr import Elementwise
-from symbackprop.numeric import GradientFunction, evaluate
+from symbackprop.numeric import HELPERS, GradientFunction, NumpyCodePrinter
 
 if TYPE_CHECKING:
     from symbackprop.api import Network
 
-#: Points each answer is compared at.
+#: The fewest points an answer is compared at.
 POINTS = 3
-#: Seed of the first point; point k uses SEED + k.
+#: The most points taken to cover every branch (and pair of branches) of the units with kinks.
+MAX_POINTS = 12
+#: Further points, compared when the symbolic procedure could not decide (a second opinion).
+EXTRA_POINTS = 12
+#: Seeded draws the points are chosen from (point k of the pool uses seed SEED + k).
+POOL = 40
+#: Seed of the first draw.
 SEED = 20240
-#: Seeds tried for each point before one where every delta and gradient is alive.
-DRAWS = 60
 #: Samples at a random point when the spec's data does not say.
 SAMPLES = 3
-#: Two values agree when max |a - b| <= RTOL * max(max |a|, max |b|) + ATOL.
+#: Units with kinks beyond which only single branches, not pairs, are covered.
+PAIRED_UNITS = 64
+#: Two values agree when, entry by entry, |a - b| <= RTOL * max(|a|, |b|) + FLOOR * (the largest
+#: entry of either): relative to the entry, with a floor relative to the whole matrix's size (never
+#: an absolute one, so vanishing values are compared as strictly as large ones).
 RTOL = 1e-8
-ATOL = 1e-12
+FLOOR = 1e-10
 #: A plain number (checked on the spec's data) agrees within this relative tolerance.
 NUMBER_RTOL = 1e-3
+#: Compiled answers kept per network.
+COMPILED = 4096
+#: The key of a point's kink values (not a symbol: no name has a "#").
+KINKS = "#kinks"
 
 
-def close(a: np.ndarray, b: np.ndarray, rtol: float = RTOL) -> bool:
-    """Equal within the tolerance, relative to the larger of the two (both finite)."""
+def close(a: np.ndarray, b: np.ndarray, rtol: float = RTOL, floor: float = FLOOR) -> bool:
+    """Equal within the tolerance, entry by entry (both finite)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         return False
-    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
-    return float(np.max(np.abs(a - b), initial=0.0)) <= rtol * scale + ATOL
+    size = np.maximum(np.abs(a), np.abs(b))
+    scale = float(np.max(size, initial=0.0))
+    return bool(np.all(np.abs(a - b) <= rtol * size + floor * scale))
 
 
 def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
-    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)), ATOL)
-    return float(np.max(np.abs(a - b), initial=0.0)) / scale
+    """The largest difference relative to the larger of the two values' sizes (for messages)."""
+    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    difference = float(np.max(np.abs(a - b), initial=0.0))
+    return difference / scale if scale > 0 else difference
 
 
 def _coefficients(name: str) -> tuple[float, float, float, float]:
@@ -106,36 +130,119 @@ def sample_count(net: Network) -> int:
     return len(data) if axis == 0 else len(data[0])
 
 
-class Points:
-    """The seeded points of one network: each a dict from symbol name to its value there."""
+class Compiled:
+    """One matrix expression printed as NumPy code and compiled once, then computed at any point."""
 
-    def __init__(self, net: Network, n_samples: int, count: int = POINTS) -> None:
+    def __init__(self, expr: Basic, n_samples: int) -> None:
+        names = sorted({str(m.name) for m in expr.atoms(MatrixSymbol)})
+        self.names = names
+        ids = {name: f"m{i}" for i, name in enumerate(names)}
+        code = NumpyCodePrinter(ids).doprint(expr)
+        source = "import numpy\n" + HELPERS + f"\n\ndef value({', '.join(['n_samples', *ids.values()])}):\n" \
+            f"    dtype = numpy.float64\n    return {code}\n"
+        namespace: dict[str, Any] = {}
+        exec(compile(source, "<symbackprop answer>", "exec"), namespace)  # our own printed code, no user text
+        self.function = namespace["value"]
+        self.n_samples = n_samples
+
+    def __call__(self, point: dict[str, np.ndarray]) -> np.ndarray:
+        missing = [name for name in self.names if name not in point]
+        if missing:
+            raise ValueError(f"missing values for {', '.join(missing)}")
+        with np.errstate(all="ignore"):  # a log of a negative number is a NaN the comparison reports
+            value = self.function(self.n_samples, *(point[name] for name in self.names))
+            return np.asarray(value, dtype=np.float64)
+
+
+class Points:
+    """The chosen points of one network (each a dict from symbol name to its value there), and more
+    on demand."""
+
+    def __init__(self, net: Network, n_samples: int) -> None:
         self.net = net
         self.n_samples = n_samples
         bp = _backprop_with_stand_ins(net.derive().backprop)
-        self.function = GradientFunction(bp)
+        self.function = GradientFunction(bp, kinks=True)
         self.fixed = {name: value for name, value in net.data().items()
                       if net.graph.named(name).role == "fixed"} if net.spec.data else {}
-        seeds = iter(range(SEED, SEED + DRAWS))
-        self.values = [self.lively(seeds) for _ in range(count)]
+        self._batch_axis = net.graph.nodes[0].shape.index(BATCH)
+        self._compiled: dict[Basic, Compiled] = {}
+        self._pool = [self.complete(self.draw(SEED + k)) for k in range(POOL)]
+        chosen = self.choose(self._pool, list(range(POOL)), MAX_POINTS)
+        self._chosen = sorted(chosen, key=lambda k: not self.lively(self._pool[k]))  # the first point is lively
+        self.values = [self._pool[k] for k in self._chosen]
+        self._extra: list[dict[str, np.ndarray]] | None = None
         data = net.data()
         self.data = self.complete(data) if all(name in data for name in self.function.arguments) else None
 
-    def lively(self, seeds: Iterator[int]) -> dict[str, np.ndarray]:
-        """The next point at which no delta and no gradient is all zero (a dead relu layer would make
-        every answer with its derivative agree), else the last one drawn."""
-        point: dict[str, np.ndarray] = {}
-        for seed in seeds:
-            point = self.complete(self.draw(seed))
-            if all(np.any(point[name] != 0) for name in self.checked) and \
-                    all(np.all(np.isfinite(value)) for value in point.values()):
-                return point
-        return point
+    # --- choosing the points ------------------------------------------------------------
 
     @property
     def checked(self) -> list[str]:
         bp = self.net.derive().backprop
         return [f"delta_{key}" for key in bp.deltas] + [f"dL/d{name}" for name in bp.gradients]
+
+    def lively(self, point: dict[str, np.ndarray]) -> bool:
+        """No delta and no gradient all zero (a dead relu layer makes every answer with its derivative
+        agree there) and every value finite."""
+        return all(np.any(point[name] != 0) for name in self.checked) and \
+            all(np.all(np.isfinite(value)) for name, value in point.items() if name != KINKS)
+
+    def branches(self, point: dict[str, np.ndarray]) -> np.ndarray:
+        """One row per sample: for each unit with a kink, whether its value is past the kink (> 0)."""
+        kinks = point.get(KINKS, [])
+        if not kinks:
+            return np.zeros((self.n_samples, 0), dtype=bool)
+        rows = [np.moveaxis(np.asarray(k), self._batch_axis, 0).reshape(self.n_samples, -1) for k in kinks]
+        return np.concatenate(rows, axis=1) > 0
+
+    def choose(self, pool: list[dict[str, np.ndarray]], among: list[int], most: int) -> list[int]:
+        """Indices (from `among`) of the points taken: greedily, the one that exercises most branches (and
+        pairs of branches) not yet exercised, until all that these draws exercise are, then lively points
+        (no delta or gradient all zero) up to POINTS of them; at most `most`. A point where a relu unit is
+        inactive may kill the deltas below it, and is taken all the same: it is where an answer that drops
+        relu' differs."""
+        signs = {k: self.branches(pool[k]) for k in among}
+        lively = {k: self.lively(pool[k]) for k in among}
+        units = next(iter(signs.values())).shape[1] if signs else 0
+        paired = units <= PAIRED_UNITS
+
+        def items(k: int) -> np.ndarray:
+            on = signs[k].astype(np.int64)
+            off = 1 - on
+            single = np.concatenate([on.any(axis=0), off.any(axis=0)])
+            if not paired:
+                return single
+            pairs = [(a.T @ b) > 0 for a in (on, off) for b in (on, off)]
+            return np.concatenate([single, *(p.ravel() for p in pairs)])
+
+        covers = {k: items(k) for k in among}
+        covered = np.zeros_like(next(iter(covers.values()))) if covers else np.zeros(0, dtype=bool)
+        chosen: list[int] = []
+        wanted = min(POINTS, sum(lively.values()))
+        while len(chosen) < min(most, len(among)):
+            gain, alive, best = max((int(np.sum(covers[k] & ~covered)), lively[k], -k) for k in among
+                                    if k not in chosen)
+            if gain == 0 and sum(lively[k] for k in chosen) >= wanted and len(chosen) >= min(POINTS, most):
+                break
+            chosen.append(-best)
+            covered |= covers[-best]
+        return sorted(chosen)
+
+    @property
+    def extra(self) -> list[dict[str, np.ndarray]]:
+        """EXTRA_POINTS further points, chosen as the first ones were from the rest of the pool (a second
+        opinion that exercises every branch again), then lively ones."""
+        if self._extra is None:
+            taken = set(self._chosen)
+            rest = [k for k in range(len(self._pool)) if k not in taken]
+            chosen = self.choose(self._pool, rest, EXTRA_POINTS)
+            others = [k for k in rest if k not in chosen]
+            chosen += sorted(others, key=lambda k: not self.lively(self._pool[k]))[:EXTRA_POINTS - len(chosen)]
+            self._extra = [self._pool[k] for k in chosen]
+        return self._extra
+
+    # --- computing values ---------------------------------------------------------------
 
     def draw(self, seed: int) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(seed)
@@ -144,15 +251,17 @@ class Points:
         return {**drawn, **self.fixed}
 
     def complete(self, leaves: dict[str, Any]) -> dict[str, np.ndarray]:
-        """The leaves plus every named value computed from them: s_k, z_k, deltas, and gradients as dL/d<param>."""
+        """The leaves plus every named value computed from them: s_k, z_k, deltas, and gradients as dL/d<param>
+        (and, under KINKS, the values whose signs pick the branches of relu and the like)."""
         leaves = {name: np.asarray(leaves[name], dtype=np.float64) for name in self.function.arguments}
         out = self.function(leaves)
-        values = dict(leaves)
+        values: dict[str, Any] = dict(leaves)
         for node in self.net.graph.nodes:
             if node.name and node.key in out["forward"]:
                 values[node.name] = out["forward"][node.key]
         values.update(out["delta"])
         values.update({f"dL/d{name}": grad for name, grad in out["grad"].items()})
+        values[KINKS] = out.get("kinks", [])
         return values
 
     def perturbed(self, name: str, seed: int) -> dict[str, np.ndarray]:
@@ -161,12 +270,19 @@ class Points:
         leaves = {arg: self.values[0][arg] for arg in self.function.arguments}
         return self.complete({**leaves, name: redrawn[name]})
 
+    def compiled(self, expr: Basic) -> Compiled:
+        """The expression compiled once (with the stand-ins of generic activations), kept for reuse."""
+        found = self._compiled.get(expr)
+        if found is None:
+            if len(self._compiled) >= COMPILED:
+                self._compiled.clear()
+            found = self._compiled[expr] = Compiled(with_stand_ins(expr), self.n_samples)
+        return found
+
     def evaluate(self, expr: Basic, point: dict[str, np.ndarray]) -> np.ndarray:
-        """A matrix expression's value at a point (numeric.evaluate, after the stand-ins)."""
-        with np.errstate(all="ignore"):  # a log of a negative number is a NaN the comparison reports
-            value = evaluate(with_stand_ins(expr), point, self.n_samples)
-            return np.asarray(value, dtype=np.float64)
+        """A matrix expression's value at a point."""
+        return self.compiled(expr)(point)
 
-    def each(self, compute: Callable[[dict[str, np.ndarray]], np.ndarray]) -> list[np.ndarray]:
-        return [compute(point) for point in self.values]
-
+    def each(self, compute: Callable[[dict[str, np.ndarray]], np.ndarray],
+             points: list[dict[str, np.ndarray]] | None = None) -> list[np.ndarray]:
+        return [compute(point) for point in (self.values if points is None else points)]

@@ -52,6 +52,9 @@ class VerifyResult:
     position: int | None = None  # where an unreadable answer stops being readable (0-based)
     hints: tuple[Hint, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    method: str | None = None  # what decided a readable answer: "symbolic" (a proof) or "numeric" (the points)
+    points: int = 0  # how many points the answer was compared at
+    proof: str | None = None  # for "symbolic": what was proved
 
     @property
     def equivalent(self) -> bool:
@@ -66,6 +69,10 @@ class VerifyResult:
         }
         if self.position is not None:
             doc["position"] = self.position
+        if self.method is not None:
+            doc.update({"method": self.method, "points": self.points})
+            if self.proof is not None:
+                doc["proof"] = self.proof
         return versioned({**self.extra, **doc})
 
     def to_json(self) -> str:
@@ -75,6 +82,10 @@ class VerifyResult:
         """A short report for people: the verdict, then each sentence and the partial credits."""
         lines = [f"{self.target}: {self.verdict}"]
         lines += [f"  - {sentence}" for sentence in self.feedback]
+        if self.method == "symbolic" and self.proof:
+            lines.append(f"  method: symbolic ({self.proof})")
+        elif self.method is not None:
+            lines.append(f"  method: {self.method} ({self.points} point(s) compared)")
         if self.partial_credit:
             lines.append("  partial credit: " + ", ".join(f"{c.credit:g} ({c.mistake})" for c in self.partial_credit))
         lines += [f"  hint {hint.level}: {hint.text}" for hint in self.hints]

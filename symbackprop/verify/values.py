@@ -15,7 +15,14 @@ from symbackprop.verify.names import LayerInfo
 
 
 class ShapeProblem(Exception):
-    """A readable answer whose sizes do not fit: the message is feedback for the student."""
+    """A readable answer whose sizes do not fit: the message is feedback for the student. `fixes` are
+    repairs of the part between `span` (start, end) that make its sizes fit (a transpose, another
+    order), for the grader to propose only where the repaired answer is right."""
+
+    def __init__(self, message: str, fixes: tuple[Mat, ...] = (), span: tuple[int, int] | None = None) -> None:
+        super().__init__(message)
+        self.fixes = fixes
+        self.span = span
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,25 @@
-"""Grading an answer for one network: parse, resolve, compare at the test points, explain.
+"""Grading an answer for one network: parse, resolve, decide, explain.
+
+The decision, for each side of an answer: the sizes first; then the values at the chosen
+points (points.py), which find a wrong answer quickly and at once give the feedback; then,
+for an answer that agrees at every point, a proof (symbolic.py): the answer is "equivalent"
+by method "symbolic" when SymPy proves it equal, and by method "numeric" only when the proof
+is out of reach and further points agree as well.
 
 A Verifier is built once per network and keeps, per target, the expected values at the
-points and (from the first wrong answer on) the mutations and their values, so that a
-batch pays for them once per process.
+points, the mutations and their values (built on first need) and the proof machinery's
+work, so that a batch pays for them once per process.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import time
 from collections.abc import Callable
-from functools import cached_property
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,84 +27,200 @@ from sympy import Expr, Integer, Symbol
 from sympy.matrices import ImmutableMatrix
 from sympy.matrices.expressions import MatrixSymbol
 from sympy.matrices.expressions.matexpr import MatrixElement
+from threadpoolctl import ThreadpoolController
 
 from symbackprop.api import EntryTarget, Target
-from symbackprop.printing import escape_latex, to_latex
+from symbackprop.graph import BATCH
+from symbackprop.matexpr import Elementwise, Indicator
+from symbackprop.printing import escape_latex, to_latex, to_text
 from symbackprop.verify import chain as chains
 from symbackprop.verify.chain import Chain, ChainProblem
 from symbackprop.verify.entries import EntryEvaluator
 from symbackprop.verify.feedback import Explainer, dependence, scales, sign_sentence
 from symbackprop.verify.lexer import AnswerSyntaxError
 from symbackprop.verify.limits import TIME_LIMIT, Deadline, OutOfTime
-from symbackprop.verify.mutations import Mutator, substituted
-from symbackprop.verify.names import Vocabulary
-from symbackprop.verify.parser import parse
-from symbackprop.verify.points import NUMBER_RTOL, Points, close, sample_count, with_stand_ins
+from symbackprop.verify.mutations import CREDIT, Mutation, Mutator
+from symbackprop.verify.names import Vocabulary, activation_lambda
+from symbackprop.verify.parser import Name, Node, Num, parse
+from symbackprop.verify.points import NUMBER_RTOL, Points, close, relative_difference, sample_count, with_stand_ins
 from symbackprop.verify.resolve import Resolver
 from symbackprop.verify.result import Credit, VerifyResult
+from symbackprop.verify.symbolic import Decider, Definitions, Proof
 from symbackprop.verify.values import Explicit, Mat, PartialRef, Scalar, ShapeProblem, Value, shape_text
 
 if TYPE_CHECKING:
     from symbackprop.api import Network
 
 Entry = tuple[Expr, Expr]  # the (row, column) an answer in index notation gives: an index or a number
-Judgement = tuple[bool, list[str], list[Credit], float]
+Array = np.ndarray
+Pick = Callable[[Array], Array]
+
+#: CPU seconds at most spent on a proof (a share of what the answer has left).
+PROOF_SECONDS = 1.0
+#: A disagreement at the points smaller than this (relative) may be rounding: a proof is sought first.
+NEAR_MISS = 1e-6
+#: Layers of at most this many units are searched for a relu' dropped for some units only.
+PER_UNIT = 32
+#: Rows (entries at points) the per-unit search solves on; its solution is checked on all of them.
+ROWS = 4000
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The verdict on one side of an answer and how it was reached."""
+
+    equivalent: bool
+    sentences: tuple[str, ...] = ()
+    credits: tuple[Credit, ...] = ()
+    score: float = 0.0
+    method: str = "symbolic"  # "symbolic": decided exactly (a proof, sizes, paths); "numeric": by the points
+    points: int = 0
+    proof: str | None = None
+
+
+def _wrong(sentences: list[str] | tuple[str, ...], credits: list[Credit] | tuple[Credit, ...] = (), score: float = 0.0,
+           method: str = "symbolic", points: int = 0) -> Judgement:
+    return Judgement(False, tuple(sentences), tuple(credits), score, method, points)
 
 
 class Case:
-    """One target: its expected values at the points, its mutations and their values (built on first need)."""
+    """One target: its formula, its expected values at the points, its mutations and their values (built
+    on first need)."""
 
     def __init__(self, verifier: Verifier, target: Target) -> None:
         self.verifier = verifier
         self.target = target
         self.key = target.symbol if target.kind == "delta" else f"dL/d{target.key}"
-        self.symbol = verifier.vocab.sized(MatrixSymbol(self.key, *verifier.vocab.bp.symbols[
-            target.symbol if target.kind == "delta" else target.key].shape))
-        self.expected = [self.truth(point) for point in verifier.points.values]
+        owner = verifier.vocab.bp.symbols.get(target.symbol if target.kind == "delta" else target.key)
+        shape = owner.shape if owner is not None else target.matrix.shape
+        self.symbol = verifier.vocab.sized(MatrixSymbol(self.key, *shape))
+        self.truth = verifier.vocab.sized(target.matrix)
+        self.expected = [self.value_at(point) for point in verifier.points.values]
+        self._extra: list[Array] | None = None
         self.right = target.text("matrix")
-        self._values: dict[tuple[int, int], np.ndarray] = {}
+        self._values: dict[tuple[int, int], Array] = {}
         self._moves: dict[str, bool] = {}
+        self._mutations: list[Mutation] = []
+        self._built = 0
+        self._explainer: Explainer | None = None
+
+    def value_at(self, point: dict[str, Array]) -> Array:
+        if self.key in point:
+            return point[self.key]
+        return self.verifier.points.evaluate(self.truth, point)
+
+    @property
+    def extra(self) -> list[Array]:
+        """The expected values at the further points."""
+        if self._extra is None:
+            self._extra = [self.value_at(point) for point in self.verifier.points.extra]
+        return self._extra
 
     @cached_property
     def latex(self) -> str:
         return to_latex(self.target.matrix, self.verifier.names)
 
-    def truth(self, point: dict[str, np.ndarray]) -> np.ndarray:
-        """The target's value at a point; a dL/d<value> is computed there from its matrix form (through the
-        point's deltas) when first asked for."""
-        if self.key not in point:
-            point[self.key] = self.verifier.points.evaluate(self.verifier.vocab.sized(self.target.matrix), point)
-        return point[self.key]
-
     @cached_property
-    def explainer(self) -> Explainer:
+    def candidates(self) -> list[Mutation]:
         v = self.verifier
-        bp = v.vocab.bp
-        simplified = {key: v.derivation.delta(key).simplified for key in bp.deltas}
+        simplified = {key: v.derivation.delta(key).simplified for key in v.vocab.bp.deltas}
         simplified["target"] = self.target.simplified
-        candidates = v.mutator.mutations(self.target, simplified)
-        kept = []
-        for mutation in candidates:  # all kept: two that agree at one point may differ at the next
+        return v.mutator.mutations(self.target, simplified)
+
+    @property
+    def explainer(self) -> Explainer:
+        """The mutations with their values at the first point, computed once per process; a build that runs
+        out of time resumes where it stopped at the next call."""
+        v = self.verifier
+        candidates = self.candidates
+        while self._built < len(candidates):  # all kept: two that agree at one point may differ at the next
             v.deadline.check()
+            mutation = candidates[self._built]
             value = self.evaluate(mutation, 0)
             if value is not None:
-                self._values[(len(kept), 0)] = value
-                kept.append(mutation)
-        self._mutations = kept
-        output = next(iter(bp.deltas), None)
-        loss = bp.graph.spec.loss
-        forms = [bp.deltas[output], v.derivation.delta(output).simplified] if output is not None else []
-        sign = sign_sentence(forms, {v.mutator.output, v.mutator.target_name}, output, self.right)
-        ratios = scales(loss.kind, loss.reduction, v.mutator.output, v.mutator.target_name, v.vocab.n_samples, sign)
-        return Explainer(self.target.name, self.right, ratios, kept, self.value, self.expected)
+                self._values[(len(self._mutations), 0)] = value
+                self._mutations.append(mutation)
+            self._built += 1
+        if self._explainer is None:
+            bp = v.vocab.bp
+            output = next(iter(bp.deltas), None)
+            loss = bp.graph.spec.loss
+            forms = [bp.deltas[output], v.derivation.delta(output).simplified] if output is not None else []
+            spelling = v.vocab.names
+            sign = sign_sentence(forms, {v.mutator.output, v.mutator.target_name}, output, self.right, spelling)
+            ratios = scales(loss.kind, loss.reduction, spelling.text(v.mutator.output),
+                            spelling.text(v.mutator.target_name), v.vocab.n_samples, sign, self.right,
+                            spelling.loss_text())
+            self._explainer = Explainer(self.target.name, self.right, ratios, self._mutations, self.value,
+                                        self.expected, frozenset({v.mutator.output, v.mutator.target_name}))
+        return self._explainer
 
-    def evaluate(self, mutation: object, point: int) -> np.ndarray | None:
+    def evaluate(self, mutation: Mutation, point: int) -> Array | None:
+        """A mutation's value at a point: its own formula there, then every delta after it (from the loss
+        back) recomputed from the changed one, then the target; no formula is substituted into another."""
         v = self.verifier
-        expr = v.vocab.sized(substituted(v.vocab.bp, self.target, mutation))
-        value = v.points.evaluate(expr, v.points.values[point])
+        values = v.point(point)
+        if mutation.key == "target":
+            value = v.points.evaluate(v.sized(mutation.local), values)
+        else:
+            value = self.propagated(values, mutation.key, v.points.evaluate(v.sized(mutation.local), values))
         return value if value.shape == self.expected[0].shape and np.all(np.isfinite(value)) else None
 
-    def value(self, index: int, point: int) -> np.ndarray:
+    def propagated(self, point: dict[str, Array], key: str, delta: Array) -> Array:
+        """The target's value at a point where delta_<key> has the value `delta`."""
+        v = self.verifier
+        values = dict(point)
+        values[f"delta_{key}"] = delta
+        keys = list(v.vocab.bp.deltas)
+        for later in keys[keys.index(key) + 1:]:
+            if later in self.through:
+                values[f"delta_{later}"] = v.points.evaluate(v.sized(v.vocab.bp.deltas[later]), values)
+        return values[self.key] if self.target.kind == "delta" else v.points.evaluate(self.truth, values)
+
+    def dropped_units(self, answer: list[Array], pick: Pick) -> tuple[Mutation, list[int]] | None:
+        """For an answer that drops a relu' for some units only (or is one entry of such a thing): the
+        mutation dropping it everywhere and the units (from 1) where the answer drops it."""
+        v = self.verifier
+        count = len(answer)
+        wrong = np.concatenate([(a - pick(self.expected_at(k))).ravel() for k, a in enumerate(answer)])
+        for mutation in self._mutations:
+            if mutation.layer is None or v.units(mutation) > PER_UNIT:
+                continue
+            columns = []
+            for k in range(count):
+                point = v.point(k)
+                name = f"delta_{mutation.key}"
+                true = point[name]
+                dropped = v.points.evaluate(v.sized(mutation.local), point)
+                axis = 1 - v.vocab.bp.graph.named(v.vocab.delta_of[name]).shape.index(BATCH)
+                per_unit = []
+                for unit in range(true.shape[axis]):
+                    mask = np.zeros_like(true)
+                    np.moveaxis(mask, axis, 0)[unit] = 1
+                    per_unit.append((pick(self.propagated(point, mutation.key, true + (dropped - true) * mask)) -
+                                     pick(self.expected_at(k))).ravel())
+                columns.append(np.stack(per_unit, axis=1))
+            basis = np.concatenate(columns, axis=0)
+            if not np.all(np.isfinite(basis)):
+                continue
+            rows = np.flatnonzero(np.any(basis != 0, axis=1) | (wrong != 0))[:ROWS]  # enough to solve; checked on all
+            weights = np.linalg.lstsq(basis[rows], wrong[rows], rcond=None)[0]
+            units = [u for u, w in enumerate(weights) if abs(w - 1) < 1e-6]
+            if units and all(abs(w) < 1e-6 or abs(w - 1) < 1e-6 for w in weights) and \
+                    close(basis @ np.round(weights), wrong):
+                return mutation, [u + 1 for u in units]
+        return None
+
+    def expected_at(self, index: int) -> Array:
+        main = self.expected
+        return main[index] if index < len(main) else self.extra[index - len(main)]
+
+    @cached_property
+    def through(self) -> set[str]:
+        """The keys of the deltas the target is written through, directly or not."""
+        return {key for key, _, _ in self.verifier.mutator.definitions(self.target)}
+
+    def value(self, index: int, point: int) -> Array:
         if (index, point) not in self._values:
             self.verifier.deadline.check()
             value = self.evaluate(self._mutations[index], point)
@@ -104,7 +230,7 @@ class Case:
     def moves(self, leaf: str) -> bool:
         """Whether the target's value changes with `leaf`."""
         if leaf not in self._moves:
-            self._moves[leaf] = not close(self.truth(self.verifier.perturbed(leaf)), self.expected[0])
+            self._moves[leaf] = not close(self.value_at(self.verifier.perturbed(leaf)), self.expected[0])
         return self._moves[leaf]
 
 
@@ -120,9 +246,11 @@ class Verifier:
         self.vocab = Vocabulary(bp, n_samples)
         self.points = Points(net, n_samples)
         self.mutator = Mutator(self.vocab, bp)
+        self.decider = Decider(Definitions(bp, self.vocab.sized), n_samples)
         self.names = self.derivation.names  # the spec's notation, for `expected` and the answer's LaTeX
         self.cases: dict[str, Case] = {}
-        self._perturbed: dict[str, dict[str, np.ndarray]] = {}
+        self._perturbed: dict[str, dict[str, Array]] = {}
+        self._sized: dict[Expr, Expr] = {}
         self.deadline = Deadline(time_limit)
 
     def case(self, target: str) -> Case:
@@ -134,7 +262,19 @@ class Verifier:
             self.cases[found.name] = Case(self, found)
         return self.cases[found.name]
 
-    def perturbed(self, leaf: str) -> dict[str, np.ndarray]:
+    def sized(self, expr: Expr) -> Expr:
+        """A formula of the derivation with N = 1 where the network is checked on one sample (kept)."""
+        found = self._sized.get(expr)
+        if found is None:
+            found = self._sized[expr] = self.vocab.sized(expr)
+        return found
+
+    def point(self, index: int) -> dict[str, Array]:
+        """The points in order, then the further ones."""
+        main = self.points.values
+        return main[index] if index < len(main) else self.points.extra[index - len(main)]
+
+    def perturbed(self, leaf: str) -> dict[str, Array]:
         """The first point with `leaf` redrawn (for the dependence sentences)."""
         self.deadline.check()
         if leaf not in self._perturbed:
@@ -144,50 +284,91 @@ class Verifier:
     # --- the whole verdict -------------------------------------------------------------
 
     def verify(self, target: str | None, answer: str) -> VerifyResult:
-        """The verdict on `answer` for `target` (None: the target the answer's left side names).
-        Raises UnknownTarget for a target the network does not have."""
+        """The verdict on `answer` for `target` (None: the target the answer's left side names), within
+        the time limit in CPU seconds. Raises UnknownTarget for a target the network does not have."""
         start = time.monotonic()
         self.deadline = Deadline(self.time_limit)
         asked = self.derivation.target(target) if target is not None else None
         case = self.case(target) if target is not None else None
         entry = asked.entry if isinstance(asked, EntryTarget) else None  # one entry of the case's target
         shown = r"\text{" + escape_latex(answer if isinstance(answer, str) else "") + "}"
+        grading = _Grading(case, asked, entry, target)
+        try:
+            with self.deadline.enforced(), one_blas_thread():
+                outcome = self._verify(grading, answer, shown)
+        except OutOfTime as error:
+            outcome = dataclasses.replace(self._blank(grading, shown), verdict="timeout", feedback=(str(error),))
+        return dataclasses.replace(outcome, seconds=time.monotonic() - start)
 
-        def result(verdict: str, sentences: list[str], credits: list[Credit] = (), score: float = 0.0,
+    def _blank(self, grading: _Grading, shown: str) -> VerifyResult:
+        case, asked = grading.case, grading.asked
+        name = asked.name if asked is not None else (grading.written or "")
+        expected = "" if case is None else case.latex if grading.entry is None else to_latex(asked.matrix, self.names)
+        return VerifyResult(name, "different", expected, shown)
+
+    def _verify(self, grading: _Grading, answer: str, shown: str) -> VerifyResult:
+        def result(verdict: str, sentences: list[str] | tuple[str, ...], judged: Judgement | None = None,
                    latex: str = shown, position: int | None = None) -> VerifyResult:
-            name = asked.name if asked else (target or "")
-            expected = "" if case is None else case.latex if entry is None else to_latex(asked.matrix, self.names)
-            return VerifyResult(name, verdict, expected, latex, tuple(sentences), tuple(credits), score,
-                                time.monotonic() - start, position)
+            base = self._blank(grading, latex)
+            if judged is None:
+                return dataclasses.replace(base, verdict=verdict, feedback=tuple(sentences), position=position)
+            method = "numeric" if judged.method == "data" else judged.method
+            return dataclasses.replace(base, verdict=verdict, feedback=tuple(sentences),
+                                       partial_credit=judged.credits, score=judged.score, method=method,
+                                       points=judged.points, proof=judged.proof)
 
         try:
             tree = parse(answer, self.deadline)
             resolver = Resolver(self.vocab, answer, self.deadline)
-            values = [resolver.value(side) for side in tree.sides]
-            lhs = self.left_side(values, resolver) if len(values) > 1 else None
-            if case is None:
+            try:
+                first = resolver.value(tree.sides[0]) if len(tree.sides) > 1 else None
+            except ShapeProblem as problem:
+                told = self.shape_feedback(grading.case, problem, answer, tree.sides[0]) if grading.case else \
+                    str(problem)
+                return result("different", [told], _wrong([]))
+            lhs = self.left_side([first], resolver) if first is not None else None
+            if grading.case is None:
                 if lhs is None:
                     raise AnswerSyntaxError("no target: give one, or write the left side (dL/dW_1 = ...)", 0)
-                case = self.case(lhs[0])
-                asked, entry = case.target, lhs[1]
-            latex = " = ".join(self.latex(value, answer) for value in (values[1:] if lhs else values))
+                grading.case = self.case(lhs[0])
+                grading.asked, grading.entry = grading.case.target, lhs[1]
+            case, entry = grading.case, grading.entry
             if lhs is not None and (lhs[0] != case.target.name or not _same_entry(lhs[1], entry, case.symbol.shape)):
                 written = lhs[0] if lhs[1] is None else f"{lhs[0]} entry ({', '.join(_shown(i) for i in lhs[1])})"
-                return result("different", [f"the left side is {written}, but the target is {asked.name}"],
-                              latex=latex)
+                return result("different", [f"the left side is {written}, but the target is {grading.asked.name}"],
+                              _wrong([]))
             if lhs is not None and lhs[1] is not None:
                 entry = lhs[1]
-            for value in values[1:] if lhs else values:
-                equivalent, sentences, credits, score = self.judge(case, value, resolver, entry)
-                if not equivalent:
-                    return result("different", [*resolver.notes, *sentences], credits, score, latex)
-            return result("equivalent", [], [], 1.0, latex)
+            nodes = tree.sides[1:] if lhs else tree.sides
+            judged: list[Judgement] = []
+            shown_sides: list[str] = []
+            formula_right = False
+            for node in nodes:
+                try:
+                    value = resolver.value(node) if node is not tree.sides[0] or first is None else first
+                except ShapeProblem as problem:
+                    return result("different", [self.shape_feedback(case, problem, answer, node)], _wrong([]),
+                                  latex=" = ".join([*shown_sides, shown]) if shown_sides else shown)
+                shown_sides.append(self.latex(value, answer))
+                if self.restates(case, value):  # a definition chain; some other side must give the formula
+                    continue
+                side = self.judge(case, value, resolver, entry)
+                if not side.equivalent and _has_number(node) and self.points.data is not None \
+                        and (formula_right or not _has_name(node)):
+                    side = self.judge_on_data(case, value, entry, formula_right) or side
+                if not side.equivalent:
+                    sentences = [*resolver.notes, *side.sentences]
+                    return result("different", sentences, side, " = ".join(shown_sides))
+                formula_right = formula_right or side.method != "data"
+                judged.append(side)
+            if not judged:
+                return result("different", [f"the answer is written through {case.target.name} itself: give its "
+                                            f"formula"], _wrong([]), " = ".join(shown_sides))
+            return result("equivalent", [], _combined(judged), " = ".join(shown_sides))
         except AnswerSyntaxError as error:
             return result("unreadable", [str(error)], position=error.position)
         except (ShapeProblem, ChainProblem) as problem:
-            return result("different", [str(problem)])
-        except OutOfTime as error:
-            return result("timeout", [str(error)])
+            return result("different", [str(problem)], _wrong([]))
 
     def left_side(self, values: list[Value], resolver: Resolver) -> tuple[str, Entry | None] | None:
         """The target a left side names (dL/dW_1, delta_2, delta_2[n], dL/dW_{ji}) and its entry, if any."""
@@ -217,6 +398,12 @@ class Verifier:
         found = self.derivation.by_value(bottom)  # dL/d<value>: an activation, the output, the input
         return found.name if found is not None else None
 
+    def restates(self, case: Case, value: Value) -> bool:
+        """A side that only names the target again (delta_2 = dL/ds_2 = ...): a definition chain, right."""
+        if isinstance(value, PartialRef) and value.top == chains.LOSS and value.entry is None:
+            return self.designated(value.bottom) == case.target.name
+        return isinstance(value, Mat) and isinstance(value.expr, MatrixSymbol) and value.expr.name == case.key
+
     def latex(self, value: Value, source: str) -> str:
         if isinstance(value, (Mat, Scalar)):
             return to_latex(value.expr, self.names)
@@ -230,7 +417,7 @@ class Verifier:
         if isinstance(value, Chain):
             bottom = self.vocab.delta_of[case.target.symbol] if case.target.kind == "delta" else case.target.key
             sentences = chains.compare(self.vocab, value, bottom, case.target.name)
-            return not sentences, sentences, [], 0.0 if sentences else 1.0
+            return _wrong(sentences) if sentences else Judgement(True, score=1.0)
         if isinstance(value, PartialRef):
             return self.judge(case, resolver.as_value(value, _Span(value.text)), resolver, entry)
         if entry is not None and isinstance(value, (Mat, Explicit)):
@@ -243,31 +430,113 @@ class Verifier:
             return self.judge_scalar(case, value, resolver, entry)
         raise AnswerSyntaxError(f"{getattr(value, 'text', 'this')} is not a formula for {case.target.name}", 0)
 
-    def compare(self, case: Case, answer: list[np.ndarray], pick: Callable[[np.ndarray], np.ndarray],
-                moves: Callable[[str], bool] | None) -> Judgement:
-        if all(close(a, pick(e)) for a, e in zip(answer, case.expected, strict=True)):
-            return True, [], [], 1.0
+    def decide(self, case: Case, answer: list[Array], pick: Pick, prove: Callable[[Deadline], Proof | None],
+               more: Callable[[], list[Array]], moves: Callable[[str], bool] | None, written: set[str]) -> Judgement:
+        """The verdict on values at the points: agreeing everywhere, proved (symbolic) or, when no proof can be
+        had, agreeing at further points too (numeric); else different, with the feedback. `written`: the
+        names the answer uses."""
+        full = list(case.expected)
+        expected = [pick(e) for e in full]
+        count = len(answer)
+        agree = all(close(a, e) for a, e in zip(answer, expected, strict=True))
+        if agree or self.near_miss(answer, expected):
+            proof = self.prove(prove)
+            if proof is not None:
+                return Judgement(True, score=1.0, method="symbolic", points=count, proof=proof.describe())
+        if agree:
+            further = more()
+            if all(close(a, pick(e)) for a, e in zip(further, case.extra, strict=True)):
+                return Judgement(True, score=1.0, method="numeric", points=count + len(further))
+            answer, full = answer + further, full + case.extra
+        return self.explain(case, answer, full, pick, moves, written)
+
+    @staticmethod
+    def near_miss(answer: list[Array], expected: list[Array]) -> bool:
+        """Values that differ only in the last digits somewhere: rounding, or a slightly wrong answer."""
+        return all(np.all(np.isfinite(a)) and a.shape == e.shape for a, e in zip(answer, expected, strict=True)) and \
+            relative_difference(np.concatenate([a.ravel() for a in answer]),
+                                np.concatenate([e.ravel() for e in expected])) < NEAR_MISS
+
+    def prove(self, prove: Callable[[Deadline], Proof | None]) -> Proof | None:
+        """A proof within its own share of the time limit; None when there is none within it."""
+        budget = Deadline(min(PROOF_SECONDS, max(self.deadline.left() / 2, 0.0)))
+        try:
+            with budget.enforced():
+                return prove(budget)
+        except OutOfTime as error:
+            if error.deadline is not budget:
+                raise
+            return None
+        except Exception:  # noqa: BLE001 - no proof (Undecided, or SymPy failing on a hostile answer)
+            return None
+
+    def explain(self, case: Case, answer: list[Array], expected: list[Array], pick: Pick,
+                moves: Callable[[str], bool] | None, written: set[str]) -> Judgement:
+        """Feedback for values that differ from the `expected` (full) values at the first points, within a
+        share of the time left (past it, the plain sentence: the answer is wrong, the verdict is known)."""
+        count = len(answer)
         if not all(np.all(np.isfinite(a)) for a in answer):
-            return False, [f"your answer is not finite at the test points (a log or a division by zero?); "
-                           f"{case.right}"], [], 0.0
-        sentences, credits, score = case.explainer.explain(answer, pick)
-        if not credits and moves is not None:
-            leaves = [node.name for node in self.vocab.bp.graph.leaves if node.role != "fixed"]
-            sentences = dependence(case.target.name, leaves, moves, case.moves) + sentences
-        return False, sentences, credits, score
+            return _wrong([f"your answer is not finite at the test points (a log or a division by zero?); "
+                           f"{case.right}"], method="numeric", points=count)
+        budget = Deadline(max(self.deadline.left() * 0.8, 0.0))
+        try:
+            with budget.enforced():
+                sentences, credits, score = case.explainer.explain(answer, pick, expected, written)
+                if not credits or credits[0].mistake == "fprime_missing":
+                    found = case.dropped_units(answer, pick)
+                    if found is not None and (len(found[1]) < self.units(found[0]) or not credits):
+                        sentences = [self.units_sentence(*found)]
+                        credits, score = [Credit("fprime_missing", CREDIT["fprime_missing"], sentences[0])], \
+                            CREDIT["fprime_missing"]
+                if not credits and moves is not None:
+                    sentences = dependence(case.target.name, self.leaves(case, written), moves, case.moves) + \
+                        sentences
+        except OutOfTime as error:
+            if error.deadline is not budget:
+                raise
+            difference = relative_difference(np.concatenate([a.ravel() for a in answer]),
+                                             np.concatenate([pick(e).ravel() for e in expected[:count]]))
+            sentences, credits, score = [f"it differs from {case.target.name} at the test points (relative "
+                                         f"difference {difference:.2g}); {case.right}"], [], 0.0
+        return _wrong(sentences, credits, score, "numeric", count)
+
+    def units_sentence(self, mutation: Mutation, units: list[int]) -> str:
+        """relu' missing for some units of a layer, in the spec's notation."""
+        s = self.vocab.symbols[self.vocab.delta_of[f"delta_{mutation.key}"]]
+        layer = self.vocab.layers[mutation.layer]
+        derivative = Elementwise(layer.label, 1, activation_lambda(layer.activation, 1), s)
+        which = f"unit{'s' if len(units) > 1 else ''} {', '.join(map(str, units))}"
+        return (f"the activation's derivative {to_text(derivative, self.names)} is missing for {which} of layer "
+                f"{mutation.layer} ({to_text(Indicator(s), self.names)} is 0 where a unit is inactive): "
+                f"{mutation.shown_name} = {to_text(mutation.definition, self.names)}")
+
+    def units(self, mutation: Mutation) -> int:
+        """The number of units of the layer whose delta a mutation changes."""
+        node = self.vocab.bp.graph.named(self.vocab.delta_of[f"delta_{mutation.key}"])
+        return int(node.shape[1 - node.shape.index(BATCH)])
+
+    def leaves(self, case: Case, written: set[str]) -> list[str]:
+        """The leaves worth a dependence sentence: the input, the target and those either formula names."""
+        spec = self.vocab.bp.graph.spec
+        named = written | {s.name for s in case.truth.atoms(MatrixSymbol)} | {spec.input.name, spec.target.name}
+        return [node.name for node in self.vocab.bp.graph.leaves if node.role != "fixed" and node.name in named]
 
     def judge_matrix(self, case: Case, value: Mat) -> Judgement:
         expr = value.expr
         if case.key in {s.name for s in expr.atoms(MatrixSymbol)}:
-            return False, [f"the answer is written through {case.target.name} itself"], [], 0.0
+            return _wrong([f"the answer is written through {case.target.name} itself"])
         if expr.shape != case.symbol.shape:
             return self.wrong_shape(case, expr)
-        answer = self.points.each(lambda point: self.points.evaluate(expr, point))
+        compiled = self.points.compiled(expr)
+        answer = self.points.each(compiled)
 
         def moves(leaf: str) -> bool:
-            return not close(self.points.evaluate(expr, self.perturbed(leaf)), answer[0])
+            return not close(compiled(self.perturbed(leaf)), answer[0])
 
-        return self.compare(case, answer, lambda v: v, moves)
+        return self.decide(case, answer, lambda v: v,
+                           lambda budget: self.decider.decide_matrix(expr, case.truth, budget),
+                           lambda: self.points.each(compiled, self.points.extra), moves,
+                           {s.name for s in expr.atoms(MatrixSymbol)})
 
     def wrong_shape(self, case: Case, expr: Expr) -> Judgement:
         shape, wanted = expr.shape, case.symbol.shape
@@ -275,60 +544,109 @@ class Verifier:
         sentence = f"your answer is {shape_text(shape)}, but {case.target.name} is {shape_text(wanted)} " \
                    f"(the size of {owner})"
         if shape == (wanted[1], wanted[0]):
-            answer = self.points.each(lambda point: self.points.evaluate(expr, point))
+            answer = self.points.each(self.points.compiled(expr))
             if all(close(a.T, e) for a, e in zip(answer, case.expected, strict=True)):
-                return False, [f"the result is transposed: {sentence}; {case.right}"], [
-                    Credit("transpose_result", 0.5, "the result is transposed")], 0.5
-            return False, [f"{sentence}: transposed?"], [], 0.0
-        return False, [sentence], [], 0.0
+                return _wrong([f"the result is transposed: {sentence}; {case.right}"],
+                              [Credit("transpose_result", 0.5, "the result is transposed")], 0.5, "numeric",
+                              len(answer))
+        return _wrong([sentence])
 
     def judge_entry(self, case: Case, value: Mat | Explicit, entry: Entry) -> Judgement:
         """A matrix (or a matrix written out) given for one entry, row or column of the case's target."""
         picks = tuple(slice(None) if isinstance(i, Symbol) else int(i) for i in entry)
         wanted = np.asarray(case.expected[0][picks]).shape
         if isinstance(value, Explicit):
-            cells = [with_stand_ins(cell) for row in value.cells for cell in row]
+            raw = [cell for row in value.cells for cell in row]
+            cells = [with_stand_ins(cell) for cell in raw]
             shape = (len(value.cells), len(value.cells[0]))
 
-            def at(point: dict[str, np.ndarray]) -> np.ndarray:
+            def at(point: dict[str, Array]) -> Array:
                 evaluator = EntryEvaluator(point, self.vocab.n_samples)
                 return np.array([evaluator(cell, ()) for cell in cells], dtype=np.float64).reshape(shape)
+
+            def entries() -> list[Expr]:
+                return [self.decider.entries.scalar(cell, {}) for cell in raw]
+            written = _entry_names(raw)
         else:
             shape = value.expr.shape
+            compiled = self.points.compiled(value.expr)
 
-            def at(point: dict[str, np.ndarray]) -> np.ndarray:
-                return self.points.evaluate(value.expr, point)
+            def at(point: dict[str, Array]) -> Array:
+                return compiled(point)
+
+            def entries() -> list[Expr]:
+                return self.decider.grid_entries(value.expr)
+            written = {s.name for s in value.expr.atoms(MatrixSymbol)}
         if int(np.prod(shape)) != int(np.prod(wanted)) or len([d for d in shape if d != 1]) > len(wanted):
-            return False, [f"your answer is {shape_text(shape)}, but this entry of {case.target.name} is "
-                           f"{shape_text(wanted or (1, 1))}"], [], 0.0
-        answer = self.points.each(lambda point: at(point).reshape(wanted))
-        return self.compare(case, answer, lambda full: np.asarray(full[picks]), None)
+            return _wrong([f"your answer is {shape_text(shape)}, but this entry of {case.target.name} is "
+                           f"{shape_text(wanted or (1, 1))}"])
+
+        def prove(budget: Deadline) -> Proof | None:
+            grid = self.decider.entries.grid(case.truth)
+            rows, cols = (range(len(grid)) if isinstance(picks[0], slice) else [picks[0]],
+                          range(len(grid[0])) if isinstance(picks[1], slice) else [picks[1]])
+            return self.decider.entrywise(entries(), [grid[i][j] for i in rows for j in cols], budget)
+
+        def values(points: list[dict[str, Array]] | None = None) -> list[Array]:
+            return self.points.each(lambda point: at(point).reshape(wanted), points)
+
+        return self.decide(case, values(), lambda full: np.asarray(full[picks]), prove,
+                           lambda: values(self.points.extra), None, written)
 
     def judge_explicit(self, case: Case, value: Explicit) -> Judgement:
         rows, cols = len(value.cells), len(value.cells[0])
         if (rows, cols) != tuple(int(d) for d in case.symbol.shape):
-            return False, [f"the matrix written out is {rows}x{cols}, but {case.target.name} is "
-                           f"{shape_text(case.symbol.shape)}"], [], 0.0
-        cells = [with_stand_ins(cell) for row in value.cells for cell in row]
-        if all(not cell.free_symbols for cell in cells):
+            return _wrong([f"the matrix written out is {rows}x{cols}, but {case.target.name} is "
+                           f"{shape_text(case.symbol.shape)}"])
+        raw = [cell for row in value.cells for cell in row]
+        cells = [with_stand_ins(cell) for cell in raw]
+        if all(not cell.free_symbols and not cell.has(MatrixElement) for cell in cells):
             return self.judge_numbers(case, np.array([float(c) for c in cells]).reshape(rows, cols), lambda v: v)
 
-        def at(point: dict[str, np.ndarray]) -> np.ndarray:
+        def at(point: dict[str, Array]) -> Array:
             evaluator = EntryEvaluator(point, self.vocab.n_samples)
             return np.array([evaluator(cell, ()) for cell in cells], dtype=np.float64).reshape(rows, cols)
 
-        return self.compare(case, self.points.each(at), lambda v: v, None)
+        def prove(budget: Deadline) -> Proof | None:
+            answer = [self.decider.entries.scalar(cell, {}) for cell in raw]
+            return self.decider.entrywise(answer, self.decider.grid_entries(case.truth), budget)
 
-    def judge_numbers(self, case: Case, answer: np.ndarray, pick: Callable[[np.ndarray], np.ndarray]) -> Judgement:
+        return self.decide(case, self.points.each(at), lambda v: v, prove,
+                           lambda: self.points.each(at, self.points.extra), None, _entry_names(raw))
+
+    def judge_numbers(self, case: Case, answer: Array, pick: Pick) -> Judgement:
         """Plain numbers: checked against the target's value on the spec's data."""
         if self.points.data is None:
             raise AnswerSyntaxError("a number can only be checked on the spec's data, and this spec has none "
                                     "for every leaf: write a formula", 0)
-        expected = pick(case.truth(self.points.data))
-        if close(answer, expected, rtol=NUMBER_RTOL):
-            return True, [], [], 1.0
-        return False, [f"on the spec's data {case.target.name} is {np.array2string(expected, precision=6)}, "
-                       f"not {np.array2string(answer, precision=6)}"], [], 0.0
+        expected = pick(case.value_at(self.points.data))
+        if close(answer, expected, rtol=NUMBER_RTOL, floor=NUMBER_RTOL):
+            return Judgement(True, score=1.0, method="data", points=1)
+        return _wrong([f"on the spec's data {case.target.name} is {_numbers(expected)}, not {_numbers(answer)}"],
+                      method="data", points=1)
+
+    def judge_on_data(self, case: Case, value: Value, entry: Entry | None, after: bool) -> Judgement | None:
+        """A side with numbers put in for some values, checked on the spec's data; None if it cannot be."""
+        data = self.points.data
+        picks = tuple(int(i) if not isinstance(i, Symbol) else slice(None) for i in entry) if entry else None
+        try:
+            if isinstance(value, Mat) and value.expr.shape == case.symbol.shape:
+                got = self.points.evaluate(value.expr, data)
+            elif isinstance(value, Scalar) and picks is not None and all(isinstance(p, int) for p in picks):
+                got = np.asarray(EntryEvaluator(data, self.vocab.n_samples)(with_stand_ins(value.expr), ()))
+            else:
+                return None
+        except (ValueError, KeyError, TypeError):
+            return None
+        expected = case.value_at(data)
+        expected = np.asarray(expected[picks]) if picks is not None and got.ndim == 0 else expected
+        if close(got, expected, rtol=NUMBER_RTOL, floor=NUMBER_RTOL):
+            return Judgement(True, score=1.0, method="data", points=1)
+        shown, truth = _numbers(got), _numbers(expected)
+        lead = "this side is not what the previous one is on the data" if after else \
+            "this side is not right on the spec's data"
+        return _wrong([f"{lead}: it is {shown} there, but {case.target.name} is {truth}; {case.right}"],
+                      method="data", points=1)
 
     def judge_scalar(self, case: Case, value: Scalar, resolver: Resolver, entry: Entry | None) -> Judgement:
         expr = with_stand_ins(value.expr)
@@ -344,7 +662,7 @@ class Verifier:
         picks = tuple(slice(None) if isinstance(i, Symbol) else int(i) for i in entry)
         order = tuple(i for i in entry if isinstance(i, Symbol))
 
-        def pick(full: np.ndarray) -> np.ndarray:
+        def pick(full: Array) -> Array:
             return np.asarray(full[picks])
 
         if not expr.free_symbols and not expr.has(MatrixElement):
@@ -354,24 +672,37 @@ class Verifier:
 
         shape = pick(case.expected[0]).shape
 
-        def at(point: dict[str, np.ndarray]) -> np.ndarray:  # an index the formula does not use: constant along it
+        def at(point: dict[str, Array]) -> Array:  # an index the formula does not use: constant along it
             return np.broadcast_to(EntryEvaluator(point, self.vocab.n_samples)(expr, order), shape).copy()
+
+        def prove(budget: Deadline) -> Proof | None:
+            truth = self.decider.entries.grid(case.truth)
+            ranges = [range(resolver.ranges[i][0]) for i in order]
+            answers, truths = [], []
+            for numbers in itertools.product(*ranges):
+                given = dict(zip(order, numbers, strict=True))
+                row, col = (given[i] if isinstance(i, Symbol) else int(i) for i in entry)
+                answers.append(self.decider.entries.scalar(value.expr, given))
+                truths.append(truth[row][col])
+            return self.decider.entrywise(answers, truths, budget)
 
         answer = self.points.each(at)
 
         def moves(leaf: str) -> bool:
             return not close(at(self.perturbed(leaf)), answer[0])
 
-        equivalent, sentences, credits, score = self.compare(case, answer, pick, moves)
-        if not equivalent and not order:
+        judged = self.decide(case, answer, pick, prove, lambda: self.points.each(at, self.points.extra), moves,
+                             _entry_names([value.expr]))
+        sentences = list(judged.sentences)
+        if not judged.equivalent and not order:
             other = self.other_entry(case, answer, picks)
             sentences = [other, *sentences] if other is not None else sentences
         unused = [str(index) for index, size in zip(entry, case.symbol.shape, strict=True)  # size 1: one value
                   if isinstance(index, Symbol) and index not in expr.free_symbols and size != 1]
-        if not equivalent and unused:
+        if not judged.equivalent and unused:
             sentences = [f"the index {', '.join(unused)} of the left side does not appear on the right: every entry "
                          f"along it would be the same, but not in {case.target.name}", *sentences]
-        return equivalent, sentences, credits, score
+        return dataclasses.replace(judged, sentences=tuple(sentences))
 
     def default_entry(self, case: Case, free: set[Symbol], resolver: Resolver) -> Entry:
         """Free indices named as the index form names them (j, i, n ...); none for a 1x1 target."""
@@ -395,7 +726,7 @@ class Verifier:
         return entry[0], entry[1]
 
     @staticmethod
-    def other_entry(case: Case, answer: list[np.ndarray], picks: tuple) -> str | None:
+    def other_entry(case: Case, answer: list[Array], picks: tuple) -> str | None:
         """When one entry was asked for: the entry of the target the answer is, if another."""
         hits = [index for index in np.ndindex(case.expected[0].shape)
                 if all(close(a, np.asarray(e[index])) for a, e in zip(answer, case.expected, strict=True))]
@@ -404,6 +735,43 @@ class Verifier:
         shown = ", ".join(str(i + 1) for i in hits[0])
         asked = ", ".join(str(i + 1) for i in picks)
         return f"this is entry ({shown}) of {case.target.name}, not entry ({asked})"
+
+    # --- sizes that do not fit -----------------------------------------------------------
+
+    def shape_feedback(self, case: Case, problem: ShapeProblem, answer: str, node: Node) -> str:
+        """The size problem, with a repair proposed only when the repaired answer is the right one."""
+        for fixed in problem.fixes:
+            try:
+                resolver = Resolver(self.vocab, answer, self.deadline, {problem.span: fixed})
+                value = resolver.value(node)
+                if isinstance(value, Mat) and value.expr.shape == case.symbol.shape and \
+                        self.judge_matrix(case, value).equivalent:
+                    return f"{problem}; did you mean {to_text(fixed.expr, self.names)}?"
+            except (ShapeProblem, ChainProblem, AnswerSyntaxError, ValueError):
+                continue
+        return str(problem)
+
+
+@cache
+def _threadpools() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> AbstractContextManager:
+    """NumPy's BLAS on one thread while answers are graded: their matrices are small, and a second thread
+    mostly waits (on a busy machine, spinning: ten to twenty times the CPU time of one thread)."""
+    return _threadpools().limit(limits=1)
+
+
+@dataclass
+class _Grading:
+    """What one answer is graded against: the case, the target as asked (maybe one entry of the case's
+    target) and that entry, and the target as written (for messages before it is known)."""
+
+    case: Case | None
+    asked: Target | EntryTarget | None
+    entry: Entry | None
+    written: str | None
 
 
 def _same_entry(written: Entry | None, asked: Entry | None, shape: tuple) -> bool:
@@ -418,6 +786,47 @@ def _same_entry(written: Entry | None, asked: Entry | None, shape: tuple) -> boo
 
 def _shown(index: Expr) -> str:
     return str(index) if isinstance(index, Symbol) else str(int(index) + 1)
+
+
+def _combined(judged: list[Judgement]) -> Judgement:
+    """One judgement for all sides: symbolic only if every side was decided exactly."""
+    methods = {j.method for j in judged}
+    method = "numeric" if methods & {"numeric", "data"} else "symbolic"
+    proofs = [j.proof for j in judged if j.proof]
+    return Judgement(True, score=1.0, method=method, points=max((j.points for j in judged), default=0),
+                     proof="; ".join(proofs) if method == "symbolic" and proofs else None)
+
+
+def _numbers(value: Array) -> str:
+    """A number as people write it (-80, 0.333333); a matrix as NumPy prints it."""
+    value = np.asarray(value)
+    return f"{float(value):.6g}" if value.size == 1 else np.array2string(value, precision=6)
+
+
+def _entry_names(exprs: list[Expr]) -> set[str]:
+    return {e.parent.name for expr in exprs for e in expr.atoms(MatrixElement) if isinstance(e.parent, MatrixSymbol)}
+
+
+def _has_number(node: Node) -> bool:
+    return any(isinstance(n, Num) for n in _nodes(node))
+
+
+def _has_name(node: Node) -> bool:
+    return any(isinstance(n, Name) for n in _nodes(node))
+
+
+def _nodes(node: object) -> list[Node]:
+    """Every syntax node under `node` (itself included)."""
+    found: list[Node] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Node):
+            found.append(item)
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+        elif isinstance(item, tuple):
+            stack.extend(item)
+    return found
 
 
 class _Span:
