@@ -350,7 +350,7 @@ class Verifier:
                     return result("different", [self.shape_feedback(case, problem, answer, node)], _wrong([]),
                                   latex=" = ".join([*shown_sides, shown]) if shown_sides else shown)
                 shown_sides.append(self.latex(value, answer))
-                if self.restates(case, value):  # a definition chain; some other side must give the formula
+                if self.restates(case, value, resolver):  # a definition chain; some other side must give the formula
                     continue
                 side = self.judge(case, value, resolver, entry)
                 if not side.equivalent and _has_number(node) and self.points.data is not None \
@@ -398,10 +398,14 @@ class Verifier:
         found = self.derivation.by_value(bottom)  # dL/d<value>: an activation, the output, the input
         return found.name if found is not None else None
 
-    def restates(self, case: Case, value: Value) -> bool:
-        """A side that only names the target again (delta_2 = dL/ds_2 = ...): a definition chain, right."""
+    def restates(self, case: Case, value: Value, resolver: Resolver) -> bool:
+        """A side that only names the target again (delta_2 = dL/ds_2 = ...): a definition chain, right.
+        (dL/dy_out names a formula, the loss's derivative, and is judged as one.)"""
         if isinstance(value, PartialRef) and value.top == chains.LOSS and value.entry is None:
-            return self.designated(value.bottom) == case.target.name
+            try:
+                value = resolver.as_value(value, _Span(value.text))
+            except AnswerSyntaxError:
+                return False
         return isinstance(value, Mat) and isinstance(value.expr, MatrixSymbol) and value.expr.name == case.key
 
     def latex(self, value: Value, source: str) -> str:
