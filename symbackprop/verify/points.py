@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sympy import Basic, Float, Function, Lambda, tanh
 from sympy.core.function import AppliedUndef
-from sympy.matrices.expressions import MatrixSymbol
 
 from symbackprop import rules
 from symbackprop.derive import Backprop
@@ -33,7 +32,7 @@ from symbackprop.forms.index import EntryFunction
 from symbackprop.gradcheck import random_values
 from symbackprop.graph import BATCH
 from symbackprop.matexpr import Elementwise
-from symbackprop.numeric import HELPERS, GradientFunction, NumpyCodePrinter
+from symbackprop.numeric import GradientFunction, compile_expression
 
 if TYPE_CHECKING:
     from symbackprop.api import Network
@@ -134,24 +133,12 @@ class Compiled:
     """One matrix expression printed as NumPy code and compiled once, then computed at any point."""
 
     def __init__(self, expr: Basic, n_samples: int) -> None:
-        names = sorted({str(m.name) for m in expr.atoms(MatrixSymbol)})
-        self.names = names
-        ids = {name: f"m{i}" for i, name in enumerate(names)}
-        code = NumpyCodePrinter(ids).doprint(expr)
-        source = "import numpy\n" + HELPERS + f"\n\ndef value({', '.join(['n_samples', *ids.values()])}):\n" \
-            f"    dtype = numpy.float64\n    return {code}\n"
-        namespace: dict[str, Any] = {}
-        exec(compile(source, "<symbackprop answer>", "exec"), namespace)  # our own printed code, no user text
-        self.function = namespace["value"]
+        self.function = compile_expression(expr)  # our own printed code, no user text
         self.n_samples = n_samples
 
     def __call__(self, point: dict[str, np.ndarray]) -> np.ndarray:
-        missing = [name for name in self.names if name not in point]
-        if missing:
-            raise ValueError(f"missing values for {', '.join(missing)}")
         with np.errstate(all="ignore"):  # a log of a negative number is a NaN the comparison reports
-            value = self.function(self.n_samples, *(point[name] for name in self.names))
-            return np.asarray(value, dtype=np.float64)
+            return np.asarray(self.function(point, self.n_samples), dtype=np.float64)
 
 
 class Points:
