@@ -107,7 +107,8 @@ def tokenize(text: str) -> list[Token]:
                 pos += 2
             else:
                 raise AnswerSyntaxError(f"unexpected '\\' at position {start + 1}", start)
-        elif char.isascii() and char.isdigit() or (char == "." and text[pos + 1:pos + 2].isdigit()):
+        elif char.isascii() and char.isdigit() or (char == "." and text[pos + 1:pos + 2].isascii()
+                                                   and text[pos + 1:pos + 2].isdigit()):
             match = _NUMBER.match(text, pos)
             if len(match.group().replace(".", "")) > MAX_DIGITS:
                 raise AnswerSyntaxError(f"number longer than {MAX_DIGITS} digits at position {start + 1}", start)
