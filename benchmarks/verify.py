@@ -57,7 +57,13 @@ GENERIC_CHAIN: dict[str, Any] = {
 }
 
 
-def answers(net: sbp.Network) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def answers(net: sbp.Network) -> list[tuple[str, str]]:
+    """The whole mix, right answers then wrong ones (benchmarks/batch_scale.py grades it too)."""
+    right, wrong = answer_mix(net)
+    return right + wrong
+
+
+def answer_mix(net: sbp.Network) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(right, wrong): every printed form of every target, and each matrix form turned wrong."""
     right, wrong = [], []
     for target in net.derive().targets:
@@ -85,7 +91,7 @@ def single(spec: str | dict[str, Any]) -> dict[str, Any]:
         start = time.thread_time()
         _ = verifier.case(target.name).explainer
         cold.append(time.thread_time() - start)
-    right, wrong = answers(net)
+    right, wrong = answer_mix(net)
     figures: dict[str, Any] = {"verifier": built, "mutations (median)": statistics.median(cold),
                                "mutations (max)": max(cold)}
     for label, mix in (("right", right), ("wrong", wrong)):
@@ -102,8 +108,7 @@ def single(spec: str | dict[str, Any]) -> dict[str, Any]:
 
 
 def batch(spec: str, count: int, workers: int) -> float:
-    right, wrong = answers(sbp.load(spec))
-    mix = right + wrong
+    mix = answers(sbp.load(spec))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "answers.csv"
         with path.open("w", newline="", encoding="utf-8") as handle:
