@@ -493,12 +493,14 @@ class Network:
         return Checker(self)
 
     def render(self, format: str = "md", sections: list[str] | None = None, forms: list[str] | None = None,
-               digits: int = 4, template_dir: str | Path | None = None) -> str:
-        """The worked solution as a LaTeX ("tex") or Markdown ("md") document (docs/render.md);
-        raises symbackprop.render.RenderError."""
+               digits: int | None = None, template_dir: str | Path | None = None, figure: str | None = None) -> str:
+        """The worked solution as a LaTeX ("tex") or Markdown ("md") document (docs/render.md); options
+        not given come from the spec's `render:` section or the defaults. A Markdown document shows its
+        diagram from the file `figure` (symbackprop.render.diagram_svg draws it). Raises
+        symbackprop.render.RenderError."""
         from symbackprop.render import render  # the renderer builds on this module
 
-        return render(self, format, sections, forms, digits, template_dir)
+        return render(self, format, sections, forms, digits, template_dir, figure)
 
     def data(self) -> dict[str, np.ndarray]:
         """The spec's numbers as float64 arrays."""

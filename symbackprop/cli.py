@@ -218,7 +218,13 @@ def cmd_render(args: argparse.Namespace) -> int:
                "template_dir": args.template_dir}
     try:
         if not args.pdf:
-            _write(render.render(net, args.format, **options), args.output)
+            stem = Path(args.output).stem if args.output else Path(args.spec).stem
+            document = render.render_document(net, args.format, **options, figure=f"{stem}-network.svg")
+            folder = Path(args.output).parent if args.output else Path()
+            for name, data in document.files.items():  # the diagram first: a failure leaves no document
+                _write(data, str(folder / name))
+                print(f"symbackprop: wrote {folder / name}", file=sys.stderr)
+            _write(document.text, args.output)
             return 0
         pdf = render.render_pdf(net, **options)
     except (render.RenderError, render.PdfError) as error:
@@ -230,12 +236,12 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def _names(choices: Sequence[str]) -> Callable[[str], list[str] | None]:
-    """An argparse type: a comma-separated list of `choices`, or "all" (None: every one)."""
+    """An argparse type: a comma-separated list of `choices`, or "all" (every one)."""
 
     def parse(text: str) -> list[str] | None:
         names = [name.strip() for name in text.split(",") if name.strip()]
         if names == ["all"]:
-            return None
+            return list(choices)
         unknown = [name for name in names if name not in choices]
         if unknown or not names:
             raise argparse.ArgumentTypeError(f"{text!r}: expected a comma-separated list of {', '.join(choices)}")
@@ -245,19 +251,23 @@ def _names(choices: Sequence[str]) -> Callable[[str], list[str] | None]:
 
 
 def _add_render_command(commands: argparse._SubParsersAction) -> None:
-    from symbackprop.options import DEFAULT_DIGITS, MAX_DIGITS, SECTIONS
+    from symbackprop.options import DEFAULT_DIGITS, DEFAULT_FORMS, MAX_DIGITS, SECTIONS
 
     render = commands.add_parser(
         "render", help="the whole worked solution as a LaTeX or Markdown document, or a PDF",
-        description="The worked solution: the network as a diagram, the size of every matrix, the forward "
-                    "equations in vector and scalar form, the loss, every delta and gradient in each form, the "
-                    "numbers of each gradient-descent step on the spec's data, and the checks run (gradcheck, "
-                    "forms against the matrix form). Templates: templates/tex and templates/md (docs/render.md).",
+        description="The worked solution: the network as a diagram, the notation, the size of every matrix, the "
+                    "forward equations in vector and scalar form, the loss, every delta and gradient in the chosen "
+                    "forms, the numbers of each gradient-descent step on the spec's data (a small network's first "
+                    "step worked entry by entry), and the checks run (gradcheck, forms against the matrix form). "
+                    "Long formulas are broken into lines, never scaled down. Templates: templates/tex and "
+                    "templates/md (docs/render.md).",
         epilog="Examples:\n  symbackprop render specs/mlp.yaml --format md -o mlp.md\n"
                "  symbackprop render specs/mlp.yaml --pdf -o mlp.pdf\n"
                "  symbackprop render specs/mlp.yaml --format tex --sections derivation,numeric --forms matrix,index\n"
                "--pdf compiles with latexmk or pdflatex (no shell escape, files read and written only in a "
-               "temporary directory) and writes SPEC's name with .pdf in the current directory unless -o is given.",
+               "temporary directory) and writes SPEC's name with .pdf in the current directory unless -o is given.\n"
+               "--format md also writes the diagram as NAME-network.svg next to the document (NAME: the -o file's "
+               "name, or SPEC's in the current directory); it needs pdflatex and pdftocairo (poppler-utils).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     render.add_argument("spec", metavar="SPEC", help="the network spec (YAML file)")
     render.add_argument("--format", choices=["tex", "md"], help="LaTeX or Markdown (required unless --pdf)")
@@ -265,12 +275,14 @@ def _add_render_command(commands: argparse._SubParsersAction) -> None:
     render.add_argument("-o", "--output", metavar="FILE",
                         help="write to FILE (default: stdout; with --pdf, SPEC's name with .pdf)")
     render.add_argument("--sections", type=_names(SECTIONS), metavar="LIST",
-                        help=f"comma-separated sections to include, in document order (default all: "
-                             f"{','.join(SECTIONS)})")
+                        help=f"comma-separated sections to include, in document order (default: the spec's "
+                             f"render section, else all: {','.join(SECTIONS)})")
     render.add_argument("--forms", type=_names(FORMS), metavar="LIST",
-                        help=f"comma-separated forms of each derivation (default all: {','.join(FORMS)})")
-    render.add_argument("--digits", type=_number(int, 0, MAX_DIGITS), default=DEFAULT_DIGITS, metavar="N",
-                        help=f"decimals of every number shown (default {DEFAULT_DIGITS})")
+                        help=f"comma-separated forms of each derivation, or all: {','.join(FORMS)} (default: the "
+                             f"spec's render section, else {','.join(DEFAULT_FORMS)})")
+    render.add_argument("--digits", type=_number(int, 0, MAX_DIGITS), metavar="N",
+                        help=f"decimals of every number shown (default: the spec's render section, else "
+                             f"{DEFAULT_DIGITS})")
     render.add_argument("--template-dir", metavar="DIR",
                         help="templates here replace the built-in ones of the same name (e.g. DIR/network.tex)")
     render.set_defaults(run=cmd_render)

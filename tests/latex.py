@@ -24,6 +24,17 @@ def require_pdflatex() -> str:
     return engine
 
 
+def require_tool(name: str, package: str) -> str:
+    """A system tool a test needs (pdftocairo, pandoc): skipped without it, failed under CI=true."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is missing: apt-get install {package}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 def compile_latex(body: str, workdir: Path) -> str:
     """Compile `body` inside a minimal document; returns the log, fails the test on an error."""
     engine = require_pdflatex()

@@ -22,8 +22,14 @@ def _gallery_tool():  # noqa: ANN202 - a module loaded from tools/
 def test_gallery_is_current() -> None:
     gallery = _gallery_tool()
     assert gallery.stale() == [], "docs/gallery/ is not current: run python tools/gallery.py"
-    pages = {path.stem for path in (ROOT / "docs" / "gallery").glob("*.md")} - {"README"}
+    folder = ROOT / "docs" / "gallery"
+    pages = {path.stem for path in folder.glob("*.md")} - {"README"}
     assert pages == {path.stem for path in (ROOT / "specs").glob("*.yaml")}
+    for stem in pages:  # each page shows its diagram; the index shows each first page
+        assert f"]({stem}-network.svg)" in (folder / f"{stem}.md").read_text(encoding="utf-8")
+        assert (folder / f"{stem}-network.svg").read_bytes().startswith(b"<?xml")
+        assert (folder / f"{stem}-page1.png").read_bytes().startswith(b"\x89PNG")
+        assert f"({stem}-page1.png)" in (folder / "README.md").read_text(encoding="utf-8")
 
 
 def test_gallery_check_ignores_only_machine_dependent_figures() -> None:

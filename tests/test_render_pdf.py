@@ -1,6 +1,7 @@
-"""Worked solutions compiled to PDF with a real engine: every spec compiles with no LaTeX error and
-no overfull box, user text stays text, the engine is locked down, and failures are one clear line.
-Under CI=true a missing pdflatex fails these tests (tests/latex.py)."""
+"""Worked solutions compiled to PDF with a real engine: every spec compiles with no LaTeX error, no
+overfull or underfull box and no scaled formula (long formulas are broken into lines), user text
+stays text, the engine is locked down, failures are one clear line, and the Markdown diagram is
+the same TikZ as SVG. Under CI=true a missing pdflatex fails these tests (tests/latex.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from pathlib import Path
 import pytest
 
 import symbackprop as sbp
+from symbackprop import render
 from symbackprop.cli import main
 from symbackprop.render import PdfError, render_pdf
 from symbackprop.render.pdf import compile_pdf
-from tests.latex import require_pdflatex
+from tests.latex import require_pdflatex, require_tool
 from tests.test_render import NASTY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,9 +29,15 @@ SLACK_PT = 1.0
 
 
 def overfull(log: str) -> list[str]:
-    """Log lines reporting a box wider or higher than its room by more than SLACK_PT."""
+    """Log lines reporting a box wider or higher than its room by more than SLACK_PT, or an underfull
+    box (TeX reports those by badness: any is a line or page stretched out of shape)."""
     return [line for line in log.splitlines()
-            if (m := re.match(r"Overfull \\[hv]box \((\d+(?:\.\d+)?)pt too", line)) and float(m.group(1)) > SLACK_PT]
+            if ((m := re.match(r"Overfull \\[hv]box \((\d+(?:\.\d+)?)pt too", line)) and float(m.group(1)) > SLACK_PT)
+            or line.startswith("Underfull")]
+
+
+#: A command that scales what it holds: a formula or diagram so set is shrunk, not broken.
+SCALING = re.compile(r"\\(resizebox|scalebox|fit|adjustbox)\b|scale=")
 
 
 def pdf_text(data: bytes, workdir: Path) -> str | None:
@@ -45,12 +53,44 @@ def pdf_text(data: bytes, workdir: Path) -> str | None:
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
-def test_every_spec_compiles_without_errors_or_overfull_boxes(spec: Path) -> None:
+def test_every_spec_compiles_without_errors_bad_boxes_or_scaling(spec: Path) -> None:
     require_pdflatex()
-    pdf = render_pdf(sbp.load(spec))
+    net = sbp.load(spec)
+    assert SCALING.search(net.render("tex")) is None
+    pdf = render_pdf(net)
     assert pdf.data.startswith(b"%PDF")
     assert not [line for line in pdf.log.splitlines() if line.startswith("!")]
     assert overfull(pdf.log) == []
+    pages = re.search(r"Output written on document\.pdf \((\d+) pages?", pdf.log)
+    recorded = re.search(rf"^\| {spec.stem} \(.*\) \| \d+ \| (\d+) \|$", PAGE_COUNTS, flags=re.M)
+    assert pages and recorded and pages.group(1) == recorded.group(1), "docs/render.md: page counts"
+
+
+#: The table of page counts in docs/render.md ("before" and "after" per spec).
+PAGE_COUNTS = (ROOT / "docs" / "render.md").read_text(encoding="utf-8").split("### Page counts")[1]
+
+
+@pytest.mark.slow
+def test_every_form_of_a_deep_network_fits_the_page() -> None:
+    """Symbolic forms grow with depth: ten tanh layers, every form, broken into lines within the page."""
+    require_pdflatex()
+    layers = [{"name": str(k), "units": 3, "activation": "tanh"} for k in range(1, 10)]
+    spec = {"name": "deep", "input": {"name": "x", "size": 3}, "target": {"name": "y", "size": 2},
+            "layers": [*layers, {"name": "out", "units": 2, "activation": "sigmoid"}],
+            "loss": {"type": "half_squared_error", "reduction": "mean"}}
+    net = sbp.load(spec)
+    longest = max(len(t.latex("symbolic")) for t in net.derive().targets)
+    assert longest > 700  # several lines' worth
+    pdf = render_pdf(net, sections=["derivation"], forms=list(sbp.FORMS))
+    assert overfull(pdf.log) == []
+
+
+def test_overfull_and_underfull_boxes_are_caught() -> None:
+    log = ("Overfull \\hbox (0.5pt too wide) in paragraph\nOverfull \\hbox (12.3pt too wide) in alignment\n"
+           "Underfull \\hbox (badness 10000) in paragraph\n")
+    assert overfull(log) == ["Overfull \\hbox (12.3pt too wide) in alignment",
+                             "Underfull \\hbox (badness 10000) in paragraph"]
+    assert SCALING.search(r"\resizebox{\linewidth}{!}{x}") and SCALING.search(r"\begin{tikzpicture}[scale=0.7]")
 
 
 def test_pdf_is_byte_identical_run_after_run() -> None:
@@ -134,6 +174,36 @@ def test_cli_missing_engine_names_the_packages(tmp_path: Path, monkeypatch: pyte
                            "`apt-get install texlive-latex-base texlive-latex-recommended texlive-pictures lmodern` "
                            "(and optionally latexmk)")
     assert not (tmp_path / "out.pdf").exists()
+
+
+def test_markdown_diagram_is_the_tikz_as_svg_written_next_to_the_document(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    require_pdflatex()
+    require_tool("pdftocairo", "poppler-utils")
+    spec = str(ROOT / "specs" / "square_221.yaml")
+    assert main(["render", spec, "--format", "md", "-o", str(tmp_path / "sheet.md")]) == 0
+    assert f"wrote {tmp_path / 'sheet-network.svg'}" in capsys.readouterr().err
+    text = (tmp_path / "sheet.md").read_text(encoding="utf-8")
+    assert "](sheet-network.svg)" in text
+    svg = (tmp_path / "sheet-network.svg").read_text(encoding="utf-8")
+    assert svg.startswith("<?xml") and "<svg" in svg and "<path" in svg
+    assert svg == render.diagram_svg(sbp.load(spec)).decode("utf-8")  # the same bytes every time
+
+
+def test_markdown_without_a_network_section_writes_no_diagram(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no TeX needed
+    monkeypatch.chdir(tmp_path)
+    assert main(["render", str(ROOT / "specs" / "mlp.yaml"), "--format", "md", "--sections", "loss"]) == 0
+    assert "## Loss" in capsys.readouterr().out and list(tmp_path.iterdir()) == []
+
+
+def test_markdown_diagram_without_tex_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code = main(["render", str(ROOT / "specs" / "mlp.yaml"), "--format", "md", "-o", str(tmp_path / "out.md")])
+    assert code == 2 and "no TeX engine" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_pdf_in_a_real_process(tmp_path: Path) -> None:

@@ -61,7 +61,9 @@ def _environment(net: Network, values: dict[str, np.ndarray]) -> tuple[dict[str,
     return env, values[net.spec.input.name].shape[axis]
 
 
-def _forms(net: Network, values: dict[str, np.ndarray], seed: int) -> list[dict[str, Any]]:
+def _forms(net: Network, values: dict[str, np.ndarray], seed: int, gradients: dict[str, dict[str, Any]]) -> list[
+        dict[str, Any]]:
+    """One row per target: its forms against the matrix form, and for a gradient gradcheck's figures."""
     env, n_samples = _environment(net, values)
     rng = np.random.default_rng(seed)
     rows = []
@@ -72,10 +74,14 @@ def _forms(net: Network, values: dict[str, np.ndarray], seed: int) -> list[dict[
         for form in ("simplified", "symbolic"):
             differences[form] = _difference(np.asarray(evaluate(target.form(form), env, n_samples), dtype=float),
                                             matrix)
-        rows.append({"symbol": Math(inline_symbol(target)), "entries": len(positions), "total": matrix.size,
+        forms_ok = all(d <= AGREEMENT for d in differences.values())
+        gradient = gradients.get(target.key) if target.kind == "gradient" else None
+        symbol = inline_symbol(target) if target.kind == "gradient" else target.names.latex(target.symbol)
+        rows.append({"symbol": Math(symbol), "entries": len(positions), "total": matrix.size,
+                     "gradcheck": gradient,
                      "differences": [{"form": Text(form), "value": Math(numbers.scientific(differences[form]))}
                                      for form in COMPARED],
-                     "ok": all(d <= AGREEMENT for d in differences.values())})
+                     "forms_ok": forms_ok, "ok": forms_ok and (gradient is None or gradient["ok"])})
     return rows
 
 
@@ -86,13 +92,15 @@ def checks_section(net: Network, seed: int = 0) -> dict[str, Any]:
     except NotComputable as error:
         return {"available": False, "reason": Text(f"{error}.")}
     der = net.derive()
-    gradients = [{"symbol": Math(inline_symbol(der.grad(p.name))), "checked": p.checked, "total": p.total,
-                  "kinks": len(p.kinks), "error": Math(numbers.scientific(p.error)), "ok": p.ok}
-                 for p in result.parameters.values()]
-    forms = _forms(net, result.values, seed)
+    gradients = {p.name: {"symbol": Math(inline_symbol(der.grad(p.name))), "checked": p.checked, "total": p.total,
+                          "kinks": len(p.kinks), "error": Math(numbers.scientific(p.error)), "ok": p.ok}
+                 for p in result.parameters.values()}
+    rows = _forms(net, result.values, seed, gradients)
     return {
         "available": True, "reason": None, "point": Text(result.data),
         "step": Math(numbers.scientific(result.step)), "tolerance": Math(numbers.scientific(result.tolerance)),
-        "agreement": Math(numbers.scientific(AGREEMENT)), "gradients": gradients, "gradients_ok": result.ok,
-        "forms": forms, "forms_ok": all(row["ok"] for row in forms), "compared": [Text(form) for form in COMPARED],
+        "agreement": Math(numbers.scientific(AGREEMENT)), "gradients": list(gradients.values()),
+        "gradients_ok": result.ok, "rows": rows, "forms": rows, "forms_ok": all(row["forms_ok"] for row in rows),
+        "compared": [Text(form) for form in COMPARED],
+        "kinks": any(gradient["kinks"] for gradient in gradients.values()), "max_entries": MAX_ENTRIES,
     }

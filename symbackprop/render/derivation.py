@@ -1,6 +1,7 @@
-"""The symbolic part of a worked solution, printed: the layers, the size of every matrix, the
-forward equations in vector and scalar form, the loss, and every delta and gradient in the
-chosen forms. Every leaf is Text or Math (see markup.py); templates only lay them out."""
+"""The symbolic part of a worked solution, printed: the forward equations in vector and scalar
+form, the loss, and every delta and gradient in the chosen forms, a form that prints the same as
+another shown once under both titles. Every leaf is Text, Math or Prose (see markup.py);
+templates only lay them out."""
 
 from __future__ import annotations
 
@@ -14,17 +15,25 @@ from symbackprop.forms.index import IndexForm, index_form
 from symbackprop.matexpr import EntrySum
 from symbackprop.notation import Names
 from symbackprop.printing import to_latex
-from symbackprop.render.diagram import activation_name, diagram, loss_name
-from symbackprop.render.markup import Math, Text
+from symbackprop.render.diagram import activation_name
+from symbackprop.render.markup import Math, Prose, Text
+from symbackprop.render.network import loss_caption, the
 from symbackprop.rules import activation_derivative, activation_function
-from symbackprop.spec.model import Layer, NetworkSpec
+from symbackprop.spec.model import Layer
 
 #: How documents title each form.
-FORM_TITLES = {"chain": "Chain rule", "symbolic": "Symbolic", "simplified": "Simplified", "matrix": "Matrix form",
-               "index": "Index form"}
+FORM_TITLES = {"chain": "chain rule", "symbolic": "symbolic", "simplified": "simplified", "matrix": "matrix form",
+               "index": "index form"}
+#: What each form is, for the sentence before the derivation.
+FORM_MEANINGS = {
+    "chain": "partial derivatives along each path from the loss; the factors that make up a delta are braced "
+             "(or bracketed, on a line too short for them) with its name",
+    "symbolic": "every partial evaluated and every delta written out in full",
+    "simplified": "activation derivatives in closed form, through the named deltas",
+    "matrix": "named deltas, transposes and Hadamard products; each delta through the next one",
+    "index": "entry by entry, with explicit sums (indices from 1)",
+}
 _SOFTMAX = r"\frac{e^{s_{j}}}{\sum_{k} e^{s_{k}}} \text{ over each sample's units } j"
-_ROLES = {"weight": "weight", "bias": "bias", "fixed": "fixed weight", "preactivation": "pre-activation",
-          "activation": "activation"}
 
 
 def _ranges(indexed: IndexForm) -> str:
@@ -70,82 +79,42 @@ def _activation(layer: Layer, names: Names) -> dict[str, Any]:
     else:
         formula = Math(f"{symbol}(x) = {to_latex(activation_function(layer.activation).expr)}")
         derivative = Math(f"{symbol}'(x) = {to_latex(activation_derivative(layer.activation).expr)}")
-    return {"layer": Text(layer.name), "symbol": Math(symbol), "name": Text(activation_name(layer.activation)),
-            "formula": formula, "derivative": derivative}
-
-
-def _output_of(spec: NetworkSpec, name: str) -> str:
-    """What a layer reads from `name`: the input, or that layer's activation (its last cycle's)."""
-    names = Names.of(spec)
-    if name == spec.input.name:
-        return names.latex(name)
-    cycles = spec.layer(name).cycles
-    return names.latex(f"z_{name}" + (f"^({cycles})" if cycles > 1 else ""))
-
-
-def network_section(net: Network) -> dict[str, Any]:
-    """The diagram, the layer table and the facts the text around them states."""
-    spec = net.spec
-    names = Names.of(spec)
-    layers = []
-    for layer in spec.layers:
-        layers.append({
-            "name": Text(layer.name), "units": layer.units,
-            "reads": [Math(_output_of(spec, name)) for name in layer.inputs],
-            "activation": Text(activation_name(layer.activation)), "weight": Math(names.latex(layer.weight)),
-            "fixed": layer.fixed, "bias": Math(names.latex(layer.bias)) if layer.bias else None,
-            "cycles": layer.cycles})
-    return {
-        "diagram": diagram(spec), "layers": layers,
-        "input": Math(names.latex(spec.input.name)), "input_size": spec.input.size,
-        "target": Math(names.latex(spec.input.name if spec.target_is_input else spec.target.name)),
-        "autoencoder": spec.target_is_input, "output": Math(names.latex(spec.output)),
-        "loss": Text(loss_name(spec.loss)), "out_in": spec.convention.weights == "out_in",
-        "columns": spec.convention.samples == "columns",
-    }
-
-
-def _describe(net: Network, name: str) -> Text:
-    if name.startswith("delta_"):  # described like the pre-activation it belongs to
-        key = name.removeprefix("delta_")
-        node = next(node for node in net.graph.by_role("preactivation") if node.delta_key == key)
-        return Text(f"delta of layer {node.layer}" + (f", cycle {node.cycle}" if node.cycle else ""))
-    node = net.graph.named(name)
-    if node.role in ("input", "target"):
-        return Text("input, also the target" if node.role == "input" and net.spec.target_is_input else node.role)
-    what = _ROLES[node.role]
-    if node.role == "activation" and name == net.spec.output:
-        what = "output (activation)"
-    cycle = f", cycle {node.cycle}" if node.cycle else ""
-    return Text(f"{what} of layer {node.layer}{cycle}")
-
-
-def sizes_section(net: Network) -> list[dict[str, Any]]:
-    """Every named matrix and vector (Network.shapes()), with what it is."""
-    rows = []
-    for name, shape in net.shapes().items():
-        rows.append({"symbol": Math(Names.of(net.spec).latex(name)), "what": _describe(net, name),
-                     "size": Math(shape.replace("x", r" \times "))})
-    return rows
+    name = activation_name(layer.activation) if kind not in ("expr", "function") else None
+    return {"layer": Text(layer.name), "symbol": Math(symbol), "name": name, "formula": formula,
+            "derivative": derivative}
 
 
 def forward_section(net: Network) -> dict[str, Any]:
     """The activations, then the forward equations as matrices and entry by entry."""
     der = net.derive()
     definitions = [(name, expr) for name, expr in der.forward() if name != "L"]
+    activations = [_activation(layer, der.names) for layer in net.spec.layers]
+    formulas = [f for act in activations for f in (act["formula"], act["derivative"]) if f is not None]
     return {
-        "activations": [_activation(layer, der.names) for layer in net.spec.layers],
+        "activations": activations, "formulas": formulas,
+        "generic": [act for act in activations if act["formula"] is None],
         "vector": [Math(line) for line in der.forward_latex()[:-1]],
         "scalar": [Math(scalar_equation(net, name, expr)) for name, expr in definitions],
     }
 
 
 def loss_section(net: Network) -> dict[str, Any]:
-    """The loss as a sum over a matrix's entries, and with explicit sums over units and samples."""
+    """The loss as a sum over a matrix's entries, and with explicit sums over units and samples (and
+    both as one equation)."""
     der = net.derive()
     loss = dict(der.forward())["L"]
-    return {"name": Text(loss_name(net.spec.loss)), "vector": Math(der.forward_latex()[-1]),
-            "scalar": Math(scalar_loss(net, loss)), "output": Math(der.names.latex(net.spec.output))}
+    names = der.names
+    vector, scalar = der.forward_latex()[-1], scalar_loss(net, loss)
+    output = Math(names.latex(net.spec.output))
+    if net.spec.loss.kind == "expr":
+        target = net.spec.input.name if net.spec.target_is_input else net.spec.target.name
+        sentence = Prose.of("The loss is the spec's own formula of the output ", output, " and the target ",
+                            Math(names.latex(target)), ", summed over output units and samples")
+    else:
+        sentence = Prose.of("The loss is ", *the(loss_caption(net)).parts,
+                            ", summed over output units and samples, of the output ", output)
+    return {"name": the(loss_caption(net)), "sentence": sentence, "vector": Math(vector), "scalar": Math(scalar),
+            "equation": Math(vector + " = " + scalar.removeprefix(names.loss_latex() + " = ")), "output": output}
 
 
 def inline_symbol(target: Target) -> str:
@@ -162,6 +131,21 @@ def _layer_of(net: Network, target: Target) -> str:
     return next(node.layer for node in net.graph.by_role("preactivation") if node.delta_key == target.key)
 
 
+def target_forms(target: Target, forms: list[str]) -> list[dict[str, Any]]:
+    """The target's equations: the forms that share a left side chained into one line
+    (dL/dW = chain = matrix), a form that prints the same as another given once, its title naming
+    both ("chain rule; symbolic = matrix form"); the index form, with an entry on the left, on a
+    line of its own."""
+    lines: dict[str, dict[str, list[str]]] = {}  # left side -> right side -> forms
+    for form in forms:
+        lhs, rhs = target.lhs_latex(form), target.latex(form).removeprefix(target.lhs_latex(form) + " = ")
+        lines.setdefault(lhs, {}).setdefault(rhs, []).append(form)
+    return [{"keys": [key for keys in sides.values() for key in keys],
+             "title": Text("; ".join(" = ".join(FORM_TITLES[key] for key in keys) for keys in sides.values())),
+             "equation": Math(" = ".join([lhs, *sides]))}
+            for lhs, sides in lines.items()]
+
+
 def derivation_section(net: Network, forms: list[str]) -> dict[str, Any]:
     """Targets grouped by layer, from the loss backwards: each delta, then its layer's gradients."""
     groups: list[dict[str, Any]] = []
@@ -171,9 +155,8 @@ def derivation_section(net: Network, forms: list[str]) -> dict[str, Any]:
         if layer != current:
             groups.append({"name": Text(layer), "targets": []})
             current = layer
-        groups[-1]["targets"].append({
-            "kind": target.kind, "symbol": Math(inline_symbol(target)),
-            "forms": [{"key": form, "title": Text(FORM_TITLES[form]), "equation": Math(target.latex(form))}
-                      for form in forms]})
-    return {"forms": [{"key": form, "title": Text(FORM_TITLES[form])} for form in forms], "layers": groups}
-
+        groups[-1]["targets"].append({"kind": target.kind, "symbol": Math(inline_symbol(target)),
+                                      "forms": target_forms(target, forms)})
+    usual = "; ".join(FORM_TITLES[form] for form in forms if form != "index")
+    return {"forms": [{"key": form, "title": Text(FORM_TITLES[form]), "meaning": Text(FORM_MEANINGS[form])}
+                      for form in forms], "layers": groups, "usual": Text(usual)}

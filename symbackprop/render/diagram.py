@@ -1,50 +1,66 @@
-"""The network as a diagram: nodes at grid positions and the arrows between them, computed
-here so that a template only draws (TikZ in LaTeX, mermaid in Markdown).
+"""The network as a diagram: nodes at positions and the arrows between them, computed here so
+that a template only draws them (TikZ; Markdown shows the same TikZ compiled to SVG).
 
-Columns are depths: the input is column 0 and a layer sits one column right of the deepest
-layer it reads; a column is as wide as its widest label. Within a column a layer is placed
-level with the mean of its sources, then pushed apart so that no two nodes overlap. A layer
-that reads several outputs gets a sum node just before it; fixed weights are marked so that
-templates can draw them differently, and a recurrent layer carries the number of its cycles
-for a loop arrow.
+Two kinds of drawing:
+
+- **Neurons**, for a small chain (every layer and the input at most MAX_NEURONS units, each
+  layer reading the one before): a circle per unit, an arrow per weight labelled with its entry
+  (w_{ji} in the spec's orientation), a `1` node per layer with a bias and its arrows labelled b_j,
+  the output unit's arrow into the loss.
+- **Layers**, otherwise: a box per layer (units, activation, weight and bias), a `+` node where a
+  layer reads the sum of several outputs, dashed arrows into a layer whose weight is fixed, a loop
+  with the number of cycles on a recurrent layer. Columns are depths: the input is column 0 and a
+  layer sits one column right of the deepest layer it reads; within a column a layer is level
+  with the mean of its sources, then pushed apart so that no two boxes overlap. A drawing wider
+  than the page runs top to bottom instead.
+
+Every box has a fixed text width (its text wraps), so positions computed here hold in TeX.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sympy.matrices.expressions import MatrixSymbol
+
+from symbackprop.forms.index import index_symbol
 from symbackprop.notation import Names
-from symbackprop.render.markup import Math, Text
+from symbackprop.printing import to_latex
+from symbackprop.render.markup import Math, Prose, Text
+from symbackprop.rules import activation_function
 from symbackprop.spec import NetworkSpec
 from symbackprop.spec.model import Activation, Layer, Loss
 
-#: Least distance between the centres of two nodes of a column, in cm.
-ROW = 2.8
-#: Room between the boxes of neighbouring columns, and before a layer for its sum node, in cm.
-GAP = 1.1
-SUM_ROOM = 1.0
-#: A node's width: its longest line of text at about CHAR cm per character, at least MIN_WIDTH.
-CHAR = 0.18
-MIN_WIDTH = 2.4
-#: The loss node's width: its text wraps (templates give it this text width, less a margin).
-LOSS_WIDTH = 3.0
+#: Widths of the boxes (their text wraps inside), in cm.
+INPUT_WIDTH = 1.8
+LAYER_WIDTH = 2.6
+LOSS_WIDTH = 2.6
+#: Room between neighbouring columns, before a layer for its sum node, and between two boxes of
+#: a column (centre to centre), in cm.
+GAP = 0.7
+SUM_ROOM = 0.9
+ROW = 2.3
+#: A layer-level drawing wider than this (cm) runs top to bottom; boxes are then this far apart.
+MAX_WIDTH = 16.0
+DOWN = 2.4
+#: Neuron drawings: at most this many units per layer; column and unit spacing in cm.
+MAX_NEURONS = 4
+NEURON_COLUMN = 3.4
+NEURON_ROW = 1.4
+#: A layer with more arrows than this gets its weight's name over them instead of a label on each.
+MAX_LABELLED = 4
 
 
 @dataclass(frozen=True)
 class Node:
     id: str
-    kind: str  # input | layer | sum | loss
+    kind: str  # input | layer | sum | loss | neuron | bias | caption
     x: str  # cm, printed
     y: str
-    name: Text | None = None  # the input's or the layer's name
-    units: int | None = None
-    caption: Text | None = None  # the layer's activation, or the loss
-    weight: Math | None = None
-    bias: Math | None = None
-    weight_text: Text | None = None  # the same names in plain text, for mermaid
-    bias_text: Text | None = None
-    fixed: bool = False  # the weight is a constant matrix, not a trained parameter
+    lines: tuple[Prose, ...] = ()  # the node's text, line by line (the first is its title)
+    fixed: bool = False  # a layer whose weight is a constant matrix, not a trained parameter
     cycles: int = 1  # more than 1 for a recurrent layer
+    loop: str = "above"  # where a recurrent layer's loop goes
 
 
 @dataclass(frozen=True)
@@ -52,33 +68,41 @@ class Edge:
     source: str
     target: str
     fixed: bool = False  # into a layer whose weight is fixed
-    label: Math | None = None  # the output's name, on the arrow into the loss
-    label_text: Text | None = None
+    label: Math | None = None
+    pos: str = "0.5"  # where on the arrow its label sits (0 at the source): a level arrow's in the middle, a
+    # slanted one's near its source, away from where arrows cross
 
 
 @dataclass(frozen=True)
 class Diagram:
+    kind: str  # neurons | layers
     nodes: list[Node]
     edges: list[Edge]
 
 
-def activation_name(activation: Activation) -> str:
-    """How the diagram and the layer table name an activation."""
+def activation_name(activation: Activation, symbol: str = "f", names: Names | None = None) -> Prose:
+    """How the diagram and the layer table name an activation; a formula is math."""
     if activation.kind == "expr":
-        return f"f(x) = {activation.source}"
+        return Prose.of(Math(f"{symbol}(x) = {to_latex(activation_function(activation).expr)}"))
     if activation.kind == "function":
-        return f"{activation.function} (generic)"
+        return Prose.of(Math(names.function_latex(activation.function) if names else activation.function),
+                        " (generic)")
     if activation.kind == "leaky_relu":
-        return f"leaky relu ({activation.alpha:g})"
-    return activation.kind
+        return Prose.of(f"leaky relu ({activation.alpha:g})")
+    return Prose.of(activation.kind)
 
 
-def loss_name(loss: Loss) -> str:
-    """How the diagram and the text name a loss."""
-    name = f"L = {loss.source}" if loss.kind == "expr" else loss.kind.replace("_", " ")
+def loss_name(loss: Loss, formula: str | None = None) -> Prose:
+    """How the diagram and the text name a loss; a custom loss is its formula (`formula`, LaTeX)."""
+    if loss.kind == "expr":
+        parts: list[str | Math] = [Math(formula or "")] if formula else ["a custom loss"]
+    else:
+        parts = [loss.kind.replace("_", " ")]
     if loss.kind == "hinge":
-        name += f" (margin {loss.margin:g})"
-    return name + (", mean over samples" if loss.reduction == "mean" else "")
+        parts.append(f" (margin {loss.margin:g})")
+    if loss.reduction == "mean":
+        parts.append(", mean over samples")
+    return Prose.of(*parts)
 
 
 def _cm(value: float) -> str:
@@ -92,11 +116,6 @@ def _spread(desired: list[float]) -> list[float]:
         placed.append(min(wish, placed[-1] - ROW) if placed else wish)
     shift = (sum(desired) - sum(placed)) / len(placed)
     return [y + shift for y in placed]
-
-
-def _width(*lines: str, small: str = "") -> float:
-    """The width of a node whose text has these lines, and a line of `small` print (subscripts)."""
-    return max(MIN_WIDTH, CHAR * max(len(line) for line in lines) + 0.6, 0.6 * CHAR * len(small) + 0.6)
 
 
 def _depths(spec: NetworkSpec) -> dict[str, int]:
@@ -121,29 +140,37 @@ def _heights(spec: NetworkSpec, depth: dict[str, int]) -> dict[str, float]:
     return y
 
 
-def _layer_width(layer: Layer) -> float:
-    return _width(f"layer {layer.name}", f"{layer.units} units, {activation_name(layer.activation)}",
-                  small=f"{layer.weight} (fixed), {layer.bias or ''}")
+def _layer_lines(layer: Layer, names: Names) -> tuple[Prose, ...]:
+    parameters: list[str | Math] = [Math(names.latex(layer.weight))]
+    if layer.fixed:
+        parameters.append(" (fixed)")
+    if layer.bias:
+        parameters += [", ", Math(names.latex(layer.bias))]
+    units = f"{layer.units} unit{'s' if layer.units != 1 else ''}, "
+    caption = activation_name(layer.activation, names.function_latex(f"f_{layer.name}"), names)
+    return (Prose.of(f"layer {layer.name}"), Prose((Text(units), *caption.parts)), Prose.of(*parameters))
 
 
-def diagram(spec: NetworkSpec) -> Diagram:
-    """Nodes (input, layers, sums, loss) and arrows of the spec's wiring."""
-    depth, loss_caption = _depths(spec), loss_name(spec.loss)
-    names = Names.of(spec)
+def layer_diagram(spec: NetworkSpec, loss_caption: Prose, names: Names) -> Diagram:
+    """Boxes for the input, each layer and the loss, `+` nodes for summed inputs, arrows."""
+    depth = _depths(spec)
     y = _heights(spec, depth)
     last_column = max(depth.values()) + 1  # the loss
-    widths = {0: _width(f"input {spec.input.name}", f"{spec.input.size} features"),
-              last_column: LOSS_WIDTH}
-    summed = set()
-    for layer in spec.layers:
-        widths[depth[layer.name]] = max(widths.get(depth[layer.name], 0.0), _layer_width(layer))
-        summed |= {depth[layer.name]} if len(layer.inputs) > 1 else set()
+    summed = {depth[layer.name] for layer in spec.layers if len(layer.inputs) > 1}
+    widths = [INPUT_WIDTH] + [LAYER_WIDTH] * (last_column - 1) + [LOSS_WIDTH]
     x = [0.0]
     for column in range(1, last_column + 1):
         x.append(x[-1] + widths[column - 1] / 2 + GAP + SUM_ROOM * (column in summed) + widths[column] / 2)
+    across = x[-1] + (INPUT_WIDTH + LOSS_WIDTH) / 2 <= MAX_WIDTH
+
+    def place(column: float, row: float) -> tuple[str, str]:
+        """(x, y) of a point in the drawing's direction: across the page, or down it."""
+        return (_cm(column), _cm(row)) if across else (_cm(-row), _cm(-column / (x[1] or 1) * DOWN))
 
     ids = {spec.input.name: "in0", **{layer.name: f"layer{i}" for i, layer in enumerate(spec.layers, start=1)}}
-    nodes = [Node("in0", "input", _cm(0), _cm(0), Text(spec.input.name), spec.input.size)]
+    features = f"{spec.input.size} feature{'s' if spec.input.size != 1 else ''}"
+    nodes = [Node("in0", "input", *place(0.0, 0.0), (Prose.of("input ", Math(names.latex(spec.input.name))),
+                                                     Prose.of(features)))]
     edges: list[Edge] = []
     for layer in spec.layers:
         column, layer_id = depth[layer.name], ids[layer.name]
@@ -151,15 +178,91 @@ def diagram(spec: NetworkSpec) -> Diagram:
         if len(layer.inputs) > 1:
             source = f"sum{layer_id}"
             sum_x = x[column] - widths[column] / 2 - SUM_ROOM / 2 - GAP / 4
-            nodes.append(Node(source, "sum", _cm(sum_x), _cm(y[layer.name])))
+            nodes.append(Node(source, "sum", *place(sum_x, y[layer.name])))
             edges += [Edge(ids[name], source) for name in layer.inputs]
         edges.append(Edge(source, layer_id, fixed=layer.fixed))
-        nodes.append(Node(
-            layer_id, "layer", _cm(x[column]), _cm(y[layer.name]), Text(layer.name), layer.units,
-            Text(activation_name(layer.activation)), Math(names.latex(layer.weight)),
-            Math(names.latex(layer.bias)) if layer.bias else None, Text(layer.weight),
-            Text(layer.bias) if layer.bias else None, layer.fixed, layer.cycles))
+        nodes.append(Node(layer_id, "layer", *place(x[column], y[layer.name]), _layer_lines(layer, names), layer.fixed,
+                          layer.cycles, "above" if across else "right"))
     last = spec.layers[-1]
-    nodes.append(Node("loss", "loss", _cm(x[last_column]), _cm(y[last.name]), caption=Text(loss_caption)))
-    edges.append(Edge(ids[last.name], "loss", label=Math(names.latex(spec.output)), label_text=Text(spec.output)))
-    return Diagram(nodes, edges)
+    nodes.append(Node("loss", "loss", *place(x[last_column], y[last.name]),
+                      (Prose.of("loss ", Math(names.loss_latex())), loss_caption)))
+    edges.append(Edge(ids[last.name], "loss", label=Math(names.latex(spec.output))))
+    return Diagram("layers", nodes, edges)
+
+
+def is_small_chain(spec: NetworkSpec) -> bool:
+    """A chain whose every layer (and the input) has at most MAX_NEURONS units: drawn neuron by neuron."""
+    previous = spec.input.name
+    for layer in spec.layers:
+        if layer.inputs != (previous,) or layer.cycles > 1 or layer.units > MAX_NEURONS:
+            return False
+        previous = layer.name
+    return spec.input.size <= MAX_NEURONS
+
+
+def neuron_diagram(spec: NetworkSpec, loss_caption: Prose, names: Names) -> Diagram:
+    """A circle per unit, weights on the arrows, a `1` node feeding each layer's biases."""
+    out_in = spec.convention.weights == "out_in"
+    sizes = [spec.input.size] + [layer.units for layer in spec.layers]
+
+    def _entry(name: str, shape: tuple[int, int], row: int, col: int) -> Math:
+        return Math(to_latex(MatrixSymbol(name, *shape)[row, col], names))
+
+    def row(index: int, count: int) -> float:
+        return ((count - 1) / 2 - index) * NEURON_ROW
+
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    columns = [[f"x{i}" for i in range(spec.input.size)]]
+    for i, node_id in enumerate(columns[0]):
+        nodes.append(Node(node_id, "neuron", _cm(0), _cm(row(i, spec.input.size)),
+                          (Prose.of(_entry(spec.input.name, (spec.input.size, 1), i, 0)),)))
+    bottom = -(max(sizes) - 1) / 2 * NEURON_ROW - NEURON_ROW
+    for k, layer in enumerate(spec.layers, start=1):
+        x = k * NEURON_COLUMN
+        name = spec.output if k == len(spec.layers) else f"z_{layer.name}"
+        ids = [f"u{k}x{j}" for j in range(layer.units)]
+        for j, node_id in enumerate(ids):
+            nodes.append(Node(node_id, "neuron", _cm(x), _cm(row(j, layer.units)),
+                              (Prose.of(_entry(name, (layer.units, 1), j, 0)),), layer.fixed))
+        fan_in = sizes[k - 1]
+        shape = (layer.units, fan_in) if out_in else (fan_in, layer.units)
+        labelled = fan_in * layer.units <= MAX_LABELLED
+        for j, target in enumerate(ids):
+            for i, source in enumerate(columns[-1]):
+                label = _entry(layer.weight, shape, j, i) if out_in else _entry(layer.weight, shape, i, j)
+                level = abs(row(i, fan_in) - row(j, layer.units)) < NEURON_ROW / 4
+                edges.append(Edge(source, target, layer.fixed, label if labelled else None, "0.5" if level else "0.22"))
+        if not labelled:
+            top = max(row(0, fan_in), row(0, layer.units)) + NEURON_ROW * 0.6
+            j, i = index_symbol("j"), index_symbol("i")
+            entry = to_latex(MatrixSymbol(layer.weight, *shape)[(j, i) if out_in else (i, j)], names)
+            nodes.append(Node(f"w{k}", "caption", _cm(x - NEURON_COLUMN / 2), _cm(top),
+                              (Prose.of(Math(entry), " from unit ", Math("i"), " to ", Math("j")),)))
+        if layer.bias:
+            bias_id = f"b{k}"
+            nodes.append(Node(bias_id, "bias", _cm(x - NEURON_COLUMN), _cm(bottom), (Prose.of(Math("1")),)))
+            bias_shape = (layer.units, 1) if spec.convention.samples == "columns" else (1, layer.units)
+            labelled = layer.units <= MAX_LABELLED // 2
+            for j, target in enumerate(ids):
+                index = (j, 0) if bias_shape[1] == 1 else (0, j)
+                edges.append(Edge(bias_id, target, False, _entry(layer.bias, bias_shape, *index) if labelled
+                                  else None, "0.55"))
+            if not labelled:
+                j = index_symbol("j")
+                entry = to_latex(MatrixSymbol(layer.bias, *bias_shape)[(j, 0) if bias_shape[1] == 1 else (0, j)],
+                                 names)
+                nodes.append(Node(f"c{bias_id}", "caption", _cm(x - NEURON_COLUMN), _cm(bottom - 0.55),
+                                  (Prose.of(Math(entry), " to unit ", Math("j")),)))
+        columns.append(ids)
+    last = len(spec.layers) * NEURON_COLUMN + NEURON_COLUMN * 0.9
+    nodes.append(Node("loss", "loss", _cm(last), _cm(0), (Prose.of("loss ", Math(names.loss_latex())), loss_caption)))
+    for node_id in columns[-1]:
+        edges.append(Edge(node_id, "loss"))
+    return Diagram("neurons", nodes, edges)
+
+
+def diagram(spec: NetworkSpec, loss_caption: Prose, names: Names) -> Diagram:
+    """Neuron by neuron for a small chain, layer by layer otherwise, in the spec's notation."""
+    draw = neuron_diagram if is_small_chain(spec) else layer_diagram
+    return draw(spec, loss_caption, names)

@@ -1,9 +1,10 @@
 """What a template prints, and how each output format escapes it.
 
-The document model holds two kinds of leaves: `Text` (words, some of them the user's) and
-`Math` (LaTeX printed by symbackprop.printing). Templates never escape anything themselves:
-the Jinja environment's `finalize` hook turns every printed value into safe markup for its
-format, so a template cannot forget to escape the spec's name or a layer's name.
+The document model holds three kinds of leaves: `Text` (words, some of them the user's), `Math`
+(LaTeX printed by symbackprop.printing) and `Prose` (words with inline formulas among them).
+Templates never escape anything themselves: the Jinja environment's `finalize` hook turns every
+printed value into safe markup for its format, so a template cannot forget to escape the spec's
+name or a layer's name.
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ class Math:
     """LaTeX math (without delimiters), as the printers write it."""
 
     latex: str
+
+
+@dataclass(frozen=True)
+class Prose:
+    """Words with formulas among them ("the loss $L = ...$, summed over samples"): each part
+    escaped as text or set as inline math."""
+
+    parts: tuple[Text | Math, ...]
+
+    @classmethod
+    def of(cls, *parts: str | Text | Math) -> Prose:
+        """Plain strings become Text."""
+        return cls(tuple(Text(p) if isinstance(p, str) else p for p in parts))
 
 
 @dataclass(frozen=True)
@@ -65,10 +79,16 @@ def markdown_math(latex: str) -> str:
     return latex.replace("<", "{<}")
 
 
-def mermaid_label(text: str) -> str:
-    """Text for a quoted mermaid label: every character that mermaid or HTML could read as
-    markup becomes a mermaid entity code (#35; is '#')."""
-    return "".join(c if c.isalnum() or c in " .,:+-/()_" else f"#{ord(c)};" for c in " ".join(text.split()))
+def _spaced(text: str, escaped: str) -> str:
+    """`escaped` with the leading and trailing space of `text` kept (the Markdown escaper trims them)."""
+    lead = " " if text[:1].isspace() and not escaped[:1].isspace() else ""
+    trail = " " if text[-1:].isspace() and escaped and not escaped[-1:].isspace() else ""
+    return lead + escaped + trail
+
+
+def _prose(value: Prose, text: Any, math: Any) -> str:
+    return "".join(_spaced(part.text, text(part.text)) if isinstance(part, Text) else "$" + math(part.latex) + "$"
+                   for part in value.parts)
 
 
 def _plain(value: Any) -> str:
@@ -77,7 +97,7 @@ def _plain(value: Any) -> str:
     if isinstance(value, (int, str)) and not isinstance(value, bool):
         return str(value)
     raise TemplateRuntimeError(f"a template printed {type(value).__name__} {value!r}: "
-                               "expected Text, Math, Raw, str or int")
+                               "expected Text, Math, Prose, Raw, str or int")
 
 
 def finalize_tex(value: Any) -> str:
@@ -86,6 +106,8 @@ def finalize_tex(value: Any) -> str:
         return escape_latex(value.text)
     if isinstance(value, Math):
         return value.latex
+    if isinstance(value, Prose):
+        return _prose(value, escape_latex, lambda latex: latex)
     if isinstance(value, Raw):
         return value.markup
     return _plain(value)
@@ -97,11 +119,8 @@ def finalize_md(value: Any) -> str:
         return escape_markdown(value.text)
     if isinstance(value, Math):
         return markdown_math(value.latex)
+    if isinstance(value, Prose):
+        return _prose(value, escape_markdown, markdown_math)
     if isinstance(value, Raw):
         return value.markup
     return _plain(value)
-
-
-def mermaid(value: Text | str) -> Raw:
-    """Jinja filter: a label inside a mermaid diagram."""
-    return Raw(mermaid_label(value.text if isinstance(value, Text) else value))

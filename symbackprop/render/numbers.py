@@ -1,5 +1,6 @@
-"""Numbers as LaTeX: fixed decimals (so that output is byte-identical run after run), matrices
-as bmatrix, and a note instead of a matrix too large for a page."""
+"""Numbers as LaTeX: rounded to a fixed number of decimals (so that output is byte-identical run
+after run) and shown without trailing zeros, so whole numbers are integers (-160, not -160.0000)
+and 0.88 stays 0.88; matrices as bmatrix, and a note instead of a matrix too large for a page."""
 
 from __future__ import annotations
 
@@ -9,15 +10,30 @@ import numpy as np
 
 #: A matrix with more rows or columns than this is not printed entry by entry.
 MAX_PRINTED = 12
+#: A value this close to a whole number (relative to its size) is that whole number.
+WHOLE = 1e-9
+#: Whole numbers up to this size print as integers.
+LARGEST_INTEGER = 1e15
+
+
+def is_whole(value: float) -> bool:
+    return math.isfinite(value) and abs(value) < LARGEST_INTEGER and abs(value - round(value)) <= WHOLE * max(
+        1.0, abs(value))
 
 
 def number(value: float, digits: int) -> str:
-    """`digits` decimals; no "-0.0000"; infinities and NaN in words a reader understands."""
+    """Rounded to `digits` decimals, trailing zeros dropped (a whole number is an integer); no "-0";
+    infinities and NaN in words a reader understands."""
+    value = float(value)
     if math.isnan(value):
         return r"\mathrm{NaN}"
     if math.isinf(value):
         return r"\infty" if value > 0 else r"-\infty"
+    if is_whole(value):
+        return str(abs(round(value)) if round(value) == 0 else round(value))
     text = f"{value:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
@@ -31,10 +47,15 @@ def scientific(value: float) -> str:
     return rf"{mantissa} \times 10^{{{int(exponent)}}}"
 
 
+def fits(value: np.ndarray) -> bool:
+    rows, cols = np.shape(value)
+    return rows <= MAX_PRINTED and cols <= MAX_PRINTED
+
+
 def matrix(value: np.ndarray, digits: int) -> str:
     """A bmatrix in the spec's orientation, or a note giving the size when it is too large."""
     rows, cols = np.shape(value)
-    if rows > MAX_PRINTED or cols > MAX_PRINTED:
+    if not fits(value):
         return rf"\text{{too large to print }} ({rows} \times {cols})"
     body = r" \\ ".join(" & ".join(number(v, digits) for v in row) for row in np.asarray(value, dtype=float).tolist())
     return r"\begin{bmatrix} " + body + r" \end{bmatrix}"

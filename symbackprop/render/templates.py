@@ -10,6 +10,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from symbackprop.render import markup
+from symbackprop.render.breaking import MARKDOWN_WIDTH, breakable_tex, estimate, markdown_lines
 
 #: LaTeX-safe delimiters for the .tex templates: braces, % and # stay LaTeX's own.
 TEX_SYNTAX = {
@@ -18,6 +19,54 @@ TEX_SYNTAX = {
     "comment_start_string": "%{#", "comment_end_string": "#}",
 }
 FINALIZE = {"tex": markup.finalize_tex, "md": markup.finalize_md}
+#: Room between formulas set side by side in Markdown, in em.
+FLOW_GAP = 2.0
+#: A line of side-by-side formulas ends inside one only if it must: this much more than between them.
+FLOW_PENALTY = 3000
+
+
+def _math(value: markup.Math) -> str:
+    if not isinstance(value, markup.Math):
+        raise jinja2.TemplateRuntimeError(f"a formula filter got {type(value).__name__}, expected Math")
+    return value.latex
+
+
+def breakable_tex_filter(value: markup.Math) -> markup.Raw:
+    """Jinja filter (LaTeX): a displayed formula with its line-break points (render/breaking.py)."""
+    return markup.Raw(breakable_tex(_math(value)))
+
+
+def breakable_md_filter(value: markup.Math) -> markup.Raw:
+    """Jinja filter (Markdown): a displayed formula, as lines of an `aligned` block where it is long."""
+    return markup.Raw(markup.markdown_math(markdown_lines(_math(value))))
+
+
+def flow_tex_filter(values: list[markup.Math]) -> markup.Raw:
+    """Jinja filter (LaTeX): formulas side by side for \\sbpflow, as many to a line as fit (a long
+    one may still break inside, at higher cost than between formulas)."""
+    return markup.Raw(r"\sbpsep ".join(r"\sbpitem{" + breakable_tex(_math(v), FLOW_PENALTY) + "}" for v in values))
+
+
+def flow_md_filter(values: list[markup.Math]) -> markup.Raw:
+    """Jinja filter (Markdown): formulas side by side, as rows of a `gathered` block that fit the width."""
+    rows: list[list[str]] = []
+    width = 0.0
+    for value in values:
+        latex = markdown_lines(_math(value))
+        size = estimate(latex)
+        if rows and width + FLOW_GAP + size <= MARKDOWN_WIDTH:
+            rows[-1].append(latex)
+            width += FLOW_GAP + size
+        else:
+            rows.append([latex])
+            width = size
+    body = r" \\ ".join(r" \qquad ".join(row) for row in rows)
+    return markup.Raw(markup.markdown_math(r"\begin{gathered} " + body + r" \end{gathered}" if len(rows) > 1
+                                          else body))
+
+
+FILTERS = {"tex": {"breakable": breakable_tex_filter, "flow": flow_tex_filter},
+           "md": {"breakable": breakable_md_filter, "flow": flow_md_filter}}
 
 
 def builtin_templates() -> Path:
@@ -40,5 +89,5 @@ def environment(fmt: str, template_dir: Path | None = None) -> jinja2.Environmen
     env = SandboxedEnvironment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
                                finalize=FINALIZE[fmt], autoescape=False, trim_blocks=True, lstrip_blocks=True,
                                keep_trailing_newline=True, **syntax)
-    env.filters["mermaid"] = markup.mermaid
+    env.filters.update(FILTERS[fmt])
     return env

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from symbackprop.mathparse import FUNCTIONS, BinOp, Call, MathSyntaxError, Name, Neg, Node, parse
 from symbackprop.notation import ENGINE_LETTERS, LAYER_STYLES, LETTER, LETTER_KEYS, RESERVED_LETTERS, Notation
+from symbackprop.options import FORMS, MAX_DIGITS, SECTIONS
 from symbackprop.spec.errors import SpecError
 from symbackprop.spec.model import (
     ACTIVATIONS,
@@ -29,6 +30,7 @@ from symbackprop.spec.model import (
     Layer,
     Loss,
     NetworkSpec,
+    RenderOptions,
     Tensor,
     Training,
 )
@@ -43,7 +45,7 @@ IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _DATA_ENTRY = re.compile(r"^data\..*\]\[\d+\]\Z")  # data.x[0][1]: one number; too many to keep in spec.lines
 
 TOP_KEYS = ("name", "description", "convention", "input", "target", "output", "layers", "loss", "data", "training",
-            "notation")
+            "notation", "render")
 LAYER_KEYS = ("name", "units", "activation", "bias", "weight", "inputs", "fixed", "recurrent")
 #: Names that already mean something in formulas, so no tensor may take them.
 RESERVED: dict[str, str] = {
@@ -257,9 +259,10 @@ class _Validator:
         data = self.generated(convention, layers,
                               self.data(top.get("data"), convention, inp, target, target_is_input, layers))
         training = self.training(top.get("training"))
+        render = self.render(top.get("render"))
         return NetworkSpec(name=name, input=inp, target=target, target_is_input=target_is_input, output=output,
                            layers=layers, loss=loss, convention=convention, description=description, data=data,
-                           training=training, source=self.source,
+                           training=training, render=render, source=self.source,
                            lines={k: v for k, v in self.lines.items() if not _DATA_ENTRY.match(k)}, notation=notation)
 
     def convention(self, value: Any) -> Convention:
@@ -515,6 +518,29 @@ class _Validator:
         rate = self.number(spec["learning_rate"], "training.learning_rate", positive=True)
         steps = self.positive_int(spec.get("steps", 1), "training.steps", MAX_STEPS)
         return Training(learning_rate=rate, steps=steps)
+
+    def render(self, value: Any) -> RenderOptions:
+        """`render: {forms: [chain, matrix], sections: [...], digits: 3}`: the documents' defaults."""
+        if value is None:
+            return RenderOptions()
+        spec = self.mapping(value, "render", ("forms", "sections", "digits"),
+                            expected="a mapping like {forms: [chain, matrix], digits: 3}")
+        chosen = {}
+        for key, known in (("forms", FORMS), ("sections", SECTIONS)):
+            if key not in spec:
+                continue
+            names = spec[key]
+            if not isinstance(names, list) or not names:
+                self.fail(f"render.{key}", f"expected a non-empty list of {', '.join(known)}, got {_show(names)}")
+            for i, name in enumerate(names):
+                self.choice(name, f"render.{key}[{i}]", known, key[:-1])
+            chosen[key] = tuple(dict.fromkeys(names))
+        digits = None
+        if "digits" in spec:
+            digits = spec["digits"]
+            if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= MAX_DIGITS:
+                self.fail("render.digits", f"expected a whole number from 0 to {MAX_DIGITS}, got {_show(digits)}")
+        return RenderOptions(forms=chosen.get("forms"), sections=chosen.get("sections"), digits=digits)
 
     # -- data --------------------------------------------------------------------------------
 

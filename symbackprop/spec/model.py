@@ -89,6 +89,16 @@ class Training:
 
 
 @dataclass(frozen=True)
+class RenderOptions:
+    """The spec's `render:` section: what its worked-solution documents show by default (the
+    command line's options override it); None leaves the renderer's default."""
+
+    forms: tuple[str, ...] | None = None
+    sections: tuple[str, ...] | None = None
+    digits: int | None = None
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     """A whole validated spec. Matrices in `data` are in the spec's own orientation."""
 
@@ -103,6 +113,7 @@ class NetworkSpec:
     description: str = ""
     data: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
     training: Training | None = None
+    render: RenderOptions = RenderOptions()
     source: str = "<spec>"
     #: Line of each key path ("layers[1].activation", "data.W") in the YAML, for later messages.
     lines: dict[str, int] = field(default_factory=dict)
