@@ -287,6 +287,8 @@ def test_training_sentence_has_no_swallowed_newline() -> None:
         tex = sbp.load(ROOT / "specs" / f"{name}.yaml").render("tex", sections=["numeric"])
         assert re.search(r"steps?on", tex) is None
     assert "for 3 steps on 4 samples." in sbp.load(ROOT / "specs" / "mlp.yaml").render("md", sections=["numeric"])
+    course = sbp.load(ROOT / "specs" / "square_221_course.yaml").render("md", sections=["numeric"])
+    assert r"learning rate $\gamma = 0.01$ (each parameter minus 0.01 times its gradient)" in course
 
 
 @pytest.mark.parametrize("spec", WITH_DATA, ids=lambda p: p.stem)

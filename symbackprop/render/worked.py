@@ -181,9 +181,10 @@ def numeric_section(net: Network, digits: int) -> dict[str, Any]:
                          f"forward and backward pass without an update, on {samples} sample{'s' * (samples != 1)}.")
     else:
         count = len(steps)
-        intro = Prose.of(f"Plain gradient descent with learning rate {rate:g} (each parameter minus {rate:g} times "
-                         f"its gradient), for {count} step{'s' * (count != 1)} on {samples} "
-                         f"sample{'s' * (samples != 1)}.")
+        symbol = Math(f"{names.learning_rate_latex()} = {rate:g}")
+        intro = Prose.of("Plain gradient descent with learning rate ", symbol,
+                         f" (each parameter minus {rate:g} times its gradient), for {count} step{'s' * (count != 1)} "
+                         f"on {samples} sample{'s' * (samples != 1)}.")
     shown = [_entry(names.latex(name), value, digits) for name, value in data.items()]
     return {
         "available": True, "reason": None, "intro": intro, "samples": samples, "steps": len(steps),
