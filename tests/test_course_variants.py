@@ -16,6 +16,7 @@ import symbackprop as sbp
 from symbackprop.cli import main
 from symbackprop.course import draw
 from symbackprop.course.variants import VariantError, Variants, roster, write
+from tests.latex import require_pdflatex, require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 MLP = ROOT / "specs" / "mlp.yaml"
@@ -79,9 +80,13 @@ def test_the_same_seed_gives_the_same_bytes_whatever_the_roster(thirty: Path, tm
         "id,spec,document,key,name", "03,03/spec.yaml,03/solution.tex,03/key.json,Cid",
         "01,01/spec.yaml,01/solution.tex,01/key.json,Ann", "02,02/spec.yaml,02/solution.tex,02/key.json,Bob"]
     other = tmp_path / "seed8"
+    require_pdflatex()  # a Markdown solution comes with its diagram, drawn by TeX
+    require_tool("pdftocairo", "poppler-utils")
     assert main(["variants", str(MLP), "--count", "1", "--seed", "8", "-o", str(other), "--format", "md"]) == 0
     assert (other / "01" / "spec.yaml").read_bytes() != (thirty / "01" / "spec.yaml").read_bytes()
     assert (other / "01" / "solution.md").is_file()
+    assert "](network.svg)" in (other / "01" / "solution.md").read_text(encoding="utf-8")
+    assert (other / "01" / "network.svg").read_bytes().startswith(b"<?xml")  # the diagram the document shows
 
 
 @pytest.mark.parametrize("spec", [path.name for path in SPECS])
@@ -163,6 +168,8 @@ def test_nothing_half_written_and_no_foreign_directory_replaced(tmp_path: Path,
     assert main(["variants", str(MLP), "--count", "2", "-o", str(foreign), "--format", "md"]) == 2
     assert "not empty and was not written by `symbackprop variants`" in capsys.readouterr().err
     assert [p.name for p in foreign.iterdir()] == ["thesis.tex"]
+    require_pdflatex()  # a Markdown solution comes with its diagram, drawn by TeX
+    require_tool("pdftocairo", "poppler-utils")
     out = tmp_path / "out"
     write(MLP, roster_of(tmp_path, "ann", "bob"), 1, out, "md")
     write(MLP, roster_of(tmp_path, "cid"), 1, out, "md")  # a directory variants wrote is replaced whole

@@ -209,11 +209,16 @@ def to_json(value: Any, indent: int = 0) -> str:
 
 
 def _document(net: Network, fmt: str, pdf: bool) -> dict[str, bytes]:
-    from symbackprop.render import render, render_pdf
+    """The worked solution, and the files it refers to (a Markdown document's diagram, network.svg)."""
+    from symbackprop.render import PdfError, render_document, render_pdf
 
-    files = {f"solution.{fmt}": render(net, fmt).encode("utf-8")}
-    if pdf:
-        files["solution.pdf"] = render_pdf(net).data
+    try:
+        document = render_document(net, fmt)
+        files = {f"solution.{fmt}": document.text.encode("utf-8"), **document.files}
+        if pdf:
+            files["solution.pdf"] = render_pdf(net).data
+    except PdfError as error:
+        raise VariantError(str(error)) from None
     return files
 
 
