@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
-from sympy import Add, Expr, Float, Function, Integer, Mul, Piecewise, Pow, Rational, Sum
+from sympy import Add, Expr, Float, Function, Integer, Max, Min, Mul, Piecewise, Pow, Rational, Sum
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symbackprop.derive import N
@@ -124,6 +124,10 @@ class Arithmetic:
                 r"-\frac{" + str(-expr.p) + "}{" + str(expr.q) + "}"
         if expr.is_number:
             return self._number(float(expr))
+        if isinstance(expr, (Max, Min)):  # a hinge: max(0, margin - ...)
+            name = r"\max" if isinstance(expr, Max) else r"\min"
+            return name + "(" + ", ".join(self._factor(a, lead=True)
+                                         for a in expr.args) + ")"
         if isinstance(expr, EntryFunction) and top:
             arguments = ", ".join(self.written(a) for a in expr.args[3:])
             return self.names.function_latex(expr.label) + "'" * expr.order + "(" + arguments + ")"
@@ -151,6 +155,7 @@ class Arithmetic:
 
     def line(self, symbol: str, entry: Expr, expected: float) -> str | None:
         """`symbol = arithmetic = value`, or None when the arithmetic does not give `expected`."""
+        entry = entry.xreplace({N: Integer(self.samples)})  # a mean's 1/N is the batch's size
         value = self.value(entry)
         if not _close(value, expected):
             return None
