@@ -31,6 +31,7 @@ _SPACES = frozenset({"displaystyle", "textstyle", "scriptstyle", "big", "Big", "
 _NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+(?![A-Za-z]))?")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _COMMAND = re.compile(r"\\([A-Za-z]+)")
+_PENALTY = re.compile(r"\s*[-+]?\d*")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ def tokenize(text: str) -> list[Tok]:
             match = _COMMAND.match(text, pos)
             if match:
                 name = match.group(1)
+                if name == "penalty":  # a line-break hint with its number (\penalty400): typesetting, not math
+                    pos = _PENALTY.match(text, match.end()).end()
+                    continue
                 if name not in _SPACES:
                     toks.append(Tok("cmd", name, pos))
                 pos = match.end()
