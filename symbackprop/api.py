@@ -28,6 +28,7 @@ from symbackprop.training import TrainingRun
 if TYPE_CHECKING:
     from symbackprop.check import Checker, CheckResult
     from symbackprop.verify import Verifier, VerifyResult
+    from symbackprop.verify.roundtrip import RoundTrip
 
 
 class UnknownTarget(KeyError):
@@ -472,6 +473,13 @@ class Network:
         from symbackprop.verify.hints import with_hints
 
         return with_hints(self._verifier, self._verifier.verify(target, answer), hint_level)
+
+    def reread(self, forms: Sequence[str] = FORMS, formats: Sequence[str] = ("text", "latex")) -> RoundTrip:
+        """Every formula `derive` prints (each target in `forms`, as text and as LaTeX) read back by the answer
+        parser and compared with what it was printed from: `.ok`, `.summary()`, `.misread` (docs/notation.md)."""
+        from symbackprop.verify.roundtrip import reread  # the grader is built on this module
+
+        return reread(self, forms, formats)
 
     @cached_property
     def _verifier(self) -> Verifier:

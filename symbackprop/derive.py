@@ -79,6 +79,7 @@ def backprop(graph: Graph) -> Backprop:
             exprs[node.id] = symbols[node.name] = MatrixSymbol(node.name, *sympy_shape(node.shape))
 
     needed = depends_on_parameters(graph)
+    fused = _fused_output_delta(graph, symbols)
     pending: dict[int, list[Expr]] = {node.id: [] for node in graph.nodes}
     deltas: dict[str, Expr] = {}
     gradients: dict[str, Expr] = {}
@@ -96,7 +97,7 @@ def backprop(graph: Graph) -> Backprop:
             gradients[node.name] = adjoint
             continue
         if node.role == "preactivation":
-            deltas[node.delta_key] = adjoint
+            deltas[node.delta_key] = fused.get(node.id, adjoint)
             name = f"delta_{node.delta_key}"
             adjoint = symbols[name] = MatrixSymbol(name, *sympy_shape(node.shape))
         inputs = [exprs[i] for i in node.inputs]
@@ -155,6 +156,19 @@ def adjoint(bp: Backprop, name: str) -> Expr:
             if source in downstream:
                 pending[source].append(rules.vjp(node.op, index)(op_attrs(node), value, exprs[node.id], *inputs))
     raise ValueError(f"the loss does not depend on {name}")  # pragma: no cover - the loss is downstream
+
+
+def _fused_output_delta(graph: Graph, symbols: dict[str, MatrixSymbol]) -> dict[int, Expr]:
+    """The output pre-activation's delta in the closed form rules.py gives where the output activation and
+    the loss cancel (rules.FUSED_OUTPUT_DELTAS: y_out - y, scaled by the reduction), keyed by the
+    pre-activation's node."""
+    loss = graph.nodes[graph.loss]
+    output, target = (graph.nodes[i] for i in loss.inputs)
+    if output.role != "activation" or sum(output.id in node.inputs for node in graph.nodes) != 1:
+        return {}
+    delta = rules.fused_output_delta(output.attrs["activation"], op_attrs(loss), symbols[output.name],
+                                     symbols[target.name])
+    return {} if delta is None else {output.inputs[0]: delta}
 
 
 def depends_on_parameters(graph: Graph) -> set[int]:

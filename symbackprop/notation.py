@@ -202,6 +202,10 @@ class _Spelling:
     element_latex: str  # an entry's base: the indices follow as a subscript
 
 
+#: The priority of a reading that is a course's shorthand rather than a name (a^{(0)} for the input, δ alone).
+CONVENIENCE = 2
+
+
 @dataclass(frozen=True)
 class _Entry:
     quantity: Quantity
@@ -341,7 +345,11 @@ class Names(Spelling):
         self._output(Quantity("output", spec.output, last.name, last.cycles if last.cycles > 1 else None))
         if all(layer.name != "0" for layer in spec.layers):  # a^{(0)}: the input as layer 0's activation
             for letter in dict.fromkeys((notation.activation, "z")):
-                self._key((letter, "0", None), Quantity("input", spec.input.name), 2, False)
+                self._key((letter, "0", None), Quantity("input", spec.input.name), CONVENIENCE, False)
+        output_delta = next(q for q in reversed(self.quantities.values()) if q.role == "delta" and q.layer == last.name
+                            and q.cycle in (None, last.cycles))
+        for letter in dict.fromkeys((notation.delta, "delta")):  # δ alone: the output's delta, as courses write it
+            self._key((letter, None, None), output_delta, CONVENIENCE, False)
         kinds = [layer.activation for layer in spec.layers if layer.activation.kind != "function"]
         self._uniform = len(kinds) == len(spec.layers) and len(set(kinds)) == 1
 
@@ -450,6 +458,17 @@ class Names(Spelling):
             return self.quantities[self.spec.output]
         raise KeyError(f"no {role} of layer {layer!r}" + (f" cycle {cycle}" if cycle else ""))
 
+    def generic_latex(self, role: str) -> str:
+        """Layer k's pre-activation, activation, delta or activation function in LaTeX, for sentences about
+        every layer: s_k, \\delta_k, f_k by default; net^{(k)}, \\sigma in a course's notation."""
+        if role == "function":
+            letter = self.notation.function
+            if letter != "f" and self._uniform:
+                return latex_part(letter)
+            return latex_part(letter) + "_k"
+        head = latex_part(self.notation.letter(role))
+        return head + {"subscript": "_k", "superscript": "^{k}", "parenthesized": "^{(k)}"}[self.notation.layer]
+
     def spell(self, quantity: Quantity, fmt: str = "text") -> str:
         """The printed spelling of a quantity (or an entry of one) in "text" or "latex"."""
         latex = fmt == "latex"
@@ -494,16 +513,18 @@ class Names(Spelling):
         Indices left over become the quantity's entry. None if it names nothing; raises NotationError
         when it names two things under this notation."""
         readings = self._readings(base, _clean(sub), _clean(sup))
-        for index, (key, indices, used_sup) in enumerate(readings):
-            found = self._find(key, base)
-            if found is None:
-                continue
-            if indices is not None and not _indices(indices):
-                continue
-            quantity = found.quantity if indices is None else found.quantity.at(*_indices(indices))
-            if found.custom and key[1] is not None and indices is None and key[2] is None:
-                self._check_index_reading(readings[index + 1:], quantity, base, sub)
-            return quantity, used_sup
+        for conveniences in (False, True):  # δ alone for the output's delta only when nothing else reads
+            for index, (key, indices, used_sup) in enumerate(readings):
+                found = self._find(key, base)
+                shorthand = found is not None and found.priority == CONVENIENCE and key[1] is None
+                if found is None or shorthand != conveniences or (shorthand and (indices or used_sup)):
+                    continue  # δ alone is the output's delta; δ_9 is no entry of it
+                if indices is not None and not _indices(indices):
+                    continue
+                quantity = found.quantity if indices is None else found.quantity.at(*_indices(indices))
+                if found.custom and key[1] is not None and indices is None and key[2] is None:
+                    self._check_index_reading(readings[index + 1:], quantity, base, sub)
+                return quantity, used_sup
         for key, indices, used_sup in readings:  # w_{ji}^{(2)} for W_2: the letter's case aside
             folded = [q for (b, layer, cycle), entries in self._keys.items() if b.lower() == key[0].lower()
                       and b != key[0] and (layer, cycle) == key[1:] for q in self._best(entries)]
@@ -517,7 +538,7 @@ class Names(Spelling):
         for key, indices, _ in rest:
             if key[1] is None and indices is not None:
                 other = self._find(key, base)
-                if other is not None and other.quantity != quantity.whole():
+                if other is not None and other.priority != CONVENIENCE and other.quantity != quantity.whole():
                     entry = other.quantity.at(*_indices(indices))
                     tagged = self.spell(quantity) if self.notation.layer != "subscript" else \
                         f"{base}^({quantity.layer})"

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sympy import Add, Dummy, Expr, Integer, Mul, Piecewise, Sum, Symbol, true
+from sympy import Add, Dummy, Expr, Heaviside, Integer, Mul, Piecewise, Sum, Symbol, true
 from sympy.matrices.expressions import (
     HadamardPower,
     HadamardProduct,
@@ -68,6 +68,36 @@ def _is_iverson(expr: Expr) -> bool:
         expr.args[1].expr == 0 and expr.args[1].cond is true and expr.has(MatrixElement)
 
 
+#: How loosely an entrywise formula binds when printed inline: a single factor, a product
+#: (2*s_1), entrywise products and quotients (y ⊘ y_out), a sum or a leading minus.
+ATOM, PRODUCT, HADAMARD, SUM = range(4)
+
+
+def _entrywise(term: Expr, variables: set[Symbol]) -> tuple[list[Expr], list[Expr], list[Expr]]:
+    """A product's factors: (those holding a matrix, the matrix denominators, the scalars)."""
+    numerator, denominator, scalars = [], [], []
+    for factor in Mul.make_args(term):
+        holds = bool(factor.free_symbols & variables)
+        if holds and factor.is_Pow and factor.exp.is_negative:
+            denominator.append(factor.base ** -factor.exp)
+        elif holds:
+            numerator.append(factor)
+        else:
+            scalars.append(factor)
+    return numerator, denominator, scalars
+
+
+def formula_level(expr: Elementwise) -> int:
+    """How loosely an unlabeled Elementwise binds when its formula is printed with the matrices in place."""
+    formula = expr.function.expr
+    if formula.is_Add or formula.could_extract_minus_sign():
+        return SUM
+    if formula.is_Mul:
+        numerator, denominator, _ = _entrywise(formula, set(expr.function.variables))
+        return HADAMARD if len(numerator) > 1 or denominator else PRODUCT
+    return ATOM
+
+
 class _CourseNotation:
     """What the LaTeX and text printers share: the order of terms, when to bracket, and how an
     entrywise formula is printed with matrices for its variables. Each printer gives `_bracket`."""
@@ -77,14 +107,32 @@ class _CourseNotation:
         self._inline: dict[Symbol, str] = {}  # stand-in symbol -> how its matrix prints
         self.spelling: Spelling = self._settings.get("spelling") or PLAIN
 
-    def _wrap(self, expr: Expr, types: tuple[type, ...]) -> str:
+    def _wrap(self, expr: Expr, types: tuple[type, ...], inline: int = HADAMARD) -> str:
+        """`expr` printed, in brackets if it is one of `types`, or an inline formula binding `inline` or looser."""
         printed = self._print(expr)
-        return self._bracket(printed) if isinstance(expr, types) else printed
+        loose = isinstance(expr, Elementwise) and not expr.label and formula_level(expr) >= inline
+        return self._bracket(printed) if isinstance(expr, types) or loose else printed
 
     def _hadamard_factor(self, expr: Expr) -> str:
         """Matrix products and sums are bracketed inside a Hadamard product; a scalar multiple is not."""
         return self._wrap(expr, (MatAdd, HadamardProduct)) if _is_scaled(expr) else \
             self._wrap(expr, (MatAdd, MatMul, HadamardProduct))
+
+    def _print_Mul(self, expr: Mul, **kwargs: Any) -> str:
+        """Inside an inline formula, a product of matrices or a quotient by one is entrywise: y ⊙ y_out, -y ⊘ y_out."""
+        variables = set(self._inline)
+        numerator, denominator, scalars = _entrywise(expr, variables) if variables else ([], [], [])
+        if len(numerator) < 2 and not denominator:
+            return super()._print_Mul(expr, **kwargs)
+        coeff = Mul(*scalars)
+        sign = "-" if coeff.could_extract_minus_sign() else ""
+        first = Mul(-coeff if sign else coeff, numerator[0]) if numerator else (-coeff if sign else coeff)
+        parts = [self.parenthesize(first, PRECEDENCE["Mul"])]
+        parts += [self.parenthesize(factor, PRECEDENCE["Mul"]) for factor in numerator[1:]]
+        out = self._settings["hadamard"].join(parts)
+        for factor in denominator:
+            out += self._settings["oslash"] + self.parenthesize(factor, PRECEDENCE["Mul"], strict=True)
+        return (self._settings["minus"] if sign else "") + out
 
     def _print_MatAdd(self, expr: MatAdd) -> str:
         out = ""
@@ -117,7 +165,7 @@ class _CourseNotation:
         stand_ins = {}
         for variable, mat in zip(expr.function.variables, expr.mats, strict=True):
             stand_in = Dummy(variable.name, real=True)
-            self._inline[stand_in] = self._wrap(mat, (MatAdd, MatMul, HadamardProduct))
+            self._inline[stand_in] = self._wrap(mat, (MatAdd, MatMul, HadamardProduct), PRODUCT)
             stand_ins[variable] = stand_in
         try:
             return self._print(expr.function.expr.xreplace(stand_ins))
@@ -129,7 +177,8 @@ class _CourseNotation:
 class LatexPrinter(_CourseNotation, _SympyLatex):
     """SymPy's LaTeX printer with the course's matrix notation: ^\\top, \\odot, f_1'(s_1)."""
 
-    _default_settings: dict[str, Any] = {**_SympyLatex._default_settings, "transpose": r"\top", "spelling": None}
+    _default_settings: dict[str, Any] = {**_SympyLatex._default_settings, "transpose": r"\top", "spelling": None,
+                                         "hadamard": r" \odot ", "oslash": r" \oslash ", "minus": "- "}
 
     def _bracket(self, printed: str) -> str:
         return r"\left(" + printed + r"\right)"
@@ -149,7 +198,7 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
         return super()._print_Symbol(expr, style=style)
 
     def _print_Transpose(self, expr: Transpose) -> str:
-        base = self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, Transpose, Mul))
+        base = self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, Transpose, Mul), PRODUCT)
         if "^" in base and not base.endswith(r"\right)"):
             base = "{" + base + "}"  # delta_{rec}^{(2)} takes its transpose without a double superscript
         return base + "^{" + self._settings["transpose"] + "}"
@@ -196,13 +245,18 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
         return r"\mathbf{1}"
 
     def _print_HadamardPower(self, expr: HadamardPower) -> str:
-        base = self._wrap(expr.base, (MatAdd, MatMul, HadamardProduct))
+        base = self._wrap(expr.base, (MatAdd, MatMul, HadamardProduct), PRODUCT)
         base = "{" + base + "}" if "^" in base and not base.endswith(r"\right)") else base
         return base + r"^{\circ " + self._print(expr.exp) + "}"
 
     def _print_Indicator(self, expr: Indicator) -> str:
         relation = " > 0" if expr.strict else r" \le 0"
         return r"\left[" + self._print(expr.arg) + relation + r"\right]"
+
+    def _print_Heaviside(self, expr: Heaviside, exp: str | None = None) -> str:
+        """The step function as the indicator a course writes: [1 - t y > 0] (hinge's derivative)."""
+        printed = r"\left[" + self._print(expr.args[0]) + r" > 0\right]"
+        return printed if exp is None else printed + "^{" + exp + "}"
 
     def _print_Partial(self, expr: Partial) -> str:
         top = self.spelling.loss_latex() if expr.numerator == LOSS else self._print(expr.numerator)
@@ -237,7 +291,8 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
 class TextPrinter(_CourseNotation, _SympyStr):
     """Plain text in the same notation: juxtaposition for products, ^T, ⊙, f_1'(s_1)."""
 
-    _default_settings: dict[str, Any] = {**_SympyStr._default_settings, "hadamard": " ⊙ ", "spelling": None}
+    _default_settings: dict[str, Any] = {**_SympyStr._default_settings, "hadamard": " ⊙ ", "oslash": " ⊘ ",
+                                         "minus": "-", "spelling": None}
 
     def _bracket(self, printed: str) -> str:
         return "(" + printed + ")"
@@ -257,7 +312,7 @@ class TextPrinter(_CourseNotation, _SympyStr):
         return self._inline.get(expr) or super()._print_Dummy(expr)
 
     def _print_Transpose(self, expr: Transpose) -> str:
-        base = self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, Transpose, Mul))
+        base = self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, Transpose, Mul), PRODUCT)
         scripted = isinstance(expr.arg, MatrixSymbol) and "^" in base  # (s_rec^(2))^T, (W^(1))^T
         return ("(" + base + ")" if scripted else base) + "^T"
 
@@ -297,13 +352,22 @@ class TextPrinter(_CourseNotation, _SympyStr):
         return "1"
 
     def _print_HadamardPower(self, expr: HadamardPower) -> str:
-        base = self._wrap(expr.base, (MatAdd, MatMul, HadamardProduct))
+        base = self._wrap(expr.base, (MatAdd, MatMul, HadamardProduct), PRODUCT)
         if expr.exp == 2:
             return f"{base}{self._settings['hadamard']}{base}"
         return f"{base}^∘{self._print(expr.exp)}"
 
     def _print_Indicator(self, expr: Indicator) -> str:
         return f"[{self._print(expr.arg)} {'>' if expr.strict else '<='} 0]"
+
+    def _print_Heaviside(self, expr: Heaviside) -> str:
+        return f"[{self._print(expr.args[0])} > 0]"
+
+    def _print_Max(self, expr: Expr) -> str:
+        return "max(" + ", ".join(self._print(arg) for arg in expr.args) + ")"
+
+    def _print_Min(self, expr: Expr) -> str:
+        return "min(" + ", ".join(self._print(arg) for arg in expr.args) + ")"
 
     def _print_Partial(self, expr: Partial) -> str:
         return f"d{self._print(expr.numerator)}/d{self._print(expr.denominator)}"

@@ -219,3 +219,10 @@ def test_an_ambiguous_name_is_an_error_that_says_so() -> None:
 def test_unknown_names_list_what_the_network_knows() -> None:
     with pytest.raises(NotationError, match=r"unknown name 'q_1'.*net\^\(1\)"):
         names(COURSE).resolve("q_1")
+
+
+def test_verify_says_when_an_answer_uses_an_ambiguous_name() -> None:
+    net = sbp.load(SPEC + "notation: {activation: x}\n")
+    result = net.verify("dL/dW_2", "delta_2 x_1^T")
+    assert result.verdict == "unreadable" and "ambiguous" in result.feedback[0]
+    assert net.verify("dL/dW_2", "delta_2 (x^{(1)})^T").equivalent

@@ -91,7 +91,7 @@ def test_escape_latex_needs_no_font_encoding_for_brackets_and_backticks() -> Non
 
 
 @pytest.mark.parametrize(("loss", "latex"), [
-    ("cross_entropy", r"\mathcal{L} = \sum \left(- y \log{\left(y_{out} \right)}\right)"),
+    ("cross_entropy", r"\mathcal{L} = \sum \left(- y \odot \log{\left(y_{out} \right)}\right)"),
     ({"expr": "(y_out - y)**4/4 + log(1 + exp(y_out))"},
      r"\mathcal{L} = \sum \left(\frac{\left(y_{out} - y\right)^{4}}{4} + \log{\left(e^{y_{out}} + 1 \right)}\right)"),
     ("half_squared_error", r"\mathcal{L} = \sum \frac{\left(y_{out} - y\right)^{2}}{2}"),

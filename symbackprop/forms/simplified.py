@@ -1,7 +1,7 @@
 """The simplified form: the matrix form with each activation derivative in closed form
-(tanh' = 1 - z^2, sigmoid' = z (1 - z), relu' = [s > 0], (x^2)' = 2 s) and cancellations
-between an output activation and its loss (softmax + cross-entropy = y_out - y), still
-written through named deltas and activations so that it stays short."""
+(tanh' = 1 - z^2, sigmoid' = z (1 - z), relu' = [s > 0], (x^2)' = 2 s), still written through
+named deltas and activations so that it stays short. (Cancellations between an output
+activation and its loss, softmax + cross-entropy = y_out - y, are the engine's: derive.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sympy import Expr
 from sympy.matrices.expressions import HadamardProduct, OneMatrix
 
 from symbackprop import rules
-from symbackprop.derive import Backprop, op_attrs
+from symbackprop.derive import Backprop
 from symbackprop.matexpr import Elementwise
 
 
@@ -31,7 +31,6 @@ class Simplifier:
     def __init__(self, bp: Backprop) -> None:
         self.bp = bp
         self.closed: dict[Expr, Expr] = {}
-        self.fused: dict[str, Expr] = {}
         graph = bp.graph
         for node in graph.by_role("activation"):
             act = node.attrs["activation"]
@@ -42,17 +41,8 @@ class Simplifier:
                 closed = rule.closed_form(act, s, z)
                 if closed is not None:
                     self.closed[derivative] = closed
-        loss = graph.nodes[graph.loss]
-        output = graph.nodes[loss.inputs[0]]
-        target = graph.nodes[loss.inputs[1]]
-        fused = rules.fused_output_delta(output.attrs["activation"], op_attrs(loss), bp.symbols[output.name],
-                                         bp.symbols[target.name])
-        if fused is not None:
-            self.fused[graph.nodes[output.inputs[0]].delta_key] = fused
 
     def delta(self, layer: str) -> Expr:
-        if layer in self.fused:
-            return self.fused[layer]
         return self.simplify(self.bp.deltas[layer])
 
     def simplify(self, expr: Expr) -> Expr:

@@ -67,7 +67,7 @@ def context(net: Network, sections: Sequence[str] | None = None, forms: Sequence
         "network": lambda: network_section(net), "sizes": lambda: sizes_section(net),
         "forward": lambda: forward_section(net), "loss": lambda: loss_section(net),
         "derivation": lambda: derivation_section(net, forms), "numeric": lambda: numeric_section(net, digits),
-        "checks": lambda: checks_section(net), "glossary": lambda: [],
+        "checks": lambda: checks_section(net, forms=forms), "glossary": lambda: [],
     }
     model: dict[str, Any] = {"title": Text(net.spec.name), "description": Text(net.spec.description),
                              "forms": forms, "digits": digits, "figure": figure, "omitted": []}
@@ -77,7 +77,8 @@ def context(net: Network, sections: Sequence[str] | None = None, forms: Sequence
         if isinstance(part, dict) and part.get("available") is False:
             what = {"numeric": "No worked example", "checks": "No numeric checks"}[name]
             model["omitted"].append(Text(f"{what}: {part['reason'].text}"))
-            continue
+            if name != "checks":  # the checks section still reads the printed formulas back
+                continue
         model[name] = part
         shown.append(name)
     if "glossary" in shown:

@@ -1,15 +1,17 @@
 """What this run verified, with the figures: each gradient against central finite differences
-(gradcheck), and each derived form against the matrix form, evaluated numerically at the same
-point (the spec's data, or seeded random values for what it lacks)."""
+(gradcheck), each derived form against the matrix form, evaluated numerically at the same
+point (the spec's data, or seeded random values for what it lacks), and every formula the
+document prints read back by the answer parser and compared with what it was printed from."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
-from symbackprop.api import Network, Target
+from symbackprop.api import FORMS, Network, Target
 from symbackprop.forms.index import EntryFunction
 from symbackprop.graph import BATCH
 from symbackprop.numeric import NotComputable, evaluate
@@ -85,12 +87,30 @@ def _forms(net: Network, values: dict[str, np.ndarray], seed: int, gradients: di
     return rows
 
 
-def checks_section(net: Network, seed: int = 0) -> dict[str, Any]:
-    """gradcheck's figures per parameter and the forms' agreement per target, or why there are none."""
+def reread_section(net: Network, forms: Sequence[str]) -> dict[str, Any]:
+    """The forward equations and the derivation's formulas as the document prints them (LaTeX, the chosen
+    forms), read back."""
+    result = net.reread(forms=forms, formats=("latex",))
+    der = net.derive()
+
+    def symbol(m: Any) -> str:  # a Misread: a forward line names its value (or the loss), a target line its target
+        if m.form != "forward":
+            return inline_symbol(der.target(m.target))
+        return der.names.loss_latex() if m.target == "L" else der.names.latex(m.target)
+
+    return {"summary": Text(result.summary()), "ok": result.ok, "agreed": result.agreed, "checked": result.checked,
+            "misread": [{"target": Math(symbol(m)), "form": Text(m.form), "verdict": Text(m.verdict),
+                         "why": Text("; ".join(m.feedback))} for m in result.misread]}
+
+
+def checks_section(net: Network, seed: int = 0, forms: Sequence[str] = FORMS) -> dict[str, Any]:
+    """gradcheck's figures per parameter, the forms' agreement per target (or why there are none), and
+    the printed formulas read back."""
+    reread = reread_section(net, forms)
     try:
         result = net.gradcheck(seed=seed)
     except NotComputable as error:
-        return {"available": False, "reason": Text(f"{error}.")}
+        return {"available": False, "reason": Text(f"{error}."), "reread": reread}
     der = net.derive()
     gradients = {p.name: {"symbol": Math(inline_symbol(der.grad(p.name))), "checked": p.checked, "total": p.total,
                           "kinks": len(p.kinks), "error": Math(numbers.scientific(p.error)), "ok": p.ok}
@@ -103,4 +123,5 @@ def checks_section(net: Network, seed: int = 0) -> dict[str, Any]:
         "gradients_ok": result.ok, "rows": rows, "forms": rows, "forms_ok": all(row["forms_ok"] for row in rows),
         "compared": [Text(form) for form in COMPARED],
         "kinks": any(gradient["kinks"] for gradient in gradients.values()), "max_entries": MAX_ENTRIES,
+        "reread": reread,
     }

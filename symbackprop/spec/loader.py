@@ -473,6 +473,9 @@ class _Validator:
                     continue
                 self.fail(f"layers[{index}].name", f"{role} {symbol!r} of layer {layer.name!r} (notation.{key}) is "
                                                    f"already {named[symbol]}")
+        spelled = {f"{notation.letter(key)}_{layer.name}": f"the {role} of layer {layer.name!r} (notation.{key})"
+                   for layer in layers for key, role in (("preactivation", "pre-activation"),
+                                                         ("activation", "activation"), ("delta", "delta"))}
         for index, layer in enumerate(layers):
             function = layer.activation.function
             if function is None or function == f"f_{layer.name}":
@@ -480,6 +483,9 @@ class _Validator:
             path = f"layers[{index}].activation.function"
             if function in RESERVED:
                 self.fail(path, f"function name {function!r} is reserved: {RESERVED[function]}")
+            if function in spelled:
+                self.fail(path, f"function name {function!r} is already {spelled[function]}; give it a name of "
+                                "its own")
             owner = owners.get(function)
             if owner:
                 self.fail(path, f"function name {function!r} is already {owner}; name it f_{layer.name} "

@@ -1,6 +1,7 @@
 """Tokens of an answer written in LaTeX or in plain math, with their positions.
 
-Both notations meet here: `\\odot`, `⊙` and `\\circ` become one Hadamard token, `\\delta` and
+Both notations meet here: `\\odot`, `⊙` and `\\circ` become one Hadamard token (`\\oslash`
+and `⊘` its entrywise division), `\\delta` and
 `δ` the name `delta`, `−` a minus. Anything outside the known alphabet is an error that names
 the character and its position, so look-alike letters (Cyrillic а, fullwidth ａ) and control
 characters never reach the parser.
@@ -40,9 +41,10 @@ GREEK = (
 #: Commands read as operators or structure; every other command outside GREEK is refused.
 COMMANDS = frozenset({
     "cdot", "times", "ast", "odot", "circ", "top", "intercal", "prime", "partial", "sum", "frac", "dfrac", "tfrac",
-    "sqrt", "exp", "log", "ln", "tanh", "max", "min", "le", "leq", "ge", "geq", "lt", "gt", "underbrace",
+    "sqrt", "exp", "log", "ln", "tanh", "cosh", "sinh", "max", "min", "le", "leq", "ge", "geq", "lt", "gt",
+    "underbrace",
     "begin", "end", "mathbf", "boldsymbol", "bm", "mathrm", "mathit", "mathsf", "vec", "operatorname", "text",
-    "textrm", "mathcal", "mathbb", "Sigma",
+    "textrm", "mathcal", "mathbb", "Sigma", "hat", "widehat", "oslash", "nabla",
 })
 #: Commands that only size or space things.
 SKIPPED = frozenset({
@@ -50,7 +52,8 @@ SKIPPED = frozenset({
     "Biggr", "displaystyle", "textstyle", "limits", "nolimits", "quad", "qquad",
 })
 _UNICODE_OPS = {
-    "⊙": ("cmd", "odot"), "∘": ("cmd", "circ"), "·": ("cmd", "cdot"), "⋅": ("cmd", "cdot"), "∙": ("cmd", "cdot"),
+    "⊙": ("cmd", "odot"), "∘": ("cmd", "circ"), "⊘": ("cmd", "oslash"),
+    "·": ("cmd", "cdot"), "⋅": ("cmd", "cdot"), "∙": ("cmd", "cdot"),
     "×": ("cmd", "times"), "∂": ("cmd", "partial"), "∑": ("cmd", "sum"), "−": ("op", "-"), "–": ("op", "-"),
     "′": ("op", "'"), "ᵀ": ("op", "ᵀ"), "≤": ("op", "<="), "≥": ("op", ">="),
 }
@@ -58,6 +61,7 @@ _GREEK_LETTERS = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "η": "eta", "θ": "theta", "λ": "lambda",
     "μ": "mu", "σ": "sigma", "τ": "tau", "φ": "phi", "ψ": "psi", "ω": "omega", "Δ": "Delta",
 }
+_SUPERSCRIPTS = {"²": "2", "³": "3", "⁴": "4"}
 _ASCII_OPS = ("**", "<=", ">=", "\\\\", "+", "-", "*", "/", "^", "_", "'", "(", ")", "[", "]", "{", "}", ",", "=",
               "<", ">", "&", ".", "|", "!", ":", ";", "$")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
@@ -121,6 +125,10 @@ def tokenize(text: str) -> list[Token]:
         elif char in _UNICODE_OPS:
             kind, value = _UNICODE_OPS[char]
             tokens.append(Token(kind, value, start, pos + 1, space))
+            pos += 1
+        elif char in _SUPERSCRIPTS:  # z², Wᵀ: a superscript written as one character
+            tokens.append(Token("op", "^", start, pos + 1, space))
+            tokens.append(Token("num", _SUPERSCRIPTS[char], start, pos + 1))
             pos += 1
         elif char in _GREEK_LETTERS:
             tokens.append(Token("cmd", _GREEK_LETTERS[char], start, pos + 1, space))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sympy import Abs as SympyAbs
-from sympy import Integer, Lambda, Max, Min, Piecewise, exp, log, sqrt
+from sympy import Integer, Lambda, Max, Min, Piecewise, cosh, exp, log, sech, sinh, sqrt, tanh
 from sympy.matrices.expressions import MatrixSymbol
 
 from symbackprop import rules
@@ -24,7 +24,8 @@ from symbackprop.spec.model import Activation
 #: Functions of one scalar: f and f' (None where an answer may not ask for f').
 MATH_FUNCTIONS = {
     "exp": (exp, exp), "log": (log, lambda v: 1 / v), "ln": (log, lambda v: 1 / v), "sqrt": (sqrt, None),
-    "abs": (SympyAbs, None),
+    "abs": (SympyAbs, None), "sech": (sech, lambda v: -sech(v) * tanh(v)), "cosh": (cosh, sinh),
+    "sinh": (sinh, cosh), "H": (lambda v: Piecewise((1, v > 0), (0, True)), None),  # H: the step function
 }
 #: Functions of two scalars.
 BINARY_FUNCTIONS = {"max": Max, "min": Min}

@@ -6,7 +6,7 @@ the loosest binding to the tightest (docs/verify.md has the full table):
 
     answer    := side ("=" side)* [ranges]           ranges: `for i = 1..2, ...` or `(1 \\le i \\le 2, ...)`
     side      := hadamard (("+" | "-") hadamard)*
-    hadamard  := product (("⊙" | \\odot | \\circ) product)*
+    hadamard  := product (("⊙" | \\odot | \\circ | "⊘" | \\oslash) product)*      ⊘: entrywise division
     product   := quotient (("*" | \\cdot | \\times | ·) quotient | quotient)*      juxtaposition is a product
     quotient  := unary ("/" unary)*
     unary     := ("-" | "+") unary | postfix
@@ -14,6 +14,7 @@ the loosest binding to the tightest (docs/verify.md has the full table):
     script    := ("_" | "^") (token | "{" ... "}" | "(" ... ")")
     atom      := number | name | \\greek | "(" side ")" | "{" side "}" | "[" side [relation side] "]"
                | \\frac{..}{..} | \\sum_{i=1}^{n} product | \\partial postfix | \\underbrace{..}_{..}
+               | \\nabla_{..} [name] | \\Delta postfix | "(" side relation side ")"
                | \\begin{bmatrix} .. \\end{bmatrix} | \\mathbf{..} (and the other font commands)
 """
 
@@ -72,7 +73,7 @@ class Call(Node):
 
 @dataclass(frozen=True)
 class BinOp(Node):
-    op: str  # + - * ⊙ /
+    op: str  # + - * ⊙ ⊘ /
     left: Node
     right: Node
     frac: bool = False  # written \frac{..}{..}
@@ -85,13 +86,18 @@ class Neg(Node):
 
 @dataclass(frozen=True)
 class Diff(Node):
-    """\\partial X (the d of a derivative)."""
+    """\\partial X (the d of a derivative), or, standing alone, the gradient of the loss by X: `mark` "partial",
+    "Delta" (\\Delta W) or "nabla" (\\nabla_W L, `loss` the name after it)."""
 
     operand: Node
+    mark: str = "partial"
+    loss: Node | None = None
 
 
 @dataclass(frozen=True)
 class SumOver(Node):
+    """A sum over `index` of `body`; with no index (\\sum M), over every entry of the matrix M."""
+
     index: str
     lower: Node | None
     upper: Node | None
@@ -134,9 +140,9 @@ class Answer(Node):
 
 _FONTS = frozenset({"mathbf", "boldsymbol", "bm", "mathrm", "mathit", "mathsf", "vec", "operatorname", "text",
                     "textrm", "mathcal", "mathbb"})
-_FUNCTION_COMMANDS = frozenset({"exp", "log", "ln", "tanh", "max", "min"})
+_FUNCTION_COMMANDS = frozenset({"exp", "log", "ln", "tanh", "cosh", "sinh", "max", "min"})
 _PRODUCT_COMMANDS = frozenset({"cdot", "times", "ast"})
-_HADAMARD_COMMANDS = frozenset({"odot", "circ"})
+_HADAMARD_COMMANDS = frozenset({"odot", "circ", "oslash"})
 _RELATIONS = {">": ">", "<": "<", ">=": ">=", "<=": "<=", "gt": ">", "lt": "<", "ge": ">=", "geq": ">=",
               "le": "<=", "leq": "<="}
 _MATRICES = frozenset({"matrix", "bmatrix", "pmatrix", "Bmatrix", "smallmatrix"})
@@ -238,9 +244,9 @@ class _Parser:
     def hadamard(self) -> Node:
         node = self.product()
         while self.at("cmd", *_HADAMARD_COMMANDS):
-            self.take()
+            op = "⊘" if self.take().text == "oslash" else "⊙"
             right = self.product()
-            node = BinOp(node.start, right.end, "⊙", node, right)
+            node = BinOp(node.start, right.end, op, node, right)
         return node
 
     def starts_factor(self) -> bool:
@@ -295,7 +301,8 @@ class _Parser:
         while True:
             token = self.peek()
             if token.kind == "op" and token.text in ("_", "^"):
-                if (sub if token.text == "_" else sup) is not None or primes or index is not None:
+                if (sub if token.text == "_" else sup) is not None or (primes and token.text == "^") \
+                        or index is not None:  # f'_{out}: the prime may come before the subscript
                     node, sub, sup, primes, index = wrap(), None, None, 0, None
                 self.take()
                 script = self.script(token.text)
@@ -319,7 +326,7 @@ class _Parser:
                 func = wrap()
                 self.take()
                 args = [self.side()]
-                while self.at("op", ","):
+                while self.at("op", ",", ";"):  # L(\vec t; \vec y): a loss's arguments
                     self.take()
                     args.append(self.side())
                 close = self.expect("op", ")")
@@ -379,9 +386,10 @@ class _Parser:
         if texts and texts[0] == "circ" and kind == "^":
             return Script(start.pos, end, None, self.subparse(tokens[1:], start), hadamard=True)
         label = None
-        if tokens and all(t.kind in ("name", "num") or (t.kind == "cmd" and t.text in GREEK)
-                          or (t.kind == "op" and t.text in _LABEL_OPS) for t in tokens):
-            label = "".join(t.text for t in tokens)
+        plain = [t for t in tokens if not (t.kind == "cmd" and t.text in _FONTS) and t.text not in ("{", "}")]
+        if plain and all(t.kind in ("name", "num") or (t.kind == "cmd" and t.text in GREEK)
+                         or (t.kind == "op" and t.text in _LABEL_OPS) for t in plain):
+            label = "".join(t.text for t in plain)  # _{\text{out}} and _{\mathrm{out}} are _{out}
         expr = None
         if kind == "^" or label is None:
             try:
@@ -435,12 +443,20 @@ class _Parser:
         if token.kind == "name":
             if token.text == "sum" and self.at("op", "_"):
                 return self.sum_over(token)
+            if token.text == "Delta" and self.at_operand():
+                return self.delta_of(token)
             return Name(token.pos, token.end, token.text)
         if token.kind == "cmd":
             return self.command(token)
         if token.kind == "op" and token.text in ("(", "{"):
             node = self.side()  # side() counts the nesting level
-            close = self.expect("op", ")" if token.text == "(" else "}")
+            closing = ")" if token.text == "(" else "}"
+            if self.at_relation():  # \mathbf{1}(s > 0), \mathbb{1}\{s > 0\}: an indicator
+                op = _RELATIONS[self.take().text]
+                right = self.side()
+                close = self.expect("op", closing)
+                return Relation(token.pos, close.end, node, op, right)
+            close = self.expect("op", closing)
             return replace(node, start=token.pos, end=close.end)  # messages quote the brackets too
         if token.kind == "op" and token.text == "[":
             return self.bracket(token)
@@ -448,15 +464,17 @@ class _Parser:
             raise self.fail("absolute values |..| are not supported; write abs(..)", token)
         raise self.fail(f"expected a number, a name or '(', found {_describe(token)}", token)
 
+    def at_relation(self) -> bool:
+        token = self.peek()
+        return token.kind in ("op", "cmd") and token.text in _RELATIONS
+
     def bracket(self, token: Token) -> Node:
         left = self.side()
-        relation = self.peek()
-        if (relation.kind == "op" and relation.text in _RELATIONS) or (relation.kind == "cmd"
-                                                                       and relation.text in _RELATIONS):
-            self.take()
+        if self.at_relation():
+            op = _RELATIONS[self.take().text]
             right = self.side()
             close = self.expect("op", "]")
-            return Relation(token.pos, close.end, left, _RELATIONS[relation.text], right)
+            return Relation(token.pos, close.end, left, op, right)
         close = self.expect("op", "]")
         if self.at("op", "_") and not self.peek().space_before:
             self.take()
@@ -466,8 +484,15 @@ class _Parser:
 
     def command(self, token: Token) -> Node:
         name = token.text
+        if name == "Delta" and self.at_operand():
+            return self.delta_of(token)
         if name in GREEK and not (name == "Sigma" and self.at("op", "_")):
             return Name(token.pos, token.end, name, command=True)
+        if name == "sum" and not self.at("op", "_"):  # \sum M: the sum of every entry (how a loss is printed)
+            self.enter()
+            body = self.product()
+            self.depth -= 1
+            return SumOver(token.pos, body.end, "", None, None, body)
         if name in ("sum", "Sigma"):
             return self.sum_over(token)
         if name in ("frac", "dfrac", "tfrac"):
@@ -482,11 +507,26 @@ class _Parser:
             return Call(token.pos, self.end_of(arg), Name(token.pos, token.end, "sqrt", command=True), (arg,))
         if name in _FUNCTION_COMMANDS:
             return Name(token.pos, token.end, name, command=True)
-        if name == "partial":
+        if name == "partial":  # \partial W_1, \partial l(\theta)
             self.enter()
-            operand = self.postfix(self.atom(), calls=False)
+            operand = self.postfix(self.atom())
             self.depth -= 1
             return Diff(token.pos, operand.end, operand)
+        if name == "nabla":  # \nabla_{W} L: the gradient of the loss by W
+            self.expect("op", "_")
+            self.enter()
+            operand = self.group()
+            loss = self.postfix(self.atom()) if self.at_operand() else None
+            self.depth -= 1
+            return Diff(token.pos, self.end_of(loss or operand), operand, "nabla", loss)
+
+        if name in ("hat", "widehat"):  # \hat{y}: the name y_hat
+            self.expect("op", "{")
+            inner = self.take()
+            close = self.expect("op", "}")
+            if inner.kind != "name" or len(inner.text) != 1:
+                raise self.fail(f"\\{name} takes one letter, as in \\hat{{y}}", inner)
+            return Name(token.pos, close.end, inner.text + "_hat")
         if name in _FONTS:
             self.expect("op", "{")
             inner = self.side()
@@ -504,6 +544,17 @@ class _Parser:
         if name == "begin":
             return self.matrix(token)
         raise self.fail(f"unexpected {_describe(token)}", token)
+
+    def at_operand(self) -> bool:
+        """A name follows (W, \\mathbf{W}, \\theta): `Delta W` is then W's gradient, not Delta times W."""
+        return self.at("name") or self.at("cmd", *_FONTS) or (self.at("cmd") and self.peek().text in GREEK)
+
+    def delta_of(self, token: Token) -> Diff:
+        """\\Delta W_1, Delta W_1, ΔW_1: the gradient of the loss by W_1, as courses write it."""
+        self.enter()
+        operand = self.postfix(self.atom(), calls=False)
+        self.depth -= 1
+        return Diff(token.pos, operand.end, operand, "Delta")
 
     def sum_over(self, token: Token) -> Node:
         """\\sum_{i=1}^{n} body, sum_{i=1}^{n}(body): the body is the product that follows."""
@@ -566,13 +617,14 @@ class _Parser:
 
 
 def _drop_alignment(tokens: list[Token]) -> list[Token]:
-    """`&` aligns equations outside a matrix (`\\frac{..}{..} &= ...`) and `$` delimits math: neither means anything."""
+    """`&` aligns equations outside a matrix (`\\frac{..}{..} &= ...`), `\\\\` ends an align* line and `$` delimits
+    math: none of them means anything outside a matrix, so a line copied from an align* block reads as it is."""
     kept: list[Token] = []
     environments = 0
     for token in tokens:
         if token.kind == "cmd" and token.text in ("begin", "end"):
             environments += 1 if token.text == "begin" else -1
-        if token.kind == "op" and (token.text == "$" or (token.text == "&" and environments <= 0)):
+        if token.kind == "op" and (token.text == "$" or (token.text in ("&", "\\\\") and environments <= 0)):
             continue
         kept.append(token)
     return kept

@@ -11,6 +11,7 @@ mean a transpose ...?"), not a crash.
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 
 from sympy import Expr, Integer, Lambda, Rational, Sum, Symbol
 from sympy.core.symbol import Str
@@ -26,7 +27,7 @@ from sympy.matrices.expressions import (
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symbackprop.forms.index import EntryFunction
-from symbackprop.matexpr import Elementwise, Indicator, Ones, Softmax
+from symbackprop.matexpr import Elementwise, EntrySum, Indicator, Ones, Softmax
 from symbackprop.notation import NotationError
 from symbackprop.spec.model import Activation
 from symbackprop.verify import chain as chains
@@ -61,6 +62,7 @@ from symbackprop.verify.parser import (
     SumOver,
 )
 from symbackprop.verify.values import (
+    Diagonal,
     Explicit,
     Func,
     Mat,
@@ -130,7 +132,7 @@ class Resolver:
         if isinstance(node, MatrixLit):
             return self.explicit(node)
         if isinstance(node, Diff):
-            raise self.error("a lone \\partial: write \\frac{\\partial L}{\\partial ..}", node)
+            return self.gradient_of(node)
         raise self.error("cannot read this part of the answer", node)
 
     # --- names -------------------------------------------------------------------------
@@ -233,7 +235,7 @@ class Resolver:
         if sub is None and base in ACTIVATION_NAMES:
             kind = ACTIVATION_NAMES[base]
             return Func(text, {"sigmoid": "sigma"}.get(kind, kind), primes, activation=Activation(kind))
-        if sub is None and (base in MATH_FUNCTIONS or base in BINARY_FUNCTIONS):
+        if sub is None and (base in MATH_FUNCTIONS or base in BINARY_FUNCTIONS or base in ("diag", "sum")):
             return Func(text, base, primes, math=base)
         return None
 
@@ -359,6 +361,8 @@ class Resolver:
             return self.add(left, right, node.op, node)
         if node.op == "⊙":
             return self.hadamard(left, right, node)
+        if node.op == "⊘":
+            return self.entrywise_divide(left, right, node)
         if node.op == "/":
             return self.divide(left, right, node)
         return self.multiply(left, right, node)
@@ -391,6 +395,8 @@ class Resolver:
                              "answer as partials, or evaluate every partial", node)
         if isinstance(value, Func):
             raise self.error(f"the function {value.text} needs an argument: {value.text}(..)", node)
+        if isinstance(value, Diagonal):
+            raise self.error(f"{value.text} multiplies a matrix: diag(v) w is v ⊙ w", node)
         return value
 
     def gradient_symbol(self, parameter: str) -> MatrixSymbol:
@@ -440,6 +446,8 @@ class Resolver:
         if self.chainish(left) or self.chainish(right) or (isinstance(left, PartialRef)
                                                          and isinstance(right, PartialRef)):
             return chains.product(self.as_chain(left, node), self.as_chain(right, node))
+        if isinstance(left, Diagonal) or isinstance(right, Diagonal):
+            return self.diagonal_product(left, right, node)
         left, right = self.as_value(left, node), self.as_value(right, node)
         text = self.text(node)
         if isinstance(left, Scalar) and isinstance(right, Scalar):
@@ -468,6 +476,24 @@ class Resolver:
             return Mat(HadamardProduct(left.expr, right.expr), text)  # per-sample scalars side by side
         raise ShapeProblem(self.product_problem(left, right, text), self.product_fixes(left, right, text),
                            (node.start, node.end))
+
+    def diagonal_product(self, left: Value, right: Value, node: Node) -> Value:
+        """diag(v) w = v ⊙ w (w diag(v) with samples in rows): the diagonal matrix of each sample's entries."""
+        diagonal, other = (left, right) if isinstance(left, Diagonal) else (right, left)
+        if isinstance(other, Diagonal) or not isinstance(other := self.as_value(other, node), Mat):
+            raise self.error(f"{self.text(node)}: diag(v) multiplies a matrix of v's size", node)
+        if isinstance(left, Diagonal) and diagonal.then is not None:  # diag(v) A B: A B first
+            if diagonal.then.shape[1] != other.expr.shape[0]:
+                raise ShapeProblem(self.product_problem(Mat(diagonal.then, diagonal.text), other, self.text(node)))
+            product = matmul(diagonal.then, other.expr)
+        else:
+            product = other.expr
+        if product.shape == diagonal.expr.shape:
+            return Mat(flat(HadamardProduct, diagonal.expr, product), self.text(node))
+        if isinstance(left, Diagonal) and product.shape[0] == diagonal.expr.shape[0]:
+            return Diagonal(diagonal.expr, self.text(node), product)  # wait for the rest of the product
+        raise ShapeProblem(f"{self.text(node)}: diag of a {shape_text(diagonal.expr.shape)} matrix times "
+                           f"{other.text}, which is {shape_text(other.expr.shape)}; they must have one size")
 
     @staticmethod
     def product_problem(left: Mat, right: Mat, text: str) -> str:
@@ -500,9 +526,29 @@ class Resolver:
             return Mat(flat(HadamardProduct, left.expr, right.expr), text)
         raise self.error(f"{text} cannot be multiplied entry by entry", node)
 
+    def entrywise_divide(self, left: Value, right: Value, node: Node) -> Value:
+        """A ⊘ B: entry by entry, for matrices of one size (a number on either side spreads over the other)."""
+        left, right = self.as_value(left, node), self.as_value(right, node)
+        if isinstance(right, Scalar) or (isinstance(right, Mat) and self.ranges and right.expr.shape == (1, 1)):
+            return self.divide(left, right, node)
+        if not isinstance(right, Mat):
+            raise self.error(f"{self.text(node)} cannot be divided", node)
+        if isinstance(left, Scalar):
+            left = self.broadcast(left, right, node)
+        if not isinstance(left, Mat):
+            raise self.error(f"{self.text(node)} cannot be divided", node)
+        if left.expr.shape != right.expr.shape:
+            raise ShapeProblem(f"{self.text(node)}: {left.text} is {shape_text(left.expr.shape)} and {right.text} is "
+                               f"{shape_text(right.expr.shape)}; entrywise division needs two matrices of one size")
+        return Mat(flat(HadamardProduct, left.expr, HadamardPower(right.expr, -1)), self.text(node))
+
     def divide(self, left: Value, right: Value, node: Node) -> Value:
         left, right = self.as_value(left, node), self.as_value(right, node)
         right = self.entry(right) if isinstance(right, Mat) and self.ranges else right
+        if isinstance(right, Mat) and right.expr.shape != (1, 1):  # y / y_out of one size: entry by entry
+            if isinstance(left, Scalar) and (self.free_indices(left.expr) or left.expr.has(MatrixElement)):
+                raise self.error(f"{self.text(node)}: division by a matrix", node)
+            return self.entrywise_divide(left, right, node)
         if not isinstance(right, Scalar):
             raise self.error(f"{self.text(node)}: division by a matrix", node)
         if right.expr == 0:
@@ -515,16 +561,31 @@ class Resolver:
 
     # --- derivatives -------------------------------------------------------------------
 
+    def gradient_of(self, node: Diff) -> PartialRef:
+        """\\partial W_1, \\Delta W_1 or \\nabla_{W_1} L standing alone: the gradient of the loss by W_1."""
+        if node.mark == "nabla" and node.loss is not None and not self.is_loss(node.loss):
+            raise self.error(f"{self.text(node)}: \\nabla_{{..}} is followed by the loss", node)
+        ref = self.partial_by(chains.LOSS, node.operand, self.text(node))
+        if ref is None:
+            raise self.error(f"{self.text(node)}: write the derivative of the loss by a named value, as "
+                             "\\frac{\\partial L}{\\partial W_1}", node)
+        return ref
+
     def derivative(self, node: BinOp) -> PartialRef | None:
         """dA/dB, \\partial A / \\partial B or \\frac{\\partial A}{\\partial B}; None for a plain division."""
         top, bottom = self.differential(node.left), self.differential(node.right)
         if top is None or bottom is None:
             return None
         top_name = chains.LOSS if self.is_loss(top) else self.symbol_name(top)
+        if top_name is None and isinstance(top, (Name, Scripted)):
+            self.named(top)  # raises: unknown name
+        return self.partial_by(top_name, bottom, self.text(node)) if top_name is not None else None
+
+    def partial_by(self, top_name: str, bottom: Node, text: str) -> PartialRef | None:
+        """d(top)/d(bottom), with the entry the bottom names (dL/dW_{ji}); None if the bottom names nothing."""
         bottom_name = self.symbol_name(bottom)
-        for side, name in ((top, top_name), (bottom, bottom_name)):
-            if name is None and isinstance(side, (Name, Scripted)):
-                self.named(side)  # raises: unknown name
+        if bottom_name is None and isinstance(bottom, (Name, Scripted)):
+            self.named(bottom)  # raises: unknown name
         entry = None
         if isinstance(bottom, Scripted) and (bottom.index is not None or (bottom.sub is not None and bottom_name
                                                                            and self.vocab.canonical(bottom_name))):
@@ -533,16 +594,17 @@ class Resolver:
                 entry = found[1]
             elif bottom.index is not None:
                 entry = bottom.index
-        if top_name is None or bottom_name is None:
-            return None
-        return PartialRef(top_name, bottom_name, self.text(node), entry)
+        return None if bottom_name is None else PartialRef(top_name, bottom_name, text, entry)
 
     def differential(self, node: Node) -> Node | None:
         """X in `\\partial X`, `dX`, `\\mathrm{d}X`; None if `node` is not a differential."""
-        if isinstance(node, Diff):
+        if isinstance(node, Diff) and node.mark == "partial":
             return node.operand
         if isinstance(node, BinOp) and node.op == "*" and isinstance(node.left, Name) and node.left.text == "d":
             return node.right
+        if isinstance(node, Call):  # dL(\vec t; \vec y): the loss with its arguments
+            inner = self.differential(node.func)
+            return Call(node.start, node.end, inner, node.args) if inner is not None else None
         name = node.base if isinstance(node, Scripted) else node
         if isinstance(name, Name) and len(name.text) > 1 and name.text.startswith("d") and not name.command:
             stripped = Name(name.start + 1, name.end, name.text[1:])
@@ -552,6 +614,8 @@ class Resolver:
         return None
 
     def is_loss(self, node: Node) -> bool:
+        """L, E, \\mathcal{L}, the notation's letter, also with arguments: l(\\theta), L(\\vec t; \\vec y)."""
+        node = node.func if isinstance(node, Call) else node
         name = node.base if isinstance(node, Scripted) else node
         return isinstance(name, Name) and (name.text in self.vocab.names.loss_names() or
                                            (name.font == "mathcal" and name.text == "L"))
@@ -584,8 +648,17 @@ class Resolver:
     # --- functions ---------------------------------------------------------------------
 
     def call(self, node: Call) -> Value:
+        powered = self.powered_call(node)
+        if powered is not None:
+            return powered
         func = self.value(node.func)
         args = [self.value(arg) for arg in node.args]
+        if isinstance(func, Func) and func.math == "sum" and len(args) == 1:
+            return self.entry_sum(args[0], node)
+        if isinstance(func, Func) and func.math == "diag":
+            if len(args) != 1 or not isinstance(arg := self.as_value(args[0], node), Mat):
+                raise self.error(f"{self.text(node)}: diag takes one vector", node)
+            return Diagonal(arg.expr, self.text(node))
         if not isinstance(func, Func):
             if len(args) != 1:
                 raise self.error(f"{self.text(node.func)} is not a function", node)
@@ -611,6 +684,23 @@ class Resolver:
             axis = layer.axis if layer else 0 if self.vocab.bp.graph.spec.convention.samples == "columns" else 1
             return Mat(Softmax(arg.expr, axis), self.text(node))
         return self.apply(label, func.order, activation_lambda(activation, func.order), [arg], node)
+
+    def powered_call(self, node: Call) -> Value | None:
+        """\\tanh^2(s), \\operatorname{sech}^2(s): the function applied, then the power; None if not that."""
+        func = node.func
+        if not (isinstance(func, Scripted) and func.sup is not None and not func.sup.transpose
+                and not func.sup.hadamard and func.index is None and isinstance(func.base, Name)):
+            return None
+        if self.lookup(func.base.text, func.sub, None, func) is not None:
+            return None  # a symbol (sigma^2_{j,n} as a delta under delta: sigma), not a function
+        try:
+            if self.function(func.base.text, func.sub.label if func.sub else None, func.primes, func) is None:
+                return None
+        except AnswerSyntaxError:
+            return None
+        bare = func.base if func.sub is None and not func.primes else replace(func, sup=None)
+        value = self.call(Call(node.start, node.end, bare, node.args))
+        return self.superscript(value, func.sup, node)
 
     def layer_of(self, arg: Value) -> LayerInfo | None:
         """The layer whose s_k or z_k (or an entry of it) `arg` is, if any."""
@@ -673,10 +763,13 @@ class Resolver:
     # --- index notation ----------------------------------------------------------------
 
     def sum_over(self, node: SumOver) -> Scalar:
+        if not node.index:
+            return self.entry_sum(self.value(node.body), node)
         index = index_symbol(node.index)
         if index in self.bound:
             raise self.error(f"the index {node.index} is summed over twice", node)
         self.bound.add(index)
+        outer = self.ranges.pop(index, None)  # a summed index is its sum's own: k may count other units elsewhere
         body = self.entry(self.as_value(self.value(node.body), node))
         self.bound.discard(index)
         if not isinstance(body, Scalar):
@@ -684,13 +777,24 @@ class Resolver:
                              f"(e.g. W_{{k,j}})", node)
         if index not in self.ranges or index not in body.expr.free_symbols:
             raise self.error(f"the index {node.index} of the sum does not appear in its body", node)
-        size, where = self.ranges[index]
+        size, where = self.ranges.pop(index)
+        if outer is not None:
+            self.ranges[index] = outer
         if node.lower is not None and not (isinstance(node.lower, Num) and node.lower.text == "1"):
             raise self.error(f"{self.text(node)}: indices count from 1", node)
         if isinstance(node.upper, Num) and int(float(node.upper.text)) != size:
             raise ShapeProblem(f"{self.text(node)}: the sum over {node.index} runs to {node.upper.text}, but "
                                f"{node.index} counts the {where} ({size})")
         return Scalar(Sum(body.expr, (index, 0, size - 1)), self.text(node))
+
+    def entry_sum(self, value: Value, node: Node) -> Scalar:
+        """sum(M), \\sum M: the sum of every entry of M (a loss over units and samples)."""
+        value = self.as_value(value, node)
+        if isinstance(value, Scalar):
+            return value
+        if not isinstance(value, Mat):
+            raise self.error(f"{self.text(node)}: a sum of entries needs a matrix", node)
+        return Scalar(EntrySum(value.expr), self.text(node))
 
     def explicit(self, node: MatrixLit) -> Explicit:
         cells = []

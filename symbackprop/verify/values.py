@@ -72,7 +72,17 @@ class PartialRef:
     entry: tuple[str, ...] | None = None
 
 
-Value = Mat | Scalar | Explicit | Func | PartialRef | Chain
+@dataclass(frozen=True)
+class Diagonal:
+    """diag(v), the diagonal matrix of v's entries: it only multiplies (diag(f'(s)) v = f'(s) ⊙ v). `then` holds
+    the factors after it while their product is not yet v's size (diag(f'(s_1)) W_2^T delta_2)."""
+
+    expr: MatrixExpr
+    text: str
+    then: MatrixExpr | None = None
+
+
+Value = Mat | Scalar | Explicit | Func | PartialRef | Chain | Diagonal
 
 
 def shape_text(shape: tuple) -> str:

@@ -716,13 +716,14 @@ class Verifier:
         for dim, size in zip(symbolic, case.symbol.shape, strict=True):
             name = next(names) if dim != 1 else None
             symbol = Symbol(str(name), integer=True) if name is not None else None
+            count = int(size) if size.is_Integer else self.vocab.n_samples  # N: the test points' samples
             if symbol is not None and symbol in free:
                 given = resolver.ranges[symbol][0]
-                if given != int(size):
+                if given != count:
                     raise ShapeProblem(f"the index {symbol} runs over {given} values, but in {case.target.name} "
-                                       f"it counts {int(size)}")
+                                       f"it counts {count}")
                 entry.append(symbol)
-            elif int(size) == 1:
+            elif count == 1:
                 entry.append(Integer(0))
             else:
                 raise AnswerSyntaxError(f"say which entry of {case.target.name} this is: write the left side "
