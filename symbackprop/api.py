@@ -21,7 +21,8 @@ from symbackprop.graph import BATCH, Graph, Node, build_graph
 from symbackprop.notation import Names, NotationError
 from symbackprop.numeric import GradientFunction, evaluate
 from symbackprop.printing import to_latex, to_text
-from symbackprop.spec import NetworkSpec, load_spec
+from symbackprop.spec import NetworkSpec, SpecError, load_spec
+from symbackprop.spec.model import Question
 from symbackprop.targetref import TargetSyntaxError, parse_target, plain_name
 from symbackprop.training import TrainingRun
 
@@ -234,6 +235,12 @@ class Derivation:
             return self._targets[name.strip()]
         if isinstance(name, str) and name.strip() in self._asked:
             return self._asked[name.strip()]
+        question = self.question(name) if isinstance(name, str) else None
+        if question is not None:
+            if len(question.ask) > 1:
+                raise UnknownTarget(f"question {question.id} asks {len(question.ask)} targets "
+                                    f"({', '.join(question.ask)}): name one of them, or write the left side")
+            return self.target(question.ask[0])
         try:  # in the spec's notation first: \frac{\partial l}{\partial h^{2}_{1}}, \sigma^{(1)}
             quantity = self.names.resolve(name)
         except NotationError as error:
@@ -274,6 +281,10 @@ class Derivation:
                   if node.role in ("activation", "input") and self._builder.reaches_loss(node.name)]
         return f"known: {', '.join(self._targets)}; also dL/d<value> for {', '.join(values)}, and entries " \
                f"like {self.targets[-1].name}[1,1]"
+
+    def question(self, name: str) -> Question | None:
+        """The spec's question whose id is `name`, if any (a question's id works wherever a target does)."""
+        return next((q for q in self.backprop.graph.spec.questions if q.id == name.strip()), None)
 
     def by_value(self, name: str) -> Target | None:
         """dL/d<name> by the engine's name of a value or parameter (s_2 gives delta_2), whatever the
@@ -376,6 +387,8 @@ class Network:
     def __init__(self, spec: NetworkSpec) -> None:
         self.spec = spec
         self.graph: Graph = build_graph(spec)
+        if spec.questions:
+            self.questions()  # a question asking what the network does not have is a spec error, at its line
 
     @property
     def name(self) -> str:
@@ -444,11 +457,15 @@ class Network:
         return value
 
     def train(self, steps: int | None = None, learning_rate: float | None = None,
-              targets: Sequence[str] = ()) -> TrainingRun:
+              targets: Sequence[str] = (), seed: int | None = None) -> TrainingRun:
         """Gradient descent on the spec's data (its `training` section unless overridden): every
         step's forward values, loss (and each sample's), deltas, gradients and updated parameters,
-        and the values of `targets` at each step. Raises TrainingError, UnknownTarget."""
-        return training.train(self, steps, learning_rate, targets)
+        and the values of `targets` at each step. With `seed`, on data and initial parameters drawn
+        from it instead (random_data). Raises TrainingError, UnknownTarget, course.draw.DrawError."""
+        if seed is None:
+            return training.train(self, steps, learning_rate, targets)
+        return training.train(self, steps, learning_rate, targets, self.random_data(seed), f"drawn at random, seed "
+                              f"{seed}")
 
     def gradcheck(self, values: Mapping[str, Any] | None = None, seed: int = 0, random: bool = False,
                   step: float = gradcheck.STEP, tolerance: float = gradcheck.TOLERANCE,
@@ -510,9 +527,48 @@ class Network:
 
         return render(self, format, sections, forms, digits, template_dir, figure)
 
+    def questions(self) -> list[tuple[Question, list[Target]]]:
+        """The spec's questions in order, each with its targets read against the network. Raises SpecError
+        naming the line of a target the network does not have."""
+        der = self.derive()
+        answered = []
+        for index, question in enumerate(self.spec.questions):
+            targets = []
+            for k, text in enumerate(question.ask):
+                try:
+                    targets.append(der.target(text))
+                except UnknownTarget as error:
+                    key = f"questions[{index}].ask"
+                    listed = f"{key}[{k}]"
+                    line = self.spec.lines.get(listed) or self.spec.lines.get(key) or question.line or None
+                    raise SpecError(str(error), key=listed if listed in self.spec.lines else key, line=line,
+                                    source=self.spec.source) from None
+            answered.append((question, targets))
+        return answered
+
     def data(self) -> dict[str, np.ndarray]:
-        """The spec's numbers as float64 arrays."""
-        return {name: np.array(values, dtype=np.float64) for name, values in self.spec.data.items()}
+        """The spec's numbers as float64 arrays; with `data: {random: {seed, ...}}`, every leaf the spec does
+        not give drawn from that seed (the same numbers every time). Raises course.draw.DrawError."""
+        return {name: value.copy() for name, value in self._data.items()}
+
+    @cached_property
+    def _data(self) -> dict[str, np.ndarray]:
+        given = {name: np.array(values, dtype=np.float64) for name, values in self.spec.data.items()}
+        if self.spec.random is None:
+            return given
+        return self.random_data(self.spec.random.seed, keep=given)
+
+    def random_data(self, seed: int, keep: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """Every leaf (input, target, parameters) drawn from `seed`, well conditioned and short enough to
+        work by hand (course.draw), except those in `keep`; fixed matrices always from the spec. The
+        spec's `data: {random: {scale, samples}}` bounds the entries and sets the number of samples."""
+        from symbackprop.course.draw import seeded  # the drawing builds on the compiled network
+
+        fixed = {name: np.array(values, dtype=np.float64) for name, values in self.spec.data.items()
+                 if self.graph.named(name).role == "fixed"}
+        settings = self.spec.random
+        return seeded(self, seed, {**fixed, **{k: np.asarray(v, dtype=np.float64) for k, v in (keep or {}).items()}},
+                      settings.scale if settings else None, settings.samples if settings else None)
 
     def shapes(self) -> dict[str, str]:
         """The size of every named matrix and vector, e.g. {'W_1': '3x2', 'x': '2xN'}."""

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from symbackprop import options
 from symbackprop.options import BACKENDS, FORMS
@@ -118,6 +118,39 @@ def _derive_latex(net: Network, der: Derivation, targets: list, forms: list[str]
     return "\n".join(out)
 
 
+def _target_json(t: Any, forms: list[str], transpose: str) -> dict[str, Any]:
+    return {"target": t.name, "kind": t.kind, "shape": list(t.shape),
+            "forms": {form: {"text": t.text(form), "latex": t.latex(form, transpose)} for form in forms}}
+
+
+def _derive_questions(net: Network, forms: list[str], fmt: str, transpose: str) -> str:
+    """The spec's questions in order, each answered in its own forms (else `forms`)."""
+    from symbackprop.printing import escape_latex
+
+    questions = net.questions()
+    if not questions:
+        raise UsageError(f"--questions: the spec {net.spec.source} has no questions: list them under `questions:`")
+    if fmt == "json":
+        doc = versioned({"name": net.spec.name, "questions": [
+            {"id": q.id, "text": q.text, "targets": [_target_json(t, list(q.forms or forms), transpose)
+                                                     for t in targets]} for q, targets in questions]})
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    out = [net.spec.name, ""] if fmt == "text" else []
+    for question, targets in questions:
+        shown = list(question.forms or forms)
+        if fmt == "text":
+            out.append(f"Question {question.id}" + (f": {' '.join(question.text.split())}" if question.text else ""))
+            out += [f"  {t.text(form)}" + (f"   ({form} form)" if len(shown) > 1 else "")
+                    for t in targets for form in shown]
+            out.append("")
+        else:
+            lines = [t.latex(form, transpose).replace(" = ", " &= ", 1) for t in targets for form in shown]
+            text = escape_latex(" ".join(question.text.split()))
+            out.append(f"% Question {escape_latex(question.id)}{': ' + text if text else ''}\n\\begin{{align*}}\n"
+                       + " \\\\\n".join(lines) + "\n\\end{align*}\n")
+    return ("\n".join(out).rstrip("\n") + "\n") if fmt == "text" else "\n".join(out)
+
+
 def _derive_json(net: Network, der: Derivation, targets: list, forms: list[str], transpose: str) -> str:
     from symbackprop.printing import to_text
 
@@ -127,11 +160,7 @@ def _derive_json(net: Network, der: Derivation, targets: list, forms: list[str],
         "shapes": net.shapes(),
         "forward": [{"symbol": name, "text": to_text(expr, der.names), "latex": latex}
                     for (name, expr), latex in zip(der.forward(), der.forward_latex(transpose), strict=True)],
-        "targets": [
-            {"target": t.name, "kind": t.kind, "shape": list(t.shape),
-             "forms": {form: {"text": t.text(form), "latex": t.latex(form, transpose)} for form in forms}}
-            for t in targets
-        ],
+        "targets": [_target_json(t, forms, transpose) for t in targets],
     })
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -140,6 +169,11 @@ def cmd_derive(args: argparse.Namespace) -> int:
     net = load(Path(args.spec))
     der = net.derive()
     forms = _forms(args.form)
+    if args.questions:
+        if args.target:
+            raise UsageError("--questions prints the spec's questions: drop --target")
+        _write(_derive_questions(net, forms, args.format, TRANSPOSES[args.transpose]), args.output)
+        return 0
     targets = _targets(der, args.target)
     whole = not args.target
     if args.format == "json":
@@ -154,14 +188,20 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 def cmd_numeric(args: argparse.Namespace) -> int:
     from symbackprop.api import UnknownTarget
+    from symbackprop.course.draw import DrawError
     from symbackprop.numeric import NotComputable
     from symbackprop.training import TrainingError
 
     try:
-        run = load(Path(args.spec)).train(steps=args.steps, learning_rate=args.learning_rate,
-                                          targets=args.target or ())
+        net = load(Path(args.spec))
+        seed = None
+        if args.random or args.seed is not None:
+            seed = args.seed if args.seed is not None else net.spec.random.seed if net.spec.random else 0
+        run = net.train(steps=args.steps, learning_rate=args.learning_rate, targets=args.target or (), seed=seed)
     except UnknownTarget as error:
         raise UsageError(f"--target: {error}") from None
+    except DrawError as error:
+        raise UsageError(str(error)) from None
     except (TrainingError, NotComputable) as error:
         raise UsageError(str(error)) from None
     for warning in run.warnings():
@@ -322,6 +362,11 @@ def _add_number_commands(commands: argparse._SubParsersAction) -> None:
                          help="number of steps (default: training.steps)")
     numeric.add_argument("--learning-rate", type=_number(float, 0), metavar="LR",
                          help="learning rate (default: training.learning_rate)")
+    numeric.add_argument("--random", action="store_true",
+                         help="draw the data and the initial parameters at random (seeded: the same numbers every "
+                              "time; fixed matrices stay the spec's), short enough to work by hand")
+    numeric.add_argument("--seed", type=_number(int, 0), metavar="S",
+                         help="seed of --random (default: the spec's data.random.seed, else 0); implies --random")
     numeric.add_argument("--target", action="append", metavar="T",
                          help="also the value of this target at each step: dL/dz_2, dL/dx, delta_1[2,n], "
                               "dL/dW_3[1,1], ...; may repeat")
@@ -586,7 +631,8 @@ def _add_verify_command(commands: argparse._SubParsersAction) -> None:
                "2 the CSV cannot be read.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("spec", metavar="SPEC", help="the network spec (YAML file)")
-    check.add_argument("--target", metavar="T", help="dL/d<param> or delta_<layer> (default: the answer's left side)")
+    check.add_argument("--target", metavar="T", help="dL/d<param>, delta_<layer>, dL/d<value>, an entry (dL/dW_1[2,1]) "
+                                                     "or a question's id (default: the answer's left side)")
     check.add_argument("--answer", metavar="A", help="the formula, LaTeX or plain math; - reads it from stdin")
     check.add_argument("--batch", metavar="FILE.csv", help="grade every row of a CSV with columns id, target, answer")
     check.add_argument("--workers", type=_number(int, 1, 64), default=2, metavar="N",
@@ -635,11 +681,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     derive.add_argument("spec", metavar="SPEC", help="the network spec (YAML file)")
     derive.add_argument("--target", action="append", metavar="T",
-                        help="only this target: dL/d<param> (e.g. dL/dW_1) or delta_<layer>; may repeat")
+                        help="only this target: dL/d<param> (e.g. dL/dW_1), delta_<layer>, dL/d<value> (dL/dz_2), "
+                             "an entry (dL/dW_3[1,1], delta_1[2,n]) or a question's id; may repeat")
     derive.add_argument("--form", default="matrix", choices=[*FORMS, "all"],
                         help="chain (products of partials, grouped into deltas), symbolic (deltas substituted), "
                              "simplified (closed-form derivatives), matrix (named deltas; default), "
                              "index (sums over units and samples), or all")
+    derive.add_argument("--questions", action="store_true",
+                        help="the spec's questions in order, each answered in its own forms (else --form)")
     derive.add_argument("--format", default="text", choices=["text", "latex", "json"], help="output format")
     derive.add_argument("--transpose", default="top", choices=["top", "T"],
                         help="how LaTeX writes a transpose: W^{\\top} (top, default) or W^{T}")

@@ -98,7 +98,8 @@ def random_values(net: Network, rng: np.random.Generator, n_samples: int = RANDO
                   names: list[str] | None = None) -> dict[str, np.ndarray]:
     """Values of the right sizes: inputs N(0, 1), weights (and fixed matrices the spec does not
     give) N(0, 1/fan_in), biases N(0, 0.3^2), targets that suit the loss (a distribution per
-    sample for cross entropy, +-1 for hinge)."""
+    sample for cross entropy, +-1 for hinge, one-hot for the multiclass hinge, in (0, 1) for binary
+    cross-entropy)."""
     spec = net.spec
     out_in = spec.convention.weights == "out_in"
     loss = spec.loss.kind
@@ -118,6 +119,12 @@ def random_values(net: Network, rng: np.random.Generator, n_samples: int = RANDO
             values[node.name] = y / y.sum(axis=units_axis, keepdims=True)
         elif node.role == "target" and loss == "hinge":
             values[node.name] = rng.choice([-1.0, 1.0], size=shape)
+        elif node.role == "target" and loss == "multiclass_hinge":
+            units_axis = 1 - node.shape.index(BATCH)
+            onehot = np.eye(shape[units_axis])[rng.integers(0, shape[units_axis], size=shape[1 - units_axis])]
+            values[node.name] = onehot if units_axis == 1 else onehot.T
+        elif node.role == "target" and loss == "binary_cross_entropy":
+            values[node.name] = rng.uniform(0.05, 0.95, size=shape)
         else:
             values[node.name] = rng.normal(size=shape)
     return values

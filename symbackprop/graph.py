@@ -154,6 +154,6 @@ def build_graph(spec: NetworkSpec) -> Graph:
         target = b.add("symbol", (), b.batch_shape(spec.target.size), name=spec.target.name, role="target",
                        key=spec.target.name)
     loss = b.add("loss", (outputs[last.name][0], target), (), name="L", role="loss", key="loss",
-                 attrs={"loss": spec.loss, "output_name": spec.output,
+                 attrs={"loss": spec.loss, "output_name": spec.output, "axis": 0 if b.columns else 1,
                         "target_name": spec.input.name if spec.target_is_input else spec.target.name})
     return Graph(spec, tuple(b.nodes), loss)

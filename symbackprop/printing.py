@@ -154,11 +154,19 @@ class _CourseNotation:
                 out += " + " + self._print(term)
         return out
 
+    def _print_Heaviside(self, expr: Heaviside) -> str:
+        """Heaviside(u, 0), the index form's [u > 0] (relu' of one entry), as that bracket."""
+        if len(expr.args) == 2 and expr.args[1] == 0:
+            return self._iverson(self._print(expr.args[0] > 0))
+        fallback = getattr(super(), "_print_Heaviside", None)
+        return fallback(expr) if fallback is not None else self._print_Basic(expr)
+
     def _print_Piecewise(self, expr: Piecewise) -> str:
         """1 where a condition holds, else 0 (relu' of one entry), as the bracket [s > 0]."""
         if _is_iverson(expr):
             return self._iverson(self._print(expr.args[0].cond))
-        return super()._print_Piecewise(expr)
+        fallback = getattr(super(), "_print_Piecewise", None)
+        return fallback(expr) if fallback is not None else self._print_Basic(expr)
 
     def _inline_formula(self, expr: Elementwise) -> str:
         """An entrywise formula printed with the matrices standing for its variables."""

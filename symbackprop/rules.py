@@ -120,34 +120,83 @@ def _activation_vjp(attrs: Attrs, g: MatrixExpr, z: MatrixExpr, s: MatrixExpr) -
 @dataclass(frozen=True)
 class LossRule:
     """The per-entry loss l(a, t), summed over units and samples. `gradient` gives dL/dy_out
-    as a matrix expression where a tidier one than the entrywise derivative of l exists."""
+    as a matrix expression where a tidier one than the entrywise derivative of l exists.
+
+    A loss that is not entrywise (the multiclass hinge reads each sample's score of its class)
+    gives `entries(loss, attrs, y_out, y)`, the matrix whose entries add up to it, and a
+    `gradient`; its `entry` is then only the formula printed for one unit."""
 
     entry: Callable[[Loss, Attrs], Expr]
-    gradient: Callable[[MatrixExpr, MatrixExpr], MatrixExpr] | None = None
+    gradient: Callable[[Loss, Attrs, MatrixExpr, MatrixExpr], MatrixExpr] | None = None
     #: dL/d(target), where a tidier form than the entrywise derivative of l exists (an autoencoder's dL/dx)
     target_gradient: Callable[[MatrixExpr, MatrixExpr], MatrixExpr] | None = None
+    entries: Callable[[Loss, Attrs, MatrixExpr, MatrixExpr], MatrixExpr] | None = None
 
 
 def _custom_loss(loss: Loss, attrs: Attrs) -> Expr:
     return to_sympy(loss.expr, {attrs["output_name"]: a, attrs["target_name"]: t})
 
 
+#: The third variable of the multiclass hinge: each sample's score of its own class.
+c = Symbol("c", real=True)
+
+
+def _class_score(attrs: Attrs, yout: MatrixExpr, y: MatrixExpr) -> MatrixExpr:
+    """Each sample's score of its class (y one-hot), repeated over the units: 1 1^T (y ⊙ y_out) when
+    samples are columns, (y ⊙ y_out) 1 1^T when they are rows."""
+    units = yout.shape[attrs["axis"]]
+    picked = HadamardProduct(y, yout)
+    ones = OneMatrix(units, units)
+    return MatMul(ones, picked) if attrs["axis"] == 0 else MatMul(picked, ones)
+
+
+def _margin(loss: Loss) -> Expr:
+    return Rational(str(loss.margin))
+
+
+def _multiclass_hinge_entries(loss: Loss, attrs: Attrs, yout: MatrixExpr, y: MatrixExpr) -> MatrixExpr:
+    """(1 - y) ⊙ max(0, y_out - score of the class + margin): every unit but the class's adds its violation."""
+    formula = Lambda((a, t, c), (1 - t) * Max(0, a - c + _margin(loss)))
+    return Elementwise("", 0, formula, yout, y, _class_score(attrs, yout, y))
+
+
+def _multiclass_hinge_gradient(loss: Loss, attrs: Attrs, yout: MatrixExpr, y: MatrixExpr) -> MatrixExpr:
+    """dL/dy_out = A - y ⊙ (1 1^T A), A = (1 - y) ⊙ [y_out - score + margin > 0]: +1 for each unit that
+    violates the margin, minus their count for the class's own unit. At a tie (exactly on the margin)
+    the term counts 0, the subgradient torch.nn.MultiMarginLoss takes."""
+    margin = _margin(loss)
+    shift = Ones(*yout.shape) if margin == 1 else MatMul(margin, Ones(*yout.shape))
+    violated = Indicator(MatAdd(yout, MatMul(-1, _class_score(attrs, yout, y)), shift))
+    active = HadamardProduct(MatAdd(Ones(*y.shape), MatMul(-1, y)), violated)
+    units = yout.shape[attrs["axis"]]
+    ones = OneMatrix(units, units)
+    counted = MatMul(ones, active) if attrs["axis"] == 0 else MatMul(active, ones)
+    return MatAdd(active, MatMul(-1, HadamardProduct(y, counted)))
+
+
 LOSSES: dict[str, LossRule] = {
-    "half_squared_error": LossRule(entry=lambda loss, attrs: (a - t) ** 2 / 2, gradient=lambda yout, y: yout - y,
+    "half_squared_error": LossRule(entry=lambda loss, attrs: (a - t) ** 2 / 2,
+                                   gradient=lambda loss, attrs, yout, y: yout - y,
                                    target_gradient=lambda yout, y: y - yout),
     "squared_error": LossRule(
-        entry=lambda loss, attrs: (a - t) ** 2, gradient=lambda yout, y: MatMul(2, yout - y, evaluate=False),
+        entry=lambda loss, attrs: (a - t) ** 2,
+        gradient=lambda loss, attrs, yout, y: MatMul(2, yout - y, evaluate=False),
         target_gradient=lambda yout, y: MatMul(2, y - yout, evaluate=False)),
     "cross_entropy": LossRule(entry=lambda loss, attrs: -t * log(a)),
+    "binary_cross_entropy": LossRule(entry=lambda loss, attrs: -(t * log(a) + (1 - t) * log(1 - a))),
     "hinge": LossRule(entry=lambda loss, attrs: Max(0, Rational(str(loss.margin)) - t * a)),
+    "multiclass_hinge": LossRule(entry=lambda loss, attrs: (1 - t) * Max(0, a - c + _margin(loss)),
+                                 gradient=_multiclass_hinge_gradient, entries=_multiclass_hinge_entries),
     "expr": LossRule(entry=_custom_loss),
 }
 
 
 #: dL/ds_out in closed form where an output activation and a loss cancel: softmax followed by
-#: cross-entropy gives y_out - y when each sample's targets sum to 1 (one-hot or probabilities).
+#: cross-entropy gives y_out - y when each sample's targets sum to 1 (one-hot or probabilities);
+#: sigmoid followed by binary cross-entropy gives y_out - y for any targets in [0, 1].
 FUSED_OUTPUT_DELTAS: dict[tuple[str, str], Callable[[MatrixExpr, MatrixExpr], MatrixExpr]] = {
     ("softmax", "cross_entropy"): lambda yout, y: yout - y,
+    ("sigmoid", "binary_cross_entropy"): lambda yout, y: yout - y,
 }
 
 
@@ -162,8 +211,9 @@ def fused_output_delta(activation: Activation, attrs: Attrs, yout: MatrixExpr, y
 
 
 def loss_entry(loss: Loss, attrs: Attrs) -> Lambda:
-    """l(a, t) as a Lambda."""
-    return Lambda((a, t), LOSSES[loss.kind].entry(loss, attrs))
+    """l(a, t) as a Lambda (for a loss with `entries`, the formula of one unit, in a, t and c)."""
+    formula = LOSSES[loss.kind].entry(loss, attrs)
+    return Lambda((a, t, c) if formula.has(c) else (a, t), formula)
 
 
 def _reduction(loss: Loss, attrs: Attrs) -> Expr:
@@ -173,6 +223,9 @@ def _reduction(loss: Loss, attrs: Attrs) -> Expr:
 def loss_entries(attrs: Attrs, yout: MatrixExpr, y: MatrixExpr) -> MatrixExpr:
     """The matrix (shaped like the output) whose entries add up to the loss before the reduction's 1/N."""
     loss = attrs["loss"]
+    rule = LOSSES[loss.kind]
+    if rule.entries:
+        return rule.entries(loss, attrs, yout, y)
     return Elementwise("", 0, loss_entry(loss, attrs), yout, y)
 
 
@@ -184,7 +237,7 @@ def _loss_vjp(attrs: Attrs, g: Expr, out: Expr, yout: MatrixExpr, y: MatrixExpr)
     loss = attrs["loss"]
     rule = LOSSES[loss.kind]
     if rule.gradient:
-        gradient = rule.gradient(yout, y)
+        gradient = rule.gradient(loss, attrs, yout, y)
     else:
         entry = loss_entry(loss, attrs)
         gradient = Elementwise("", 1, Lambda((a, t), diff(entry.expr, a)), yout, y)
@@ -198,6 +251,8 @@ def _loss_target_vjp(attrs: Attrs, g: Expr, out: Expr, yout: MatrixExpr, y: Matr
     (an autoencoder's dL/dx)."""
     loss = attrs["loss"]
     rule = LOSSES[loss.kind]
+    if rule.entries:
+        raise ValueError(f"the {loss.kind} loss has no derivative by its target")
     if rule.target_gradient:
         gradient = rule.target_gradient(yout, y)
     else:

@@ -58,6 +58,7 @@ class TrainingRun:
     aliases: dict[str, str]  # forward key -> the symbol formulas use for it (z_out -> y_out)
     convention: tuple[str, str]  # (weights, samples)
     mean: bool = False  # the loss averages over samples (reduction: mean)
+    origin: str = ""  # where the numbers come from when not from the spec ("random, seed 3")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of interface.md section 2; non-finite numbers become null."""
@@ -100,7 +101,10 @@ class TrainingRun:
         lines = [self.name,
                  f"Gradient descent: theta <- theta - {rate} * dL/dtheta, {count} step{'s' if count != 1 else ''}",
                  f"Matrices in the spec's orientation (weights {self.convention[0]}, samples {self.convention[1]}); "
-                 f"{samples} sample{'s' if samples != 1 else ''}.", "", "Data"]
+                 f"{samples} sample{'s' if samples != 1 else ''}."]
+        if self.origin:
+            lines.append(f"Data and initial parameters: {self.origin}.")
+        lines += ["", "Data"]
         lines += _block(self.data, digits, "  ")
         for s in self.steps:
             lines += ["", f"Step {s.step}", "  Parameters"]
@@ -177,9 +181,10 @@ def per_sample_loss(net: Network) -> Callable[[dict[str, np.ndarray]], np.ndarra
 
 
 def train(net: Network, steps: int | None = None, learning_rate: float | None = None,
-          targets: Sequence[str] = ()) -> TrainingRun:
+          targets: Sequence[str] = (), data: dict[str, np.ndarray] | None = None, origin: str = "") -> TrainingRun:
     """Run gradient descent on the spec's data; `steps` and `learning_rate` override the spec's
-    `training` section; `targets` (dL/dz_2, delta_1[2,n], ...) are evaluated at each step too.
+    `training` section; `targets` (dL/dz_2, delta_1[2,n], ...) are evaluated at each step too; `data`
+    replaces the spec's numbers (random ones, say, with `origin` saying where they come from).
     Raises TrainingError saying what is missing or invalid, UnknownTarget, and
     numeric.NotComputable for a generic activation."""
     asked = [net.derive().target(name) for name in targets]
@@ -196,7 +201,7 @@ def train(net: Network, steps: int | None = None, learning_rate: float | None = 
     if not (isinstance(steps, int) and 1 <= steps <= MAX_STEPS):
         raise TrainingError(f"steps {steps!r}: expected a whole number from 1 to {MAX_STEPS}")
     fn = net.gradient_fn()
-    data = net.data()
+    data = net.data() if data is None else data
     missing = [name for name in fn.arguments if name not in data]
     if missing:
         raise TrainingError(f"the spec has no data for {', '.join(missing)}: numeric needs "
@@ -218,4 +223,4 @@ def train(net: Network, steps: int | None = None, learning_rate: float | None = 
             theta = updated
     aliases = {node.key: node.name for node in net.graph.by_role("activation") if node.key != node.name}
     return TrainingRun(spec.name, float(learning_rate), fixed, run, aliases,
-                       (spec.convention.weights, spec.convention.samples), spec.loss.reduction == "mean")
+                       (spec.convention.weights, spec.convention.samples), spec.loss.reduction == "mean", origin)

@@ -418,7 +418,8 @@ def test_loss_forms(value: str, expected: Loss) -> None:
 
 @pytest.mark.parametrize("value, key, words", [
     ("cross_entropie", "loss", ("unknown loss 'cross_entropie' (expected half_squared_error, squared_error, "
-                                "cross_entropy, hinge or {expr: ...}; did you mean cross_entropy?)",)),
+                                "cross_entropy, binary_cross_entropy, hinge, multiclass_hinge or {expr: ...}; "
+                                "did you mean cross_entropy?)",)),
     ("{type: hing}", "loss.type", ("unknown loss 'hing'", "did you mean hinge?")),
     ("{type: squared_error, reduction: avg}", "loss.reduction", ("unknown reduction 'avg' (expected sum or mean",)),
     ("{type: squared_error, margin: 2}", "loss.margin", ("margin applies only to {type: hinge}",)),

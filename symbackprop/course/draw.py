@@ -111,15 +111,16 @@ def _style(given: np.ndarray | None, default: Grid, zero: bool) -> Grid:
 class Drawer:
     """Draws and checks one network's variants."""
 
-    def __init__(self, net: Network) -> None:
+    def __init__(self, net: Network, scale: float | None = None, samples: int | None = None) -> None:
         self.net = net
         spec = net.spec
+        self.scale = scale  # the largest |entry| of a drawn input or weight, instead of the spec's style
         self.data = {name: np.array(values, dtype=np.float64) for name, values in spec.data.items()}
         self.function = net.gradient_fn()
         self.leaves = [node for node in net.graph.nodes if node.name in self.function.arguments]
         batch_axis = net.graph.nodes[0].shape.index(BATCH)
         given = self.data.get(spec.input.name)
-        self.samples = given.shape[batch_axis] if given is not None else SAMPLES
+        self.samples = given.shape[batch_axis] if given is not None else samples or SAMPLES
         self.preferred: list[Callable[[dict[str, Any]], bool]] = []
         self.checks = self._checks()
         self.grids = {node.name: self.grid(node) for node in self.leaves if node.role in ("input", "weight", "bias")}
@@ -140,6 +141,10 @@ class Drawer:
         return values
 
     def grid(self, node: Node) -> Grid:
+        if self.scale is not None:
+            step = 0.1 if self.scale >= 0.5 else 0.01
+            bound = max(step, self.scale if node.role != "bias" else self.scale / 2)
+            return Grid(step, bound, zero=node.role == "bias")
         given = self.data.get(node.name)
         if node.role == "weight":
             out_in = self.net.spec.convention.weights == "out_in"
@@ -220,3 +225,26 @@ class Drawer:
         raise DrawError(f"no well-conditioned draw for {student!r} in {MAX_DRAWS} tries: at the drawn points some "
                         f"relu layer is dead, a unit saturates or a number exceeds {MAX_MAGNITUDE:g} (docs/course.md "
                         f"lists the conditions; fewer or wider layers, biases or smaller data help)")
+
+
+def seeded(net: Network, seed: int, keep: dict[str, np.ndarray] | None = None, scale: float | None = None,
+           samples: int | None = None) -> dict[str, np.ndarray]:
+    """Every leaf (input, target, parameters; fixed matrices from the spec) drawn from `seed` alone,
+    well conditioned as a variant is, except those in `keep`, which stay as given: the numbers of a
+    spec's `data: {random: ...}` and of `numeric --random`. `scale` bounds the drawn inputs and
+    weights (default: in the style of the spec's own numbers); `samples` is the number of samples
+    when nothing kept gives it. Raises DrawError."""
+    keep = keep or {}
+    for node in net.graph.leaves:  # a kept input or target says how many samples there are
+        if node.name in keep and BATCH in node.shape:
+            samples = np.shape(keep[node.name])[node.shape.index(BATCH)]
+    drawer = Drawer(net, scale, samples)
+    rng = np.random.default_rng(seed)
+    for attempt in range(MAX_DRAWS):
+        values = {**drawer.draw(rng), **keep}
+        with np.errstate(all="ignore"):
+            if drawer.acceptable(values, preferred=attempt < PREFERRED_DRAWS):
+                return values
+    raise DrawError(f"no well-conditioned draw from seed {seed} in {MAX_DRAWS} tries: at the drawn points some "
+                    f"relu layer is dead, a unit saturates or a number exceeds {MAX_MAGNITUDE:g} (docs/course.md "
+                    f"lists the conditions; another seed, a smaller scale or fewer layers help)")

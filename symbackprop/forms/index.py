@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sympy import Add, Expr, Function, Integer, Mul, Piecewise, Sum, Symbol, exp
+from sympy import Add, Expr, Function, Heaviside, Integer, Mul, Sum, Symbol, exp
 from sympy.core.symbol import Str
 from sympy.matrices.expressions import (
     HadamardPower,
@@ -66,14 +66,16 @@ class IndexForm:
 
 
 class _Indexer:
-    def __init__(self, free: tuple[Symbol, ...]) -> None:
+    def __init__(self, free: tuple[Symbol, ...], expr: Expr | None = None) -> None:
         self.used = {s.name for s in free}
         self.ranges: dict[str, Expr] = {}  # a closed sum's index, reused only over the same range
+        #: names an index must never take: the matrices of the expression (an output named p)
+        self.taken = {m.name for m in expr.atoms(MatrixSymbol)} if expr is not None else set()
 
     def fresh(self, dim: Expr) -> Symbol:
         pool = SAMPLE_INDICES if dim == N else UNIT_INDICES
         names = [*pool, *(f"{pool[0]}{i}" for i in range(1, 10_000))]
-        name = next(n for n in names if n not in self.used and self.ranges.get(n, dim) == dim)
+        name = next(n for n in names if n not in self.used and n not in self.taken and self.ranges.get(n, dim) == dim)
         self.used.add(name)
         self.ranges[name] = dim
         return index_symbol(name)
@@ -105,9 +107,9 @@ class _Indexer:
             total = Sum(exp(self.entry(expr.arg, *other)), (k, 0, expr.shape[expr.axis] - 1))
             self.used.discard(k.name)
             return exp(self.entry(expr.arg, i, j)) / total
-        if isinstance(expr, Indicator):
+        if isinstance(expr, Indicator):  # [u > 0] as Heaviside(u, 0), which a sum leaves alone (a Piecewise it folds)
             entry = self.entry(expr.arg, i, j)
-            return Piecewise((1, entry > 0), (0, True)) if expr.strict else Piecewise((1, entry <= 0), (0, True))
+            return Heaviside(entry, 0) if expr.strict else 1 - Heaviside(entry, 0)
         raise TypeError(f"no index form for {type(expr).__name__}")
 
     def _product(self, expr: MatMul, i: Expr, j: Expr) -> Expr:
@@ -132,12 +134,12 @@ def index_form(expr: Expr, names: tuple[str, str]) -> IndexForm:
     indices = iter(free)
     row, col = (next(indices) if dim != 1 else Integer(0) for dim in shape)
     ranges = tuple(dim for dim in shape if dim != 1)
-    return IndexForm(_Indexer(free).entry(expr, row, col), free, ranges)
+    return IndexForm(_Indexer(free, expr).entry(expr, row, col), free, ranges)
 
 
 def entry_form(expr: Expr, entry: tuple[Expr, Expr], free: set[str] | None = None) -> Expr:
     """Entry `entry` (row, column: 0-based numbers or index symbols) of `expr` as a scalar expression;
     summation indices avoid the names in `free`."""
-    indexer = _Indexer(())
+    indexer = _Indexer((), expr)
     indexer.used |= set(free or ())
     return indexer.entry(expr, *entry)

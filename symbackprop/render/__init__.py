@@ -27,6 +27,7 @@ from symbackprop.render.glossary import glossary
 from symbackprop.render.markup import Text
 from symbackprop.render.network import network_section, sizes_section
 from symbackprop.render.pdf import Pdf, PdfError, compile_pdf
+from symbackprop.render.questions import questions_section
 from symbackprop.render.templates import environment
 from symbackprop.render.worked import numeric_section
 
@@ -56,9 +57,14 @@ def context(net: Network, sections: Sequence[str] | None = None, forms: Sequence
     """The document model a template receives: only the chosen sections are computed, and a
     section with nothing to show is left out (`omitted` says why). Options not given come from the
     spec's `render:` section, else the defaults (every section, the chain and matrix forms, 4
-    decimals). `figure` is the file the Markdown diagram is read from (render.figures)."""
+    decimals; with questions, the questions in place of the layer-by-layer derivation). `figure` is the file the Markdown diagram is read from (render.figures)."""
     chosen = net.spec.render
-    sections = _choose("section", sections if sections is not None else chosen.sections, SECTIONS, SECTIONS)
+    requested = sections if sections is not None else chosen.sections
+    sections = _choose("section", requested, SECTIONS, SECTIONS)
+    if not net.spec.questions:  # nothing to answer: no section, not an empty one
+        sections = [name for name in sections if name != "questions"]
+    elif requested is None:  # a sheet with questions follows them: they replace the layer-by-layer derivation
+        sections = [name for name in sections if name != "derivation"]
     forms = _choose("form", forms if forms is not None else chosen.forms, FORMS, DEFAULT_FORMS)
     digits = digits if digits is not None else chosen.digits if chosen.digits is not None else DEFAULT_DIGITS
     if not (isinstance(digits, int) and not isinstance(digits, bool) and 0 <= digits <= MAX_DIGITS):
@@ -68,6 +74,7 @@ def context(net: Network, sections: Sequence[str] | None = None, forms: Sequence
         "forward": lambda: forward_section(net), "loss": lambda: loss_section(net),
         "derivation": lambda: derivation_section(net, forms), "numeric": lambda: numeric_section(net, digits),
         "checks": lambda: checks_section(net, forms=forms), "glossary": lambda: [],
+        "questions": lambda: questions_section(net, forms, digits),
     }
     model: dict[str, Any] = {"title": Text(net.spec.name), "description": Text(net.spec.description),
                              "forms": forms, "digits": digits, "figure": figure, "omitted": []}

@@ -21,7 +21,10 @@ from symbackprop.options import FORMS, MAX_DIGITS, SECTIONS
 from symbackprop.spec.errors import SpecError
 from symbackprop.spec.model import (
     ACTIVATIONS,
+    CLASS_LOSSES,
+    LABELS,
     LOSSES,
+    MARGIN_LOSSES,
     REDUCTIONS,
     SAMPLE_LAYOUTS,
     WEIGHT_ORIENTATIONS,
@@ -30,6 +33,8 @@ from symbackprop.spec.model import (
     Layer,
     Loss,
     NetworkSpec,
+    Question,
+    RandomData,
     RenderOptions,
     Tensor,
     Training,
@@ -45,11 +50,17 @@ IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _DATA_ENTRY = re.compile(r"^data\..*\]\[\d+\]\Z")  # data.x[0][1]: one number; too many to keep in spec.lines
 
 TOP_KEYS = ("name", "description", "convention", "input", "target", "output", "layers", "loss", "data", "training",
-            "notation", "render")
+            "notation", "questions", "render")
+QUESTION_KEYS = ("id", "ask", "forms", "text")
+RANDOM_KEYS = ("seed", "scale", "samples")
+MAX_QUESTIONS = 200
+MAX_TARGET_TEXT = 300
+MAX_SAMPLES = 10_000
 LAYER_KEYS = ("name", "units", "activation", "bias", "weight", "inputs", "fixed", "recurrent")
 #: Names that already mean something in formulas, so no tensor may take them.
 RESERVED: dict[str, str] = {
     "L": "it names the loss", "E": "it names the loss", "sigma": "it names sigmoid",
+    "random": "it is the key of random numbers under data",
     **{name: "it is a function name" for name in FUNCTIONS},
     **{name: "it is an activation name" for name in ACTIVATIONS},
 }
@@ -257,13 +268,16 @@ class _Validator:
                                                           f"{owner} has size {target.size}; they must match")
         loss = self.loss(top["loss"], output, target.name)
         data = self.generated(convention, layers,
-                              self.data(top.get("data"), convention, inp, target, target_is_input, layers))
+                              self.data(top.get("data"), convention, inp, target, target_is_input, layers, loss))
         training = self.training(top.get("training"))
         render = self.render(top.get("render"))
+        questions = self.questions(top.get("questions"))
+        random = self.random(top.get("data"))
         return NetworkSpec(name=name, input=inp, target=target, target_is_input=target_is_input, output=output,
                            layers=layers, loss=loss, convention=convention, description=description, data=data,
                            training=training, render=render, source=self.source,
-                           lines={k: v for k, v in self.lines.items() if not _DATA_ENTRY.match(k)}, notation=notation)
+                           lines={k: v for k, v in self.lines.items() if not _DATA_ENTRY.match(k)}, notation=notation,
+                           questions=questions, random=random)
 
     def convention(self, value: Any) -> Convention:
         if value is None:
@@ -499,13 +513,16 @@ class _Validator:
             if value not in LOSSES:
                 self.fail("loss", f"unknown loss {value!r} (expected {expected}{_suggest(value, LOSSES)})")
             return Loss(kind=value)
-        spec = self.mapping(value, "loss", ("type", "expr", "reduction", "margin"))
+        spec = self.mapping(value, "loss", ("type", "expr", "reduction", "margin", "labels"))
         forms = [key for key in ("type", "expr") if key in spec]
         if len(forms) != 1:
             self.fail("loss", f"give exactly one of type or expr, got {', '.join(forms) or 'none'}")
         reduction = self.choice(spec.get("reduction", "sum"), "loss.reduction", REDUCTIONS, "reduction")
-        if "margin" in spec and spec.get("type") != "hinge":
-            self.fail("loss.margin", "margin applies only to {type: hinge}")
+        if "margin" in spec and spec.get("type") not in MARGIN_LOSSES:
+            self.fail("loss.margin", f"margin applies only to {' and '.join(f'{{type: {k}}}' for k in MARGIN_LOSSES)}")
+        if "labels" in spec and spec.get("type") not in CLASS_LOSSES:
+            self.fail("loss.labels", f"labels applies only to {' and '.join(f'{{type: {k}}}' for k in CLASS_LOSSES)}")
+        labels = self.choice(spec.get("labels", "one_hot"), "loss.labels", LABELS, "labels")
         if "expr" in spec:
             node, text = self.formula(spec["expr"], "loss.expr", {output, target_name}, output)
             return Loss(kind="expr", reduction=reduction, expr=node, source=text)
@@ -514,7 +531,66 @@ class _Validator:
             self.fail("loss.type", f"unknown loss {_show(kind)} (expected {expected}"
                                    f"{_suggest(kind, LOSSES) if isinstance(kind, str) else ''})")
         margin = self.number(spec.get("margin", 1.0), "loss.margin", positive=True)
-        return Loss(kind=kind, reduction=reduction, margin=margin)
+        return Loss(kind=kind, reduction=reduction, margin=margin, labels=labels)
+
+    def questions(self, value: Any) -> tuple[Question, ...]:
+        """The exercise's questions, in order: each an id, the target(s) it asks, optional forms and text. The
+        targets are read against the network later (Network.questions), which cites these lines."""
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail("questions", f"expected a list of questions like [{{id: '1.1', ask: dL/dW_1}}], got "
+                                   f"{_show(value)}")
+        if len(value) > MAX_QUESTIONS:
+            self.fail("questions", f"{len(value)} questions is more than the limit of {MAX_QUESTIONS}")
+        questions: list[Question] = []
+        seen: dict[str, int] = {}
+        for index, item in enumerate(value):
+            path = f"questions[{index}]"
+            spec = self.mapping(item, path, QUESTION_KEYS, required=("id", "ask"),
+                                expected="a mapping like {id: '1.1', ask: dL/dW_1, text: ...}")
+            raw_id = spec["id"]
+            if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int, float)) or not str(raw_id).strip():
+                self.fail(join(path, "id"), f"expected a question id like '1.1', got {_show(raw_id)}")
+            qid = str(raw_id).strip()
+            if len(qid) > MAX_LAYER_NAME or any(unicodedata.category(c).startswith("C") for c in qid):
+                self.fail(join(path, "id"), f"a question id is at most {MAX_LAYER_NAME} printable characters")
+            if qid in seen:
+                self.fail(join(path, "id"), f"duplicate question id {qid!r} (already used by questions[{seen[qid]}]"
+                                            f"{self.at(f'questions[{seen[qid]}]')})")
+            seen[qid] = index
+            asked = spec["ask"] if isinstance(spec["ask"], list) else [spec["ask"]]
+            if not asked:
+                self.fail(join(path, "ask"), "expected a target or a list of targets, got an empty list")
+            targets = []
+            for k, target in enumerate(asked):
+                where = join(path, "ask") + (f"[{k}]" if isinstance(spec["ask"], list) else "")
+                if not isinstance(target, str) or not target.strip():
+                    self.fail(where, f"expected a target like dL/dW_1 or delta_2, got {_show(target)}")
+                if len(target) > MAX_TARGET_TEXT:
+                    self.fail(where, f"a target is at most {MAX_TARGET_TEXT} characters")
+                targets.append(target.strip())
+            forms = None
+            if spec.get("forms") is not None:
+                raw = spec["forms"] if isinstance(spec["forms"], list) else [spec["forms"]]
+                forms = tuple(self.choice(form, join(path, "forms"), FORMS, "form") for form in raw)
+            text = "" if spec.get("text") is None else self.text(spec["text"], join(path, "text"))
+            questions.append(Question(qid, tuple(targets), forms, text, self.lines.get(path, 0)))
+        return tuple(questions)
+
+    def random(self, value: Any) -> RandomData | None:
+        """`data: {random: {seed, scale, samples}}` (the rest of `data` is read by data())."""
+        if not isinstance(value, dict) or value.get("random") is None:
+            return None
+        spec = self.mapping(value["random"], "data.random", RANDOM_KEYS,
+                            expected="a mapping like {seed: 1, scale: 1.0}")
+        seed = spec.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            self.fail("data.random.seed", f"expected a whole number from 0, got {_show(seed)}")
+        scale = self.number(spec["scale"], "data.random.scale", positive=True) if "scale" in spec else None
+        samples = self.positive_int(spec["samples"], "data.random.samples", MAX_SAMPLES) if "samples" in spec \
+            else None
+        return RandomData(seed, scale, samples)
 
     def training(self, value: Any) -> Training | None:
         if value is None:
@@ -551,15 +627,34 @@ class _Validator:
     # -- data --------------------------------------------------------------------------------
 
     def data(self, value: Any, conv: Convention, inp: Tensor, target: Tensor, target_is_input: bool,
-             layers: tuple[Layer, ...]) -> dict[str, tuple[tuple[float, ...], ...]]:
+             layers: tuple[Layer, ...], loss: Loss) -> dict[str, tuple[tuple[float, ...], ...]]:
         if value is None:
             return {}
         names = [inp.name] + ([] if target_is_input else [target.name])
         names += [layer.weight for layer in layers] + [layer.bias for layer in layers if layer.bias]
-        spec = self.mapping(value, "data", tuple(names), expected="a mapping of names to matrices")
-        matrices = {name: self.matrix(spec[name], f"data.{name}") for name in spec}
+        spec = self.mapping(value, "data", (*names, "random"), expected="a mapping of names to matrices")
+        matrices = {name: self.matrix(spec[name], f"data.{name}") for name in spec if name != "random"}
+        if loss.labels == "index" and target.name in matrices and not target_is_input:
+            matrices[target.name] = self.one_hot(matrices[target.name], f"data.{target.name}", target.size, conv)
         _DataShapes(self, conv, inp, target, target_is_input, layers, self.fan_in).check(matrices)
         return matrices
+
+    def one_hot(self, classes: tuple[tuple[float, ...], ...], path: str, size: int,
+                conv: Convention) -> tuple[tuple[float, ...], ...]:
+        """Class numbers (from 1), one per sample, as one-hot targets in the spec's orientation."""
+        columns = conv.samples == "columns"
+        shape = f"{len(classes)}x{len(classes[0])}"
+        if (len(classes) if columns else len(classes[0])) != 1:
+            self.fail(path, f"with labels: index the target is one class number per sample: expected "
+                            f"{'1xN (one row)' if columns else 'Nx1 (one column)'} under samples: {conv.samples}, "
+                            f"got {shape}")
+        numbers = classes[0] if columns else tuple(row[0] for row in classes)
+        for n, number in enumerate(numbers):
+            if number != int(number) or not 1 <= number <= size:
+                where = f"{path}[0][{n}]" if columns else f"{path}[{n}][0]"
+                self.fail(where, f"a class number is a whole number from 1 to {size}, got {number:g}")
+        hot = [[1.0 if int(number) == k + 1 else 0.0 for number in numbers] for k in range(size)]
+        return tuple(tuple(row) for row in (hot if columns else list(zip(*hot, strict=True))))
 
     def matrix(self, value: Any, path: str) -> tuple[tuple[float, ...], ...]:
         example = "give a 2-D list, e.g. [[1], [2]] for a column or [[1, 2]] for a row"

@@ -11,7 +11,14 @@ from symbackprop.notation import Notation
 #: Activation names a spec may give as a plain string.
 ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "sigmoid", "identity", "softmax", "leaky_relu")
 #: Loss names a spec may give as a plain string or as `{type: ...}`.
-LOSSES: tuple[str, ...] = ("half_squared_error", "squared_error", "cross_entropy", "hinge")
+LOSSES: tuple[str, ...] = ("half_squared_error", "squared_error", "cross_entropy", "binary_cross_entropy", "hinge",
+                           "multiclass_hinge")
+#: Losses with a margin.
+MARGIN_LOSSES: tuple[str, ...] = ("hinge", "multiclass_hinge")
+#: Losses whose targets are classes, so that `labels: index` may give them as class numbers.
+CLASS_LOSSES: tuple[str, ...] = ("cross_entropy", "multiclass_hinge")
+#: How a classification loss's targets are written in `data`.
+LABELS: tuple[str, ...] = ("one_hot", "index")
 WEIGHT_ORIENTATIONS: tuple[str, ...] = ("out_in", "in_out")
 SAMPLE_LAYOUTS: tuple[str, ...] = ("columns", "rows")
 REDUCTIONS: tuple[str, ...] = ("sum", "mean")
@@ -54,6 +61,7 @@ class Loss:
     margin: float = 1.0
     expr: Node | None = None
     source: str | None = None
+    labels: str = "one_hot"  # index: the data gives each sample's class number (from 1), stored one-hot
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,27 @@ class RenderOptions:
 
 
 @dataclass(frozen=True)
+class Question:
+    """One question of the exercise, in the order it asks them: `ask` holds its targets as written
+    (resolved against the network later), `forms` the forms its answer shows (None: the document's)."""
+
+    id: str
+    ask: tuple[str, ...]
+    forms: tuple[str, ...] | None = None
+    text: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RandomData:
+    """`data: {random: {seed, scale, samples}}`: the leaves `data` does not give are drawn, reproducibly."""
+
+    seed: int = 0
+    scale: float | None = None  # the largest magnitude of a drawn input or weight entry
+    samples: int | None = None  # samples drawn when no input data gives their number
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     """A whole validated spec. Matrices in `data` are in the spec's own orientation."""
 
@@ -119,6 +148,8 @@ class NetworkSpec:
     lines: dict[str, int] = field(default_factory=dict)
     #: The course's symbols (the `notation:` block): how formulas are printed and read.
     notation: Notation = DEFAULT_NOTATION
+    questions: tuple[Question, ...] = ()
+    random: RandomData | None = None
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:

@@ -50,6 +50,7 @@ from symbackprop.verify.values import Explicit, Mat, PartialRef, Scalar, ShapePr
 
 if TYPE_CHECKING:
     from symbackprop.api import Network
+    from symbackprop.spec.model import Question
 
 Entry = tuple[Expr, Expr]  # the (row, column) an answer in index notation gives: an index or a number
 Array = np.ndarray
@@ -288,11 +289,16 @@ class Verifier:
         the time limit in CPU seconds. Raises UnknownTarget for a target the network does not have."""
         start = time.monotonic()
         self.deadline = Deadline(self.time_limit)
+        question = self.derivation.question(target) if isinstance(target, str) else None
+        choices = None  # a question asking several targets: the left side says which one this answers
+        if question is not None and len(question.ask) > 1:
+            choices = [self.derivation.target(text) for text in question.ask]
+            target = None
         asked = self.derivation.target(target) if target is not None else None
         case = self.case(target) if target is not None else None
         entry = asked.entry if isinstance(asked, EntryTarget) else None  # one entry of the case's target
         shown = r"\text{" + escape_latex(answer if isinstance(answer, str) else "") + "}"
-        grading = _Grading(case, asked, entry, target)
+        grading = _Grading(case, asked, entry, target, question, choices)
         try:
             with self.deadline.enforced(), one_blas_thread():
                 outcome = self._verify(grading, answer, shown)
@@ -302,7 +308,8 @@ class Verifier:
 
     def _blank(self, grading: _Grading, shown: str) -> VerifyResult:
         case, asked = grading.case, grading.asked
-        name = asked.name if asked is not None else (grading.written or "")
+        name = asked.name if asked is not None else grading.question.id if grading.question is not None else \
+            (grading.written or "")
         expected = "" if case is None else case.latex if grading.entry is None else to_latex(asked.matrix, self.names)
         return VerifyResult(name, "different", expected, shown)
 
@@ -329,9 +336,18 @@ class Verifier:
             lhs = self.left_side([first], resolver) if first is not None else None
             if grading.case is None:
                 if lhs is None:
-                    raise AnswerSyntaxError("no target: give one, or write the left side (dL/dW_1 = ...)", 0)
+                    asks = f"question {grading.question.id} asks {', '.join(grading.question.ask)}: " \
+                        if grading.choices else ""
+                    raise AnswerSyntaxError(f"no target: {asks}give one, or write the left side (dL/dW_1 = ...)", 0)
                 grading.case = self.case(lhs[0])
                 grading.asked, grading.entry = grading.case.target, lhs[1]
+                if grading.choices is not None:
+                    chosen = self.chosen(grading.choices, grading.case, lhs[1])
+                    if chosen is None:
+                        return result("different", [f"the left side is {lhs[0]}, but question {grading.question.id} "
+                                                    f"asks {', '.join(t.name for t in grading.choices)}"], _wrong([]))
+                    grading.asked = chosen
+                    grading.entry = chosen.entry if isinstance(chosen, EntryTarget) else lhs[1]
             case, entry = grading.case, grading.entry
             if lhs is not None and (lhs[0] != case.target.name or not _same_entry(lhs[1], entry, case.symbol.shape)):
                 written = lhs[0] if lhs[1] is None else f"{lhs[0]} entry ({', '.join(_shown(i) for i in lhs[1])})"
@@ -387,6 +403,15 @@ class Verifier:
         if isinstance(first, Scalar) and isinstance(first.expr, MatrixElement) and \
                 first.expr.parent.name in self.vocab.delta_of:
             return first.expr.parent.name, (first.expr.i, first.expr.j)
+        return None
+
+    def chosen(self, choices: list[Target], case: Case, written: Entry | None) -> Target | None:
+        """Which of a question's targets a left side names."""
+        for choice in choices:
+            base = choice.base if isinstance(choice, EntryTarget) else choice
+            entry = choice.entry if isinstance(choice, EntryTarget) else None
+            if base.name == case.target.name and (entry is None or _same_entry(written, entry, case.symbol.shape)):
+                return choice
         return None
 
     def designated(self, bottom: str) -> str | None:
@@ -777,6 +802,8 @@ class _Grading:
     asked: Target | EntryTarget | None
     entry: Entry | None
     written: str | None
+    question: Question | None = None  # the question id the answer was given for
+    choices: list[Target] | None = None  # a question asking several targets: the left side says which
 
 
 def _same_entry(written: Entry | None, asked: Entry | None, shape: tuple) -> bool:
