@@ -21,6 +21,7 @@ from symbackprop.graph import BATCH, Graph, Node, build_graph
 from symbackprop.notation import Names, NotationError
 from symbackprop.numeric import GradientFunction, evaluate
 from symbackprop.printing import to_latex, to_text
+from symbackprop.scalar import check_formulas
 from symbackprop.spec import NetworkSpec, SpecError, load_spec
 from symbackprop.spec.model import Question
 from symbackprop.targetref import TargetSyntaxError, parse_target, plain_name
@@ -385,6 +386,7 @@ class Network:
     """A loaded spec, wired into a graph; derivations and numbers come from it."""
 
     def __init__(self, spec: NetworkSpec) -> None:
+        check_formulas(spec)  # x/(x-x) is undefined everywhere: a SpecError, not a crash later
         self.spec = spec
         self.graph: Graph = build_graph(spec)
         if spec.questions:

@@ -10,8 +10,11 @@ import argparse
 import json
 import math
 import os
+import signal
+import stat
 import sys
-import tempfile
+import threading
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,34 +35,84 @@ class UsageError(Exception):
     """Bad options or input that the user can fix: exit 2 with this message."""
 
 
-def load(path: Path) -> Network:
-    """The spec validated first (no SymPy needed to find its mistakes), then the network built from it."""
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind (workers stopped, temporary files removed), then exit 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped(signum)
+
+
+def load(path: Path, command: str | None = None) -> Network:
+    """The spec validated first (no SymPy needed to find its mistakes), then the network built from it;
+    for a `command` that holds copies of every matrix, the memory they need checked against its budget."""
     from symbackprop.spec.loader import load_spec
 
     spec = load_spec(path)
+    from symbackprop import budget
     from symbackprop.api import Network
 
-    return Network(spec)
+    net = Network(spec)
+    if command is not None:
+        data = spec.data.get(spec.input.name)
+        samples = 3 if data is None else len(data) if spec.convention.samples == "rows" else len(data[0])
+        budget.check_memory(net, command, samples)
+    return net
 
 
 def _write(text: str | bytes, output: str | None) -> None:
-    """Print, or write the file atomically so that a failure leaves nothing half-written (bytes: a PDF)."""
+    """Print, or write FILE whole or not at all (bytes: a PDF); docs/cli.md, "Output files".
+
+    A regular file (new or not) is written beside itself and renamed into place, so a failure
+    or a signal leaves the old file untouched; through a symlink, its target is replaced, not
+    the link. A device, FIFO or socket (/dev/null, /dev/stdout, a named pipe) is written
+    through: renaming over it would replace the device node itself.
+    """
     if output is None:
-        sys.stdout.write(text)
+        if isinstance(text, str):
+            sys.stdout.write(text)
+        else:
+            sys.stdout.buffer.write(text)
         return
-    target = Path(output)
-    if target.is_dir():
-        raise UsageError(f"-o {output}: is a directory, not a file")
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    target = Path(os.path.realpath(output))
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            info: os.stat_result | None = target.stat()
+        except FileNotFoundError:
+            info = None
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"-o {output}: is a directory, not a file")
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            with open(target, "wb") as handle:
+                handle.write(data)
+        else:
+            _replace(target, data, info)
     except OSError as error:
-        raise UsageError(f"-o {output}: cannot write there ({error.strerror})") from None
+        raise UsageError(f"-o {output}: cannot write there ({error.strerror or error})") from None
+
+
+def _replace(target: Path, data: bytes, info: os.stat_result | None) -> None:
+    """Write `data` to a temporary file in `target`'s directory, then rename it over `target`."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") if isinstance(text, str) else os.fdopen(fd, "wb") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a plain open() would honour the umask
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if info is not None:
+            mode = stat.S_IMODE(info.st_mode)  # an existing file keeps its permissions
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask  # mkstemp makes 0600; a plain open() would honour the umask
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -167,6 +220,8 @@ def _derive_json(net: Network, der: Derivation, targets: list, forms: list[str],
 
 def cmd_derive(args: argparse.Namespace) -> int:
     net = load(Path(args.spec))
+    from symbackprop.forms import FormTooLarge  # after the spec: a bad one is told without SymPy
+
     der = net.derive()
     forms = _forms(args.form)
     if args.questions:
@@ -176,12 +231,18 @@ def cmd_derive(args: argparse.Namespace) -> int:
         return 0
     targets = _targets(der, args.target)
     whole = not args.target
-    if args.format == "json":
-        text = _derive_json(net, der, targets, forms, TRANSPOSES[args.transpose])
-    elif args.format == "latex":
-        text = _derive_latex(net, der, targets, forms, whole, TRANSPOSES[args.transpose])
-    else:
-        text = _derive_text(net, der, targets, forms, whole)
+    try:
+        if "symbolic" in forms:  # built in milliseconds, printed in seconds: refuse before printing any
+            for target in targets:
+                target.form("symbolic")
+        if args.format == "json":
+            text = _derive_json(net, der, targets, forms, TRANSPOSES[args.transpose])
+        elif args.format == "latex":
+            text = _derive_latex(net, der, targets, forms, whole, TRANSPOSES[args.transpose])
+        else:
+            text = _derive_text(net, der, targets, forms, whole)
+    except FormTooLarge as error:
+        raise UsageError(f"--form {args.form}: {error}") from None
     _write(text, args.output)
     return 0
 
@@ -213,18 +274,19 @@ def cmd_numeric(args: argparse.Namespace) -> int:
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     """Every spec in turn: exit 2 if one could not be checked, else 1 if one disagrees, else 0."""
     from symbackprop.api import UnknownTarget
+    from symbackprop.budget import BudgetError
     from symbackprop.numeric import NotComputable
     from symbackprop.spec.errors import SpecError
 
     status, reports = 0, []
     for path in args.spec:
         try:
-            result = load(Path(path)).gradcheck(seed=args.seed, random=args.random, step=args.step,
-                                                tolerance=args.tolerance, max_entries=args.max_entries,
-                                                targets=args.target)
+            result = load(Path(path), "gradcheck").gradcheck(seed=args.seed, random=args.random, step=args.step,
+                                                             tolerance=args.tolerance, max_entries=args.max_entries,
+                                                             targets=args.target)
         except UnknownTarget as error:
             raise UsageError(f"--target: {error}") from None
-        except (SpecError, NotComputable) as error:
+        except (SpecError, NotComputable, BudgetError) as error:
             print(f"symbackprop: error: {error if isinstance(error, SpecError) else f'{path}: {error}'}",
                   file=sys.stderr)
             status = 2
@@ -253,7 +315,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise UsageError("--pdf compiles LaTeX: use it with --format tex (or without --format)")
     if not args.pdf and args.format is None:
         raise UsageError("--format is required: tex or md (or --pdf for a compiled PDF)")
-    net = load(Path(args.spec))
+    net = load(Path(args.spec), "render")
     options = {"sections": args.sections, "forms": args.forms, "digits": args.digits,
                "template_dir": args.template_dir}
     try:
@@ -418,7 +480,7 @@ def _add_number_commands(commands: argparse._SubParsersAction) -> None:
 def _network(args: argparse.Namespace) -> tuple[Network, str]:
     """The spec's network and YAML text, or with --variant ID that student's variant (drawn with --seed)."""
     if args.variant is None:
-        return load(Path(args.spec)), Path(args.spec).read_text(encoding="utf-8")
+        return load(Path(args.spec), "verify"), Path(args.spec).read_text(encoding="utf-8")
     from symbackprop.course.variants import VariantError, Variants, check_id
 
     try:
@@ -707,15 +769,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(encoding="utf-8")  # formulas hold ⊙ and ·, whatever the terminal's locale
     parser = build_parser()
     args = parser.parse_args(argv)
-    from symbackprop.spec.errors import SpecError  # after the options: --help and option errors do not need it
+    from symbackprop import budget  # after the options: --help and option errors do not need them
+    from symbackprop.spec.errors import SpecError
 
+    # NumPy's floating-point warnings name a line of generated code; the commands report infinite and
+    # undefined values themselves (in the numbers, and as warnings and verdicts of their own).
+    warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero|underflow) encountered",
+                            RuntimeWarning)
+
+    handlers = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)} \
+        if threading.current_thread() is threading.main_thread() else {}
     try:
+        budget.watch(budget.memory_mb(args.command), lambda: _out_of_memory(args.command))
         return args.run(args)
-    except (SpecError, UsageError) as error:
+    except (SpecError, UsageError, budget.BudgetError) as error:
         print(f"symbackprop: error: {error}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"symbackprop: error: {_memory_message(args.command)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("symbackprop: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Stopped as stopped:
+        print(f"symbackprop: stopped by {signal.Signals(stopped.signum).name}", file=sys.stderr)
+        return 128 + stopped.signum
+    finally:
+        budget.unwatch()
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+def _memory_message(command: str) -> str:
+    from symbackprop import budget
+
+    return (f"{command} needs more memory than its budget of {budget.memory_mb(command)} MB allows "
+            f"({budget.MEMORY_VARIABLE} raises it; docs/security.md)")
+
+
+def _out_of_memory(command: str) -> None:
+    """The memory watchdog's end of a command: one message, exit 2, at once (from the watchdog's thread)."""
+    sys.stderr.write(f"symbackprop: error: {_memory_message(command)}\n")
+    sys.stderr.flush()
+    os._exit(2)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sympy import Integer
 
+from symbackprop import budget
 from symbackprop.graph import BATCH, LEAF_ROLES
 from symbackprop.numeric import GradientFunction, downstream_loss
 from symbackprop.options import GRADCHECK_MAX_ENTRIES, GRADCHECK_STEP, GRADCHECK_TOLERANCE
@@ -166,12 +167,13 @@ def check(net: Network, values: dict[str, Any] | None = None, seed: int = 0, ran
     missing = [name for name in gradients.arguments if name not in point and name not in drawn]
     if missing:
         raise ValueError(f"missing values for {', '.join(missing)}")
+    samples = RANDOM_SAMPLES
+    for name, value in point.items():  # keep the number of samples of what the spec gives
+        node = net.graph.named(name)
+        if BATCH in node.shape:
+            samples = value.shape[node.shape.index(BATCH)]
+    budget.check_gradcheck(net, max_entries, samples)  # two forward passes per entry: bounded before any
     if drawn:
-        samples = RANDOM_SAMPLES
-        for name, value in point.items():  # keep the number of samples of what the spec gives
-            node = net.graph.named(name)
-            if BATCH in node.shape:
-                samples = value.shape[node.shape.index(BATCH)]
         for _ in range(DRAWS):
             candidate = {**point, **random_values(net, rng, samples, drawn)}
             base = forward(candidate)
@@ -243,10 +245,14 @@ def _compare_entries(name: str, value: np.ndarray, values: dict[str, np.ndarray]
                      entries: list[tuple[int, ...]] | None) -> ParameterCheck:
     """Each entry of `value` (the array inside `values` that `forward` reads) moved by +-step: the central
     difference of the loss against `symbolic` at that entry."""
-    indices = list(np.ndindex(value.shape)) if entries is None else entries
-    if len(indices) > max_entries:
-        chosen = rng.choice(len(indices), size=max_entries, replace=False)
-        indices = [indices[i] for i in sorted(chosen)]
+    if entries is None and value.size > max_entries:  # the seeded choice from a list of every index, without it
+        chosen = rng.choice(value.size, size=max_entries, replace=False)
+        indices = [tuple(int(i) for i in np.unravel_index(flat, value.shape)) for flat in sorted(chosen)]
+    else:
+        indices = list(np.ndindex(value.shape)) if entries is None else entries
+        if len(indices) > max_entries:
+            chosen = rng.choice(len(indices), size=max_entries, replace=False)
+            indices = [indices[i] for i in sorted(chosen)]
     worst: tuple[int, ...] | None = None
     error, at_worst = 0.0, (0.0, 0.0)
     kinks = []

@@ -67,6 +67,11 @@ class Call:
 
 Node = Num | Name | Neg | BinOp | Call
 
+def _shown(text: str) -> str:
+    """A token as messages quote it: at most about 40 characters of it."""
+    return repr(text) if len(text) <= 40 else repr(text[:37]) + f"... ({len(text)} characters)"
+
+
 _NUMBER = r"\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?"
 _TOKEN = re.compile(rf"\s*(?:({_NUMBER})|([A-Za-z_][A-Za-z0-9_]*)|(\*\*|[-+*/^(),]))")
 
@@ -173,7 +178,8 @@ class _Parser:
             if self.peek()[:2] == ("op", "("):
                 if text not in FUNCTIONS:
                     known = ", ".join(sorted(FUNCTIONS))
-                    raise MathSyntaxError(f"unknown function {text!r} at position {pos + 1} (known: {known})", pos)
+                    raise MathSyntaxError(f"unknown function {_shown(text)} at position {pos + 1} (known: {known})",
+                                          pos)
                 self.take()
                 args = [self.expr()]  # expr() counts the nesting level
                 while self.peek()[:2] == ("op", ","):
@@ -185,7 +191,7 @@ class _Parser:
                 return Call("log" if text == "ln" else text, tuple(args))
             if text not in self.names:
                 known = ", ".join(sorted(self.names)) or "none"
-                raise MathSyntaxError(f"unknown name {text!r} at position {pos + 1} (known: {known})", pos)
+                raise MathSyntaxError(f"unknown name {_shown(text)} at position {pos + 1} (known: {known})", pos)
             return Name(text)
         if kind == "op" and text == "(":
             node = self.expr()  # expr() counts the nesting level
@@ -210,5 +216,5 @@ def parse(text: str, names: frozenset[str] | set[str]) -> Node:
     node = parser.expr()
     kind, token, pos = parser.peek()
     if kind != "end":
-        raise MathSyntaxError(f"unexpected {token!r} at position {pos + 1}", pos)
+        raise MathSyntaxError(f"unexpected {_shown(token)} at position {pos + 1}", pos)
     return node

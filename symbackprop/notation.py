@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
+from symbackprop.textchars import latex_char
+
 if TYPE_CHECKING:
     from symbackprop.spec.model import Layer, NetworkSpec
 
@@ -51,6 +53,7 @@ _LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
     "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}", "`": r"\textasciigrave{}",
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+    "[": "{[}", "]": "{]}",  # after \\ a [ would be read as the line break's length
 }
 _CYCLE = re.compile(r"(.+)\^\((\d+)\)")
 _SIMPLE_SCRIPT = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+")
@@ -88,8 +91,9 @@ DEFAULT = Notation()
 
 
 def escape_latex(text: str) -> str:
-    """User text as LaTeX that prints it literally and runs nothing."""
-    return "".join(_LATEX_SPECIALS.get(char, char) for char in text)
+    """User text as LaTeX that prints it literally and runs nothing; any Unicode character builds
+    (a character the fonts lack is a math symbol, transliterated or its code point: textchars.py)."""
+    return "".join(latex_char(char, _LATEX_SPECIALS) for char in text)
 
 
 def latex_part(text: str) -> str:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
-from sympy import Abs, Expr, Max, Min, Rational, Symbol, cos, cosh, exp, log, sin, sinh, sqrt, tanh
+from sympy import Abs, Expr, Max, Min, Rational, S, Symbol, cos, cosh, exp, log, sin, sinh, sqrt, tanh
 
 from symbackprop.mathparse import Call, Name, Neg, Node, Num
+from symbackprop.spec.errors import SpecError, quote
+from symbackprop.spec.model import NetworkSpec
+
+#: A constant of a formula must lie within float64's range (1.8e308), with margin, to be computed.
+MAX_MAGNITUDE = 300
 
 
 def sigmoid(arg: Expr) -> Expr:
@@ -43,3 +49,32 @@ def to_sympy(node: Node, symbols: Mapping[str, Symbol]) -> Expr:
     if node.op == "/":
         return left / right
     return left**right
+
+
+def formula_problem(expr: Expr, variable: Symbol) -> str | None:
+    """Why a formula (or its derivative) cannot be computed anywhere, if so: it is undefined
+    everywhere (x/(x-x), log(x-x)), or it holds a constant beyond float64's range (x*1e308*1e308)."""
+    for form, what in ((expr, ""), (expr.diff(variable), "its derivative ")):
+        if form.has(S.ComplexInfinity, S.NaN, S.Infinity, S.NegativeInfinity):
+            return f"{what}is undefined for every value (a division by zero or a log of 0)"
+        for number in form.atoms(Rational):
+            exponent = math.log10(abs(int(number.p))) - math.log10(int(number.q)) if number != 0 else 0.0
+            if abs(exponent) > MAX_MAGNITUDE:
+                return f"{what}holds the number 1e{exponent:+.0f}, beyond what float64 holds (1e-308 to 1e+308)"
+    return None
+
+
+def check_formulas(spec: NetworkSpec) -> None:
+    """Raise SpecError (key and line) for an expr activation or loss that formula_problem refuses."""
+    x = Symbol("x")
+    formulas = [(f"layers[{index}].activation.expr", layer.activation.expr, layer.activation.source, {"x": x}, x)
+                for index, layer in enumerate(spec.layers) if layer.activation.kind == "expr"]
+    if spec.loss.kind == "expr":
+        output, target = Symbol(spec.output), Symbol(spec.target.name)
+        formulas.append(("loss.expr", spec.loss.expr, spec.loss.source, {spec.output: output, spec.target.name: target},
+                         output))
+    for key, tree, source, symbols, variable in formulas:
+        problem = formula_problem(to_sympy(tree, symbols), variable)
+        if problem:
+            raise SpecError(f"the formula {quote(source)} {problem}", key=key, line=spec.lines.get(key),
+                            source=spec.source)

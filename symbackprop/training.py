@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sympy.matrices.expressions import MatMul, OneMatrix
 
-from symbackprop import rules
+from symbackprop import budget, rules
 from symbackprop.derive import op_attrs
 from symbackprop.graph import BATCH
 from symbackprop.numeric import compile_expression
@@ -206,6 +206,8 @@ def train(net: Network, steps: int | None = None, learning_rate: float | None = 
     if missing:
         raise TrainingError(f"the spec has no data for {', '.join(missing)}: numeric needs "
                             f"{', '.join(fn.arguments)} under `data:`")
+    samples = np.shape(data[net.graph.nodes[0].name])[net.graph.nodes[0].shape.index(BATCH)]
+    budget.check_training(net, steps, samples)  # every number of every step is kept: bounded before the run
     parameters = [node.name for node in net.graph.parameters]
     fixed = {name: data[name] for name in fn.arguments if name not in parameters}
     theta = {name: data[name] for name in parameters}

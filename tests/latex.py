@@ -35,10 +35,10 @@ def require_tool(name: str, package: str) -> str:
     return path
 
 
-def compile_latex(body: str, workdir: Path) -> str:
+def compile_latex(body: str, workdir: Path, preamble: str = PREAMBLE) -> str:
     """Compile `body` inside a minimal document; returns the log, fails the test on an error."""
     engine = require_pdflatex()
-    (workdir / "doc.tex").write_text(PREAMBLE + body + "\n\\end{document}\n", encoding="utf-8")
+    (workdir / "doc.tex").write_text(preamble + body + "\n\\end{document}\n", encoding="utf-8")
     result = subprocess.run(
         [engine, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
         cwd=workdir, capture_output=True, text=True, timeout=120,

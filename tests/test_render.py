@@ -381,8 +381,8 @@ def test_specials_in_markdown_are_shown_literally() -> None:
     text = sbp.load(NASTY).render("md")
     assert text.startswith(r"# \\input{/etc/passwd} 100% \$x\$ a\_b {c} \#1 \*bold\* "
                            "&lt;script&gt;alert(1)&lt;/script&gt; &amp; \\~\n")
-    assert r"\- item \\input{/etc/passwd} \| cell \| \`code\` \[link\](http://x) &lt;b&gt;html&lt;/b&gt; &amp;amp; " \
-           r"50% \$\$ math \$\$" in text
+    assert r"\- item \\input{/etc/passwd} \| cell \| \`code\` \[link\](http&#58;//x) &lt;b&gt;html&lt;/b&gt; " \
+           r"&amp;amp; 50% \$\$ math \$\$" in text
     assert "<script" not in text.lower() and "<b>" not in text
     assert (r"| $W_{\text{a\_b\%c\$d\{e\}\#\textless{}script\textgreater{}}}$ | "
             r"weight of layer a\_b%c\$d{e}\#&lt;script&gt; |") in text

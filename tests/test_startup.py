@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("sympy", "numpy", "jinja2", "mpmath")
 
 PROBE = r"""
-import contextlib, io, json, sys
-from symbackprop.cli import main
+import argparse, contextlib, io, json, sys
+from symbackprop.cli import build_parser, main
 
 def loaded():
     return sorted({name.split(".")[0] for name in sys.modules})
@@ -31,9 +31,9 @@ def run(*argv):
             status = exit.code
     return status, err.getvalue()
 
-report = {}
-for argv in (["--help"], ["--version"], ["derive", "--help"], ["numeric", "--help"], ["gradcheck", "--help"],
-             ["codegen", "--help"], ["render", "--help"], ["verify", "--help"], ["derive", "--form", "nope", "x"]):
+commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+report = {"commands": {"status": 0, "modules": loaded(), "names": sorted(commands)}}
+for argv in (["--help"], ["--version"], *([name, "--help"] for name in commands), ["derive", "--form", "nope", "x"]):
     status, _ = run(*argv)
     report[" ".join(argv)] = {"status": status, "modules": loaded()}
 status, err = run("derive", sys.argv[1])
@@ -53,6 +53,8 @@ def test_help_version_option_errors_and_bad_specs_load_no_heavy_module(tmp_path:
     for case, seen in report.items():
         heavy = [name for name in seen["modules"] if name in HEAVY]
         assert heavy == [], (case, heavy)
+    assert {"derive", "numeric", "gradcheck", "codegen", "render", "verify"} <= set(report["commands"]["names"])
+    assert all(report[f"{name} --help"]["status"] == 0 for name in report["commands"]["names"])
     assert report["--help"]["status"] == 0 and report["--version"]["status"] == 0
     assert "yaml" not in report["render --help"]["modules"]  # options alone need no spec reader
     assert report["derive --form nope x"]["status"] == 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from sympy import Expr, Symbol
+from sympy import Expr, Symbol, preorder_traversal
 from sympy.matrices.expressions import MatrixSymbol
 
 from symbackprop.derive import Backprop, adjoint, sympy_shape
@@ -19,6 +19,20 @@ from symbackprop.forms.chain import ChainBuilder, Partial
 from symbackprop.forms.index import IndexForm, entry_form, index_form
 from symbackprop.forms.simplified import Simplifier
 from symbackprop.options import FORMS
+
+#: Most nodes a symbolic (fully substituted) form may have. A delta read by several later layers
+#: is repeated at each place, so where layers read more than one earlier layer the form grows
+#: exponentially with depth (layers that each read the two before them: 1.9 times per layer);
+#: the matrix form, which names its deltas, never grows.
+MAX_SYMBOLIC = 10_000
+
+
+class FormTooLarge(ValueError):
+    """A form too large to write out (`size` nodes): the message says how large and what to use instead."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
 
 
 class FormBuilder:
@@ -29,8 +43,40 @@ class FormBuilder:
         self._cache: dict[tuple, Expr | IndexForm] = {}
 
     @cached_property
-    def _substituted(self) -> tuple[dict[str, Expr], dict[str, Expr]]:
-        return self.bp.substituted()
+    def _delta_keys(self) -> dict[MatrixSymbol, str]:
+        return {self.bp.delta_symbol(key): key for key in self.bp.deltas}
+
+    @cached_property
+    def _expanded_sizes(self) -> dict[str, int]:
+        """The node count of every delta with every delta in it substituted, counted, not built."""
+        sizes: dict[str, int] = {}
+        for key, expr in self.bp.deltas.items():  # from the loss backwards
+            sizes[key] = self._expanded_size(expr, sizes)
+        return sizes
+
+    def _expanded_size(self, expr: Expr, sizes: dict[str, int]) -> int:
+        return sum(sizes[self._delta_keys[node]] if node in self._delta_keys else 1
+                   for node in preorder_traversal(expr))
+
+    def _substituted(self, expr: Expr) -> Expr:
+        """`expr` with every delta replaced by its full expression, each delta built once, on demand
+        (as Backprop.substituted does for all at once)."""
+        keys = [self._delta_keys[s] for s in expr.atoms(MatrixSymbol) if s in self._delta_keys]
+        return expr.xreplace({self.bp.delta_symbol(key): self._full_delta(key) for key in keys})
+
+    def _full_delta(self, key: str) -> Expr:
+        if ("delta", key, "symbolic") not in self._cache:
+            self._cache[("delta", key, "symbolic")] = self._substituted(self.bp.deltas[key])
+        return self._cache[("delta", key, "symbolic")]  # type: ignore[return-value]
+
+    def _symbolic(self, name: str, matrix: Expr) -> Expr:
+        size = self._expanded_size(matrix, self._expanded_sizes)
+        if size > MAX_SYMBOLIC:
+            raise FormTooLarge(f"the symbolic form of {name} would have about {size:,} nodes (the layers read "
+                               f"several earlier layers, and every substitution repeats them), more than the limit "
+                               f"of {MAX_SYMBOLIC:,}; the matrix form, which names the deltas, is the same derivative",
+                               size)
+        return self._substituted(matrix)
 
     @cached_property
     def _chain(self) -> ChainBuilder:
@@ -39,11 +85,6 @@ class FormBuilder:
     @cached_property
     def _simplifier(self) -> Simplifier:
         return Simplifier(self.bp)
-
-    @cached_property
-    def _full_deltas(self) -> dict[MatrixSymbol, Expr]:
-        deltas, _ = self._substituted
-        return {self.bp.delta_symbol(key): expr for key, expr in deltas.items()}
 
     def adjoint(self, name: str) -> Expr:
         """dL/d(name) in matrix form, through deltas; raises ValueError when the loss does not depend on it."""
@@ -88,10 +129,7 @@ class FormBuilder:
         if form == "matrix":
             return matrix
         if form == "symbolic":
-            if kind == "adjoint":
-                return matrix.xreplace(self._full_deltas)
-            deltas, gradients = self._substituted
-            return deltas[key] if delta else gradients[key]
+            return self._symbolic(f"delta_{key}" if delta else f"dL/d{key}", matrix)
         if form == "chain":
             return self._chain.delta(key) if delta else self._chain.gradient(key)
         if form == "simplified":

@@ -11,6 +11,7 @@ from sympy import Expr, Integer, Sum
 from sympy.matrices.expressions import MatrixSymbol
 
 from symbackprop.api import Network, Target
+from symbackprop.forms import FormTooLarge
 from symbackprop.forms.index import IndexForm, index_form
 from symbackprop.matexpr import EntrySum
 from symbackprop.notation import Names
@@ -138,7 +139,11 @@ def target_forms(target: Target, forms: list[str]) -> list[dict[str, Any]]:
     line of its own."""
     lines: dict[str, dict[str, list[str]]] = {}  # left side -> right side -> forms
     for form in forms:
-        lhs, rhs = target.lhs_latex(form), target.latex(form).removeprefix(target.lhs_latex(form) + " = ")
+        lhs = target.lhs_latex(form)
+        try:
+            rhs = target.latex(form).removeprefix(lhs + " = ")
+        except FormTooLarge as error:
+            rhs = _too_large(error)
         lines.setdefault(lhs, {}).setdefault(rhs, []).append(form)
     return [{"keys": [key for keys in sides.values() for key in keys],
              "title": Text("; ".join(" = ".join(FORM_TITLES[key] for key in keys) for keys in sides.values())),
@@ -160,3 +165,9 @@ def derivation_section(net: Network, forms: list[str]) -> dict[str, Any]:
     usual = "; ".join(FORM_TITLES[form] for form in forms if form != "index")
     return {"forms": [{"key": form, "title": Text(FORM_TITLES[form]), "meaning": Text(FORM_MEANINGS[form])}
                       for form in forms], "layers": groups, "usual": Text(usual)}
+
+
+def _too_large(error: FormTooLarge) -> str:
+    """What stands where a form too large to write out (forms.FormTooLarge) would be."""
+    size = f"{error.size:,}".replace(",", "{,}")
+    return f"\\text{{(written out in full: about {size} terms; the matrix form is the same derivative)}}"

@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import TemplateRuntimeError, Undefined
 
 from symbackprop.printing import escape_latex
+from symbackprop.textchars import visible
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,12 @@ class Raw:
 _MARKDOWN_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 _MARKDOWN_PUNCTUATION = set("\\`*_[]#|$~")
 _BLOCK_START = re.compile(r"^([-+]|\d+)([.)]?)")
+# What GitHub and pandoc turn into links without brackets: https://..., www...., a@b.c
+# (text gets an entity, math an empty group, neither of which shows).
+_TEXT_LINK = re.compile(r"://|(?<=www)\.|@", re.IGNORECASE)
+_TEXT_BREAK = {"://": "&#58;//", ".": "&#46;", "@": "&#64;"}
+_MATH_LINK = re.compile(r"\]\(|:(?=//)|(?<=www)\.|@", re.IGNORECASE)
+_MATH_BREAK = {"](": "]{}(", ":": ":{}", ".": "{}.", "@": "{@}"}
 
 
 def _block_start(match: re.Match[str]) -> str:
@@ -68,15 +75,18 @@ def _block_start(match: re.Match[str]) -> str:
 
 def escape_markdown(text: str) -> str:
     """User text as Markdown (CommonMark, GitHub, Jupyter, pandoc) that shows it literally: no
-    emphasis, links, math, tables, headings, lists or HTML. Whitespace runs become one space."""
-    text = " ".join(text.split())
+    emphasis, links (bare URLs and e-mail addresses included), math, tables, headings, lists or
+    HTML. Whitespace runs become one space; invisible characters show their code point."""
+    text = visible(" ".join(text.split()))
     out = "".join(_MARKDOWN_ENTITIES.get(c) or ("\\" + c if c in _MARKDOWN_PUNCTUATION else c) for c in text)
-    return _BLOCK_START.sub(_block_start, out)
+    return _TEXT_LINK.sub(lambda m: _TEXT_BREAK[m.group()], _BLOCK_START.sub(_block_start, out))
 
 
 def markdown_math(latex: str) -> str:
-    """LaTeX math safe inside Markdown's `$...$`: a `<` never starts an HTML tag there."""
-    return latex.replace("<", "{<}")
+    """LaTeX math safe inside Markdown's `$...$`: a `<` never starts an HTML tag there, and a layer
+    name never forms a link where a renderer does not read math (`](`, `://`, `www.`, `@` broken
+    by an empty group, which LaTeX does not show)."""
+    return _MATH_LINK.sub(lambda m: _MATH_BREAK[m.group()], latex.replace("<", "{<}"))
 
 
 def _spaced(text: str, escaped: str) -> str:

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+#: Most characters of the user's own input a message quotes (a 5,000-character key or formula
+#: is shown by its start and its length).
+QUOTE = 80
+
+
+def quote(value: object, limit: int = QUOTE) -> str:
+    """`value` as repr() writes it, cut to about `limit` characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int with more digits than Python will print
+        return "a very large integer"
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return text[: limit - 3] + "..." + size
+
 
 class SpecError(ValueError):
     """A spec that cannot be used. str() is `file:line: key: message`."""
 
     def __init__(self, message: str, *, key: str = "", line: int | None = None, source: str = "<spec>") -> None:
         self.message = message
-        self.key = key
+        self.key = key if len(key) <= QUOTE else key[: QUOTE - 3] + "..."
         self.line = line
         self.source = source
         where = source if line is None else f"{source}:{line}"
-        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+        super().__init__(f"{where}: {self.key}: {message}" if key else f"{where}: {message}")

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from symbackprop.mathparse import FUNCTIONS, BinOp, Call, MathSyntaxError, Name, Neg, Node, parse
 from symbackprop.notation import ENGINE_LETTERS, LAYER_STYLES, LETTER, LETTER_KEYS, RESERVED_LETTERS, Notation
 from symbackprop.options import FORMS, MAX_DIGITS, SECTIONS
-from symbackprop.spec.errors import SpecError
+from symbackprop.spec.errors import SpecError, quote
 from symbackprop.spec.model import (
     ACTIVATIONS,
     CLASS_LOSSES,
@@ -46,6 +46,8 @@ MAX_LAYERS = 100
 MAX_UNITS = 10_000
 MAX_STEPS = 10_000
 MAX_LAYER_NAME = 40
+#: Longest name of an input, a target, a weight or a function.
+MAX_NAME = 40
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _DATA_ENTRY = re.compile(r"^data\..*\]\[\d+\]\Z")  # data.x[0][1]: one number; too many to keep in spec.lines
 
@@ -130,11 +132,7 @@ def _show(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    try:
-        text = repr(value)
-    except ValueError:  # an int with more digits than Python will print
-        return "a very large integer"
-    return text if len(text) <= 60 else text[:57] + "..."
+    return quote(value)
 
 
 def _suggest(word: Any, options: tuple[str, ...] | list[str]) -> str:
@@ -188,7 +186,7 @@ class _Validator:
             self.fail(path, f"expected {expected}, got {_show(value)}")
         for key in value:
             if key not in keys:
-                self.fail(join(path, key), f"unknown key {key!r} (expected one of: {', '.join(keys)}"
+                self.fail(join(path, key), f"unknown key {quote(key)} (expected one of: {', '.join(keys)}"
                                            f"{_suggest(key, keys)})")
         for key in required:
             if key not in value:
@@ -204,7 +202,7 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.fail(path, f"expected a positive integer, got {_show(value)}")
         if value > limit:
-            self.fail(path, f"{value} is more than the limit of {limit}")
+            self.fail(path, f"{_show(value)} is more than the limit of {limit}")
         return value
 
     def number(self, value: Any, path: str, positive: bool = False) -> float:
@@ -225,6 +223,8 @@ class _Validator:
         if not isinstance(value, str) or not IDENTIFIER.match(value):
             self.fail(path, f"expected a {what} made of letters, digits and _ starting with a letter (like W_1), "
                             f"got {_show(value)}")
+        if len(value) > MAX_NAME:
+            self.fail(path, f"a {what} is at most {MAX_NAME} characters, got {len(value)}")
         return value
 
     def choice(self, value: Any, path: str, choices: tuple[str, ...], what: str) -> str:
@@ -240,9 +240,9 @@ class _Validator:
             node = parse(value, names)
         except MathSyntaxError as exc:
             where = "" if "position" in str(exc) else f" (at position {exc.position + 1})"
-            self.fail(path, f"cannot read the formula {value!r}: {exc}{where}")
+            self.fail(path, f"cannot read the formula {quote(value)}: {exc}{where}")
         if must_use not in _names_in(node):
-            self.fail(path, f"the formula {value!r} does not use {must_use}, so its derivative would be zero")
+            self.fail(path, f"the formula {quote(value)} does not use {must_use}, so its derivative would be zero")
         return node, value
 
     # -- the sections ------------------------------------------------------------------------
@@ -304,7 +304,7 @@ class _Validator:
                 self.fail(path, f"expected a letter or a name made of letters and digits, without _ (like a, net or "
                                 f"sigma), got {_show(letter)}")
             if letter in RESERVED_LETTERS:
-                self.fail(path, f"{letter!r} cannot be the {key.replace('_', ' ')}'s letter: it already means "
+                self.fail(path, f"{quote(letter)} cannot be the {key.replace('_', ' ')}'s letter: it already means "
                                 f"{RESERVED_LETTERS[letter]}")
             letters[key] = letter
         layer = self.choice(spec.get("layer", "subscript"), "notation.layer", LAYER_STYLES, "layer style")

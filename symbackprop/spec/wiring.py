@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from symbackprop.spec.errors import quote
 from symbackprop.spec.model import Convention, Layer
 from symbackprop.spec.yamlsafe import join
 
@@ -41,15 +42,15 @@ def read_inputs(value: Any, path: str, fail: Fail) -> tuple[str, ...]:
     """`inputs: rec` or `inputs: [rec, link]`: names whose outputs are summed into the layer."""
     names = [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else value
     if not isinstance(names, list) or not names:
-        fail(path, f"expected a name or a non-empty list of names of earlier layers or the input, got {value!r}")
+        fail(path, f"expected a name or a non-empty list of names of earlier layers or the input, got {quote(value)}")
     if len(names) > MAX_INPUTS:
         fail(path, f"{len(names)} inputs is more than the limit of {MAX_INPUTS}")
     out: list[str] = []
     for i, name in enumerate(names):
         if isinstance(name, bool) or not isinstance(name, (str, int)):
-            fail(f"{path}[{i}]", f"expected a layer or input name, got {name!r}")
+            fail(f"{path}[{i}]", f"expected a layer or input name, got {quote(name)}")
         if str(name) in out:
-            fail(f"{path}[{i}]", f"{str(name)!r} is listed twice")
+            fail(f"{path}[{i}]", f"{quote(str(name))} is listed twice")
         out.append(str(name))
     return tuple(out)
 
@@ -59,17 +60,17 @@ def read_fixed(value: Any, path: str, fail: Fail) -> tuple[bool, Selection | Non
     if isinstance(value, bool):
         return value, None
     if not isinstance(value, dict):
-        fail(path, f"expected true, false or a rule like {{select_every: 3}}, got {value!r}")
+        fail(path, f"expected true, false or a rule like {{select_every: 3}}, got {quote(value)}")
     for key in value:
         if key not in FIXED_KEYS:
-            fail(join(path, key), f"unknown key {key!r} (expected one of: {', '.join(FIXED_KEYS)})")
+            fail(join(path, key), f"unknown key {quote(key)} (expected one of: {', '.join(FIXED_KEYS)})")
     if "select_every" not in value:
         fail(join(path, "select_every"), "required key is missing; expected a positive integer")
     numbers = {}
     for key, default in (("select_every", None), ("start", 1)):
         number = value.get(key, default)
         if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-            fail(join(path, key), f"expected a positive integer, got {number!r}")
+            fail(join(path, key), f"expected a positive integer, got {quote(number)}")
         numbers[key] = number
     return True, Selection(numbers["select_every"], numbers["start"])
 
@@ -77,16 +78,16 @@ def read_fixed(value: Any, path: str, fail: Fail) -> tuple[bool, Selection | Non
 def read_recurrent(value: Any, path: str, fail: Fail) -> int:
     """`recurrent: {cycles: 2}`: the number of cycles the layer runs with shared weights."""
     if not isinstance(value, dict):
-        fail(path, f"expected a mapping like {{cycles: 2}}, got {value!r}")
+        fail(path, f"expected a mapping like {{cycles: 2}}, got {quote(value)}")
     for key in value:
         if key not in RECURRENT_KEYS:
-            fail(join(path, key), f"unknown key {key!r} (expected one of: {', '.join(RECURRENT_KEYS)})")
+            fail(join(path, key), f"unknown key {quote(key)} (expected one of: {', '.join(RECURRENT_KEYS)})")
     cycles = value.get("cycles")
     if isinstance(cycles, bool) or not isinstance(cycles, int) or not 2 <= cycles <= MAX_CYCLES:
-        fail(join(path, "cycles"), f"expected a whole number of cycles from 2 to {MAX_CYCLES}, got {cycles!r}")
+        fail(join(path, "cycles"), f"expected a whole number of cycles from 2 to {MAX_CYCLES}, got {quote(cycles)}")
     feedback = value.get("feedback", "add")
     if feedback != "add":
-        fail(join(path, "feedback"), f"unknown feedback {feedback!r} (expected add: each cycle after the first "
+        fail(join(path, "feedback"), f"unknown feedback {quote(feedback)} (expected add: each cycle after the first "
                                      "reads its inputs plus the previous cycle's output)")
     return cycles
 
@@ -105,10 +106,11 @@ def check_wiring(layers: tuple[Layer, ...], input_name: str, input_size: int, fa
         for name in layer.inputs:
             if name not in sizes:
                 if name == layer.name or order.get(name, -1) > index:
-                    fail(path, f"layer {layer.name!r} reads {name!r}, which is not an earlier layer: layers run in "
-                               "the order listed; a layer that feeds itself is declared with recurrent: {cycles: k}")
+                    fail(path, f"layer {layer.name!r} reads {quote(name)}, which is not an earlier layer: layers run "
+                               "in the order listed; a layer that feeds itself is declared with recurrent: {cycles: k}")
                 known = list(sizes)
-                fail(path, f"unknown layer or input {name!r} (known here: {', '.join(known)}{suggest(name, known)})")
+                shown = ", ".join(known[:12]) + (f" and {len(known) - 12} more" if len(known) > 12 else "")
+                fail(path, f"unknown layer or input {quote(name)} (known here: {shown}{suggest(name, known)})")
         widths = {name: sizes[name] for name in layer.inputs}
         if len(set(widths.values())) > 1:
             listed = ", ".join(f"{name} {size}" for name, size in widths.items())

@@ -5,6 +5,12 @@ that we can (1) record `key path -> line` for error messages, (2) refuse every t
 that is not plain YAML (no `!!python/...`, no local `!tags`), (3) count nodes with
 aliases expanded, which bounds "billion laughs" and recursive aliases, and
 (4) refuse duplicate keys, which PyYAML silently accepts.
+
+Before any node is built, the parser's events are counted (libyaml's C parser where PyYAML has
+it): a spec of millions of values is refused in a fraction of a second, not after minutes and
+gigabytes. Text may not hold control characters or lone surrogates, and a number may not be
+written with more than MAX_LITERAL characters (Python refuses to read integers of thousands of
+digits, and nothing in a spec needs them).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from symbackprop.spec.errors import SpecError
+from symbackprop.spec.errors import SpecError, quote
 
 #: Largest spec file or text accepted, in bytes.
 MAX_BYTES = 5 * 1024 * 1024
@@ -24,12 +30,19 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_NODES = 200_000
 #: Deepest nesting of mappings and lists.
 MAX_DEPTH = 50
+#: Longest number, in characters as written (digits, sign, point and exponent).
+MAX_LITERAL = 50
 
 _Y = "tag:yaml.org,2002:"
 _MAP, _SEQ, _MERGE = _Y + "map", _Y + "seq", _Y + "merge"
 _STR, _INT, _FLOAT, _BOOL, _NULL, _TIME = (_Y + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
 # YAML 1.2 reads 1e-3 as a number; PyYAML (YAML 1.1) reads it as text. Users mean the number.
 _FLOAT_12 = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+# Control characters (tab, newline and carriage return aside) and lone surrogates: the first are
+# invisible and break documents (a NUL ends a PDF build), the second cannot be written as UTF-8.
+_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# libyaml's parser when PyYAML has it (ten times faster), else PyYAML's own.
+_FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def join(path: str, key: str) -> str:
@@ -92,10 +105,11 @@ class _Builder:
             if key_node.tag not in (_STR, _INT, _FLOAT, _BOOL, _NULL, _TIME):
                 self.refuse(key_node, path)
             key = str(key_node.value)
+            self.writable(key_node, path, key, "a key")
             key_path = join(path, key)
             line = key_node.start_mark.line + 1
             if key in explicit:
-                self.fail(key_node, key_path, f"duplicate key {key!r} (first given at line {first_line[key]})")
+                self.fail(key_node, key_path, f"duplicate key {quote(key)} (first given at line {first_line[key]})")
             first_line[key] = line
             self.count += 1
             self.lines[key_path] = line
@@ -112,13 +126,23 @@ class _Builder:
             result = {**self.build(source, path, depth + 1), **result}
         return result
 
+    def writable(self, node: Node, path: str, text: str, what: str) -> None:
+        problem = unwritable(text, what)
+        if problem:
+            self.fail(node, path, problem)
+
     def scalar(self, node: ScalarNode, path: str) -> Any:
         tag = node.tag
+        if tag in (_INT, _FLOAT) or (tag == _STR and not node.style and _FLOAT_12.match(node.value)):
+            if len(node.value) > MAX_LITERAL:
+                self.fail(node, path, f"a number written with {len(node.value)} characters; at most {MAX_LITERAL} "
+                                      "are read")
+        if tag == _STR:
+            if not node.style and _FLOAT_12.match(node.value):
+                return float(node.value)
+            self.writable(node, path, node.value, "the text")
+            return node.value
         try:
-            if tag == _STR:
-                if node.style is None and _FLOAT_12.match(node.value):
-                    return float(node.value)
-                return node.value
             if tag == _TIME:
                 return node.value
             if tag == _INT:
@@ -130,7 +154,7 @@ class _Builder:
             if tag == _NULL:
                 return None
         except (ValueError, KeyError, TypeError):
-            self.fail(node, path, f"cannot read {node.value!r} as {_short_tag(tag)}")
+            self.fail(node, path, f"cannot read {quote(node.value)} as {_short_tag(tag)}")
         self.refuse(node, path)
 
 
@@ -142,7 +166,7 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise SpecError(f"the spec is larger than {MAX_BYTES // (1024 * 1024)} MB", line=None, source=source)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text, source)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = exc.problem or exc.context or "unreadable YAML"
@@ -163,6 +187,40 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
         raise SpecError("empty spec (no YAML document found)", line=1, source=source)
     builder = _Builder(source)
     return builder.build(node, "", 0), builder.lines
+
+
+def unwritable(text: str, what: str = "the text") -> str | None:
+    """What is wrong with the first control character or lone surrogate in `text`, if any."""
+    bad = _UNWRITABLE.search(text)
+    if bad is None:
+        return None
+    char = bad.group()
+    kind = "half of a surrogate pair, not a character" if "\ud800" <= char <= "\udfff" else "a control character"
+    return (f"{what} holds U+{ord(char):04X} at character {bad.start() + 1}: {kind}; control characters and lone "
+            "surrogates are not allowed in a spec's text")
+
+
+def _count(text: str, loader: type, source: str) -> None:
+    """Refuse a document of more than MAX_NODES values from the parser's events, before composing it."""
+    count = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            count += 1
+            if count > MAX_NODES:
+                raise SpecError(f"the spec has more than {MAX_NODES} YAML values; refusing it",
+                                line=event.start_mark.line + 1, source=source)
+
+
+def _compose(text: str, source: str) -> Node | None:
+    """The document's node graph, counted first. A syntax error is worded by PyYAML's own parser,
+    whose messages say more than libyaml's ("expected <block end>, but found '-'")."""
+    try:
+        _count(text, _FAST, source)
+        return yaml.compose(text, Loader=_FAST)
+    except yaml.YAMLError:
+        if _FAST is yaml.SafeLoader:
+            raise
+    return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
 def plain(value: Any, source: str = "<dict>") -> Any:
@@ -187,9 +245,15 @@ def plain(value: Any, source: str = "<dict>") -> Any:
             out = {}
             for key, sub in item.items():
                 if isinstance(key, bool) or not isinstance(key, (str, int)):
-                    raise SpecError(f"a key must be a string, got {key!r}", key=path, line=None, source=source)
+                    raise SpecError(f"a key must be a string, got {quote(key)}", key=path, line=None, source=source)
+                problem = unwritable(str(key), "a key")
+                if problem:
+                    raise SpecError(problem, key=path, line=None, source=source)
                 out[str(key)] = walk(sub, join(path, str(key)), depth + 1)
             return out
+        problem = unwritable(item) if isinstance(item, str) else None
+        if problem:
+            raise SpecError(problem, key=path, line=None, source=source)
         if isinstance(item, (list, tuple)):
             return [walk(sub, f"{path}[{index}]", depth + 1) for index, sub in enumerate(item)]
         return item

@@ -15,6 +15,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -25,12 +26,12 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, TextIO
 
-from symbackprop import cluster
+from symbackprop import budget, cluster
 from symbackprop.api import UnknownTarget, load
 from symbackprop.cluster import assert_can_fork
 from symbackprop.verify.gradescope import results_json
 from symbackprop.verify.hints import with_hints
-from symbackprop.verify.limits import Deadline
+from symbackprop.verify.limits import MAX_LENGTH, Deadline
 from symbackprop.verify.result import VERDICTS, VerifyResult
 from symbackprop.verify.verifier import Verifier, one_blas_thread
 
@@ -44,8 +45,14 @@ GRACE = 5.0
 WALL_FACTOR = 20.0
 #: Most points one row may be worth.
 MAX_POINTS = 1e6
-#: Largest CSV cell read (an oversized answer is graded as unreadable, not lost).
-MAX_CELL = 16 * 1024 * 1024
+#: Largest CSV file read, in bytes. Any cell of it is read, however long: an oversized answer or
+#: target is that row's `unreadable` verdict, not the whole batch's failure.
+MAX_FILE = 256 * 1024 * 1024
+#: Longest target a row may name.
+MAX_TARGET = 200
+#: What a spreadsheet reads as the start of a formula (=, +, -, @, tab, carriage return): such a
+#: cell of the output CSV gets a leading ' (OWASP's advice against CSV injection); JSON is verbatim.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class BatchError(Exception):
@@ -86,13 +93,15 @@ def read_table(path: str | Path, columns: dict[str, str] | None = None) -> Table
     student's submission). Raises BatchError."""
     mapping = columns or {}
     try:
+        if Path(path).stat().st_size > MAX_FILE:
+            raise BatchError(f"{path}: larger than {MAX_FILE // 2**20} MB")
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as error:
         raise BatchError(f"{path}: cannot read ({error.strerror})") from None
     except UnicodeDecodeError as error:
         raise BatchError(f"{path}: not UTF-8 text (byte {error.start})") from None
     limit = csv.field_size_limit()
-    csv.field_size_limit(MAX_CELL)
+    csv.field_size_limit(max(limit, len(text) + 1))
     try:
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
         header = next(reader, None)
@@ -152,9 +161,17 @@ def grade(verifier: Verifier, target: str, answer: str, hint_level: int = 0) -> 
     try:
         if not target.strip():
             raise UnknownTarget("the row has no target")
+        if len(target) > MAX_TARGET:
+            raise UnknownTarget(f"the target is {len(target):,} characters long; the limit is {MAX_TARGET}")
+        if len(answer) > MAX_LENGTH:
+            return _failed(target[:MAX_TARGET], "unreadable", f"the answer is {len(answer):,} characters long; "
+                           f"the limit is {MAX_LENGTH}", time.monotonic() - start)
         return with_hints(verifier, verifier.verify(target, answer), hint_level).to_dict()
     except UnknownTarget as error:
-        return _failed(target, "unreadable", str(error), time.monotonic() - start)
+        return _failed(target[:MAX_TARGET], "unreadable", str(error), time.monotonic() - start)
+    except MemoryError:
+        return _failed(target, "error", f"this answer needs more memory than a worker's budget of {budget.WORKER_MB} "
+                       "MB", time.monotonic() - start)
     except Exception as error:  # noqa: BLE001 - one bad row must not stop the batch
         return _failed(target, "error", f"internal error: {type(error).__name__}: {error}", time.monotonic() - start)
 
@@ -171,21 +188,84 @@ def _one_blas_thread() -> None:
     threadpool_limits(1)
 
 
-def _serve(connection: Connection, verifier: Verifier, hint_level: int) -> None:
-    """A worker: grade each (index, target, answer) received until None."""
+#: The signals that stop a batch: the parent handles them, a worker must not (see _serve).
+_STOPPING = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+#: Seconds between a waiting worker's checks that its parent is still there.
+_ORPHAN_CHECK = 1.0
+
+
+def _serve(connection: Connection, verifier: Verifier, hint_level: int, parent: int,
+           parent_end: Connection) -> None:
+    """A worker: grade each (index, target, answer) received until None, or until the parent is gone.
+
+    Ctrl-C reaches every process of the terminal's group: the parent alone handles it (it stops the
+    workers), so a worker ignores SIGINT and dies at once on SIGTERM, printing nothing. The worker
+    is forked with these signals held (_hire), so none arrives before it has said so. A worker
+    whose parent died (SIGKILL) goes too instead of holding the parent's stdout open: on Linux the
+    kernel kills it, elsewhere it notices within _ORPHAN_CHECK seconds."""
+    _die_with(parent)
+    parent_end.close()  # the fork's copy of the parent's end: with it open, the parent's exit is no EOF here
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
+    budget.watch(budget.WORKER_MB, lambda: os._exit(budget.MEMORY_EXIT))  # its row says why
     _one_blas_thread()
-    while True:
-        job = connection.recv()
-        if job is None:
-            return
-        index, target, answer = job
-        connection.send((index, grade(verifier, target, answer, hint_level)))
+    try:
+        while True:
+            while not connection.poll(_ORPHAN_CHECK):
+                if os.getppid() != parent:
+                    return
+            job = connection.recv()
+            if job is None:
+                return
+            index, target, answer = job
+            connection.send((index, grade(verifier, target, answer, hint_level)))
+    except (EOFError, OSError):
+        return
+
+
+def worker_count(requested: int, rows: int) -> int:
+    """The workers a batch starts: as asked, but no more than the rows, the cores this process may
+    run on, and the workers whose memory budget (budget.WORKER_MB) the free memory holds; at least one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(requested, rows, cores, _free_mb() // budget.WORKER_MB))
+
+
+def _free_mb() -> int:
+    """Memory available to new processes, in MB (MemAvailable on Linux; else free pages; else no bound)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    except (ValueError, OSError, AttributeError):
+        return 2**31
+
+
+def _die_with(parent: int) -> None:
+    """On Linux, ask the kernel to kill this process when its parent dies (prctl PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+        except (OSError, AttributeError):  # no prctl here: the orphan check still applies
+            pass
+    if os.getppid() != parent:  # the parent died before prctl
+        os._exit(0)
 
 
 class _Worker:
     def __init__(self, context: Any, verifier: Verifier, hint_level: int = 0) -> None:
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, verifier, hint_level), daemon=True)
+        self.process = context.Process(target=_serve, args=(child, verifier, hint_level, os.getpid(),
+                                                                       self.connection),
+                                       daemon=True)
         self.process.start()
         child.close()
         self.job: int | None = None
@@ -219,6 +299,20 @@ class _Worker:
             self.process.kill()
             self.process.join()
         self.connection.close()
+
+
+def _hire(pool: list[_Worker], position: int | None, context: Any, verifier: Verifier, hint_level: int = 0) -> None:
+    """Start a worker and put it in the pool (at `position`, else at the end) with the stopping signals
+    held, so that a signal is handled only once the pool knows the worker and can stop it."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    try:
+        worker = _Worker(context, verifier, hint_level)
+        if position is None:
+            pool.append(worker)
+        else:
+            pool[position] = worker
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 class Progress:
@@ -258,9 +352,11 @@ def grade_rows(verifier: Verifier, jobs: list[tuple[str, str]], workers: int = 2
     context = _context()
     limit = verifier.time_limit + GRACE
     pending = deque(range(len(jobs)))
-    pool = [_Worker(context, verifier, hint_level) for _ in range(max(1, min(workers, len(jobs))))]
+    pool: list[_Worker] = []
     done = 0
     try:
+        for _ in range(worker_count(workers, len(jobs))):
+            _hire(pool, None, context, verifier, hint_level)
         while done < len(jobs):
             for worker in pool:
                 if worker.job is None and pending:
@@ -276,8 +372,12 @@ def grade_rows(verifier: Verifier, jobs: list[tuple[str, str]], workers: int = 2
                 if outcome is not None:
                     failed = False
                 elif _dead(worker):
-                    outcome = _failed(jobs[index][0], "error", "the grader crashed on this answer (exit code "
-                                      f"{worker.process.exitcode})", elapsed)
+                    if worker.process.exitcode == budget.MEMORY_EXIT:
+                        crash = (f"this answer needs more memory than a worker's budget of {budget.WORKER_MB} MB; "
+                                 "the grader was stopped")
+                    else:
+                        crash = f"the grader crashed on this answer (exit code {worker.process.exitcode})"
+                    outcome = _failed(jobs[index][0], "error", crash, elapsed)
                 elif worker.overran(limit):
                     outcome = _failed(jobs[index][0], "timeout", f"no verdict within {limit:g} s of CPU time; the "
                                       "grader was stopped", elapsed)
@@ -286,7 +386,7 @@ def grade_rows(verifier: Verifier, jobs: list[tuple[str, str]], workers: int = 2
                 worker.job = None
                 if failed:
                     worker.stop(kill=True)
-                    pool[position] = _Worker(context, verifier, hint_level)
+                    _hire(pool, position, context, verifier, hint_level)
                 results[index] = outcome
                 done += 1
                 if on_progress is not None:
@@ -346,12 +446,17 @@ class Report:
             out.append({**line, **{name: row[name] for name in self.table.extra}})
         return out
 
+    @staticmethod
+    def inert(cell: str) -> str:
+        """A cell a spreadsheet shows as text: one that would start a formula gets a leading '."""
+        return "'" + cell if cell.startswith(FORMULA_START) else cell
+
     def csv(self) -> str:
         buffer = io.StringIO(newline="")
         fields = [*OUTPUT, *(["hints"] if self.hints else []), *self.table.extra]
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(self.rows())
+        writer.writerows({name: self.inert(cell) for name, cell in row.items()} for row in self.rows())
         return buffer.getvalue()
 
     def json(self) -> str:
@@ -432,5 +537,5 @@ def grade_table(verifier: Verifier, table: Table, workers: int = 2, progress: bo
     else:
         results = executor(jobs, bar.update)
     bar.update(len(jobs), final=True)
-    return Report(table, tuple(results), time.monotonic() - start, max(1, min(workers, len(jobs) or 1)),
+    return Report(table, tuple(results), time.monotonic() - start, worker_count(workers, len(jobs)),
                   hints=hint_level > 0, place=place)

@@ -7,6 +7,7 @@ resolver builds are known here; anything else is an error, not a guess.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 
 import numpy as np
@@ -35,6 +36,8 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symbackprop.derive import N
 from symbackprop.forms.index import EntryFunction
+from symbackprop.verify import sizes
+from symbackprop.verify.lexer import AnswerSyntaxError
 
 Axes = tuple[Symbol, ...]
 _UNARY = {exp: np.exp, log: np.log, tanh: np.tanh, Abs: np.abs}
@@ -69,7 +72,9 @@ class EntryEvaluator:
         for _, part_axes in parts:
             axes += [axis for axis in part_axes if axis not in axes]
         order = tuple(axes)
-        return [self.arrange(value, part_axes, order) for value, part_axes in parts], order
+        arranged = [self.arrange(value, part_axes, order) for value, part_axes in parts]
+        sizes.check_broadcast([value.shape for value in arranged])
+        return arranged, order
 
     def value(self, expr: Basic, bound: dict[Symbol, tuple[np.ndarray, Axes]]) -> tuple[np.ndarray, Axes]:
         if isinstance(expr, (Integer, Rational, Float)):
@@ -133,12 +138,25 @@ class EntryEvaluator:
         return value, tuple(axes)
 
     def total(self, expr: Sum, bound: dict[Symbol, tuple[np.ndarray, Axes]]) -> tuple[np.ndarray, Axes]:
-        value, axes = self.value(expr.function, bound)
-        for index, _, _ in expr.limits:
-            if index in axes:
-                value = np.sum(value, axis=axes.index(index))
-                axes = tuple(axis for axis in axes if axis != index)
-        return value, axes
+        """Sums of a product as one einsum, contracted pairwise in an order that never builds the whole
+        product (four nested sums over a 225 x 75 network stay small); its work bounded first."""
+        indices: list[Symbol] = []
+        body: Basic = expr
+        while isinstance(body, Sum):
+            indices += [index for index, _, _ in body.limits]
+            body = body.function
+        parts = [self.value(factor, bound) for factor in (body.args if isinstance(body, Mul) else (body,))]
+        letters: dict[Symbol, str] = {}
+        for _, axes in parts:
+            for axis in axes:
+                if axis not in letters and len(letters) == len(string.ascii_letters):
+                    raise AnswerSyntaxError(f"more than {len(letters)} indices in one sum", 0)
+                letters.setdefault(axis, string.ascii_letters[len(letters)])
+        kept = tuple(axis for axis in letters if axis not in indices)
+        subscripts = ",".join("".join(letters[axis] for axis in axes) for _, axes in parts) + "->" + \
+            "".join(letters[axis] for axis in kept)
+        arrays = [np.asarray(value, dtype=np.float64) for value, _ in parts]
+        return np.einsum(subscripts, *arrays, optimize=sizes.check_contraction(subscripts, arrays)), kept
 
     def piecewise(self, expr: Piecewise, bound: dict[Symbol, tuple[np.ndarray, Axes]]) -> tuple[np.ndarray, Axes]:
         parts = []

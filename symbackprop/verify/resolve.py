@@ -31,6 +31,7 @@ from symbackprop.matexpr import Elementwise, EntrySum, Indicator, Ones, Softmax
 from symbackprop.notation import NotationError
 from symbackprop.spec.model import Activation
 from symbackprop.verify import chain as chains
+from symbackprop.verify import sizes
 from symbackprop.verify.chain import Chain, ChainProblem
 from symbackprop.verify.lexer import AnswerSyntaxError
 from symbackprop.verify.limits import MAX_EXPONENT, Deadline
@@ -111,6 +112,14 @@ class Resolver:
         self.deadline.check()
         if (node.start, node.end) in self.overrides:
             return self.overrides[(node.start, node.end)]
+        result = self.dispatch(node)
+        if isinstance(result, Scalar) and result.expr.is_number:  # 0^{-1}, \log 0, \sqrt{-1}, 10^{400}
+            problem = sizes.number_problem(result.expr)
+            if problem:
+                raise self.error(f"{self.text(node)} {problem}", node)
+        return result
+
+    def dispatch(self, node: Node) -> Value:
         if isinstance(node, Num):
             return Scalar(Rational(node.text), node.text)
         if isinstance(node, (Name, Scripted)):
@@ -313,6 +322,10 @@ class Resolver:
         if sup.expr is None:
             raise self.error(f"cannot read the superscript of {self.text(node)}", node)
         exponent = self.exponent(sup.expr)
+        if isinstance(value, (Mat, Scalar)):  # before SymPy raises a number exactly: 9^{64} to the 64th ...
+            problem = sizes.power_problem(value.expr, exponent)
+            if problem:
+                raise self.error(f"{self.text(node)} {problem}", node)
         if sup.hadamard or isinstance(value, Mat):
             if not isinstance(value, Mat):
                 raise self.error(f"{self.text(node)}: \\circ powers apply to matrices", node)

@@ -34,6 +34,7 @@ from symbackprop.graph import BATCH
 from symbackprop.matexpr import Elementwise, Indicator
 from symbackprop.printing import escape_latex, to_latex, to_text
 from symbackprop.verify import chain as chains
+from symbackprop.verify import sizes
 from symbackprop.verify.chain import Chain, ChainProblem
 from symbackprop.verify.entries import EntryEvaluator
 from symbackprop.verify.feedback import Explainer, dependence, scales, sign_sentence
@@ -550,8 +551,17 @@ class Verifier:
         named = written | {s.name for s in case.truth.atoms(MatrixSymbol)} | {spec.input.name, spec.target.name}
         return [node.name for node in self.vocab.bp.graph.leaves if node.role != "fixed" and node.name in named]
 
+    @cached_property
+    def largest_part(self) -> int:
+        """Most entries a part of a matrix answer may have: sizes.MAX_ENTRIES, or four times the
+        network's own largest matrix (x x^T on a 10,000-wide input would be 800 MB)."""
+        return max(sizes.MAX_ENTRIES, 4 * max(value.size for value in self.points.values[0].values()))
+
     def judge_matrix(self, case: Case, value: Mat) -> Judgement:
         expr = value.expr
+        problem = sizes.matrix_problem(expr, self.largest_part)
+        if problem:
+            raise AnswerSyntaxError(f"{value.text}: {problem}", 0)
         if case.key in {s.name for s in expr.atoms(MatrixSymbol)}:
             return _wrong([f"the answer is written through {case.target.name} itself"])
         if expr.shape != case.symbol.shape:
