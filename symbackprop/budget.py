@@ -177,7 +177,8 @@ class _Watch:
     def run(self) -> None:
         stop = threading.Event()
         while not stop.wait(WATCH_INTERVAL):
-            if self.limit is not None and resident() > self.limit:
+            limit = self.limit  # read once: disarm() may clear it between the test and the comparison
+            if limit is not None and resident() > limit:
                 self.exceeded()
 
 

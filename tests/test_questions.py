@@ -110,8 +110,8 @@ def test_question_ids_in_the_batch_csv(spec_file: Path, tmp_path: Path) -> None:
      "duplicate question id 'a'"),
     ("questions:\n  - {id: a, ask: dL/dW_1, forms: [matrix, fancy]}", "questions[0].forms", 9, "unknown form"),
     ("questions:\n  - {id: a, ask: dL/dW_1, colour: red}", "questions[0].colour", 9, "unknown key 'colour'"),
-    ("questions:\n  - {id: a, ask: dL/dW_1}\n  - id: b\n    ask:\n      - delta_1\n      - dL/dq", "questions[1].ask[1]",
-     13, "unknown target 'dL/dq'"),
+    ("questions:\n  - {id: a, ask: dL/dW_1}\n  - id: b\n    ask:\n      - delta_1\n      - dL/dq",
+     "questions[1].ask[1]", 13, "unknown target 'dL/dq'"),
 ])
 def test_bad_questions_name_the_key_and_line(questions: str, key: str, line: int, message: str) -> None:
     text = SPEC[:SPEC.index("questions:")] + questions + "\n"

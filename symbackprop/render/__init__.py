@@ -57,7 +57,8 @@ def context(net: Network, sections: Sequence[str] | None = None, forms: Sequence
     """The document model a template receives: only the chosen sections are computed, and a
     section with nothing to show is left out (`omitted` says why). Options not given come from the
     spec's `render:` section, else the defaults (every section, the chain and matrix forms, 4
-    decimals; with questions, the questions in place of the layer-by-layer derivation). `figure` is the file the Markdown diagram is read from (render.figures)."""
+    decimals; with questions, the questions in place of the layer-by-layer derivation). `figure` is
+    the file the Markdown diagram is read from (render.figures)."""
     chosen = net.spec.render
     requested = sections if sections is not None else chosen.sections
     sections = _choose("section", requested, SECTIONS, SECTIONS)

@@ -43,7 +43,15 @@ from symbackprop.verify.limits import TIME_LIMIT, Deadline, OutOfTime
 from symbackprop.verify.mutations import CREDIT, Mutation, Mutator
 from symbackprop.verify.names import Vocabulary, activation_lambda
 from symbackprop.verify.parser import Name, Node, Num, parse
-from symbackprop.verify.points import NUMBER_RTOL, Points, close, relative_difference, sample_count, with_stand_ins
+from symbackprop.verify.points import (
+    KINKS,
+    NUMBER_RTOL,
+    Points,
+    close,
+    relative_difference,
+    sample_count,
+    with_stand_ins,
+)
 from symbackprop.verify.resolve import Resolver
 from symbackprop.verify.result import Credit, VerifyResult
 from symbackprop.verify.symbolic import Decider, Definitions, Proof
@@ -555,7 +563,8 @@ class Verifier:
     def largest_part(self) -> int:
         """Most entries a part of a matrix answer may have: sizes.MAX_ENTRIES, or four times the
         network's own largest matrix (x x^T on a 10,000-wide input would be 800 MB)."""
-        return max(sizes.MAX_ENTRIES, 4 * max(value.size for value in self.points.values[0].values()))
+        return max(sizes.MAX_ENTRIES, 4 * max(np.size(value) for key, value in self.points.values[0].items()
+                                              if key != KINKS))
 
     def judge_matrix(self, case: Case, value: Mat) -> Judgement:
         expr = value.expr
