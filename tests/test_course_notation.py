@@ -4,6 +4,7 @@ derives, renders and verifies in its letters, and every right formula the homewo
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import pytest
@@ -40,11 +41,11 @@ def test_each_course_derives_in_its_own_letters(spec: str, lines: list[str]) -> 
 def test_each_course_renders_in_its_own_letters() -> None:
     text = sbp.load(SQUARE).render("md", sections=["forward", "derivation", "numeric", "checks"])
     for piece in (r"net^{(1)} = w^{(1)} x", r"\sigma'\left(net^{(1)}\right)", r"\frac{\partial \mathcal{L}}"
-                  r"{\partial w^{(2)}}", r"a^{(1)} = \sigma\left(net^{(1)}\right) = \begin{bmatrix} 25.0000 \\ "
-                  r"49.0000 \end{bmatrix}", "every printed formula re-read and compared: 25/25"):
+                  r"{\partial w^{(2)}}", r"a^{(1)} = \sigma\left(net^{(1)}\right) = \begin{bmatrix} 25 \\ "
+                  r"49 \end{bmatrix}", "(13 of 13 agree)"):
         assert piece in text, piece
     relu = sbp.load(RELU).render("tex", sections=["derivation"], forms=["matrix"])
-    assert r"\sigma^{2} = \left({W^{3}}^{\top} \sigma^{3}\right) \odot f_{2}'\left(z^{2}\right)" in relu
+    assert r"\sigma^{2} = ({W^{3}}^{\top} \sigma^{3}) \odot f_{2}'(z^{2})" in re.sub(r"\\penalty\d+ ", "", relu)
 
 
 RIGHT = [
@@ -89,7 +90,7 @@ WRONG = [
     # the numbers put into the general formula must be the spec's: net_2^(1) is 7, so sigma' is 2(7), not 2(8)
     (SQUARE, "delta_1", r"\delta_{2}^{(1)} = \sum_{k=1}^{1} \delta_{k}^{(2)} \cdot w_{k2}^{(2)} \cdot "
                         r"\sigma'(net_{2}^{(1)}) = \delta_{1}^{(2)} \cdot w_{12}^{(2)} \cdot 2(8)",
-     "it differs from delta_1"),
+     "is not what the previous one is on the data"),
     (SQUARE, "dL/dw_1", r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{11}^{(1)}} &= \delta_1^{(1)} \cdot a_2^{(0)} "
                         r"= -80 \cdot 3 = -240 \\", "this is entry (1, 2) of dL/dw_1, not entry (1, 1)"),
     (RELU, "dL/dW_2", r"\frac{\partial l(\theta)}{\partial W_2} = \begin{bmatrix} \delta W_{(1,1)}^3 h_1^1 & \delta "

@@ -115,7 +115,7 @@ def test_class_numbers_are_one_hot_targets() -> None:
 
 def test_the_multiclass_hinge_reads_as_the_course_writes_it() -> None:
     der = sbp.load(_classifier("softmax", {"type": "multiclass_hinge"})).derive()
-    assert der.forward_text()[-1] == "L = sum((1 - y)*Max(0, p + 1 - (1_3 1_3^T (y ⊙ p))))"
+    assert der.forward_text()[-1] == "L = sum((1 - y) ⊙ max(0, p + 1 - (1_3 1_3^T (y ⊙ p))))"
     assert der.target("dL/dp").text("index") == (
         "dL/dp[j,n] = (1 - y[j,n])*[p[j,n] + 1 - sum_{k=1}^{3}(p[k,n]*y[k,n]) > 0] - "
         "y[j,n]*sum_{k=1}^{3}((1 - y[k,n])*[p[k,n] + 1 - sum_{l=1}^{3}(p[l,n]*y[l,n]) > 0])   for j = 1..3, n = 1..N")

@@ -20,8 +20,23 @@ def glyphs(latex: str) -> str:
     latex = re.sub(r"\\penalty\d+ ", "", latex)
     latex = re.sub(r"\\mathopen\{\\left(.)\\vphantom\{.*?\}\\right\.\}", r"\1", latex)
     latex = re.sub(r"\\mathclose\{\\left\.\\vphantom\{.*?\}\\right(.)\}", r"\1", latex)
-    latex = latex.replace(r"\left(", "(").replace(r"\right)", ")").replace(r"\sbpbrace{", r"\underbrace{")
-    return re.sub(r"\s+", "", latex).replace("}{\\delta", "}_{\\delta")
+    latex = latex.replace(r"\left(", "(").replace(r"\right)", ")")
+    return re.sub(r"\s+", "", _unbrace(latex))
+
+
+def _unbrace(latex: str) -> str:
+    r"""\sbpbrace{body}{label} written back as \underbrace{body}_{label}, whatever the label (delta, sigma)."""
+    start = latex.find(r"\sbpbrace{")
+    while start >= 0:
+        depth, i = 0, start + len(r"\sbpbrace")
+        while True:
+            depth += {"{": 1, "}": -1}.get(latex[i], 0)
+            if depth == 0:
+                break
+            i += 1
+        latex = latex[:start] + r"\underbrace" + latex[start + len(r"\sbpbrace"):i + 1] + "_" + latex[i + 1:]
+        start = latex.find(r"\sbpbrace{")
+    return latex
 
 
 def test_lines_end_after_operators_and_between_factors_dearer_in_brackets() -> None:

@@ -64,11 +64,11 @@ def test_a_printer_that_drops_a_bracket_fails_the_round_trip(monkeypatch: pytest
 def test_the_checks_section_reports_the_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
     net = sbp.load("specs/square_221_course.yaml")
     text = net.render("md", sections=["checks"], forms=["matrix", "index"])
-    assert "every printed formula re-read and compared: 13/13." in text  # 5 forward equations, 4 targets x 2 forms
+    assert "(13 of 13 agree)." in text  # 5 forward equations, 4 targets x 2 forms
     assert "every printed formula reads back as what it was printed from" in text
     monkeypatch.setattr(printing.LatexPrinter, "_bracket", lambda self, printed: printed)
     broken = sbp.load("specs/square_221_course.yaml").render("md", sections=["checks"], forms=["matrix"])
-    assert "every printed formula re-read and compared: 8/9." in broken
+    assert "(8 of 9 agree)." in broken
     assert "Verdict: **some check failed**" in broken
     assert r"- $\delta^{(2)} = \partial \mathcal{L} / \partial net^{(2)}$, matrix form: **different**" in broken
 
@@ -79,7 +79,7 @@ def test_formulas_are_reread_where_there_are_no_numbers() -> None:
                        {"name": "2", "units": 1, "activation": "sigmoid", "bias": False}]}
     text = sbp.load(spec).render("md", sections=["checks"], forms=["matrix"])
     assert "No numeric checks: " in text
-    assert "every printed formula re-read and compared: 10/10." in text  # 5 forward equations, 5 targets
+    assert "(10 of 10 agree)." in text  # 5 forward equations, 5 targets
 
 
 # --- random specs in random notations -----------------------------------------------------------

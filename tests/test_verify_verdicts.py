@@ -116,7 +116,7 @@ def test_the_homework_lines_in_the_course_notation() -> None:
     relu = verifier("specs/relu_4321_course.yaml")
     result = relu.verify(None, r"\frac{\partial l}{\partial W^{(2)}_{1,1}} = \delta_3 W^{(3)}_{1,1} h^{(1)}_1")
     assert result.verdict == "different"
-    assert result.feedback[0].startswith("the activation's derivative sigma_2'(z^2) is missing for unit 1 of layer 2 "
+    assert result.feedback[0].startswith("the activation's derivative f_2'(z^2) is missing for unit 1 of layer 2 "
                                          "([z^2 > 0] is 0 where a unit is inactive)")
 
 
