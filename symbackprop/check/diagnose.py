@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symbackprop.check.limits import Deadline
-from symbackprop.check.solution import Reading, agrees
+from symbackprop.check.solution import Reading, agrees, exact, tolerance
 from symbackprop.check.truth import Quantity, Truth
 from symbackprop.check.values import Number
 
@@ -79,11 +79,15 @@ def _entry_text(entry: tuple[int, int]) -> str:
     return f"[{entry[0] + 1},{entry[1] + 1}]"
 
 
-#: Replays with each written number moved within its rounding (half a unit of its last digit),
-#: to see how far rounding alone moves a recomputed number.
+#: Replays with each rounded number moved within its rounding (half a unit of its last digit),
+#: to see how far rounding alone moves a recomputed number. A number that is its value exactly
+#: (the given data, a whole number where the value is whole) is not moved: nothing was rounded.
 JITTERS = 6
 #: How much more than the largest seen move rounding may be allowed.
 JITTER_SAFETY = 2.0
+#: Rounding may move a recomputed number by at most this share of its value (or one unit of the
+#: number written, if more): beyond that it is not rounding.
+SPREAD_SHARE = 0.1
 
 
 Place = tuple[int | None, str, str]
@@ -130,10 +134,12 @@ class Replay:
     def _true(self, reading: Reading) -> float:
         return self.truth.value(reading.step, reading.quantity.role, reading.quantity.key)[reading.entry]
 
-    def _overlay(self, base: np.ndarray, readings: list[Reading], only_right: bool,
+    def _overlay(self, base: np.ndarray, true: np.ndarray, readings: list[Reading], only_right: bool,
                  rng: np.random.Generator | None) -> np.ndarray:
         """`base` with the student's numbers in place (of several for one entry, one that agrees with
-        `base`, else the last), each moved at random within its rounding when `rng` is given."""
+        `base`, else the last), each moved at random within its rounding when `rng` is given, unless
+        nothing was rounded: both `base` and the truth `true` end within the digits written there
+        (x = 2 of the given data; a whole number where the work is in whole numbers)."""
         out = np.array(base, dtype=float, copy=True)
         chosen: dict[tuple[int, int], Number] = {}
         for reading in readings:
@@ -143,7 +149,8 @@ class Replay:
             if previous is None or not agrees(previous, float(base[reading.entry])):
                 chosen[reading.entry] = reading.number
         for where, number in chosen.items():
-            out[where] = number.value + (rng.uniform(-0.5, 0.5) * number.unit if rng is not None else 0.0)
+            rounded = rng is not None and not (exact(number, float(base[where])) and exact(number, float(true[where])))
+            out[where] = number.value + (rng.uniform(-0.5, 0.5) * number.unit if rounded else 0.0)
         return out
 
     def _run(self, only_right: bool, rng: np.random.Generator | None = None, detect: bool = False) -> _Run:
@@ -155,7 +162,7 @@ class Replay:
             if value is None:
                 continue
             readings = self.by_place.get((None, "data", quantity.key), [])
-            env[quantity.symbol] = run.student[(None, "data", quantity.key)] = self._overlay(value, readings,
+            env[quantity.symbol] = run.student[(None, "data", quantity.key)] = self._overlay(value, value, readings,
                                                                                               only_right, rng)
         rate = truth.learning_rate
         for step in range(1, truth.steps + 1):
@@ -173,7 +180,8 @@ class Replay:
                 with np.errstate(all="ignore"):
                     value = truth.recompute(quantity, env, rate)
                 run.recomputed[place] = value
-                student = run.student[place] = self._overlay(value, readings, only_right, rng)
+                student = run.student[place] = self._overlay(value, truth.value(*place), readings, only_right,
+                                                             rng)
                 if quantity.role == "updated":
                     updates[quantity.key] = student
                 elif quantity.role == "grad":
@@ -218,9 +226,9 @@ class Replay:
         value = values.get(place)
         if value is None or not math.isfinite(float(value[entry])):
             return False
-        slack = float(spreads[place][entry])
-        return abs(number.value - float(value[entry])) <= number.unit * (1 + 1e-9) + slack + 1e-12 * abs(
-            float(value[entry]))
+        recomputed = float(value[entry])
+        slack = min(float(spreads[place][entry]), max(SPREAD_SHARE * abs(recomputed), number.unit))
+        return abs(number.value - recomputed) <= tolerance(number, recomputed, certain=slack == 0) + slack
 
 
 class Diagnosis:
@@ -251,7 +259,7 @@ class Diagnosis:
                     return "gradient_as_update", (f"{fmt(got)} is {source} gradient dL/d{quantity.key}"
                                                   f"{_entry_text(entry)}, written where the updated {quantity.key} "
                                                   f"belongs ({fmt(t)})")
-        if replay.near(number, place, entry):
+        if replay.near(number, place, entry) and not self._as_true(number, float(recomputed[entry]), t):
             return "carried_forward", (f"right given the solution's own earlier numbers "
                                        f"({self._wrong_inputs(reading)}): from them it is "
                                        f"{fmt(float(recomputed[entry]))}; the truth is {fmt(t)}")
@@ -285,6 +293,13 @@ class Diagnosis:
                     return "activation", (f"{number.text} is what layer {quantity.layer} gives with the {name} "
                                           f"{what} in place of its own ({own}): the truth is {fmt(t)}")
         return "arithmetic", f"{number.text} should be {fmt(t)}"
+
+    @staticmethod
+    def _as_true(number: Number, recomputed: float, true: float) -> bool:
+        """Do the student's earlier numbers give the truth itself here (up to floating-point noise)?
+        Then a wrong number is their own slip at this place, not carried from before, however much
+        rounding could have moved it."""
+        return abs(recomputed - true) <= 1e-9 * max(abs(true), number.unit)
 
     def _other_entry(self, number: Number, reference: np.ndarray, entry: tuple[int, int]) -> tuple[int, int] | None:
         """Another entry (not the transposed one) whose value this number is."""

@@ -440,11 +440,44 @@ class Placer:
                 for position, number in cells]
 
 
-def agrees(number: Number, truth: float) -> bool:
-    """Right to the digits written: within one unit of the last digit."""
+#: One unit in the last digit is allowed (a truncated number) only up to this share of the value:
+#: a number of one significant digit must be rounded (half a unit), `2` is not right for 2.7.
+TRUNCATION_SHARE = 0.1
+
+
+def exact(number: Number, truth: float) -> bool:
+    """Does the truth end within the digits written (a whole multiple of the number's last unit:
+    `-3` for -3, `0.96` for 0.96)? Then rounding and truncation both leave it as it is, and the
+    number written must be the truth itself."""
     if not np.isfinite(truth):
         return False
-    return abs(number.value - truth) <= number.unit * (1 + 1e-9) + 1e-12 * abs(truth)
+    units = truth / number.unit
+    return abs(units - round(units)) <= _noise(units)
+
+
+def _noise(units: float) -> float:
+    """How far from a whole count of units floating point alone moves a computed truth."""
+    return 1e-6 + 1e-11 * abs(units)
+
+
+def tolerance(number: Number, truth: float, certain: bool = True) -> float:
+    """How far the number may be from the truth and still be right to the digits written: nothing
+    (but floating-point noise) when the truth ends within those digits and is `certain` (not itself
+    recomputed from rounded numbers); else one unit of the last digit (a rounded or truncated
+    number), capped at a tenth of the value but never under half a unit (a correctly rounded number
+    is always right)."""
+    if certain and exact(number, truth):
+        return _noise(truth / number.unit) * number.unit + 1e-12 * abs(truth)
+    allowed = max(0.5 * number.unit, min(number.unit, TRUNCATION_SHARE * abs(truth)))
+    return allowed * (1 + 1e-9) + 1e-12 * abs(truth)
+
+
+def agrees(number: Number, truth: float) -> bool:
+    """Right to the digits written (`tolerance`): exactly when the truth ends within them, else
+    within one unit of the last digit (half a unit for a number of one significant digit)."""
+    if not np.isfinite(truth):
+        return False
+    return abs(number.value - truth) <= tolerance(number, truth)
 
 
 def read_solution(text: str, truth: Truth, table: NameTable, deadline: Deadline,

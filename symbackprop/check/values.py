@@ -1,7 +1,8 @@
 """Numbers and matrices as students write them, read from item trees (tokens.py).
 
-A number keeps the text it was written with, so that it is checked to the digits written:
-`0.6013` is right for any truth within one unit of its last digit (1e-4). Scalars may carry a
+A number keeps the text it was written with, so that it is checked to the digits written
+(solution.py `tolerance`): `0.6013` is right for any truth within one unit of its last digit
+(1e-4), `2` only for 2 itself, since a whole truth is not rounded. Scalars may carry a
 sign, a decimal comma (`0{,}5`), a power of ten (`1.2e-3`, `1.2 \\times 10^{-3}`) and a
 wrapper (`\\boxed{..}`, `\\mathbf{..}`). Matrices: the matrix environments (bmatrix, pmatrix,
 matrix, Bmatrix, smallmatrix, an array of numbers, also in `\\left[ .. \\right]`), binomial
