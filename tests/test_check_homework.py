@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import symbackprop as sbp
+from symbackprop.check import CheckResult
 
 ROOT = Path(__file__).resolve().parent.parent
 HOMEWORK = ROOT / "tests" / "data" / "exercise-square-activation.md"
@@ -157,3 +158,85 @@ def test_planted_mistakes_from_the_command_line(tmp_path: Path) -> None:
     assert [(f["quantity"], f["got"], f["cause"]) for f in doc["findings"]] == [("L", 3, "arithmetic"),
                                                                               ("delta_1", 65, "typo")]
     assert doc["right"] == 20 and doc["wrong"] == 2
+
+
+# --- a second whole-number solution: a 3-2-1 ReLU network in Andrew Ng's notation ----------------------------
+
+RELU = ROOT / "tests" / "data" / "relu_321_whole.yaml"
+RELU_SOLUTION = (ROOT / "tests" / "data" / "whole-number-relu.md").read_text(encoding="utf-8")
+
+
+def _relu(*edits: tuple[str, str], text: str = RELU_SOLUTION) -> CheckResult:
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return sbp.load(RELU).check(text)
+
+
+def test_the_whole_number_relu_solution_is_all_right() -> None:
+    """Z^{[1]}, A^{[1]}, dZ, dW, db and := updates (Z the pre-activation by the spec's notation); step 1
+    in whole numbers and short decimals, step 2 rounded to 4 decimals."""
+    result = _relu()
+    assert result.ok and result.right == result.numbers == 81
+    assert {(m.written, m.quantity.key) for m in result.matches} == set()  # every name read by its letter
+
+
+@pytest.mark.parametrize(("old", "new", "finding"), [
+    (r"\frac{1}{2}(-8)^2 = 32", r"\frac{1}{2}(-8)^2 = 31", (1, "loss", "L", (1, 1), 31, 32, "arithmetic")),
+    (r"dZ^{[2]} = \hat{y} - t = -8$$", r"dZ^{[2]} = \hat{y} - t = -7$$",
+     (1, "delta", "delta_2", (1, 1), -7, -8, "arithmetic")),
+    (r"dZ^{[2]} = \hat{y} - t = -8$$", r"dZ^{[2]} = \hat{y} - t = 8$$", (1, "delta", "delta_2", (1, 1), 8, -8, "sign")),
+    (r"16 & 32 & -16", r"16 & 23 & -16", (1, "grad", "W_1", (2, 2), 23, 32, "typo")),
+    (r"16 & 32 & -16", r"1.6 & 32 & -16", (1, "grad", "W_1", (2, 1), 1.6, 16, "typo")),
+    (r"\mathrm{ReLU}(Z^{[1]}) = \begin{bmatrix} 0 \\ 4", r"\mathrm{ReLU}(Z^{[1]}) = \begin{bmatrix} -2 \\ 4",
+     (1, "forward", "z_1", (1, 1), -2, 0, "activation")),
+    (r"db^{[2]} = 1.08$$", r"db^{[2]} = -8$$", (1, "updated", "b_2", (1, 1), -8, 1.08, "gradient_as_update")),
+    (r"db^{[2]} = 1.08$$", r"db^{[2]} = 1.07$$", (1, "updated", "b_2", (1, 1), 1.07, 1.08, "arithmetic")),
+    (r"\approx 11.3212", r"\approx 11.3214", (2, "loss", "L", (1, 1), 11.3214, 11.32118528, "arithmetic")),
+])
+def test_one_planted_mistake_in_the_relu_solution(old: str, new: str, finding: tuple) -> None:
+    assert [(f.step, f.role, f.quantity, f.entry, f.got, f.expected, f.cause) for f in _relu((old, new)).findings
+            ] == [finding]
+
+
+def test_a_rounded_number_may_be_cut_where_a_whole_one_may_not() -> None:
+    """1.1276 for 1.127584 is cut, not wrong (the truth has more digits); 1.07 for 1.08 is wrong."""
+    assert _relu((r"\approx 1.1276$$", r"\approx 1.1275$$")).ok
+    assert not _relu((r"db^{[2]} = 1.08$$", r"db^{[2]} = 1.07$$")).ok
+
+
+def test_the_relu_solution_with_another_learning_rate() -> None:
+    result = _relu((r"1.84 & 0.68 & -0.84", r"1.68 & 0.36 & -0.68"), (r"1 \\ -1.16", r"1 \\ -1.32"),
+                   (r"3 & -1.68", r"3 & -1.36"), (r"db^{[2]} = 1.08$$", r"db^{[2]} = 1.16$$"),
+                   text=RELU_SOLUTION.split("## Iteration 2")[0])
+    assert {(f.step, f.role, f.cause) for f in result.findings} == {(1, "updated", "learning_rate")}
+    assert result.other_rates == {1: 0.02} and len(result.findings) == 6 and result.mistakes == 1
+
+
+def test_a_whole_number_slip_carried_through_the_step() -> None:
+    """Z^{[1]}_2 = 5 (2 + 2 + 1 - 1 is 4), and every number after it computed from 5."""
+    slipped = [(r"\begin{bmatrix} -2 \\ 4 \end{bmatrix}$$", r"\begin{bmatrix} -2 \\ 5 \end{bmatrix}$$"),
+               (r"= \begin{bmatrix} 0 \\ 4 \end{bmatrix}$$", r"= \begin{bmatrix} 0 \\ 5 \end{bmatrix}$$"),
+               (r"(-2) \cdot 4 + 1 = -7, \qquad \hat{y} = A^{[2]} = Z^{[2]} = -7",
+                r"(-2) \cdot 5 + 1 = -9, \qquad \hat{y} = A^{[2]} = Z^{[2]} = -9"),
+               (r"\frac{1}{2}(-8)^2 = 32", r"\frac{1}{2}(-10)^2 = 50"),
+               (r"\hat{y} - t = -8$$", r"\hat{y} - t = -10$$"),
+               (r"\begin{bmatrix} 0 & -32 \end{bmatrix}, \qquad db^{[2]} = dZ^{[2]} = -8",
+                r"\begin{bmatrix} 0 & -50 \end{bmatrix}, \qquad db^{[2]} = dZ^{[2]} = -10"),
+               (r"(-2) \cdot (-8) \cdot 1 \end{bmatrix} = \begin{bmatrix} 0 \\ 16",
+                r"(-2) \cdot (-10) \cdot 1 \end{bmatrix} = \begin{bmatrix} 0 \\ 20"),
+               (r"16 & 32 & -16", r"20 & 40 & -20"),
+               (r"db^{[1]} = \begin{bmatrix} 0 \\ 16", r"db^{[1]} = \begin{bmatrix} 0 \\ 20"),
+               (r"1.84 & 0.68 & -0.84", r"1.8 & 0.6 & -0.8"), (r"1 \\ -1.16", r"1 \\ -1.2"),
+               (r"3 & -1.68", r"3 & -1.5"), (r"db^{[2]} = 1.08$$", r"db^{[2]} = 1.1$$")]
+    result = _relu(*slipped, text=RELU_SOLUTION.split("## Iteration 2")[0])
+    first = result.first_mistake
+    assert (first.step, first.role, first.quantity, first.entry, first.got, first.cause) == (
+        1, "forward", "s_1", (2, 1), 5, "arithmetic")
+    assert {f.cause for f in result.findings if f is not first} == {"carried_forward"}
+    # 1.8, -0.8, -1.2 and 1.1 (from 5) are also the truth (1.84, -0.84, -1.16, 1.08) rounded to the
+    # digits written: right; 0.6 for 0.68 and -1.5 for -1.68 are not
+    assert result.mistakes == 1 and result.carried_forward == 16 and result.right == 32
+    assert {(f.role, f.quantity, f.entry) for f in result.findings if f.role == "updated"} == {
+        ("updated", "W_1", (2, 2)), ("updated", "W_2", (1, 2))}
+    assert "step 1 is consistent with that (carried forward)" in result.summary()

@@ -131,3 +131,18 @@ def test_a_learned_letter_resolves() -> None:
 ])
 def test_entries_in_the_spec_orientation(index: str | None, shape: tuple, where: object) -> None:
     assert entry(index, shape) == where
+
+
+@pytest.mark.parametrize(("text", "meant"), [
+    ("Z^{[1]}", ("forward", "s_1", None)), ("z^{[2]}", ("forward", "s_2", None)),
+    ("A^{[1]}", ("forward", "z_1", None)), ("dZ^{[2]}", ("delta", "delta_2", None)),
+    ("dW^{[1]}", ("grad", "W_1", None)), ("db^{[2]}", ("grad", "b_2", None)),
+])
+def test_the_notation_letters_win_over_the_spec_symbols_they_spell(text: str, meant: tuple) -> None:
+    """Under `preactivation: z, activation: a`, z^{[1]} is the pre-activation, not the spec's own z_1
+    (its activation), in any layer style."""
+    spec = Path(__file__).resolve().parent / "data" / "relu_321_whole.yaml"
+    name = parse_name(parse(text))
+    assert name is not None
+    found = resolve(name, NameTable(Truth(sbp.load(spec))))
+    assert found is not None and (found.role, found.key, found.index) == meant

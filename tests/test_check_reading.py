@@ -64,6 +64,13 @@ def test_a_number_knows_the_digits_written() -> None:
     assert number("5.", 0).unit == 1
 
 
+def test_a_function_named_in_text_does_not_cut_the_chain() -> None:
+    """\\mathrm{ReLU}(Z) is an expression side; \\text{ and } between two equations cuts them."""
+    assert _chains(r"A^{[1]} = \mathrm{ReLU}(Z^{[1]}) = \begin{bmatrix} 0 \\ 4 \end{bmatrix}") == [
+        (["A^{[1]}", r"\mathrm{ReLU}(Z^{[1]})"], [[0], [4]])]
+    assert _chains(r"s_1 = 5 \text{ and } s_2 = 7") == [(["s_1"], [[5]]), (["s_2"], [[7]])]
+
+
 def test_chains_take_the_last_value_and_every_name() -> None:
     product = r"\begin{bmatrix}1 \\ 2\end{bmatrix}\begin{bmatrix}3\end{bmatrix}"
     assert _chains(r"s_1 = W^T x = \begin{bmatrix}1\\2\end{bmatrix}\begin{bmatrix}3\end{bmatrix} = "

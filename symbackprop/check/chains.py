@@ -93,10 +93,12 @@ def _is_separator(item: Item) -> bool:
 
 
 def _text_separator(items: list[Item], index: int) -> bool:
-    """\\text{ and } and the like: a command of text followed by words."""
+    """\\text{ and } and the like: a command of text followed by words (not a function's name
+    applied to something, `\\mathrm{ReLU}(Z)`)."""
     item = items[index]
+    applied = index + 2 < len(items) and isinstance(items[index + 2], Group) and items[index + 2].open == "("
     return _is(item, "cmd", *_TEXT) and index + 1 < len(items) and isinstance(items[index + 1], Group) and \
-        any(_is(piece, "word") and len(piece.text) > 1 for piece in items[index + 1].items)
+        any(_is(piece, "word") and len(piece.text) > 1 for piece in items[index + 1].items) and not applied
 
 
 def statements(row: list[Item]) -> list[list[Item]]:

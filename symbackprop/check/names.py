@@ -77,6 +77,7 @@ class NameTable:
                notation.weight: "weight", notation.bias: "bias"}
         #: the notation's letters, then the default ones it leaves free
         self.letters = {**{k: v for k, v in LETTERS.items() if k not in own}, **own}
+        self.own_letters = own
         self.losses = frozenset(LOSS_BASES | self.names.loss_names())
         self.learned: dict[str, str] = {}
 
@@ -152,6 +153,16 @@ class NameTable:
             if len(matches) == 1:
                 return matches.pop()
         return None
+
+    def renamed(self, base: str, found: tuple[str | None, str]) -> bool:
+        """Does the notation give this letter to another kind of quantity than the spec symbol it
+        spells? (`z^{[1]}` under `preactivation: z` is the pre-activation, not the spec's z_1.)"""
+        kind = self.own_letters.get(base)
+        if kind is None and base.lower() != base and base.lower() not in self.symbols:
+            kind = self.own_letters.get(base.lower())
+        role, key = found
+        quantity = self.truth.quantities.get(("data" if role is None else role, key))
+        return kind is not None and quantity is not None and quantity.kind != kind
 
     def _letter(self, base: str, place: tuple[str, str | None] | None) -> tuple[tuple[str | None, str], str] | None:
         kind = self.letters.get(base)
@@ -235,7 +246,7 @@ def _plain(name: WrittenName, table: NameTable
             readings.append((head, place, None, None))  # W1 is W_1
     for written, place, index, raw in readings:
         found = table._symbol(written, place, raw)
-        if found is not None:
+        if found is not None and not table.renamed(written, found):
             return found, index, "name"
         if place is None and raw is not None:
             continue  # a subscript that names no layer: only the spec's own spelling counts
