@@ -25,6 +25,7 @@ from symbackprop.schema import versioned
 
 if TYPE_CHECKING:
     from symbackprop.api import Derivation, Network
+    from symbackprop.course.variants import VariantSource
 
 # Start-up: this module imports only the standard library and SymPy-free modules at the top
 # (tests/test_startup.py pins it), so --help, --version and a bad spec or option are answered at
@@ -478,16 +479,44 @@ def _add_number_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _network(args: argparse.Namespace) -> tuple[Network, str]:
-    """The spec's network and YAML text, or with --variant ID that student's variant (drawn with --seed)."""
+    """The spec's network and YAML text, or with --variant ID that student's variant: from the --variants
+    directory (an id its index.csv does not list is an error), else drawn again with --seed."""
     if args.variant is None:
+        if args.variants is not None and not args.batch:
+            raise UsageError(f"--variants {args.variants}: give --variant ID (or --batch, to grade each "
+                             f"{'file' if args.command == 'check' else 'row'} against its own variant)")
         return load(Path(args.spec), "verify"), Path(args.spec).read_text(encoding="utf-8")
-    from symbackprop.course.variants import VariantError, Variants, check_id
+    from symbackprop.course.variants import VariantError
 
+    source = _variant_source(args)
     try:
-        variant = Variants(args.spec, args.seed).variant(check_id(args.variant, "--variant"))
+        return source.network(args.variant), source.text(args.variant)
     except VariantError as error:
         raise UsageError(str(error)) from None
-    return variant.network(), variant.text
+
+
+def _variant_lookup(args: argparse.Namespace) -> Callable[[str], tuple[Network, str]]:
+    """A student's variant by id for a --batch row: from --variants DIR (read now: a bad directory is an
+    error before any row), else drawn from SPEC and --seed when a row first asks."""
+    if args.variants is not None:
+        return _variant_source(args).lookup
+    sources: list[VariantSource] = []
+
+    def lookup(ident: str) -> tuple[Network, str]:
+        if not sources:
+            sources.append(_variant_source(args))
+        return sources[0].lookup(ident)
+    return lookup
+
+
+def _variant_source(args: argparse.Namespace) -> VariantSource:
+    """Where the students' variants come from: the --variants directory, or SPEC and --seed."""
+    from symbackprop.course.variants import VariantError, VariantSource
+
+    try:
+        return VariantSource(args.spec, args.seed, args.variants)
+    except VariantError as error:
+        raise UsageError(str(error)) from None
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
@@ -585,7 +614,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         as_json=args.json, time_limit=args.time_limit, hint_level=args.hint_level, workers=args.workers,
         progress=args.progress, format=args.format or ("json" if args.json else "csv"), columns=args.columns,
         executor=args.executor, scheduler=args.scheduler,
-        spec_text=spec_text if args.executor == "dask" else None)
+        spec_text=spec_text if args.executor == "dask" else None, variant=args.variant,
+        variants=_variant_lookup(args) if args.batch is not None and args.variant is None else None)
     try:
         if args.batch is not None:
             if args.answer is not None or args.target is not None:
@@ -610,6 +640,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler is for --executor dask")
     try:
+        if args.batch and args.variants is not None and args.variant is None:
+            return _check_by_variant(args)
         checker = Checker(net, args.time_limit)
         if args.batch and args.executor == "dask":
             from symbackprop.check import distributed
@@ -642,6 +674,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _check_by_variant(args: argparse.Namespace) -> int:
+    """check --batch --variants DIR: each file against the variant its name gives."""
+    from symbackprop.check import batch
+
+    source = _variant_source(args)
+    run_group: batch.GroupRunner | None = None
+    if args.executor == "dask":
+        from symbackprop.check import distributed
+        from symbackprop.cluster import ClusterError
+
+        def run_group(_net: Network, spec_text: str, paths: list[Path]) -> list[batch.BatchRow]:
+            try:
+                return distributed.run(args.scheduler, spec_text, args.time_limit, paths)
+            except ClusterError as error:
+                raise UsageError(str(error)) from None
+
+    rows = batch.run_by_variant(batch.solution_files(Path(args.solution)), source.match, source.lookup,
+                                args.time_limit, source.where(), run_group)
+    _write(batch.to_json(rows) if args.json else batch.to_csv(rows), args.output)
+    place = f" on the Dask cluster at {args.scheduler}" if args.executor == "dask" else ""
+    print(f"symbackprop: {batch.summary(rows)}{place}, each against its variant in {source.where()}", file=sys.stderr)
+    return 0
+
+
 def _add_check_command(commands: argparse._SubParsersAction) -> None:
     check = commands.add_parser(
         "check", help="a worked numeric solution checked number by number: the first wrong one and why",
@@ -653,6 +709,8 @@ def _add_check_command(commands: argparse._SubParsersAction) -> None:
         epilog="Examples:\n  symbackprop check specs/square_221.yaml solution.md\n"
                "  symbackprop check specs/mlp.yaml solution.tex --json\n"
                "  symbackprop check specs/mlp.yaml submissions/ --batch -o report.csv\n"
+               "  symbackprop check specs/mlp.yaml sol.md --variant 07 --variants out/\n"
+               "  symbackprop check specs/mlp.yaml submissions/ --batch --variants out/ -o report.csv\n"
                "Exit codes: 0 every number right, 1 findings, 2 the solution (or spec) cannot be read; "
                "--batch: 0 every file got a row, 2 the directory cannot be read.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -665,7 +723,12 @@ def _add_check_command(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--time-limit", type=_number(float, 0, 600), default=30.0, metavar="S",
                        help="CPU seconds one solution may take (default 30)")
     check.add_argument("--variant", metavar="ID",
-                       help="check against this student's variant of SPEC (as `variants` drew it with --seed)")
+                       help="check against this student's variant of SPEC: from --variants DIR, else as `variants` "
+                            "drew it with --seed")
+    check.add_argument("--variants", metavar="DIR",
+                       help="the directory `variants` wrote: --variant ID must be in its index.csv; with --batch "
+                            "and no --variant, each file is checked against the variant its name gives (07.md, "
+                            "07_hw3.md)")
     check.add_argument("--seed", type=_number(int, 0), default=0, metavar="S",
                        help="the seed the variants were drawn with (default 0)")
     check.add_argument("--executor", choices=["local", "dask"], default="local",
@@ -711,9 +774,14 @@ def _add_verify_command(commands: argparse._SubParsersAction) -> None:
                        help="--batch output: csv (default), json (as --json), or gradescope (a results.json)")
     check.add_argument("--columns", metavar="MAP",
                        help="--batch: the file's names for our columns, e.g. id=student,target=question,"
-                            "answer=response (and points=weight)")
+                            "answer=response (and points=weight, variant=student_id: each row against its "
+                            "student's variant)")
     check.add_argument("--variant", metavar="ID",
-                       help="grade against this student's variant of SPEC (as `variants` drew it with --seed)")
+                       help="grade against this student's variant of SPEC: from --variants DIR, else as `variants` "
+                            "drew it with --seed")
+    check.add_argument("--variants", metavar="DIR",
+                       help="the directory `variants` wrote: --variant ID, or a --batch CSV's variant column, must "
+                            "name a variant in its index.csv")
     check.add_argument("--seed", type=_number(int, 0), default=0, metavar="S",
                        help="the seed the variants were drawn with (default 0)")
     check.add_argument("--executor", choices=["local", "dask"], default="local",

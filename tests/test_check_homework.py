@@ -240,3 +240,10 @@ def test_a_whole_number_slip_carried_through_the_step() -> None:
     assert {(f.role, f.quantity, f.entry) for f in result.findings if f.role == "updated"} == {
         ("updated", "W_1", (2, 2)), ("updated", "W_2", (1, 2))}
     assert "step 1 is consistent with that (carried forward)" in result.summary()
+
+
+def test_a_stated_learning_rate_is_no_number_of_the_network() -> None:
+    """`\\alpha = 0.01` (the spec's rate) is passed over; another rate is noted, not checked."""
+    assert _relu().notes == []
+    assert _relu((r"$\alpha = 0.01$", r"$\alpha = 0.1$")).notes == [
+        r"line 3: \alpha = 0.1, but the spec's learning rate is 0.01; not checked"]

@@ -159,3 +159,38 @@ def test_check_batch_on_the_cluster_matches_the_local_batch(scheduler: str, tmp_
     assert reports[0] == reports[1]
     assert [line.split(",")[:2] for line in reports[0].splitlines()[1:]] == [
         ["a.md", "checked"], ["b.md", "checked"], ["c.md", "unreadable"], ["d.tex", "unreadable"]]
+
+
+def test_a_class_with_variants_on_the_cluster(scheduler: str, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """`check --batch --variants DIR` and `verify --batch` with a variant column on the cluster: the
+    same reports as here, each file or row graded against its own variant."""
+    from symbackprop.course import variants
+
+    square = str(ROOT / "specs" / "square_221.yaml")
+    course = tmp_path / "hw"
+    variants.write(square, variants.numbered(2), 7, course, fmt="md")
+    folder = tmp_path / "solutions"
+    folder.mkdir()
+    for student, name in (("01", "01.md"), ("02", "02_hw.md"), ("02", "01-late.md")):
+        (folder / name).write_text((course / student / "solution.md").read_text(encoding="utf-8"), encoding="utf-8")
+    answers = tmp_path / "answers.csv"
+    answers.write_text("id,variant,target,answer\ns1,01,dL/dw_2,delta_2 z_1^T\ns2,02,delta_2,(y - t) \\odot 2 s_2\n"
+                       "s3,07,delta_1,x\n", encoding="utf-8")
+    reports = []
+    for extra in ((), ("--executor", "dask", "--scheduler", scheduler)):
+        code = main(["check", square, str(folder), "--batch", "--variants", str(course), *extra])
+        checked, err = capsys.readouterr()
+        assert code == 0, err
+        code = main(["verify", square, "--batch", str(answers), "--variants", str(course), *extra])
+        graded, err = capsys.readouterr()
+        assert code == 0, err
+        rows = list(csv.DictReader(io.StringIO(graded)))
+        for row in rows:
+            del row["seconds"]
+        reports.append((checked, rows))
+    assert reports[0] == reports[1]
+    assert [(row["id"], row["variant"], row["verdict"]) for row in reports[1][1]] == [
+        ("s1", "01", "equivalent"), ("s2", "02", "equivalent"), ("s3", "07", "unreadable")]
+    assert [line.split(",")[:3] for line in reports[0][0].splitlines()[1:]] == [
+        ["01-late.md", "01", "checked"], ["01.md", "01", "checked"], ["02_hw.md", "02", "checked"]]

@@ -273,8 +273,23 @@ class Placer:
                         self.matches.append(Match(name.text, claim.line, target[0], target[1], again.via))
                     readings += found
                     continue
+            if self._learning_rate(claim, name):
+                continue
             readings += self._by_values(claim, name)
         return Solution(readings, self.matches, self.notes, self.layouts)
+
+    def _learning_rate(self, claim: Claim, name: WrittenName) -> bool:
+        """A learning rate stated (`\\alpha = 0.01`, the notation's letter or a usual one): the spec's own
+        is no number of the network, and is passed over; another one is noted, not checked."""
+        letters = _RATE_SYMBOLS | {self.table.names.notation.learning_rate}
+        if name.base not in letters or name.sub is not None or name.sup is not None or name.form != "plain" or \
+                claim.value.matrix:
+            return False
+        written = claim.value.numbers[0]
+        if not agrees(written, self.truth.learning_rate):
+            self.notes.append(f"line {claim.line}: {name.text} = {written.text}, but the spec's learning rate is "
+                              f"{self.truth.learning_rate:g}; not checked")
+        return True
 
     def _by_context(self, claim: Claim, name: WrittenName, resolved: Resolved, chosen: list[Reading]
                     ) -> list[Reading]:

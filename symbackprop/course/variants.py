@@ -27,6 +27,7 @@ from symbackprop.api import Network, load
 from symbackprop.course.draw import Drawer, DrawError
 from symbackprop.numeric import NotComputable
 from symbackprop.schema import versioned
+from symbackprop.spec import SpecError
 from symbackprop.spec.yamlsafe import load_yaml
 
 #: A student id becomes a folder name: letters, digits and . _ @ + - only, at most MAX_ID characters.
@@ -278,3 +279,129 @@ def _replace(staging: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         staging.rename(target)
+
+
+class VariantSource:
+    """Each student's variant of one exercise, for grading: read from the directory `variants` wrote
+    (its index.csv says which ids there are: any other is "no variant ID"), or, without one, drawn
+    again from the spec and the seed. Networks are built once per id."""
+
+    def __init__(self, spec_path: str | Path, seed: int = 0, directory: str | Path | None = None) -> None:
+        self.spec_path = Path(spec_path)
+        self.seed = seed
+        self.directory = None if directory is None else Path(directory)
+        self.exercise = load(self.spec_path).spec.name
+        self.index = None if self.directory is None else read_index(self.directory)
+        self._variants: Variants | None = None
+        self._networks: dict[str, Network] = {}
+        self._drawn_variants: dict[str, Variant] = {}
+
+    def where(self) -> str:
+        """Where the variants come from, for messages."""
+        if self.directory is not None:
+            return str(self.directory / INDEX)
+        return f"{self.spec_path} drawn with seed {self.seed}"
+
+    def find(self, ident: str, where: str = "--variant") -> str:
+        """The id as the variants know it; raises VariantError for one they do not have."""
+        if self.index is None:
+            return check_id(ident, where)
+        wanted = ident.strip()
+        found = wanted if wanted in self.index else next(
+            (known for known in self.index if known.lower() == wanted.lower()), None)
+        if found is None:
+            shown = wanted if len(wanted) <= 40 else wanted[:40] + "..."
+            raise VariantError(f"{where}: no variant {shown!r} in {self.directory / INDEX} "
+                               f"({len(self.index)} variant(s), e.g. {next(iter(self.index))})")
+        return found
+
+    def text(self, ident: str, where: str = "--variant") -> str:
+        """The variant's spec as YAML text (what a Dask worker is sent); raises VariantError."""
+        ident = self.find(ident, where)
+        if self.index is None:
+            return self._drawn(ident).text
+        assert self.directory is not None
+        path = (self.directory / self.index[ident]).resolve()
+        if not path.is_relative_to(self.directory.resolve()):
+            raise VariantError(f"{self.directory / INDEX}: the spec of variant {ident!r} ({self.index[ident]}) is "
+                               f"outside {self.directory}")
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise VariantError(f"{path}: cannot read the spec of variant {ident!r} ({error.strerror})") from None
+        except UnicodeDecodeError as error:
+            raise VariantError(f"{path}: not UTF-8 text (byte {error.start})") from None
+
+    def network(self, ident: str, where: str = "--variant") -> Network:
+        """The variant's network; raises VariantError (also for a directory of another exercise's
+        variants, or a spec that does not load)."""
+        ident = self.find(ident, where)
+        if ident not in self._networks:
+            if self.index is None:
+                net = self._drawn(ident).network()
+            else:
+                try:
+                    net = load(self.text(ident, where))
+                except SpecError as error:
+                    raise VariantError(f"{self.directory}/{self.index[ident]}: {error}") from None
+                expected = f"{self.exercise} (variant {ident})"
+                if net.spec.name != expected:
+                    raise VariantError(f"{self.directory}/{self.index[ident]} is {net.spec.name!r}, not a variant "
+                                       f"of {self.spec_path} ({expected!r})")
+            self._networks[ident] = net
+        return self._networks[ident]
+
+    def lookup(self, ident: str) -> tuple[Network, str]:
+        """The variant's network and spec YAML, for a grader's row or file (verify's variant column,
+        check --batch); raises LookupError saying why there is none."""
+        try:
+            return self.network(ident, "variant"), self.text(ident, "variant")
+        except VariantError as error:
+            raise LookupError(str(error)) from None
+
+    def match(self, stem: str) -> str | None:
+        """The variant a solution file's name (without its suffix) names: the id itself, or the id
+        followed by `_`, `-`, `.` or a space and anything (`07_hw3`, `alice-final`); the longest
+        such id, letter case aside. Needs the directory's index; None if no id fits."""
+        if self.index is None:
+            return None
+        name = stem.lower()
+        fits = [known for known in self.index if name == known.lower() or (
+            name.startswith(known.lower()) and name[len(known)] in "_-. ")]
+        return max(fits, key=len) if fits else None
+
+    def _drawn(self, ident: str) -> Variant:
+        if self._variants is None:
+            self._variants = Variants(self.spec_path, self.seed)
+        if ident not in self._drawn_variants:
+            self._drawn_variants[ident] = self._variants.variant(ident)
+        return self._drawn_variants[ident]
+
+
+def read_index(directory: Path) -> dict[str, str]:
+    """The ids of a variants directory and their specs' paths (index.csv); raises VariantError."""
+    path = directory / INDEX
+    if not directory.is_dir():
+        raise VariantError(f"--variants {directory}: not a directory")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError:
+        raise VariantError(f"--variants {directory}: no {INDEX} (give the directory `symbackprop variants` "
+                           f"wrote)") from None
+    except UnicodeDecodeError as error:
+        raise VariantError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        if not reader.fieldnames or not {"id", "spec"} <= set(reader.fieldnames):
+            raise VariantError(f"{path}: expected the columns id and spec (the header has "
+                               f"{', '.join(reader.fieldnames or []) or 'nothing'})")
+        index = {}
+        for row in reader:
+            if len(index) >= MAX_STUDENTS:
+                raise VariantError(f"{path}: more than {MAX_STUDENTS} variants")
+            index[check_id(row["id"] or "", f"{path}:{reader.line_num}")] = (row["spec"] or "").strip()
+    except csv.Error as error:
+        raise VariantError(f"{path}:{reader.line_num}: {error}") from None
+    if not index:
+        raise VariantError(f"{path}: no variants (only a header)")
+    return index

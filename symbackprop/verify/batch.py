@@ -1,5 +1,5 @@
 """Grading a CSV of answers (columns id, target, answer, named as the file names them; others carried
-through) in worker processes.
+through) in worker processes; with a `variant` column, each row against its student's variant.
 
 Each answer is graded in a worker process of its own pool: a worker that crashes or runs past
 the hard time limit is killed and replaced, and only its row fails (verdict `error` or
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from symbackprop import budget, cluster
-from symbackprop.api import UnknownTarget, load
+from symbackprop.api import Network, UnknownTarget, load
 from symbackprop.cluster import assert_can_fork
 from symbackprop.verify.gradescope import results_json
 from symbackprop.verify.hints import with_hints
@@ -36,8 +36,9 @@ from symbackprop.verify.result import VERDICTS, VerifyResult
 from symbackprop.verify.verifier import Verifier, one_blas_thread
 
 REQUIRED = ("id", "target", "answer")
-#: A column that may be mapped too: the points a row is worth (Gradescope's max_score; default 1).
-OPTIONAL = ("points",)
+#: Columns that may be mapped too: the points a row is worth (Gradescope's max_score; default 1), and the
+#: student's variant of the exercise the row is graded against (blank: the exercise itself).
+OPTIONAL = ("points", "variant")
 OUTPUT = ("id", "target", "answer", "verdict", "feedback", "seconds", "score")
 #: A worker gets this many CPU seconds beyond the answer's own time limit before it is killed.
 GRACE = 5.0
@@ -424,6 +425,9 @@ def _dead(worker: _Worker) -> bool:
 
 #: Grades (target, answer) jobs in order, calling back with the number done: the local pool, or a cluster.
 Executor = Callable[[list[tuple[str, str]], Callable[[int], None]], list[dict[str, Any]]]
+#: A student's variant by id: its network and its spec's YAML; raises LookupError (with the message for
+#: the row) for an id there is no variant of.
+VariantLookup = Callable[[str], tuple[Network, str]]
 
 
 @dataclass(frozen=True)
@@ -441,6 +445,8 @@ class Report:
             line = {"id": row["id"], "target": row["target"], "answer": row["answer"], "verdict": result["verdict"],
                     "feedback": " | ".join(result["feedback"]), "seconds": f"{result['seconds']:.3f}",
                     "score": f"{result['score']:g}"}
+            if "variant" in row:
+                line["variant"] = row["variant"]
             if self.hints:
                 line["hints"] = " | ".join(f"{hint['level']}: {hint['text']}" for hint in result.get("hints", ()))
             out.append({**line, **{name: row[name] for name in self.table.extra}})
@@ -453,7 +459,8 @@ class Report:
 
     def csv(self) -> str:
         buffer = io.StringIO(newline="")
-        fields = [*OUTPUT, *(["hints"] if self.hints else []), *self.table.extra]
+        fields = [*OUTPUT, *(["variant"] if "variant" in self.table.columns else []),
+                  *(["hints"] if self.hints else []), *self.table.extra]
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows({name: self.inert(cell) for name, cell in row.items()} for row in self.rows())
@@ -464,7 +471,9 @@ class Report:
         for row, result in zip(self.table.rows, self.results, strict=True):
             extra = {name: row[name] for name in self.table.extra}
             points = {"points": _points(row)} if "points" in row else {}
-            documents.append({"id": row["id"], **result, **points, **({"columns": extra} if extra else {})})
+            variant = {"variant": row["variant"]} if "variant" in row else {}
+            documents.append({"id": row["id"], **variant, **result, **points,
+                              **({"columns": extra} if extra else {})})
         return json.dumps(documents, indent=2, ensure_ascii=False) + "\n"
 
     def gradescope(self) -> str:
@@ -525,17 +534,51 @@ def warm(verifier: Verifier, targets: set[str]) -> None:
 
 
 def grade_table(verifier: Verifier, table: Table, workers: int = 2, progress: bool = False, hint_level: int = 0,
-                executor: Executor | None = None, place: str = "") -> Report:
+                executor: Executor | None = None, place: str = "", variants: VariantLookup | None = None,
+                executor_for: Callable[[str], Executor] | None = None) -> Report:
     """Grade every row of `table` in the local pool of `workers` processes, or with `executor` (`place`
-    says where, for the summary line)."""
+    says where, for the summary line). With `variants`, a row with a `variant` is graded against that
+    variant's network (a verifier built once per variant; `executor_for(spec_text)` grades its rows
+    elsewhere); a variant `variants` does not know makes its rows `unreadable`."""
     start = time.monotonic()
     bar = Progress(len(table.rows), sys.stderr if progress else None)
-    jobs = [(row["target"], row["answer"]) for row in table.rows]
-    if executor is None:
-        warm(verifier, {row["target"] for row in table.rows})
-        results = grade_rows(verifier, jobs, workers, bar.update, hint_level)
-    else:
-        results = executor(jobs, bar.update)
-    bar.update(len(jobs), final=True)
-    return Report(table, tuple(results), time.monotonic() - start, worker_count(workers, len(jobs)),
-                  hints=hint_level > 0, place=place)
+    results: list[dict[str, Any] | None] = [None] * len(table.rows)
+    done = 0
+    for ident, indices in _by_variant(table, variants is not None).items():
+        jobs = [(table.rows[i]["target"], table.rows[i]["answer"]) for i in indices]
+        group_verifier, group_executor = verifier, executor
+        if ident and variants is not None:
+            try:
+                net, spec_text = variants(ident)
+            except LookupError as error:
+                for i, (target, _) in zip(indices, jobs, strict=True):
+                    results[i] = _failed(target[:MAX_TARGET], "unreadable", str(error.args[0]), 0.0)
+                done += len(indices)
+                bar.update(done)
+                continue
+            group_verifier = Verifier(net, verifier.time_limit)
+            group_executor = executor_for(spec_text) if executor_for is not None else None
+        offset = done
+
+        def moved(count: int, offset: int = offset) -> None:
+            bar.update(offset + count)
+
+        if group_executor is None:
+            warm(group_verifier, {target for target, _ in jobs})
+            graded = grade_rows(group_verifier, jobs, workers, moved, hint_level)
+        else:
+            graded = group_executor(jobs, moved)
+        for i, result in zip(indices, graded, strict=True):
+            results[i] = result
+        done += len(indices)
+    bar.update(len(table.rows), final=True)
+    return Report(table, tuple(r for r in results if r is not None), time.monotonic() - start,
+                  worker_count(workers, len(table.rows)), hints=hint_level > 0, place=place)
+
+
+def _by_variant(table: Table, per_row: bool) -> dict[str, list[int]]:
+    """The rows' indices by variant id ("" for the exercise itself), groups in order of first appearance."""
+    groups: dict[str, list[int]] = {}
+    for index, row in enumerate(table.rows):
+        groups.setdefault(row.get("variant", "").strip() if per_row else "", []).append(index)
+    return groups

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 from symbackprop.api import Network, UnknownTarget
 from symbackprop.cluster import ClusterError
-from symbackprop.verify.batch import BatchError, dask_executor, grade_table, parse_columns, read_table
+from symbackprop.verify.batch import (
+    BatchError,
+    Executor,
+    VariantLookup,
+    dask_executor,
+    grade_table,
+    parse_columns,
+    read_table,
+)
 from symbackprop.verify.hints import with_hints
 from symbackprop.verify.limits import TIME_LIMIT
 from symbackprop.verify.verifier import Verifier
@@ -41,6 +49,8 @@ class Options:
     executor: str = "local"  # local | dask
     scheduler: str | None = None  # the Dask scheduler's address
     spec_text: str | None = None  # the spec's YAML, sent to the Dask workers
+    variants: VariantLookup | None = None  # each row's variant by the CSV's variant column
+    variant: str | None = None  # --variant ID: every row against this one variant
 
 
 @dataclass(frozen=True)
@@ -77,14 +87,21 @@ def batch(net: Network, path: str, options: Options) -> Outcome:
         table = read_table(path, parse_columns(options.columns) if options.columns else None)
     except BatchError as error:
         raise CommandError(str(error)) from None
-    executor, place = None, ""
+    if "variant" in table.columns and options.variant is not None:
+        raise CommandError(f"--variant {options.variant} grades every row against one variant, but {path} has a "
+                           f"variant column (each row's own): drop one")
+    executor, place, executor_for = None, "", None
     if options.executor == "dask":
         place = f"on the Dask cluster at {options.scheduler}"
         executor = dask_executor(options.scheduler or "", options.spec_text or "", options.time_limit,
                                  options.hint_level)
+
+        def executor_for(spec_text: str) -> Executor:
+            return dask_executor(options.scheduler or "", spec_text, options.time_limit, options.hint_level)
     try:
         report = grade_table(Verifier(net, options.time_limit), table, options.workers,
-                             options.progress or sys.stderr.isatty(), options.hint_level, executor, place)
+                             options.progress or sys.stderr.isatty(), options.hint_level, executor, place,
+                             options.variants if "variant" in table.columns else None, executor_for)
     except ClusterError as error:
         raise CommandError(str(error)) from None
     text = {"csv": report.csv, "json": report.json, "gradescope": report.gradescope}[options.format]()
