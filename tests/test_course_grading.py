@@ -59,10 +59,13 @@ def test_a_listed_variant_is_graded_against_its_own_numbers(course: Path, capsys
     assert run(capsys, "check", SQUARE, own, "--variant", "01", "--variants", str(course))[0] == 0
     assert run(capsys, "check", SQUARE, other, "--variant", "01", "--variants", str(course))[0] == 1
     answer = f"{_grad(course, '02'):g}"
-    for student, expected in (("02", 0), ("01", 1)):
-        code, _, _ = run(capsys, "verify", SQUARE, "--target", "dL/dw_2[1,1]", "--answer", answer, "--variant",
-                         student, "--variants", str(course))
-        assert code == expected
+    scores = {}
+    for student in ("02", "01"):
+        code, out, _ = run(capsys, "verify", SQUARE, "--target", "dL/dw_2[1,1]", "--answer", answer, "--variant",
+                           student, "--variants", str(course), "--json")
+        assert code in (0, 1)
+        scores[student] = json.loads(out)["score"]
+    assert scores["02"] > scores["01"] == 0  # 02's number: right (credit for a number) for 02 only
 
 
 def test_the_directory_must_hold_this_exercises_variants(course: Path, capsys: pytest.CaptureFixture[str],
@@ -129,15 +132,16 @@ def test_verify_batch_grades_each_row_against_its_variant(course: Path, tmp_path
                          str(course), "--workers", "1")
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert [(r["id"], r["variant"], r["verdict"]) for r in rows] == [
-        ("s1", "01", "equivalent"), ("s2", "02", "equivalent"), ("s3", "02", "different"), ("s4", "09", "unreadable"),
-        ("s5", "", "equivalent")]
+    # a number is credited only where it is the student's own variant's (s3 gives 01's number as 02)
+    assert [(r["id"], r["variant"], float(r["score"]) > 0) for r in rows] == [
+        ("s1", "01", True), ("s2", "02", True), ("s3", "02", False), ("s4", "09", False), ("s5", "", True)]
+    assert [r["verdict"] for r in rows][2:] == ["different", "unreadable", "equivalent"]
     assert f"no variant '09' in {course / 'index.csv'}" in rows[3]["feedback"]
-    # without the directory each row's variant is drawn again from SPEC and --seed: the same verdicts for 01, 02
+    # without the directory each row's variant is drawn again from SPEC and --seed: the same scores for 01, 02
     code, out, _ = run(capsys, "verify", SQUARE, "--batch", answers, "--columns", columns, "--seed", str(SEED),
                        "--workers", "1", "--json")
-    assert [(d["id"], d["variant"], d["verdict"]) for d in json.loads(out)][:3] == [
-        ("s1", "01", "equivalent"), ("s2", "02", "equivalent"), ("s3", "02", "different")]
+    assert [(d["id"], d["variant"], d["score"]) for d in json.loads(out)][:3] == [
+        (r["id"], r["variant"], float(r["score"])) for r in rows[:3]]
 
 
 def test_one_variant_for_all_and_a_variant_column_disagree(course: Path, tmp_path: Path,
