@@ -493,12 +493,15 @@ class Network:
 
         return with_hints(self._verifier, self._verifier.verify(target, answer), hint_level)
 
-    def reread(self, forms: Sequence[str] = FORMS, formats: Sequence[str] = ("text", "latex")) -> RoundTrip:
+    def reread(self, forms: Sequence[str] = FORMS, formats: Sequence[str] = ("text", "latex"),
+               targets: Sequence[Target | tuple[Target, Sequence[str]]] | None = None) -> RoundTrip:
         """Every formula `derive` prints (each target in `forms`, as text and as LaTeX) read back by the answer
-        parser and compared with what it was printed from: `.ok`, `.summary()`, `.misread` (docs/notation.md)."""
+        parser and compared with what it was printed from: `.ok`, `.summary()`, `.misread` (docs/notation.md).
+        `targets` re-reads those instead of every delta and gradient (each a Target, or a Target with forms
+        of its own: a question's)."""
         from symbackprop.verify.roundtrip import reread  # the grader is built on this module
 
-        return reread(self, forms, formats)
+        return reread(self, forms, formats, targets=targets)
 
     @cached_property
     def _verifier(self) -> Verifier:

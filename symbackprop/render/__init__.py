@@ -74,7 +74,7 @@ def context(net: Network, sections: Sequence[str] | None = None, forms: Sequence
         "network": lambda: network_section(net), "sizes": lambda: sizes_section(net),
         "forward": lambda: forward_section(net), "loss": lambda: loss_section(net),
         "derivation": lambda: derivation_section(net, forms), "numeric": lambda: numeric_section(net, digits),
-        "checks": lambda: checks_section(net, forms=forms), "glossary": lambda: [],
+        "checks": lambda: checks_section(net, forms=forms, sections=sections), "glossary": lambda: [],
         "questions": lambda: questions_section(net, forms, digits),
     }
     model: dict[str, Any] = {"title": Text(net.spec.name), "description": Text(net.spec.description),

@@ -17,7 +17,7 @@ from symbackprop.forms.index import EntryFunction
 from symbackprop.graph import BATCH
 from symbackprop.numeric import NotComputable, evaluate
 from symbackprop.render import numbers
-from symbackprop.render.derivation import inline_symbol
+from symbackprop.render.derivation import inline_symbol, target_label
 from symbackprop.render.markup import Math, Text
 
 #: Forms whose value is compared with the matrix form's (chain is notation, not a value).
@@ -92,15 +92,28 @@ def _forms(net: Network, values: dict[str, np.ndarray], seed: int, gradients: di
     return rows
 
 
-def reread_section(net: Network, forms: Sequence[str]) -> dict[str, Any]:
-    """The forward equations and the derivation's formulas as the document prints them (LaTeX, the chosen
-    forms), read back."""
-    result = net.reread(forms=forms, formats=("latex",))
+def printed_targets(net: Network, forms: Sequence[str], sections: Sequence[str]) -> list[tuple[Target, list[str]]]:
+    """The targets a document prints, each with its forms: the derivation's deltas and gradients (also
+    when neither it nor the questions are shown: what `derive` prints), and each question's targets."""
+    shown: list[tuple[Target, list[str]]] = []
+    if "derivation" in sections or "questions" not in sections:
+        shown += [(target, list(forms)) for target in net.derive().targets]
+    if "questions" in sections:
+        shown += [(target, list(question.forms or forms)) for question, targets in net.questions()
+                  for target in targets]
+    return shown
+
+
+def reread_section(net: Network, forms: Sequence[str], sections: Sequence[str] = ()) -> dict[str, Any]:
+    """The forward equations and the formulas of the derivation (or of the questions) as the document prints
+    them (LaTeX, the chosen forms), read back."""
+    result = net.reread(forms=forms, formats=("latex",), targets=printed_targets(net, forms, sections))
     der = net.derive()
 
     def symbol(m: Any) -> str:  # a Misread: a forward line names its value (or the loss), a target line its target
         if m.form != "forward":
-            return inline_symbol(der.target(m.target))
+            target = der.target(m.target)
+            return inline_symbol(target) if target.kind in ("delta", "gradient") else target_label(target)
         return der.names.loss_latex() if m.target == "L" else der.names.latex(m.target)
 
     return {"summary": Text(result.summary()), "ok": result.ok, "agreed": result.agreed, "checked": result.checked,
@@ -108,10 +121,11 @@ def reread_section(net: Network, forms: Sequence[str]) -> dict[str, Any]:
                          "why": Text("; ".join(m.feedback))} for m in result.misread]}
 
 
-def checks_section(net: Network, seed: int = 0, forms: Sequence[str] = FORMS) -> dict[str, Any]:
+def checks_section(net: Network, seed: int = 0, forms: Sequence[str] = FORMS,
+                   sections: Sequence[str] = ()) -> dict[str, Any]:
     """gradcheck's figures per parameter, the forms' agreement per target (or why there are none), and
-    the printed formulas read back."""
-    reread = reread_section(net, forms)
+    the formulas printed in `sections` read back."""
+    reread = reread_section(net, forms, sections)
     try:
         result = net.gradcheck(seed=seed)
     except NotComputable as error:

@@ -10,7 +10,7 @@ from typing import Any
 from sympy import Expr, Integer, Sum
 from sympy.matrices.expressions import MatrixSymbol
 
-from symbackprop.api import Network, Target
+from symbackprop.api import EntryTarget, Network, Target
 from symbackprop.forms import FormTooLarge
 from symbackprop.forms.index import IndexForm, index_form
 from symbackprop.matexpr import EntrySum
@@ -124,6 +124,20 @@ def inline_symbol(target: Target) -> str:
     if target.kind == "gradient":
         return r"\partial " + names.loss_latex() + r" / \partial " + names.latex(target.symbol)
     return rf"{names.latex(target.symbol)} = \partial {names.loss_latex()} / \partial {names.latex('s_' + target.key)}"
+
+
+def target_label(target: Target) -> str:
+    """A target's name on one line, for a label: dL/dW written with a slash, a delta (or an entry of
+    it) as itself."""
+    base = target.base if isinstance(target, EntryTarget) else target
+    element = target.element() if isinstance(target, EntryTarget) else None
+    names = target.names
+    symbol = names.latex(base.symbol) if element is None else to_latex(element, names)
+    if base.kind == "delta":
+        return symbol
+    if base.kind in ("gradient", "adjoint"):
+        return rf"\partial {names.loss_latex()} / \partial {symbol}"
+    return target.lhs_latex()
 
 
 def _layer_of(net: Network, target: Target) -> str:

@@ -1,39 +1,82 @@
-"""The exercise's own questions, answered in order: each question's text, then each target it asks
-in its forms (the question's, else the document's) and, where the spec has the numbers, its value
-on the spec's data. A sheet for a spec with questions shows this section in place of the
-layer-by-layer derivation."""
+"""The exercise's own questions, answered in order: each question under its own number (the spec's
+id, as the exercise writes it) with its text, then each target it asks in its forms (the
+question's, else the document's; chained and broken as in the derivation) and, where the spec has
+the numbers, its value on the spec's data. A sheet for a spec with questions shows this section in
+place of the layer-by-layer derivation. Nothing asked is dropped: a form or a value that cannot be
+given is a sentence saying why."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from symbackprop.api import Network
+import numpy as np
+
+from symbackprop.api import Network, Target
 from symbackprop.course.draw import DrawError
+from symbackprop.forms import FormTooLarge
 from symbackprop.numeric import NotComputable
 from symbackprop.render import numbers
-from symbackprop.render.derivation import target_forms
-from symbackprop.render.markup import Math, Text
+from symbackprop.render.derivation import FORM_TITLES, target_forms, target_label
+from symbackprop.render.markup import Math, Prose, Text
+
+#: What a value on the data cannot be computed for: missing or misshapen numbers, a generic activation.
+NO_VALUE = (ValueError, KeyError, NotComputable, DrawError, NotImplementedError)
 
 
-def questions_section(net: Network, forms: list[str], digits: int) -> list[dict[str, Any]]:
-    """One entry per question: its id and text, and per target its left side, forms and value."""
+def _value(net: Network, target: Target, named: dict[str, np.ndarray] | None, digits: int) -> dict[str, Any]:
+    """`value`: `lhs = <matrix>` on the spec's data (None without data), or `value_note`: why there is none."""
+    if named is None:
+        return {"value": None, "value_note": None}
     try:
-        data = net.named_values()
-    except (ValueError, KeyError, NotComputable, DrawError):  # no numbers in the spec: formulas only
-        data = None
+        array = np.asarray(net.value_at(target, named), dtype=float)
+    except NO_VALUE as error:
+        return {"value": None, "value_note": Text(f"No value on the spec's data: {error}.")}
+    printed = numbers.number(float(array.flat[0]), digits) if array.size == 1 else numbers.matrix(array, digits)
+    return {"value": Math(f"{target.lhs_latex('matrix')} = {printed}"), "value_note": None}
+
+
+def _forms(target: Target, shown: list[str]) -> list[dict[str, Any]]:
+    """The target's forms as the derivation prints them; a form the target does not have, a sentence."""
+    usable, missing = [], []
+    for form in shown:
+        try:
+            target.latex(form)
+        except FormTooLarge:  # target_forms says what stands in its place
+            pass
+        except (ValueError, NotImplementedError) as error:
+            missing.append(Text(f"No {FORM_TITLES[form]} for this target: {error}."))
+            continue
+        usable.append(form)
+    lines = target_forms(target, usable) if usable else []
+    return [*({"keys": line["keys"], "title": line["title"], "equation": line["equation"], "note": None}
+              for line in lines),
+            *({"keys": [], "title": Text(""), "equation": None, "note": note} for note in missing)]
+
+
+def questions_section(net: Network, forms: list[str], digits: int) -> dict[str, Any]:
+    """`intro` (Prose: the forms shown), `usual` (Text: the title of a line that chains the document's
+    forms, which the templates leave untitled, as in the derivation), and `questions`: one entry per
+    question, its id, text and per target its label, forms and value."""
+    try:
+        named: dict[str, np.ndarray] | None = net.named_values()
+    except NO_VALUE:  # no numbers in the spec: formulas only
+        named = None
     answered = []
     for question, targets in net.questions():
         shown = list(question.forms or forms)
         answers = []
         for target in targets:
-            value = None
-            if data is not None:
-                array = net.value_at(target, data)
-                printed = numbers.number(float(array.flat[0]), digits) if array.size == 1 else \
-                    numbers.matrix(array, digits)
-                value = Math(f"{target.lhs_latex('matrix')} = {printed}")
-            answers.append({"name": Text(target.name), "symbol": Math(target.lhs_latex("matrix")), "value": value,
-                            "forms": target_forms(target, shown)})
+            answers.append({"name": Text(target.name), "symbol": Math(target.lhs_latex("matrix")),
+                            "label": Math(target_label(target)), "forms": _forms(target, shown),
+                            **_value(net, target, named, digits)})
         answered.append({"id": Text(question.id), "text": Text(question.text) if question.text else None,
                          "targets": answers})
-    return answered
+    chained = [form for form in forms if form != "index"]
+    titles = [FORM_TITLES[form] for form in forms]
+    listed = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+    intro = Prose.of(f"The exercise's questions, answered in order: each derivative asked in the {listed} "
+                     + ("(one chain of equalities, as in a derivation; a line in other forms is titled)"
+                        if len(chained) > 1 else "(a line in other forms is titled)")
+                     + (", then its value on the spec's data." if named is not None else "."))
+    return {"intro": intro, "usual": Text("; ".join(FORM_TITLES[form] for form in chained)),
+            "questions": answered}

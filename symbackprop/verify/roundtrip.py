@@ -27,7 +27,7 @@ from symbackprop.verify.resolve import Resolver
 from symbackprop.verify.values import Mat, Scalar, ShapeProblem
 
 if TYPE_CHECKING:
-    from symbackprop.api import Network
+    from symbackprop.api import Network, Target
     from symbackprop.verify.verifier import Verifier
 
 #: The printed notations a formula is re-read in.
@@ -70,9 +70,11 @@ class RoundTrip:
 
 
 def reread(net: Network, forms: Sequence[str] = FORMS, formats: Sequence[str] = FORMATS,
-           transpose: str = r"\top", forward: bool = True) -> RoundTrip:
-    """Print the forward equations (with `forward`) and every target of `net` in each of `forms`, in each of
-    `formats` (text, latex); read each line back and collect those that do not come back the same."""
+           transpose: str = r"\top", forward: bool = True,
+           targets: Sequence[Target | tuple[Target, Sequence[str]]] | None = None) -> RoundTrip:
+    """Print the forward equations (with `forward`) and every target of `net` (or those of `targets`, each
+    a Target or a (Target, its own forms) pair) in each of `forms`, in each of `formats` (text, latex); read
+    each line back and collect those that do not come back the same."""
     verifier = net._verifier
     der = net.derive()
     checked, misread = 0, []
@@ -84,8 +86,9 @@ def reread(net: Network, forms: Sequence[str] = FORMS, formats: Sequence[str] = 
                 problem = _reread_forward(verifier, expr, line.split(" = ", 1)[1])
                 if problem is not None:
                     misread.append(Misread("L" if name == "L" else name, "forward", fmt, line, *problem))
-    for target in der.targets:
-        for form in forms:
+    for item in der.targets if targets is None else targets:
+        target, shown = item if isinstance(item, tuple) else (item, forms)
+        for form in shown:
             for fmt in formats:
                 printed = target.text(form) if fmt == "text" else target.latex(form, transpose)
                 result = verifier.verify(target.name, printed)
