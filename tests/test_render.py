@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 import symbackprop as sbp
 from symbackprop.cli import main
@@ -174,11 +175,23 @@ def test_sizes_table_names_sums_and_merges_identity_layers() -> None:
     assert r"| $K$ | fixed weight of layer reduce | $75 \times 225$ |" in text
     assert r"| $s_{rec}^{(2)}$ | pre-activation of layer rec, cycle 2 | $N \times 75$ |" in text
     assert r"| $\delta_{rec}^{(1)}$ | delta of layer rec, cycle 1 | $N \times 75$ |" in text
-    assert r"| $z_{rec}^{(2)} + z_{link}$ | sum read by layer out | $N \times 225$ |" in text
+    assert r"| $z_{rec+link} = z_{rec}^{(2)} + z_{link}$ | sum read by layer out | $N \times 75$ |" in text
     assert r"| $z_{in} + z_{rec}^{(1)}$ | sum read by layer rec, cycle 2 | $N \times 75$ |" in text
     assert (r"| $s_{reduce} = z_{reduce}$ | pre-activation and output of layer reduce (identity) | "
             r"$N \times 75$ |") in text
     assert r"| $z_{reduce}$ |" not in text.split("## Sizes")[1].split("## Forward")[0]
+
+
+@pytest.mark.parametrize(("spec", "row"), [
+    # the exercise's own name: z^{(rec+link)}, in its notation (parenthesized layers)
+    ("recurrent_autoencoder_course", r"| $z^{(rec+link)} = z^{(rec,2)} + z^{(link)}$ | sum read by layer out | "
+                                     r"$N \times 2$ |"),
+    ("skip_connection", r"| $z_{1+2} = z_{1} + z_{2}$ | sum read by layer out | $2 \times N$ |"),
+    # a sum with an earlier cycle in it is not a sum of layers' outputs: no name of its own
+    ("recurrent_autoencoder_course", r"| $z^{(in)} + z^{(rec,1)}$ | sum read by layer rec, cycle 2 | $N \times 2$ |"),
+])
+def test_a_sum_of_layers_outputs_has_the_courses_name_and_its_own_size(spec: str, row: str) -> None:
+    assert row in sbp.load(ROOT / "specs" / f"{spec}.yaml").render("md", sections=["sizes"])
 
 
 def test_fixed_matrices_state_their_rule() -> None:
@@ -246,8 +259,12 @@ def test_small_chains_are_drawn_neuron_by_neuron_with_weights_on_the_arrows() ->
 
 def test_missing_data_is_one_sentence_and_no_empty_section() -> None:
     text = sbp.load(ROOT / "specs" / "recurrent_autoencoder.yaml").render("md")
-    assert "No worked example: the spec has no data for x, W\\_in, b\\_in, W\\_link, W\\_rec, b\\_rec, W\\_out, " \
-           "b\\_out;" in text
+    assert ("No worked example: the spec has no data for $x$, $W_{in}$, $b_{in}$, $W_{link}$, $W_{rec}$, $b_{rec}$, "
+            "$W_{out}$ and $b_{out}$; a worked example needs them in its data section.") in text
+    spec = yaml.safe_load((ROOT / "specs" / "recurrent_autoencoder_course.yaml").read_text(encoding="utf-8"))
+    del spec["data"]
+    course = sbp.load(spec).render("tex", sections=["numeric", "loss"])
+    assert "no data for $x$, $w^{(in)}$, $b^{(in)}$, $w^{(link)}$," in course  # in the spec's notation
     assert "## Worked example" not in text and "### Step" not in text and "## Checks" in text
 
 
@@ -278,7 +295,9 @@ def test_generic_activation_has_no_numbers_and_no_empty_sections() -> None:
             "training": {"learning_rate": 0.1, "steps": 1}}
     text = sbp.load(spec).render("md")
     assert "is a generic function" in text
-    assert "No worked example: " in text and "No numeric checks: " in text
+    assert ("No worked example: the activation $g$ of layer 1 is a function without a formula, so nothing can be "
+            "computed with numbers") in text and "No numeric checks: the activation $g$" in text
+    assert "{expr" not in text  # no spec syntax in prose
     assert "## Worked example" not in text
     checks = text.split("## Checks", 1)[1]  # only the printed formulas read back: no empty table
     assert "finite differences" not in checks and "(7 of 7 agree)." in checks

@@ -43,13 +43,34 @@ def test_every_entry_of_the_first_step_is_written_out(case: int, activation: obj
     run = context(net, sections=["numeric"])["numeric"]["runs"][0]
     work = {group["title"].text: [w.latex for entry in group["entries"] for w in entry["work"]]
             for group in run["groups"]}
-    assert len(work["Forward pass"]) == 2 * 3 + 1 * 3  # the pre-activations' entries (3 samples)
+    s_1, z_1, s_2, y_out = ([w.latex for w in entry["work"]] for entry in run["forward"])
+    assert len(s_1) == 2 * 3 and len(s_2) == 1 * 3  # the pre-activations' entries (3 samples)
+    # the activations' entries in closed form with the numbers in place, re-evaluated; none for the identity
+    assert len(z_1) == (0 if activation == "identity" else 2 * 3) and len(y_out) == 3
+    assert all(r"\tanh(" in line for line in y_out)
+    shown = {"relu": r"\max(0, ", "tanh": r"\tanh(", "sigmoid": r"\frac{1}{1 + e^{", "leaky_relu": "",
+             "identity": ""}.get(activation, "^{3} + ") if isinstance(activation, str) else "^{3} + "
+    assert all(shown in line and line.count(" = ") <= 2 for line in z_1), z_1
     assert len(work["Loss"]) == 1
     assert len(work["Deltas, from the loss back"]) == 3 + 6
     assert len(work["Gradients"]) == 4 + 2 + 2 + 1
     assert len(work["Updated parameters"]) == 4 + 2 + 2 + 1
-    for line in work["Forward pass"] + work["Gradients"]:
+    for line in s_1 + s_2 + work["Gradients"]:
         assert r"\cdot" in line or "+" in line, line
+
+
+def test_activations_are_worked_as_the_homework_works_them() -> None:
+    """exercise-square-activation.md: (5, 7)^2 = (25, 49) and (-1)^2 = 1; a leaky ReLU's branch that holds."""
+    run = context(sbp.load("specs/square_221_course.yaml"), sections=["numeric"])["numeric"]["runs"][0]
+    work = {entry["symbol"].latex: [w.latex for w in entry["work"]] for entry in run["forward"]}
+    assert work["a^{(1)}"] == ["a^{(1)}_{1,1} = 5^{2} = 25", "a^{(1)}_{2,1} = 7^{2} = 49"]
+    assert work["y"] == ["y_{1} = (-1)^{2} = 1"]
+    spec = {"name": "leaky", "input": {"name": "x", "size": 1}, "target": {"name": "y", "size": 1},
+            "layers": [{"name": "1", "units": 1, "activation": "leaky_relu", "bias": False}],
+            "loss": "half_squared_error", "data": {"x": [[2.0, -4.0]], "y": [[1, 1]], "W_1": [[0.5]]}}
+    run = context(sbp.load(spec), sections=["numeric"])["numeric"]["runs"][0]
+    assert [w.latex for w in run["forward"][1]["work"]] == [r"y^{(out)}_{1} = 1",
+                                                             r"y^{(out)}_{2} = \frac{1}{100} \cdot (-2) = -0.02"]
 
 
 def test_a_written_entry_that_would_not_give_the_computed_value_is_not_shown() -> None:

@@ -24,7 +24,7 @@ from symbackprop.render.checks import checks_section
 from symbackprop.render.derivation import derivation_section, forward_section, loss_section
 from symbackprop.render.figures import pdf_to_svg
 from symbackprop.render.glossary import glossary
-from symbackprop.render.markup import Text
+from symbackprop.render.markup import Prose, Text
 from symbackprop.render.network import network_section, sizes_section
 from symbackprop.render.pdf import Pdf, PdfError, compile_pdf
 from symbackprop.render.questions import questions_section
@@ -84,7 +84,7 @@ def context(net: Network, sections: Sequence[str] | None = None, forms: Sequence
         part = builders[name]()
         if isinstance(part, dict) and part.get("available") is False:
             what = {"numeric": "No worked example", "checks": "No numeric checks"}[name]
-            model["omitted"].append(Text(f"{what}: {part['reason'].text}"))
+            model["omitted"].append(Prose.of(f"{what}: ", *part["reason"].parts))
             if name != "checks":  # the checks section still reads the printed formulas back
                 continue
         model[name] = part

@@ -15,11 +15,13 @@ import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
-from sympy import Add, Expr, Float, Function, Integer, Max, Min, Mul, Piecewise, Pow, Rational, Sum
+from sympy import Add, Expr, Float, Function, Integer, Max, Min, Mul, Piecewise, Pow, Rational, Sum, exp
+from sympy.core.function import AppliedUndef
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symbackprop.derive import N
 from symbackprop.forms.index import EntryFunction, IndexForm, index_form
+from symbackprop.matexpr import Elementwise
 from symbackprop.notation import PLAIN, Spelling
 from symbackprop.printing import to_latex
 from symbackprop.render.numbers import number
@@ -40,6 +42,7 @@ class Arithmetic:
         self.samples = samples
         self.digits = digits
         self.names = names
+        self._closed = False  # writing an activation's closed form: functions, e^x and 1/x as written
 
     # -- numbers ----------------------------------------------------------------------------
 
@@ -114,6 +117,10 @@ class Arithmetic:
             if len(factors) == 1:
                 return head + self._factor(factors[0], lead=not head)
             return head + r" \cdot ".join(self._factor(f) for f in factors)
+        if isinstance(expr, Pow) and self._closed and expr.exp == -1:
+            return r"\frac{1}{" + self.written(expr.base) + "}"
+        if isinstance(expr, exp) and self._closed:
+            return "e^{" + self.written(expr.args[0]) + "}"
         if isinstance(expr, Pow):
             base = self.written(expr.base)
             if isinstance(expr.base, (Add, Mul, Pow, Sum)) or base.startswith("-"):
@@ -128,6 +135,13 @@ class Arithmetic:
             name = r"\max" if isinstance(expr, Max) else r"\min"
             return name + "(" + ", ".join(self._factor(a, lead=True)
                                          for a in expr.args) + ")"
+        if isinstance(expr, Piecewise) and self._closed and top:  # the branch that holds, as a student picks it
+            for branch, condition in expr.args:
+                values = {e: Float(self._element(e), 30) for e in condition.atoms(MatrixElement)}
+                if bool(condition.xreplace(values)):
+                    return self.written(branch, top=True)
+        if isinstance(expr, Function) and self._closed and top and len(expr.args) == 1:
+            return _function_latex(expr) + "(" + self.written(expr.args[0]) + ")"
         if isinstance(expr, EntryFunction) and top:
             arguments = ", ".join(self.written(a) for a in expr.args[3:])
             return self.names.function_latex(expr.label) + "'" * expr.order + "(" + arguments + ")"
@@ -147,6 +161,27 @@ class Arithmetic:
                 return []
             out.append(line)
         return out
+
+    def applied(self, expr: Elementwise, expected: np.ndarray, symbol: Callable[[tuple[int, ...]], str]) -> list[str]:
+        """An activation entry by entry, its closed form with the entry's numbers in place
+        (`a_1 = 5^{2} = 25`, `\tanh(0.28) = 0.2729`); an empty list where the form shows nothing
+        beyond the value (the identity, a function without a formula) or does not give `expected`."""
+        shape = tuple(self.samples if dim == N else int(dim) for dim in expr.shape)
+        self._closed = True
+        try:
+            out, worked = [], False
+            for position in np.ndindex(shape):
+                entry = expr.function(*(m[position] for m in expr.mats))
+                if not entry.atoms(MatrixElement) or entry.atoms(AppliedUndef):
+                    return []
+                line = self.line(symbol(position), entry, float(expected[position]))
+                if line is None:
+                    return []
+                worked = worked or line.count(" = ") > 1  # more than the value itself
+                out.append(line)
+            return out if worked else []
+        finally:
+            self._closed = False
 
     def _at(self, indexed: IndexForm, position: tuple[int, ...], shape: tuple) -> Expr:
         free = iter(indexed.indices)
@@ -169,6 +204,16 @@ class Arithmetic:
             return None
         return (f"{symbol} \\leftarrow {self._number(old)} - {rate:g} \\cdot {self._signed(gradient)} = "
                 f"{self._number(new)}")
+
+
+def _function_latex(expr: Function) -> str:
+    """\\tanh, \\log, ... for a function SymPy's LaTeX printer writes as a command; else its name upright."""
+    name = type(expr).__name__
+    return "\\" + name if name in _COMMANDS else r"\operatorname{" + name + "}"
+
+
+#: Functions LaTeX writes as a command of their own name.
+_COMMANDS = {"tanh", "sinh", "cosh", "log", "sin", "cos", "tan", "exp"}
 
 
 def _close(value: float, expected: float) -> bool:

@@ -19,6 +19,7 @@ from symbackprop.numeric import NotComputable, evaluate
 from symbackprop.render import numbers
 from symbackprop.render.derivation import inline_symbol, target_label
 from symbackprop.render.markup import Math, Text
+from symbackprop.render.worked import not_computable
 
 #: Forms whose value is compared with the matrix form's (chain is notation, not a value).
 COMPARED = ("index", "simplified", "symbolic")
@@ -129,7 +130,7 @@ def checks_section(net: Network, seed: int = 0, forms: Sequence[str] = FORMS,
     try:
         result = net.gradcheck(seed=seed)
     except NotComputable as error:
-        return {"available": False, "reason": Text(f"{error}."), "reread": reread}
+        return {"available": False, "reason": not_computable(net, error), "reread": reread}
     der = net.derive()
     gradients = {p.name: {"symbol": Math(inline_symbol(der.grad(p.name))), "checked": p.checked, "total": p.total,
                           "kinks": len(p.kinks), "error": Math(numbers.scientific(p.error)), "ok": p.ok}

@@ -11,6 +11,7 @@ from typing import Any
 
 from symbackprop.notation import Names, latex_part
 from symbackprop.render.markup import Math, Prose
+from symbackprop.render.network import layered
 
 #: Operators and conventions: (pattern in the printed LaTeX, symbol, meaning), in the order a
 #: glossary lists them (after the network's own symbols).
@@ -45,20 +46,12 @@ def _latex(value: Any) -> list[str]:
     return []
 
 
-def _generic(names: Names, role: str, index: str = "k") -> str:
-    """A layered symbol of layer `index` in the notation's layer style: s_k, h^{k}, net^{(k)}."""
-    letter = latex_part(names.notation.letter(role))
-    style = names.notation.layer
-    return letter + ("_{" + index + "}" if style == "subscript" else "^{" + index + "}" if style == "superscript"
-                     else "^{(" + index + ")}")
-
-
 def _network_rows(names: Names, text: str) -> list[tuple[str, tuple[str | Math, ...]]]:
     """The network's own symbols the document uses, in its notation."""
     spec = names.spec
     layers = [layer.name for layer in spec.layers]
     loss = names.loss_latex()
-    s, z, delta = (_generic(names, role) for role in ("preactivation", "activation", "delta"))
+    s, z, delta = (layered(names, role, "k") for role in ("preactivation", "activation", "delta"))
     weight = latex_part(names.notation.weight)
     function = names.function_latex(f"f_{layers[0]}")  # sigma alone when every layer has the same one
     generic_function = function if "_" not in function else latex_part(names.notation.function) + "_{k}"

@@ -10,7 +10,7 @@ import numpy as np
 
 from symbackprop.api import Network
 from symbackprop.graph import Node
-from symbackprop.notation import Names
+from symbackprop.notation import Names, latex_part
 from symbackprop.printing import to_latex
 from symbackprop.render.breaking import estimate
 from symbackprop.render.diagram import activation_name, diagram, loss_name
@@ -158,9 +158,32 @@ def _describe(net: Network, name: str) -> Text:
     return Text(f"{what} of layer {node.layer}{cycle}")
 
 
-def _sums(net: Network) -> dict[str, tuple[str, str]]:
-    """Pre-activation name -> (the sum it reads, in LaTeX; who reads it), for every layer (or
-    cycle) that reads the sum of several outputs."""
+def layered(names: Names, role: str, index: str) -> str:
+    """The symbol of `role` (a layered letter: s, z, delta) for the layer `index`, in the notation's letter
+    and layer style: s_{k}, h^{k}, net^{(k)}; z^{(rec+link)} for a named sum."""
+    letter = latex_part(names.notation.letter(role))
+    style = names.notation.layer
+    return letter + ("_{" + index + "}" if style == "subscript" else "^{" + index + "}" if style == "superscript"
+                     else "^{(" + index + ")}")
+
+
+def _sum_name(net: Network, terms: list[Node], names: Names) -> str | None:
+    """The course's name of a sum of layers' outputs: the activation letter with the layers joined by +
+    (z^{(rec+link)} for z^{(rec,2)} + z^{(link)}); None where a term is not a layer's final output (the
+    input, an earlier cycle of a recurrent layer)."""
+    layers = []
+    for term in terms:
+        if term.role != "activation" or term.layer is None:
+            return None
+        if term.cycle is not None and term.cycle != net.spec.layer(term.layer).cycles:
+            return None
+        layers.append(term.layer)
+    return layered(names, "activation", "+".join(latex_part(layer) for layer in layers))
+
+
+def _sums(net: Network) -> dict[str, tuple[str, str, str]]:
+    """Pre-activation name -> (the sum it reads, in LaTeX, under its course name where it has one; who
+    reads it; its size), for every layer (or cycle) that reads the sum of several outputs."""
     nodes = net.graph.nodes
     names = Names.of(net.spec)
     consumers: dict[int, list[Node]] = {}
@@ -176,8 +199,10 @@ def _sums(net: Network) -> dict[str, tuple[str, str]]:
             reader = consumers[reader.id][0]
         if reader.role == "preactivation":
             terms = " + ".join(names.latex(nodes[i].name) for i in node.inputs)
+            named = _sum_name(net, [nodes[i] for i in node.inputs], names)
+            terms = f"{named} = {terms}" if named else terms
             who = f"read by layer {reader.layer}" + (f", cycle {reader.cycle}" if reader.cycle else "")
-            out[reader.name] = (terms, who)
+            out[reader.name] = (terms, who, "x".join(str(dim) for dim in node.shape))
     return out
 
 
@@ -199,8 +224,9 @@ def sizes_section(net: Network) -> dict[str, Any]:
     for name, shape in net.shapes().items():
         size = Math(shape.replace("x", r" \times "))
         if name in sums:
-            terms, who = sums[name]
-            rows.append({"symbol": Math(terms), "what": Text(f"sum {who}"), "size": size})
+            terms, who, shape_of_sum = sums[name]
+            rows.append({"symbol": Math(terms), "what": Text(f"sum {who}"),
+                         "size": Math(shape_of_sum.replace("x", r" \times "))})
         node = net.graph.named(name) if not name.startswith("delta_") else None
         if node is not None and node.role == "preactivation" and node.layer in identity:
             activation = next(n for n in net.graph.by_role("activation") if n.inputs == (node.id,))

@@ -84,10 +84,14 @@ class _Worker:
             return []
 
     def forward(self, name: str, expr: Expr) -> list[str]:
-        """A pre-activation's entries (an activation's are its function's values, shown by its matrix)."""
-        if isinstance(expr, Elementwise):
-            return []
+        """A pre-activation's entries as sums of products; an activation's as its closed form with the
+        numbers in place (none for the identity or a function without a formula)."""
         value = self.values[name]
+        if isinstance(expr, Elementwise):
+            try:
+                return self.arithmetic.applied(expr, value, _element(name, expr.shape, self.names))
+            except (TypeError, KeyError, ValueError):  # an op the arithmetic does not write out
+                return []
         return self.entries(name, expr, value, _element(name, expr.shape, self.names))
 
     def loss(self, expr: Expr) -> list[str]:
@@ -117,16 +121,45 @@ class _Worker:
         return [] if None in lines else lines  # type: ignore[return-value]
 
 
+def listed(items: list[Text | Math]) -> list[Text | Math]:
+    """Items joined as a reader lists them: a, b and c."""
+    out: list[Text | Math] = []
+    for i, item in enumerate(items):
+        if i:
+            out.append(Text(" and " if i == len(items) - 1 else ", "))
+        out.append(item)
+    return out
+
+
+def not_computable(net: Network, error: NotComputable) -> Prose:
+    """Why there are no numbers, in the spec's notation: the activations given as bare functions."""
+    names = net.derive().names
+    generic = [layer for layer in net.spec.layers if layer.activation.kind == "function"]
+    if not generic:
+        return Prose.of(f"{error}.")
+    symbols = [Math(names.function_latex(layer.activation.function)) for layer in generic]
+    which = "layer " if len(generic) == 1 else "layers "
+    return Prose.of("the activation ", *listed(symbols), " of ", which,
+                    *listed([Text(layer.name) for layer in generic]),
+                    " is a function without a formula, so nothing can be computed with numbers"
+                    if len(generic) == 1 else
+                    " are functions without a formula, so nothing can be computed with numbers",
+                    " (give it a formula to have them).")
+
+
 def numeric_section(net: Network, digits: int) -> dict[str, Any]:
-    """`available` False with a `reason`, or the data and each step's numbers."""
+    """`available` False with a `reason` (Prose, its symbols in the spec's notation), or the data and each
+    step's numbers."""
     missing = missing_data(net)
     if missing:
-        return {"available": False, "reason": Text(
-            f"the spec has no data for {', '.join(missing)}; a worked example needs them in its data section.")}
+        names = net.derive().names
+        return {"available": False, "reason": Prose.of(
+            "the spec has no data for ", *listed([Math(names.latex(name)) for name in missing]),
+            "; a worked example needs them in its data section.")}
     try:
         steps, rate, data, aliases = _steps(net)
     except NotComputable as error:
-        return {"available": False, "reason": Text(f"{error}.")}
+        return {"available": False, "reason": not_computable(net, error)}
     der = net.derive()
     names = der.names
     definitions = dict(der.forward())
