@@ -250,11 +250,12 @@ def test_small_chains_are_drawn_neuron_by_neuron_with_weights_on_the_arrows() ->
     tex = sbp.load(ROOT / "specs" / "square_221.yaml").render("tex")
     for unit in ("x0", "x1", "u1x0", "u1x1", "u2x0"):
         assert rf"\node[neuron] ({unit})" in tex
-    assert r"\draw[thin arrow] (x1) -- node[weight, pos=0.22] {$W^{(1)}_{1,2}$} (u1x0);" in tex
-    assert r"\draw[thin arrow] (u1x1) -- node[weight, pos=0.22] {$w^{(2)}_{2}$} (u2x0);" in tex
+    assert r"\draw[thin arrow] (x1) -- node[weight, pos=0.25] (label1) {$W^{(1)}_{1,2}$} (u1x0);" in tex
+    assert r"\draw[thin arrow] (x0) -- node[weight, pos=0.75] (label2) {$W^{(1)}_{2,1}$} (u1x1);" in tex
+    assert r"\draw[thin arrow] (u1x1) -- node[weight, pos=0.25] (label5) {$w^{(2)}_{2}$} (u2x0);" in tex
     tex = sbp.load(ROOT / "specs" / "relu_4321.yaml").render("tex", sections=["network"])
     assert r"\node[bias] (b1)" in tex and r"{$W^{(1)}_{j,i}$ from unit $i$ to $j$}" in tex  # 12 arrows: one label
-    assert r"\draw[thin arrow] (u2x0) -- node[weight, pos=0.22] {$W^{(3)}_{1}$} (u3x0);" in tex
+    assert r"\draw[thin arrow] (u2x0) -- node[weight, pos=0.25] (label23) {$W^{(3)}_{1}$} (u3x0);" in tex
 
 
 def test_missing_data_is_one_sentence_and_no_empty_section() -> None:

@@ -19,6 +19,7 @@ Every box has a fixed text width (its text wraps), so positions computed here ho
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sympy.matrices.expressions import MatrixSymbol
@@ -26,6 +27,7 @@ from sympy.matrices.expressions import MatrixSymbol
 from symbackprop.forms.index import index_symbol
 from symbackprop.notation import Names
 from symbackprop.printing import to_latex
+from symbackprop.render.breaking import estimate
 from symbackprop.render.markup import Math, Prose, Text
 from symbackprop.rules import activation_function
 from symbackprop.spec import NetworkSpec
@@ -49,6 +51,21 @@ NEURON_COLUMN = 3.4
 NEURON_ROW = 1.4
 #: A layer with more arrows than this gets its weight's name over them instead of a label on each.
 MAX_LABELLED = 4
+#: Radii of a unit's circle and a bias node's (diagram.tex: minimum size 0.95cm and 0.6cm), in cm.
+NEURON_RADIUS = 0.475
+BIAS_RADIUS = 0.3
+#: An arrow's label (\scriptsize, diagram.tex, an entry such as w^{(1)}_{2,1}): its width, LABEL_EM cm per
+#: em of breaking.estimate of the letter and its wider script plus LABEL_BASE (fitted to the compiled
+#: labels, an upper bound), its height, and the room kept around it.
+LABEL_EM = 0.33
+LABEL_BASE = 0.21
+LABEL_HEIGHT = 0.43
+LABEL_ROOM = 0.03
+_ENTRY = re.compile(r"(.+?)(?:\^\{(.*?)\})?(?:_\{(.*?)\})?")
+#: Where on an arrow a label may sit, in the order tried: a level arrow's in the middle, a slanted one's
+#: near either end (arrows cross in the middle), alternating.
+LEVEL_POSITIONS = (0.5, 0.35, 0.65, 0.25, 0.75, 0.15, 0.85)
+SLANTED_POSITIONS = (0.25, 0.75, 0.2, 0.8, 0.3, 0.7, 0.15, 0.85, 0.35, 0.65, 0.1, 0.9, 0.4, 0.6, 0.5)
 
 
 @dataclass(frozen=True)
@@ -69,8 +86,9 @@ class Edge:
     target: str
     fixed: bool = False  # into a layer whose weight is fixed
     label: Math | None = None
-    pos: str = "0.5"  # where on the arrow its label sits (0 at the source): a level arrow's in the middle, a
-    # slanted one's near its source, away from where arrows cross
+    pos: str = "0.5"  # where on the arrow its label sits (0 at the source), chosen so that no label covers
+    # another, a unit or an arrow (render/diagram.py: place_labels)
+    id: str = ""  # the label's TikZ name (the diagram logs where TeX put it)
 
 
 @dataclass(frozen=True)
@@ -201,7 +219,23 @@ def is_small_chain(spec: NetworkSpec) -> bool:
 
 
 def neuron_diagram(spec: NetworkSpec, loss_caption: Prose, names: Names) -> Diagram:
-    """A circle per unit, weights on the arrows, a `1` node feeding each layer's biases."""
+    """A circle per unit, weights on the arrows, a `1` node feeding each layer's biases. A layer's weights
+    (or biases) whose labels would cover each other are named once over their bundle instead."""
+    bundled: set[str] = set()
+    while True:
+        nodes, edges, groups = _neurons(spec, loss_caption, names, bundled)
+        placed, crowded = place_labels(nodes, edges)
+        more = {groups[number] for number in crowded} - bundled
+        if not more:
+            return Diagram("neurons", nodes, placed)
+        bundled |= more
+
+
+def _neurons(spec: NetworkSpec, loss_caption: Prose, names: Names,
+             bundled: set[str]) -> tuple[list[Node], list[Edge], dict[int, str]]:
+    """The drawing's nodes and arrows, and which labelled arrow belongs to which group (`w<k>`: layer k's
+    weights, `b<k>`: its biases); a group in `bundled`, or with more than MAX_LABELLED arrows (biases:
+    half as many), gets one caption instead of a label per arrow."""
     out_in = spec.convention.weights == "out_in"
     sizes = [spec.input.size] + [layer.units for layer in spec.layers]
 
@@ -213,6 +247,7 @@ def neuron_diagram(spec: NetworkSpec, loss_caption: Prose, names: Names) -> Diag
 
     nodes: list[Node] = []
     edges: list[Edge] = []
+    groups: dict[int, str] = {}
     columns = [[f"x{i}" for i in range(spec.input.size)]]
     for i, node_id in enumerate(columns[0]):
         nodes.append(Node(node_id, "neuron", _cm(0), _cm(row(i, spec.input.size)),
@@ -227,12 +262,12 @@ def neuron_diagram(spec: NetworkSpec, loss_caption: Prose, names: Names) -> Diag
                               (Prose.of(_entry(name, (layer.units, 1), j, 0)),), layer.fixed))
         fan_in = sizes[k - 1]
         shape = (layer.units, fan_in) if out_in else (fan_in, layer.units)
-        labelled = fan_in * layer.units <= MAX_LABELLED
+        labelled = fan_in * layer.units <= MAX_LABELLED and f"w{k}" not in bundled
         for j, target in enumerate(ids):
             for i, source in enumerate(columns[-1]):
                 label = _entry(layer.weight, shape, j, i) if out_in else _entry(layer.weight, shape, i, j)
-                level = abs(row(i, fan_in) - row(j, layer.units)) < NEURON_ROW / 4
-                edges.append(Edge(source, target, layer.fixed, label if labelled else None, "0.5" if level else "0.22"))
+                groups[len(edges)] = f"w{k}"
+                edges.append(Edge(source, target, layer.fixed, label if labelled else None))
         if not labelled:
             top = max(row(0, fan_in), row(0, layer.units)) + NEURON_ROW * 0.6
             j, i = index_symbol("j"), index_symbol("i")
@@ -243,11 +278,12 @@ def neuron_diagram(spec: NetworkSpec, loss_caption: Prose, names: Names) -> Diag
             bias_id = f"b{k}"
             nodes.append(Node(bias_id, "bias", _cm(x - NEURON_COLUMN), _cm(bottom), (Prose.of(Math("1")),)))
             bias_shape = (layer.units, 1) if spec.convention.samples == "columns" else (1, layer.units)
-            labelled = layer.units <= MAX_LABELLED // 2
+            labelled = layer.units <= MAX_LABELLED // 2 and bias_id not in bundled
             for j, target in enumerate(ids):
                 index = (j, 0) if bias_shape[1] == 1 else (0, j)
+                groups[len(edges)] = bias_id
                 edges.append(Edge(bias_id, target, False, _entry(layer.bias, bias_shape, *index) if labelled
-                                  else None, "0.55"))
+                                  else None))
             if not labelled:
                 j = index_symbol("j")
                 entry = to_latex(MatrixSymbol(layer.bias, *bias_shape)[(j, 0) if bias_shape[1] == 1 else (0, j)],
@@ -259,7 +295,107 @@ def neuron_diagram(spec: NetworkSpec, loss_caption: Prose, names: Names) -> Diag
     nodes.append(Node("loss", "loss", _cm(last), _cm(0), (Prose.of("loss ", Math(names.loss_latex())), loss_caption)))
     for node_id in columns[-1]:
         edges.append(Edge(node_id, "loss"))
-    return Diagram("neurons", nodes, edges)
+    return nodes, edges, groups
+
+
+# --- where the labels of a neuron drawing go -------------------------------------------------
+
+Point = tuple[float, float]
+
+
+def _axes(polygon: list[Point]) -> list[Point]:
+    return [(b[1] - a[1], a[0] - b[0]) for a, b in zip(polygon, polygon[1:] + polygon[:1], strict=True)]
+
+
+def _apart(p: list[Point], q: list[Point]) -> bool:
+    """Two convex polygons (a segment is one with two corners) do not overlap: an axis separates them."""
+    for ax, ay in _axes(p) + _axes(q):
+        if ax == 0 and ay == 0:
+            continue
+        a = [x * ax + y * ay for x, y in p]
+        b = [x * ax + y * ay for x, y in q]
+        if max(a) <= min(b) or max(b) <= min(a):
+            return True
+    return False
+
+
+def _clear_of_circle(polygon: list[Point], centre: Point, radius: float) -> bool:
+    """A convex polygon keeps out of a circle."""
+    def distance(a: Point, b: Point) -> float:
+        dx, dy = b[0] - a[0], b[1] - a[1]
+        t = max(0.0, min(1.0, ((centre[0] - a[0]) * dx + (centre[1] - a[1]) * dy) / (dx * dx + dy * dy or 1.0)))
+        return ((a[0] + t * dx - centre[0]) ** 2 + (a[1] + t * dy - centre[1]) ** 2) ** 0.5
+    inside = all(ax * (centre[0] - a[0]) + ay * (centre[1] - a[1]) <= 0
+                 for (ax, ay), a in zip(_axes(polygon), polygon, strict=True))
+    return not inside and min(distance(a, b) for a, b in zip(polygon, polygon[1:] + polygon[:1], strict=True)) > radius
+
+
+def label_box(start: Point, end: Point, pos: float, width: float, height: float) -> list[Point]:
+    """The corners of a label set along the arrow start -> end at `pos` (0 at the start), turned with it."""
+    dx, dy = end[0] - start[0], end[1] - start[1]
+    length = (dx * dx + dy * dy) ** 0.5 or 1.0
+    ux, uy = dx / length, dy / length
+    cx, cy = start[0] + pos * dx, start[1] + pos * dy
+    a, b = width / 2, height / 2
+    return [(cx + sx * a * ux - sy * b * uy, cy + sx * a * uy + sy * b * ux) for sx, sy in
+            ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+
+
+def _crowding(box: list[Point], labels: list[list[Point]], circles: list[tuple[Point, float]],
+              arrows: list[list[Point]]) -> tuple[int, int]:
+    """(labels and units a label's box covers, other arrows it covers): the first must be 0, the second
+    should be."""
+    return (sum(not _apart(box, other) for other in labels)
+            + sum(not _clear_of_circle(box, centre, radius) for centre, radius in circles),
+            sum(not _apart(box, arrow) for arrow in arrows))
+
+
+def label_width(latex: str) -> float:
+    """The width of an arrow's label in cm: its letter and the wider of its scripts (set one above the other)."""
+    match = _ENTRY.fullmatch(latex)
+    if match is None:
+        return estimate(latex) * LABEL_EM + LABEL_BASE
+    letter, upper, lower = match.groups()
+    scripts = [estimate("x^{" + script + "}") - estimate("x") for script in (upper, lower) if script]
+    return (estimate(letter) + max(scripts, default=0.0)) * LABEL_EM + LABEL_BASE
+
+
+def place_labels(nodes: list[Node], edges: list[Edge]) -> tuple[list[Edge], set[int]]:
+    """Each labelled arrow's label where it covers no other label and no unit, and where it can, no other
+    arrow: the first such position of LEVEL_POSITIONS or SLANTED_POSITIONS (else the least crowded),
+    along the visible part of the arrow (TikZ measures `pos` between the nodes' borders). Also the arrows
+    (by number) whose label has no place clear of the other labels and the units."""
+    circles = {node.id: ((float(node.x), float(node.y)), NEURON_RADIUS if node.kind == "neuron" else BIAS_RADIUS)
+               for node in nodes if node.kind in ("neuron", "bias")}
+    segments = [[circles[e.source][0], circles[e.target][0]] for e in edges
+                if e.source in circles and e.target in circles]
+    placed: list[list[Point]] = []
+    out = list(edges)
+    crowded: set[int] = set()
+
+    def level(edge: Edge) -> bool:
+        return abs(circles[edge.source][0][1] - circles[edge.target][0][1]) < 0.05
+
+    labelled = [n for n, e in enumerate(edges) if e.label is not None and e.source in circles and e.target in circles]
+    for number in sorted(labelled, key=lambda n: not level(edges[n])):  # level arrows first: fewer places
+        edge = edges[number]
+        (s, rs), (t, rt) = circles[edge.source], circles[edge.target]
+        length = ((t[0] - s[0]) ** 2 + (t[1] - s[1]) ** 2) ** 0.5
+        ux, uy = (t[0] - s[0]) / length, (t[1] - s[1]) / length
+        start, end = (s[0] + rs * ux, s[1] + rs * uy), (t[0] - rt * ux, t[1] - rt * uy)
+        width = label_width(edge.label.latex) + 2 * LABEL_ROOM
+        height = LABEL_HEIGHT + 2 * LABEL_ROOM
+        own = [s, t]
+
+        positions = LEVEL_POSITIONS if level(edge) else SLANTED_POSITIONS
+        scores = {pos: _crowding(label_box(start, end, pos, width, height), placed, list(circles.values()),
+                                 [segment for segment in segments if segment != own]) for pos in positions}
+        pos = min(positions, key=scores.__getitem__)  # the first of the least crowded
+        if scores[pos][0]:
+            crowded.add(number)
+        placed.append(label_box(start, end, pos, width, height))
+        out[number] = Edge(edge.source, edge.target, edge.fixed, edge.label, f"{pos:g}", f"label{number}")
+    return out, crowded
 
 
 def diagram(spec: NetworkSpec, loss_caption: Prose, names: Names) -> Diagram:

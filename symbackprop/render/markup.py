@@ -48,7 +48,7 @@ class Prose:
 
 @dataclass(frozen=True)
 class Raw:
-    """Markup already escaped for its destination (the result of a filter such as `mermaid`)."""
+    """Markup already escaped for its destination: what the formula filters (`breakable`, `flow`) return."""
 
     markup: str
 

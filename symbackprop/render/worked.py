@@ -66,18 +66,16 @@ class _Worker:
 
     def __init__(self, net: Network, step: Step, data: dict[str, np.ndarray], aliases: dict[str, str],
                  samples: int, digits: int) -> None:
-        self.net = net
         self.step = step
         forward = {aliases.get(key, key): value for key, value in step.forward.items()}
         self.values = {**data, **step.params, **forward, **step.delta}
         self.arithmetic = Arithmetic(self.values, samples, digits, net.derive().names)
         self.names = net.derive().names
-        self.samples = samples
 
     def _shape(self, value: np.ndarray) -> tuple[int, ...]:
         return tuple(np.shape(value))
 
-    def entries(self, name: str, expr: Expr, value: np.ndarray, lhs: Callable[[tuple[int, ...]], str]) -> list[str]:
+    def entries(self, expr: Expr, value: np.ndarray, lhs: Callable[[tuple[int, ...]], str]) -> list[str]:
         try:
             return self.arithmetic.entries(expr, value, lhs)
         except (TypeError, KeyError, ValueError):  # an op the arithmetic does not write out
@@ -92,7 +90,7 @@ class _Worker:
                 return self.arithmetic.applied(expr, value, _element(name, expr.shape, self.names))
             except (TypeError, KeyError, ValueError):  # an op the arithmetic does not write out
                 return []
-        return self.entries(name, expr, value, _element(name, expr.shape, self.names))
+        return self.entries(expr, value, _element(name, expr.shape, self.names))
 
     def loss(self, expr: Expr) -> list[str]:
         def entries(arg: Expr) -> Sum:
@@ -107,11 +105,11 @@ class _Worker:
 
     def delta(self, key: str, expr: Expr) -> list[str]:
         name = f"delta_{key}"
-        return self.entries(name, expr, self.values[name], _element(name, expr.shape, self.names))
+        return self.entries(expr, self.values[name], _element(name, expr.shape, self.names))
 
     def gradient(self, param: str, expr: Expr) -> list[str]:
         value = self.step.grad[param]
-        return self.entries(param, expr, value, _element(param, expr.shape, self.names, gradient=True))
+        return self.entries(expr, value, _element(param, expr.shape, self.names, gradient=True))
 
     def update(self, param: str, rate: float) -> list[str]:
         old, grad, new = self.step.params[param], self.step.grad[param], self.step.updated[param]
