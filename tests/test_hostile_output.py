@@ -113,8 +113,14 @@ def _start_batch(tmp_path: Path) -> subprocess.Popen[bytes]:
     (tmp_path / "graded.csv").write_text("previous\n", encoding="utf-8")
     return subprocess.Popen([sys.executable, "-m", "symbackprop", "verify", RELU, "--batch", "answers.csv", "-o",
                              "graded.csv", "--workers", "2"], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True,
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_as_in_a_terminal,
                             env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+
+
+def _as_in_a_terminal() -> None:
+    """SIGINT as a foreground job has it: a test run in the background (`&`) ignores SIGINT, and the
+    batch would inherit that and never see the Ctrl-C this test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT to the group", "SIGHUP"])
