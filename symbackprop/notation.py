@@ -40,7 +40,8 @@ RESERVED_LETTERS: dict[str, str] = {
     "N": "the number of samples", "e": "Euler's number (e^x)", "d": "the d of a derivative (dL/dW)",
     "T": "the transpose (W^T)", "sum": "a sum", "for": "the index ranges of the index form",
     "exp": "a function", "log": "a function", "ln": "a function", "sqrt": "a function", "abs": "a function",
-    "max": "a function", "min": "a function", "relu": "an activation", "ReLU": "an activation",
+    "max": "a function", "min": "a function", "sin": "a function", "cos": "a function", "sinh": "a function",
+    "cosh": "a function", "sign": "a function", "sgn": "a function", "relu": "an activation", "ReLU": "an activation",
     "tanh": "an activation", "sigmoid": "an activation", "softmax": "an activation", "identity": "an activation",
     "leaky_relu": "an activation", "partial": "the partial sign", "nabla": "the gradient sign",
 }
@@ -390,6 +391,8 @@ class Names(Spelling):
             self._name_keys(quantity.symbol, quantity)
         else:
             self._tensor(quantity)
+        engine = f"z_{layer}" + (f"^({cycle})" if cycle is not None else "")  # the value behind the alias
+        self._spellings.setdefault(engine, self._tagged(letter, layer, cycle))
         cycle_text = None if cycle is None else str(cycle)
         self._key((letter, layer, cycle_text), quantity, 0, letter != "z")
         if letter != "z":
@@ -791,6 +794,11 @@ def _parse_name(text: str) -> tuple[str, str | None, str | None, int, tuple[str,
     while previous != text:
         previous, text = text, _FONT.sub(r"\1", text)
     text = text.replace("\\left", "").replace("\\right", "").strip()
+    while text.startswith("{"):  # {w^{(1)}}': the braces only keep the prime off the layer's superscript
+        braced = _braced(text, 0)
+        if braced is None:
+            return None
+        text = braced[0].strip() + text[braced[1]:]
     match = re.match(r"\\?([A-Za-z][A-Za-z0-9]*|[α-ωΔ])", text)
     if not match:
         return None
@@ -818,6 +826,12 @@ def _parse_name(text: str) -> tuple[str, str | None, str | None, int, tuple[str,
                 if not word:
                     return None
                 script, pos = word.group(), pos + word.end()
+            marks = _split_top(_clean(script) or "", ",")
+            if char == "^" and (_clean(script) in ("prime", "'") or _is_update_mark(script)):
+                primes += 1  # W^{\prime}, {W^{(1)}}^{t+1}: the updated value, as W' is
+                continue
+            if char == "^" and len(marks) > 1 and _is_update_mark(marks[-1]):
+                primes, script = primes + 1, ",".join(marks[:-1])  # w^{(2),t+1}: layer 2, updated
             if char == "_":
                 if sub is not None:
                     return None

@@ -242,12 +242,9 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
         return r"\operatorname{softmax}\left(" + self._print(expr.arg) + r"\right)"
 
     def _print_EntrySum(self, expr: EntrySum) -> str:
-        printed = self._print(expr.arg)
-        formula = expr.arg.function.expr if isinstance(expr.arg, Elementwise) and not expr.arg.label else None
-        if isinstance(expr.arg, MatAdd) or (formula is not None and (formula.is_Add or
-                                                                      formula.could_extract_minus_sign())):
-            printed = self._bracket(printed)  # the sum covers the whole formula: \sum (-y \log y_out)
-        return r"\sum " + printed
+        # \sum covers the product that follows it: a sum, a leading minus or an entrywise product or quotient
+        # is bracketed, so that the sum covers the whole formula: \sum (-y \log y_out), \sum ((1 - y) \odot m)
+        return r"\sum " + self._wrap(expr.arg, (MatAdd, HadamardProduct))
 
     def _print_Ones(self, expr: Ones) -> str:
         return r"\mathbf{1}"
@@ -370,6 +367,9 @@ class TextPrinter(_CourseNotation, _SympyStr):
 
     def _print_Heaviside(self, expr: Heaviside) -> str:
         return f"[{self._print(expr.args[0])} > 0]"
+
+    def _print_Abs(self, expr: Expr) -> str:
+        return f"abs({self._print(expr.args[0])})"
 
     def _print_Max(self, expr: Expr) -> str:
         return "max(" + ", ".join(self._print(arg) for arg in expr.args) + ")"

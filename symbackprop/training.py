@@ -19,6 +19,7 @@ from sympy.matrices.expressions import MatMul, OneMatrix
 from symbackprop import budget, rules
 from symbackprop.derive import op_attrs
 from symbackprop.graph import BATCH
+from symbackprop.notation import PLAIN, Spelling
 from symbackprop.numeric import compile_expression
 from symbackprop.schema import SCHEMA_VERSION, versioned
 from symbackprop.spec.loader import MAX_STEPS
@@ -59,6 +60,10 @@ class TrainingRun:
     convention: tuple[str, str]  # (weights, samples)
     mean: bool = False  # the loss averages over samples (reduction: mean)
     origin: str = ""  # where the numbers come from when not from the spec ("random, seed 3")
+    #: how the text spells each quantity: the spec's notation (JSON keys stay the engine's names)
+    spelling: Spelling = PLAIN
+    #: asked-for targets' names as the notation writes them (dl/dh^2 for dL/dz_2)
+    target_labels: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of interface.md section 2; non-finite numbers become null."""
@@ -95,41 +100,54 @@ class TrainingRun:
     def to_text(self, digits: int = 4) -> str:
         """A worked solution: per step the parameters, forward values, loss, deltas from the loss
         back, gradients and updated parameters, as aligned matrices with `digits` decimals."""
+        names = self.spelling
         rate = f"{self.learning_rate:g}"
         count = len(self.steps)
         samples = next(iter(self.data.values())).shape[1 if self.convention[1] == "columns" else 0]
+        by_theta = names.gradient_text("theta")
+        letter = names.notation.learning_rate
+        named = "learning_rate" in names.notation.changed()  # the course's letter (gamma), then its value
+        rule = f"theta <- theta - {letter} * {by_theta} with {letter} = {rate}" if named else \
+            f"theta <- theta - {rate} * {by_theta}"
         lines = [self.name,
-                 f"Gradient descent: theta <- theta - {rate} * dL/dtheta, {count} step{'s' if count != 1 else ''}",
+                 f"Gradient descent: {rule}, {count} step{'s' if count != 1 else ''}",
                  f"Matrices in the spec's orientation (weights {self.convention[0]}, samples {self.convention[1]}); "
                  f"{samples} sample{'s' if samples != 1 else ''}."]
         if self.origin:
             lines.append(f"Data and initial parameters: {self.origin}.")
         lines += ["", "Data"]
-        lines += _block(self.data, digits, "  ")
+        lines += _block(self._spelt(self.data), digits, "  ")
+        loss = names.loss_text()
         for s in self.steps:
             lines += ["", f"Step {s.step}", "  Parameters"]
-            lines += _block(s.params, digits)
+            lines += _block(self._spelt(s.params), digits)
             lines.append("  Forward")
-            lines += _block({_label(key, self.aliases): v for key, v in s.forward.items()}, digits)
-            lines += ["  Loss", f"    L = {_format(s.loss, digits)}"]
+            lines += _block({_label(key, self.aliases, names): v for key, v in s.forward.items()}, digits)
+            lines += ["  Loss", f"    {loss} = {_format(s.loss, digits)}"]
             if s.loss_per_sample is not None and np.size(s.loss_per_sample) > 1:
                 how = "their mean" if self.mean else "their sum"
                 lines.append(f"    per sample: {', '.join(_format(v, digits) for v in np.ravel(s.loss_per_sample))}"
-                             f" (L is {how})")
+                             f" ({loss} is {how})")
             lines.append("  Deltas (from the loss back)")
-            lines += _block(dict(reversed(list(s.delta.items()))), digits)
+            lines += _block(self._spelt(dict(reversed(list(s.delta.items())))), digits)
             lines.append("  Gradients")
-            lines += _block({f"dL/d{name}": v for name, v in s.grad.items()}, digits)
-            lines.append(f"  Updated parameters (theta - {rate} * dL/dtheta)")
-            lines += _block(s.updated, digits)
+            lines += _block({names.gradient_text(name): v for name, v in s.grad.items()}, digits)
+            lines.append(f"  Updated parameters (theta - {letter if named else rate} * {by_theta})")
+            lines += _block(self._spelt(s.updated), digits)
             if s.targets:
                 lines.append("  Asked for")
-                lines += _block(s.targets, digits)
+                lines += _block({self.target_labels.get(name, name): v for name, v in s.targets.items()}, digits)
         return "\n".join(lines) + "\n"
 
 
-def _label(key: str, aliases: dict[str, str]) -> str:
-    return f"{key} = {aliases[key]}" if key in aliases else key
+    def _spelt(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {self.spelling.text(name): value for name, value in arrays.items()}
+
+
+def _label(key: str, aliases: dict[str, str], names: Spelling) -> str:
+    """z_out = y_out: the value and its alias (once where the notation spells them alike: h^3 for output h_3)."""
+    shown, alias = names.text(key), names.text(aliases.get(key, key))
+    return shown if alias == shown else f"{shown} = {alias}"
 
 
 def _number(value: float) -> float | None:
@@ -224,5 +242,7 @@ def train(net: Network, steps: int | None = None, learning_rate: float | None = 
             run.append(Step(k, out["loss"], theta, out["forward"], out["delta"], grad, updated, losses(named), values))
             theta = updated
     aliases = {node.key: node.name for node in net.graph.by_role("activation") if node.key != node.name}
+    names = net.derive().names
     return TrainingRun(spec.name, float(learning_rate), fixed, run, aliases,
-                       (spec.convention.weights, spec.convention.samples), spec.loss.reduction == "mean", origin)
+                       (spec.convention.weights, spec.convention.samples), spec.loss.reduction == "mean", origin,
+                       names, {target.name: target.lhs_text() for target in asked})

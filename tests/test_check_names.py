@@ -101,6 +101,14 @@ def test_transpose_marks() -> None:
     ("square_221_course.yaml", r"a^{(1)}_2", ("forward", "z_1", "2")),
     ("square_221_course.yaml", r"a^{(0)}", ("data", "x", None)),
     ("square_221_course.yaml", r"w_{12}^{(1)}", (None, "w_1", "1,2")),
+    # the tool's own spellings of an updated parameter (notation.Names.spell, docs/notation.md)
+    ("square_221_course.yaml", r"{w^{(1)}}'", ("updated", "w_1", None)),
+    ("square_221_course.yaml", r"{w^{(1)}_{12}}'", ("updated", "w_1", "1,2")),
+    ("square_221_course.yaml", r"w^{(2),t+1}", ("updated", "w_2", None)),
+    ("square_221_course.yaml", r"{w^{(2)}}^{\prime}", ("updated", "w_2", None)),
+    ("relu_4321_course.yaml", r"{W^{3}}'", ("updated", "W_3", None)),
+    ("relu_4321_course.yaml", r"{W^{3}}^{(t+1)}", ("updated", "W_3", None)),
+    ("mlp.yaml", r"W^{(t+1)}", ("updated", "W", None)),
 ])
 def test_names_resolve_in_the_spec(spec: str, text: str, meant: tuple) -> None:
     assert meaning(spec, text) == meant
@@ -146,3 +154,17 @@ def test_the_notation_letters_win_over_the_spec_symbols_they_spell(text: str, me
     assert name is not None
     found = resolve(name, NameTable(Truth(sbp.load(spec))))
     assert found is not None and (found.role, found.key, found.index) == meant
+
+
+def test_a_solution_that_writes_updates_as_the_tool_prints_them_is_checked_by_name() -> None:
+    """{w^{(1)}}' (the LaTeX the tool prints for the updated w^{(1)}) and w^{(2),t+1} name the updated
+    weights: their numbers are checked against them, a wrong one found at its entry."""
+    from symbackprop.check import Checker
+
+    solution = ("$$\n{w^{(1)}}' = \\begin{bmatrix} -0.4 & 5.4 \\\\ 0.88 & -0.75 \\end{bmatrix}\n$$\n\n"
+                "$$\nw^{(2),t+1} = \\begin{bmatrix} -3 & -0.96 \\end{bmatrix}\n$$\n")
+    result = Checker(sbp.load(SPECS / "square_221_course.yaml")).check(solution, "solution.md")
+    assert (result.numbers, result.right) == (6, 5)
+    [finding] = result.findings
+    assert (finding.step, finding.role, finding.quantity, finding.entry, finding.written) == \
+        (1, "updated", "w_1", (2, 2), "{w^{(1)}}'")

@@ -74,6 +74,13 @@ RIGHT = [
                       r"\sigma \end{bmatrix}"),
     (RELU, "dL/dW_2", r"\frac{\partial l(\theta)}{\partial W_{i,j}^2} = \delta W_{1,i}^3 [z_i^2 > 0] h_j^1"),
     (RELU, "dL/dW_2", r"\frac{\partial l(\theta)}{\partial W^2} = \sigma^2 (h^1)^T"),
+    # questions 1 and 4: dl/dh^3 is the output's delta sigma; an entry of dl/dh^2 (h^2_{1,1}: unit 1, sample 1)
+    (RELU, "dL/dh_3", r"\frac{\partial l(\theta)}{\partial h^3} = \sigma"),
+    (RELU, "dL/dh_2", r"\frac{\partial l(\theta)}{\partial h_{1,1}^2} = W_{1,1}^3 \times \sigma"),
+    (RELU, None, r"\frac{\partial l(\theta)}{\partial h_{1,1}^2} = W_{1,1}^3 \times \sigma"),  # the left side says
+    # question 14 with the relu' of layer 2 the solution leaves out (docs/examples.md)
+    (RELU, "dL/dh_1", r"\frac{\partial l(\theta)}{\partial h^1_{j}} = \sum_{i=1}^{2} \sigma W_{1,i}^3 [z_i^2 > 0] "
+                      r"W_{i,j}^2"),
     # exercise-recurrent-autoencoder.md in its letters, with the corrections docs/examples.md explains
     (AUTOENCODER, "delta_out", r"\delta^{(out)} = 2 (y - x) \odot f'(a^{(out)})"),
     (AUTOENCODER, "dL/dw_out", r"\frac{\mathrm{d}E}{\mathrm{d}w_{k,j}^{(out)}} = \sum_{n=1}^{N} \delta_{n,k}^{(out)} "
@@ -92,7 +99,13 @@ WRONG = [
                         r"\sigma'(net_{2}^{(1)}) = \delta_{1}^{(2)} \cdot w_{12}^{(2)} \cdot 2(8)",
      "is not what the previous one is on the data"),
     (SQUARE, "dL/dw_1", r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{11}^{(1)}} &= \delta_1^{(1)} \cdot a_2^{(0)} "
-                        r"= -80 \cdot 3 = -240 \\", "this is entry (1, 2) of dL/dw_1, not entry (1, 1)"),
+                        r"= -80 \cdot 3 = -240 \\", "this is entry (1, 2) of dL/dw^(1), not entry (1, 1)"),
+    (SQUARE, "dL/dw_1", r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{21}^{(1)}} &= \delta_2^{(1)} \cdot a_2^{(0)} "
+                        r"= 56 \cdot 3 = 168", "this is entry (2, 2) of dL/dw^(1), not entry (2, 1)"),
+    (RELU, "dL/dh_1", r"\frac{\partial l(\theta)}{\partial h_1^{(1,j)}} = \sum_{i=1}^{n_2} \delta W_{(1,i)}^3 "
+                      r"W_{(i,j)}^2", "the activation's derivative f_2'(z^2) is missing"),
+    (RELU, "dL/dh_2", r"\frac{\partial l(\theta)}{\partial h^2} = \begin{bmatrix} W_{1,1}^3 \times \sigma & "
+                      r"W_{1,2}^3 \times \sigma \end{bmatrix}", "the matrix written out is 1x2, but dl/dh^2 is 2x1"),
     (RELU, "dL/dW_2", r"\frac{\partial l(\theta)}{\partial W_2} = \begin{bmatrix} \delta W_{(1,1)}^3 h_1^1 & \delta "
                       r"W_{(1,1)}^3 h_2^1 & \delta W_{(1,1)}^3 h_3^1 \\ \delta W_{(1,2)}^3 h_1^1 & \delta W_{(1,2)}^3 "
                       r"h_2^1 & \delta W_{(1,2)}^3 h_3^1 \end{bmatrix}", "the activation's derivative"),
@@ -124,3 +137,57 @@ def test_the_course_letters_name_the_spec_quantities() -> None:
     relu = sbp.load(RELU).derive().names
     assert relu.resolve("h_1^2").name == "z_2[1]" and relu.resolve("z^1").name == "s_1"
     assert relu.resolve(r"\sigma").name == "delta_3" and relu.resolve("W^3_{1,1}").name == "W_3[1,1]"
+
+
+@pytest.mark.parametrize(("spec", "target", "answer"), [
+    # braceless arguments, as students type them: \vec t, \hat y, \mathbf W, \frac12
+    (SQUARE, "dL/dw_1", r"\frac{\partial L(\vec t; \vec y)}{\partial w_{ji}^{(1)}} = \delta_j^{(1)} \cdot a_i^{(0)}"),
+    (SQUARE, "dL/dw_2", r"\frac{\partial L}{\partial \mathbf w^{(2)}} = \delta^{(2)} {\mathbf a^{(1)}}^T"),
+    (SQUARE, "delta_2", r"\delta^{(2)} = \frac12 \cdot 2 (y - t) \odot \sigma'(net^{(2)})"),
+    (SQUARE, "delta_2", r"\delta^{(2)} = \frac{1}2 \cdot 2 (y - t) \odot 2 net^{(2)}"),
+    # \prime for the derivative's prime
+    (SQUARE, "delta_1", r"\delta_{1}^{(1)} = \delta_{1}^{(2)} \cdot w_{11}^{(2)} \cdot \sigma^\prime(net_{1}^{(1)})"),
+    (SQUARE, "delta_2", r"\delta_{1}^{(2)} = -(t_{1} - y_{1}) \cdot \sigma^{\prime}(net_{1}^{(2)})"),
+    (RELU, "delta_2", r"\sigma^2 = ((W^3)^T \sigma^3) \odot f_2^{\prime}(z^2)"),
+])
+def test_braceless_arguments_and_prime_commands_read_as_written(spec: str, target: str, answer: str) -> None:
+    result = verifier(spec).verify(target, answer)
+    assert result.verdict == "equivalent", result.feedback
+
+
+def test_targets_and_feedback_are_named_in_the_course_notation() -> None:
+    """The target a verdict names and every sentence of its feedback use the course's letters; the engine's
+    name stays in `name` (the key of numeric results and of Derivation.target)."""
+    relu = verifier(RELU).verify("dL/dh_2", r"\sigma^2")
+    assert (relu.target, relu.to_dict()["name"]) == ("dl/dh^2", "dL/dz_2")
+    assert relu.feedback[0].startswith("it differs from dl/dh^2 at the test points")
+    square = verifier(SQUARE)
+    for answer, sentence in [
+        (r"x^T \delta^{(1)}", "your answer is 1x1, but dL/dw^(1) is 2x2 (the size of w^(1))"),
+        (r"\delta^{(2)}_1 = 1", "the left side is delta^(2) entry (1, 1), but the target is dL/dw^(1)"),
+        ("q_1", "(did you mean a^(1)?)"),
+        (r"\frac{\partial L}{\partial net^{(1)}} \cdot \frac{\partial net^{(2)}}{\partial w^{(1)}}",
+         "does not chain: net^(1) is not net^(2)"),
+        (r"\frac{\partial L}{\partial net^{(2)}} \cdot \frac{\partial net^{(2)}}{\partial w^{(1)}} + "
+         r"\frac{\partial L}{\partial net^{(1)}} \cdot \frac{\partial net^{(1)}}{\partial w^{(1)}}",
+         "the path w^(1) → net^(1) → a^(1) → net^(2) → y → L is counted 2 times"),
+    ]:
+        result = square.verify("dL/dw_1", answer)
+        assert result.target == "dL/dw^(1)"
+        assert any(sentence in told for told in result.feedback), (answer, result.feedback)
+        assert not re.search(r"\b(w_1|s_1|z_1|delta_2|dL/dw_1)\b", " ".join(result.feedback)), result.feedback
+    entry = square.verify(None, r"\delta^{(1)} = 5")
+    assert "say which entry of delta^(1) this is" in entry.feedback[0]
+    default = Verifier(sbp.load("specs/square_221.yaml")).verify("dL/dW_1", r"x^T \delta_1")
+    assert default.target == default.to_dict()["name"] == "dL/dW_1"  # the default notation: the names agree
+
+
+def test_derive_json_names_targets_in_the_course_notation(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from symbackprop.cli import main
+
+    assert main(["derive", RELU, "--target", "dL/dh_2", "--form", "matrix", "--format", "json"]) == 0
+    [target] = json.loads(capsys.readouterr().out)["targets"]
+    assert (target["target"], target["name"]) == ("dl/dh^2", "dL/dz_2")
+    assert target["forms"]["matrix"]["text"].startswith(target["target"] + " = ")

@@ -180,7 +180,13 @@ COURSE = "{preactivation: net, activation: a, function: sigma, weight: w, layer:
     (r"\Delta w^{(1)}", Quantity("gradient", "w_1", "1")),
     (r"\partial w^{(2)}", Quantity("gradient", "w_2", "2")),
     ("w^{(1)}'", Quantity("updated", "w_1", "1")),
-    ("w^{(1), t+1}", None),
+    ("{w^{(1)}}'", Quantity("updated", "w_1", "1")),  # as the tool prints it (Names.spell, LaTeX)
+    ("{w^{(2)}_{1}}'", Quantity("updated", "w_2", "2", entry=("1",))),
+    ("w^{(1), t+1}", Quantity("updated", "w_1", "1")),
+    ("w^{(2),new}", Quantity("updated", "w_2", "2")),
+    (r"{w^{(2)}}^{\prime}", Quantity("updated", "w_2", "2")),
+    ("net^{(1)}'", None),  # only a parameter has an updated value
+    ("w^{(3), t+1}", None),
     ("gamma", Quantity("learning_rate", "gamma")),
     ("L", Quantity("loss", "L")),
     (r"\sigma_1", Quantity("function", "f_1", "1")),
@@ -196,7 +202,7 @@ def test_written_names_resolve_to_their_quantity(written: str, expected: Quantit
 
 def test_updated_parameters_in_the_ways_courses_write_them() -> None:
     table = names()
-    for written in ("W_1'", "W_1^{t+1}", "W_1^{new}", "W_{1}^{(t+1)}"):
+    for written in ("W_1'", "W_1^{t+1}", "W_1^{new}", "W_{1}^{(t+1)}", "{W_1}'", "{W_{1}}^{t+1}"):
         assert table.resolve(written) == Quantity("updated", "W_1", "1"), written
 
 

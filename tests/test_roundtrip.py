@@ -82,14 +82,73 @@ def test_formulas_are_reread_where_there_are_no_numbers() -> None:
     assert "(10 of 10 agree)." in text  # 5 forward equations, 5 targets
 
 
+def _classifier(loss: dict[str, Any], activation: Any, units: int = 3) -> dict[str, Any]:
+    return {"name": "loss", "input": {"name": "x", "size": 2}, "target": {"name": "y", "size": units},
+            "output": "p", "loss": loss,
+            "layers": [{"name": "1", "units": 2, "activation": "tanh"},
+                       {"name": "out", "units": units, "activation": activation}]}
+
+
+def test_binary_cross_entropy_prints_its_sum_bracketed_and_reads_back() -> None:
+    """dL/dp of binary cross-entropy is a sum: as an operand of ⊙ it is bracketed in every form and
+    format (without the brackets it is another formula), and what is printed reads back."""
+    net = sbp.load(_classifier({"type": "binary_cross_entropy", "reduction": "mean"}, {"expr": "sigmoid(x)"}))
+    delta = net.derive().delta("out")
+    bracketed = "((1 - y) ⊘ (1 - p) - y ⊘ p) ⊙ f_out'(s_out)"
+    assert delta.text("symbolic") == delta.text("matrix") == f"delta_out = (1/N) {bracketed}"
+    assert r"\left(\left(1 - y\right) \oslash \left(1 - p\right) - y \oslash p\right) \odot f_{out}'" in \
+        delta.latex("matrix")
+    assert delta.text("index").startswith("delta_out[j,n] = ((1 - y[j,n])/(1 - p[j,n]) - y[j,n]/p[j,n])*f_out'")
+    markdown = net.render("md", forms=["matrix"])
+    assert r"\left(\left(1 - y\right) \oslash \left(1 - p\right) - y \oslash p\right) \odot" in markdown
+    for written in ("(1/N) ((1 - y)/(1 - p) - y/p) ⊙ f_out'(s_out)",  # / between matrices of one size: ⊘
+                    r"\frac{1}{N} \left(\frac{1-y}{1-p} - \frac{y}{p}\right) \odot f_{out}'(s_{out})",
+                    "(p - y)/N"):  # the sigmoid written as an expr still cancels
+        assert net.verify("delta_out", written).equivalent, written
+    unbracketed = net.verify("delta_out", "(1/N) (1 - y)/(1 - p) - y/p ⊙ f_out'(s_out)")
+    assert not unbracketed.equivalent
+    assert net.reread(forms=["symbolic", "matrix", "index"]).ok
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["half_squared_error", "squared_error", "cross_entropy", "binary_cross_entropy",
+                                  "hinge", "multiclass_hinge", "(p - y)**2/2 + abs(p - y)"])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_every_loss_reads_back(loss: str, reduction: str) -> None:
+    """Every loss, each reduction, after an output activation it does not cancel with (tanh; for the
+    losses with logs, a sigmoid written as an expr or softmax): the loss line and every target's."""
+    activation: Any = {"binary_cross_entropy": {"expr": "1/(1 + exp(-x))"},
+                       "cross_entropy": "softmax"}.get(loss, "tanh")
+    kind = {"expr": loss} if "(" in loss else {"type": loss}
+    net = sbp.load(_classifier({**kind, "reduction": reduction}, activation, 1 if loss == "hinge" else 3))
+    result = net.reread(forms=["symbolic", "matrix", "index"])
+    assert result.ok, "\n".join(map(str, result.misread))
+
+
+def test_the_multiclass_hinge_loss_line_reads_back_with_max_entrywise() -> None:
+    """sum((1 - y) ⊙ max(0, p + 1 - ..)): max(0, M) of a matrix is entrywise; \\sum covers the whole product."""
+    net = sbp.load(_classifier({"type": "multiclass_hinge"}, "softmax"))
+    [text] = [line for line in net.derive().forward_text() if line.startswith("L = ")]
+    [latex] = [line for line in net.derive().forward_latex() if line.startswith(r"\mathcal{L} = ")]
+    assert text.startswith("L = sum((1 - y) ⊙ max(0, p + 1 - ")
+    assert latex.startswith(r"\mathcal{L} = \sum \left(\left(1 - y\right) \odot \max\left(0, ")
+    assert net.reread(forms=[]).ok
+
+
 # --- random specs in random notations -----------------------------------------------------------
 
 LETTERS = {"preactivation": ["s", "a", "net", "z", "h", "u"], "activation": ["z", "a", "h", "o", "out"],
            "delta": ["delta", "sigma", "d2", "g"], "function": ["f", "sigma", "g", "phi"],
            "loss": ["L", "E", "J", "l"], "weight": ["W", "w", "theta", "V"], "bias": ["b", "c", "beta"],
            "learning_rate": ["alpha", "eta", "gamma", "lr"]}
-HIDDEN = ["relu", "tanh", "sigmoid", "identity", "leaky_relu", {"expr": "x**2"}, {"expr": "x**3 + x"},
-          {"function": "act"}]
+HIDDEN = ["relu", "tanh", "sigmoid", "identity", "leaky_relu", "softmax", {"expr": "x**2"}, {"expr": "x**3 + x"},
+          {"expr": "exp(x) - 1"}, {"expr": "log(1 + exp(x))"}, {"expr": "max(0, x) + 0.1*min(0, x)"},
+          {"expr": "sin(x)*cosh(x)"}, {"function": "act"}]
+LOSSES = ["half_squared_error", "squared_error", "cross_entropy", "binary_cross_entropy", "hinge", "multiclass_hinge",
+          "expr"]
+#: Custom losses, in the output `{out}` and the target `{t}`.
+EXPR_LOSSES = ["({out} - {t})**2", "abs({out} - {t})", "log(1 + exp(-{t}*{out}))", "{out}**4/4 - {t}*{out}",
+               "max(0, 1 - {t}*{out})"]
 
 
 @st.composite
@@ -109,35 +168,58 @@ def notations(draw: st.DrawFn) -> dict[str, str]:
     return notation
 
 
+def _activation(draw: st.DrawFn, name: str) -> Any:
+    activation = draw(st.sampled_from(HIDDEN))
+    if isinstance(activation, dict) and "function" in activation:
+        return {"function": f"act_{name}"}
+    return activation
+
+
 @st.composite
 def specs(draw: st.DrawFn) -> dict[str, Any]:
-    """A random network: a chain, a skip sum or a recurrent layer; any activations and loss; any convention."""
+    """A random network: a chain, a skip sum, a layer reading the input and a layer (summed), a fixed matrix or
+    a recurrent layer; any activations (softmax anywhere), any loss (multiclass hinge, binary cross-entropy,
+    custom), either reduction, either convention."""
     depth = draw(st.integers(1, 3))
-    wiring = draw(st.sampled_from(["chain", "skip", "recurrent"] if depth >= 2 else ["chain"]))
+    wiring = draw(st.sampled_from(["chain", "skip", "recurrent", "fixed", "with_input"] if depth >= 2
+                                  else ["chain", "fixed", "with_input"]))
     names = draw(st.sampled_from([["1", "2", "3"], ["in", "hid", "out"]]))[:depth]
-    loss = draw(st.sampled_from(["half_squared_error", "squared_error", "cross_entropy", "hinge", "expr"]))
+    loss = draw(st.sampled_from(LOSSES))
     autoencoder = loss in ("half_squared_error", "squared_error") and draw(st.booleans())
     size_in = draw(st.integers(1, 3))
-    out_units = size_in if autoencoder else (1 if loss == "hinge" else draw(st.integers(1 if loss != "cross_entropy"
-                                                                                        else 2, 3)))
+    out_units = size_in if autoencoder else (1 if loss == "hinge" else draw(st.integers(
+        2 if loss in ("cross_entropy", "multiclass_hinge") else 1, 3)))
     layers: list[dict[str, Any]] = []
+    data: dict[str, Any] = {}
+    if wiring == "fixed":  # a constant mixing matrix before the first layer: given in data, or a selection rule
+        rule = draw(st.sampled_from(["data", "select"]))
+        fixed: dict[str, Any] = {"name": "mix", "units": size_in, "activation": "identity", "bias": False,
+                                 "weight": "P", "fixed": True if rule == "data" else {"select_every": 1}}
+        layers.append(fixed)
+        if rule == "data":
+            data["P"] = [[0.5 * (i == j) + 0.25 * (i + j) for j in range(size_in)] for i in range(size_in)]
     for index, name in enumerate(names):
         last = index == depth - 1
-        activation = draw(st.sampled_from(HIDDEN))
+        activation = _activation(draw, name)
         if last and loss == "cross_entropy":
             activation = "softmax"
-        if isinstance(activation, dict) and "function" in activation:
-            activation = {"function": f"act_{name}"}
+        if last and loss == "binary_cross_entropy":
+            activation = draw(st.sampled_from(["sigmoid", {"expr": "sigmoid(x)"}, {"expr": "1/(1 + exp(-2*x))"}]))
         layer: dict[str, Any] = {"name": name, "units": out_units if last else draw(st.integers(1, 3)),
                                  "activation": activation, "bias": draw(st.booleans())}
         if wiring == "skip" and last and depth == 3:
             layer["inputs"] = names[:2]
-            layers[1]["units"] = layers[0]["units"]
+            layers[-1]["units"] = layers[-2]["units"]
+        if wiring == "with_input" and last:  # reads the input and the layer before it, summed
+            previous = layers[-1]["name"] if layers else None
+            if previous is not None:
+                layer["inputs"] = ["x", previous]
+                layers[-1]["units"] = size_in
         if wiring == "recurrent" and index == depth - 2:
             layer["recurrent"] = {"cycles": 2}
             layer["units"] = size_in if index == 0 else layers[-1]["units"]
         layers.append(layer)
-    output = draw(st.sampled_from([None, "y_hat", "yout"]))
+    output = draw(st.sampled_from([None, "y_hat", "yout", "p"]))
     target_name = draw(st.sampled_from(["y", "t"]))
     spec: dict[str, Any] = {
         "name": "random", "input": {"name": "x", "size": size_in},
@@ -150,9 +232,12 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
     reduction = draw(st.sampled_from(["sum", "mean"]))
     if loss == "expr":
         target = "x" if autoencoder else target_name
-        spec["loss"] = {"expr": f"({output or 'y_out'} - {target})**2", "reduction": reduction}
+        formula = draw(st.sampled_from(EXPR_LOSSES))
+        spec["loss"] = {"expr": formula.format(out=output or "y_out", t=target), "reduction": reduction}
     else:
         spec["loss"] = {"type": loss, "reduction": reduction}
+    if data:
+        spec["data"] = data
     return spec
 
 

@@ -92,6 +92,28 @@ def test_worked_solution_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert "    dL/dw_2 = [ 100.0  196.0 ]" in short
 
 
+def test_worked_solution_text_in_the_course_notation(capsys: pytest.CaptureFixture[str]) -> None:
+    """The text names every quantity as the spec's notation prints it (the JSON keeps the engine's keys)."""
+    code, out, _ = numeric(capsys, "specs/square_221_course.yaml")
+    assert code == 0
+    for block in [
+        "Gradient descent: theta <- theta - gamma * dL/dtheta with gamma = 0.01, 1 step",
+        "    w^(1) = [ -2.0000  3.0000 ]\n            [  2.0000  1.0000 ]",
+        "    net^(1) = [ 5.0000 ]", "    a^(1) = [ 25.0000 ]", "    a^(2) = y = [ 1.0000 ]",
+        "  Deltas (from the loss back)\n    delta^(2) = [ 4.0000 ]\n    delta^(1) = [ -80.0000 ]",
+        "    dL/dw^(2) = [ 100.0000  196.0000 ]",
+        "  Updated parameters (theta - gamma * dL/dtheta)\n    w^(1) = [ -0.4000   5.4000 ]",
+    ]:
+        assert block in out
+    assert not any(engine in out for engine in ("s_1", "z_1", "delta_2", "w_1", "dL/dw_2", "0.01 * "))
+    code, out, _ = numeric(capsys, "specs/relu_4321_course.yaml", "--target", "dL/dh_2")
+    assert "theta <- theta - 0.1 * dl/dtheta" in out and "\n    l = 0.4751\n" in out
+    assert "    sigma^3 = [ -0.9748 ]" in out and "    h^3 = [ 0.0252 ]" in out  # the output h_3 once
+    assert "  Asked for\n    dl/dh^2 = [ -0.6823 ]" in out
+    code, out, _ = numeric(capsys, "specs/square_221_course.yaml", "--json")
+    assert set(json.loads(out)["steps"][0]["forward"]) == {"s_1", "z_1", "s_2", "z_2"}
+
+
 def test_format_matrix_aligns_columns_and_never_prints_minus_zero() -> None:
     assert format_matrix("A", np.array([[1.5, -20.25], [-1e-9, 3.0]]), digits=2) == [
         "A = [ 1.50  -20.25 ]",

@@ -88,7 +88,7 @@ def test_equations_and_index_ranges() -> None:
     ("ｘ", "FULLWIDTH LATIN SMALL LETTER X", 0),
     ("1" * 31, "longer than 30 digits", 0),
     ("", "empty", 0),
-    ("x |y|", "absolute values", 2),
+    ("x |y", "expected '|'", 4),  # |..| is abs(..); one left open is an error
     (r"\begin{cases} 1 \end{cases}", "unsupported environment", 7),
 ])
 def test_unreadable_text_says_what_and_where(text: str, message: str, position: int) -> None:
@@ -117,10 +117,52 @@ def test_tokens_carry_positions_and_unicode_operators() -> None:
     assert tokens[-1].kind == "end" and tokens[-1].pos == len("δ_1 ⊙ σ′(s) − x")
 
 
+@pytest.mark.parametrize(("text", "top", "bottom"), [(r"\frac12", "1", "2"), (r"\frac1N", "1", "N"),
+                                                     (r"\frac{1}2", "1", "2"), (r"\dfrac ab", "a", "b")])
+def test_braceless_fraction_arguments_are_one_character_each(text: str, top: str, bottom: str) -> None:
+    """As TeX reads them: \\frac12 is 1/2 (not 12/...), \\frac ab is a/b."""
+    node = rhs(text)
+    assert isinstance(node, BinOp) and node.op == "/" and node.frac
+    assert [getattr(node.left, "text", None), getattr(node.right, "text", None)] == [top, bottom]
+    product = rhs(r"\frac12 x")
+    assert isinstance(product, BinOp) and product.op == "*" and product.right.text == "x"
+
+
+def test_braceless_accents_and_fonts_take_one_letter() -> None:
+    assert rhs(r"\hat y") == Name(0, 6, "y_hat") and rhs(r"\hat{y}").text == "y_hat"
+    assert rhs(r"\vec t").text == "t" and rhs(r"\vec t").font == "vec"
+    assert rhs(r"\mathbf W").text == "W" and rhs(r"\mathbf W").font == "mathbf"
+    bold_w_x = rhs(r"\mathbf Wx")  # TeX: a bold W, then x
+    assert isinstance(bold_w_x, BinOp) and bold_w_x.left.text == "W" and bold_w_x.right.text == "x"
+    loss = rhs(r"\frac{\partial L(\vec t; \vec y)}{\partial w_{ji}^{(1)}}").left.operand
+    assert isinstance(loss, Call) and [arg.text for arg in loss.args] == ["t", "y"]
+    assert rhs(r"\sqrt2 x").left.args[0].text == "2"
+    with pytest.raises(AnswerSyntaxError, match="one letter or digit"):
+        parse(r"\hat +")
+
+
+@pytest.mark.parametrize(("text", "primes"), [(r"\sigma^\prime(z)", 1), (r"\sigma_2^{\prime}(z^2)", 1),
+                                              (r"f^{\prime\prime}(s)", 2), (r"f_{out}^{'}(s)", 1),
+                                              (r"\sigma'(z)", 1)])
+def test_primes_written_as_superscripts(text: str, primes: int) -> None:
+    node = rhs(text)
+    assert isinstance(node, Call) and isinstance(node.func, Scripted)
+    assert node.func.primes == primes and node.func.sup is None
+
+
+def test_bars_are_absolute_values() -> None:
+    node = rhs(r"\left|p - t\right| |p|")
+    assert isinstance(node, BinOp) and node.op == "*"
+    assert all(isinstance(side, Call) and side.func.text == "abs" for side in (node.left, node.right))
+    nested = rhs("|p - |t||")
+    assert isinstance(nested, Call) and isinstance(nested.args[0].right, Call)
+
+
 _ALPHABET = st.sampled_from(list("xyzWstδσ_^{}()[]'+-*/=<>,.&|!0123456789 ⊙·×\\") +
                             [r"\frac", r"\sum", r"\partial", r"\left(", r"\right)", r"\odot", r"\cdot", r"\top",
                              r"\begin{bmatrix}", r"\end{bmatrix}", r"\\", r"\delta", r"\mathbf{1}", "_{", "^{(",
-                             "delta_", "f_1'(", "1_N", "sum_{n=1}^{N}", "dL/d", r"\underbrace{", r"\sqrt"])
+                             "delta_", "f_1'(", "1_N", "sum_{n=1}^{N}", "dL/d", r"\underbrace{", r"\sqrt",
+                             r"\hat", r"\vec", r"\prime", r"\frac12", "|"])
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

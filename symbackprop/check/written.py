@@ -76,6 +76,8 @@ def _script(items: list[Item], k: int) -> tuple[list[Item], int] | None:
     item = items[k]
     if isinstance(item, Group) and item.open == "{":
         return item.items, k + 1
+    if isinstance(item, Group) and item.open == "(":
+        return [item], k + 1  # w^(1), s^(rec,2): the plain-text layer style the tool prints
     if isinstance(item, Tok):
         if item.kind == "num" and len(item.text) > 1 and item.text.isdigit():
             return [Tok("num", item.text[0], item.pos)], k + 1  # x_12 is x_{1}2 in TeX: keep the 1 only
@@ -121,6 +123,10 @@ def parse_name(items: list[Item]) -> WrittenName | None:
     if gradient is not None:
         inner = parse_name(gradient)
         return None if inner is None or inner.form == "grad" else replace(inner, text=text, form="grad")
+    while isinstance(items[0], Group) and items[0].open == "{" and len(items) > 1:
+        items = strip(items[0].items) + items[1:]  # {w^{(1)}}': the braces keep the prime off the superscript
+        if not items:
+            return None
     found = _base(items)
     if found is None:
         return None
@@ -137,6 +143,10 @@ def parse_name(items: list[Item]) -> WrittenName | None:
                 return None
             content, k = script
             written = label(content)
+            head, comma, last = written.rpartition(",")
+            if item.text == "^" and comma and head and (last in UPDATE_LABELS or last in CURRENT_LABELS):
+                form = "update" if last in UPDATE_LABELS else "current"  # w^{(2),t+1}: layer 2, after the step
+                written = head
             if item.text == "^" and written in _TRANSPOSE_LABELS:
                 transposed = True
             elif item.text == "^" and written in _PRIME_LABELS:

@@ -11,6 +11,7 @@ feedback (a shared weight's gradient needs one path per cycle).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from symbackprop.verify.limits import MAX_PATHS
@@ -59,14 +60,16 @@ def partial(vocab: Vocabulary, top: str, bottom: str, text: str) -> Chain:
     return Chain(top, bottom, found, text)
 
 
-def product(left: Chain, right: Chain) -> Chain:
-    """Paths joined where one factor's bottom is the other's top, in either written order."""
+def product(left: Chain, right: Chain, spell: Callable[[str], str] = str) -> Chain:
+    """Paths joined where one factor's bottom is the other's top, in either written order; `spell` writes a
+    name in the spec's notation (for the message)."""
     if left.bottom == right.top:
         upper, lower = left, right
     elif right.bottom == left.top:
         upper, lower = right, left
     else:
-        raise ChainProblem(f"{left.text} · {right.text} does not chain: {left.bottom} is not {right.top}")
+        raise ChainProblem(f"{left.text} · {right.text} does not chain: {spell(left.bottom)} is not "
+                           f"{spell(right.top)}")
     joined: Counter[Path] = Counter()
     for low, m in lower.paths.items():
         for high, k in upper.paths.items():
@@ -76,10 +79,11 @@ def product(left: Chain, right: Chain) -> Chain:
     return Chain(upper.top, lower.bottom, joined, f"{left.text} · {right.text}")
 
 
-def total(left: Chain, right: Chain) -> Chain:
+def total(left: Chain, right: Chain, spell: Callable[[str], str] = str) -> Chain:
     if (left.top, left.bottom) != (right.top, right.bottom):
         raise ChainProblem(f"{left.text} and {right.text} are derivatives of different things "
-                           f"(d{left.top}/d{left.bottom} and d{right.top}/d{right.bottom}); they cannot be added")
+                           f"(d{spell(left.top)}/d{spell(left.bottom)} and d{spell(right.top)}/d{spell(right.bottom)})"
+                           f"; they cannot be added")
     return Chain(left.top, left.bottom, left.paths + right.paths, f"{left.text} + {right.text}")
 
 
@@ -89,17 +93,23 @@ def _shown(path: Path) -> str:
 
 def compare(vocab: Vocabulary, answer: Chain, bottom: str, target: str) -> list[str]:
     """Feedback sentences for a chain answer for d L / d `bottom`; empty when it is right."""
+    names = vocab.names
+
+    def spell(name: str) -> str:  # in the spec's notation: net^(1), a^(1), E
+        return names.loss_text() if name == LOSS else names.text(name)
+
     if (answer.top, answer.bottom) != (LOSS, bottom):
-        return [f"the chain is d{answer.top}/d{answer.bottom}, but {target} is dL/d{bottom}"]
+        return [f"the chain is d{spell(answer.top)}/d{spell(answer.bottom)}, but {target} is "
+                f"{names.gradient_text(bottom)}"]
     expected = paths(vocab, bottom, LOSS)
     sentences = []
     for path, count in (expected - answer.paths).items():
         through = path[1] if len(path) > 2 else path[-1]
         shared = " (a weight shared across cycles collects one term per cycle)" if "^(" in through else ""
         times = "" if count == 1 else f" ({count} times)"
-        sentences.append(f"a path is missing: {bottom} also reaches the loss through {through}: "
-                         f"{_shown(path)}{times}{shared}")
+        sentences.append(f"a path is missing: {spell(bottom)} also reaches the loss through {spell(through)}: "
+                         f"{_shown(tuple(map(spell, path)))}{times}{shared}")
     for path, count in (answer.paths - expected).items():
         what = f"counted {expected[path] + count} times" if path in expected else "not a path of the network"
-        sentences.append(f"the path {_shown(path)} is {what}")
+        sentences.append(f"the path {_shown(tuple(map(spell, path)))} is {what}")
     return sentences

@@ -17,6 +17,7 @@ from sympy import (
     Basic,
     Expr,
     Float,
+    Heaviside,
     Integer,
     Max,
     Min,
@@ -26,8 +27,14 @@ from sympy import (
     Rational,
     Sum,
     Symbol,
+    cos,
+    cosh,
     exp,
     log,
+    sech,
+    sign,
+    sin,
+    sinh,
     tanh,
 )
 from sympy.core.relational import Relational
@@ -40,7 +47,8 @@ from symbackprop.verify import sizes
 from symbackprop.verify.lexer import AnswerSyntaxError
 
 Axes = tuple[Symbol, ...]
-_UNARY = {exp: np.exp, log: np.log, tanh: np.tanh, Abs: np.abs}
+_UNARY = {exp: np.exp, log: np.log, tanh: np.tanh, Abs: np.abs, sin: np.sin, cos: np.cos, sinh: np.sinh,
+          cosh: np.cosh, sech: lambda v: 1 / np.cosh(v), sign: np.sign}
 _RELATIONS = {">": np.greater, "<": np.less, ">=": np.greater_equal, "<=": np.less_equal}
 
 
@@ -114,6 +122,10 @@ class EntryEvaluator:
         if isinstance(expr, Relational):
             (left, right), axes = self.combine([self.value(expr.lhs, bound), self.value(expr.rhs, bound)])
             return _RELATIONS[expr.rel_op](left, right).astype(np.float64), axes
+        if isinstance(expr, Heaviside):  # the step, relu' of an entry in a custom activation's derivative
+            value, axes = self.value(expr.args[0], bound)
+            at_zero = float(expr.args[1]) if len(expr.args) > 1 else 0.5
+            return np.heaviside(value, at_zero), axes
         if isinstance(expr, (BooleanTrue, BooleanFalse)):
             return np.asarray(float(bool(expr))), ()
         function = _UNARY.get(type(expr))

@@ -182,13 +182,14 @@ def scales(loss: str, reduction: str, output: str, target_name: str, n_samples: 
 
 
 def dependence(target: str, leaves: list[str], answer_moves: Callable[[str], bool],
-               target_moves: Callable[[str], bool]) -> list[str]:
-    """Which leaves change the answer but not the target, and the other way round."""
+               target_moves: Callable[[str], bool], spell: Callable[[str], str] = str) -> list[str]:
+    """Which leaves change the answer but not the target, and the other way round; `spell` writes a leaf's
+    name in the spec's notation."""
     sentences = []
     for leaf in leaves:
         answer, truth = answer_moves(leaf), target_moves(leaf)
         if truth and not answer:
-            sentences.append(f"your answer does not depend on {leaf}, but {target} does")
+            sentences.append(f"your answer does not depend on {spell(leaf)}, but {target} does")
         elif answer and not truth:
-            sentences.append(f"your answer depends on {leaf}, but {target} does not")
+            sentences.append(f"your answer depends on {spell(leaf)}, but {target} does not")
     return sentences

@@ -40,12 +40,13 @@ def with_hints(verifier: Verifier, result: VerifyResult, level: int) -> VerifyRe
     formula: revealing sentences become level-1 hints and `expected` is left empty."""
     if level <= 0 or result.verdict != "different":
         return result
+    name = result.extra.get("name", result.target)  # the engine's name (result.target is in the spec's notation)
     try:
-        case = verifier.case(result.target)
+        case = verifier.case(name)
     except UnknownTarget:
         return result
     target = case.target
-    first = [_credit_hint(verifier, result.target, credit) for credit in result.partial_credit]
+    first = [_credit_hint(verifier, name, credit) for credit in result.partial_credit]
     safe = [sentence for sentence in result.feedback if _EQUATION not in sentence]
     level_one = first[0] if first else "; ".join(safe) if safe else \
         f"your answer is not {target.lhs_text()} and matches no single common mistake: compare it with the chain " \
@@ -74,7 +75,8 @@ def _credit_hint(verifier: Verifier, target: str, credit: Credit) -> str:
         if found is not None:
             parts.append(f"in {found.name}: {found.lead}")
         elif kind == "transpose_result":
-            parts.append(f"the result is transposed: {target} has the size of what it differentiates by")
+            parts.append(f"the result is transposed: {verifier.case(target).shown} has the size of what it "
+                         f"differentiates by")
         else:
             parts.append(kind.replace("_", " "))
     return "; and ".join(parts)

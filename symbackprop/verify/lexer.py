@@ -41,7 +41,8 @@ GREEK = (
 #: Commands read as operators or structure; every other command outside GREEK is refused.
 COMMANDS = frozenset({
     "cdot", "times", "ast", "odot", "circ", "top", "intercal", "prime", "partial", "sum", "frac", "dfrac", "tfrac",
-    "sqrt", "exp", "log", "ln", "tanh", "cosh", "sinh", "max", "min", "le", "leq", "ge", "geq", "lt", "gt",
+    "sqrt", "exp", "log", "ln", "tanh", "cosh", "sinh", "sin", "cos", "sgn", "max", "min", "le", "leq", "ge", "geq",
+    "lt", "gt",
     "underbrace",
     "begin", "end", "mathbf", "boldsymbol", "bm", "mathrm", "mathit", "mathsf", "vec", "operatorname", "text",
     "textrm", "mathcal", "mathbb", "Sigma", "hat", "widehat", "oslash", "nabla",

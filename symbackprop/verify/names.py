@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sympy import Abs as SympyAbs
-from sympy import Integer, Lambda, Max, Min, Piecewise, cosh, exp, log, sech, sinh, sqrt, tanh
+from sympy import Integer, Lambda, Max, Min, Piecewise, cos, cosh, exp, log, sech, sign, sin, sinh, sqrt, tanh
 from sympy.matrices.expressions import MatrixSymbol
 
 from symbackprop import rules
@@ -26,6 +26,7 @@ MATH_FUNCTIONS = {
     "exp": (exp, exp), "log": (log, lambda v: 1 / v), "ln": (log, lambda v: 1 / v), "sqrt": (sqrt, None),
     "abs": (SympyAbs, None), "sech": (sech, lambda v: -sech(v) * tanh(v)), "cosh": (cosh, sinh),
     "sinh": (sinh, cosh), "H": (lambda v: Piecewise((1, v > 0), (0, True)), None),  # H: the step function
+    "sin": (sin, cos), "cos": (cos, lambda v: -sin(v)), "sign": (sign, None), "sgn": (sign, None),
 }
 #: Functions of two scalars.
 BINARY_FUNCTIONS = {"max": Max, "min": Min}

@@ -140,7 +140,7 @@ class Answer(Node):
 
 _FONTS = frozenset({"mathbf", "boldsymbol", "bm", "mathrm", "mathit", "mathsf", "vec", "operatorname", "text",
                     "textrm", "mathcal", "mathbb"})
-_FUNCTION_COMMANDS = frozenset({"exp", "log", "ln", "tanh", "cosh", "sinh", "max", "min"})
+_FUNCTION_COMMANDS = frozenset({"exp", "log", "ln", "tanh", "cosh", "sinh", "sin", "cos", "sgn", "max", "min"})
 _PRODUCT_COMMANDS = frozenset({"cdot", "times", "ast"})
 _HADAMARD_COMMANDS = frozenset({"odot", "circ", "oslash"})
 _RELATIONS = {">": ">", "<": "<", ">=": ">=", "<=": "<=", "gt": ">", "lt": "<", "ge": ">=", "geq": ">=",
@@ -160,6 +160,7 @@ class _Parser:
         self.tokens = tokens
         self.i = 0
         self.depth = depth
+        self.bars = 0  # how many |..| are open: inside one, a `|` closes it rather than starting a factor
         self.terms = 0
         self.deadline = deadline
 
@@ -256,7 +257,9 @@ class _Parser:
         if token.kind == "cmd":
             return token.text not in _PRODUCT_COMMANDS | _HADAMARD_COMMANDS | {"end", "top", "intercal", "prime"} \
                 and token.text not in _RELATIONS
-        return token.kind == "op" and token.text in ("(", "{", "[", "|") and not self.at_ranges()
+        if token.kind == "op" and token.text == "|":
+            return not self.bars
+        return token.kind == "op" and token.text in ("(", "{", "[") and not self.at_ranges()
 
     def product(self) -> Node:
         self.count()
@@ -300,7 +303,12 @@ class _Parser:
 
         while True:
             token = self.peek()
-            if token.kind == "op" and token.text in ("_", "^"):
+            marks = self.prime_marks() if token.kind == "op" and token.text == "^" else 0
+            if marks:  # \sigma^\prime(z), \sigma_2^{\prime\prime}: primes written as a superscript
+                if sup is not None or index is not None:
+                    node, sub, sup, primes, index = wrap(), None, None, 0, None
+                primes += marks
+            elif token.kind == "op" and token.text in ("_", "^"):
                 if (sub if token.text == "_" else sup) is not None or (primes and token.text == "^") \
                         or index is not None:  # f'_{out}: the prime may come before the subscript
                     node, sub, sup, primes, index = wrap(), None, None, 0, None
@@ -331,15 +339,44 @@ class _Parser:
                     args.append(self.side())
                 close = self.expect("op", ")")
                 node, sub, sup, primes, index = Call(func.start, close.end, func, tuple(args)), None, None, 0, None
-            elif (calls and isinstance(node, Name) and node.command and node.text in _FUNCTION_COMMANDS | {"sigma"}
+            elif (calls and isinstance(node, Name) and (node.command and node.text in _FUNCTION_COMMANDS | {"sigma"}
+                                                        or node.font == "operatorname")
                   and self.starts_factor() and not self.at("op", "(")):
-                func = wrap()  # \tanh s_1: a function applied without brackets
+                func = wrap()  # \tanh s_1, \operatorname{sign}{(s)}: a function applied without brackets
                 self.enter()
                 arg = self.postfix(self.atom())
                 self.depth -= 1
                 node, sub, sup, primes, index = Call(func.start, arg.end, func, (arg,)), None, None, 0, None
             else:
                 return wrap()
+
+    def prime_marks(self) -> int:
+        """After `^`: the number of primes if the superscript is only primes (^\\prime, ^{\\prime\\prime}, ^{'}),
+        all consumed; else 0, nothing consumed."""
+        braced = self.at("op", "{", ahead=1)
+        ahead = 2 if braced else 1
+        count = 0
+        while self.at("cmd", "prime", ahead=ahead + count) or self.at("op", "'", ahead=ahead + count):
+            count += 1
+            if not braced:
+                break
+        if not count or (braced and not self.at("op", "}", ahead=ahead + count)):
+            return 0
+        for _ in range(ahead + count + int(braced)):
+            self.take()
+        return count
+
+    def single(self) -> Node:
+        """A braceless argument (\\frac12, \\hat y, \\mathbf W): one character, as TeX reads it; the rest of a
+        longer name or number is left for what follows."""
+        token = self.peek()
+        if token.kind in ("name", "num") and len(token.text) > 1 and token.text.isalnum():
+            first = Token(token.kind, token.text[0], token.pos, token.pos + 1, token.space_before)
+            rest = Token(token.kind, token.text[1:], token.pos + 1, token.end)
+            self.tokens[self.i:self.i + 1] = [first, rest]
+        if not (token.kind in ("name", "num") or token.kind == "cmd" and token.text in GREEK):
+            raise self.fail(f"expected '{{' or one letter or digit, found {_describe(token)}", token)
+        return self.atom()
 
     @staticmethod
     def callable(node: Node) -> bool:
@@ -427,6 +464,15 @@ class _Parser:
         self.terms += inner.terms
         return node
 
+    def argument(self) -> Node:
+        """A command's argument: {..}, or one character (\\frac12, \\hat y, \\mathbf W, \\sqrt2)."""
+        if self.at("op", "{"):
+            start = self.take()
+            node = self.side()
+            close = self.expect("op", "}")
+            return replace(node, start=start.pos, end=close.end) if not isinstance(node, Name) else node
+        return self.single()
+
     def group(self) -> Node:
         """A {..} argument, or a single atom (\\frac12 style)."""
         if self.at("op", "{"):
@@ -460,8 +506,12 @@ class _Parser:
             return replace(node, start=token.pos, end=close.end)  # messages quote the brackets too
         if token.kind == "op" and token.text == "[":
             return self.bracket(token)
-        if token.kind == "op" and token.text == "|":
-            raise self.fail("absolute values |..| are not supported; write abs(..)", token)
+        if token.kind == "op" and token.text == "|":  # |s|, \left|s\right|: abs(s)
+            self.bars += 1
+            inner = self.side()
+            self.bars -= 1
+            close = self.expect("op", "|")
+            return Call(token.pos, close.end, Name(token.pos, token.end, "abs"), (inner,))
         raise self.fail(f"expected a number, a name or '(', found {_describe(token)}", token)
 
     def at_relation(self) -> bool:
@@ -497,12 +547,12 @@ class _Parser:
             return self.sum_over(token)
         if name in ("frac", "dfrac", "tfrac"):
             self.enter()
-            top, bottom = self.group(), self.group()
+            top, bottom = self.argument(), self.argument()
             self.depth -= 1
             return BinOp(token.pos, self.end_of(bottom), "/", top, bottom, frac=True)
         if name == "sqrt":
             self.enter()
-            arg = self.group()
+            arg = self.argument()
             self.depth -= 1
             return Call(token.pos, self.end_of(arg), Name(token.pos, token.end, "sqrt", command=True), (arg,))
         if name in _FUNCTION_COMMANDS:
@@ -520,19 +570,15 @@ class _Parser:
             self.depth -= 1
             return Diff(token.pos, self.end_of(loss or operand), operand, "nabla", loss)
 
-        if name in ("hat", "widehat"):  # \hat{y}: the name y_hat
-            self.expect("op", "{")
-            inner = self.take()
-            close = self.expect("op", "}")
-            if inner.kind != "name" or len(inner.text) != 1:
-                raise self.fail(f"\\{name} takes one letter, as in \\hat{{y}}", inner)
-            return Name(token.pos, close.end, inner.text + "_hat")
-        if name in _FONTS:
-            self.expect("op", "{")
-            inner = self.side()
-            close = self.expect("op", "}")
+        if name in ("hat", "widehat"):  # \hat{y}, \hat y: the name y_hat
+            inner = self.argument()
+            if not isinstance(inner, Name) or inner.command or len(inner.text) != 1:
+                raise self.fail(f"\\{name} takes one letter, as in \\hat{{y}}", token)
+            return Name(token.pos, self.end_of(inner), inner.text + "_hat")
+        if name in _FONTS:  # \mathbf{W}, \mathbf W, \vec t
+            inner = self.argument()
             if isinstance(inner, Name):
-                return Name(token.pos, close.end, inner.text, inner.command, name)
+                return Name(token.pos, self.end_of(inner), inner.text, inner.command, name)
             return inner
         if name == "underbrace":
             self.enter()

@@ -216,6 +216,10 @@ class Resolver:
         raise AnswerSyntaxError(f"unknown name '{written}' at position {node.start + 1}{hint}; this network knows "
                                 f"{self.vocab.known()}", node.start)
 
+    def spell(self, name: str) -> str:
+        """A symbol's engine name as the spec's notation writes it (the loss too), for messages."""
+        return self.vocab.names.loss_text() if name == chains.LOSS else self.vocab.names.text(name)
+
     def suggestion(self, base: str, sub: Script | None, sup: Script | None) -> str:
         """A symbol the unknown name may mean: the same but for case (w_{11}^{(1)} for W_1), or a close spelling."""
         labels = [label.strip("()") for label in (sub.label if sub else None, sup.label if sup else None) if label]
@@ -223,9 +227,9 @@ class Resolver:
         for spelled in spellings:
             same = [name for name in self.vocab.symbols if name.lower() == spelled.lower()]
             if same:
-                return f" (did you mean {same[0]}?)"
+                return f" (did you mean {self.vocab.names.text(same[0])}?)"
         close = difflib.get_close_matches(spellings[0], list(self.vocab.symbols), n=1, cutoff=0.6)
-        return f" (did you mean {close[0]}?)" if close else ""
+        return f" (did you mean {self.vocab.names.text(close[0])}?)" if close else ""
 
     def function(self, base: str, sub: str | None, primes: int, node: Node) -> Func | None:
         """f, f_1, the notation's letter (sigma, sigma_1), a `{function: f_3}` label, an activation's own name
@@ -259,16 +263,18 @@ class Resolver:
         elif len(parts) == 1 and not dims:
             targets = [0]
         else:
-            raise self.error(f"{self.text(node)}: {symbol.name} is {shape_text(symbol.shape)}, so it takes "
+            raise self.error(f"{self.text(node)}: {self.vocab.names.text(symbol.name)} is {shape_text(symbol.shape)}, "
+                             f"so it takes "
                              f"{max(len(dims), 1)} index(es), not {len(parts)}", node)
         position = [Integer(0), Integer(0)]
         for part, dim in zip(parts, targets, strict=True):
             size = symbol.shape[dim]
-            where = f"{'rows' if dim == 0 else 'columns'} of {symbol.name}"
+            where = f"{'rows' if dim == 0 else 'columns'} of {self.vocab.names.text(symbol.name)}"
             count = int(size) if isinstance(size, Integer) else self.vocab.n_samples  # N: the test points' samples
             if part.isdigit():
                 if not 1 <= int(part) <= count:
-                    raise ShapeProblem(f"{self.text(node)}: index {part} is out of range ({symbol.name} has "
+                    raise ShapeProblem(f"{self.text(node)}: index {part} is out of range "
+                                       f"({self.vocab.names.text(symbol.name)} has "
                                        f"{size} {'rows' if dim == 0 else 'columns'})")
                 position[dim] = Integer(int(part) - 1)
             elif part.isalpha() and len(part) == 1:
@@ -419,7 +425,7 @@ class Resolver:
         if self.chainish(left) or self.chainish(right):
             if op == "-":
                 raise ChainProblem(f"{self.text(node)}: paths of a chain add up; they are never subtracted")
-            return chains.total(self.as_chain(left, node.left), self.as_chain(right, node.right))
+            return chains.total(self.as_chain(left, node.left), self.as_chain(right, node.right), self.spell)
         left, right = self.as_value(left, node.left), self.as_value(right, node.right)
         if isinstance(left, Scalar) != isinstance(right, Scalar):
             left, right = self.mixed(left), self.mixed(right)
@@ -458,7 +464,7 @@ class Resolver:
     def multiply(self, left: Value, right: Value, node: Node) -> Value:
         if self.chainish(left) or self.chainish(right) or (isinstance(left, PartialRef)
                                                          and isinstance(right, PartialRef)):
-            return chains.product(self.as_chain(left, node), self.as_chain(right, node))
+            return chains.product(self.as_chain(left, node), self.as_chain(right, node), self.spell)
         if isinstance(left, Diagonal) or isinstance(right, Diagonal):
             return self.diagonal_product(left, right, node)
         left, right = self.as_value(left, node), self.as_value(right, node)
@@ -653,9 +659,10 @@ class Resolver:
                              node.label)
         delta = chains.partial(self.vocab, chains.LOSS, self.vocab.delta_of[label.expr.name], label.text)
         if (inner.top, inner.bottom) != (delta.top, delta.bottom) or inner.paths != delta.paths:
-            raise ChainProblem(f"the part grouped under {label.expr.name} is d{inner.top}/d{inner.bottom} along "
-                               f"{sum(inner.paths.values())} path(s), not {label.expr.name} = "
-                               f"dL/d{delta.bottom}")
+            spell = self.vocab.names.text
+            raise ChainProblem(f"the part grouped under {spell(label.expr.name)} is d{spell(inner.top)}/"
+                               f"d{spell(inner.bottom)} along {sum(inner.paths.values())} path(s), not "
+                               f"{spell(label.expr.name)} = {self.vocab.names.gradient_text(delta.bottom)}")
         return inner
 
     # --- functions ---------------------------------------------------------------------
@@ -687,7 +694,8 @@ class Resolver:
         if func.activation is not None and owner is not None and owner.activation.kind != activation.kind:
             what = f"the derivative of {activation.kind}" if func.order else activation.kind
             self.notes.append(f"{func.text} is {what}, but layer {owner.name}'s activation is "
-                              f"{owner.activation.kind}: write f_{owner.name}{chr(39) * func.order}")
+                              f"{owner.activation.kind}: write "
+                              f"{self.vocab.names.function_text(owner.label)}{chr(39) * func.order}")
         label = layer.label if layer else func.label
         if func.order > 1:
             raise self.error(f"{func.text}: only f and f' are supported", node)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 from sympy import Expr
 
 from symbackprop.forms import FORMS
@@ -98,6 +99,20 @@ def reread(net: Network, forms: Sequence[str] = FORMS, formats: Sequence[str] = 
     return RoundTrip(checked, tuple(misread))
 
 
+def _agree(got: np.ndarray, want: np.ndarray) -> bool:
+    """The same values: close where the definition is finite, and the same nan or infinity where it is not
+    (a log of a softmax that underflows at a test point is -inf in both)."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return False
+    finite = np.isfinite(want)
+    if not np.array_equal(finite, np.isfinite(got)):
+        return False
+    if not np.array_equal(got[~finite], want[~finite], equal_nan=True):
+        return False
+    return close(got[finite], want[finite])
+
+
 def _reread_forward(verifier: Verifier, expr: Expr, printed: str) -> tuple[str, tuple[str, ...]] | None:
     """(verdict, why) if the printed right side of a forward equation is not the expression it was printed
     from, at the first test points; None if it is."""
@@ -111,7 +126,7 @@ def _reread_forward(verifier: Verifier, expr: Expr, printed: str) -> tuple[str, 
         for point in verifier.points.values[:2]:
             got = verifier.points.evaluate(value.expr, point)
             want = verifier.points.evaluate(verifier.vocab.sized(expr), point)
-            if got.shape != want.shape or not close(got, want):
+            if not _agree(got, want):
                 return "different", (f"it is not its definition at the test points: {got} where {want}",)
     except AnswerSyntaxError as error:
         return "unreadable", (str(error),)

@@ -108,6 +108,7 @@ class Case:
         self.expected = [self.value_at(point) for point in verifier.points.values]
         self._extra: list[Array] | None = None
         self.right = target.text("matrix")
+        self.shown = target.lhs_text()  # the target's name as the spec's notation writes it, for sentences
         self._values: dict[tuple[int, int], Array] = {}
         self._moves: dict[str, bool] = {}
         self._mutations: list[Mutation] = []
@@ -161,7 +162,7 @@ class Case:
             ratios = scales(loss.kind, loss.reduction, spelling.text(v.mutator.output),
                             spelling.text(v.mutator.target_name), v.vocab.n_samples, sign, self.right,
                             spelling.loss_text())
-            self._explainer = Explainer(self.target.name, self.right, ratios, self._mutations, self.value,
+            self._explainer = Explainer(self.shown, self.right, ratios, self._mutations, self.value,
                                         self.expected, frozenset({v.mutator.output, v.mutator.target_name}))
         return self._explainer
 
@@ -317,10 +318,11 @@ class Verifier:
 
     def _blank(self, grading: _Grading, shown: str) -> VerifyResult:
         case, asked = grading.case, grading.asked
-        name = asked.name if asked is not None else grading.question.id if grading.question is not None else \
+        name = asked.lhs_text() if asked is not None else grading.question.id if grading.question is not None else \
             (grading.written or "")
         expected = "" if case is None else case.latex if grading.entry is None else to_latex(asked.matrix, self.names)
-        return VerifyResult(name, "different", expected, shown)
+        engine = {"name": asked.name} if asked is not None else {}  # the engine's name: dL/dz_2 for dl/dh^2
+        return VerifyResult(name, "different", expected, shown, extra=engine)
 
     def _verify(self, grading: _Grading, answer: str, shown: str) -> VerifyResult:
         def result(verdict: str, sentences: list[str] | tuple[str, ...], judged: Judgement | None = None,
@@ -353,14 +355,18 @@ class Verifier:
                 if grading.choices is not None:
                     chosen = self.chosen(grading.choices, grading.case, lhs[1])
                     if chosen is None:
-                        return result("different", [f"the left side is {lhs[0]}, but question {grading.question.id} "
-                                                    f"asks {', '.join(t.name for t in grading.choices)}"], _wrong([]))
+                        side = self.derivation.target(lhs[0]).lhs_text()
+                        return result("different", [f"the left side is {side}, but question {grading.question.id} "
+                                                    f"asks {', '.join(t.lhs_text() for t in grading.choices)}"],
+                                      _wrong([]))
                     grading.asked = chosen
                     grading.entry = chosen.entry if isinstance(chosen, EntryTarget) else lhs[1]
             case, entry = grading.case, grading.entry
             if lhs is not None and (lhs[0] != case.target.name or not _same_entry(lhs[1], entry, case.symbol.shape)):
-                written = lhs[0] if lhs[1] is None else f"{lhs[0]} entry ({', '.join(_shown(i) for i in lhs[1])})"
-                return result("different", [f"the left side is {written}, but the target is {grading.asked.name}"],
+                side = self.derivation.target(lhs[0]).lhs_text()
+                written = side if lhs[1] is None else f"{side} entry ({', '.join(_shown(i) for i in lhs[1])})"
+                return result("different", [f"the left side is {written}, but the target is "
+                                            f"{grading.asked.lhs_text()}"],
                               _wrong([]))
             if lhs is not None and lhs[1] is not None:
                 entry = lhs[1]
@@ -387,7 +393,7 @@ class Verifier:
                 formula_right = formula_right or side.method != "data"
                 judged.append(side)
             if not judged:
-                return result("different", [f"the answer is written through {case.target.name} itself: give its "
+                return result("different", [f"the answer is written through {case.shown} itself: give its "
                                             f"formula"], _wrong([]), " = ".join(shown_sides))
             return result("equivalent", [], _combined(judged), " = ".join(shown_sides))
         except AnswerSyntaxError as error:
@@ -454,7 +460,7 @@ class Verifier:
     def judge(self, case: Case, value: Value, resolver: Resolver, entry: Entry | None) -> Judgement:
         if isinstance(value, Chain):
             bottom = self.vocab.delta_of[case.target.symbol] if case.target.kind == "delta" else case.target.key
-            sentences = chains.compare(self.vocab, value, bottom, case.target.name)
+            sentences = chains.compare(self.vocab, value, bottom, case.shown)
             return _wrong(sentences) if sentences else Judgement(True, score=1.0)
         if isinstance(value, PartialRef):
             return self.judge(case, resolver.as_value(value, _Span(value.text)), resolver, entry)
@@ -466,7 +472,7 @@ class Verifier:
             return self.judge_explicit(case, value)
         if isinstance(value, Scalar):
             return self.judge_scalar(case, value, resolver, entry)
-        raise AnswerSyntaxError(f"{getattr(value, 'text', 'this')} is not a formula for {case.target.name}", 0)
+        raise AnswerSyntaxError(f"{getattr(value, 'text', 'this')} is not a formula for {case.shown}", 0)
 
     def decide(self, case: Case, answer: list[Array], pick: Pick, prove: Callable[[Deadline], Proof | None],
                more: Callable[[], list[Array]], moves: Callable[[str], bool] | None, written: set[str]) -> Judgement:
@@ -527,14 +533,14 @@ class Verifier:
                         credits, score = [Credit("fprime_missing", CREDIT["fprime_missing"], sentences[0])], \
                             CREDIT["fprime_missing"]
                 if not credits and moves is not None:
-                    sentences = dependence(case.target.name, self.leaves(case, written), moves, case.moves) + \
-                        sentences
+                    sentences = dependence(case.shown, self.leaves(case, written), moves, case.moves,
+                                           self.names.text) + sentences
         except OutOfTime as error:
             if error.deadline is not budget:
                 raise
             difference = relative_difference(np.concatenate([a.ravel() for a in answer]),
                                              np.concatenate([pick(e).ravel() for e in expected[:count]]))
-            sentences, credits, score = [f"it differs from {case.target.name} at the test points (relative "
+            sentences, credits, score = [f"it differs from {case.shown} at the test points (relative "
                                          f"difference {difference:.2g}); {case.right}"], [], 0.0
         return _wrong(sentences, credits, score, "numeric", count)
 
@@ -572,7 +578,7 @@ class Verifier:
         if problem:
             raise AnswerSyntaxError(f"{value.text}: {problem}", 0)
         if case.key in {s.name for s in expr.atoms(MatrixSymbol)}:
-            return _wrong([f"the answer is written through {case.target.name} itself"])
+            return _wrong([f"the answer is written through {case.shown} itself"])
         if expr.shape != case.symbol.shape:
             return self.wrong_shape(case, expr)
         compiled = self.points.compiled(expr)
@@ -589,8 +595,8 @@ class Verifier:
     def wrong_shape(self, case: Case, expr: Expr) -> Judgement:
         shape, wanted = expr.shape, case.symbol.shape
         owner = case.target.key if case.target.kind == "gradient" else case.target.symbol
-        sentence = f"your answer is {shape_text(shape)}, but {case.target.name} is {shape_text(wanted)} " \
-                   f"(the size of {owner})"
+        sentence = f"your answer is {shape_text(shape)}, but {case.shown} is {shape_text(wanted)} " \
+                   f"(the size of {self.names.text(owner)})"
         if shape == (wanted[1], wanted[0]):
             answer = self.points.each(self.points.compiled(expr))
             if all(close(a.T, e) for a, e in zip(answer, case.expected, strict=True)):
@@ -626,7 +632,7 @@ class Verifier:
                 return self.decider.grid_entries(value.expr)
             written = {s.name for s in value.expr.atoms(MatrixSymbol)}
         if int(np.prod(shape)) != int(np.prod(wanted)) or len([d for d in shape if d != 1]) > len(wanted):
-            return _wrong([f"your answer is {shape_text(shape)}, but this entry of {case.target.name} is "
+            return _wrong([f"your answer is {shape_text(shape)}, but this entry of {case.shown} is "
                            f"{shape_text(wanted or (1, 1))}"])
 
         def prove(budget: Deadline) -> Proof | None:
@@ -644,7 +650,7 @@ class Verifier:
     def judge_explicit(self, case: Case, value: Explicit) -> Judgement:
         rows, cols = len(value.cells), len(value.cells[0])
         if (rows, cols) != tuple(int(d) for d in case.symbol.shape):
-            return _wrong([f"the matrix written out is {rows}x{cols}, but {case.target.name} is "
+            return _wrong([f"the matrix written out is {rows}x{cols}, but {case.shown} is "
                            f"{shape_text(case.symbol.shape)}"])
         raw = [cell for row in value.cells for cell in row]
         cells = [with_stand_ins(cell) for cell in raw]
@@ -670,7 +676,7 @@ class Verifier:
         expected = pick(case.value_at(self.points.data))
         if close(answer, expected, rtol=NUMBER_RTOL, floor=NUMBER_RTOL):
             return Judgement(True, score=1.0, method="data", points=1)
-        return _wrong([f"on the spec's data {case.target.name} is {_numbers(expected)}, not {_numbers(answer)}"],
+        return _wrong([f"on the spec's data {case.shown} is {_numbers(expected)}, not {_numbers(answer)}"],
                       method="data", points=1)
 
     def judge_on_data(self, case: Case, value: Value, entry: Entry | None, after: bool) -> Judgement | None:
@@ -693,7 +699,7 @@ class Verifier:
         shown, truth = _numbers(got), _numbers(expected)
         lead = "this side is not what the previous one is on the data" if after else \
             "this side is not right on the spec's data"
-        return _wrong([f"{lead}: it is {shown} there, but {case.target.name} is {truth}; {case.right}"],
+        return _wrong([f"{lead}: it is {shown} there, but {case.shown} is {truth}; {case.right}"],
                       method="data", points=1)
 
     def judge_scalar(self, case: Case, value: Scalar, resolver: Resolver, entry: Entry | None) -> Judgement:
@@ -706,7 +712,7 @@ class Verifier:
         if loose:
             names = ", ".join(sorted(str(i) for i in loose))
             raise AnswerSyntaxError(f"the index {names} is free (not summed over, not on the left side): write the "
-                                    f"left side, e.g. {case.target.name}[j,i] = ...", 0)
+                                    f"left side, e.g. {case.shown}[j,i] = ...", 0)
         picks = tuple(slice(None) if isinstance(i, Symbol) else int(i) for i in entry)
         order = tuple(i for i in entry if isinstance(i, Symbol))
 
@@ -715,7 +721,7 @@ class Verifier:
 
         if not expr.free_symbols and not expr.has(MatrixElement):
             if order:
-                raise ShapeProblem(f"a single number, but {case.target.name} is {shape_text((rows, cols))}")
+                raise ShapeProblem(f"a single number, but {case.shown} is {shape_text((rows, cols))}")
             return self.judge_numbers(case, np.asarray(float(expr)), pick)
 
         shape = pick(case.expected[0]).shape
@@ -749,7 +755,7 @@ class Verifier:
                   if isinstance(index, Symbol) and index not in expr.free_symbols and size != 1]
         if not judged.equivalent and unused:
             sentences = [f"the index {', '.join(unused)} of the left side does not appear on the right: every entry "
-                         f"along it would be the same, but not in {case.target.name}", *sentences]
+                         f"along it would be the same, but not in {case.shown}", *sentences]
         return dataclasses.replace(judged, sentences=tuple(sentences))
 
     def default_entry(self, case: Case, free: set[Symbol], resolver: Resolver) -> Entry:
@@ -764,13 +770,13 @@ class Verifier:
             if symbol is not None and symbol in free:
                 given = resolver.ranges[symbol][0]
                 if given != count:
-                    raise ShapeProblem(f"the index {symbol} runs over {given} values, but in {case.target.name} "
+                    raise ShapeProblem(f"the index {symbol} runs over {given} values, but in {case.shown} "
                                        f"it counts {count}")
                 entry.append(symbol)
             elif count == 1:
                 entry.append(Integer(0))
             else:
-                raise AnswerSyntaxError(f"say which entry of {case.target.name} this is: write the left side "
+                raise AnswerSyntaxError(f"say which entry of {case.shown} this is: write the left side "
                                         f"({case.target.text('index').split(' = ')[0]} = ...)", 0)
         return entry[0], entry[1]
 
@@ -783,7 +789,7 @@ class Verifier:
             return None
         shown = ", ".join(str(i + 1) for i in hits[0])
         asked = ", ".join(str(i + 1) for i in picks)
-        return f"this is entry ({shown}) of {case.target.name}, not entry ({asked})"
+        return f"this is entry ({shown}) of {case.shown}, not entry ({asked})"
 
     # --- sizes that do not fit -----------------------------------------------------------
 
