@@ -278,10 +278,12 @@ class Derivation:
         raise UnknownTarget(f"unknown target {name!r} ({self._known()})")
 
     def _known(self) -> str:
-        values = [node.name for node in self.backprop.graph.nodes
+        values = [self.names.text(node.name) for node in self.backprop.graph.nodes
                   if node.role in ("activation", "input") and self._builder.reaches_loss(node.name)]
-        return f"known: {', '.join(self._targets)}; also dL/d<value> for {', '.join(values)}, and entries " \
-               f"like {self.targets[-1].name}[1,1]"
+        last = self.targets[-1]
+        entry = last.lhs_text() + "[1,1]" if last.kind != "delta" else self.names.entry_text(last.symbol, ("1", "1"))
+        return f"known: {', '.join(t.lhs_text() for t in self._targets.values())}; also " \
+               f"d{self.names.loss_text()}/d<value> for {', '.join(values)}, and entries like {entry}"
 
     def question(self, name: str) -> Question | None:
         """The spec's question whose id is `name`, if any (a question's id works wherever a target does)."""

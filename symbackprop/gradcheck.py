@@ -21,6 +21,7 @@ from sympy import Integer
 
 from symbackprop import budget
 from symbackprop.graph import BATCH, LEAF_ROLES
+from symbackprop.notation import PLAIN, Spelling
 from symbackprop.numeric import GradientFunction, downstream_loss
 from symbackprop.options import GRADCHECK_MAX_ENTRIES, GRADCHECK_STEP, GRADCHECK_TOLERANCE
 
@@ -67,6 +68,7 @@ class GradcheckResult:
     step: float
     tolerance: float
     floor: float
+    spelling: Spelling = PLAIN  # how the report names parameters: the spec's notation (w^(1) for w_1)
 
     @property
     def ok(self) -> bool:
@@ -76,7 +78,8 @@ class GradcheckResult:
         """A table: per parameter the entries checked, the largest relative error and a verdict."""
         lines = [f"{title}: {self.name}" if title else self.name,
                  f"  data: {self.data}; central differences, step {self.step:g}, tolerance {self.tolerance:g}"]
-        width = max(len("parameter"), *(len(name) for name in self.parameters))
+        shown = {name: self.spelling.text(name) for name in self.parameters}
+        width = max(len("parameter"), *(len(name) for name in shown.values()))
         lines.append(f"  {'parameter'.ljust(width)}  {'entries':>11}  {'max rel. error':>14}  verdict")
         for p in self.parameters.values():
             entries = f"{p.checked}/{p.total}"
@@ -85,8 +88,8 @@ class GradcheckResult:
             if p.kinks:
                 shown = ", ".join(str(list(k)) for k in p.kinks[:5]) + (", ..." if len(p.kinks) > 5 else "")
                 verdict += f"; {len(p.kinks)} at a kink, skipped: {shown}"
-            lines.append(f"  {p.name.ljust(width)}  {entries:>11}  {p.error:>14.2e}  {verdict}")
-        bad = [p.name for p in self.parameters.values() if not p.ok]
+            lines.append(f"  {self.spelling.text(p.name).ljust(width)}  {entries:>11}  {p.error:>14.2e}  {verdict}")
+        bad = [self.spelling.text(p.name) for p in self.parameters.values() if not p.ok]
         checked = sum(p.checked for p in self.parameters.values())
         skipped = sum(len(p.kinks) for p in self.parameters.values())
         note = f", {skipped} skipped at a kink" if skipped else ""
@@ -202,7 +205,7 @@ def check(net: Network, values: dict[str, Any] | None = None, seed: int = 0, ran
                                                 target.name)
     count = point[gradients.arguments[0]].shape[net.graph.nodes[0].shape.index(BATCH)]
     data = f"{origin}; {count} sample{'s' if count != 1 else ''}"
-    return GradcheckResult(net.name, data, point, results, step, tolerance, floor)
+    return GradcheckResult(net.name, data, point, results, step, tolerance, floor, net.derive().names)
 
 
 def _selected(position: tuple[int, ...], entry: tuple) -> bool:

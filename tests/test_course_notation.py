@@ -191,3 +191,16 @@ def test_derive_json_names_targets_in_the_course_notation(capsys: pytest.Capture
     [target] = json.loads(capsys.readouterr().out)["targets"]
     assert (target["target"], target["name"]) == ("dl/dh^2", "dL/dz_2")
     assert target["forms"]["matrix"]["text"].startswith(target["target"] + " = ")
+
+
+def test_gradcheck_and_target_errors_name_things_in_the_course_notation() -> None:
+    net = sbp.load(SQUARE)
+    report = net.gradcheck().report()
+    assert "  w^(1)              4/4" in report and "w_1" not in report
+    with pytest.raises(sbp.UnknownTarget) as caught:
+        net.derive().target("dL/dq")
+    assert "known: delta^(2), dL/dw^(2), delta^(1), dL/dw^(1); also dL/d<value> for x, a^(1), y" in str(caught.value)
+    relu = sbp.load(RELU).derive()
+    with pytest.raises(sbp.UnknownTarget, match=r"dl/dW\^3, .*also dl/d<value> for x, h\^1, h\^2, h\^3"):
+        relu.target("dL/dq")
+    assert relu.target("dl/db^1[1,1]").name == "dL/db_1[1]"  # what the message suggests is a target
