@@ -230,7 +230,7 @@ class NumpyCodePrinter(NumPyPrinter):
                 f"the activation {name} is generic; give it a formula (activation: {{expr: ...}}) to compute numbers")
         stand_ins = {}
         for variable, mat in zip(expr.function.variables, expr.mats, strict=True):
-            stand_in = Symbol(f"_{variable.name}_{id(mat)}", real=True)
+            stand_in = Symbol(f"_{variable.name}_{len(self._inline)}", real=True)  # unique while nested: f(s, g(s))
             self._inline[stand_in] = _wrap(self._print(mat))
             stand_ins[variable] = stand_in
         try:

@@ -19,6 +19,7 @@ from sympy.matrices.expressions import (
     HadamardProduct,
     MatAdd,
     MatMul,
+    MatPow,
     MatrixExpr,
     MatrixSymbol,
     OneMatrix,
@@ -55,6 +56,28 @@ def _ordered_terms(expr: MatAdd) -> list[Expr]:
         scaled = isinstance(term, MatMul) and abs(term.as_coeff_matrices()[0]) != 1
         return (int(negative), int(term.has(OneMatrix) and not term.has(Ones)), int(scaled))
     return sorted(expr.args, key=rank)
+
+
+def _coeff_matrices(expr: MatMul) -> tuple[Expr, list[Expr]]:
+    """A product's scalar and its matrix factors, nested products flattened: W (-s) is -W s, not `W -s`."""
+    coeff, factors = expr.as_coeff_matrices()
+    flat: list[Expr] = []
+    for factor in factors:
+        if isinstance(factor, MatMul):
+            inner, more = _coeff_matrices(factor)
+            coeff, flat = coeff * inner, flat + more
+        else:
+            flat.append(factor)
+    return coeff, flat
+
+
+def _negated(term: Expr) -> Expr:
+    """-term without SymPy's canonical form, which would fold W (W s) into W**2 s (read back as an entrywise
+    square): a product keeps its factors, only its scalar changes sign."""
+    if isinstance(term, MatMul):
+        coeff, factors = _coeff_matrices(term)
+        return MatMul(-coeff, *factors) if coeff != -1 else (MatMul(*factors) if len(factors) > 1 else factors[0])
+    return -term
 
 
 def _is_scaled(expr: Expr) -> bool:
@@ -102,6 +125,9 @@ class _CourseNotation:
     """What the LaTeX and text printers share: the order of terms, when to bracket, and how an
     entrywise formula is printed with matrices for its variables. Each printer gives `_bracket`."""
 
+    #: entrywise powers the printer writes with ⊙ (text's s ⊙ s), so that they bind as loosely as a product
+    loose_powers: tuple[type, ...] = ()
+
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         super().__init__(settings)
         self._inline: dict[Symbol, str] = {}  # stand-in symbol -> how its matrix prints
@@ -117,6 +143,13 @@ class _CourseNotation:
         """Matrix products and sums are bracketed inside a Hadamard product; a scalar multiple is not."""
         return self._wrap(expr, (MatAdd, HadamardProduct)) if _is_scaled(expr) else \
             self._wrap(expr, (MatAdd, MatMul, HadamardProduct))
+
+    def _print_MatPow(self, expr: MatPow) -> str:
+        """A square matrix's power as the product it is (W W): `W^2` would read back as an entrywise square."""
+        if expr.exp.is_Integer and 1 < expr.exp <= 4:
+            return self._print(MatMul(*[expr.base] * int(expr.exp)))
+        fallback = getattr(super(), "_print_MatPow", None)
+        return fallback(expr) if fallback is not None else self._print_Basic(expr)
 
     def _print_Mul(self, expr: Mul, **kwargs: Any) -> str:
         """Inside an inline formula, a product of matrices or a quotient by one is entrywise: y ⊙ y_out, -y ⊘ y_out."""
@@ -137,8 +170,8 @@ class _CourseNotation:
     def _print_MatAdd(self, expr: MatAdd) -> str:
         out = ""
         for i, term in enumerate(_ordered_terms(expr)):
-            if term.could_extract_minus_sign():
-                out += " - " + self._print(-term)
+            if term.could_extract_minus_sign():  # a subtracted sum keeps its brackets: a - (b + c)
+                out += " - " + self._wrap(_negated(term), (MatAdd,), SUM)
             else:
                 out += (" + " if i else "") + self._print(term)
         return out.lstrip(" ")
@@ -173,7 +206,7 @@ class _CourseNotation:
         stand_ins = {}
         for variable, mat in zip(expr.function.variables, expr.mats, strict=True):
             stand_in = Dummy(variable.name, real=True)
-            self._inline[stand_in] = self._wrap(mat, (MatAdd, MatMul, HadamardProduct), PRODUCT)
+            self._inline[stand_in] = self._wrap(mat, (MatAdd, MatMul, HadamardProduct, *self.loose_powers), PRODUCT)
             stand_ins[variable] = stand_in
         try:
             return self._print(expr.function.expr.xreplace(stand_ins))
@@ -212,7 +245,7 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
         return base + "^{" + self._settings["transpose"] + "}"
 
     def _print_MatMul(self, expr: MatMul) -> str:
-        coeff, factors = expr.as_coeff_matrices()
+        coeff, factors = _coeff_matrices(expr)
         parts = [self._wrap(f, (MatAdd, HadamardProduct)) for f in factors]
         if coeff == -1:
             return "- " + " ".join(parts)
@@ -298,6 +331,7 @@ class TextPrinter(_CourseNotation, _SympyStr):
 
     _default_settings: dict[str, Any] = {**_SympyStr._default_settings, "hadamard": " ⊙ ", "oslash": " ⊘ ",
                                          "minus": "-", "spelling": None}
+    loose_powers = (HadamardPower,)
 
     def _bracket(self, printed: str) -> str:
         return "(" + printed + ")"
@@ -317,13 +351,13 @@ class TextPrinter(_CourseNotation, _SympyStr):
         return self._inline.get(expr) or super()._print_Dummy(expr)
 
     def _print_Transpose(self, expr: Transpose) -> str:
-        base = self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, Transpose, Mul), PRODUCT)
+        base = self._wrap(expr.arg, (MatAdd, MatMul, HadamardProduct, *self.loose_powers, Transpose, Mul), PRODUCT)
         scripted = isinstance(expr.arg, MatrixSymbol) and "^" in base  # (s_rec^(2))^T, (W^(1))^T
         return ("(" + base + ")" if scripted else base) + "^T"
 
     def _print_MatMul(self, expr: MatMul) -> str:
-        coeff, factors = expr.as_coeff_matrices()
-        parts = [self._wrap(f, (MatAdd, HadamardProduct)) for f in factors]
+        coeff, factors = _coeff_matrices(expr)  # s ⊙ s (text's square) binds as loosely as any ⊙
+        parts = [self._wrap(f, (MatAdd, HadamardProduct, *self.loose_powers)) for f in factors]
         if coeff == -1:
             return "-" + " ".join(parts)
         if coeff != 1:

@@ -5,15 +5,20 @@ Checks section of a rendered document reports."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from sympy import Integer, Lambda, Max, Rational, exp, log, symbols
+from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixExpr, Transpose
 
 import symbackprop as sbp
 from symbackprop import printing
+from symbackprop.matexpr import Elementwise
+from symbackprop.verify.roundtrip import _reread_forward
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted(f"specs/{path.name}" for path in (ROOT / "specs").glob("*.yaml"))
@@ -133,6 +138,67 @@ def test_the_multiclass_hinge_loss_line_reads_back_with_max_entrywise() -> None:
     assert text.startswith("L = sum((1 - y) ⊙ max(0, p + 1 - ")
     assert latex.startswith(r"\mathcal{L} = \sum \left(\left(1 - y\right) \odot \max\left(0, ")
     assert net.reread(forms=[]).ok
+
+
+# --- random matrix formulas: every operator's bracketing -------------------------------------------
+
+_A, _B = symbols("a b", real=True)
+#: Entrywise formulas printed inline (with the matrices in place of a and b): a quotient, a product with a
+#: sum, a power of a sum, a function of a sum, a leading minus.
+FORMULAS = [Lambda((_A, _B), _A / (1 - _B)), Lambda((_A, _B), (_A - _B) * _B), Lambda((_A, _B), (_A + _B) ** 2),
+            Lambda((_A, _B), exp(_A - _B)), Lambda((_A, _B), -_A * log(1 + _B ** 2)),
+            Lambda((_A, _B), Max(0, 1 - _A * _B)), Lambda((_A, _B), _A - _B / (_A ** 2 + 1))]
+
+
+@st.composite
+def formulas(draw: st.DrawFn, leaves: tuple[Any, ...], square: Any, depth: int = 3) -> Any:
+    """A random same-shaped matrix formula over `leaves`: sums, differences, Hadamard products and
+    quotients, scalar multiples, entrywise powers, inline entrywise formulas and products with the
+    square matrix `square` or its transpose, nested."""
+    if depth == 0 or draw(st.integers(0, 3)) == 0:
+        return draw(st.sampled_from(leaves))
+    left, right = draw(formulas(leaves, square, depth - 1)), draw(formulas(leaves, square, depth - 1))
+    kind = draw(st.sampled_from(["add", "sub", "hadamard", "scaled", "power", "formula", "neg", "product",
+                                 "transposed"]))
+    if kind == "product":
+        return MatMul(square, left)
+    if kind == "transposed":
+        return MatMul(Transpose(square), left)
+    if kind in ("add", "sub"):
+        total = MatAdd(left, right if kind == "add" else MatMul(Integer(-1), right))
+        return left if total.doit().is_ZeroMatrix else total  # s - s: the number 0, compared as rounding noise
+    if kind == "hadamard":
+        return HadamardProduct(left, right)
+    if kind == "scaled":
+        return MatMul(draw(st.sampled_from([Integer(2), Rational(1, 2), Integer(-3)])), left)  # W W stays no W**2
+    if kind == "power":
+        return HadamardPower(left, 2)
+    if kind == "neg":
+        return MatMul(Integer(-1), left)
+    return Elementwise("", 0, draw(st.sampled_from(FORMULAS)), left, right)
+
+
+@pytest.mark.slow
+@settings(max_examples=300)
+@given(data=st.data())
+def test_random_formulas_print_with_the_brackets_they_need(data: st.DataObject) -> None:
+    """Text and LaTeX of any nesting of the operators the forms use read back as the formula printed: a
+    sum is bracketed as an operand of ⊙, ⊘, a product, a power or a formula; nothing more is needed."""
+    net = _formula_net()
+    symbols_ = net.derive().backprop.symbols
+    leaves = tuple(symbols_[name] for name in ("s_1", "z_1", "delta_1"))
+    expr = data.draw(formulas(leaves, symbols_["W_out"]))
+    assume(isinstance(expr, MatrixExpr) and not expr.doit().is_ZeroMatrix)  # s - s is 0: rounding noise only
+    names = net.derive().names
+    for printed in (printing.to_text(expr, names), printing.to_latex(expr, names)):
+        assert _reread_forward(net._verifier, expr, printed) is None, printed
+
+
+@cache
+def _formula_net() -> sbp.Network:
+    return sbp.load(_classifier({"type": "half_squared_error"}, "tanh", 3) | {
+        "layers": [{"name": "1", "units": 3, "activation": "tanh"}, {"name": "out", "units": 3,
+                                                                      "activation": "tanh"}]})
 
 
 # --- random specs in random notations -----------------------------------------------------------

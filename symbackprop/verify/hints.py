@@ -40,7 +40,7 @@ def with_hints(verifier: Verifier, result: VerifyResult, level: int) -> VerifyRe
     formula: revealing sentences become level-1 hints and `expected` is left empty."""
     if level <= 0 or result.verdict != "different":
         return result
-    name = result.extra.get("name", result.target)  # the engine's name (result.target is in the spec's notation)
+    name = result.name or result.target  # the engine's name (result.target is in the spec's notation)
     try:
         case = verifier.case(name)
     except UnknownTarget:
@@ -73,7 +73,7 @@ def _credit_hint(verifier: Verifier, target: str, credit: Credit) -> str:
             continue
         found = next((m for m in mutations if m.kind == kind and m.sentence in sentences), None)
         if found is not None:
-            parts.append(f"in {found.name}: {found.lead}")
+            parts.append(f"in {found.shown_name}: {found.lead}")
         elif kind == "transpose_result":
             parts.append(f"the result is transposed: {verifier.case(target).shown} has the size of what it "
                          f"differentiates by")

@@ -338,6 +338,8 @@ class _Parser:
                     self.take()
                     args.append(self.side())
                 close = self.expect("op", ")")
+                # W (W (s))^2: the inner call was bracketed, so a script after it is on all of it
+                args = [Bracket(arg.start, arg.end, arg) if isinstance(arg, Call) else arg for arg in args]
                 node, sub, sup, primes, index = Call(func.start, close.end, func, tuple(args)), None, None, 0, None
             elif (calls and isinstance(node, Name) and (node.command and node.text in _FUNCTION_COMMANDS | {"sigma"}
                                                         or node.font == "operatorname")
@@ -503,6 +505,8 @@ class _Parser:
                 close = self.expect("op", closing)
                 return Relation(token.pos, close.end, node, op, right)
             close = self.expect("op", closing)
+            if isinstance(node, Call):  # (W (s + s))^2: a script after the brackets is on all of them
+                return Bracket(token.pos, close.end, node)
             return replace(node, start=token.pos, end=close.end)  # messages quote the brackets too
         if token.kind == "op" and token.text == "[":
             return self.bracket(token)

@@ -55,6 +55,9 @@ class VerifyResult:
     method: str | None = None  # what decided a readable answer: "symbolic" (a proof) or "numeric" (the points)
     points: int = 0  # how many points the answer was compared at
     proof: str | None = None  # for "symbolic": what was proved
+    #: the engine's name of the target (dL/dz_2) where `target` is its spelling in the spec's notation (dl/dh^2);
+    #: in JSON only where the two differ
+    name: str | None = None
 
     @property
     def equivalent(self) -> bool:
@@ -62,7 +65,8 @@ class VerifyResult:
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
-            "target": self.target, "equivalent": self.equivalent, "verdict": self.verdict,
+            "target": self.target, **({"name": self.name} if self.name not in (None, self.target) else {}),
+            "equivalent": self.equivalent, "verdict": self.verdict,
             "expected": self.expected, "answer": self.answer, "feedback": list(self.feedback),
             "score": self.score, "partial_credit": [credit.to_dict() for credit in self.partial_credit],
             "seconds": round(self.seconds, 4), "hints": [hint.to_dict() for hint in self.hints],

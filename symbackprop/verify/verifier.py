@@ -321,8 +321,7 @@ class Verifier:
         name = asked.lhs_text() if asked is not None else grading.question.id if grading.question is not None else \
             (grading.written or "")
         expected = "" if case is None else case.latex if grading.entry is None else to_latex(asked.matrix, self.names)
-        engine = {"name": asked.name} if asked is not None else {}  # the engine's name: dL/dz_2 for dl/dh^2
-        return VerifyResult(name, "different", expected, shown, extra=engine)
+        return VerifyResult(name, "different", expected, shown, name=asked.name if asked is not None else None)
 
     def _verify(self, grading: _Grading, answer: str, shown: str) -> VerifyResult:
         def result(verdict: str, sentences: list[str] | tuple[str, ...], judged: Judgement | None = None,
