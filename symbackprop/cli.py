@@ -173,10 +173,8 @@ def _derive_latex(net: Network, der: Derivation, targets: list, forms: list[str]
 
 
 def _target_json(t: Any, forms: list[str], transpose: str) -> dict[str, Any]:
-    # target: as the spec's notation writes it (dl/dh^2); name, where that differs: the engine's (dL/dz_2), the key of
-    # numeric results (the default notation's documents stay as they were)
-    shown = t.lhs_text()
-    return {"target": shown, **({"name": t.name} if shown != t.name else {}), "kind": t.kind, "shape": list(t.shape),
+    # target: the engine's name, the key of numeric results; each form's text and latex are in the spec's notation
+    return {"target": t.name, "kind": t.kind, "shape": list(t.shape),
             "forms": {form: {"text": t.text(form), "latex": t.latex(form, transpose)} for form in forms}}
 
 
