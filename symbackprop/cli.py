@@ -17,7 +17,7 @@ import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from symbackprop import options
 from symbackprop.options import BACKENDS, FORMS
@@ -34,6 +34,35 @@ if TYPE_CHECKING:
 
 class UsageError(Exception):
     """Bad options or input that the user can fix: exit 2 with this message."""
+
+
+def _bounded(message: str, argv: Sequence[str]) -> str:
+    """`message` with every long command-line argument it quotes (a target, a column map) cut to about 80
+    characters and its length, a file name to its last 120 characters (spec.errors), whichever part of the
+    program wrote it; then any word still longer than that (a file name made from one: out-network.svg)."""
+    long = sorted((arg for arg in argv if len(arg) > 80), key=len, reverse=True)
+    if not long and all(len(word) <= 120 for word in message.split()):  # the usual case: nothing to import
+        return message
+    import re
+
+    from symbackprop.spec.errors import clip, clip_path
+
+    def shown(text: str) -> str:
+        return clip_path(text) if os.sep in text else clip(text)
+
+    for arg in long:
+        for written in (arg, repr(arg)[1:-1]):  # as given, and as repr() escapes it inside quotes
+            message = message.replace(written, shown(arg))
+    return re.sub(r"[^\s:;,]{121,}", lambda word: shown(word.group()), message)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its error messages bounded like the commands' (its subcommands' parsers too)."""
+
+    argv: Sequence[str] = ()
+
+    def error(self, message: str) -> NoReturn:
+        super().error(_bounded(message, _Parser.argv))
 
 
 class Stopped(BaseException):
@@ -229,14 +258,18 @@ def cmd_derive(args: argparse.Namespace) -> int:
     if args.questions:
         if args.target:
             raise UsageError("--questions prints the spec's questions: drop --target")
-        _write(_derive_questions(net, forms, args.format, TRANSPOSES[args.transpose]), args.output)
+        try:
+            text = _derive_questions(net, forms, args.format, TRANSPOSES[args.transpose])
+        except FormTooLarge as error:
+            raise UsageError(f"--questions: {error}") from None
+        _write(text, args.output)
         return 0
     targets = _targets(der, args.target)
     whole = not args.target
     try:
-        if "symbolic" in forms:  # built in milliseconds, printed in seconds: refuse before printing any
-            for target in targets:
-                target.form("symbolic")
+        for form in ("chain", "symbolic"):  # sized in milliseconds, printed in seconds: refuse before printing
+            for target in targets if form in forms else ():
+                target.form(form)
         if args.format == "json":
             text = _derive_json(net, der, targets, forms, TRANSPOSES[args.transpose])
         elif args.format == "latex":
@@ -468,10 +501,13 @@ def _add_number_commands(commands: argparse._SubParsersAction) -> None:
 
     code = commands.add_parser(
         "codegen", help="a standalone Python module computing the loss and gradients",
-        description="Write a readable Python module, importing NumPy only, whose function "
-                    "loss_and_gradients(...) takes the arrays by name and returns the loss, forward values, "
-                    "deltas and gradients: the code gradient_fn() runs.",
-        epilog="Example:\n  symbackprop codegen specs/mlp.yaml -o mlp_gradients.py",
+        description="Write a readable Python module, importing only the array library of --backend (NumPy, "
+                    "JAX or PyTorch), whose function loss_and_gradients(...) takes the arrays by name and "
+                    "returns the loss, forward values, deltas and gradients: the code gradient_fn() runs "
+                    "(a fixed 0/1 selection built in as slices). The torch module adds LossFunction, a "
+                    "torch.autograd.Function whose backward is the derived one.",
+        epilog="Examples:\n  symbackprop codegen specs/mlp.yaml -o mlp_gradients.py\n"
+               "  symbackprop codegen specs/mlp.yaml --backend torch -o mlp_torch.py",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     code.add_argument("spec", metavar="SPEC", help="the network spec (YAML file)")
     code.add_argument("--backend", choices=BACKENDS, default="numpy", help="array library (default numpy)")
@@ -794,7 +830,7 @@ def _add_verify_command(commands: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="symbackprop",
         description="Backpropagation derivations from a YAML network spec, checked with numbers.",
         epilog="Exit codes: 0 success, 1 a negative verdict, 2 bad input. See docs/ for the spec format.",
@@ -836,8 +872,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(sys.stdout, "reconfigure") and (sys.stdout.encoding or "").lower().replace("-", "") != "utf8":
         sys.stdout.reconfigure(encoding="utf-8")  # formulas hold ⊙ and ·, whatever the terminal's locale
+    given = list(sys.argv[1:] if argv is None else argv)
+    _Parser.argv = given
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(given)
     from symbackprop import budget  # after the options: --help and option errors do not need them
     from symbackprop.spec.errors import SpecError
 
@@ -852,7 +890,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         budget.watch(budget.memory_mb(args.command), lambda: _out_of_memory(args.command))
         return args.run(args)
     except (SpecError, UsageError, budget.BudgetError) as error:
-        print(f"symbackprop: error: {error}", file=sys.stderr)
+        print(f"symbackprop: error: {_bounded(str(error), given)}", file=sys.stderr)
         return 2
     except MemoryError:
         print(f"symbackprop: error: {_memory_message(args.command)}", file=sys.stderr)

@@ -8,11 +8,12 @@ escaped so that it reads back as itself and cannot end the docstring.
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from typing import TYPE_CHECKING
 
 from symbackprop import program as programs
-from symbackprop.backends import check_backend, jax_backend, numpy_backend, torch_backend
+from symbackprop.backends import check_backend, fixed_selections, jax_backend, numpy_backend, torch_backend
 from symbackprop.graph import BATCH
 from symbackprop.options import BACKENDS
 
@@ -63,13 +64,26 @@ def _usage(backend: str, call: str) -> list[str]:
             "parameter's .grad (only parameters may require grad)."]
 
 
+def _program(net: Network) -> tuple[programs.ArrayProgram, list[str]]:
+    """The array program as gradient_fn compiles it, a product with a fixed selection (the spec's data)
+    computed as a slice; such a matrix, no longer read, is dropped from the arguments (its names returned)."""
+    selections = {name: programs.selection_index(matrix) for name, matrix in fixed_selections(net).items()}
+    program = programs.build(net.derive().backprop, selections=selections)
+    read = set().union(*(a.value.free_symbols for a in program.assignments))
+    built_in = [name for name, variable in zip(program.arguments, program.parameters, strict=True)
+                if name in selections and variable not in read]
+    kept = [k for k, name in enumerate(program.arguments) if name not in built_in]
+    return dataclasses.replace(program, arguments=tuple(program.arguments[k] for k in kept),
+                               parameters=tuple(program.parameters[k] for k in kept)), built_in
+
+
 def module_source(net: Network, backend: str = "numpy") -> str:
     """The module's text: a docstring naming the spec and its arrays, then `loss_and_gradients`
     (and for torch the autograd Function `LossFunction` and `loss`)."""
     check_backend(backend)
     spec = net.spec
     nodes = {node.name: node for node in net.graph.nodes if node.name}
-    program = programs.build(net.derive().backprop)
+    program, built_in = _program(net)
     parameters = [p.name for p in program.parameters]
     if backend == "numpy":
         helpers, function = numpy_backend.source(program, name=FUNCTION, docstring=FUNCTION_DOC)
@@ -89,6 +103,11 @@ def module_source(net: Network, backend: str = "numpy") -> str:
         shape = " x ".join(str(d) for d in node.shape)
         renamed = "" if name == parameter else f", the spec's {docstring_text(name)}"
         shapes.append(f"    {parameter}: {shape} ({node.role}{renamed})")
+    for name in built_in:
+        node = nodes[name]
+        shape = " x ".join(str(d) for d in node.shape)
+        shapes.append(f"    {docstring_text(name)}: {shape} (a fixed 0/1 selection, built in: its products are slices, "
+                      f"so it is not an argument)")
     samples = "columns" if spec.convention.samples == "columns" else "rows"
     call = f"{FUNCTION}({', '.join(f'{p}=...' for p in parameters)})"
     usage = [textwrap.fill(paragraph, width=96, break_long_words=False, break_on_hyphens=False)

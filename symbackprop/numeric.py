@@ -8,7 +8,7 @@ call checks its arguments' shapes once per shape signature, not every time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +43,7 @@ from symbackprop.program import (
     through_output,
 )
 
-__all__ = ["GradientFunction", "NotComputable", "Program", "evaluate", "generate", "kink_arguments",
+__all__ = ["GradientFunction", "NotComputable", "Program", "evaluate", "evaluate_all", "generate", "kink_arguments",
            "through_output"]
 
 
@@ -332,21 +332,73 @@ def evaluate(expr: Expr, values: Mapping[str, Any], n_samples: int | None = None
     return compile_expression(expr)(values, n_samples)
 
 
-def compile_expression(expr: Expr) -> Callable[[Mapping[str, Any], int | None], Any]:
-    """One matrix expression printed and compiled once, for many evaluations: the function
-    takes its symbols' values by name and the number of samples (None if it does not use N)."""
-    names = sorted(str(m.name) for m in expr.atoms(MatrixSymbol))
-    ids = CodeNames(names).ids
-    code = NumpyCodePrinter(ids).doprint(expr)
-    needs_n = expr.has(N)
+def evaluate_all(exprs: Sequence[Expr], values: Mapping[str, Any], n_samples: int | None = None) -> list[Any]:
+    """evaluate() of several expressions at once, each part they share computed once."""
+    return compile_expressions(exprs)(values, n_samples)
+
+
+#: Deepest part of an expression printed as one Python expression (in tree levels, each at most a
+#: few parentheses): Python's parser refuses more than 200 nested parentheses, which the symbolic
+#: form of a 100-layer chain reaches; anything deeper is computed in steps.
+MAX_NESTING = 24
+#: The key under which CodeNames holds the name of the k-th step (no spec name has a colon).
+_STEP = "step:{}"
+
+
+def _in_steps(exprs: list[Expr]) -> tuple[list[tuple[MatrixSymbol, Expr]], list[Basic], set[Basic]]:
+    """`exprs` as assignments to new matrix symbols and last expressions, none of them nested deeper
+    than MAX_NESTING: each matrix-valued part that reaches that depth becomes a step of its own,
+    computed once however often it occurs (the symbolic forms of a chain's targets share their
+    deltas, so their steps are linear in depth); and the matrices and symbols they read. Each
+    distinct part is visited once, iteratively, so no depth reaches Python's recursion limit."""
+    done: dict[Basic, tuple[Basic, int]] = {}  # part -> (what stands for it, its depth as printed)
+    read: set[Basic] = set()
+    steps: list[tuple[MatrixSymbol, Expr]] = []
+    stack: list[tuple[Basic, bool]] = [(expr, False) for expr in reversed(exprs)]
+    while stack:
+        node, visited = stack.pop()
+        if node in done:
+            continue
+        if not visited:
+            stack.append((node, True))
+            stack.extend((arg, False) for arg in node.args if arg not in done)
+            continue
+        if isinstance(node, (MatrixSymbol, Symbol)):
+            read.add(node)
+        args = [done[arg][0] for arg in node.args]
+        depth = 1 + max((done[arg][1] for arg in node.args), default=0)
+        rebuilt = node.func(*args) if any(a is not b for a, b in zip(args, node.args, strict=True)) else node
+        if depth >= MAX_NESTING and isinstance(node, MatrixExpr) and node.args:
+            step = MatrixSymbol(_STEP.format(len(steps)), *node.shape)
+            steps.append((step, rebuilt))
+            rebuilt, depth = step, 1
+        done[node] = (rebuilt, depth)
+    return steps, [done[expr][0] for expr in exprs], read
+
+
+def compile_expressions(exprs: Sequence[Expr]) -> Callable[[Mapping[str, Any], int | None], list[Any]]:
+    """Matrix expressions printed and compiled once, together, for many evaluations: the function
+    takes their symbols' values by name and the number of samples (None if none uses N) and returns
+    their values in order. A deep expression is computed in steps, a part they share once (_in_steps)."""
+    exprs = list(exprs)
+    steps, lasts, read = _in_steps(exprs)
+    names = sorted(str(m.name) for m in read if isinstance(m, MatrixSymbol))
+    code_names = CodeNames(names)
+    for step, _ in steps:
+        code_names.claim(step.name, f"_t{step.name.removeprefix(_STEP.format(''))}")
+    ids = code_names.ids
+    printer = NumpyCodePrinter(ids)
+    body = "".join(f"    {ids[step.name]} = {printer.doprint(part)}\n" for step, part in steps)
+    results = ", ".join(printer.doprint(last) for last in lasts)
+    needs_n = N in read
     source = "import numpy\n" + numpy_backend.HELPERS["_softmax"] + \
         f"\n\ndef value(n_samples, {', '.join(ids[n] for n in names)}):\n" \
-        f"    dtype = numpy.float64\n    return {code}\n"
+        f"    dtype = numpy.float64\n{body}    return [{results}]\n"
     namespace: dict[str, Any] = {}
     exec(compile(source, "<symbackprop expression>", "exec"), namespace)  # our own printed code
     function = namespace["value"]
 
-    def value(values: Mapping[str, Any], n_samples: int | None = None) -> Any:
+    def value(values: Mapping[str, Any], n_samples: int | None = None) -> list[Any]:
         missing = [name for name in names if name not in values]
         if missing:
             raise ValueError(f"missing values for {', '.join(missing)}")
@@ -357,6 +409,13 @@ def compile_expression(expr: Expr) -> Callable[[Mapping[str, Any], int | None], 
             return function(n_samples, *arrays)
 
     return value
+
+
+def compile_expression(expr: Expr) -> Callable[[Mapping[str, Any], int | None], Any]:
+    """One matrix expression printed and compiled once, for many evaluations: the function
+    takes its symbols' values by name and the number of samples (None if it does not use N)."""
+    values = compile_expressions([expr])
+    return lambda given, n_samples=None: values(given, n_samples)[0]
 
 
 def blas_threads(threads: int) -> Callable[[Callable[..., Any], list[Any]], Any]:

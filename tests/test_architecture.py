@@ -4,6 +4,7 @@ verify/ do not import each other, nothing imports cli.py, and the engine names n
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "symbackprop"
@@ -56,3 +57,15 @@ def test_verify_and_render_do_not_import_check() -> None:
     for path in files():
         if path.parent.name != "check" and path.name not in ("cli.py", "api.py"):
             assert not any(name.startswith("symbackprop.check") for name in imports(path)), path.name
+
+
+def test_ci_installs_exactly_the_lower_bound_of_every_runtime_dependency() -> None:
+    """pyproject.toml's lower bounds are what .ci/run's second job installs (ci/oldest.txt), and that job
+    runs."""
+    root = Path(__file__).resolve().parent.parent
+    pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    block = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
+    bounds = dict(re.findall(r'"([\w.-]+)>=([\w.]+)"', block))
+    pins = dict(re.findall(r"^([\w.-]+)==(\S+)$", (root / "ci" / "oldest.txt").read_text(encoding="utf-8"), re.M))
+    assert bounds and all(pins.get(name) in (bound, bound + ".0") for name, bound in bounds.items()), (bounds, pins)
+    assert 'pip install -c ci/oldest.txt ".[test]"' in (root / ".ci" / "run").read_text(encoding="utf-8")

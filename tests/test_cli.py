@@ -477,3 +477,44 @@ def test_spec_that_is_a_directory(tmp_path: Path) -> None:
     assert result.stdout == ""
     message = error_line(result)
     assert message.startswith("specdir: ") and "directory" in message
+
+
+LONG_TARGET = "dL/dW_" + "q" * 1000
+LONG_NAME = "f" * 200
+
+
+@pytest.mark.parametrize("argv", [
+    ["derive", "{spec}", "--target", LONG_TARGET],
+    ["numeric", "{spec}", "--target", LONG_TARGET],
+    ["gradcheck", "{spec}", "--target", LONG_TARGET],
+    ["export", "{spec}", "--to", "prairielearn", "-o", "{tmp}/pl", "--target", LONG_TARGET],
+    ["derive", "{tmp}/" + LONG_NAME + ".yaml"],
+    ["codegen", "{tmp}/" + LONG_NAME + ".yaml"],
+    ["derive", "{spec}", "-o", "{tmp}/" + LONG_NAME + "/out.txt"],
+    ["render", "{spec}", "--format", "md", "-o", "{tmp}/" + LONG_NAME + "/out.md"],
+    ["render", "{spec}", "--format", "md", "--template-dir", "{tmp}/" + LONG_NAME],
+    ["render", "{spec}", "--format", "md", "--forms", "chain," + LONG_NAME],
+    ["derive", "{spec}", "--format", LONG_NAME],
+    ["numeric", "{spec}", "--digits", LONG_NAME],
+    ["check", "{spec}", "{tmp}/" + LONG_NAME + ".md"],
+    ["variants", "{spec}", "--roster", "{tmp}/" + LONG_NAME + ".csv", "-o", "{tmp}/v"],
+], ids=lambda argv: " ".join(a if len(a) < 20 else a[:8] + "..." for a in argv))
+def test_messages_quote_at_most_about_80_characters_of_user_input(argv: list[str], tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A 1,000-character target or a 200-character option value: the one message shows its start and its
+    length; a 200-character file name: its last 120 characters (the file's own name), whichever command
+    and whichever part of the program wrote the message."""
+    given = [a.replace("{spec}", str(SPECS / "mlp.yaml")).replace("{tmp}", str(tmp_path)) for a in argv]
+    from symbackprop.cli import main
+
+    try:
+        code = main(given)
+    except SystemExit as exit:  # argparse's own errors
+        code = exit.code
+    assert code == 2
+    err = capsys.readouterr().err
+    message = err.strip().splitlines()[-1]
+    assert "error: " in message and "Traceback" not in err, err
+    assert "..." in message and len(message) <= 400, message
+    longest = max(len(run) for run in re.findall(r"q+|f+", err))
+    assert longest <= (120 if any(a.startswith("{tmp}/" + LONG_NAME) for a in argv) else 80), err

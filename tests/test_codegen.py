@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import inspect
 import itertools
 import json
 import subprocess
@@ -39,6 +40,12 @@ def written(tmp_path: Path, net: sbp.Network, stem: str = "generated", backend: 
     return import_module(path)
 
 
+def arguments(module: ModuleType, values: dict) -> dict:
+    """The values the module's function takes (a fixed selection it has built in is not one)."""
+    taken = inspect.signature(getattr(module, FUNCTION)).parameters
+    return {name: value for name, value in values.items() if name in taken}
+
+
 def assert_same(actual: dict, expected: dict, rtol: float = 1e-14, atol: float = 1e-300) -> None:
     assert actual["loss"] == pytest.approx(expected["loss"], rel=rtol)
     for part in ("forward", "delta", "grad"):
@@ -52,7 +59,24 @@ def test_specs_match_gradient_fn(tmp_path: Path, path: Path) -> None:
     net = sbp.load(path)
     module = written(tmp_path, net)
     values = net.gradcheck().values  # the spec's data, completed at random where it has none
-    assert_same(getattr(module, FUNCTION)(**values), net.gradient_fn()(values))
+    assert_same(getattr(module, FUNCTION)(**arguments(module, values)), net.gradient_fn()(values))
+
+
+def test_a_fixed_selection_is_sliced_and_built_in(tmp_path: Path) -> None:
+    """The autoencoder's K (every third input) is a slice in the module, as in gradient_fn, and no argument;
+    a fixed matrix that is not a selection stays an argument and a product."""
+    net = sbp.load(ROOT / "specs" / "recurrent_autoencoder_small.yaml")
+    for backend in ("numpy", "jax", "torch"):
+        source = net.codegen(backend)
+        header = source.split(f"def {FUNCTION}(", 1)[1].split(")", 1)[0]
+        assert "K" not in header.replace(" ", "").split(","), (backend, header)
+        assert "K.T" not in source and "@ K" not in source and "(a fixed 0/1 selection, built in" in source
+    assert "x[:, 0:" in net.codegen("numpy") and "x[:, 0:" in net.gradient_fn().source
+    skip = sbp.load(ROOT / "specs" / "skip_connection.yaml")
+    module = written(tmp_path, skip, "skip")
+    assert "P" in inspect.signature(getattr(module, FUNCTION)).parameters
+    values = skip.gradcheck().values
+    assert_same(getattr(module, FUNCTION)(**values), skip.gradient_fn()(values))
 
 
 CASES = [(a, loss, *c) for (a, loss), c in zip(itertools.product(ACTIVATIONS, LOSSES), itertools.cycle(CONVENTIONS))]
@@ -153,12 +177,12 @@ def test_jax_and_torch_modules_match_gradient_fn(tmp_path: Path, path: Path) -> 
     values = net.gradcheck().values
     expected = net.gradient_fn()(values)
     module = written(tmp_path, net, backend="jax")
-    out = plain(jax.jit(getattr(module, FUNCTION))(**values))
+    out = plain(jax.jit(getattr(module, FUNCTION))(**arguments(module, values)))
     assert_same({**out, **{part: {k: out[part][k] for k in expected[part]} for part in ("forward", "delta", "grad")}},
                 expected, rtol=1e-11, atol=1e-13)
     module = written(tmp_path, net, backend="torch")
     tensors = {name: torch.tensor(value) for name, value in values.items()}
-    assert_same(plain(getattr(module, FUNCTION)(**tensors)), expected, rtol=1e-11, atol=1e-13)
+    assert_same(plain(getattr(module, FUNCTION)(**arguments(module, tensors))), expected, rtol=1e-11, atol=1e-13)
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])

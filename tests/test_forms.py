@@ -203,3 +203,56 @@ def test_every_form_agrees_on_random_chains(depth, data, convention, loss, seed)
                                        err_msg=f"{target.name} {form}")
         np.testing.assert_allclose(evaluate_index(target, env, n_samples), matrix, rtol=1e-9, atol=1e-12,
                                    err_msg=f"{target.name} index")
+
+
+def test_the_chain_form_is_sized_before_it_is_built() -> None:
+    """ChainBuilder.size counts the partials that the chain form will hold, on every spec and on layers
+    that read the two before them (whose paths multiply)."""
+    from symbackprop.forms.chain import Partial
+    from tests.test_hostile_render import deep
+
+    specs = Path(__file__).resolve().parent.parent / "specs"
+    texts = [(specs / name).read_text(encoding="utf-8") for name in SPECS]
+    for text in [*texts, deep(9, "tanh", reads_two=True)]:
+        net = sbp.load(text)
+        builder = net.derive().targets[0]._builder
+        for target in net.derive().targets:
+            start = net.graph.named(f"s_{target.key}" if target.kind == "delta" else target.key)
+            chain = builder._chain.to_loss(start, group=True)  # as the chain form builds it, unbounded
+            partials = sum(isinstance(e, Partial) for e in sp.preorder_traversal(chain))
+            assert builder._chain.size(start) == partials, target.name
+
+
+def test_forms_past_their_limits_stand_as_a_sentence() -> None:
+    """Layers that read the two before them: the chain and symbolic forms of the first layer are refused
+    before they are built (FormTooLarge, with their size), the matrix form is small, and reading the
+    printed forms back skips what is not printed."""
+    from symbackprop.forms import MAX_CHAIN, MAX_SYMBOLIC, FormTooLarge
+    from tests.test_hostile_render import deep
+
+    net = sbp.load(deep(18, "tanh", reads_two=True))
+    first = net.derive().grad("W_h1")
+    with pytest.raises(FormTooLarge, match="limit of 64") as chain:
+        first.latex("chain")
+    with pytest.raises(FormTooLarge, match="limit of 1,200") as symbolic:
+        first.text("symbolic")
+    assert chain.value.size > MAX_CHAIN and symbolic.value.size > MAX_SYMBOLIC
+    assert len(first.text("matrix")) < 200
+    last = net.derive().grad("W_out")
+    assert last.latex("chain") and last.text("symbolic")
+    printed = sum(1 for target in net.derive().targets for form in ("chain", "symbolic")
+                  if not isinstance(_form_or_error(target, form), FormTooLarge))
+    assert 0 < printed < 2 * len(net.derive().targets)
+    from symbackprop.verify.roundtrip import reread
+
+    result = reread(net, forms=("chain", "symbolic"), formats=("text",), forward=False)
+    assert result.ok and result.checked == printed
+
+
+def _form_or_error(target: sbp.Target, form: str) -> object:
+    from symbackprop.forms import FormTooLarge
+
+    try:
+        return target.form(form)
+    except FormTooLarge as error:
+        return error

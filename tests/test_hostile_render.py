@@ -126,3 +126,61 @@ def test_values_that_overflow_while_computing_render_quietly(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert "RuntimeWarning" not in done.stderr and "Traceback" not in done.stderr
     assert "inf" in (tmp_path / "out.md").read_text(encoding="utf-8")
+
+
+def deep(layers: int, activation: str = "sigmoid", reads_two: bool = False) -> str:
+    """A spec of `layers` layers of 2 units; with `reads_two`, each layer reads the two before it."""
+    lines = [f"name: deep {layers}", "input: {name: x, size: 2}", "target: {name: y, size: 1}", "layers:"]
+    before = ["x", "x"]
+    for k in range(1, layers):
+        inputs = f"[{before[0]}, {before[1]}]" if reads_two and k > 1 else before[1]
+        lines.append(f"  - {{name: h{k}, units: 2, activation: {activation}, inputs: {inputs}}}")
+        before = [before[1], f"h{k}"]
+    inputs = f"[{before[0]}, {before[1]}]" if reads_two else before[1]
+    lines.append(f"  - {{name: out, units: 1, activation: identity, inputs: {inputs}}}")
+    return "\n".join([*lines, "loss: half_squared_error", ""])
+
+
+@pytest.mark.slow
+def test_a_100_layer_chain_renders_every_check(tmp_path: Path) -> None:
+    """The symbolic form of its first layer nests 100 deltas (300 levels): Python refuses more than
+    200 nested parentheses, so the checks compute it in steps."""
+    (tmp_path / "chain100.yaml").write_text(deep(100), encoding="utf-8")
+    done = run("render", "chain100.yaml", "--format", "md", "-o", "chain100.md", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    done.within(cpu=200, mb=1024)
+    document = (tmp_path / "chain100.md").read_text(encoding="utf-8")
+    assert "**FAILS**" not in document and "some check failed" not in document
+    checks = document.split("## Checks", 1)[1]
+    rows = [line for line in checks.splitlines() if line.startswith("| $")]
+    assert len(rows) == 300 and all(row.endswith("| agrees |") for row in rows)
+    assert r"| $\partial \mathcal{L} / \partial W_{h1}$ | 4 / 4 |" in document
+    assert "written out in full: about 200 terms" in document  # the first layers' chains, past MAX_CHAIN
+
+
+@pytest.mark.slow
+def test_a_99_layer_net_whose_layers_read_the_two_before_renders(tmp_path: Path) -> None:
+    """Paths from the loss multiply 1.6 times per layer: the chain and symbolic forms are sized before they
+    are built and stand as a sentence past their limits; every check still runs."""
+    (tmp_path / "skip99.yaml").write_text(deep(99, "tanh", reads_two=True), encoding="utf-8")
+    done = run("render", "skip99.yaml", "--format", "md", "--forms", "chain,symbolic,matrix", "-o", "skip99.md",
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    done.within(cpu=200, mb=1024)
+    document = (tmp_path / "skip99.md").read_text(encoding="utf-8")
+    assert "some check failed" not in document and "**FAILS**" not in document
+    assert re.search(r"written out in full: about [\d{},]+ terms", document)
+    assert r"| $\partial \mathcal{L} / \partial W_{h1}$ | 4 / 4 |" in document
+    assert r"\text{--}" in document and "too large to write out" in document  # the symbolic column's dashes
+
+
+def test_derive_refuses_a_chain_form_past_its_limit(tmp_path: Path) -> None:
+    (tmp_path / "skip99.yaml").write_text(deep(99, "tanh", reads_two=True), encoding="utf-8")
+    done = run("derive", "skip99.yaml", "--form", "chain", cwd=tmp_path)
+    message = done.failed_cleanly(2, "--form chain: the chain form of ", "partials", "limit of 64",
+                                  "the matrix form")
+    assert "e+" not in message and done.stdout == ""
+    done.within(cpu=60, mb=600)
+    matrix = run("derive", "skip99.yaml", "--target", "dL/dW_h1", cwd=tmp_path)
+    assert matrix.returncode == 0 and matrix.stdout.startswith("dL/dW_h1 = ")
+    matrix.within(cpu=60, mb=600)

@@ -331,3 +331,25 @@ def test_threads_limit_blas_during_the_call_only() -> None:
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="threads"):
             net.gradient_fn(threads=bad)
+
+
+def test_an_expression_nested_deeper_than_python_parses_is_computed_in_steps() -> None:
+    """150 nested products and sums (300 levels; Python's parser stops at 200 parentheses), and all
+    their prefixes at once: the parts they share are computed once, so the steps stay linear."""
+    from symbackprop.numeric import MAX_NESTING, _in_steps, evaluate_all
+
+    a, b, x = (sp.MatrixSymbol(name, 2, 2) for name in ("A", "B", "x"))
+    rng = np.random.default_rng(0)
+    values = {"A": rng.normal(size=(2, 2)) / 2, "B": rng.normal(size=(2, 2)), "x": rng.normal(size=(2, 2))}
+    exprs, expected, e, v = [], [], x, values["x"]
+    for _ in range(150):
+        e, v = a * (e + b), values["A"] @ (v + values["B"])
+        exprs.append(e)
+        expected.append(v)
+    np.testing.assert_allclose(evaluate(exprs[-1], values), expected[-1], rtol=1e-12)
+    for got, want in zip(evaluate_all(exprs, values), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    alone, _, _ = _in_steps([exprs[-1]])
+    together, lasts, read = _in_steps(exprs)
+    assert len(together) <= len(alone) + len(exprs) and len(alone) >= 300 // MAX_NESTING - 1
+    assert {m.name for m in read if isinstance(m, sp.MatrixSymbol)} == {"A", "B", "x"}

@@ -55,8 +55,13 @@ def gradient_function(net: Network, backend: str = "numpy", dtype: Any = None, t
         return TorchGradientFunction(bp, resolve_dtype(dtype), threads, gradients_only)
     from symbackprop.numeric import GradientFunction
 
-    data = net.spec.data
-    selections = {node.name: data[node.name] for node in net.graph.leaves
-                  if node.role == "fixed" and node.name in data and selection_index(data[node.name]) is not None}
-    return GradientFunction(bp, numpy_dtype(dtype), selections=selections, gradients_only=gradients_only,
+    return GradientFunction(bp, numpy_dtype(dtype), selections=fixed_selections(net), gradients_only=gradients_only,
                             threads=threads, quiet=False)
+
+
+def fixed_selections(net: Network) -> dict[str, Any]:
+    """The spec's fixed matrices that are 0/1 selections (one 1 in every row or every column), by name:
+    their products are compiled as slices."""
+    data = net.spec.data
+    return {node.name: data[node.name] for node in net.graph.leaves
+            if node.role == "fixed" and node.name in data and selection_index(data[node.name]) is not None}

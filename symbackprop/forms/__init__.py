@@ -20,11 +20,18 @@ from symbackprop.forms.index import IndexForm, entry_form, index_form
 from symbackprop.forms.simplified import Simplifier
 from symbackprop.options import FORMS
 
-#: Most nodes a symbolic (fully substituted) form may have. A delta read by several later layers
-#: is repeated at each place, so where layers read more than one earlier layer the form grows
-#: exponentially with depth (layers that each read the two before them: 1.9 times per layer);
-#: the matrix form, which names its deltas, never grows.
-MAX_SYMBOLIC = 10_000
+#: Most nodes a symbolic (fully substituted) form may have. Every delta is written out in full
+#: wherever it occurs, so the form grows with depth (a 2-unit sigmoid layer adds about 33 nodes)
+#: and, where layers read more than one earlier layer, exponentially (layers that each read the
+#: two before them: 1.9 times per layer); the matrix form, which names its deltas, never grows.
+#: Printed, a node takes about 2.7 characters of LaTeX: past this limit a line is longer than
+#: the answer parser reads back (verify.limits, 4,000 characters), and no longer helps a reader.
+MAX_SYMBOLIC = 1_200
+#: Most partials a chain form may hold. Its grouped part spells out every path from the loss,
+#: so a chain of depth d holds about 2d partials per target and layers that read several earlier
+#: layers multiply the paths (the two before them: 1.6 times per layer); past this a line is
+#: longer than the answer parser reads back (verify.limits) and no longer helps a reader.
+MAX_CHAIN = 64
 
 
 class FormTooLarge(ValueError):
@@ -72,11 +79,18 @@ class FormBuilder:
     def _symbolic(self, name: str, matrix: Expr) -> Expr:
         size = self._expanded_size(matrix, self._expanded_sizes)
         if size > MAX_SYMBOLIC:
-            raise FormTooLarge(f"the symbolic form of {name} would have about {size:,} nodes (the layers read "
-                               f"several earlier layers, and every substitution repeats them), more than the limit "
-                               f"of {MAX_SYMBOLIC:,}; the matrix form, which names the deltas, is the same derivative",
-                               size)
+            raise FormTooLarge(f"the symbolic form of {name} would have about {size:,} nodes (every delta written "
+                               f"out wherever it occurs), more than the limit of {MAX_SYMBOLIC:,}; the matrix form, "
+                               f"which names the deltas, is the same derivative", size)
         return self._substituted(matrix)
+
+    def _chain_form(self, name: str, start: str) -> Expr:
+        size = self._chain.size(self.bp.graph.named(start))
+        if size > MAX_CHAIN:
+            raise FormTooLarge(f"the chain form of {name} would multiply about {size:,} partials along its paths "
+                               f"from the loss, more than the limit of {MAX_CHAIN:,}; the matrix form, which names "
+                               f"the deltas, is the same derivative", size)
+        return self._chain.to_loss(self.bp.graph.named(start), group=True)
 
     @cached_property
     def _chain(self) -> ChainBuilder:
@@ -131,7 +145,7 @@ class FormBuilder:
         if form == "symbolic":
             return self._symbolic(f"delta_{key}" if delta else f"dL/d{key}", matrix)
         if form == "chain":
-            return self._chain.delta(key) if delta else self._chain.gradient(key)
+            return self._chain_form(f"delta_{key}" if delta else f"dL/d{key}", f"s_{key}" if delta else key)
         if form == "simplified":
             return self._simplifier.delta(key) if delta else self._simplifier.simplify(matrix)
         if form == "index":

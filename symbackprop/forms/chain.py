@@ -112,8 +112,23 @@ class ChainBuilder:
                 terms.append(ChainProduct(self.to_loss(consumer, group), step))
         return ChainSum(*terms)
 
-    def gradient(self, name: str) -> Expr:
-        return self.to_loss(self.bp.graph.named(name), group=True)
+    def size(self, node: Node) -> int:
+        """The number of partials to_loss(node, group=True) holds, counted without building it (paths
+        multiply where layers read several earlier layers)."""
+        counts: dict[tuple[int, bool], int] = {}
 
-    def delta(self, key: str) -> Expr:
-        return self.to_loss(self.bp.graph.named(f"s_{key}"), group=True)
+        def count(node: Node, group: bool) -> int:
+            key = (node.id, group)
+            if key not in counts:
+                total = 0
+                for consumer in self.consumers[node.id]:
+                    if consumer.role == "loss":
+                        total += 1
+                    elif group and consumer.role == "preactivation" and consumer.delta_key in self.bp.deltas:
+                        total += count(consumer, False) + 1
+                    else:
+                        total += count(consumer, group) + 1
+                counts[key] = total
+            return counts[key]
+
+        return count(node, True)

@@ -19,6 +19,23 @@ def quote(value: object, limit: int = QUOTE) -> str:
     return text[: limit - 3] + "..." + size
 
 
+def clip(text: object, limit: int = QUOTE) -> str:
+    """`text` as it is (a target, an option's value), cut to about `limit` characters with its length said."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"
+
+
+#: Most characters of a file name a message shows: a path is cut at its start, keeping the file's name.
+PATH = 120
+
+
+def clip_path(path: object, limit: int = PATH) -> str:
+    """A file name for a message: whole up to `limit` characters, else its last part after "...", so the
+    file's own name stays (.../exercises/bad.yaml)."""
+    text = str(path)
+    return text if len(text) <= limit else f"...{text[3 - limit:]}"
+
+
 class SpecError(ValueError):
     """A spec that cannot be used. str() is `file:line: key: message`."""
 
@@ -27,5 +44,5 @@ class SpecError(ValueError):
         self.key = key if len(key) <= QUOTE else key[: QUOTE - 3] + "..."
         self.line = line
         self.source = source
-        where = source if line is None else f"{source}:{line}"
+        where = clip_path(source) if line is None else f"{clip_path(source)}:{line}"
         super().__init__(f"{where}: {self.key}: {message}" if key else f"{where}: {message}")
