@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sympy import Expr, Integer, Symbol
+from sympy import Expr, Integer, KroneckerDelta, Mul, Symbol, exp, tanh
 from sympy.matrices.expressions import MatrixSymbol
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symbackprop import backends, codegen, gradcheck, training
-from symbackprop.derive import Backprop, N, backprop
-from symbackprop.forms import FORMS, FormBuilder
-from symbackprop.forms.index import IndexForm, index_symbol
+from symbackprop.derive import Backprop, N, backprop, sympy_shape
+from symbackprop.forms import FORMS, FormBuilder, partial
+from symbackprop.forms.index import UNIT_INDICES, EntryFunction, IndexForm, index_symbol
 from symbackprop.gradcheck import GradcheckResult
 from symbackprop.graph import BATCH, Graph, Node, build_graph
 from symbackprop.notation import Names, NotationError
-from symbackprop.numeric import GradientFunction, evaluate
+from symbackprop.numeric import GradientFunction, compile_expression, evaluate
 from symbackprop.printing import to_latex, to_text
 from symbackprop.scalar import check_formulas
 from symbackprop.spec import NetworkSpec, SpecError, load_spec
 from symbackprop.spec.model import Question
-from symbackprop.targetref import TargetSyntaxError, parse_target, plain_name
+from symbackprop.targetref import Spelling, TargetSyntaxError, fraction_sides, parse_target, plain_name
 from symbackprop.training import TrainingRun
 
 if TYPE_CHECKING:
@@ -57,6 +58,18 @@ class Target:
         self.shape = shape
         self._builder = builder
         self.names = names  # the spec's notation: how the formulas are spelt
+
+    @property
+    def _indexed(self) -> frozenset[str]:
+        """The matrices whose entries the formulas write with both indices: none for a whole target (its index
+        form leaves out a dimension of size 1), the weights for an entry or a local partial (W_3[1,2])."""
+        return frozenset()
+
+    @property
+    def matrices(self) -> frozenset[str]:
+        """The weight and fixed matrices: an entry of one is named with both indices (W_3[1,2], W^{3}_{1,2})
+        even where it has one row, as the spec declares it a matrix."""
+        return frozenset(node.name for node in self._builder.bp.graph.nodes if node.role in ("weight", "fixed"))
 
     @property
     def value(self) -> str:
@@ -136,11 +149,13 @@ class Target:
     def latex(self, form: str = "matrix", transpose: str = r"\top") -> str:
         """`lhs = rhs` in LaTeX, without math delimiters; the index form states its index ranges.
         `transpose` is the superscript of a transpose: \\top (W^{\\top}) or T (W^{T})."""
-        return f"{self.lhs_latex(form)} = {to_latex(self.form(form), self.names, transpose)}" + self._bounds(form, True)
+        right = to_latex(self.form(form), self.names, transpose, self._indexed)
+        return f"{self.lhs_latex(form)} = {right}" + self._bounds(form, True)
 
     def text(self, form: str = "matrix") -> str:
         """`lhs = rhs` in plain text; the index form states its index ranges."""
-        return f"{self.lhs_text(form)} = {to_text(self.form(form), self.names)}" + self._bounds(form, False)
+        return f"{self.lhs_text(form)} = {to_text(self.form(form), self.names, self._indexed)}" + \
+            self._bounds(form, False)
 
     def _repr_latex_(self) -> str:
         return f"$\\displaystyle {self.latex()}$"
@@ -154,11 +169,15 @@ class EntryTarget(Target):
     (delta_1[2,n]: an index letter stays free). Every form but the chain is written entry by
     entry; the chain form ends in the partial by that entry."""
 
+    @property
+    def _indexed(self) -> frozenset[str]:
+        return self.matrices
+
     def __init__(self, base: Target, entry: tuple[Expr, Expr]) -> None:
         self.base = base
         self.entry = entry
         shape = tuple(dim if isinstance(index, Symbol) else 1 for dim, index in zip(base.shape, entry, strict=True))
-        plain = to_text(self.element())
+        plain = to_text(self.element(), matrices=base.matrices)
         super().__init__(plain if base.kind == "delta" else f"dL/d{plain}", "entry", base.key, base.symbol, shape,
                          base._builder, base.names)
 
@@ -183,13 +202,273 @@ class EntryTarget(Target):
         return IndexForm(self.form("index"), free, ranges)
 
     def lhs_latex(self, form: str = "matrix") -> str:
-        return self.base._lhs_latex(to_latex(self.element(), self.names))
+        return self.base._lhs_latex(to_latex(self.element(), self.names, matrices=self.matrices))
 
     def lhs_text(self, form: str = "matrix") -> str:
-        return self.base._lhs_text(to_text(self.element(), self.names))
+        return self.base._lhs_text(to_text(self.element(), self.names, matrices=self.matrices))
 
     def _bounds(self, form: str, latex: bool) -> str:
         return super()._bounds("index", latex) if form != "chain" else ""
+
+
+class PartialTarget(Target):
+    """A local partial d(top)/d(bottom) between two named values (dz_2/ds_2, ds_3/dz_2, ds_2/dW_2, dh_2/dh_1),
+    either side whole or one entry (dh_2[1,1]/dW_2[1,2], dp_j/ds_k). Its index form is the general entry;
+    between two values with a sample axis its matrix form is the Jacobian of one sample (diag(f_2'(s_2)),
+    W_3); otherwise (a value by a weight: four indices; or an entry) every form but the chain is written
+    entry by entry, and `note` says so. Built by forms.partial from rules.py's vector-Jacobian products."""
+
+    @property
+    def _indexed(self) -> frozenset[str]:
+        return self.matrices
+
+    def __init__(self, bp: Backprop, top: Node, bottom: Node, top_entry: tuple[Expr, Expr] | None,
+                 bottom_entry: tuple[Expr, Expr] | None, names: Names, builder: FormBuilder) -> None:
+        self.bp = bp
+        self.top, self.bottom = top, bottom
+        self.top_entry, self.bottom_entry = top_entry, bottom_entry
+        self.indices = self._indices()  # (top's, bottom's): the written entries, else letters for each dimension
+        super().__init__("", "partial", f"{top.name}/{bottom.name}", top.name, (), builder, names)
+        self.name = f"d{self._plain(top, top_entry)}/d{self._plain(bottom, bottom_entry)}"
+        self.shape = self._shape()
+
+    def _plain(self, node: Node, entry: tuple[Expr, Expr] | None) -> str:
+        if entry is None:
+            return node.name
+        return to_text(MatrixSymbol(node.name, *(N if d == BATCH else d for d in node.shape))[entry],
+                       matrices=self.matrices)
+
+    def _indices(self) -> tuple[tuple[Expr, Expr], tuple[Expr, Expr]]:
+        """Letters for the sides written whole: j for the top's units, n for samples (the same n on both
+        sides: one sample's Jacobian), i for the bottom's units, k and i for a weight's rows and columns
+        (its units and inputs); no letter where a dimension is 1. Written entries are kept as written."""
+        used = {str(i) for e in (self.top_entry, self.bottom_entry) if e for i in e if isinstance(i, Symbol)}
+
+        def take(*preferred: str) -> Symbol:
+            letter = next(name for name in (*preferred, *UNIT_INDICES) if name not in used)
+            used.add(letter)
+            return index_symbol(letter)
+
+        sample = next((i for i, dim in zip(self.top_entry or (), self.top.shape, strict=False)
+                       if dim == BATCH and isinstance(i, Symbol)), None) or take("n", "m")
+
+        def letters(node: Node, entry: tuple[Expr, Expr] | None, units: tuple[str, ...]) -> tuple[Expr, Expr]:
+            if entry is not None:
+                return entry
+            weight = node.role in ("weight", "fixed")
+            out_in = self.bp.graph.spec.convention.weights == "out_in"
+            out = []
+            for position, dim in enumerate(node.shape):
+                if dim == 1:
+                    out.append(Integer(0))
+                elif dim == BATCH:
+                    out.append(sample)
+                elif weight and (position == 0) == out_in:
+                    out.append(take("k", "j"))
+                else:
+                    out.append(take(*units))
+            return out[0], out[1]
+
+        top = letters(self.top, self.top_entry, ("j",))
+        return top, letters(self.bottom, self.bottom_entry, ("i", "k"))
+
+    def _free(self, indices: tuple[tuple[Expr, Expr], tuple[Expr, Expr]] | None = None) -> list[tuple[Symbol, Expr]]:
+        """The free indices of `indices` (default: the target's), in order of appearance, with their ranges."""
+        found: dict[Symbol, Expr] = {}
+        for node, entry in zip((self.top, self.bottom), indices or self.indices, strict=True):
+            for index, dim in zip(entry, node.shape, strict=True):
+                if isinstance(index, Symbol) and index not in found:
+                    found[index] = N if dim == BATCH else Integer(dim)
+        return list(found.items())
+
+    def _shape(self) -> tuple:
+        """One dimension per free index of the index form (BATCH for samples), like the other targets' shapes."""
+        free = self._free()
+        return tuple(BATCH if dim == N else int(dim) for _, dim in free) if free else (1, 1)
+
+    @property
+    def per_sample(self) -> bool:
+        """Two whole values with a sample axis: the matrix form is the Jacobian of one sample."""
+        return self.top_entry is None and self.bottom_entry is None and BATCH in self.top.shape and \
+            BATCH in self.bottom.shape
+
+    @property
+    def value(self) -> str:
+        return self.bottom.name
+
+    def note(self, form: str, latex: bool = False) -> str | None:
+        """What the reader must know besides the formula (with `latex`, as math): why a form is written entry by
+        entry, and which entries the index form leaves out because they are 0."""
+        if form == "chain" or (form != "index" and self.per_sample):
+            return None
+
+        def text(words: str) -> str:  # LaTeX: words in text mode, the rest in math mode, no nested $
+            return r"\text{" + words + "}" if latex else words
+
+        notes = []
+        if form != "index" and self.top_entry is None and self.bottom_entry is None:
+            top, bottom = (self.names.text(n.name) for n in (self.top, self.bottom))
+            notes.append(text(f"no {form} form: entry by entry") if latex else  # short: a line of a sheet
+                         f"no {form} form: the derivative of {top} by {bottom} has an index for each dimension of "
+                         f"both, so it is written entry by entry")
+        zero = self._written()[2]
+        if zero is not None:
+            element, moved, kept = zero
+            kept = kept + 1 if kept.is_Integer else kept
+            if latex:
+                notes.append(text("0 for ") + to_latex(element, self.names, matrices=self.matrices) + ", " +
+                             f"{to_latex(moved)} \\ne {to_latex(kept)}")
+            else:
+                notes.append(f"0 for {to_text(element, self.names, matrices=self.matrices)} with {moved} != {kept}")
+        if not notes:
+            return None
+        return text("(") + text("; ").join(notes) + text(")") if latex else "; ".join(notes)
+
+    def _written(self) -> tuple[Expr, tuple[tuple[Expr, Expr], tuple[Expr, Expr]], tuple[Expr, Expr, Expr] | None]:
+        """The index form as printed: where it is [j = k] times the rest (k a letter of the bottom only), the
+        bottom's k written j and the rest alone, with the sentence that every other entry is 0 (ds_2/dW_2:
+        ds_2[j,n]/dW_2[j,i] = z_1[i,n]). The numbers keep every entry (arrange)."""
+        key = ("partial", self.name, "written")
+        cache = self._builder._cache
+        if key not in cache:
+            expr = partial.entry(self.bp, self.top, self.bottom, *self.indices)
+            top, bottom = self.indices
+            shown, zero = self.indices, None
+            for factor in Mul.make_args(expr):
+                if not isinstance(factor, KroneckerDelta):
+                    continue
+                kept, moved = factor.args
+                if moved in top or moved.is_Integer:
+                    kept, moved = moved, kept
+                if moved in bottom and moved not in top and isinstance(moved, Symbol) and (kept in top or
+                                                                                            kept.is_Integer):
+                    expr = expr.xreplace({factor: Integer(1)}).xreplace({moved: kept})
+                    shown = (top, tuple(kept if index == moved else index for index in bottom))
+                    other = MatrixSymbol(self.bottom.name, *sympy_shape(self.bottom.shape))[bottom]
+                    zero = (other, moved, kept)
+                    break
+            cache[key] = (expr, shown, zero)
+        return cache[key]
+
+    def form(self, form: str) -> Expr:
+        if form not in FORMS:
+            raise ValueError(f"unknown form {form!r} (expected one of {', '.join(FORMS)})")
+        cache = self._builder._cache
+        key = ("partial", self.name, form)
+        if key not in cache:
+            cache[key] = self._build(form)
+        return cache[key]
+
+    def _build(self, form: str) -> Expr:
+        bp, top, bottom = self.bp, self.top, self.bottom
+        if form == "chain":
+            return partial.chain(bp, top, bottom, self._element(top, self.top_entry),
+                                 self._element(bottom, self.bottom_entry))
+        if form != "index" and self.per_sample:
+            matrix = partial.per_sample(bp, top, bottom)
+            return partial.tidy(self._builder._simplifier.simplify(matrix)) if form == "simplified" else matrix
+        written = self._written()[0]
+        if form == "simplified":  # f' in closed form where it is short: relu' as [s > 0], identity' as 1, 2 s
+            return written.replace(lambda e: isinstance(e, EntryFunction) and e.order == 1 and _short(e.doit()),
+                                   lambda e: e.doit())
+        return written
+
+    def _element(self, node: Node, entry: tuple[Expr, Expr] | None) -> Expr:
+        symbol = self.bp.symbols.get(node.name) or MatrixSymbol(node.name, *sympy_shape(node.shape))
+        return symbol if entry is None else symbol[entry]
+
+    def index_form(self) -> IndexForm:
+        free = self._free(self._written()[1])
+        return IndexForm(self.form("index"), tuple(i for i, _ in free), tuple(d for _, d in free))
+
+    def _side(self, node: Node, entry: tuple[Expr, Expr], latex: bool) -> str:
+        element = self._element(node, entry)
+        return to_latex(element, self.names, matrices=self.matrices) if latex else \
+            to_text(element, self.names, matrices=self.matrices)
+
+    def _sides(self, form: str, latex: bool) -> tuple[str, str]:
+        written = form != "chain" and not (form != "index" and self.per_sample)
+        shown = self._written()[1] if written else (self.top_entry, self.bottom_entry)
+        top, bottom = shown
+        return (self._side(self.top, top, latex) if top is not None else self._whole(self.top, latex),
+                self._side(self.bottom, bottom, latex) if bottom is not None else self._whole(self.bottom, latex))
+
+    def _whole(self, node: Node, latex: bool) -> str:
+        return self.names.latex(node.name) if latex else self.names.text(node.name)
+
+    def lhs_latex(self, form: str = "matrix") -> str:
+        top, bottom = self._sides(form, True)
+        return r"\frac{\partial " + top + r"}{\partial " + bottom + "}"
+
+    def lhs_text(self, form: str = "matrix") -> str:
+        top, bottom = self._sides(form, False)
+        return f"d{top}/d{bottom}"
+
+
+    def text(self, form: str = "matrix") -> str:
+        note = self.note(form)
+        return super().text(form) + (f"   ({note})" if note else "")
+
+    def arrange(self, full: np.ndarray) -> np.ndarray:
+        """The value from the whole Jacobian `full` (axes: the top's two, then the bottom's two): the entries the
+        target names, a letter on both sides read on its diagonal, laid out by arrange_free."""
+        letters: list[Symbol] = []
+        picks: list[Any] = []
+        for index in (*self.indices[0], *self.indices[1]):
+            picks.append(slice(None) if isinstance(index, Symbol) else int(index))
+            if isinstance(index, Symbol):
+                letters.append(index)
+        value = full[tuple(picks)]
+        for index in dict.fromkeys(letters):
+            axes = [k for k, letter in enumerate(letters) if letter == index]
+            if len(axes) == 2:
+                value = np.moveaxis(np.diagonal(value, axis1=axes[0], axis2=axes[1]), -1, axes[0])
+                del letters[axes[1]]
+        return self.arrange_free(value)
+
+    def arrange_free(self, value: np.ndarray) -> np.ndarray:
+        """A value with one axis per free index of the index form (in its order) laid out as numeric shows it:
+        for two values' per-sample Jacobian the sample axis first (N x rows x columns); a sample axis of
+        length 1 dropped; no free index left gives a 1x1 matrix, one gives a row."""
+        letters = [index for index, _ in self._free()]
+        sample = self._sample()
+        if self.per_sample and sample in letters:
+            value = np.moveaxis(value, letters.index(sample), 0)
+            units = [int(next(d for d in node.shape if d != BATCH)) for node in (self.top, self.bottom)]
+            value = value.reshape(value.shape[0], *units)
+            return value[0] if value.shape[0] == 1 else value
+        if sample is not None and sample in letters and value.shape[letters.index(sample)] == 1:
+            value = np.squeeze(value, axis=letters.index(sample))
+        return value.reshape(1, -1) if value.ndim < 2 else value
+
+    def _sample(self) -> Symbol | None:
+        """The top's sample index, if it is a letter."""
+        return next((i for i, dim in zip(self.indices[0], self.top.shape, strict=True)
+                     if dim == BATCH and isinstance(i, Symbol)), None)
+
+    def free_indices(self) -> list[Symbol]:
+        """The free indices of the index form, in its order (the axes arrange_free reads)."""
+        return [index for index, _ in self._free()]
+
+    def axes(self, samples: int) -> list[Symbol]:
+        """The index letter of each axis of arrange()'s value, on data with `samples` samples."""
+        letters = [index for index, _ in self._free()]
+        sample = self._sample()
+        if sample in letters:
+            letters.remove(sample)
+            if samples != 1:
+                letters.insert(0 if self.per_sample else [i for i, _ in self._free()].index(sample), sample)
+        return letters
+
+    def _bounds(self, form: str, latex: bool) -> str:
+        if form == "chain" or (form != "index" and self.per_sample):  # LaTeX: the lhs has no index, as read back
+            return "   for each sample" if self.per_sample and form != "chain" and not latex else ""
+        free = self._free(self._written()[1])
+        if not free:
+            return ""
+        if latex:
+            return r" \quad (" + r",\ ".join(rf"1 \le {i} \le {to_latex(d)}" for i, d in free) + ")"
+        return "   for " + ", ".join(f"{i} = 1..{d}" for i, d in free)
 
 
 class Derivation:
@@ -242,6 +521,9 @@ class Derivation:
                 raise UnknownTarget(f"question {question.id} asks {len(question.ask)} targets "
                                     f"({', '.join(question.ask)}): name one of them, or write the left side")
             return self.target(question.ask[0])
+        found = self._partial(name) if isinstance(name, str) else None  # dz_2/ds_2: a numerator that is a value
+        if found is not None:
+            return found
         try:  # in the spec's notation first: \frac{\partial l}{\partial h^{2}_{1}}, \sigma^{(1)}
             quantity = self.names.resolve(name)
         except NotationError as error:
@@ -276,6 +558,66 @@ class Derivation:
                 if position == 0:  # written as an entry (W_1[4,1]): say what is wrong with it
                     raise
         raise UnknownTarget(f"unknown target {name!r} ({self._known()})")
+
+    def _partial(self, name: str) -> PartialTarget | None:
+        """A local partial d(top)/d(bottom) between two named values, either side whole or one entry; None where
+        `name` is no fraction or its numerator is the loss or names nothing (the caller says what is wrong)."""
+        sides = fraction_sides(name)
+        try:
+            ref = parse_target(name) if sides is not None else None
+        except TargetSyntaxError:
+            return None
+        if ref is None or ref.top is None or sides is None:
+            return None
+        try:
+            top, top_entry = self._side(sides[0], ref.top, name)
+        except UnknownTarget:
+            try:
+                bottom, bottom_entry = self._side(sides[1], ref.bottom, name)
+                top, top_entry = self._side(sides[0], ref.top, name, bottom.layer)
+            except UnknownTarget:
+                return None  # neither side names a value here: "the numerator must be the loss"
+        else:
+            bottom, bottom_entry = self._side(sides[1], ref.bottom, name, top.layer)
+        if top.role not in ("activation", "preactivation"):
+            raise UnknownTarget(f"{name}: {top.name} is not computed by the network (a {top.role}), so nothing "
+                                f"is derived by it; the numerator is the loss or a value s_k, z_k")
+        try:
+            partial.between(self.backprop, top, bottom)
+            target = PartialTarget(self.backprop, top, bottom, top_entry, bottom_entry, self.names, self._builder)
+        except partial.NotLocal as error:
+            raise UnknownTarget(f"{name}: {error}") from None
+        return self._asked.setdefault(target.name, target)
+
+    def _side(self, written: str, spellings: tuple[Spelling, ...], name: str, layer: str | None = None) \
+            -> tuple[Node, tuple[Expr, Expr] | None]:
+        """The named value one side of a local partial means (in the spec's notation first), and its entry. With
+        the other side's `layer`, a letter that names no layer is an entry of this layer's value: in dp_j/ds_k
+        (p the output of layer out) s_k is entry k of s_out."""
+        graph = self.backprop.graph
+        found: list[tuple[str, tuple[str, ...] | None]] = []
+
+        def resolve(text: str, entry: tuple[str, ...] | None) -> None:
+            try:
+                quantity = self.names.resolve(text)
+            except NotationError as error:
+                if error.ambiguous:
+                    raise UnknownTarget(f"target {name!r}: {error}") from None
+                return
+            found.append((quantity.symbol, quantity.entry or entry))
+
+        resolve(written, None)
+        found += [(spelling.name, spelling.entry) for spelling in spellings]
+        letter = _LETTER_ENTRY.match(written.replace(" ", ""))
+        if letter and layer is not None:
+            resolve(f"{letter.group('base')}_{{{layer}}}", (letter.group("index"),))
+        for symbol, entry in found:
+            node = next((n for n in graph.nodes if n.name == symbol), None) or next(
+                (n for n in graph.nodes if n.key == symbol and n.role == "activation"), None)
+            if node is None or node.role in ("loss", "target"):
+                continue
+            return node, None if entry is None else entry_indices(node.name, node.shape, entry, name)
+        raise UnknownTarget(f"unknown target {name!r}: {written!r} names no value of the network ({self._known()})")
 
     def _known(self) -> str:
         values = [self.names.text(node.name) for node in self.backprop.graph.nodes
@@ -345,6 +687,16 @@ class Derivation:
         lines = self.forward_latex() + [t.latex() for t in self.targets]
         return "$\\begin{aligned}" + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines) + \
             "\\end{aligned}$"
+
+
+def _short(closed: Expr) -> bool:
+    """An activation's derivative worth writing in closed form: no exponential or tanh in it."""
+    return not closed.has(exp, tanh) and closed.count_ops() <= 4
+
+
+#: A value written with one index letter, s_k or \\sigma_{j}: where no layer has that name, entry k of the value of
+#: the other side's layer.
+_LETTER_ENTRY = re.compile(r"^\\?(?P<base>[A-Za-z]+)_\{?(?P<index>[a-z])\}?$")
 
 
 def entry_indices(symbol: str, shape: tuple, written: tuple[str, ...], target: str) -> tuple[Expr, Expr]:
@@ -448,6 +800,8 @@ class Network:
     def value_at(self, target: Target, named: dict[str, np.ndarray]) -> np.ndarray:
         """A target's value from named_values(); what it computes is cached in `named`."""
         found = target
+        if isinstance(found, PartialTarget):
+            return found.arrange(self._jacobian(found, named))
         base = found.base if isinstance(found, EntryTarget) else found
         key = base.symbol if base.kind == "delta" else f"dL/d{base.key}"
         if key not in named:
@@ -459,6 +813,30 @@ class Network:
             value = value[tuple(slice(None) if isinstance(i, Symbol) else slice(int(i), int(i) + 1)
                                 for i in found.entry)]
         return value
+
+    def _jacobian(self, target: PartialTarget, named: dict[str, np.ndarray]) -> np.ndarray:
+        """d top / d bottom for every entry of both (axes: top's, then bottom's), each top entry's row pulled
+        back through the compiled vector-Jacobian products; only the top entries the target reads."""
+        first = self.graph.nodes[0]
+        samples = named[first.name].shape[first.shape.index(BATCH)]
+        key = f"d{target.top.name}/d{target.bottom.name}"
+        top_shape = tuple(samples if d == BATCH else d for d in target.top.shape)
+        bottom_shape = tuple(samples if d == BATCH else d for d in target.bottom.shape)
+        full = named.get(key)
+        if full is None:
+            full = np.full(top_shape + bottom_shape, np.nan)
+            named[key] = full
+        wanted = [range(size) if isinstance(index, Symbol) else [int(index)]
+                  for index, size in zip(target.indices[0], top_shape, strict=True)]
+        todo = [(r, c) for r in wanted[0] for c in wanted[1] if np.isnan(full[r, c]).all()]
+        if todo:
+            pulled = compile_expression(partial.pullback(self.derive().backprop, target.top, target.bottom,
+                                                         partial.seed_symbol(target.top)))
+            for row, col in todo:
+                seed = np.zeros(top_shape)
+                seed[row, col] = 1.0
+                full[row, col] = np.broadcast_to(pulled({**named, partial.SEED: seed}, samples), bottom_shape)
+        return full
 
     def train(self, steps: int | None = None, learning_rate: float | None = None,
               targets: Sequence[str] = (), seed: int | None = None) -> TrainingRun:
@@ -477,7 +855,12 @@ class Network:
         """The symbolic gradients against central finite differences (float64) at `values`, the
         spec's data, or seeded random data, checking at most `max_entries` entries per parameter;
         `.ok` is the verdict, `.report()` the table. `targets` checks those derivatives of the loss
-        instead (dL/dz_2, delta_1, dL/dW_3[1,1], ...)."""
+        instead (dL/dz_2, delta_1, dL/dW_3[1,1], ...); a local partial (dz_2/ds_2) is no derivative of the
+        loss and raises UnknownTarget."""
+        for name in targets or ():
+            if isinstance(self.derive().target(name), PartialTarget):
+                raise UnknownTarget(f"{name} is a local partial, not a derivative of the loss: gradcheck checks "
+                                    f"derivatives of the loss (numeric --target shows its value)")
         return gradcheck.check(self, values, seed=seed, random=random, step=step, tolerance=tolerance,
                                max_entries=max_entries, targets=targets)
 

@@ -121,3 +121,24 @@ class Indicator(MatrixExpr):
     def _entry(self, i, j, **kwargs):  # noqa: ANN001 - SymPy's protocol
         entry = self.arg._entry(i, j, **kwargs)
         return Piecewise((1, entry > 0), (0, True)) if self.strict else Piecewise((1, entry <= 0), (0, True))
+
+
+class Diag(MatrixExpr):
+    """diag(v): the diagonal matrix of one sample's entries of v (a column of v when samples are columns,
+    axis 0; a row when they are rows, axis 1), as a per-sample Jacobian writes it: diag(f'(s_2))."""
+
+    def __new__(cls, arg: MatrixExpr, axis: int | Integer) -> Diag:
+        return Basic.__new__(cls, arg, Integer(axis))
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def axis(self) -> int:
+        return int(self.args[1])
+
+    @property
+    def shape(self) -> tuple:
+        units = self.arg.shape[self.axis]
+        return (units, units)

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sympy import Add, Dummy, Expr, Heaviside, Integer, Mul, Piecewise, Sum, Symbol, true
+from sympy import Add, Dummy, Expr, Heaviside, Integer, KroneckerDelta, Mul, Piecewise, Sum, Symbol, true
 from sympy.matrices.expressions import (
     HadamardPower,
     HadamardProduct,
+    Identity,
     MatAdd,
     MatMul,
     MatPow,
@@ -32,20 +33,27 @@ from sympy.printing.str import StrPrinter as _SympyStr
 
 from symbackprop.forms.chain import LOSS, ChainProduct, ChainSum, Grouped, Partial
 from symbackprop.forms.index import EntryFunction
-from symbackprop.matexpr import Elementwise, EntrySum, Indicator, Ones, Softmax
+from symbackprop.matexpr import Diag, Elementwise, EntrySum, Indicator, Ones, Softmax
 from symbackprop.notation import GREEK, PLAIN, Spelling, escape_latex, latex_element_base, latex_name
 
 __all__ = ["GREEK", "LatexPrinter", "TextPrinter", "escape_latex", "latex_element_base", "latex_name", "to_latex",
            "to_text"]
 
 
-def _element_indices(expr: MatrixElement) -> list[Expr]:
-    """An entry's indices, counted from 1, leaving out dimensions of size 1."""
+def _element_indices(expr: MatrixElement, matrices: frozenset[str] = frozenset()) -> list[Expr]:
+    """An entry's indices, counted from 1, leaving out dimensions of size 1 (except for the `matrices`,
+    a weight written W^{3}_{1,2} as a course does)."""
     out = []
+    whole = expr.parent.name in matrices
     for index, dim in zip((expr.i, expr.j), expr.parent.shape, strict=True):
-        if dim != 1:
+        if dim != 1 or whole:
             out.append(index + 1 if isinstance(index, Integer) else index)
     return out
+
+
+def _index(index: Expr) -> Expr:
+    """An index as printed: a number counted from 1, a letter as it is."""
+    return index + 1 if isinstance(index, Integer) else index
 
 
 def _ordered_terms(expr: MatAdd) -> list[Expr]:
@@ -219,6 +227,7 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
     """SymPy's LaTeX printer with the course's matrix notation: ^\\top, \\odot, f_1'(s_1)."""
 
     _default_settings: dict[str, Any] = {**_SympyLatex._default_settings, "transpose": r"\top", "spelling": None,
+                                         "matrices": frozenset(),
                                          "hadamard": r" \odot ", "oslash": r" \oslash ", "minus": "- "}
 
     def _bracket(self, printed: str) -> str:
@@ -296,6 +305,18 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
         printed = r"\left[" + self._print(expr.args[0]) + r" > 0\right]"
         return printed if exp is None else printed + "^{" + exp + "}"
 
+    def _print_Diag(self, expr: Diag) -> str:
+        return r"\operatorname{diag}\left(" + self._print(expr.arg) + r"\right)"
+
+    def _print_KroneckerDelta(self, expr: KroneckerDelta, exp: str | None = None) -> str:
+        """[j = k], as the Iverson bracket the course writes for an indicator (\\delta is the delta's letter)."""
+        first, second = (_index(arg) for arg in expr.args)
+        printed = r"\left[" + self._print(first) + " = " + self._print(second) + r"\right]"
+        return printed if exp is None else printed + "^{" + exp + "}"
+
+    def _print_Identity(self, expr: Identity) -> str:
+        return r"I_{" + self._print(expr.shape[0]) + "}"
+
     def _print_Partial(self, expr: Partial) -> str:
         top = self.spelling.loss_latex() if expr.numerator == LOSS else self._print(expr.numerator)
         return r"\frac{\partial " + top + r"}{\partial " + self._print(expr.denominator) + "}"
@@ -310,7 +331,7 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
         return r"\underbrace{" + self._print(expr.inner) + "}_{" + self.spelling.latex(expr.name) + "}"
 
     def _print_MatrixElement(self, expr: MatrixElement) -> str:
-        indices = _element_indices(expr)
+        indices = _element_indices(expr, self._settings["matrices"])
         base = self.spelling.element_latex(expr.parent.name)
         return base + ("_{" + ",".join(self._print(i) for i in indices) + "}" if indices else "")
 
@@ -329,7 +350,8 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
 class TextPrinter(_CourseNotation, _SympyStr):
     """Plain text in the same notation: juxtaposition for products, ^T, ⊙, f_1'(s_1)."""
 
-    _default_settings: dict[str, Any] = {**_SympyStr._default_settings, "hadamard": " ⊙ ", "oslash": " ⊘ ",
+    _default_settings: dict[str, Any] = {**_SympyStr._default_settings, "matrices": frozenset(),
+                                         "hadamard": " ⊙ ", "oslash": " ⊘ ",
                                          "minus": "-", "spelling": None}
     loose_powers = (HadamardPower,)
 
@@ -411,6 +433,16 @@ class TextPrinter(_CourseNotation, _SympyStr):
     def _print_Min(self, expr: Expr) -> str:
         return "min(" + ", ".join(self._print(arg) for arg in expr.args) + ")"
 
+    def _print_Diag(self, expr: Diag) -> str:
+        return f"diag({self._print(expr.arg)})"
+
+    def _print_KroneckerDelta(self, expr: KroneckerDelta) -> str:
+        first, second = (_index(arg) for arg in expr.args)
+        return f"[{self._print(first)} = {self._print(second)}]"
+
+    def _print_Identity(self, expr: Identity) -> str:
+        return f"I_{self._print(expr.shape[0])}"
+
     def _print_Partial(self, expr: Partial) -> str:
         return f"d{self._print(expr.numerator)}/d{self._print(expr.denominator)}"
 
@@ -424,7 +456,7 @@ class TextPrinter(_CourseNotation, _SympyStr):
         return f"[{self._print(expr.inner)}]_{self.spelling.text(expr.name)}"
 
     def _print_MatrixElement(self, expr: MatrixElement) -> str:
-        indices = _element_indices(expr)
+        indices = _element_indices(expr, self._settings["matrices"])
         base = self.spelling.element_text(expr.parent.name)
         return base + ("[" + ",".join(self._print(i) for i in indices) + "]" if indices else "")
 
@@ -454,13 +486,15 @@ def _deep_recursion() -> Iterator[None]:
         sys.setrecursionlimit(old)
 
 
-def to_latex(expr: Expr, spelling: Spelling | None = None, transpose: str = r"\top") -> str:
-    """`expr` in LaTeX, its symbols spelt by `spelling` (a network's notation.Names; None: the engine's names)."""
+def to_latex(expr: Expr, spelling: Spelling | None = None, transpose: str = r"\top",
+             matrices: frozenset[str] = frozenset()) -> str:
+    """`expr` in LaTeX, its symbols spelt by `spelling` (a network's notation.Names; None: the engine's names);
+    an entry of one of `matrices` keeps both indices (W^{3}_{1,2} of a one-row W^{3})."""
     with _deep_recursion():
-        return LatexPrinter({"spelling": spelling, "transpose": transpose}).doprint(expr)
+        return LatexPrinter({"spelling": spelling, "transpose": transpose, "matrices": matrices}).doprint(expr)
 
 
-def to_text(expr: Expr, spelling: Spelling | None = None) -> str:
-    """`expr` in plain text, its symbols spelt by `spelling`."""
+def to_text(expr: Expr, spelling: Spelling | None = None, matrices: frozenset[str] = frozenset()) -> str:
+    """`expr` in plain text, its symbols spelt by `spelling`; entries of `matrices` keep both indices."""
     with _deep_recursion():
-        return TextPrinter({"spelling": spelling}).doprint(expr)
+        return TextPrinter({"spelling": spelling, "matrices": matrices}).doprint(expr)

@@ -154,6 +154,16 @@ def _is_loss(text: str) -> bool:
     return compact in {s.replace(" ", "") for s in LOSS_SPELLINGS}
 
 
+def fraction_sides(text: str) -> tuple[str, str] | None:
+    """The numerator and denominator as written (without the d or \\partial), or None for no fraction."""
+    stripped = text.strip().strip("$").strip()
+    for pattern in _FRACTIONS:
+        match = pattern.match(stripped)
+        if match:
+            return match.group("top").strip(), match.group("bottom").strip()
+    return None
+
+
 def parse_target(text: str) -> TargetRef:
     """The target `text` names; raises TargetSyntaxError for what is no target."""
     if not isinstance(text, str) or not text.strip():

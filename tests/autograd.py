@@ -78,6 +78,9 @@ def loss_entries(attrs: dict[str, Any], a: Any, t: Any, logits: Any) -> Any:
         return -t * (torch.log_softmax(logits[0], dim=logits[1]) if logits is not None else torch.log(a))
     if kind == "hinge":
         return torch.clamp(loss.margin - t * a, min=0)
+    if kind == "multiclass_hinge":  # one-hot t: every other unit's violation of the margin over the class's score
+        score = (a * t).sum(dim=attrs["axis"], keepdim=True)
+        return (1 - t) * torch.clamp(a - score + loss.margin, min=0)
     if kind == "expr":
         return formula(loss.expr, {attrs["output_name"]: a, attrs["target_name"]: t})
     raise ValueError(f"no torch reference for loss {kind}")

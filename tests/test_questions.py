@@ -155,3 +155,32 @@ def test_bad_random_data(random: str, key: str, message: str) -> None:
     with pytest.raises(SpecError) as error:
         sbp.load(SPEC.replace("{seed: 1, samples: 2}", random))
     assert error.value.key == key and message in error.value.message, str(error.value)
+
+
+def test_an_unquoted_id_is_read_as_written() -> None:
+    text = SPEC.replace('id: "1.1"', "id: 1.10").replace('id: "1.2"', "id: 1.20")
+    net = sbp.load(text)
+    assert [q.id for q, _ in net.questions()] == ["1.10", "1.20", "2"]
+    assert net.derive().target("1.10") is net.derive().grad("W_2")
+    import yaml
+
+    as_dict = yaml.safe_load(SPEC)
+    as_dict["questions"][0]["id"] = 1.1  # a dict has lost what was written: told to write text
+    with pytest.raises(SpecError) as error:
+        sbp.load(as_dict)
+    assert error.value.key == "questions[0].id" and "write the id as text" in error.value.message
+
+
+@pytest.mark.parametrize(("answer", "graded_as"), [
+    (r"\frac{\partial L}{\partial z_1} = W_2^T \delta_2", "dL/dz_1"),  # the whole matrix: not its entry
+    (r"\frac{\partial L}{\partial z_1[1,1]} = W_2[1,1] \delta_2[1,1]", "dL/dz_1[1,1]"),
+    (r"\frac{\partial L}{\partial z_1} = W_2^T", None),  # the whole matrix, wrong
+])
+def test_a_left_side_naming_the_whole_matrix_picks_the_whole_target(answer: str, graded_as: str | None) -> None:
+    text = SPEC.replace("  - {id: 2, ask: delta_1}", '  - {id: 2, ask: delta_1}\n  - {id: "3", ask: ["dL/dz_1[1,1]", '
+                                                      "dL/dz_1]}")
+    result = sbp.load(text).verify("3", answer)
+    if graded_as is None:
+        assert result.verdict == "different" and "entry" not in " ".join(result.feedback), result.feedback
+    else:
+        assert result.verdict == "equivalent" and result.target == graded_as, result.feedback

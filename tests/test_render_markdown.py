@@ -25,7 +25,7 @@ MATHJAX = {
     "times", "underbrace", "mathopen", "mathclose", "vphantom", "begin", "end", "mathrm", "ldots", "cdots", "alpha",
     "beta", "gamma", "eta", "lambda", "mu", "rho", "tau", "phi", "psi", "omega", "epsilon", "hat", "ge", "lt", "gt",
     "min", "sqrt", "textbackslash", "textless", "textgreater", "textasciitilde", "textasciicircum", "textbar",
-    "textasciigrave", "oslash", "pm",
+    "textasciigrave", "oslash", "pm", "ne",
 }
 ENVIRONMENTS = {"aligned", "gathered", "bmatrix", "cases"}
 

@@ -60,10 +60,10 @@ def test_derivatives_by_any_named_value_are_written_through_deltas() -> None:
 def test_one_entry_is_written_entry_by_entry() -> None:
     der = sbp.load("specs/relu_4321.yaml").derive()
     entry = der.target("dL/dW_3[1,2]")
-    assert isinstance(entry, EntryTarget) and entry.name == "dL/dW_3[2]"  # W_3 is one row: one index
-    assert entry.text() == "dL/dW_3[2] = sum_{n=1}^{N}(delta_3[n]*z_2[2,n])"
-    assert entry.text("chain") == "dL/dW_3[2] = [dL/dh_3 · dh_3/ds_3]_delta_3 · ds_3/dW_3[2]"
-    assert entry.latex() == (r"\frac{\partial \mathcal{L}}{\partial W^{(3)}_{2}} = \sum_{n=1}^{N} "
+    assert isinstance(entry, EntryTarget) and entry.name == "dL/dW_3[1,2]"  # a weight keeps both indices
+    assert entry.text() == "dL/dW_3[1,2] = sum_{n=1}^{N}(delta_3[n]*z_2[2,n])"
+    assert entry.text("chain") == "dL/dW_3[1,2] = [dL/dh_3 · dh_3/ds_3]_delta_3 · ds_3/dW_3[1,2]"
+    assert entry.latex() == (r"\frac{\partial \mathcal{L}}{\partial W^{(3)}_{1,2}} = \sum_{n=1}^{N} "
                              r"\delta^{(3)}_{n} z^{(2)}_{2,n}")
     row = der.target("delta_1[2,n]")
     assert row.shape == (1, "N")
@@ -152,7 +152,7 @@ def test_every_new_target_is_in_derive_in_every_format(capsys: pytest.CaptureFix
     assert main(["derive", "specs/relu_4321.yaml", "--target", "dL/dz_2", "--target", "dL/dW_3[1,1]",
                  "--form", "all", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert [(t["target"], t["kind"]) for t in doc["targets"]] == [("dL/dz_2", "adjoint"), ("dL/dW_3[1]", "entry")]
+    assert [(t["target"], t["kind"]) for t in doc["targets"]] == [("dL/dz_2", "adjoint"), ("dL/dW_3[1,1]", "entry")]
     assert set(doc["targets"][0]["forms"]) == set(FORMS)
     assert main(["derive", "specs/relu_4321.yaml", "--target", r"\frac{\partial l}{\partial z_{1}}",
                  "--format", "latex"]) == 0
@@ -208,7 +208,7 @@ def test_feedback_on_a_wrong_entry_names_the_entry_it_is() -> None:
     result = sbp.load("specs/relu_4321.yaml").verify("dL/dW_3[1,1]", r"\delta_3 z^{(2)}_{2}")
     assert result.feedback[0] == "this is entry (1, 2) of dL/dW_3, not entry (1, 1)"
     result = sbp.load("specs/relu_4321.yaml").verify("dL/dW_3[1,1]", r"dL/dW_3[1,2] = \delta_3 z^{(2)}_{2}")
-    assert result.feedback == ("the left side is dL/dW_3 entry (1, 2), but the target is dL/dW_3[1]",)
+    assert result.feedback == ("the left side is dL/dW_3 entry (1, 2), but the target is dL/dW_3[1,1]",)
 
 
 @pytest.mark.parametrize("spec", ["specs/mlp.yaml", "specs/recurrent_autoencoder_small.yaml"])

@@ -53,7 +53,12 @@ def fits(value: np.ndarray) -> bool:
 
 
 def matrix(value: np.ndarray, digits: int) -> str:
-    """A bmatrix in the spec's orientation, or a note giving the size when it is too large."""
+    """A bmatrix in the spec's orientation, or a note giving the size when it is too large. A value with
+    more axes (a Jacobian per sample) is a row of matrices, one per value of its first index."""
+    if np.ndim(value) > 2:
+        if len(value) > MAX_PRINTED:
+            return r"\text{too large to print } (" + r" \times ".join(map(str, np.shape(value))) + ")"
+        return r"\begin{bmatrix} " + " & ".join(matrix(part, digits) for part in value) + r" \end{bmatrix}"
     rows, cols = np.shape(value)
     if not fits(value):
         return rf"\text{{too large to print }} ({rows} \times {cols})"

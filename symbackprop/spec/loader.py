@@ -552,6 +552,9 @@ class _Validator:
             raw_id = spec["id"]
             if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int, float)) or not str(raw_id).strip():
                 self.fail(join(path, "id"), f"expected a question id like '1.1', got {_show(raw_id)}")
+            if isinstance(raw_id, float):  # only from a dict: YAML keeps an unquoted id as written
+                self.fail(join(path, "id"), f"the question id {raw_id!r} is a number, which loses its trailing "
+                                            f"zeros (1.10 reads as 1.1): write the id as text, e.g. '{raw_id}'")
             qid = str(raw_id).strip()
             if len(qid) > MAX_LAYER_NAME or any(unicodedata.category(c).startswith("C") for c in qid):
                 self.fail(join(path, "id"), f"a question id is at most {MAX_LAYER_NAME} printable characters")

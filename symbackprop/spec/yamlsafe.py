@@ -38,6 +38,9 @@ _MAP, _SEQ, _MERGE = _Y + "map", _Y + "seq", _Y + "merge"
 _STR, _INT, _FLOAT, _BOOL, _NULL, _TIME = (_Y + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
 # YAML 1.2 reads 1e-3 as a number; PyYAML (YAML 1.1) reads it as text. Users mean the number.
 _FLOAT_12 = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+# Values that are labels, not numbers, whatever they look like: a question id `1.10` stays "1.10"
+# (read as a number it would become 1.1).
+_VERBATIM = re.compile(r"^questions\[\d+\]\.id$")
 # Control characters (tab, newline and carriage return aside) and lone surrogates: the first are
 # invisible and break documents (a NUL ends a PDF build), the second cannot be written as UTF-8.
 _UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -133,6 +136,9 @@ class _Builder:
 
     def scalar(self, node: ScalarNode, path: str) -> Any:
         tag = node.tag
+        if tag in (_INT, _FLOAT) and _VERBATIM.match(path):
+            self.writable(node, path, node.value, "the text")
+            return node.value
         if tag in (_INT, _FLOAT) or (tag == _STR and not node.style and _FLOAT_12.match(node.value)):
             if len(node.value) > MAX_LITERAL:
                 self.fail(node, path, f"a number written with {len(node.value)} characters; at most {MAX_LITERAL} "

@@ -29,11 +29,12 @@ from sympy.matrices.expressions import MatrixSymbol
 from sympy.matrices.expressions.matexpr import MatrixElement
 from threadpoolctl import ThreadpoolController
 
-from symbackprop.api import EntryTarget, Target
+from symbackprop.api import EntryTarget, PartialTarget, Target, UnknownTarget
 from symbackprop.graph import BATCH
 from symbackprop.matexpr import Elementwise, Indicator
 from symbackprop.printing import escape_latex, to_latex, to_text
 from symbackprop.verify import chain as chains
+from symbackprop.verify import partial as partials
 from symbackprop.verify import sizes
 from symbackprop.verify.chain import Chain, ChainProblem
 from symbackprop.verify.entries import EntryEvaluator
@@ -265,8 +266,11 @@ class Verifier:
         self.deadline = Deadline(time_limit)
 
     def case(self, target: str) -> Case:
-        """The case of a target in any spelling (of the whole target an entry belongs to); raises UnknownTarget."""
+        """The case of a target in any spelling (of the whole target an entry belongs to); raises UnknownTarget,
+        also for a local partial."""
         found = self.derivation.target(target)
+        if isinstance(found, PartialTarget):  # graded by its values alone (verify/partial.py)
+            raise UnknownTarget(f"{target}: a local partial has no mutations to explain by")
         if isinstance(found, EntryTarget):
             found = found.base
         if found.name not in self.cases:
@@ -305,6 +309,8 @@ class Verifier:
             choices = [self.derivation.target(text) for text in question.ask]
             target = None
         asked = self.derivation.target(target) if target is not None else None
+        if isinstance(asked, PartialTarget) or (choices and all(isinstance(c, PartialTarget) for c in choices)):
+            return self._timed(start, lambda shown: self._verify_partial(asked, answer, shown, choices))
         case = self.case(target) if target is not None else None
         entry = asked.entry if isinstance(asked, EntryTarget) else None  # one entry of the case's target
         shown = r"\text{" + escape_latex(answer if isinstance(answer, str) else "") + "}"
@@ -315,6 +321,81 @@ class Verifier:
         except OutOfTime as error:
             outcome = dataclasses.replace(self._blank(grading, shown), verdict="timeout", feedback=(str(error),))
         return dataclasses.replace(outcome, seconds=time.monotonic() - start)
+
+    def _timed(self, start: float, grade: Callable[[str], VerifyResult]) -> VerifyResult:
+        shown = ""
+        try:
+            with self.deadline.enforced(), one_blas_thread():
+                outcome = grade(shown)
+        except OutOfTime as error:
+            outcome = VerifyResult("", "timeout", "", shown, feedback=(str(error),))
+        return dataclasses.replace(outcome, seconds=time.monotonic() - start)
+
+    def _verify_partial(self, asked: PartialTarget | None, answer: str, shown: str,
+                        choices: list[Target] | None = None) -> VerifyResult:
+        """An answer for a local partial (verify/partial.py), its left side naming it or one of `choices`."""
+        shown = r"\text{" + escape_latex(answer if isinstance(answer, str) else "") + "}"
+
+        def result(target: PartialTarget | None, verdict: str, sentences: list[str], latex: str = shown,
+                   points: int = 0, position: int | None = None) -> VerifyResult:
+            name = target.name if target is not None else ""
+            expected = to_latex(target.form("matrix" if target.per_sample else "index"), self.names,
+                                matrices=target.matrices) if target is not None else ""
+            return VerifyResult(name, verdict, expected, latex, tuple(sentences),
+                                score=1.0 if verdict == "equivalent" else 0.0, position=position,
+                                method="numeric" if verdict in ("equivalent", "different") and points else None,
+                                points=points)
+
+        try:
+            tree = parse(answer, self.deadline)
+            resolver = Resolver(self.vocab, answer, self.deadline)
+            sides = list(tree.sides)
+            if len(sides) > 1:
+                first = resolver.value(sides[0])
+                if partials.is_partial_ref(first):
+                    try:
+                        named = self.derivation.target(first.text)
+                    except UnknownTarget as error:
+                        return result(asked, "different", [f"the left side: {error}"])
+                    wanted = [asked] if asked is not None else [c for c in choices or [named]
+                                                                if isinstance(c, PartialTarget)]
+                    match = next((c for c in wanted if isinstance(named, PartialTarget)
+                                  and (c.top, c.bottom) == (named.top, named.bottom)
+                                  and c.top_entry in (None, named.top_entry)
+                                  and c.bottom_entry in (None, named.bottom_entry)), None)
+                    if match is None:
+                        asks = " or ".join(c.name for c in wanted)
+                        return result(asked, "different", [f"the left side is {named.name}, but the target is {asks}"])
+                    asked = named if isinstance(named, PartialTarget) else match
+                    sides = sides[1:]
+            if asked is None:
+                raise AnswerSyntaxError(f"no target: give one, or write the left side ("
+                                        f"{(choices or [None])[0].name if choices else 'dz_2/ds_2'} = ...)", 0)
+            read: list[str] = []
+            points, chained = 0, False
+            for node in sides:
+                value = resolver.value(node)
+                read.append(self.latex(value, answer))
+                if partials.restates(asked, value, self):  # after a left side: the chain form of neighbours
+                    chained = chained or len(sides) < len(tree.sides)
+                    continue
+                if isinstance(value, Chain):  # the chain form: its partials, checked by their paths
+                    problem = partials.chain_problem(asked, value, self)
+                    if problem is not None:
+                        return result(asked, "different", [problem], " = ".join(read))
+                    chained = True
+                    continue
+                same, sentences, count = partials.judge(self, asked, value, resolver)
+                points = max(points, count)
+                if not same:
+                    return result(asked, "different", [*resolver.notes, *sentences], " = ".join(read), points)
+            if not points and not chained:
+                return result(asked, "different", [f"give a formula for {asked.name}"], " = ".join(read))
+            return result(asked, "equivalent", [], " = ".join(read), points)
+        except AnswerSyntaxError as error:
+            return result(asked, "unreadable", [str(error)], position=error.position)
+        except (ShapeProblem, ChainProblem, ValueError) as problem:
+            return result(asked, "different", [str(problem)])
 
     def _blank(self, grading: _Grading, shown: str) -> VerifyResult:
         case, asked = grading.case, grading.asked
@@ -344,6 +425,8 @@ class Verifier:
                     str(problem)
                 return result("different", [told], _wrong([]))
             lhs = self.left_side([first], resolver) if first is not None else None
+            if grading.case is None and lhs is None and first is not None and partials.is_partial_ref(first):
+                return self._verify_partial(None, answer, shown, grading.choices)
             if grading.case is None:
                 if lhs is None:
                     asks = f"question {grading.question.id} asks {', '.join(grading.question.ask)}: " \
@@ -420,13 +503,17 @@ class Verifier:
         return None
 
     def chosen(self, choices: list[Target], case: Case, written: Entry | None) -> Target | None:
-        """Which of a question's targets a left side names."""
-        for choice in choices:
-            base = choice.base if isinstance(choice, EntryTarget) else choice
-            entry = choice.entry if isinstance(choice, EntryTarget) else None
-            if base.name == case.target.name and (entry is None or _same_entry(written, entry, case.symbol.shape)):
-                return choice
-        return None
+        """Which of a question's targets a left side names: the whole target for a left side naming the whole
+        matrix, the entry it names for an entry; failing that, a whole target whose entry the left side names,
+        or an entry asked alone (then graded as that entry)."""
+        same = [(choice, choice.entry if isinstance(choice, EntryTarget) else None) for choice in choices
+                if (choice.base if isinstance(choice, EntryTarget) else choice).name == case.target.name]
+        shape = case.symbol.shape
+        exact = next((choice for choice, entry in same if (entry is None) == (written is None)
+                      and (entry is None or _same_entry(written, entry, shape))), None)
+        if exact is not None:
+            return exact
+        return next((choice for choice, entry in same if entry is None or _same_entry(written, entry, shape)), None)
 
     def designated(self, bottom: str) -> str | None:
         if bottom in self.vocab.parameters:
