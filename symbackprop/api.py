@@ -24,6 +24,7 @@ from symbackprop.numeric import GradientFunction, compile_expression, evaluate
 from symbackprop.printing import to_latex, to_text
 from symbackprop.scalar import check_formulas
 from symbackprop.spec import NetworkSpec, SpecError, load_spec
+from symbackprop.spec.errors import QUOTE, quote
 from symbackprop.spec.model import Question
 from symbackprop.targetref import Spelling, TargetSyntaxError, fraction_sides, parse_target, plain_name
 from symbackprop.training import TrainingRun
@@ -32,6 +33,11 @@ if TYPE_CHECKING:
     from symbackprop.check import Checker, CheckResult
     from symbackprop.verify import Verifier, VerifyResult
     from symbackprop.verify.roundtrip import RoundTrip
+
+
+def _shown(text: str) -> str:
+    """A target as written, in a message: whole when short, else cut (spec.errors.quote)."""
+    return text if len(text) <= QUOTE else quote(text)
 
 
 class UnknownTarget(KeyError):
@@ -528,7 +534,7 @@ class Derivation:
             quantity = self.names.resolve(name)
         except NotationError as error:
             if error.ambiguous:
-                raise UnknownTarget(f"target {name!r}: {error}") from None
+                raise UnknownTarget(f"target {quote(name)}: {error}") from None
             quantity = None
         if quantity is not None and quantity.role in ("gradient", "delta"):
             base = self._value_target(quantity.symbol, quantity.role == "delta")
@@ -542,9 +548,9 @@ class Derivation:
         try:
             ref = parse_target(name)
         except TargetSyntaxError as error:
-            raise UnknownTarget(f"unknown target {name!r}: {error}") from None
+            raise UnknownTarget(f"unknown target {quote(name)}: {error}") from None
         if ref.top is not None:
-            raise UnknownTarget(f"unknown target {name!r}: the numerator must be the loss (L, E, l or "
+            raise UnknownTarget(f"unknown target {quote(name)}: the numerator must be the loss (L, E, l or "
                                 r"\mathcal{L})")
         for position, spelling in enumerate(ref.bottom):
             base = self._value_target(spelling.name, ref.delta)
@@ -557,7 +563,7 @@ class Derivation:
             except UnknownTarget:
                 if position == 0:  # written as an entry (W_1[4,1]): say what is wrong with it
                     raise
-        raise UnknownTarget(f"unknown target {name!r} ({self._known()})")
+        raise UnknownTarget(f"unknown target {quote(name)} ({self._known()})")
 
     def _partial(self, name: str) -> PartialTarget | None:
         """A local partial d(top)/d(bottom) between two named values, either side whole or one entry; None where
@@ -711,20 +717,20 @@ def entry_indices(symbol: str, shape: tuple, written: tuple[str, ...], target: s
         sample = "n" if written[0] != "n" else "m"
         written = (written[0], sample) if shape[1] == BATCH else (sample, written[0])
     elif len(written) != 2:
-        raise UnknownTarget(f"{target}: {symbol} is {_shape_text(shape)}, so an entry of it takes "
+        raise UnknownTarget(f"{_shown(target)}: {symbol} is {_shape_text(shape)}, so an entry of it takes "
                             f"{max(len(dims), 1)} index(es), not {len(written)}")
     position: list[Expr] = [Integer(0), Integer(0)]
     for part, dim in zip(written, places, strict=True):
         size = shape[dim]
         if part.isdigit():
             if size != BATCH and not 1 <= int(part) <= size:
-                raise UnknownTarget(f"{target}: index {part} is out of range ({symbol} has {size} "
+                raise UnknownTarget(f"{_shown(target)}: index {part} is out of range ({symbol} has {size} "
                                     f"{'rows' if dim == 0 else 'columns'})")
             position[dim] = Integer(int(part) - 1)
         else:
             position[dim] = index_symbol(part)
     if position[0] == position[1] and isinstance(position[0], Symbol):
-        raise UnknownTarget(f"{target}: the row and the column need different index letters")
+        raise UnknownTarget(f"{_shown(target)}: the row and the column need different index letters")
     return position[0], position[1]
 
 

@@ -4,15 +4,18 @@ Level 1 says which factor or term is wrong (the mistake a mutation of the true f
 in which formula), level 2 writes the next step of the chain rule for the target (its chain form
 with the deltas named, and the forward equations of each partial), level 3 is the full solution
 (the target's matrix form and that of every delta it goes through). Asking for level 1 or 2
-withholds every sentence that states the true formula, and the expected formula itself: a
-sentence with an equation (" = ") in it is replaced by the level-1 hints.
+withholds every sentence that states the true formula or a true value, and the expected formula
+itself: a sentence with an equation (" = ") or with one of the target's values on the spec's data
+in it is replaced by the level-1 hints.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import TYPE_CHECKING
 
+import numpy as np
 from sympy.matrices.expressions import MatrixSymbol
 
 from symbackprop.api import Target, UnknownTarget
@@ -27,11 +30,14 @@ if TYPE_CHECKING:
 LEVELS = 3
 #: A sentence with this in it states a formula, so it gives the answer away below level 3.
 _EQUATION = " = "
+#: A number as feedback prints one (-80, 0.677801, 1.2e-05, 3.).
+_NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:e[-+]?\d+)?")
 #: Level-1 hints for the mistakes found by a ratio rather than by a mutation.
 _SCALE_HINTS = {
     "sign": "the sign is flipped somewhere: check which way round the loss's derivative subtracts the output "
             "and the target",
     "factor": "a constant factor is off: differentiate the loss again (its 1/2, the square's 2, a mean's 1/N)",
+    "number_only": "a number is not the formula: write the target in symbols, through the deltas",
 }
 
 
@@ -47,7 +53,8 @@ def with_hints(verifier: Verifier, result: VerifyResult, level: int) -> VerifyRe
         return result
     target = case.target
     first = [_credit_hint(verifier, name, credit) for credit in result.partial_credit]
-    safe = [sentence for sentence in result.feedback if _EQUATION not in sentence]
+    values = _true_values(verifier, name)
+    safe = [sentence for sentence in result.feedback if not _reveals(sentence, values)]
     level_one = first[0] if first else "; ".join(safe) if safe else \
         f"your answer is not {target.lhs_text()} and matches no single common mistake: compare it with the chain " \
         f"rule factor by factor"
@@ -60,6 +67,23 @@ def with_hints(verifier: Verifier, result: VerifyResult, level: int) -> VerifyRe
                                                                                       strict=True))
     return dataclasses.replace(result, expected="", feedback=tuple(feedback), partial_credit=credits,
                                hints=tuple(hints))
+
+
+def _true_values(verifier: Verifier, target: str) -> set[str]:
+    """The target's values on the spec's data as feedback prints them (each entry to 6 digits, and the
+    matrix as NumPy prints it): a sentence with one of them in it gives the answer away."""
+    data = verifier.points.data
+    if data is None:
+        return set()
+    value = np.asarray(verifier.case(target).value_at(data), dtype=np.float64)
+    shown = {f"{float(v):.6g}" for v in value.ravel()}
+    shown |= set(_NUMBER.findall(np.array2string(value, precision=6)))
+    return shown
+
+
+def _reveals(sentence: str, values: set[str]) -> bool:
+    """A sentence that states the true formula (an equation) or a true value on the data."""
+    return _EQUATION in sentence or any(number in values for number in _NUMBER.findall(sentence))
 
 
 def _credit_hint(verifier: Verifier, target: str, credit: Credit) -> str:

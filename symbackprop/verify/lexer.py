@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from symbackprop.verify.limits import MAX_DIGITS, MAX_LENGTH
@@ -26,7 +27,7 @@ class AnswerSyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # num | name | cmd | op | end
+    kind: str  # num | name | cmd | op | label | end
     text: str
     pos: int
     end: int
@@ -76,18 +77,26 @@ def _describe(char: str) -> str:
     return f"{char!r} ({code} {name})" if name and char.isprintable() else code
 
 
-def tokenize(text: str) -> list[Token]:
-    """The tokens of `text`, ending with an `end` token; raises AnswerSyntaxError."""
+def tokenize(text: str, labels: Collection[str] = ()) -> list[Token]:
+    """The tokens of `text`, ending with an `end` token; raises AnswerSyntaxError. `labels`: scripts spelling
+    a layer name with signs in it (h{1}, \\text{h\\{1\\}}), each one `label` token right after a _ or ^."""
     if len(text) > MAX_LENGTH:
         raise AnswerSyntaxError(f"the answer is {len(text)} characters long; the limit is {MAX_LENGTH}", MAX_LENGTH)
     tokens: list[Token] = []
     pos, space = 0, False
+    spellings = sorted(labels, key=len, reverse=True)
     while pos < len(text):
         char = text[pos]
         if char in " \t\r\n~":
             pos, space = pos + 1, True
             continue
         start = pos
+        if spellings and tokens and tokens[-1].kind == "op" and tokens[-1].text in ("_", "^"):
+            spelling = next((s for s in spellings if text.startswith(s, pos)), None)
+            if spelling is not None:
+                tokens.append(Token("label", spelling, start, pos + len(spelling), space))
+                pos, space = pos + len(spelling), False
+                continue
         if char == "\\":
             match = _COMMAND.match(text, pos)
             if match:

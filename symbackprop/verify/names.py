@@ -9,10 +9,11 @@ and scalars.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sympy import Abs as SympyAbs
-from sympy import Integer, Lambda, Max, Min, Piecewise, cos, cosh, exp, log, sech, sign, sin, sinh, sqrt, tanh
+from sympy import Expr, Integer, Lambda, Max, Min, Piecewise, cos, cosh, exp, log, sech, sign, sin, sinh, sqrt, tanh
 from sympy.matrices.expressions import MatrixSymbol
 
 from symbackprop import rules
@@ -73,6 +74,22 @@ class Vocabulary:
         #: the output's name and dL/d(output), the loss's own derivative (y_out - y for half squared error)
         self.output = output.name
         self.loss_gradient = self.sized(rules.vjp("loss", 0)(op_attrs(loss), Integer(1), None, output, target))
+        #: a subscript as written -> the layer name, for layer names with signs in them (h{1}): the name
+        #: itself, in braces, and as the LaTeX printer writes it (\text{h\{1\}}), so that derive's output reads
+        #: (and as a superscript in parentheses, delta^{(h{1})}_{j,n} as the index form prints it: "(h{1})")
+        self.spellings: dict[str, str] = {}
+        self.odd_layers = {layer for layer in self.layers if not (layer.isascii() and layer.isalnum())}
+        for layer in sorted(self.odd_layers):
+            printed = self.names.latex(f"delta_{layer}")
+            inner = printed[printed.index("_") + 1:] if "_" in printed else "{" + layer + "}"
+            escaped = "{" + inner[len(r"{\text{"):-2] + "}" if inner.startswith(r"{\text{") else inner  # {h\{1\}}
+            for spelling, label in ((layer, layer), ("{" + layer + "}", layer), (inner, layer), (escaped, layer),
+                                    ("(" + layer + ")", f"({layer})"), ("{(" + layer + ")}", f"({layer})"),
+                                    ("{(" + inner[1:-1] + ")}", f"({layer})")):
+                self.spellings.setdefault(spelling, label)
+        #: dL/d<value> for a value that is not a pre-activation (z_2, x) as a formula, or None; the verifier
+        #: sets it from the derivation (the vocabulary itself knows no targets)
+        self.adjoint: Callable[[str], Expr | None] = lambda name: None
         chain = ChainBuilder(bp)
         #: named value -> the named values computed from it directly (the loss is "L")
         self.consumers = {node.name: tuple(c.name for c in chain.consumers[node.id])

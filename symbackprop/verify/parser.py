@@ -20,6 +20,7 @@ the loosest binding to the tightest (docs/verify.md has the full table):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from symbackprop.verify.lexer import GREEK, AnswerSyntaxError, Token, tokenize
@@ -156,13 +157,16 @@ def _describe(token: Token) -> str:
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token], deadline: Deadline, depth: int = 0) -> None:
+    def __init__(self, tokens: list[Token], deadline: Deadline, depth: int = 0,
+                 labels: Mapping[str, str] | None = None) -> None:
         self.tokens = tokens
         self.i = 0
         self.depth = depth
         self.bars = 0  # how many |..| are open: inside one, a `|` closes it rather than starting a factor
         self.terms = 0
         self.deadline = deadline
+        #: a subscript as written -> the layer name it is (names with braces or other signs: h{1})
+        self.labels = labels or {}
 
     # --- tokens -------------------------------------------------------------------------
 
@@ -399,6 +403,9 @@ class _Parser:
     def script(self, kind: str) -> Script:
         """The tokens of one sub- or superscript, read as a label and, where they parse, as an expression."""
         start = self.peek()
+        if start.kind == "label":  # a layer name with signs in it (h{1}), spelled as derive prints it
+            self.take()
+            return Script(start.pos, start.end, self.labels[start.text], None)
         if start.kind == "op" and start.text in ("{", "("):
             tokens = self.balanced(start.text, "}" if start.text == "{" else ")")
             if start.text == "(":
@@ -459,7 +466,7 @@ class _Parser:
         if not tokens:
             raise self.fail("empty script", at)
         end = tokens[-1]
-        inner = _Parser([*tokens, Token("end", "", end.end, end.end)], self.deadline, self.depth + 1)
+        inner = _Parser([*tokens, Token("end", "", end.end, end.end)], self.deadline, self.depth + 1, self.labels)
         node = inner.side()
         if not inner.at("end"):
             raise inner.fail(f"unexpected {_describe(inner.peek())}")
@@ -680,9 +687,10 @@ def _drop_alignment(tokens: list[Token]) -> list[Token]:
     return kept
 
 
-def parse(text: str, deadline: Deadline | None = None) -> Answer:
-    """The syntax tree of an answer; raises AnswerSyntaxError (and only that) on any text it cannot read."""
+def parse(text: str, deadline: Deadline | None = None, labels: Mapping[str, str] | None = None) -> Answer:
+    """The syntax tree of an answer; raises AnswerSyntaxError (and only that) on any text it cannot read.
+    `labels`: subscripts as written that are layer names with signs in them (h{1}), read whole."""
     if not isinstance(text, str):
         raise AnswerSyntaxError("an answer must be text", 0)
-    parser = _Parser(_drop_alignment(tokenize(text)), deadline or Deadline())
+    parser = _Parser(_drop_alignment(tokenize(text, labels or ())), deadline or Deadline(), labels=labels)
     return parser.answer()

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sympy import Basic, Float, Function, Lambda, tanh
+from sympy import Add, Basic, Float, Function, Integer, Lambda, diff, tanh
 from sympy.core.function import AppliedUndef
 
 from symbackprop import rules
@@ -47,6 +47,10 @@ EXTRA_POINTS = 12
 POOL = 40
 #: Seed of the first draw.
 SEED = 20240
+#: Revived draws added to the pool when fewer than POINTS of its draws are lively (a network whose
+#: random draws all have a dead relu layer): inputs, weights and biases made positive (every relu unit
+#: active) or biases shifted up, by turns.
+REVIVED = 24
 #: Samples at a random point when the spec's data does not say.
 SAMPLES = 3
 #: Units with kinks beyond which only single branches, not pairs, are covered.
@@ -79,6 +83,51 @@ def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
     scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
     difference = float(np.max(np.abs(a - b), initial=0.0))
     return difference / scale if scale > 0 else difference
+
+
+#: A difference computed at a point is taken as non-zero (a certificate) when it is larger than this
+#: share of the sum of its terms' sizes: far above float64 rounding in the named values, which agree
+#: with their definitions only to rounding.
+CERTAIN = 1e-9
+
+
+def difference_at(difference: Basic, where: dict[Basic, tuple[str, int, int]], point: dict[str, np.ndarray],
+                  n_samples: int) -> tuple[float, float] | None:
+    """An exact difference (a normal form over entries of named values) computed at a point, term by
+    term in 30 digits: (its value, the sum of its terms' sizes); None when it cannot be computed."""
+    values: dict[Basic, Basic] = {}
+    for symbol in difference.free_symbols:
+        if symbol.name == "N":
+            values[symbol] = Integer(n_samples)
+            continue
+        found = where.get(symbol)
+        if found is None or found[0] not in point:
+            return None
+        name, i, j = found
+        array = np.asarray(point[name])
+        if i >= array.shape[0] or j >= array.shape[1]:
+            return None
+        values[symbol] = Float(float(array[i, j]), 30)
+    total, scale = Float(0, 30), 0.0
+    for term in Add.make_args(difference):
+        computed = _generic_stand_ins(term.xreplace(values)).evalf(30)
+        if not computed.is_Number or not computed.is_finite or not computed.is_real:
+            return None
+        total += computed
+        scale += abs(float(computed))
+    return float(total), scale
+
+
+def _generic_stand_ins(expr: Basic) -> Basic:
+    """A generic f(u) and its f'(u) (symbolic.derivative_function) replaced by the stand-in and its derivative."""
+    def replace(applied: AppliedUndef) -> Basic:
+        name = applied.func.__name__
+        if name.endswith("'"):
+            function = stand_in(name[:-1])
+            return diff(function.expr, rules.x).xreplace({rules.x: applied.args[0]})
+        return stand_in(name)(applied.args[0])
+
+    return expr.replace(lambda e: isinstance(e, AppliedUndef) and len(e.args) == 1, replace)
 
 
 def _coefficients(name: str) -> tuple[float, float, float, float]:
@@ -155,7 +204,9 @@ class Points:
         self._batch_axis = net.graph.nodes[0].shape.index(BATCH)
         self._compiled: dict[Basic, Compiled] = {}
         self._pool = [self.complete(self.draw(SEED + k)) for k in range(POOL)]
-        chosen = self.choose(self._pool, list(range(POOL)), MAX_POINTS)
+        if sum(self.lively(point) for point in self._pool) < POINTS:
+            self._pool += self.revived()
+        chosen = self.choose(self._pool, list(range(len(self._pool))), MAX_POINTS)
         self._chosen = sorted(chosen, key=lambda k: not self.lively(self._pool[k]))  # the first point is lively
         self.values = [self._pool[k] for k in self._chosen]
         self._extra: list[dict[str, np.ndarray]] | None = None
@@ -175,6 +226,29 @@ class Points:
         return all(np.any(point[name] != 0) for name in self.checked) and \
             all(np.all(np.isfinite(value)) for name, value in point.items() if name != KINKS)
 
+    def revived(self) -> list[dict[str, np.ndarray]]:
+        """Livelier draws for a network whose random draws are dead (a deep relu chain of few units has a
+        layer with every unit inactive at almost every draw): by turns, inputs, weights and biases made
+        positive (a relu unit fed positive values by positive weights is active) and biases shifted by +1;
+        up to REVIVED of them, stopping once POINTS are lively."""
+        roles = {node.name: node.role for node in self.net.graph.leaves}
+        found: list[dict[str, np.ndarray]] = []
+        for k in range(REVIVED):
+            drawn = self.draw(SEED + POOL + k)
+            for name, value in drawn.items():
+                if name in self.fixed:
+                    continue
+                role = roles.get(name)
+                if k % 2 == 0 and role in ("input", "weight", "bias"):
+                    drawn[name] = np.abs(value) + (0.5 if role == "bias" else 0.0)
+                elif k % 2 == 1 and role == "bias":
+                    drawn[name] = value + 1.0
+            point = self.complete(drawn)
+            found.append(point)
+            if sum(self.lively(p) for p in found) >= POINTS:
+                break
+        return found
+
     def branches(self, point: dict[str, np.ndarray]) -> np.ndarray:
         """One row per sample: for each unit with a kink, whether its value is past the kink (> 0)."""
         kinks = point.get(KINKS, [])
@@ -186,7 +260,8 @@ class Points:
     def choose(self, pool: list[dict[str, np.ndarray]], among: list[int], most: int) -> list[int]:
         """Indices (from `among`) of the points taken: greedily, the one that exercises most branches (and
         pairs of branches) not yet exercised, until all that these draws exercise are, then lively points
-        (no delta or gradient all zero) up to POINTS of them; at most `most`. A point where a relu unit is
+        (no delta or gradient all zero) up to POINTS of them; at most `most`, the last places kept for the
+        lively points when coverage would take them all. A point where a relu unit is
         inactive may kill the deltas below it, and is taken all the same: it is where an answer that drops
         relu' differs."""
         signs = {k: self.branches(pool[k]) for k in among}
@@ -208,8 +283,10 @@ class Points:
         chosen: list[int] = []
         wanted = min(POINTS, sum(lively.values()))
         while len(chosen) < min(most, len(among)):
+            short = wanted - sum(lively[k] for k in chosen)  # the last places are kept for lively points
+            only_lively = short > 0 and most - len(chosen) <= short
             gain, alive, best = max((int(np.sum(covers[k] & ~covered)), lively[k], -k) for k in among
-                                    if k not in chosen)
+                                    if k not in chosen and (lively[k] or not only_lively))
             if gain == 0 and sum(lively[k] for k in chosen) >= wanted and len(chosen) >= min(POINTS, most):
                 break
             chosen.append(-best)

@@ -10,6 +10,7 @@ mean a transpose ...?"), not a crash.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import replace
 
@@ -76,6 +77,27 @@ from symbackprop.verify.values import (
     matmul,
     shape_text,
 )
+
+#: Most repairs tried for one size mismatch under ⊙.
+MAX_FIXES = 12
+
+
+def _matrix_names(node: Node) -> list[Node]:
+    """The names (with their scripts) inside an operand that may stand for matrices, not looking into
+    scripts or a function's name."""
+    found: list[Node] = []
+    stack: list[object] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (Scripted, Name)):
+            found.append(item)
+        elif isinstance(item, Call):
+            stack.extend(item.args)
+        elif isinstance(item, Node) and not isinstance(item, Script):
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item) if f.name not in ("start", "end"))
+        elif isinstance(item, tuple):
+            stack.extend(item)
+    return sorted(found, key=lambda n: n.start)
 
 
 class Resolver:
@@ -178,6 +200,16 @@ class Resolver:
         """(symbol name, indices left over from the scripts, whether the superscript was part of the name)
         of the symbol the spec's notation (or the default spelling) gives these letters; None if none."""
         label = sup.label if sup is not None and not sup.transpose and not sup.hadamard else None
+        if sub is not None and sub.label in self.vocab.odd_layers:  # h{1}: read whole
+            symbol = self.vocab.canonical(f"{base}_{sub.label}")
+            if symbol is not None:
+                return symbol, None, False
+        if label is not None and label[1:-1] in self.vocab.odd_layers:  # ^{(h{1})}_{j,n}
+            symbol = self.vocab.canonical(f"{base}_{label[1:-1]}")
+            written = sub.label if sub is not None else None
+            if symbol is not None:
+                indices = None if not written else tuple(written.split(",")) if "," in written else tuple(written)
+                return symbol, indices, True
         try:
             found = self.vocab.names.lookup(base, sub.label if sub else None, label)
         except NotationError as error:
@@ -235,6 +267,8 @@ class Resolver:
         """f, f_1, the notation's letter (sigma, sigma_1), a `{function: f_3}` label, an activation's own name
         (relu, tanh, sigma for sigmoid unless the notation gives sigma another meaning) or exp, log, ...."""
         text = self.text(node)
+        if sub is not None and sub in self.vocab.odd_layers and base == "f":  # f_h{1}
+            return Func(text, self.vocab.layers[sub].label, primes, layer=self.vocab.layers[sub])
         try:
             found = self.vocab.names.function(base, sub)
         except NotationError as error:
@@ -400,7 +434,8 @@ class Resolver:
                          "answer as partials, or evaluate every partial", node)
 
     def as_value(self, value: Value, node: Node) -> Value:
-        """dL/ds_k is delta_k and dL/dW is W's gradient, as values; other partials stay notation."""
+        """dL/ds_k is delta_k, dL/dW is W's gradient and dL/dz_k the gradient by that value (its matrix form,
+        written through the deltas), as values; other partials stay notation."""
         if isinstance(value, PartialRef) and value.top == chains.LOSS and value.entry is None:
             if value.bottom in self.vocab.parameters:
                 return Mat(self.gradient_symbol(value.bottom), value.text)
@@ -409,6 +444,9 @@ class Resolver:
             delta = next((d for d, s in self.vocab.delta_of.items() if s == value.bottom), None)
             if delta is not None:
                 return Mat(self.vocab.symbols[delta], value.text)
+            gradient = self.vocab.adjoint(value.bottom)  # dL/dz_2: the gradient by a value, as a formula
+            if gradient is not None:
+                return Mat(gradient, value.text)
         if isinstance(value, (PartialRef, Chain)):
             raise self.error(f"{self.text(node)} mixes partial derivatives with evaluated factors: write the whole "
                              "answer as partials, or evaluate every partial", node)
@@ -540,10 +578,33 @@ class Resolver:
             return self.multiply(left, right, node)
         if isinstance(left, Mat) and isinstance(right, Mat):
             if left.expr.shape != right.expr.shape:
+                fixes = self.hadamard_fixes(node)
                 raise ShapeProblem(f"{text}: {left.text} is {shape_text(left.expr.shape)} and {right.text} is "
-                                   f"{shape_text(right.expr.shape)}; ⊙ needs two matrices of one size")
+                                   f"{shape_text(right.expr.shape)}; ⊙ needs two matrices of one size",
+                                   tuple(fix for fix, _ in fixes), (node.start, node.end),
+                                   tuple(span for _, span in fixes))
             return Mat(flat(HadamardProduct, left.expr, right.expr), text)
         raise self.error(f"{text} cannot be multiplied entry by entry", node)
+
+    def hadamard_fixes(self, node: BinOp) -> list[tuple[Mat, tuple[int, int]]]:
+        """Repairs of a ⊙ whose operands differ in size, as under products: one matrix inside an operand
+        transposed ((W_3 delta_3) ⊙ f'(s) read with W_3^T), or a whole operand transposed; each with the span
+        it replaces. The grader proposes one only when the answer so repaired is right."""
+        fixes: list[tuple[Mat, tuple[int, int]]] = []
+        fresh = Resolver(self.vocab, self.source, self.deadline)  # no notes or index ranges left behind
+        for operand in (node.left, node.right):
+            for part in [*_matrix_names(operand), operand]:
+                try:
+                    value = fresh.as_value(fresh.value(part), part)
+                except (ShapeProblem, ChainProblem, AnswerSyntaxError, ValueError):
+                    continue
+                if isinstance(value, Mat) and value.expr.shape[0] != value.expr.shape[1]:
+                    expr = value.expr
+                    fixes.append((Mat(expr.arg if isinstance(expr, Transpose) else Transpose(expr), value.text),
+                                  (part.start, part.end)))
+                if len(fixes) >= MAX_FIXES:
+                    return fixes
+        return fixes
 
     def entrywise_divide(self, left: Value, right: Value, node: Node) -> Value:
         """A ⊘ B: entry by entry, for matrices of one size (a number on either side spreads over the other)."""

@@ -9,7 +9,7 @@ from typing import Any
 from symbackprop.schema import versioned
 
 #: Every verdict, in the order summaries list them.
-VERDICTS = ("equivalent", "different", "unreadable", "timeout", "error")
+VERDICTS = ("equivalent", "different", "undecided", "unreadable", "timeout", "error")
 
 
 @dataclass(frozen=True)

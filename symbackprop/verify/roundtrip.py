@@ -121,7 +121,7 @@ def _reread_forward(verifier: Verifier, expr: Expr, printed: str) -> tuple[str, 
     from, at the first test points; None if it is."""
     deadline = Deadline(verifier.time_limit)
     try:
-        tree = parse(printed, deadline)
+        tree = parse(printed, deadline, verifier.vocab.spellings)
         resolver = Resolver(verifier.vocab, printed, deadline)
         value = resolver.as_value(resolver.value(tree.sides[-1]), tree)
         if not isinstance(value, (Mat, Scalar)):

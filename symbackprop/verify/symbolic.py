@@ -23,8 +23,10 @@ its derivative f_k' are independent undefined functions, and tanh, exp, log stay
 are (a rational function of exponentials is put over one denominator when plain expansion
 does not decide).
 
-A zero difference is a proof; a difference that is not zero is no decision (the atoms may be
-related in ways expansion does not see): verifier.py then relies on its numeric points.
+A zero difference is a proof. A difference that is not zero in normal form is no decision by
+itself (the atoms may be related in ways expansion does not see), but it is an exact formula:
+computed at a test point, a value clearly above rounding proves the answer different
+(verifier.py calls that the certificate); else verifier.py relies on its numeric points.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ MAX_ROUNDS = 40
 MAX_RANGE = 1000
 #: Largest expression (in operations) put over one denominator to decide a rational function.
 MAX_RATIONAL_OPS = 300
+#: Entries of a non-zero difference kept to be computed at the points (a certificate needs one).
+CERTIFIED = 4
 
 
 class Undecided(Exception):
@@ -448,6 +452,7 @@ class EntryAlgebra:
         self.n_samples = n_samples
         self._symbols: dict[tuple[str, int, int], Symbol] = {}
         self.owner: dict[Symbol, str] = {}
+        self.where: dict[Symbol, tuple[str, int, int]] = {}  # an entry's symbol -> (name, row, column)
         self._memo: dict[Basic, tuple[tuple[Expr, ...], ...]] = {}
         self._bodies: dict[Lambda, Lambda] = {}
 
@@ -468,6 +473,7 @@ class EntryAlgebra:
         if found is None:
             found = self._symbols[(name, i, j)] = Symbol(f"{name}[{i},{j}]")
             self.owner[found] = name
+            self.where[found] = (name, i, j)
         return found
 
     def owners(self, values: Iterable[Expr]) -> set[str]:
@@ -578,6 +584,18 @@ class Proof:
         return f"proved equal {where}{through}"
 
 
+@dataclass(frozen=True)
+class Difference:
+    """No proof: entries of the answer minus the target (positions in the lists compared, and their
+    normal forms) that are not zero in normal form after replacing `expanded` named values. Each is an
+    exact formula over the named values' entries: computed at a test point (where the named values are
+    consistent) and found clearly non-zero there, it proves the answer different (the certificate)."""
+
+    pending: tuple[tuple[int, Expr], ...]
+    samples: int
+    expanded: tuple[str, ...]
+
+
 class Definitions:
     """The named values' definitions (forward values, deltas, gradients), and the order in which they
     are replaced: the one defined last first."""
@@ -636,22 +654,26 @@ class Decider:
             return None
         return None
 
-    def entrywise(self, answer: list[Expr], truth: list[Expr], deadline: Deadline) -> Proof | None:
-        """A proof that two lists of entries (scalar expressions over the named values' entries) are equal."""
+    def entrywise(self, answer: list[Expr], truth: list[Expr], deadline: Deadline) -> Proof | Difference | None:
+        """A proof that two lists of entries (scalar expressions over the named values' entries) are equal;
+        else the entries whose difference is not zero in normal form (a Difference), or None (undecided)."""
         expanded: list[str] = []
+        positions = list(range(len(answer)))
         try:
             for _ in range(MAX_ROUNDS):
                 pending = []
-                for a, t in zip(answer, truth, strict=True):
+                for k, a, t in zip(positions, answer, truth, strict=True):
                     deadline.check()
                     if not is_zero(a - t):
-                        pending.append((a, t))
+                        pending.append((k, a, t))
                 if not pending:
                     return Proof("entries", self.n_samples, tuple(expanded))
-                answer, truth = [a for a, _ in pending], [t for _, t in pending]
+                positions = [k for k, _, _ in pending]
+                answer, truth = [a for _, a, _ in pending], [t for _, _, t in pending]
                 name = self.definitions.pick(self.entries.owners(answer), self.entries.owners(truth))
                 if name is None:
-                    return None
+                    return Difference(tuple((k, finish(a - t)) for k, a, t in pending[:CERTIFIED]), self.n_samples,
+                                      tuple(expanded))
                 expanded.append(name)
                 definition = self.entries.grid(self.definitions.table[name])
                 replace = {self.entries.entry(name, i, j): value for i, row in enumerate(definition)
@@ -670,7 +692,7 @@ class Decider:
     def grid_entries(self, expr: MatrixExpr) -> list[Expr]:
         return [value for row in self.entries.grid(expr) for value in row]
 
-    def decide_matrix(self, answer: MatrixExpr, truth: MatrixExpr, deadline: Deadline) -> Proof | None:
+    def decide_matrix(self, answer: MatrixExpr, truth: MatrixExpr, deadline: Deadline) -> Proof | Difference | None:
         """Matrix algebra first, then entry by entry (within the budget)."""
         proof = self.matrix(answer, truth, deadline)
         if proof is not None:

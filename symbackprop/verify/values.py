@@ -19,10 +19,13 @@ class ShapeProblem(Exception):
     repairs of the part between `span` (start, end) that make its sizes fit (a transpose, another
     order), for the grader to propose only where the repaired answer is right."""
 
-    def __init__(self, message: str, fixes: tuple[Mat, ...] = (), span: tuple[int, int] | None = None) -> None:
+    def __init__(self, message: str, fixes: tuple[Mat, ...] = (), span: tuple[int, int] | None = None,
+                 spans: tuple[tuple[int, int], ...] | None = None) -> None:
         super().__init__(message)
         self.fixes = fixes
         self.span = span
+        #: the span each fix replaces, when they differ (a transposed factor inside a ⊙'s operand)
+        self.spans = spans if spans is not None else tuple(span for _ in fixes) if span is not None else ()
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from symbackprop.api import EntryTarget, PartialTarget, Target, UnknownTarget
 from symbackprop.graph import BATCH
 from symbackprop.matexpr import Elementwise, Indicator
 from symbackprop.printing import escape_latex, to_latex, to_text
+from symbackprop.spec.errors import QUOTE
 from symbackprop.verify import chain as chains
 from symbackprop.verify import partial as partials
 from symbackprop.verify import sizes
@@ -43,19 +44,21 @@ from symbackprop.verify.lexer import AnswerSyntaxError
 from symbackprop.verify.limits import TIME_LIMIT, Deadline, OutOfTime
 from symbackprop.verify.mutations import CREDIT, Mutation, Mutator
 from symbackprop.verify.names import Vocabulary, activation_lambda
-from symbackprop.verify.parser import Name, Node, Num, parse
+from symbackprop.verify.parser import Name, Node, Num, Script, SumOver, parse
 from symbackprop.verify.points import (
+    CERTAIN,
     KINKS,
     NUMBER_RTOL,
     Points,
     close,
+    difference_at,
     relative_difference,
     sample_count,
     with_stand_ins,
 )
 from symbackprop.verify.resolve import Resolver
 from symbackprop.verify.result import Credit, VerifyResult
-from symbackprop.verify.symbolic import Decider, Definitions, Proof
+from symbackprop.verify.symbolic import Decider, Definitions, Difference, Proof
 from symbackprop.verify.values import Explicit, Mat, PartialRef, Scalar, ShapeProblem, Value, shape_text
 
 if TYPE_CHECKING:
@@ -74,6 +77,15 @@ NEAR_MISS = 1e-6
 PER_UNIT = 32
 #: Rows (entries at points) the per-unit search solves on; its solution is checked on all of them.
 ROWS = 4000
+#: The credit of a right number given where the formula is asked for (the value shows the computation,
+#: not the derivation).
+NUMBER_CREDIT = 0.25
+
+
+def number_sentence(target: str) -> str:
+    """What a right value given for a formula target is told."""
+    return (f"this number is the value of {target} on the spec's data, but the question asks for its formula: "
+            f"write {target} in symbols (a number alone does not show the derivation)")
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,7 @@ class Judgement:
     method: str = "symbolic"  # "symbolic": decided exactly (a proof, sizes, paths); "numeric": by the points
     points: int = 0
     proof: str | None = None
+    undecided: bool = False  # agreeing only where the target is zero everywhere, and not proved: no verdict
 
 
 def _wrong(sentences: list[str] | tuple[str, ...], credits: list[Credit] | tuple[Credit, ...] = (), score: float = 0.0,
@@ -256,6 +269,7 @@ class Verifier:
         bp = self.derivation.backprop
         n_samples = sample_count(net)
         self.vocab = Vocabulary(bp, n_samples)
+        self.vocab.adjoint = self.adjoint
         self.points = Points(net, n_samples)
         self.mutator = Mutator(self.vocab, bp)
         self.decider = Decider(Definitions(bp, self.vocab.sized), n_samples)
@@ -264,6 +278,11 @@ class Verifier:
         self._perturbed: dict[str, dict[str, Array]] = {}
         self._sized: dict[Expr, Expr] = {}
         self.deadline = Deadline(time_limit)
+
+    def adjoint(self, name: str) -> Expr | None:
+        """dL/d<name> for a value (an activation, the input) as its matrix form, or None."""
+        found = self.derivation.by_value(name)
+        return None if found is None or found.kind != "adjoint" else self.vocab.sized(found.matrix)
 
     def case(self, target: str) -> Case:
         """The case of a target in any spelling (of the whole target an entry belongs to); raises UnknownTarget,
@@ -319,7 +338,8 @@ class Verifier:
             with self.deadline.enforced(), one_blas_thread():
                 outcome = self._verify(grading, answer, shown)
         except OutOfTime as error:
-            outcome = dataclasses.replace(self._blank(grading, shown), verdict="timeout", feedback=(str(error),))
+            outcome = dataclasses.replace(self._blank(grading, shown), verdict="timeout",
+                                          feedback=(bounded(str(error), (answer,)),))
         return dataclasses.replace(outcome, seconds=time.monotonic() - start)
 
     def _timed(self, start: float, grade: Callable[[str], VerifyResult]) -> VerifyResult:
@@ -405,9 +425,12 @@ class Verifier:
         return VerifyResult(name, "different", expected, shown, name=asked.name if asked is not None else None)
 
     def _verify(self, grading: _Grading, answer: str, shown: str) -> VerifyResult:
+        typed = (answer, " ".join(answer.split()), grading.written or "")
+
         def result(verdict: str, sentences: list[str] | tuple[str, ...], judged: Judgement | None = None,
                    latex: str = shown, position: int | None = None) -> VerifyResult:
             base = self._blank(grading, latex)
+            sentences = tuple(bounded(sentence, typed) for sentence in sentences)
             if judged is None:
                 return dataclasses.replace(base, verdict=verdict, feedback=tuple(sentences), position=position)
             method = "numeric" if judged.method == "data" else judged.method
@@ -416,7 +439,7 @@ class Verifier:
                                        points=judged.points, proof=judged.proof)
 
         try:
-            tree = parse(answer, self.deadline)
+            tree = parse(answer, self.deadline, self.vocab.spellings)
             resolver = Resolver(self.vocab, answer, self.deadline)
             try:
                 first = resolver.value(tree.sides[0]) if len(tree.sides) > 1 else None
@@ -469,14 +492,30 @@ class Verifier:
                 if not side.equivalent and _has_number(node) and self.points.data is not None \
                         and (formula_right or not _has_name(node)):
                     side = self.judge_on_data(case, value, entry, formula_right) or side
-                if not side.equivalent:
+                elif not side.equivalent and not side.undecided and len(nodes) > 1 and _has_number(node) \
+                        and _has_name(node):
+                    side = self.numbers_first(case, value, entry, side, resolver.text(node))
+                if not side.equivalent and not side.undecided:
                     sentences = [*resolver.notes, *side.sentences]
+                    if len(nodes) > 1:
+                        sentences.append(f"the side that is not right: side {nodes.index(node) + 1} of {len(nodes)} "
+                                         f"after the left side, {_cut(resolver.text(node))}")
+                    if not any(_has_name(n) for n in nodes):
+                        sentences.append(f"a number alone is not the formula: write {grading.asked.name} in symbols")
                     return result("different", sentences, side, " = ".join(shown_sides))
-                formula_right = formula_right or side.method != "data"
+                formula_right = formula_right or (side.method != "data" and not side.undecided)
                 judged.append(side)
             if not judged:
                 return result("different", [f"the answer is written through {case.shown} itself: give its "
                                             f"formula"], _wrong([]), " = ".join(shown_sides))
+            undecided = next((side for side in judged if side.undecided), None)
+            if undecided is not None:
+                return result("undecided", undecided.sentences, undecided, " = ".join(shown_sides))
+            if not any(_has_name(node) for node in nodes):  # numbers only: the value, not the formula
+                sentence = number_sentence(grading.asked.name)
+                return result("different", [sentence], _wrong([sentence], [Credit("number_only", NUMBER_CREDIT,
+                                                                                  sentence)],
+                                                             NUMBER_CREDIT, "numeric", 1), " = ".join(shown_sides))
             return result("equivalent", [], _combined(judged), " = ".join(shown_sides))
         except AnswerSyntaxError as error:
             return result("unreadable", [str(error)], position=error.position)
@@ -560,7 +599,8 @@ class Verifier:
             return self.judge_scalar(case, value, resolver, entry)
         raise AnswerSyntaxError(f"{getattr(value, 'text', 'this')} is not a formula for {case.shown}", 0)
 
-    def decide(self, case: Case, answer: list[Array], pick: Pick, prove: Callable[[Deadline], Proof | None],
+    def decide(self, case: Case, answer: list[Array], pick: Pick,
+               prove: Callable[[Deadline], Proof | Difference | None],
                more: Callable[[], list[Array]], moves: Callable[[str], bool] | None, written: set[str]) -> Judgement:
         """The verdict on values at the points: agreeing everywhere, proved (symbolic) or, when no proof can be
         had, agreeing at further points too (numeric); else different, with the feedback. `written`: the
@@ -571,14 +611,55 @@ class Verifier:
         agree = all(close(a, e) for a, e in zip(answer, expected, strict=True))
         if agree or self.near_miss(answer, expected):
             proof = self.prove(prove)
-            if proof is not None:
+            if isinstance(proof, Proof):
                 return Judgement(True, score=1.0, method="symbolic", points=count, proof=proof.describe())
+            certificate = self.certificate(case, proof, pick) if isinstance(proof, Difference) else None
+            if certificate is not None:
+                judged = self.explain(case, answer, full, pick, moves, written) if not agree else \
+                    _wrong([f"your answer is not {case.target.name}, though it comes within rounding of it at the "
+                            f"test points; {case.right}"], points=count)
+                return dataclasses.replace(judged, method="symbolic", proof=certificate)
         if agree:
             further = more()
             if all(close(a, pick(e)) for a, e in zip(further, case.extra, strict=True)):
+                if not any(np.any(pick(e) != 0) for e in full + case.extra):
+                    return self.undecided(case, count + len(further), proof)
                 return Judgement(True, score=1.0, method="numeric", points=count + len(further))
             answer, full = answer + further, full + case.extra
         return self.explain(case, answer, full, pick, moves, written)
+
+    def certificate(self, case: Case, difference: Difference, pick: Pick) -> str | None:
+        """Proof that an answer is different: an entry of its exact difference from the target (in normal
+        form) computed at a test point and found clearly non-zero there; None if no point shows it."""
+        where = self.decider.entries.where
+        points = [*self.points.values, *self.points.extra]
+        for position, expr in difference.pending:
+            for k, point in enumerate(points):
+                self.deadline.check()
+                found = difference_at(expr, where, point, self.vocab.n_samples)
+                if found is None:
+                    break
+                value, scale = found
+                if scale > 0 and abs(value) > CERTAIN * scale:
+                    through = f", through the definitions of {', '.join(difference.expanded)}" \
+                        if difference.expanded else ""
+                    shape = np.asarray(pick(case.expected[0])).shape
+                    where_text = f"entry ({', '.join(str(i + 1) for i in np.unravel_index(position, shape))}) " \
+                        if shape and position < int(np.prod(shape)) else "an entry "
+                    return (f"proved different entry by entry at the spec's sizes with N = {difference.samples}"
+                            f"{through}: {where_text}of the answer minus {case.target.name}, computed exactly, "
+                            f"is {value:.3g} at test point {k + 1} (not zero)")
+        return None
+
+    def undecided(self, case: Case, points: int, difference: Proof | Difference | None) -> Judgement:
+        """An answer that agrees only where the target is zero everywhere (a dead network at every point
+        drawn): the numbers cannot tell, and no proof was found."""
+        why = " (its difference from the target is not zero as a formula, but zero at every point drawn)" \
+            if isinstance(difference, Difference) else ""
+        return Judgement(False, (f"not decided: {case.target.name} is zero at every test point drawn (a relu "
+                                 f"layer inactive everywhere), so the values cannot tell a right answer from a "
+                                 f"wrong one, and no proof was found{why}",),
+                         method="numeric", points=points, undecided=True)
 
     @staticmethod
     def near_miss(answer: list[Array], expected: list[Array]) -> bool:
@@ -587,7 +668,7 @@ class Verifier:
             relative_difference(np.concatenate([a.ravel() for a in answer]),
                                 np.concatenate([e.ravel() for e in expected])) < NEAR_MISS
 
-    def prove(self, prove: Callable[[Deadline], Proof | None]) -> Proof | None:
+    def prove(self, prove: Callable[[Deadline], Proof | Difference | None]) -> Proof | Difference | None:
         """A proof within its own share of the time limit; None when there is none within it."""
         budget = Deadline(min(PROOF_SECONDS, max(self.deadline.left() / 2, 0.0)))
         try:
@@ -721,7 +802,7 @@ class Verifier:
             return _wrong([f"your answer is {shape_text(shape)}, but this entry of {case.shown} is "
                            f"{shape_text(wanted or (1, 1))}"])
 
-        def prove(budget: Deadline) -> Proof | None:
+        def prove(budget: Deadline) -> Proof | Difference | None:
             grid = self.decider.entries.grid(case.truth)
             rows, cols = (range(len(grid)) if isinstance(picks[0], slice) else [picks[0]],
                           range(len(grid[0])) if isinstance(picks[1], slice) else [picks[1]])
@@ -747,7 +828,7 @@ class Verifier:
             evaluator = EntryEvaluator(point, self.vocab.n_samples)
             return np.array([evaluator(cell, ()) for cell in cells], dtype=np.float64).reshape(rows, cols)
 
-        def prove(budget: Deadline) -> Proof | None:
+        def prove(budget: Deadline) -> Proof | Difference | None:
             answer = [self.decider.entries.scalar(cell, {}) for cell in raw]
             return self.decider.entrywise(answer, self.decider.grid_entries(case.truth), budget)
 
@@ -788,6 +869,19 @@ class Verifier:
         return _wrong([f"{lead}: it is {shown} there, but {case.shown} is {truth}; {case.right}"],
                       method="data", points=1)
 
+    def numbers_first(self, case: Case, value: Value, entry: Entry | None, side: Judgement, text: str) -> Judgement:
+        """A side of a worked line with some of the spec's numbers put in, judged as a formula because no side
+        before it gives the formula in symbols: when it is right on the data, say so, and why that is not
+        enough."""
+        on_data = self.judge_on_data(case, value, entry, False) if self.points.data is not None else None
+        if on_data is not None and on_data.equivalent:
+            sentence = (f"{_cut(text)} has numbers in it before any side gives the formula in symbols, so it is "
+                        f"judged as a formula: it is right on the spec's data, but not at other values (a number "
+                        f"stands for a value only on the data); write the formula in symbols first, then put the "
+                        f"numbers in ({case.target.name} = formula = numbers)")
+            return dataclasses.replace(side, sentences=(sentence,))
+        return side
+
     def judge_scalar(self, case: Case, value: Scalar, resolver: Resolver, entry: Entry | None) -> Judgement:
         expr = with_stand_ins(value.expr)
         free = resolver.free_indices(expr)
@@ -815,7 +909,7 @@ class Verifier:
         def at(point: dict[str, Array]) -> Array:  # an index the formula does not use: constant along it
             return np.broadcast_to(EntryEvaluator(point, self.vocab.n_samples)(expr, order), shape).copy()
 
-        def prove(budget: Deadline) -> Proof | None:
+        def prove(budget: Deadline) -> Proof | Difference | None:
             truth = self.decider.entries.grid(case.truth)
             ranges = [range(resolver.ranges[i][0]) for i in order]
             answers, truths = [], []
@@ -881,13 +975,16 @@ class Verifier:
 
     def shape_feedback(self, case: Case, problem: ShapeProblem, answer: str, node: Node) -> str:
         """The size problem, with a repair proposed only when the repaired answer is the right one."""
-        for fixed in problem.fixes:
+        for fixed, span in zip(problem.fixes, problem.spans, strict=True):
             try:
-                resolver = Resolver(self.vocab, answer, self.deadline, {problem.span: fixed})
+                resolver = Resolver(self.vocab, answer, self.deadline, {span: fixed})
                 value = resolver.value(node)
                 if isinstance(value, Mat) and value.expr.shape == case.symbol.shape and \
                         self.judge_matrix(case, value).equivalent:
-                    return f"{problem}; did you mean {to_text(fixed.expr, self.names)}?"
+                    repaired = to_text(fixed.expr, self.names)
+                    if span == problem.span:
+                        return f"{problem}; did you mean {repaired}?"
+                    return f"{problem}; did you mean {repaired} in place of {_cut(answer[span[0]:span[1]])}?"
             except (ShapeProblem, ChainProblem, AnswerSyntaxError, ValueError):
                 continue
         return str(problem)
@@ -935,7 +1032,7 @@ def _combined(judged: list[Judgement]) -> Judgement:
     """One judgement for all sides: symbolic only if every side was decided exactly."""
     methods = {j.method for j in judged}
     method = "numeric" if methods & {"numeric", "data"} else "symbolic"
-    proofs = [j.proof for j in judged if j.proof]
+    proofs = list(dict.fromkeys(j.proof for j in judged if j.proof))
     return Judgement(True, score=1.0, method=method, points=max((j.points for j in judged), default=0),
                      proof="; ".join(proofs) if method == "symbolic" and proofs else None)
 
@@ -946,24 +1043,55 @@ def _numbers(value: Array) -> str:
     return f"{float(value):.6g}" if value.size == 1 else np.array2string(value, precision=6)
 
 
+def bounded(sentence: str, typed: tuple[str, ...], limit: int = QUOTE) -> str:
+    """A message with every run of more than `limit` characters of what the user typed cut to about
+    `limit` (docs/security.md: messages quote at most ~80 characters of input)."""
+    if len(sentence) <= limit + 20:
+        return sentence
+    sources = [text for text in typed if len(text) > limit]
+    out: list[str] = []
+    i = 0
+    while i < len(sentence):
+        if any(sentence[i:i + limit + 1] in text for text in sources) and i + limit < len(sentence):
+            end = i + limit + 1
+            while end < len(sentence) and any(sentence[i:end + 1] in text for text in sources):
+                end += 1
+            out.append(f"{sentence[i:i + limit - 3]}... ({end - i} characters)")
+            i = end
+        else:
+            out.append(sentence[i])
+            i += 1
+    return "".join(out)
+
+
+def _cut(text: str, limit: int = QUOTE) -> str:
+    """User text quoted in a message, cut to about `limit` characters."""
+    text = " ".join(text.split())
+    return f"'{text}'" if len(text) <= limit else f"'{text[:limit - 3]}...' ({len(text)} characters)"
+
+
 def _entry_names(exprs: list[Expr]) -> set[str]:
     return {e.parent.name for expr in exprs for e in expr.atoms(MatrixElement) if isinstance(e.parent, MatrixSymbol)}
 
 
 def _has_number(node: Node) -> bool:
-    return any(isinstance(n, Num) for n in _nodes(node))
+    """A number written as a value (4, 2(5)), not as an index, a layer or an exponent (W^{(3)}_{1,1}, z^2)."""
+    bounds = {id(b) for n in _nodes(node) if isinstance(n, SumOver) for b in (n.lower, n.upper) if b is not None}
+    return any(isinstance(n, Num) and id(n) not in bounds for n in _nodes(node, skip=(Script,)))
 
 
 def _has_name(node: Node) -> bool:
     return any(isinstance(n, Name) for n in _nodes(node))
 
 
-def _nodes(node: object) -> list[Node]:
-    """Every syntax node under `node` (itself included)."""
+def _nodes(node: object, skip: tuple[type, ...] = ()) -> list[Node]:
+    """Every syntax node under `node` (itself included), not looking into nodes of the types `skip`."""
     found: list[Node] = []
     stack = [node]
     while stack:
         item = stack.pop()
+        if isinstance(item, skip):
+            continue
         if isinstance(item, Node):
             found.append(item)
             stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
