@@ -130,11 +130,12 @@ def test_integers_stay_integers() -> None:
 
 
 def test_grading_against_a_students_variant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """verify --variant ID --seed S checks a number against that student's data, not the exercise's."""
+    """verify --variant ID --seed S checks a number against that student's data, not the exercise's (the
+    number after the formula: a number alone is not the formula, docs/verify.md)."""
     spec = str(ROOT / "specs" / "square_221.yaml")
     variant = Variants(spec, seed=5).variant("ann")
     value = sbp.load(variant.text).train().to_dict()["steps"][0]["grad"]["w_2"][0][0]
-    answer = f"dL/dw_2[1,1] = {value:g}"
+    answer = f"dL/dw_2[1,1] = delta_2 z_1[1] = {value:g}"
     assert main(["verify", spec, "--variant", "ann", "--seed", "5", "--answer", answer]) == 0
     assert main(["verify", spec, "--answer", answer]) == 1  # the exercise's own numbers differ
     assert main(["verify", spec, "--variant", "ann", "--seed", "6", "--answer", answer]) == 1
