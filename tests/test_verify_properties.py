@@ -76,4 +76,10 @@ def test_the_truth_is_proved_and_every_mutation_rejected(depth: int, data: st.Da
             answer = v.vocab.sized(substituted(bp, target, mutation))
             v.deadline = Deadline(60.0)
             judged = v.judge_matrix(case, Mat(answer, mutation.kind))
-            assert judged.equivalent == (not differs(v, points, case.truth, answer)), (target.name, mutation.sentence)
+            if judged.undecided:  # the target is zero at every point drawn: then no fresh point tells either
+                assert not differs(v, points, case.truth, answer), (target.name, mutation.sentence)
+            elif judged.proof is not None and judged.proof.startswith("proved different"):
+                assert not judged.equivalent  # an exact difference non-zero at a point: maybe below the tolerance
+            else:
+                assert judged.equivalent == (not differs(v, points, case.truth, answer)), \
+                    (target.name, mutation.sentence)
