@@ -105,21 +105,13 @@ def _wait_for_workers(process: subprocess.Popen[bytes]) -> set[int]:
     return set()
 
 
-#: `python -m symbackprop ...` with Ctrl-C handled as in a terminal. A test run started in the background
-#: (`pytest &` in a script, a CI runner) inherits SIGINT ignored, and Python keeps an ignored SIGINT
-#: ignored: the batch would never see the Ctrl-C this test sends.
-_AS_IN_A_TERMINAL = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                     "sys.argv[0] = 'symbackprop'; runpy.run_module('symbackprop', run_name='__main__', "
-                     "alter_sys=True)")
-
-
 def _start_batch(tmp_path: Path) -> subprocess.Popen[bytes]:
     with (tmp_path / "answers.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "target", "answer"])
         writer.writerows([(str(i), "dL/dW_1", f"{i + 2} delta_1 x^T") for i in range(5000)])
     (tmp_path / "graded.csv").write_text("previous\n", encoding="utf-8")
-    return subprocess.Popen([sys.executable, "-c", _AS_IN_A_TERMINAL, "verify", RELU, "--batch", "answers.csv", "-o",
+    return subprocess.Popen([sys.executable, "-m", "symbackprop", "verify", RELU, "--batch", "answers.csv", "-o",
                              "graded.csv", "--workers", "2"], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_as_in_a_terminal,
                             env={**os.environ, "PYTHONIOENCODING": "utf-8"})
