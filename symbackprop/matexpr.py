@@ -49,10 +49,11 @@ class Elementwise(MatrixExpr):
         return self.function(*(m._entry(i, j, **kwargs) for m in self.mats))
 
 
-class Softmax(MatrixExpr):
-    """softmax over axis 0 (each column is one sample) or axis 1 (each row is one sample)."""
+class AxisMatrixExpr(MatrixExpr):
+    """A matrix expression of one argument and the axis its samples run along (0: each column is a
+    sample, 1: each row is): softmax, log-softmax, a per-sample diag."""
 
-    def __new__(cls, arg: MatrixExpr, axis: int | Integer) -> Softmax:
+    def __new__(cls, arg: MatrixExpr, axis: int | Integer) -> AxisMatrixExpr:
         return Basic.__new__(cls, arg, Integer(axis))
 
     @property
@@ -62,6 +63,10 @@ class Softmax(MatrixExpr):
     @property
     def axis(self) -> int:
         return int(self.args[1])
+
+
+class Softmax(AxisMatrixExpr):
+    """softmax over axis 0 (each column is one sample) or axis 1 (each row is one sample)."""
 
     @property
     def shape(self) -> tuple:
@@ -123,20 +128,9 @@ class Indicator(MatrixExpr):
         return Piecewise((1, entry > 0), (0, True)) if self.strict else Piecewise((1, entry <= 0), (0, True))
 
 
-class Diag(MatrixExpr):
+class Diag(AxisMatrixExpr):
     """diag(v): the diagonal matrix of one sample's entries of v (a column of v when samples are columns,
     axis 0; a row when they are rows, axis 1), as a per-sample Jacobian writes it: diag(f'(s_2))."""
-
-    def __new__(cls, arg: MatrixExpr, axis: int | Integer) -> Diag:
-        return Basic.__new__(cls, arg, Integer(axis))
-
-    @property
-    def arg(self) -> MatrixExpr:
-        return self.args[0]
-
-    @property
-    def axis(self) -> int:
-        return int(self.args[1])
 
     @property
     def shape(self) -> tuple:

@@ -70,7 +70,7 @@ from sympy.matrices.expressions import (
 from symbackprop import rules
 from symbackprop.derive import Backprop, N
 from symbackprop.graph import BATCH
-from symbackprop.matexpr import Elementwise, EntrySum, Indicator, Ones, Softmax
+from symbackprop.matexpr import AxisMatrixExpr, Elementwise, EntrySum, Indicator, Ones, Softmax
 
 
 class NotComputable(ValueError):
@@ -85,20 +85,9 @@ class Array(Symbol):
     of samples. A class of its own, so that an array called x is never the formula variable x."""
 
 
-class LogSoftmax(MatrixExpr):
+class LogSoftmax(AxisMatrixExpr):
     """log(softmax(s)) over one axis, computed without forming softmax(s): what a loss that takes
     the log of a softmax output evaluates, so that an output that underflows to 0 costs no NaN."""
-
-    def __new__(cls, arg: MatrixExpr, axis: int | Integer) -> LogSoftmax:
-        return Basic.__new__(cls, arg, Integer(axis))
-
-    @property
-    def arg(self) -> MatrixExpr:
-        return self.args[0]
-
-    @property
-    def axis(self) -> int:
-        return int(self.args[1])
 
     @property
     def shape(self) -> tuple:
