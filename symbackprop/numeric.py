@@ -30,6 +30,7 @@ from sympy.matrices.expressions import (
 from sympy.printing.numpy import NumPyPrinter
 
 from symbackprop.backends import numpy_backend, runtime
+from symbackprop.backends.base import atomic, wrap
 from symbackprop.derive import Backprop, N
 from symbackprop.graph import BATCH
 from symbackprop.matexpr import Elementwise, EntrySum, Indicator, Softmax
@@ -39,6 +40,7 @@ from symbackprop.program import (
     SelectionIndex,
     build,
     kink_arguments,
+    ones_split,
     selection_index,
     through_output,
 )
@@ -56,43 +58,8 @@ def _is_indicator(expr: Basic) -> bool:
             and formula.args[1].expr == 0 and isinstance(formula.args[1].cond, BooleanTrue))
 
 
-def _atomic(code: str) -> bool:
-    """True when `code` needs no parentheses before `.T` or `.sum(...)`: a name, or a call or
-    parenthesized expression whose first parenthesis closes at the end."""
-    if code.replace(".", "_").isidentifier():
-        return True
-    head = code.split("(", 1)[0]
-    if not code.endswith(")") or not (head == "" or head.replace(".", "_").isidentifier()):
-        return False
-    depth = 0
-    for i, char in enumerate(code):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0 and char == ")":
-            return i == len(code) - 1
-    return False
-
-
-def _wrap(code: str) -> str:
-    return code if _atomic(code) else f"({code})"
-
-
 def _is_constant(expr: Basic) -> bool:
     return isinstance(expr, Elementwise) and not expr.function.expr.free_symbols
-
-
-def _ones_split(expr: Basic) -> tuple[Expr, MatrixExpr, int, bool] | None:
-    """For `c * A 1` or `c * 1 A` (one factor a ones matrix): the coefficient, A, the axis of A
-    that the product sums over (1 for A 1, 0 for 1 A) and whether the result must be broadcast
-    to its full shape; None for any other expression."""
-    if not isinstance(expr, MatMul):
-        return None
-    coeff, factors = expr.as_coeff_matrices()
-    if len(factors) != 2 or [isinstance(f, OneMatrix) for f in factors].count(True) != 1:
-        return None
-    left, right = factors
-    if isinstance(right, OneMatrix):
-        return coeff, left, 1, right.shape[1] != 1
-    return coeff, right, 0, left.shape[0] != 1
 
 
 class NumpyCodePrinter(NumPyPrinter):
@@ -123,17 +90,17 @@ class NumpyCodePrinter(NumPyPrinter):
         if coeff == -1:
             return f"(-{code})"
         printed = self._print(coeff)
-        return f"({printed if coeff.is_Number else _wrap(printed)} * {code})"
+        return f"({printed if coeff.is_Number else wrap(printed)} * {code})"
 
     def _ones_product(self, split: tuple[Expr, MatrixExpr, int, bool]) -> str:
         """A 1 is A's row sums (A itself when A is one column), 1 A its column sums, unbroadcast."""
         coeff, mat, axis, _ = split
         if mat.shape[axis] == 1:
             return self._scaled(coeff, self._print(mat))
-        return self._scaled(coeff, f"{_wrap(self._print(mat))}.sum(axis={axis}, keepdims=True)")
+        return self._scaled(coeff, f"{wrap(self._print(mat))}.sum(axis={axis}, keepdims=True)")
 
     def _print_MatMul(self, expr: MatMul) -> str:
-        split = _ones_split(expr)
+        split = ones_split(expr)
         if split is not None and not split[3]:
             return self._ones_product(split)
         coeff, factors = expr.as_coeff_matrices()
@@ -144,7 +111,7 @@ class NumpyCodePrinter(NumPyPrinter):
     def _print_MatAdd(self, expr: MatAdd) -> str:
         """Terms that only need broadcasting (b 1^T) are left for NumPy to broadcast, next to a
         full-sized term; negative terms are subtracted."""
-        splits = [_ones_split(term) for term in expr.args]
+        splits = [ones_split(term) for term in expr.args]
         broadcast_ok = any(split is None or not split[3] for split in splits)
         signed = []
         for term, split in zip(expr.args, splits, strict=True):
@@ -178,7 +145,7 @@ class NumpyCodePrinter(NumPyPrinter):
         return parts[0] if len(parts) == 1 else "(" + " * ".join(parts) + ")"
 
     def _print_Transpose(self, expr: Transpose) -> str:
-        return f"{_wrap(self._print(expr.arg))}.T"
+        return f"{wrap(self._print(expr.arg))}.T"
 
     def _print_OneMatrix(self, expr: OneMatrix) -> str:
         rows, cols = (self._print(dim) for dim in expr.shape)
@@ -186,7 +153,7 @@ class NumpyCodePrinter(NumPyPrinter):
 
     def _print_Pow(self, expr: Expr, rational: bool = False) -> str:
         if expr.exp == -1:
-            return f"1/{_wrap(self._print(expr.base))}"
+            return f"1/{wrap(self._print(expr.base))}"
         return super()._print_Pow(expr, rational=rational)
 
     def _print_Max(self, expr: Expr) -> str:
@@ -231,14 +198,14 @@ class NumpyCodePrinter(NumPyPrinter):
         stand_ins = {}
         for variable, mat in zip(expr.function.variables, expr.mats, strict=True):
             stand_in = Symbol(f"_{variable.name}_{len(self._inline)}", real=True)  # unique while nested: f(s, g(s))
-            self._inline[stand_in] = _wrap(self._print(mat))
+            self._inline[stand_in] = wrap(self._print(mat))
             stand_ins[variable] = stand_in
         try:
             code = self._print(formula.xreplace(stand_ins))
         finally:
             for stand_in in stand_ins.values():
                 del self._inline[stand_in]
-        return _wrap(code)
+        return wrap(code)
 
     def _print_Elementwise(self, expr: Elementwise) -> str:
         formula = expr.function.expr
@@ -260,7 +227,7 @@ class NumpyCodePrinter(NumPyPrinter):
 
     def _print_EntrySum(self, expr: EntrySum) -> str:
         code = self._print(expr.arg)
-        return f"numpy.sum{code}" if code.startswith("(") and _atomic(code) else f"numpy.sum({code})"
+        return f"numpy.sum{code}" if code.startswith("(") and atomic(code) else f"numpy.sum({code})"
 
 
 @dataclass(frozen=True)
