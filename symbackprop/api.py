@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sympy import Expr, Integer, KroneckerDelta, Mul, Symbol, exp, tanh
+from sympy import Expr, Heaviside, Integer, KroneckerDelta, Mul, Piecewise, Symbol, exp, tanh
+from sympy.core.relational import StrictGreaterThan
 from sympy.matrices.expressions import MatrixSymbol
 from sympy.matrices.expressions.matexpr import MatrixElement
 
@@ -375,8 +376,8 @@ class PartialTarget(Target):
             return partial.tidy(self._builder._simplifier.simplify(matrix)) if form == "simplified" else matrix
         written = self._written()[0]
         if form == "simplified":  # f' in closed form where it is short: relu' as [s > 0], identity' as 1, 2 s
-            return written.replace(lambda e: isinstance(e, EntryFunction) and e.order == 1 and _short(e.doit()),
-                                   lambda e: e.doit())
+            return written.replace(lambda e: isinstance(e, EntryFunction) and e.order == 1 and _short(_closed(e)),
+                                   _closed)
         return written
 
     def _element(self, node: Node, entry: tuple[Expr, Expr] | None) -> Expr:
@@ -696,8 +697,19 @@ class Derivation:
 
 
 def _short(closed: Expr) -> bool:
-    """An activation's derivative worth writing in closed form: no exponential or tanh in it."""
-    return not closed.has(exp, tanh) and closed.count_ops() <= 4
+    """An activation's derivative worth writing in closed form: no exponential or tanh in it, and no Piecewise
+    (which a sum around it would fold over all of its terms)."""
+    return not closed.has(exp, tanh, Piecewise) and closed.count_ops() <= 4
+
+
+def _closed(entry: EntryFunction) -> Expr:
+    """An entry's f' in closed form; relu's step as Heaviside(u, 0), printed [u > 0], which a sum leaves alone."""
+    closed = entry.doit()
+    if isinstance(closed, Piecewise) and len(closed.args) == 2 and closed.args[0].expr == 1 \
+            and closed.args[1] == (0, True) and isinstance(closed.args[0].cond, StrictGreaterThan) \
+            and closed.args[0].cond.rhs == 0:
+        return Heaviside(closed.args[0].cond.lhs, 0)
+    return closed
 
 
 #: A value written with one index letter, s_k or \\sigma_{j}: where no layer has that name, entry k of the value of

@@ -33,7 +33,7 @@ from symbackprop.backends import numpy_backend, runtime
 from symbackprop.backends.base import atomic, wrap
 from symbackprop.derive import Backprop, N
 from symbackprop.graph import BATCH
-from symbackprop.matexpr import Elementwise, EntrySum, Indicator, Softmax
+from symbackprop.matexpr import Diag, Elementwise, EntrySum, Indicator, Softmax
 from symbackprop.program import (
     CodeNames,
     NotComputable,
@@ -217,6 +217,10 @@ class NumpyCodePrinter(NumPyPrinter):
 
     def _print_Softmax(self, expr: Softmax) -> str:
         return f"_softmax({self._print(expr.arg)}, axis={expr.axis})"
+
+    def _print_Diag(self, expr: Diag) -> str:
+        """diag(v) of one sample's v: numpy.squeeze raises for a v of several samples rather than guess one."""
+        return f"numpy.diag(numpy.squeeze({self._print(expr.arg)}, axis={1 - expr.axis}))"
 
     def _print_Indicator(self, expr: Indicator) -> str:
         relation = "numpy.greater" if expr.strict else "numpy.less_equal"

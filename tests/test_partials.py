@@ -150,6 +150,79 @@ def test_the_softmax_jacobian_is_its_own_result() -> None:
     assert rows.target("dp/dx").text() == "dp/dx = diag(p) W_out^T - p^T p W_out^T   for each sample"
 
 
+# --- the softmax Jacobian, read back and graded as a Jacobian ------------------------------------------------
+
+SHEET = "tests/data/softmax_3.yaml"  # no data: compared at points of 3 samples, one Jacobian per sample
+
+
+def test_every_form_of_the_softmax_partials_reads_back() -> None:
+    """diag(p) - p p^T, diag(p) W_1 - p p^T W_1, the Kronecker bracket of the index forms and the constant 1 of
+    ds_1/db_1: every form, text and LaTeX, read by verify and compared with the truth, on 3 samples."""
+    net = sbp.load(SHEET)
+    targets = [t for _, asked in net.questions() for t in asked] + [net.derive().target("ds_1/db_1")]
+    result = net.reread(targets=targets)
+    assert result.ok, "\n".join(map(str, result.misread))
+    assert result.checked == 2 * (len(net.derive().forward()) + len(targets) * len(sbp.FORMS))
+
+
+@pytest.mark.parametrize(("target", "answer", "verdict"), [
+    ("dp/ds_1", "diag(p) - p p^T", "equivalent"),
+    ("dp/ds_1", r"\operatorname{diag}\left(p\right) - p p^{\top}", "equivalent"),
+    ("dp/ds_1", r"\operatorname{diag}(p) - p p^{T} \quad \text{for each sample}", "unreadable"),
+    ("dp/ds_1", "diag(p) (I_3 - 1_3 p^T)", "equivalent"),
+    ("dp/ds_1", "p p^T - diag(p)", "different"),  # the sign
+    ("dp/ds_1", "diag(p)", "different"),
+    ("dp/ds_1", "I_3 - p p^T", "different"),
+    ("dp/ds_1", "diag(p) - p ⊙ p", "different"),  # a vector, not a Jacobian
+    ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([i = j] - p[i,n])", "equivalent"),
+    ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([j = i] - p[i,n])", "equivalent"),
+    ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([i != j] - p[i,n])", "different"),
+    ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([i = 1] - p[i,n])", "different"),
+    ("dp/ds_1", r"\frac{\partial p_{j,n}}{\partial s^{(1)}_{i,n}} = p_{j,n} ([i = j] - p_{i,n})", "equivalent"),
+    ("dp/ds_1", r"\frac{\partial p_{j,n}}{\partial s^{(1)}_{i,n}} = p_{j,n} ([i = j] - p_{j,n})", "different"),
+    ("dp/dx", "(diag(p) - p p^T) W_1", "equivalent"),
+    ("dp/dx", "diag(p) W_1 - p p^T", "different"),
+    ("ds_1/db_1", "ds_1[j,n]/db_1[j] = 1", "equivalent"),  # a constant partial, with no data to put in
+    ("ds_1/db_1", "ds_1[j,n]/db_1[j] = 2", "different"),
+    ("ds_1/db_1", "ds_1[j,n]/db_1[i] = [i = j]", "equivalent"),
+])
+def test_a_jacobian_answer_is_compared_as_a_jacobian(target: str, answer: str, verdict: str) -> None:
+    """p is one sample's column in a per-sample Jacobian: p p^T is the outer product of that sample, not a sum over
+    the samples, and diag(p) a 3x3 matrix."""
+    result = sbp.load(SHEET).verify(target, answer)
+    assert result.verdict == verdict, result.feedback
+
+
+def test_a_transposed_jacobian_of_several_samples_is_told() -> None:
+    result = sbp.load(SHEET).verify("dp/dx", "W_1^T (diag(p) - p p^T)")
+    assert result.feedback[0] == "the result is transposed: your answer is 2x3 for each sample, but dp/dx is 3x2 " \
+                                 "for each sample"
+    result = sbp.load(SHEET).verify("dp/ds_1", "diag(p) - p^T p")
+    assert result.verdict == "different" and "p^T p is 1x1" in result.feedback[0]
+
+
+def test_samples_in_rows_read_their_own_jacobian() -> None:
+    net = sbp.load(Path(SHEET).read_text() + "convention: {samples: rows, weights: in_out}\n")
+    assert net.verify("dp/ds_1", "diag(p) - p^T p").equivalent
+    assert net.verify("dp/dx", "diag(p) W_1^T - p^T p W_1^T").equivalent
+    assert not net.verify("dp/ds_1", "diag(p) - p p^T").equivalent
+
+
+def test_a_printer_that_drops_a_bracket_of_a_partial_fails_the_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
+    from symbackprop import printing
+
+    net = sbp.load(SHEET)
+    target = net.derive().target("dp/ds_1")
+    assert net.reread(forms=["index", "matrix"], targets=[target]).ok
+    monkeypatch.setattr(printing.TextPrinter, "parenthesize", lambda self, item, level, strict=False: self._print(item))
+    monkeypatch.setattr(printing.LatexPrinter, "_needs_mul_brackets", lambda self, expr, first=False, last=False: False)
+    assert target.text("index").startswith("dp[j,n]/ds_1[i,n] = [i = j] - p[i,n]*p[j,n]")
+    misread = net.reread(forms=["index", "matrix"], targets=[target]).misread
+    assert {(m.form, m.format) for m in misread} == {("index", "text"), ("index", "latex")}
+    monkeypatch.setattr(printing.TextPrinter, "_print_KroneckerDelta", lambda self, expr: "i = j")
+    assert not net.verify("dp/ds_1", target.text("index")).equivalent
+
+
 @pytest.mark.parametrize(("target", "message"), [
     ("dz_1/dz_2", "z_1 does not depend on z_2"),
     ("dW_1/dx", "W_1 is not computed by the network"),

@@ -78,6 +78,39 @@ def test_equations_and_index_ranges() -> None:
     assert len(latex.sides) == 2
 
 
+@pytest.mark.parametrize("text", [
+    "ds_2[j,n]/dW_2[j,i] = z_1[i,n]   for j = 1..2, n = 1..N, i = 1..3   (0 for W_2[k,i] with k != j)",
+    "dh^2[j,n]/dz^2[j,n] = f_2'(z^2[j,n])   for j = 1..2, n = 1..N   (0 for z^2[i,n] with i != j)",
+    "ds_1[j,n]/dW_1[j,i] = x[i,n]   for j = 1..3, n = 1..N, i = 1..2   (no matrix form: the derivative of s_1 by W_1 "
+    "has an index for each dimension of both, so it is written entry by entry; 0 for W_1[k,i] with k != j)",
+    "dp/ds_1 = diag(p) - p p^T   for each sample",
+])
+def test_the_note_derive_prints_after_the_ranges_is_read_aside(text: str) -> None:
+    """derive's text line for a local partial ends in its ranges and a note in brackets: both left aside."""
+    assert len(parse(text).sides) == 2
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("x[i,n]   for i = 1..2 (0 for W[k,i] with k != j) + b", "after the note"),
+    ("x[i,n]   for i = 1..2 (0 for W[k,i] with k != j", "'(' is never closed"),
+    (r"x[i,n]   for i = 1..2 (0 for \input{W})", "unsupported command"),
+    (r"x[i,n]   for i = 1..2 (0 + W)", "in the note"),
+])
+def test_a_note_is_words_in_brackets_and_the_last_thing(text: str, message: str) -> None:
+    with pytest.raises(AnswerSyntaxError, match=re.escape(message)):
+        parse(text)
+
+
+@pytest.mark.parametrize(("text", "op"), [
+    ("[i = j]", "="), (r"\left[i = j\right]", "="), ("[j != k]", "!="), (r"[j \ne k]", "!="), (r"[j \neq k]", "!="),
+    ("[j ≠ k]", "!="), ("[j = 2]", "="),
+])
+def test_kronecker_brackets(text: str, op: str) -> None:
+    """[j = k], Iverson's bracket of two indices (the softmax Jacobian's index form), and its negation."""
+    side = parse(text).sides[0]
+    assert isinstance(side, Relation) and side.op == op
+
+
 @pytest.mark.parametrize(("text", "message", "position"), [
     ("delta_1 x^T)", "unexpected ')'", 11),
     ("(delta_1 x^T", "expected ')'", 12),

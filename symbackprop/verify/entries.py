@@ -19,6 +19,7 @@ from sympy import (
     Float,
     Heaviside,
     Integer,
+    KroneckerDelta,
     Max,
     Min,
     Mul,
@@ -38,7 +39,7 @@ from sympy import (
     tanh,
 )
 from sympy.core.relational import Relational
-from sympy.logic.boolalg import BooleanFalse, BooleanTrue
+from sympy.logic.boolalg import And, BooleanFalse, BooleanTrue, Not, Or
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symbackprop.derive import N
@@ -49,15 +50,20 @@ from symbackprop.verify.lexer import AnswerSyntaxError
 Axes = tuple[Symbol, ...]
 _UNARY = {exp: np.exp, log: np.log, tanh: np.tanh, Abs: np.abs, sin: np.sin, cos: np.cos, sinh: np.sinh,
           cosh: np.cosh, sech: lambda v: 1 / np.cosh(v), sign: np.sign}
-_RELATIONS = {">": np.greater, "<": np.less, ">=": np.greater_equal, "<=": np.less_equal}
+_RELATIONS = {">": np.greater, "<": np.less, ">=": np.greater_equal, "<=": np.less_equal, "==": np.equal,
+              "!=": np.not_equal}
 
 
 class EntryEvaluator:
     """Values of index-notation formulas at one point, as arrays with one axis per free index."""
 
-    def __init__(self, point: Mapping[str, np.ndarray], n_samples: int) -> None:
+    def __init__(self, point: Mapping[str, np.ndarray], n_samples: int,
+                 sizes: Mapping[Symbol, int] | None = None) -> None:
         self.point = point
         self.n_samples = n_samples
+        #: how many values each free index letter takes (for a Kronecker bracket [j = k], whose letters count
+        #: the units of what else they index); a summed letter's comes from its sum
+        self.sizes = dict(sizes or {})
 
     def __call__(self, expr: Expr, order: Axes) -> np.ndarray:
         """The value of `expr` with its free indices as axes in `order`."""
@@ -126,6 +132,18 @@ class EntryEvaluator:
             value, axes = self.value(expr.args[0], bound)
             at_zero = float(expr.args[1]) if len(expr.args) > 1 else 0.5
             return np.heaviside(value, at_zero), axes
+        if isinstance(expr, (And, Or)):  # a sum folds the conditions of the Piecewise terms in it together
+            values, axes = self.combine([self.value(arg, bound) for arg in expr.args])
+            fold = np.logical_and if isinstance(expr, And) else np.logical_or
+            result = values[0] != 0
+            for other in values[1:]:
+                result = fold(result, other != 0)
+            return result.astype(np.float64), axes
+        if isinstance(expr, Not):
+            value, axes = self.value(expr.args[0], bound)
+            return (value == 0).astype(np.float64), axes
+        if isinstance(expr, KroneckerDelta):
+            return self.kronecker(expr)
         if isinstance(expr, (BooleanTrue, BooleanFalse)):
             return np.asarray(float(bool(expr))), ()
         function = _UNARY.get(type(expr))
@@ -149,6 +167,19 @@ class EntryEvaluator:
             return np.diagonal(value).copy(), (axes[0],)
         return value, tuple(axes)
 
+    def kronecker(self, expr: KroneckerDelta) -> tuple[np.ndarray, Axes]:
+        """[j = k]: 1 where the two indices are equal, an axis for each letter (0-based numbers stay numbers)."""
+        parts: list[tuple[np.ndarray, Axes]] = []
+        for index in expr.args:
+            if index.is_Integer:
+                parts.append((np.asarray(int(index)), ()))
+            elif isinstance(index, Symbol) and index in self.sizes:
+                parts.append((np.arange(self.sizes[index]), (index,)))
+            else:
+                raise ValueError(f"the index {index} of [{expr.args[0]} = {expr.args[1]}] counts nothing")
+        (first, second), axes = self.combine(parts)
+        return np.equal(first, second).astype(np.float64), axes
+
     def total(self, expr: Sum, bound: dict[Symbol, tuple[np.ndarray, Axes]]) -> tuple[np.ndarray, Axes]:
         """Sums of a product as one einsum, contracted pairwise in an order that never builds the whole
         product (four nested sums over a 225 x 75 network stay small); its work bounded first."""
@@ -156,6 +187,9 @@ class EntryEvaluator:
         body: Basic = expr
         while isinstance(body, Sum):
             indices += [index for index, _, _ in body.limits]
+            for index, low, high in body.limits:
+                if (high - low).is_Integer:
+                    self.sizes[index] = int(high - low) + 1
             body = body.function
         parts = [self.value(factor, bound) for factor in (body.args if isinstance(body, Mul) else (body,))]
         letters: dict[Symbol, str] = {}

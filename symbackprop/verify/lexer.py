@@ -43,7 +43,7 @@ GREEK = (
 COMMANDS = frozenset({
     "cdot", "times", "ast", "odot", "circ", "top", "intercal", "prime", "partial", "sum", "frac", "dfrac", "tfrac",
     "sqrt", "exp", "log", "ln", "tanh", "cosh", "sinh", "sin", "cos", "sgn", "max", "min", "le", "leq", "ge", "geq",
-    "lt", "gt",
+    "lt", "gt", "ne", "neq",
     "underbrace",
     "begin", "end", "mathbf", "boldsymbol", "bm", "mathrm", "mathit", "mathsf", "vec", "operatorname", "text",
     "textrm", "mathcal", "mathbb", "Sigma", "hat", "widehat", "oslash", "nabla",
@@ -57,14 +57,14 @@ _UNICODE_OPS = {
     "⊙": ("cmd", "odot"), "∘": ("cmd", "circ"), "⊘": ("cmd", "oslash"),
     "·": ("cmd", "cdot"), "⋅": ("cmd", "cdot"), "∙": ("cmd", "cdot"),
     "×": ("cmd", "times"), "∂": ("cmd", "partial"), "∑": ("cmd", "sum"), "−": ("op", "-"), "–": ("op", "-"),
-    "′": ("op", "'"), "ᵀ": ("op", "ᵀ"), "≤": ("op", "<="), "≥": ("op", ">="),
+    "′": ("op", "'"), "ᵀ": ("op", "ᵀ"), "≤": ("op", "<="), "≥": ("op", ">="), "≠": ("op", "!="),
 }
 _GREEK_LETTERS = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "η": "eta", "θ": "theta", "λ": "lambda",
     "μ": "mu", "σ": "sigma", "τ": "tau", "φ": "phi", "ψ": "psi", "ω": "omega", "Δ": "Delta",
 }
 _SUPERSCRIPTS = {"²": "2", "³": "3", "⁴": "4"}
-_ASCII_OPS = ("**", "<=", ">=", "\\\\", "+", "-", "*", "/", "^", "_", "'", "(", ")", "[", "]", "{", "}", ",", "=",
+_ASCII_OPS = ("**", "<=", ">=", "!=", "\\\\", "+", "-", "*", "/", "^", "_", "'", "(", ")", "[", "]", "{", "}", ",", "=",
               "<", ">", "&", ".", "|", "!", ":", ";", "$")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")

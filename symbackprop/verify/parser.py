@@ -145,7 +145,11 @@ _FUNCTION_COMMANDS = frozenset({"exp", "log", "ln", "tanh", "cosh", "sinh", "sin
 _PRODUCT_COMMANDS = frozenset({"cdot", "times", "ast"})
 _HADAMARD_COMMANDS = frozenset({"odot", "circ", "oslash"})
 _RELATIONS = {">": ">", "<": "<", ">=": ">=", "<=": "<=", "gt": ">", "lt": "<", "ge": ">=", "geq": ">=",
-              "le": "<=", "leq": "<="}
+              "le": "<=", "leq": "<=", "=": "=", "!=": "!=", "ne": "!=", "neq": "!="}
+#: What a note after the index ranges may hold, besides names and numbers: `(0 for W_2[k,i] with k != j)`,
+#: `(no matrix form: the derivative of s_2 by W_2 has an index for each dimension of both, ...)`.
+_NOTE_OPS = frozenset({",", ";", ":", "=", "!=", "<", ">", "<=", ">=", "[", "]", "_", "^", "{", "}", "'", ".", "(",
+                       ")"})
 _MATRICES = frozenset({"matrix", "bmatrix", "pmatrix", "Bmatrix", "smallmatrix"})
 _LABEL_OPS = frozenset({",", "(", ")", "*", "+"})
 
@@ -229,12 +233,31 @@ class _Parser:
                 and (self.at("cmd", "le", "leq", ahead=2) or self.at("op", "<=", ahead=2)))
 
     def ranges(self) -> None:
-        """Index ranges after an index-form answer: read and left aside (sizes come from the spec)."""
+        """Index ranges after an index-form answer (`for j = 1..2, n = 1..N`, `for each sample`, `\\quad (1 \\le j
+        \\le 2)`), then the note `derive` prints after them in brackets (`(0 for W_2[k,i] with k != j)`): read and
+        left aside (sizes come from the spec)."""
         allowed = {",", "=", ".", "(", ")", "<=", "_", "{", "}"}
         while not self.at("end"):
+            if self.at("op", "(") and not self.at_ranges():
+                self.note()
+                continue
             token = self.take()
             if not (token.kind in ("name", "num") or token.text in allowed or token.text in ("le", "leq")):
                 raise self.fail(f"unexpected {_describe(token)} in the index ranges", token)
+
+    def note(self) -> None:
+        """A note in brackets after the ranges, the last thing in the answer: words, entries and relations."""
+        opening = self.take()
+        depth = 1
+        while depth:
+            token = self.take()
+            if token.kind == "end":
+                raise self.fail("'(' is never closed", opening)
+            if not (token.kind in ("name", "num") or (token.kind == "op" and token.text in _NOTE_OPS)):
+                raise self.fail(f"unexpected {_describe(token)} in the note after the index ranges", token)
+            depth += {"(": 1, ")": -1}.get(token.text, 0) if token.kind == "op" else 0
+        if not self.at("end"):
+            raise self.fail(f"unexpected {_describe(self.peek())} after the note")
 
     def side(self) -> Node:
         self.enter()

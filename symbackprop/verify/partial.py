@@ -19,11 +19,12 @@ from sympy import MatrixSymbol
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symbackprop.api import PartialTarget
+from symbackprop.derive import N
 from symbackprop.verify.chain import Chain, paths
 from symbackprop.verify.entries import EntryEvaluator
 from symbackprop.verify.lexer import AnswerSyntaxError
 from symbackprop.verify.points import NUMBER_RTOL, close, with_stand_ins
-from symbackprop.verify.values import Diagonal, Explicit, Mat, PartialRef, Scalar, Value, shape_text
+from symbackprop.verify.values import Explicit, Jacobian, Mat, PartialRef, Scalar, Value, shape_text
 
 if TYPE_CHECKING:
     from symbackprop.verify.resolve import Resolver
@@ -36,20 +37,26 @@ def judge(verifier: Verifier, target: PartialTarget, value: Value, resolver: Res
     """(equivalent, feedback sentences, points compared) for one side of an answer."""
     right = f"the right answer is {target.text(_main_form(target))}"
     name = target.lhs_text("chain")  # as asked, in the spec's notation
+    numbers = None
     if isinstance(value, Scalar) and not value.expr.free_symbols and not value.expr.has(MatrixElement):
-        return _on_data(verifier, target, np.asarray(float(value.expr)), right)
+        numbers = np.asarray(float(value.expr))
     if isinstance(value, Explicit) and all(not cell.free_symbols and not cell.has(MatrixElement)
                                            for row in value.cells for cell in row):
-        return _on_data(verifier, target, np.array([[float(c) for c in row] for row in value.cells]), right)
+        numbers = np.array([[float(c) for c in row] for row in value.cells])
+    if numbers is not None and verifier.points.data is not None:
+        return _on_data(verifier, target, numbers, right)
+    # a number with no data to check it on: the formula of a constant partial (ds_1[j,n]/db_1[j] = 1), compared
+    # at the test points as any formula
     at = _evaluator(verifier, target, value, resolver)
     points = verifier.points
     expected = [_expected(verifier, target, point) for point in points.values]
     answer = [at(point) for point in points.values]
     shape = expected[0].shape
     if answer[0].shape != shape and answer[0].shape != shape[-2:]:
-        sentence = f"your answer is {shape_text(answer[0].shape)}, but {name} is {_shape(shape)}"
-        if answer[0].shape[::-1] == shape[-2:] and all(close(np.broadcast_to(a.T, e.shape), e)
-                                                        for a, e in zip(answer, expected, strict=True)):
+        got = answer[0].shape
+        sentence = f"your answer is {_shape(got)}, but {name} is {_shape(shape)}"
+        if got[-2:][::-1] == shape[-2:] and all(close(np.broadcast_to(np.swapaxes(a, -1, -2), e.shape), e)
+                                                 for a, e in zip(answer, expected, strict=True)):
             sentence = f"the result is transposed: {sentence}"
         return False, [sentence, right], len(answer)
     if all(close(np.broadcast_to(a, e.shape), e) for a, e in zip(answer, expected, strict=True)):
@@ -74,9 +81,6 @@ def _expected(verifier: Verifier, target: PartialTarget, point: dict[str, Array]
 
 def _on_data(verifier: Verifier, target: PartialTarget, numbers: Array, right: str) -> tuple[bool, list[str], int]:
     data = verifier.points.data
-    if data is None:
-        raise AnswerSyntaxError("a number can only be checked on the spec's data, and this spec has none for every "
-                                "leaf: write a formula", 0)
     expected = verifier.net.value_at(target, dict(data))
     if numbers.size == 1:  # one number for every entry (0 for a row of zeros)
         numbers = np.full(expected.shape, float(numbers.flat[0]))
@@ -99,18 +103,8 @@ def _evaluator(verifier: Verifier, target: PartialTarget, value: Value, resolver
             raise AnswerSyntaxError(f"the answer is written through {target.name} itself", 0)
         compiled = verifier.points.compiled(expr)
         return lambda point: np.asarray(compiled(point), dtype=np.float64)
-    if isinstance(value, Diagonal):  # diag(v), or diag(v) M: one diagonal matrix per sample
-        compiled = verifier.points.compiled(value.expr)
-        then = verifier.points.compiled(value.then) if value.then is not None else None
-        axis = 1 if target.top.shape[0] == "N" else 0
-
-        def diagonal(point: dict[str, Array]) -> Array:
-            vector = np.moveaxis(np.asarray(compiled(point), dtype=np.float64), axis, -1)
-            stacked = np.stack([np.diag(v) for v in vector.reshape(-1, vector.shape[-1])])
-            if then is not None:
-                stacked = stacked @ np.asarray(then(point), dtype=np.float64)
-            return stacked[0] if stacked.shape[0] == 1 else stacked
-        return diagonal
+    if isinstance(value, Jacobian):
+        return _per_sample(verifier, value)
     if isinstance(value, Scalar):
         expr = with_stand_ins(value.expr)
         order = tuple(target.free_indices())
@@ -120,9 +114,10 @@ def _evaluator(verifier: Verifier, target: PartialTarget, value: Value, resolver
             raise AnswerSyntaxError(f"the index {names} is free (not summed over, not on the left side): write the "
                                     f"left side, e.g. {target.lhs_text('index')} = ...", 0)
         sizes = [int(dim) if dim.is_Integer else samples for _, dim in target._free()]
+        counts = {index: size for index, (size, _) in resolver.ranges.items()} | dict(zip(order, sizes, strict=True))
 
         def entries(point: dict[str, Array]) -> Array:
-            raw = EntryEvaluator(point, samples)(expr, order)
+            raw = EntryEvaluator(point, samples, counts)(expr, order)
             return target.arrange_free(np.broadcast_to(raw, sizes).copy() if sizes else raw)
         return entries
     if isinstance(value, Explicit):
@@ -134,6 +129,23 @@ def _evaluator(verifier: Verifier, target: PartialTarget, value: Value, resolver
             return np.array([evaluator(cell, ()) for cell in cells], dtype=np.float64).reshape(shape)
         return written
     raise AnswerSyntaxError(f"{getattr(value, 'text', 'this')} is not a formula for {target.name}", 0)
+
+
+def _per_sample(verifier: Verifier, value: Jacobian) -> Callable[[dict[str, Array]], Array]:
+    """A Jacobian written for one sample (diag(p) - p p^T, p a column), computed for each sample of a point: its
+    values sliced to that sample; N x rows x columns (rows x columns for one sample), as the target's value."""
+    compiled = verifier.points.compiled(value.expr)
+    samples = verifier.vocab.n_samples
+    whole = verifier.vocab.symbols
+    axes = {m.name: whole[m.name].shape.index(N) for m in value.expr.atoms(MatrixSymbol)
+            if m.name in whole and N in whole[m.name].shape}
+
+    def each(point: dict[str, Array]) -> Array:
+        found = [np.asarray(compiled({**point, **{name: np.take(point[name], [n], axis=axis)
+                                                  for name, axis in axes.items()}}), dtype=np.float64)
+                 for n in range(samples)]
+        return found[0] if samples == 1 else np.stack(found)
+    return each
 
 
 def chain_problem(target: PartialTarget, value: Chain, verifier: Verifier) -> str | None:

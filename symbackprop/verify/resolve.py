@@ -14,11 +14,12 @@ import dataclasses
 import difflib
 from dataclasses import replace
 
-from sympy import Expr, Integer, Lambda, Rational, Sum, Symbol
+from sympy import Expr, Heaviside, Integer, KroneckerDelta, Lambda, Rational, Sum, Symbol
 from sympy.core.symbol import Str
 from sympy.matrices.expressions import (
     HadamardPower,
     HadamardProduct,
+    Identity,
     MatAdd,
     MatMul,
     MatrixSymbol,
@@ -28,7 +29,7 @@ from sympy.matrices.expressions import (
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symbackprop.forms.index import EntryFunction
-from symbackprop.matexpr import Elementwise, EntrySum, Indicator, Ones, Softmax
+from symbackprop.matexpr import Diag, Elementwise, EntrySum, Indicator, Ones, Softmax
 from symbackprop.notation import NotationError
 from symbackprop.spec.model import Activation
 from symbackprop.verify import chain as chains
@@ -80,6 +81,18 @@ from symbackprop.verify.values import (
 
 #: Most repairs tried for one size mismatch under ⊙.
 MAX_FIXES = 12
+#: The largest index a Kronecker bracket may name ([j = 3]).
+MAX_INDEX = 100_000
+
+
+def _step(left: Expr, op: str, right: Expr) -> Expr:
+    """[left op right] for entries, through Heaviside (0 at 0), which a sum around it leaves alone (a Piecewise
+    it would fold over the sum, its condition taken out of the sum over the index in it)."""
+    if op in (">", "<="):
+        step = Heaviside(left - right, 0)
+        return step if op == ">" else 1 - step
+    step = Heaviside(right - left, 0)
+    return step if op == "<" else 1 - step
 
 
 def _matrix_names(node: Node) -> list[Node]:
@@ -105,8 +118,11 @@ class Resolver:
     read and ShapeProblem or ChainProblem for readable mistakes."""
 
     def __init__(self, vocab: Vocabulary, source: str, deadline: Deadline,
-                 overrides: dict[tuple[int, int], Value] | None = None) -> None:
+                 overrides: dict[tuple[int, int], Value] | None = None, jacobian: bool = False) -> None:
         self.vocab = vocab
+        #: reading a per-sample Jacobian (in a vocabulary of one sample): diag(v) is the diagonal matrix of v's
+        #: entries, a matrix like any other (diag(p) - p p^T), not the v ⊙ .. it stands for among whole matrices
+        self.jacobian = jacobian
         self.source = source
         self.deadline = deadline
         #: values given for the parts at these (start, end) spans (a repair the grader tries)
@@ -233,6 +249,11 @@ class Resolver:
             if sup is not None:
                 raise self.error(f"a superscript on the function {self.text(node)}", node)
             return function
+        if base == "I" and not primes and sup is None:  # I_3: the identity matrix (of an identity layer's Jacobian)
+            size = sub.label if sub is not None else None
+            if size is None or not size.isdigit() or not 0 < int(size) <= MAX_INDEX:
+                raise self.error(f"{self.text(node)}: the identity matrix is written with its size, as in I_3", node)
+            return Mat(Identity(int(size)), self.text(node))
         if base == "N" and not sub and not primes:
             value: Value = Scalar(self.vocab.batch, "N")
             return self.superscript(value, sup, node) if sup is not None else value
@@ -739,6 +760,8 @@ class Resolver:
         if isinstance(func, Func) and func.math == "diag":
             if len(args) != 1 or not isinstance(arg := self.as_value(args[0], node), Mat):
                 raise self.error(f"{self.text(node)}: diag takes one vector", node)
+            if self.jacobian:
+                return self.diag_matrix(arg, node)
             return Diagonal(arg.expr, self.text(node))
         if not isinstance(func, Func):
             if len(args) != 1:
@@ -766,6 +789,14 @@ class Resolver:
             axis = layer.axis if layer else 0 if self.vocab.bp.graph.spec.convention.samples == "columns" else 1
             return Mat(Softmax(arg.expr, axis), self.text(node))
         return self.apply(label, func.order, activation_lambda(activation, func.order), [arg], node)
+
+    def diag_matrix(self, arg: Mat, node: Node) -> Mat:
+        """diag(v) of one sample's values v (a column, or a row when samples are rows): a square matrix."""
+        rows, cols = arg.expr.shape
+        if rows != 1 and cols != 1:
+            raise ShapeProblem(f"{self.text(node)}: diag takes one sample's values, a vector, but {arg.text} is "
+                               f"{shape_text(arg.expr.shape)}")
+        return Mat(Diag(arg.expr, 0 if cols == 1 else 1), self.text(node))
 
     def powered_call(self, node: Call) -> Value | None:
         """\\tanh^2(s), \\operatorname{sech}^2(s): the function applied, then the power; None if not that."""
@@ -837,10 +868,30 @@ class Resolver:
         return Scalar(function(*values), text)
 
     def relation(self, node: Relation) -> Value:
+        if node.op in ("=", "!="):
+            return self.kronecker(node)
         left, right = self.as_value(self.value(node.left), node), self.as_value(self.value(node.right), node)
         if isinstance(left, Mat) and isinstance(right, Scalar) and right.expr == 0 and node.op in (">", "<="):
             return Mat(Indicator(left.expr, strict=node.op == ">"), self.text(node))
+        if isinstance(left, Scalar) and isinstance(right, Scalar) and any(
+                self.free_indices(side.expr) or side.expr.has(MatrixElement) for side in (left, right)):
+            return Scalar(_step(left.expr, node.op, right.expr), self.text(node))  # an entry's [s_{j,n} > 0]
         return self.apply("", 0, relation_lambda(node.op), [left, right], node)
+
+    def kronecker(self, node: Relation) -> Scalar:
+        """[j = k] (Iverson's bracket, the Kronecker delta of two indices): 1 where they are equal, else 0;
+        [j != k] the other way round. Each side an index letter or a whole number counted from 1."""
+        sides = []
+        for side in (node.left, node.right):
+            if isinstance(side, Name) and not side.command and len(side.text) == 1 and side.text.isalpha():
+                sides.append(index_symbol(side.text))
+            elif isinstance(side, Num) and side.text.isdigit() and 1 <= int(side.text) <= MAX_INDEX:
+                sides.append(Integer(int(side.text) - 1))
+            else:
+                raise self.error(f"{self.text(node)}: [a = b] compares two indices (letters, or numbers from 1), "
+                                 f"as in [j = k]", node)
+        equal = KroneckerDelta(*sides)
+        return Scalar(equal if node.op == "=" else 1 - equal, self.text(node))
 
     # --- index notation ----------------------------------------------------------------
 

@@ -85,7 +85,16 @@ class Diagonal:
     then: MatrixExpr | None = None
 
 
-Value = Mat | Scalar | Explicit | Func | PartialRef | Chain | Diagonal
+@dataclass(frozen=True)
+class Jacobian:
+    """A per-sample Jacobian (dp/ds = diag(p) - p p^T): a matrix formula read in the names of one sample (p a
+    column), computed for each sample of a point in turn."""
+
+    expr: MatrixExpr
+    text: str
+
+
+Value = Mat | Scalar | Explicit | Func | PartialRef | Chain | Diagonal | Jacobian
 
 
 def shape_text(shape: tuple) -> str:

@@ -59,7 +59,17 @@ from symbackprop.verify.points import (
 from symbackprop.verify.resolve import Resolver
 from symbackprop.verify.result import Credit, VerifyResult
 from symbackprop.verify.symbolic import Decider, Definitions, Difference, Proof
-from symbackprop.verify.values import Explicit, Mat, PartialRef, Scalar, ShapeProblem, Value, shape_text
+from symbackprop.verify.values import (
+    Diagonal,
+    Explicit,
+    Jacobian,
+    Mat,
+    PartialRef,
+    Scalar,
+    ShapeProblem,
+    Value,
+    shape_text,
+)
 
 if TYPE_CHECKING:
     from symbackprop.api import Network
@@ -279,10 +289,19 @@ class Verifier:
         self._sized: dict[Expr, Expr] = {}
         self.deadline = Deadline(time_limit)
 
-    def adjoint(self, name: str) -> Expr | None:
+    def adjoint(self, name: str, vocab: Vocabulary | None = None) -> Expr | None:
         """dL/d<name> for a value (an activation, the input) as its matrix form, or None."""
         found = self.derivation.by_value(name)
-        return None if found is None or found.kind != "adjoint" else self.vocab.sized(found.matrix)
+        return None if found is None or found.kind != "adjoint" else (vocab or self.vocab).sized(found.matrix)
+
+    @cached_property
+    def sample_vocab(self) -> Vocabulary:
+        """The names with N = 1, for a per-sample Jacobian: in dp/ds = diag(p) - p p^T, p is one sample's column."""
+        if self.vocab.n_samples == 1:
+            return self.vocab
+        vocab = Vocabulary(self.derivation.backprop, 1)
+        vocab.adjoint = lambda name: self.adjoint(name, vocab)
+        return vocab
 
     def case(self, target: str) -> Case:
         """The case of a target in any spelling (of the whole target an entry belongs to); raises UnknownTarget,
@@ -367,8 +386,9 @@ class Verifier:
                                 points=points)
 
         try:
-            tree = parse(answer, self.deadline)
+            tree = parse(answer, self.deadline, self.vocab.spellings)
             resolver = Resolver(self.vocab, answer, self.deadline)
+            jacobians = Resolver(self.sample_vocab, answer, self.deadline, jacobian=True)
             sides = list(tree.sides)
             if len(sides) > 1:
                 first = resolver.value(sides[0])
@@ -394,7 +414,7 @@ class Verifier:
             read: list[str] = []
             points, chained = 0, False
             for node in sides:
-                value = resolver.value(node)
+                value, used = self._partial_side(asked, node, resolver, jacobians)
                 read.append(self.latex(value, answer))
                 if partials.restates(asked, value, self):  # after a left side: the chain form of neighbours
                     chained = chained or len(sides) < len(tree.sides)
@@ -405,10 +425,10 @@ class Verifier:
                         return result(asked, "different", [problem], " = ".join(read))
                     chained = True
                     continue
-                same, sentences, count = partials.judge(self, asked, value, resolver)
+                same, sentences, count = partials.judge(self, asked, value, used)
                 points = max(points, count)
                 if not same:
-                    return result(asked, "different", [*resolver.notes, *sentences], " = ".join(read), points)
+                    return result(asked, "different", [*used.notes, *sentences], " = ".join(read), points)
             if not points and not chained:
                 return result(asked, "different", [f"give a formula for {asked.name}"], " = ".join(read))
             return result(asked, "equivalent", [], " = ".join(read), points)
@@ -416,6 +436,24 @@ class Verifier:
             return result(asked, "unreadable", [str(error)], position=error.position)
         except (ShapeProblem, ChainProblem, ValueError) as problem:
             return result(asked, "different", [str(problem)])
+
+    @staticmethod
+    def _partial_side(asked: PartialTarget, node: Node, resolver: Resolver, jacobians: Resolver) \
+            -> tuple[Value, Resolver]:
+        """One side of an answer for a local partial, and the resolver that read it. For a per-sample Jacobian a
+        matrix formula is read for one sample (diag(p) - p p^T, diag(f'(s_2)) W_2), entries and chains as they are."""
+        try:
+            value = resolver.value(node)
+        except (AnswerSyntaxError, ShapeProblem):
+            if not asked.per_sample:
+                raise
+        else:
+            if not (asked.per_sample and isinstance(value, (Mat, Diagonal))):
+                return value, resolver
+        matrix = jacobians.as_value(jacobians.value(node), node)
+        if not isinstance(matrix, Mat):
+            return matrix, jacobians
+        return Jacobian(matrix.expr, matrix.text), jacobians
 
     def _blank(self, grading: _Grading, shown: str) -> VerifyResult:
         case, asked = grading.case, grading.asked
@@ -574,7 +612,7 @@ class Verifier:
         return isinstance(value, Mat) and isinstance(value.expr, MatrixSymbol) and value.expr.name == case.key
 
     def latex(self, value: Value, source: str) -> str:
-        if isinstance(value, (Mat, Scalar)):
+        if isinstance(value, (Mat, Scalar, Jacobian)):
             return to_latex(value.expr, self.names)
         if isinstance(value, Explicit):
             return to_latex(ImmutableMatrix(value.cells), self.names)
@@ -906,8 +944,10 @@ class Verifier:
 
         shape = pick(case.expected[0]).shape
 
+        counts = {index: size for index, (size, _) in resolver.ranges.items()}
+
         def at(point: dict[str, Array]) -> Array:  # an index the formula does not use: constant along it
-            return np.broadcast_to(EntryEvaluator(point, self.vocab.n_samples)(expr, order), shape).copy()
+            return np.broadcast_to(EntryEvaluator(point, self.vocab.n_samples, counts)(expr, order), shape).copy()
 
         def prove(budget: Deadline) -> Proof | Difference | None:
             truth = self.decider.entries.grid(case.truth)
