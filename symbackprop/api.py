@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sympy import Expr, Heaviside, Integer, KroneckerDelta, Mul, Piecewise, Symbol, exp, tanh
+from sympy import Derivative, Expr, Heaviside, Integer, KroneckerDelta, Mul, Piecewise, Symbol, exp, tanh
+from sympy.core.function import AppliedUndef
 from sympy.core.relational import StrictGreaterThan
 from sympy.matrices.expressions import MatrixSymbol
 from sympy.matrices.expressions.matexpr import MatrixElement
@@ -699,7 +700,8 @@ class Derivation:
 def _short(closed: Expr) -> bool:
     """An activation's derivative worth writing in closed form: no exponential or tanh in it, and no Piecewise
     (which a sum around it would fold over all of its terms)."""
-    return not closed.has(exp, tanh, Piecewise) and closed.count_ops() <= 4
+    return not closed.has(exp, tanh, Piecewise, Derivative) and not closed.atoms(AppliedUndef) and \
+        closed.count_ops() <= 4
 
 
 def _closed(entry: EntryFunction) -> Expr:
@@ -815,11 +817,13 @@ class Network:
         found = self.derive().target(target) if isinstance(target, str) else target
         return self.value_at(found, self.named_values(values))
 
-    def value_at(self, target: Target, named: dict[str, np.ndarray]) -> np.ndarray:
-        """A target's value from named_values(); what it computes is cached in `named`."""
+    def value_at(self, target: Target, named: dict[str, np.ndarray],
+                 transform: Callable[[Expr], Expr] | None = None) -> np.ndarray:
+        """A target's value from named_values(); what it computes is cached in `named`. `transform` rewrites a local
+        partial's pulled-back formula before it is compiled (verify puts its stand-ins for generic activations)."""
         found = target
         if isinstance(found, PartialTarget):
-            return found.arrange(self._jacobian(found, named))
+            return found.arrange(self._jacobian(found, named, transform))
         base = found.base if isinstance(found, EntryTarget) else found
         key = base.symbol if base.kind == "delta" else f"dL/d{base.key}"
         if key not in named:
@@ -832,7 +836,8 @@ class Network:
                                 for i in found.entry)]
         return value
 
-    def _jacobian(self, target: PartialTarget, named: dict[str, np.ndarray]) -> np.ndarray:
+    def _jacobian(self, target: PartialTarget, named: dict[str, np.ndarray],
+                  transform: Callable[[Expr], Expr] | None = None) -> np.ndarray:
         """d top / d bottom for every entry of both (axes: top's, then bottom's), each top entry's row pulled
         back through the compiled vector-Jacobian products; only the top entries the target reads."""
         first = self.graph.nodes[0]
@@ -848,8 +853,9 @@ class Network:
                   for index, size in zip(target.indices[0], top_shape, strict=True)]
         todo = [(r, c) for r in wanted[0] for c in wanted[1] if np.isnan(full[r, c]).all()]
         if todo:
-            pulled = compile_expression(partial.pullback(self.derive().backprop, target.top, target.bottom,
-                                                         partial.seed_symbol(target.top)))
+            formula = partial.pullback(self.derive().backprop, target.top, target.bottom,
+                                       partial.seed_symbol(target.top))
+            pulled = compile_expression(transform(formula) if transform is not None else formula)
             for row, col in todo:
                 seed = np.zeros(top_shape)
                 seed[row, col] = 1.0

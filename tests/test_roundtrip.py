@@ -32,6 +32,30 @@ def test_every_printed_formula_of_every_spec_reads_back(spec: str) -> None:
     assert result.checked == 2 * (len(sbp.FORMS) * len(der.targets) + len(der.forward()))
 
 
+QUESTIONS = [spec for spec in SPECS if sbp.load(spec).questions()] + ["tests/data/softmax_3.yaml"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", QUESTIONS)
+def test_every_form_of_every_question_reads_back(spec: str) -> None:
+    """The targets the questions ask (local partials: diag(f'(s)) per sample, W, the index form x_i of ds/dW, the
+    Kronecker bracket of the softmax Jacobian; entries; dL/d<value>), in every form, text and LaTeX."""
+    net = sbp.load(spec)
+    targets = [target for _, asked in net.questions() for target in asked]
+    assert any(target.kind == "partial" for target in targets)
+    result = net.reread(targets=targets)
+    assert result.ok, "\n".join(map(str, result.misread))
+    assert result.checked == 2 * (len(sbp.FORMS) * len(targets) + len(net.derive().forward()))
+
+
+def test_the_checks_section_counts_the_questions_partials() -> None:
+    net = sbp.load("tests/data/softmax_3.yaml")
+    text = net.render("md", sections=["questions", "checks"], forms=["matrix", "index"])
+    asked = sum(len(targets) * len(question.forms or ["matrix", "index"]) for question, targets in net.questions())
+    checked = asked + len(net.derive().forward())
+    assert f"({checked} of {checked} agree)." in text and asked == 8
+
+
 @pytest.mark.parametrize("spec", ["specs/relu_4321_course.yaml", "specs/recurrent_autoencoder_small.yaml"])
 def test_lines_copied_from_derive_latex_read_back(spec: str, capsys: pytest.CaptureFixture[str]) -> None:
     """`derive --format latex` prints align* blocks: `lhs &= rhs \\\\` lines read back as they are."""
@@ -308,6 +332,43 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
     if data:
         spec["data"] = data
     return spec
+
+
+def _partials(net: sbp.Network) -> list[tuple[str, str]]:
+    """Every (top, bottom) pair of named values with a local partial between them: a computed value by one it
+    depends on (a value, the input, a parameter)."""
+    from symbackprop.forms.partial import NotLocal, between
+
+    bp = net.derive().backprop
+    named = [node for node in bp.graph.nodes if node.name and node.role in (
+        "preactivation", "activation", "input", "weight", "bias", "fixed")]
+    pairs = []
+    for top in (node for node in named if node.role in ("preactivation", "activation")):
+        for bottom in named:
+            try:
+                between(bp, top, bottom)
+            except NotLocal:
+                continue
+            pairs.append((top.name, bottom.name))
+    return pairs
+
+
+@pytest.mark.slow
+@settings(max_examples=15)
+@given(spec=specs(), notation=notations(), data=st.data())
+def test_random_local_partials_in_random_notations_read_back(spec: dict[str, Any], notation: dict[str, str],
+                                                             data: st.DataObject) -> None:
+    """Local partials of random networks (a per-sample Jacobian through softmax, relu, a skip sum, a recurrent
+    layer; a value by a weight; an entry by a row): every form, text and LaTeX, read back in the notation."""
+    net = sbp.load({**spec, "notation": notation})
+    pairs = data.draw(st.lists(st.sampled_from(_partials(net)), min_size=1, max_size=2, unique=True))
+    der = net.derive()
+    targets = [der.target(f"d{top}/d{bottom}") for top, bottom in pairs]
+    top, bottom = pairs[0]
+    if net.graph.named(top).shape[0] != 1 and data.draw(st.booleans()):  # an entry of the top by the whole bottom
+        targets.append(der.target(f"d{top}[1]/d{bottom}"))
+    result = net.reread(targets=targets)
+    assert result.ok, "\n".join(map(str, result.misread))
 
 
 @pytest.mark.slow

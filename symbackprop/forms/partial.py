@@ -139,7 +139,11 @@ def _sum_term(term: Expr, index: Symbol, low: Expr, high: Expr) -> Expr:
             if other.is_Integer and not (low <= other <= high):
                 return S.Zero
             return _sum_out(term.xreplace({factor: S.One}).xreplace({index: other}))
-    return Sum(term, (index, low, high)) if term.has(index) else term * (high - low + 1)
+    if not term.has(index):
+        return term * (high - low + 1)
+    inside = [factor for factor in Mul.make_args(term) if factor.has(index)]
+    outside = [factor for factor in Mul.make_args(term) if not factor.has(index)]  # [m = n] out, for the sum over m
+    return Mul(*outside) * Sum(Mul(*inside), (index, low, high))
 
 
 def per_sample(bp: Backprop, top: Node, bottom: Node) -> Expr:

@@ -76,7 +76,7 @@ def _shape(shape: tuple) -> str:
 
 
 def _expected(verifier: Verifier, target: PartialTarget, point: dict[str, Array]) -> Array:
-    return verifier.net.value_at(target, dict(point))
+    return verifier.net.value_at(target, dict(point), with_stand_ins)
 
 
 def _on_data(verifier: Verifier, target: PartialTarget, numbers: Array, right: str) -> tuple[bool, list[str], int]:
