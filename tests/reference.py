@@ -83,7 +83,10 @@ class Chain:
     def __init__(self, sizes: list[int], activations: list[str], loss: str, weights: str = "out_in",
                  samples: str = "columns", bias: list[bool] | None = None, reduction: str = "sum") -> None:
         self.sizes = sizes
-        self.activations = activations
+        # softmax over one unit is the constant 1, which a spec may not ask for (docs/spec.md): random chains
+        # that draw it get sigmoid there
+        self.activations = ["sigmoid" if kind == "softmax" and units == 1 else kind
+                            for kind, units in zip(activations, sizes[1:], strict=True)]
         self.loss = loss
         self.weights = weights
         self.samples = samples

@@ -362,8 +362,24 @@ def test_unknown_activation_exact_message() -> None:
                            "{expr: ...} or {function: ...}; did you mean relu?)")
 
 
+def test_softmax_over_one_unit_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """softmax of one unit is the constant 1: its Jacobian is 0 and nothing before it learns; refused with the way out
+    (exit 2 on the command line)."""
+    from symbackprop.cli import main
+
+    path = tmp_path / "one.yaml"
+    path.write_text(replace(MINIMAL, "activation: sigmoid", "activation: softmax"))
+    assert main(["derive", str(path)]) == 2
+    assert f"{path}:7: layers[0].activation: softmax over 1 unit is the constant 1" in capsys.readouterr().err
+    three = replace(replace(MINIMAL, "units: 1", "units: 3"), "target: {size: 1}", "target: {size: 3}")
+    assert load_spec(replace(three, "activation: sigmoid", "activation: softmax")).layers[0].activation == \
+        Activation("softmax")
+    for value in ("softmax", "{type: softmax}"):
+        err = error(replace(MINIMAL, "activation: sigmoid", f"activation: {value}"))
+        check(err, "layers[0].activation", 7, "softmax over 1 unit is the constant 1", "use sigmoid for one unit")
+
+
 @pytest.mark.parametrize("value, expected", [
-    ("softmax", Activation("softmax")),
     ("leaky_relu", Activation("leaky_relu", alpha=0.01)),
     ("{type: leaky_relu, alpha: 0.2}", Activation("leaky_relu", alpha=0.2)),
     ("{type: leaky_relu}", Activation("leaky_relu", alpha=0.01)),

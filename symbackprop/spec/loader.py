@@ -358,6 +358,10 @@ class _Validator:
             seen[name] = index
             units = self.positive_int(spec["units"], join(path, "units"), MAX_UNITS)
             activation = self.activation(spec["activation"], join(path, "activation"))
+            if activation.kind == "softmax" and units == 1:
+                self.fail(join(path, "activation"), f"softmax over 1 unit is the constant 1 (its derivative is 0: "
+                                                    f"nothing before layer {name!r} would learn); use sigmoid for "
+                                                    f"one unit, or give the layer 2 or more units")
             bias = spec.get("bias", True)
             if not isinstance(bias, bool):
                 self.fail(join(path, "bias"), f"expected true or false, got {_show(bias)}")
