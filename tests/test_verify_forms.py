@@ -118,3 +118,34 @@ def test_entrywise_division_reads_back() -> None:
                    "((y_out - y) ⊙ (1 - y_out ⊙ y_out) ⊙ (2 + y_out)) / (2 + y_out)",
                    r"\frac{(y_{out} - y) \odot (1 - y_{out}^2)}{\mathbf{1}}"):
         assert v.verify("delta_out", answer).equivalent, answer
+
+
+@pytest.mark.parametrize(("spec", "target", "answer", "verdict"), [
+    # a vector or a value with a sample axis: its power is entry by entry, as 1 - z^2 for tanh' is written
+    ("specs/mlp.yaml", "delta_out", "(y_out - y) ⊙ (1 - y_out^2)", "equivalent"),
+    ("specs/mlp.yaml", "delta_out", r"(y_{out} - y) \odot (1 - y_{out}^{\circ 2})", "equivalent"),
+    ("specs/relu_4321.yaml", "delta_2", "(W_3^T delta_3) ⊙ [s_2 > 0] + 0 s_2^2 + 0 (W_3^T delta_3)^2", "equivalent"),
+    ("specs/relu_4321.yaml", "dL/dW_3", "(h_3 - y) z_2^T + 0 ⊙ W_3^2", "equivalent"),  # W_3 is 1x2: a row
+    # a matrix (every dimension larger than 1): W^2 is W W to an algebra book, W ⊙ W to a formula sheet
+    ("specs/mlp.yaml", "dL/dW", "x delta_1^T + 0 W^2", "unreadable"),
+    ("specs/mlp.yaml", "dL/dW", "x delta_1^T + 0 W^{\\circ 2}", "equivalent"),
+    ("specs/mlp.yaml", "dL/dW", "x delta_1^T + 0 W ⊙ W", "equivalent"),
+    ("specs/relu_4321.yaml", "dL/dW_2", "delta_2 z_1^T + 0 (W_2 W_2^T)^2 W_2", "unreadable"),
+    ("specs/relu_4321.yaml", "dL/dW_2", "delta_2 z_1^T + 0 (W_2 W_2^T) (W_2 W_2^T) W_2", "equivalent"),
+    # a layer written as a superscript is no power
+    ("specs/relu_4321_course.yaml", "dl/dW^3", r"\sigma (h^2)^T", "equivalent"),
+    ("specs/relu_4321_course.yaml", "dl/dW^2", r"((W^3)^T \sigma \odot [z^2 > 0]) (h^1)^T", "equivalent"),
+])
+def test_a_power_of_a_matrix_is_not_guessed(spec: str, target: str, answer: str, verdict: str) -> None:
+    result = sbp.load(spec).verify(target, answer)
+    assert result.verdict == verdict, result.feedback
+
+
+def test_the_power_of_a_matrix_says_how_to_write_it() -> None:
+    result = sbp.load("specs/mlp.yaml").verify("dL/dW", "W^2")
+    assert result.feedback[0].startswith("W^2: W is a 2x3 matrix, and a power of a matrix is ambiguous (the matrix "
+                                         "product or entry by entry): write W ⊙ W for the power entry by entry")
+    square = sbp.load("specs/relu_4321.yaml").verify("dL/dW_2", "(W_2 W_2^T)^2")
+    assert "write (W_2 W_2^T) ⊙ (W_2 W_2^T) for the power entry by entry, or (W_2 W_2^T) (W_2 W_2^T) for the " \
+           "matrix product" in square.feedback[0]
+    assert "write W_2^{\\circ 3}" in sbp.load("specs/relu_4321.yaml").verify("dL/dW_2", "W_2^3").feedback[0]

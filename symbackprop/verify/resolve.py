@@ -85,6 +85,13 @@ MAX_FIXES = 12
 MAX_INDEX = 100_000
 
 
+def _square_problem(expr: Expr) -> bool:
+    """A matrix whose power is ambiguous: every dimension a fixed size larger than 1 (a weight matrix, W^T W, a
+    per-sample Jacobian). A vector or a value with a sample axis (z_1, delta_2, y - t) has no such reading: its
+    power is entry by entry (1 - z^2, (y - t)^2), as courses write it."""
+    return all(dim.is_Integer and dim > 1 for dim in expr.shape)
+
+
 def _step(left: Expr, op: str, right: Expr) -> Expr:
     """[left op right] for entries, through Heaviside (0 at 0), which a sum around it leaves alone (a Piecewise
     it would fold over the sum, its condition taken out of the sum over the index in it)."""
@@ -387,6 +394,8 @@ class Resolver:
             problem = sizes.power_problem(value.expr, exponent)
             if problem:
                 raise self.error(f"{self.text(node)} {problem}", node)
+        if isinstance(value, Mat) and not sup.hadamard and _square_problem(value.expr):
+            raise self.error(self.matrix_power(value, exponent, node), node)
         if sup.hadamard or isinstance(value, Mat):
             if not isinstance(value, Mat):
                 raise self.error(f"{self.text(node)}: \\circ powers apply to matrices", node)
@@ -394,6 +403,17 @@ class Resolver:
         if isinstance(value, Scalar):
             return Scalar(value.expr ** exponent, self.text(node))
         raise self.error(f"{self.text(node)} cannot be raised to a power", node)
+
+    def matrix_power(self, value: Mat, exponent: Rational, node: Node) -> str:
+        """Why W^2 of a matrix (every dimension fixed and larger than 1) is not read: in matrix algebra it is W W,
+        to a course's formula sheet often the entrywise square; the answer says which."""
+        base = self.text(node)
+        base = base[:base.rindex("^")].rstrip() if "^" in base else value.text
+        rows, cols = value.expr.shape
+        entrywise = f"{base} ⊙ {base}" if exponent == 2 else f"{base}^{{\\circ {exponent}}}"
+        product = f", or {base} {base} for the matrix product" if exponent == 2 and rows == cols else ""
+        return f"{self.text(node)}: {base} is a {rows}x{cols} matrix, and a power of a matrix is ambiguous (the " \
+               f"matrix product or entry by entry): write {entrywise} for the power entry by entry{product}"
 
     def exponent(self, node: Node) -> Rational:
         """A plain number of bounded size: no towers (9^{9^9}), no symbols."""
