@@ -173,6 +173,9 @@ def test_every_form_of_the_softmax_partials_reads_back() -> None:
     ("dp/ds_1", "p p^T - diag(p)", "different"),  # the sign
     ("dp/ds_1", "diag(p)", "different"),
     ("dp/ds_1", "I_3 - p p^T", "different"),
+    ("dp/ds_1", "diag(p) - p p^T + 0 I_3", "equivalent"),
+    ("dp/ds_1", "I_99999", "unreadable"),  # no size the network does not have is allocated
+    ("dp/ds_1", "I", "unreadable"),  # the identity's size is written
     ("dp/ds_1", "diag(p) - p ⊙ p", "different"),  # a vector, not a Jacobian
     ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([i = j] - p[i,n])", "equivalent"),
     ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([j = i] - p[i,n])", "equivalent"),

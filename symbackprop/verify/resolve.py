@@ -258,8 +258,12 @@ class Resolver:
             return function
         if base == "I" and not primes and sup is None:  # I_3: the identity matrix (of an identity layer's Jacobian)
             size = sub.label if sub is not None else None
-            if size is None or not size.isdigit() or not 0 < int(size) <= MAX_INDEX:
+            if size is None or not size.isdigit():
                 raise self.error(f"{self.text(node)}: the identity matrix is written with its size, as in I_3", node)
+            sizes = sorted({int(d) for symbol in self.vocab.symbols.values() for d in symbol.shape if d.is_Integer})
+            if int(size) not in sizes:  # no I_99999: no size the network does not have is ever allocated
+                raise self.error(f"{self.text(node)}: this network has no size {size} (its sizes are "
+                                 f"{', '.join(map(str, sizes))})", node)
             return Mat(Identity(int(size)), self.text(node))
         if base == "N" and not sub and not primes:
             value: Value = Scalar(self.vocab.batch, "N")
