@@ -154,9 +154,15 @@ def _number(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _matrices(arrays: dict[str, np.ndarray]) -> dict[str, list[list[float | None]]]:
-    return {name: [[_number(v) for v in row] for row in np.asarray(a, dtype=float).tolist()]
-            for name, a in arrays.items()}
+def _nested(value: Any) -> Any:
+    """A nested list of numbers (None for a non-finite one), as deep as the array it came from."""
+    return [_nested(v) for v in value] if isinstance(value, list) else _number(value)
+
+
+def _matrices(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Every array as nested lists: a matrix 2-D, a local partial with more axes (a Jacobian per sample,
+    a value by a weight) one level per axis."""
+    return {name: _nested(np.asarray(a, dtype=float).tolist()) for name, a in arrays.items()}
 
 
 def _format(value: float, digits: int) -> str:
@@ -174,8 +180,19 @@ def format_matrix(label: str, matrix: np.ndarray, digits: int = 4) -> list[str]:
     return [head + rows[0]] + [" " * len(head) + row for row in rows[1:]]
 
 
+def _slices(label: str, array: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """An array with more than two axes as its matrices, each labelled by its leading indices from 1
+    (`dp/ds_1 [1,:,:]`: the first sample's Jacobian); fewer than two axes as a matrix."""
+    array = np.asarray(array, dtype=float)
+    if array.ndim <= 2:
+        return [(label, np.atleast_2d(array))]
+    return [(f"{label} [{','.join(str(i + 1) for i in index)},:,:]", array[index])
+            for index in np.ndindex(*array.shape[:-2])]
+
+
 def _block(arrays: dict[str, np.ndarray], digits: int, indent: str = "    ") -> list[str]:
-    return [indent + line for label, matrix in arrays.items() for line in format_matrix(label, matrix, digits)]
+    return [indent + line for label, array in arrays.items() for sliced, matrix in _slices(label, array)
+            for line in format_matrix(sliced, matrix, digits)]
 
 
 def per_sample_loss(net: Network) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
