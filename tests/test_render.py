@@ -271,6 +271,28 @@ def test_missing_data_is_one_sentence_and_no_empty_section() -> None:
     assert "## Worked example" not in text and "### Step" not in text and "## Checks" in text
 
 
+@pytest.mark.parametrize("activation", [{"function": "g"}, {"expr": "x**2"}])
+def test_random_data_with_a_generic_activation_renders(activation: dict, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`data: {random: ...}` cannot be drawn for a generic activation (drawing needs the forward pass): the
+    document says no numbers can be computed, and verify still grades; a formula activation draws them."""
+    spec = {"name": "drawn", "input": {"name": "x", "size": 2}, "target": {"name": "y", "size": 1},
+            "layers": [{"name": "1", "units": 2, "activation": activation},
+                       {"name": "2", "units": 1, "activation": "identity"}],
+            "loss": "half_squared_error", "data": {"random": {"seed": 3}}, "training": {"learning_rate": 0.1}}
+    path = tmp_path / "drawn.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    assert main(["render", str(path), "--format", "md", "-o", str(tmp_path / "drawn.md")]) == 0
+    text = (tmp_path / "drawn.md").read_text(encoding="utf-8")
+    generic = "function" in activation
+    assert ("No worked example: the activation $g$ of layer 1 is a function without a formula" in text) == generic
+    assert ("### Step 1" in text) != generic and "## Checks" in text
+    assert sbp.load(path).verify("delta_2", "y_out - y").verdict == "equivalent"
+    if generic:
+        assert main(["numeric", str(path)]) == 2
+        assert "the activation g is generic" in capsys.readouterr().err
+
+
 def test_large_matrices_are_not_printed(tmp_path: Path) -> None:
     spec = {"name": "wide", "input": {"name": "x", "size": 13}, "target": {"name": "y", "size": 1},
             "layers": [{"name": "1", "units": 1, "activation": "identity", "bias": False}],

@@ -11,6 +11,7 @@ import numpy as np
 from symbackprop.api import Network
 from symbackprop.graph import Node
 from symbackprop.notation import Names, latex_part
+from symbackprop.numeric import NotComputable
 from symbackprop.printing import to_latex
 from symbackprop.render.breaking import estimate
 from symbackprop.render.diagram import activation_name, diagram, loss_name
@@ -96,7 +97,10 @@ def network_section(net: Network) -> dict[str, Any]:
     """The sentences about the network, its diagram, the layer table and the fixed matrices' rules."""
     spec = net.spec
     names = Names.of(spec)
-    data = net.data()
+    try:
+        data = net.data()
+    except NotComputable:  # random data for a generic activation: none drawn (the worked example says why)
+        data = {name: np.array(values, dtype=np.float64) for name, values in spec.data.items()}
     out_in, columns = spec.convention.weights == "out_in", spec.convention.samples == "columns"
     caption = loss_caption(net)
     target = spec.input.name if spec.target_is_input else spec.target.name

@@ -35,7 +35,12 @@ def _entry(symbol: str, value: np.ndarray | str, digits: int, formula: str | Non
 
 
 def missing_data(net: Network) -> list[str]:
-    data = net.data()
+    """The leaves the spec gives no numbers for; none where numbers are to be drawn (`data: {random: ...}`) but
+    cannot be, for a generic activation: the worked example then says that nothing can be computed."""
+    try:
+        data = net.data()
+    except NotComputable:
+        return []
     return list(dict.fromkeys(node.name for node in net.graph.leaves if node.name not in data))
 
 

@@ -32,7 +32,7 @@ from symbackprop.forms.index import EntryFunction
 from symbackprop.gradcheck import random_values
 from symbackprop.graph import BATCH
 from symbackprop.matexpr import Elementwise
-from symbackprop.numeric import GradientFunction, compile_expression
+from symbackprop.numeric import GradientFunction, NotComputable, compile_expression
 
 if TYPE_CHECKING:
     from symbackprop.api import Network
@@ -199,7 +199,8 @@ class Points:
         self.n_samples = n_samples
         bp = _backprop_with_stand_ins(net.derive().backprop)
         self.function = GradientFunction(bp, kinks=True)
-        self.fixed = {name: value for name, value in net.data().items()
+        given = _data(net)
+        self.fixed = {name: value for name, value in given.items()
                       if net.graph.named(name).role == "fixed"} if net.spec.data else {}
         self._batch_axis = net.graph.nodes[0].shape.index(BATCH)
         self._compiled: dict[Basic, Compiled] = {}
@@ -210,7 +211,7 @@ class Points:
         self._chosen = sorted(chosen, key=lambda k: not self.lively(self._pool[k]))  # the first point is lively
         self.values = [self._pool[k] for k in self._chosen]
         self._extra: list[dict[str, np.ndarray]] | None = None
-        data = net.data()
+        data = given
         self.data = self.complete(data) if all(name in data for name in self.function.arguments) else None
 
     # --- choosing the points ------------------------------------------------------------
@@ -350,3 +351,12 @@ class Points:
     def each(self, compute: Callable[[dict[str, np.ndarray]], np.ndarray],
              points: list[dict[str, np.ndarray]] | None = None) -> list[np.ndarray]:
         return [compute(point) for point in (self.values if points is None else points)]
+
+
+def _data(net: Network) -> dict[str, np.ndarray]:
+    """The spec's numbers; where `data: {random: ...}` asks for numbers that cannot be drawn (a generic
+    activation: drawing needs the forward pass), only those the spec writes out."""
+    try:
+        return net.data()
+    except NotComputable:
+        return {name: np.array(values, dtype=np.float64) for name, values in net.spec.data.items()}
