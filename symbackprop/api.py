@@ -17,7 +17,8 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symbackprop import backends, codegen, gradcheck, training
 from symbackprop.derive import Backprop, N, backprop, sympy_shape
-from symbackprop.forms import FORMS, FormBuilder, partial
+from symbackprop.forms import FORMS, FormBuilder, FormTooLarge, partial
+from symbackprop.forms.chain import Partial
 from symbackprop.forms.index import UNIT_INDICES, EntryFunction, IndexForm, index_symbol
 from symbackprop.gradcheck import GradcheckResult
 from symbackprop.graph import BATCH, Graph, Node, build_graph
@@ -40,6 +41,21 @@ if TYPE_CHECKING:
 def _shown(text: str) -> str:
     """A target as written, in a message: whole when short, else cut (spec.errors.quote)."""
     return text if len(text) <= QUOTE else quote(text)
+
+
+#: Why a bare chain (Target.bare_chain) has no right side.
+BARE_CHAIN = "a single partial, one step: the chain rule has nothing to expand; its other forms give its value"
+
+
+#: How many names an "unknown target" message lists before "...".
+KNOWN_LISTED = 10
+
+
+def _capped(names: list[str]) -> str:
+    """The first KNOWN_LISTED names, then how many more: a deep network's message stays one line."""
+    if len(names) <= KNOWN_LISTED:
+        return ", ".join(names)
+    return ", ".join(names[:KNOWN_LISTED]) + f", ... ({len(names)} in all)"
 
 
 class UnknownTarget(KeyError):
@@ -154,14 +170,30 @@ class Target:
             return r" \quad (" + r",\ ".join(rf"1 \le {index} \le {to_latex(upper)}" for index, upper in bounds) + ")"
         return "   for " + ", ".join(f"{index} = 1..{upper}" for index, upper in bounds)
 
+    @property
+    def bare_chain(self) -> bool:
+        """The chain form is the target's own partial, one factor (a local partial between neighbours, dz_2/ds_2;
+        the loss by the output, dL/dy_out): there is no chain to expand, so that form is written once, its left
+        side alone (text: with BARE_CHAIN), not `lhs = lhs`; documents leave it out and say why."""
+        try:
+            return isinstance(self.form("chain"), Partial)
+        except FormTooLarge:  # many partials along many paths: anything but one
+            return False
+
     def latex(self, form: str = "matrix", transpose: str = r"\top") -> str:
         """`lhs = rhs` in LaTeX, without math delimiters; the index form states its index ranges.
-        `transpose` is the superscript of a transpose: \\top (W^{\\top}) or T (W^{T})."""
+        `transpose` is the superscript of a transpose: \\top (W^{\\top}) or T (W^{T}). A bare chain
+        (`bare_chain`) is its left side alone."""
+        if form == "chain" and self.bare_chain:
+            return self.lhs_latex(form)
         right = to_latex(self.form(form), self.names, transpose, self._indexed)
         return f"{self.lhs_latex(form)} = {right}" + self._bounds(form, True)
 
     def text(self, form: str = "matrix") -> str:
-        """`lhs = rhs` in plain text; the index form states its index ranges."""
+        """`lhs = rhs` in plain text; the index form states its index ranges. A bare chain (`bare_chain`) is its
+        left side and why there is no right side."""
+        if form == "chain" and self.bare_chain:
+            return f"{self.lhs_text(form)}   ({BARE_CHAIN})"
         return f"{self.lhs_text(form)} = {to_text(self.form(form), self.names, self._indexed)}" + \
             self._bounds(form, False)
 
@@ -632,8 +664,9 @@ class Derivation:
                   if node.role in ("activation", "input") and self._builder.reaches_loss(node.name)]
         last = self.targets[-1]
         entry = last.lhs_text() + "[1,1]" if last.kind != "delta" else self.names.entry_text(last.symbol, ("1", "1"))
-        return f"known: {', '.join(t.lhs_text() for t in self._targets.values())}; also " \
-               f"d{self.names.loss_text()}/d<value> for {', '.join(values)}, and entries like {entry}"
+        targets = [t.lhs_text() for t in self._targets.values()]
+        return f"known: {_capped(targets)}; also d{self.names.loss_text()}/d<value> for {_capped(values)}, and " \
+               f"entries like {entry}"
 
     def question(self, name: str) -> Question | None:
         """The spec's question whose id is `name`, if any (a question's id works wherever a target does)."""

@@ -221,6 +221,26 @@ def test_every_printed_form_of_the_new_targets_reads_back(spec: str) -> None:
     for name in names:
         target = der.target(name)
         for form in FORMS:
+            if form == "chain" and target.bare_chain:  # dL/d(output): one partial, printed once, not a formula
+                assert target.latex(form) == target.lhs_latex(form) and " = " not in target.text(form)
+                continue
             for line in (target.text(form), target.latex(form)):
                 result = net.verify(target.name, line)
                 assert result.verdict == "equivalent", (line, result.feedback)
+
+
+def test_an_unknown_target_lists_at_most_ten_of_each_kind() -> None:
+    layers = [{"name": str(k), "units": 2, "activation": "tanh"} for k in range(1, 15)]
+    net = sbp.load({"name": "deep", "input": {"name": "x", "size": 2}, "target": {"name": "y", "size": 2},
+                    "layers": layers, "loss": "half_squared_error"})
+    with pytest.raises(sbp.UnknownTarget) as caught:
+        net.derive().target("dL/dq")
+    message = str(caught.value)
+    assert "known: delta_14, dL/dW_14, dL/db_14, delta_13, dL/dW_13, dL/db_13, delta_12, dL/dW_12, dL/db_12, " \
+           "delta_11, ... (42 in all); also dL/d<value> for x, z_1, z_2, z_3, z_4, z_5, z_6, z_7, z_8, z_9, ... " \
+           "(15 in all), and entries like dL/db_1[1,1]" in message
+    assert len(message) < 400
+    short = sbp.load("specs/relu_4321.yaml")
+    with pytest.raises(sbp.UnknownTarget, match=r"known: delta_3, dL/dW_3, dL/db_3, delta_2, dL/dW_2, dL/db_2, "
+                                                r"delta_1, dL/dW_1, dL/db_1; also"):
+        short.derive().target("dL/dq")  # nine: all of them, no "..."

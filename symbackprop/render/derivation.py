@@ -150,9 +150,11 @@ def target_forms(target: Target, forms: list[str]) -> list[dict[str, Any]]:
     """The target's equations: the forms that share a left side chained into one line
     (dL/dW = chain = matrix), a form that prints the same as another given once, its title naming
     both ("chain rule; symbolic = matrix form"); the index form, with an entry on the left, on a
-    line of its own."""
+    line of its own. A bare chain (Target.bare_chain: a single partial) is left out."""
     lines: dict[str, dict[str, list[str]]] = {}  # left side -> right side -> forms
     for form in forms:
+        if form == "chain" and target.bare_chain:  # one partial: no chain, nothing to write after `lhs =`
+            continue
         lhs = target.lhs_latex(form)
         try:
             rhs = target.latex(form).removeprefix(lhs + " = ")

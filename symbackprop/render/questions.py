@@ -35,10 +35,18 @@ def _value(net: Network, target: Target, named: dict[str, np.ndarray] | None, di
     return {"value": Math(f"{target.lhs_latex('matrix')} = {printed}"), "value_note": None}
 
 
-def _forms(target: Target, shown: list[str]) -> list[dict[str, Any]]:
-    """The target's forms as the derivation prints them; a form the target does not have, a sentence."""
+def _forms(target: Target, shown: list[str], usual: Text) -> list[dict[str, Any]]:
+    """The target's forms as the derivation prints them; a form the target does not have, a sentence. A bare
+    chain (a single partial) is left out: the line of the usual forms without it stays untitled (the section's
+    introduction says why), and alone it is a sentence."""
     usable, missing = [], []
+    bare = "chain" in shown and target.bare_chain
     for form in shown:
+        if form == "chain" and bare:
+            if len(shown) == 1:
+                missing.append(Text(f"No {FORM_TITLES[form]} for this target: it is a single partial (one step), "
+                                    "with nothing to expand."))
+            continue
         try:
             target.latex(form)
         except FormTooLarge:  # target_forms says what stands in its place
@@ -48,7 +56,9 @@ def _forms(target: Target, shown: list[str]) -> list[dict[str, Any]]:
             continue
         usable.append(form)
     lines = target_forms(target, usable) if usable else []
-    return [*({"keys": line["keys"], "title": line["title"], "equation": line["equation"], "note": None}
+    usual_keys = [form for form in shown if form != "index"]
+    return [*({"keys": line["keys"], "equation": line["equation"], "note": None,
+               "title": usual if bare and line["keys"] == [f for f in usual_keys if f != "chain"] else line["title"]}
               for line in lines),
             *({"keys": [], "title": Text(""), "equation": None, "note": note} for note in missing)]
 
@@ -61,22 +71,25 @@ def questions_section(net: Network, forms: list[str], digits: int) -> dict[str, 
         named: dict[str, np.ndarray] | None = net.named_values()
     except NO_VALUE:  # no numbers in the spec: formulas only
         named = None
-    answered = []
+    chained = [form for form in forms if form != "index"]
+    usual = Text("; ".join(FORM_TITLES[form] for form in chained))
+    answered, bare = [], False
     for question, targets in net.questions():
         shown = list(question.forms or forms)
         answers = []
         for target in targets:
+            bare = bare or ("chain" in shown and len(shown) > 1 and target.bare_chain)
             answers.append({"name": Text(target.name), "symbol": Math(target.lhs_latex("matrix")),
-                            "label": Math(target_label(target)), "forms": _forms(target, shown),
+                            "label": Math(target_label(target)), "forms": _forms(target, shown, usual),
                             **_value(net, target, named, digits)})
         answered.append({"id": Text(question.id), "text": Text(question.text) if question.text else None,
                          "targets": answers})
-    chained = [form for form in forms if form != "index"]
     titles = [FORM_TITLES[form] for form in forms]
     listed = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
     intro = Prose.of(f"The exercise's questions, answered in order: each derivative asked in the {listed} "
                      + ("(one chain of equalities, as in a derivation; a line in other forms is titled)"
                         if len(chained) > 1 else "(a line in other forms is titled)")
-                     + (", then its value on the spec's data." if named is not None else "."))
-    return {"intro": intro, "usual": Text("; ".join(FORM_TITLES[form] for form in chained)),
-            "questions": answered}
+                     + (", then its value on the spec's data." if named is not None else ".")
+                     + (" A derivative between neighbours is a single partial, one step: it has no chain rule to "
+                        "expand, so its line starts with its other forms." if bare else ""))
+    return {"intro": intro, "usual": usual, "questions": answered}

@@ -3,7 +3,9 @@
 Level 1 says which factor or term is wrong (the mistake a mutation of the true formula names, and
 in which formula), level 2 writes the next step of the chain rule for the target (its chain form
 with the deltas named, and the forward equations of each partial), level 3 is the full solution
-(the target's matrix form and that of every delta it goes through). Asking for level 1 or 2
+(the target's matrix form and that of every delta it goes through). A local partial has no
+mutations: its level 1 is what is wrong (size, transpose, values) and how it is laid out, level 2
+its chain of local partials with their forward equations, level 3 its formula. Asking for level 1 or 2
 withholds every sentence that states the true formula or a true value, and the expected formula
 itself: a sentence with an equation (" = ") or with one of the target's values on the spec's data
 in it is replaced by the level-1 hints.
@@ -17,8 +19,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from sympy.matrices.expressions import MatrixSymbol
+from sympy.matrices.expressions.matexpr import MatrixElement
 
-from symbackprop.api import Target, UnknownTarget
+from symbackprop.api import PartialTarget, Target, UnknownTarget
 from symbackprop.forms.chain import LOSS, Grouped, Partial
 from symbackprop.printing import to_text
 from symbackprop.verify.result import Credit, Hint, VerifyResult
@@ -48,6 +51,9 @@ def with_hints(verifier: Verifier, result: VerifyResult, level: int) -> VerifyRe
         return result
     name = result.name or result.target  # the engine's name (result.target is in the spec's notation)
     try:
+        found = verifier.derivation.target(name)
+        if isinstance(found, PartialTarget):
+            return _partial_hints(verifier, result, found, level)
         case = verifier.case(name)
     except UnknownTarget:
         return result
@@ -69,16 +75,67 @@ def with_hints(verifier: Verifier, result: VerifyResult, level: int) -> VerifyRe
                                hints=tuple(hints))
 
 
+def _partial_hints(verifier: Verifier, result: VerifyResult, target: PartialTarget, level: int) -> VerifyResult:
+    """Hints for a local partial, which has no mutations to name: level 1 what is wrong with the answer (its
+    size, a transpose, that its values differ) and what the partial is laid out as, level 2 the chain of local
+    partials with the forward equation of each (for neighbours, the one equation to differentiate), level 3
+    the solution. Below level 3 no sentence states the partial's formula or its values on the data."""
+    values = _shown_values(np.asarray(verifier.net.value_at(target, dict(verifier.points.data)), dtype=np.float64)) \
+        if verifier.points.data is not None else set()
+    safe = [sentence for sentence in result.feedback if not _reveals(sentence, values)]
+    if not safe:  # every sentence gave the formula or a value away
+        safe = [f"your answer is not {target.lhs_text('chain')}"]
+    level_one = "; ".join([*safe, _layout(target)])
+    hints = [Hint(1, level_one), Hint(2, partial_step(verifier, target)),
+             Hint(3, target.text("matrix" if target.per_sample else "index"))][:min(level, LEVELS)]
+    if level >= LEVELS:
+        return dataclasses.replace(result, hints=tuple(hints))
+    return dataclasses.replace(result, expected="", feedback=(*safe, _layout(target)), hints=tuple(hints))
+
+
+def _layout(target: PartialTarget) -> str:
+    """What the partial is, without its formula: one Jacobian per sample, or one number per free index."""
+    name, names = target.lhs_text("chain"), target.names
+    top, bottom = names.text(target.top.name), names.text(target.bottom.name)
+    if target.per_sample:
+        return f"{name} is a matrix for each sample: one row per unit of {top}, one column per unit of {bottom}"
+    free = ", ".join(str(index) for index in target.free_indices())
+    return f"{name} is one number per entry ({free})" if free else f"{name} is one number"
+
+
+def partial_step(verifier: Verifier, target: PartialTarget) -> str:
+    """The local partial's chain of partials between the named values on the way, with the forward equation
+    of each (`by the chain rule, dz_2/dz_1 = dz_2/ds_2 · ds_2/dz_1, where z_2 = f_2(s_2); s_2 = W_2 z_1 + ...`);
+    between neighbours, the one forward equation to differentiate. In the spec's notation."""
+    names = target.names
+    forward = dict(verifier.derivation.forward())
+    where: list[str] = []
+    for partial in _partials(target.chain):
+        numerator = partial.numerator.parent if isinstance(partial.numerator, MatrixElement) else partial.numerator
+        name = getattr(numerator, "name", None)
+        if name in forward and f"{names.text(name)} = " not in " ".join(where):
+            where.append(f"{names.text(name)} = {to_text(forward[name], names)}")
+    bottom = names.text(target.bottom.name)
+    if target.bare_chain:
+        equation = where[0] if where else names.text(target.top.name)
+        return f"{target.lhs_text('chain')} is one step: differentiate {equation} by {bottom}, entry by entry"
+    return f"by the chain rule, {target.text('chain')}" + (f", where {'; '.join(where)}" if where else "")
+
+
+def _shown_values(value: np.ndarray) -> set[str]:
+    """A value as feedback prints it: each entry to 6 digits, and the matrix as NumPy prints it."""
+    shown = {f"{float(v):.6g}" for v in value.ravel()}
+    shown |= set(_NUMBER.findall(np.array2string(value, precision=6)))
+    return shown
+
+
 def _true_values(verifier: Verifier, target: str) -> set[str]:
     """The target's values on the spec's data as feedback prints them (each entry to 6 digits, and the
     matrix as NumPy prints it): a sentence with one of them in it gives the answer away."""
     data = verifier.points.data
     if data is None:
         return set()
-    value = np.asarray(verifier.case(target).value_at(data), dtype=np.float64)
-    shown = {f"{float(v):.6g}" for v in value.ravel()}
-    shown |= set(_NUMBER.findall(np.array2string(value, precision=6)))
-    return shown
+    return _shown_values(np.asarray(verifier.case(target).value_at(data), dtype=np.float64))
 
 
 def _reveals(sentence: str, values: set[str]) -> bool:

@@ -90,6 +90,8 @@ def reread(net: Network, forms: Sequence[str] = FORMS, formats: Sequence[str] = 
     for item in der.targets if targets is None else targets:
         target, shown = item if isinstance(item, tuple) else (item, forms)
         for form in shown:
+            if form == "chain" and target.bare_chain:  # its left side alone, no formula: nothing to read back
+                continue
             for fmt in formats:
                 try:
                     printed = target.text(form) if fmt == "text" else target.latex(form, transpose)

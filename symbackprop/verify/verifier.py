@@ -377,13 +377,14 @@ class Verifier:
 
         def result(target: PartialTarget | None, verdict: str, sentences: list[str], latex: str = shown,
                    points: int = 0, position: int | None = None) -> VerifyResult:
-            name = target.name if target is not None else ""
+            # target: as the course writes it (dh^2/dh^1); name: the engine's (dz_2/dz_1), as for other targets
+            shown_name = target.lhs_text("chain") if target is not None else ""
             expected = to_latex(target.form("matrix" if target.per_sample else "index"), self.names,
                                 matrices=target.matrices) if target is not None else ""
-            return VerifyResult(name, verdict, expected, latex, tuple(sentences),
+            return VerifyResult(shown_name, verdict, expected, latex, tuple(sentences),
                                 score=1.0 if verdict == "equivalent" else 0.0, position=position,
                                 method="numeric" if verdict in ("equivalent", "different") and points else None,
-                                points=points)
+                                points=points, name=target.name if target is not None else None)
 
         try:
             tree = parse(answer, self.deadline, self.vocab.spellings)
