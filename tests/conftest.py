@@ -1,23 +1,21 @@
 """Tests name specs as `specs/<file>` from the project's root, wherever pytest is started.
 
-Hypothesis runs without its wall-clock deadline and too-slow health check (a busy machine must
-not fail a test), and under CI=true derandomized, so that CI's verdict is the same on every run.
+Hypothesis's profile (tests/profiles.py): `dev` by default, `ci` under HYPOTHESIS_PROFILE=ci
+(derandomized, more examples; .ci/run sets it).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
+
+from tests.profiles import PROFILE
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CI = os.environ.get("CI") == "true"
-settings.register_profile("symbackprop", deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                          derandomize=CI, **({"database": None} if CI else {}))
-settings.load_profile("symbackprop")
+settings.load_profile(PROFILE)
 
 
 @pytest.fixture(autouse=True)
