@@ -38,26 +38,38 @@ def draw_values(chain: Chain, seed: int) -> dict[str, np.ndarray]:
     raise AssertionError("no point away from the kinks")
 
 
-def assert_close(actual: dict, expected: dict, rtol: float, atol: float) -> None:
+def assert_close(actual: dict, expected: dict, rtol: float, atol: float, where: str = "") -> None:
     """Entrywise closeness; the absolute slack grows with the array's largest entry, since a
     finite difference's error scales with the function's size, not with each entry's."""
     assert set(actual) == set(expected)
     for name in expected:
         scale = float(np.max(np.abs(expected[name]), initial=0.0))
-        np.testing.assert_allclose(actual[name], expected[name], rtol=rtol, atol=atol + rtol * scale, err_msg=name)
+        np.testing.assert_allclose(actual[name], expected[name], rtol=rtol, atol=atol + rtol * scale,
+                                   err_msg=f"{name} {where}".strip())
 
 
-@pytest.mark.parametrize(("weights", "samples"), CONVENTIONS)
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_matches_sympy_diff_of_expanded_loss(activation: str, loss: str, weights: str, samples: str) -> None:
-    chain = Chain([2, 3, 2], [activation, output_activation(activation, loss)], loss, weights, samples)
-    values = draw_values(chain, seed=len(activation) * 7 + len(loss))
-    out = engine(chain, values)
-    grads, deltas = chain.sympy_gradients(values)
-    assert_close(out["grad"], grads, rtol=1e-10, atol=1e-12)
-    assert_close(out["delta"], deltas, rtol=1e-10, atol=1e-12)
-    assert out["loss"] == pytest.approx(chain.np_forward(values)[0], rel=1e-12)
+def test_matches_sympy_diff_of_expanded_loss(activation: str, loss: str) -> None:
+    """Every convention against SymPy's diff of the expanded loss. The reference works on the canonical
+    (out_in, columns) entries and each convention draws the same numbers transposed at the edges, so
+    SymPy's diff (seconds per network) runs once and its result is transposed for each convention."""
+    kinds = [activation, output_activation(activation, loss)]
+    seed = len(activation) * 7 + len(loss)
+    canonical = Chain([2, 3, 2], kinds, loss)
+    point = draw_values(canonical, seed)
+    grads, deltas = canonical.sympy_gradients(point)
+    for weights, samples in CONVENTIONS:
+        chain = Chain([2, 3, 2], kinds, loss, weights, samples)
+        values = draw_values(chain, seed)
+        assert all(np.array_equal(chain.to_canonical(name, value), point[name]) for name, value in values.items())
+        out = engine(chain, values)
+        where = f"({weights}, {samples})"
+        assert_close(out["grad"], {name: chain.from_canonical(name, g) for name, g in grads.items()},
+                     rtol=1e-10, atol=1e-12, where=where)
+        assert_close(out["delta"], {name: chain.from_canonical("s", d) for name, d in deltas.items()},
+                     rtol=1e-10, atol=1e-12, where=where)
+        assert out["loss"] == pytest.approx(chain.np_forward(values)[0], rel=1e-12), where
 
 
 @pytest.mark.parametrize(("weights", "samples"), CONVENTIONS)
@@ -71,15 +83,24 @@ def test_matches_finite_differences(activation: str, loss: str, weights: str, sa
     assert_close(out["delta"], chain.finite_difference_deltas(values), rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize(("weights", "samples"), CONVENTIONS)
-def test_every_convention_matches_sympy_on_a_deeper_mixed_chain(weights: str, samples: str) -> None:
-    chain = Chain([3, 2, 3, 2], ["tanh", "relu", "sigmoid"], "half_squared_error", weights, samples,
-                  bias=[True, False, True], reduction="mean")
-    values = draw_values(chain, seed=11)
-    out = engine(chain, values)
-    grads, deltas = chain.sympy_gradients(values)
-    assert_close(out["grad"], grads, rtol=1e-10, atol=1e-12)
-    assert_close(out["delta"], deltas, rtol=1e-10, atol=1e-12)
+def test_every_convention_matches_sympy_on_a_deeper_mixed_chain() -> None:
+    """One SymPy reference, transposed for each convention (as above)."""
+    def chain(weights: str = "out_in", samples: str = "columns") -> Chain:
+        return Chain([3, 2, 3, 2], ["tanh", "relu", "sigmoid"], "half_squared_error", weights, samples,
+                     bias=[True, False, True], reduction="mean")
+
+    point = draw_values(chain(), seed=11)
+    grads, deltas = chain().sympy_gradients(point)
+    for weights, samples in CONVENTIONS:
+        oriented = chain(weights, samples)
+        values = draw_values(oriented, seed=11)
+        assert all(np.array_equal(oriented.to_canonical(name, v), point[name]) for name, v in values.items())
+        out = engine(oriented, values)
+        where = f"({weights}, {samples})"
+        assert_close(out["grad"], {name: oriented.from_canonical(name, g) for name, g in grads.items()},
+                     rtol=1e-10, atol=1e-12, where=where)
+        assert_close(out["delta"], {name: oriented.from_canonical("s", d) for name, d in deltas.items()},
+                     rtol=1e-10, atol=1e-12, where=where)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
