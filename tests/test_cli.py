@@ -1,7 +1,9 @@
-"""End-to-end tests of `symbackprop derive` through a subprocess, on the specs in specs/ and on bad specs.
+"""End-to-end tests of `symbackprop derive` from the command line, on the specs in specs/ and on bad specs.
 
-Every run is a real `python -m symbackprop ...` process, so these tests see exactly what a user
-sees: exit code, stdout, stderr and the files left behind.
+Each run is the command line `symbackprop ...` with its own streams and working directory
+(tests/clirun.py: `symbackprop.cli.main` in this process, a second of CPU cheaper than a new
+process each), so these tests see what a user sees: exit code, stdout, stderr and the files left
+behind. The console script itself runs as a real process (test_console_script).
 """
 
 from __future__ import annotations
@@ -11,14 +13,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from symbackprop.api import FORMS
+from tests.clirun import invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -27,19 +28,15 @@ SQUARE = str(SPECS / "square_221.yaml")
 RELU = str(SPECS / "relu_4321.yaml")
 
 
-def run(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run([sys.executable, "-m", "symbackprop", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, encoding="utf-8", timeout=timeout)
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return invoke(*args, cwd=cwd)
 
 
 _OUTPUTS: dict[tuple[str, ...], str] = {}
 
 
 def ok(*args: str) -> str:
-    """Run a command that must succeed quietly (stdout only, no file written); return its stdout.
-
-    Outputs are cached: each process costs about half a second, most of it importing SymPy."""
+    """Run a command that must succeed quietly (stdout only, no file written); return its stdout (cached)."""
     if args not in _OUTPUTS:
         result = run(*args)
         assert result.returncode == 0, result.stderr
@@ -415,11 +412,9 @@ def _run_bad_spec(directory: Path, text: str | bytes) -> subprocess.CompletedPro
 
 @pytest.fixture(scope="module")
 def bad_spec_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Any]]:
-    """Every bad spec through the CLI, run concurrently (each in its own directory) to keep the file fast."""
+    """Every bad spec through the CLI, each in its own directory."""
     directories = {case[0]: tmp_path_factory.mktemp(case[0]) for case in BAD_SPECS}
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        futures = {case[0]: pool.submit(_run_bad_spec, directories[case[0]], case[1]) for case in BAD_SPECS}
-        return {name: (directories[name], future.result()) for name, future in futures.items()}
+    return {case[0]: (directories[case[0]], _run_bad_spec(directories[case[0]], case[1])) for case in BAD_SPECS}
 
 
 @pytest.mark.parametrize(("case", "line", "key", "fragments"), [(case[0], *case[2:]) for case in BAD_SPECS],

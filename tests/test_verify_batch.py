@@ -17,6 +17,7 @@ import pytest
 import symbackprop as sbp
 from symbackprop.cli import main
 from symbackprop.verify import Verifier, batch
+from tests.clirun import invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = str(ROOT / "specs" / "relu_4321.yaml")
@@ -44,6 +45,12 @@ def write_csv(path: Path, rows: list[tuple[str, ...]], header: tuple[str, ...] =
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`symbackprop verify SPEC ARGS` in this process (tests/clirun.py)."""
+    return invoke("verify", SPEC, *args, cwd=cwd)
+
+
+def spawn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The same in a process of its own: the batch's worker processes are its children."""
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     return subprocess.run([sys.executable, "-m", "symbackprop", "verify", SPEC, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, encoding="utf-8", timeout=120)
@@ -51,7 +58,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_batch_on_the_command_line(tmp_path: Path) -> None:
     answers = write_csv(tmp_path / "answers.csv", ROWS)
-    done = run("--batch", str(answers), "-o", "graded.csv", "--workers", "2", cwd=tmp_path)
+    done = spawn("--batch", str(answers), "-o", "graded.csv", "--workers", "2", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert "verify: 9 row(s)" in done.stderr and "3 equivalent, 2 different, 4 unreadable" in done.stderr

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.clirun import invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 MLP = str(ROOT / "specs" / "mlp.yaml")
 
 
 def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run([sys.executable, "-m", "symbackprop", "verify", *args], input=stdin, cwd=cwd, env=env,
-                          capture_output=True, text=True, encoding="utf-8", timeout=60)
+    """`symbackprop verify ARGS` (in this process: tests/clirun.py)."""
+    return invoke("verify", *args, stdin=stdin, cwd=cwd)
 
 
 @pytest.mark.parametrize(("answer", "code", "verdict"), [
