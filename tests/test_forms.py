@@ -223,10 +223,12 @@ def test_the_chain_form_is_sized_before_it_is_built() -> None:
             assert builder._chain.size(start) == partials, target.name
 
 
-def test_forms_past_their_limits_stand_as_a_sentence() -> None:
+def test_forms_past_their_limits_stand_as_a_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
     """Layers that read the two before them: the chain and symbolic forms of the first layer are refused
     before they are built (FormTooLarge, with their size), the matrix form is small, and reading the
-    printed forms back skips what is not printed."""
+    printed forms back skips what is not printed (here under limits of 16 partials and 300 nodes, so
+    that the forms read back are small; test_forms_just_under_their_limits_read_back uses the real ones)."""
+    from symbackprop import forms
     from symbackprop.forms import MAX_CHAIN, MAX_SYMBOLIC, FormTooLarge
     from tests.test_hostile_render import deep
 
@@ -240,11 +242,27 @@ def test_forms_past_their_limits_stand_as_a_sentence() -> None:
     assert len(first.text("matrix")) < 200
     last = net.derive().grad("W_out")
     assert last.latex("chain") and last.text("symbolic")
+    monkeypatch.setattr(forms, "MAX_CHAIN", 16)
+    monkeypatch.setattr(forms, "MAX_SYMBOLIC", 300)
+    _printed_forms_read_back(sbp.load(deep(18, "tanh", reads_two=True)))
+
+
+@pytest.mark.slow
+def test_forms_just_under_their_limits_read_back() -> None:
+    """The same at the real limits: forms of up to 64 partials and 1,200 nodes print and read back (8 s of
+    CPU, most of it reading the largest back)."""
+    from tests.test_hostile_render import deep
+
+    _printed_forms_read_back(sbp.load(deep(18, "tanh", reads_two=True)))
+
+
+def _printed_forms_read_back(net: sbp.Network) -> None:
+    from symbackprop.forms import FormTooLarge
+    from symbackprop.verify.roundtrip import reread
+
     printed = sum(1 for target in net.derive().targets for form in ("chain", "symbolic")
                   if not isinstance(_form_or_error(target, form), FormTooLarge))
     assert 0 < printed < 2 * len(net.derive().targets)
-    from symbackprop.verify.roundtrip import reread
-
     result = reread(net, forms=("chain", "symbolic"), formats=("text",), forward=False)
     assert result.ok and result.checked == printed
 
