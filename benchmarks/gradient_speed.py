@@ -407,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
             contenders["matmuls alone"] = chain_matmuls(case["sizes"], values, expected)
         medians = measure(contenders, args.rounds, args.block)
         print(f"\n{net.name} ({key}); {args.rounds} rounds of {args.block} calls; ratios to hand NumPy and "
-              f"to the numpy backend: median [interquartile range] over rounds")
+              f"to the numpy backend: median [interquartile range] over rounds; load average "
+              f"{os.getloadavg()[0]:.1f}")
         for name, times in medians.items():
             vs_hand = quartiles([a / b for a, b in zip(times, medians["hand NumPy"], strict=True)])
             vs_numpy = quartiles([a / b for a, b in zip(times, medians["numpy backend"], strict=True)])
@@ -430,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             print("  page faults per call: " + ", ".join(f"{n} {f:.0f}" for n, f in faults.items()))
             rows.append("| deep | page faults per call | " + ", ".join(f"{n} {f:.0f}" for n, f in faults.items())
                         + " | | |")
+    print(f"\nload average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.markdown:
         print("\n| case | contender | median per call | / hand NumPy [IQR] | / numpy backend [IQR] |")
         print("| --- | --- | ---: | ---: | ---: |")

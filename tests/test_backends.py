@@ -174,6 +174,56 @@ def test_results_keep_the_backends_types_and_dtypes() -> None:
         net.gradient_fn(backend="tensorflow")
 
 
+def test_a_fixed_selection_is_a_slice_on_every_backend_and_another_matrix_is_multiplied() -> None:
+    net = sbp.load(ROOT / "specs" / "recurrent_autoencoder_small.yaml")
+    values = net.gradcheck().values
+    other = {**values, "K": values["K"] * 2.0}  # not the spec's selection: must be multiplied, not sliced
+    expected, expected_other = net.gradient_fn()(values), net.gradient_fn()(other)
+    assert expected_other["loss"] != pytest.approx(expected["loss"])
+    functions = {backend: net.gradient_fn(backend=backend) for backend in OTHERS}
+    for backend, fn in functions.items():
+        assert "x[:, 0:" in fn.source and "@ K" not in fn.source and "K.T" not in fn.source, backend
+        assert_same(plain(fn(values)), expected, rtol=1e-11)
+        assert_same(plain(fn(other)), expected_other, rtol=1e-11)
+        assert_same(plain(fn(values)), expected, rtol=1e-11)  # and back to the slice
+    arrays = {k: jax.numpy.asarray(v) for k, v in values.items()}  # immutable: compared once, then known
+    fn = functions["jax"]
+    assert_same(plain(fn(arrays)), expected, rtol=1e-11)
+    assert_same(plain(fn(arrays)), expected, rtol=1e-11)
+    mutable = {k: np.array(v) for k, v in values.items()}  # a NumPy K changed in place is seen
+    assert_same(plain(fn(mutable)), expected, rtol=1e-11)
+    mutable["K"] *= 2.0
+    assert_same(plain(fn(mutable)), expected_other, rtol=1e-11)
+    tensors = {k: torch.tensor(v) for k, v in values.items()}  # so is a tensor changed in place
+    fn = functions["torch"]
+    assert_same(plain(fn(tensors)), expected, rtol=1e-11)
+    tensors["K"].mul_(2.0)
+    assert_same(plain(fn(tensors)), expected_other, rtol=1e-11)
+
+
+def test_jax_checks_shapes_once_per_signature_and_returns_plain_dicts_in_order(monkeypatch: Any) -> None:
+    from symbackprop.backends import runtime
+
+    net = sbp.load("specs/relu_4321.yaml")
+    data = net.data()
+    wider = {k: np.concatenate([v, v], axis=1) if k in ("x", "y") else v for k, v in data.items()}
+    narrow = {k: v.astype(np.float32) for k, v in data.items()}
+    expected, more, from_narrow = (net.gradient_fn()(d) for d in (data, wider, narrow))
+    checks = []
+    original = runtime.check_shapes
+    monkeypatch.setattr(runtime, "check_shapes", lambda *args: (checks.append(args[2][0].shape), original(*args)))
+    fn = net.gradient_fn(backend="jax")
+    for _ in range(3):
+        out = fn(data)
+    assert len(checks) == 1  # JAX traced once; the shapes were checked then
+    assert type(out) is dict and all(type(out[part]) is dict for part in ("forward", "delta", "grad"))
+    assert_same(plain(out), expected, rtol=1e-12)
+    assert_same(plain(fn(wider)), more, rtol=1e-12)
+    assert len(checks) == 2  # a new batch size: traced and checked again
+    assert_same(plain(fn({k: v.tolist() for k, v in data.items()})), expected, rtol=1e-12)  # lists are arrays
+    assert_same(plain(fn(narrow)), from_narrow, rtol=1e-12)  # float32 in, float64 inside
+
+
 def test_threads_on_torch_and_jax() -> None:
     net = sbp.load("specs/mlp.yaml")
     before = torch.get_num_threads()

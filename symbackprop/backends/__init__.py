@@ -48,11 +48,12 @@ def gradient_function(net: Network, backend: str = "numpy", dtype: Any = None, t
         if threads is not None:
             raise ValueError("threads= is not available on jax: XLA sizes its thread pool when JAX starts; "
                              "set XLA_FLAGS before importing jax (docs/numeric.md)")
-        return JaxGradientFunction(bp, resolve_dtype(None if dtype is None else numpy_dtype(dtype)), gradients_only)
+        return JaxGradientFunction(bp, resolve_dtype(None if dtype is None else numpy_dtype(dtype)), gradients_only,
+                                   fixed_selections(net))
     if backend == "torch":
         from symbackprop.backends.torch_backend import TorchGradientFunction, resolve_dtype
 
-        return TorchGradientFunction(bp, resolve_dtype(dtype), threads, gradients_only)
+        return TorchGradientFunction(bp, resolve_dtype(dtype), threads, gradients_only, fixed_selections(net))
     from symbackprop.numeric import GradientFunction
 
     return GradientFunction(bp, numpy_dtype(dtype), selections=fixed_selections(net), gradients_only=gradients_only,

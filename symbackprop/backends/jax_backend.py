@@ -8,6 +8,7 @@ with that advice when the mode is off. JAX is imported only when a JaxGradientFu
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +18,7 @@ from sympy.printing.numpy import JaxPrinter
 from symbackprop.backends import runtime
 from symbackprop.backends.base import ArrayCodePrinter, function_source, progression
 from symbackprop.derive import Backprop
-from symbackprop.program import ArrayProgram, ShapeOf, build
+from symbackprop.program import ArrayProgram, ShapeOf, build, selection_index
 
 IMPORTS = "import jax\nimport jax.numpy as jnp\n"
 
@@ -69,28 +70,63 @@ def resolve_dtype(dtype: Any) -> np.dtype:
 class JaxGradientFunction:
     """The network's loss, forward values, deltas and gradients as a jitted JAX function. A call
     takes a mapping from the spec's names to arrays (NumPy or JAX) in the spec's orientation and
-    returns JAX arrays (the loss a 0-d array) under the keys of the NumPy backend, in its order;
-    shapes are checked once per shape signature.
-    `function` is the pure function itself, for jax.jit, vmap or grad of your own."""
+    returns JAX arrays (the loss a 0-d array) under the keys of the NumPy backend, in its order.
+    `function` is the pure function itself, for jax.jit, vmap or grad of your own.
 
-    def __init__(self, bp: Backprop, dtype: np.dtype, gradients_only: bool = False) -> None:
+    A call costs what a hand-written jitted function costs: the arrays go to the one jitted
+    function as they are; the conversion to the working dtype is inside it (free when the dtype
+    is already right) and the shapes are checked while JAX traces it, once per shape and dtype
+    signature. A fixed 0/1 selection in `selections` (name -> matrix) is compiled as a slice; a
+    call that passes another matrix under its name runs the general program (compiled then)."""
+
+    def __init__(self, bp: Backprop, dtype: np.dtype, gradients_only: bool = False,
+                 selections: Mapping[str, Any] | None = None) -> None:
         import jax
         import jax.numpy as jnp
 
         self.dtype = dtype
-        program = build(bp)
-        self.source = IMPORTS + "\n\n" + source(program, gradients_only=gradients_only)
-        namespace: dict[str, Any] = {}
-        exec(compile(self.source, "<symbackprop generated jax>", "exec"), namespace)  # our own printed code
-        self.function = namespace["compute"]
-        self.arguments = program.arguments
-        self._jitted = jax.jit(self.function)
-        self._jnp = jnp
-        self._native = type(jnp.zeros((), dtype=dtype))  # arrays of this type and dtype pass as they are
         self._bp = bp
-        self._order = {"forward": [key for key, _ in program.forward], "delta": [key for key, _ in program.delta],
-                       "grad": [key for key, _ in program.grad]}
-        self._signatures: set[tuple] = set()
+        self._gradients_only = gradients_only
+        indices = {name: index for name, index in ((n, selection_index(m)) for n, m in (selections or {}).items())
+                   if index is not None}
+        program = build(bp, selections=indices)
+        self.source, self.function = self._compile(program)
+        self.arguments = program.arguments
+        self._jnp = jnp
+        self._types = (jax.Array, np.ndarray)
+        self._pack: Any = None  # the flat tuple the jitted function returns -> the result's dicts
+        self._jitted = self._jit(self.function)
+        self._general: Any = None if indices else self._jitted
+        self._selections = runtime.Selections(self.arguments, {n: selections[n] for n in indices}, _equal,
+                                              lambda given: isinstance(given, jax.Array)) if indices else None
+
+    def _compile(self, program: ArrayProgram) -> tuple[str, Any]:
+        text = IMPORTS + "\n\n" + source(program, gradients_only=self._gradients_only)
+        namespace: dict[str, Any] = {}
+        exec(compile(text, "<symbackprop generated jax>", "exec"), namespace)  # our own printed code
+        return text, namespace["compute"]
+
+    def _jit(self, function: Any) -> Any:
+        import jax
+
+        jnp, dtype, bp, names = self._jnp, self.dtype, self._bp, self.arguments
+
+        def traced(*arrays: Any) -> tuple[Any, ...]:
+            arrays = tuple(jnp.asarray(array, dtype=dtype) for array in arrays)  # no-op when already `dtype`
+            runtime.check_shapes(bp, names, list(arrays))  # runs when JAX traces: once per signature
+            out = function(*arrays)
+            if self._pack is None:
+                self._pack = packer(out)
+            return tuple(leaves(out))  # a flat tuple: JAX would give a dict back with its keys sorted
+
+        return jax.jit(traced)
+
+    def general(self) -> Any:
+        """The jitted program that multiplies by every fixed matrix (for a call passing a fixed matrix
+        other than the selection it was compiled for)."""
+        if self._general is None:
+            self._general = self._jit(self._compile(build(self._bp))[1])
+        return self._general
 
     def convert(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The arguments as JAX arrays of this function's dtype (on the default device), converted once."""
@@ -102,16 +138,45 @@ class JaxGradientFunction:
             arrays = [values[name] for name in self.arguments]
         except KeyError:
             arrays = runtime.arguments(values, self.arguments)  # raises, naming what is missing
-        dtype, native = self.dtype, self._native
-        for i, array in enumerate(arrays):
-            if type(array) is not native or array.dtype != dtype:
-                arrays[i] = self._jnp.asarray(array, dtype=dtype)
-        signature = tuple([array.shape for array in arrays])
-        if signature not in self._signatures:
-            runtime.check_shapes(self._bp, self.arguments, arrays)
-            self._signatures.add(signature)
-        out = self._jitted(*arrays)
-        for part, table in out.items():  # jit returns dicts with sorted keys: back to the program's order
-            if part in self._order:
-                out[part] = {key: table[key] for key in self._order[part]}
-        return out
+        jitted = self._jitted
+        if self._selections is not None and not self._selections.hold(arrays):
+            jitted = self.general()
+        try:
+            out = jitted(*arrays)
+        except TypeError:
+            if all(isinstance(array, self._types) for array in arrays):
+                raise
+            out = jitted(*[self._jnp.asarray(array) for array in arrays])  # lists, scalars: arrays first
+        return self._pack(out)
+
+
+def _equal(given: Any, expected: np.ndarray) -> bool:
+    return bool(np.array_equal(np.asarray(given), expected))
+
+
+def leaves(out: dict[str, Any]) -> list[Any]:
+    """The result's arrays in its order: the loss, then each part's values."""
+    found = []
+    for value in out.values():
+        found += value.values() if isinstance(value, dict) else [value]
+    return found
+
+
+def packer(out: dict[str, Any]) -> Any:
+    """A function making the flat tuple of `leaves(out)` a result shaped as `out` again: one dict display
+    with the keys as constants, compiled once (a dict built key by key costs a tenth of a tiny net's call)."""
+    constants: dict[str, str] = {}
+    position = itertools.count()
+
+    def key(text: str) -> str:
+        constants[f"k{len(constants)}"] = text
+        return f"k{len(constants) - 1}"
+
+    parts = []
+    for part, value in out.items():
+        if isinstance(value, dict):
+            entries = ", ".join(f"{key(name)}: o[{next(position)}]" for name in value)
+            parts.append(f"{key(part)}: {{{entries}}}")
+        else:
+            parts.append(f"{key(part)}: o[{next(position)}]")
+    return eval(f"lambda o: {{{', '.join(parts)}}}", constants)  # noqa: S307 - our own text; keys are constants

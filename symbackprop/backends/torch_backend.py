@@ -26,7 +26,7 @@ from symbackprop.backends.base import (
     used,
 )
 from symbackprop.derive import Backprop
-from symbackprop.program import Array, ArrayProgram, ShapeOf, build
+from symbackprop.program import Array, ArrayProgram, ShapeOf, build, selection_index
 
 IMPORTS = "import torch\n"
 #: SymPy's names of entrywise functions -> torch's, for those a formula can hold.
@@ -165,24 +165,42 @@ class TorchGradientFunction:
     from the spec's names to tensors or arrays (made tensors of `dtype`; tensors keep their device,
     so CUDA tensors compute on the GPU) and returns tensors, computed without autograd.
     `Function` is the torch.autograd.Function whose backward is the derived one; `loss(values)`
-    applies it, so that `loss(values).backward()` fills the parameters' `.grad`."""
+    applies it, so that `loss(values).backward()` fills the parameters' `.grad`. A fixed 0/1
+    selection in `selections` (name -> matrix) is compiled as a slice; a call that passes another
+    matrix under its name runs the general program (compiled then)."""
 
-    def __init__(self, bp: Backprop, dtype: Any, threads: int | None = None, gradients_only: bool = False) -> None:
+    def __init__(self, bp: Backprop, dtype: Any, threads: int | None = None, gradients_only: bool = False,
+                 selections: Mapping[str, Any] | None = None) -> None:
         import torch
 
         self._torch = torch
         self.dtype = dtype
-        program = build(bp)
-        self.source = IMPORTS + "\n\n" + source(program, gradients_only=gradients_only) + "\n\n" + \
-            function_class(program)
-        namespace: dict[str, Any] = {}
-        exec(compile(self.source, "<symbackprop generated torch>", "exec"), namespace)  # our own printed code
-        self.function = namespace["compute"]
-        self.Function = namespace["LossFunction"]
-        self.arguments = program.arguments
         self._bp = bp
+        self._gradients_only = gradients_only
+        indices = {name: index for name, index in ((n, selection_index(m)) for n, m in (selections or {}).items())
+                   if index is not None}
+        program = build(bp, selections=indices)
+        self.source, self.function, self.Function = self._compile(program)
+        self.arguments = program.arguments
         self._threads = threads
         self._signatures: set[tuple] = set()
+        self._general: tuple[Any, Any] | None = None if indices else (self.function, self.Function)
+        self._selections = runtime.Selections(self.arguments, {n: selections[n] for n in indices}, _equal,
+                                              version=lambda given: given._version) if indices else None
+
+    def _compile(self, program: ArrayProgram) -> tuple[str, Any, Any]:
+        text = IMPORTS + "\n\n" + source(program, gradients_only=self._gradients_only) + "\n\n" + \
+            function_class(program)
+        namespace: dict[str, Any] = {}
+        exec(compile(text, "<symbackprop generated torch>", "exec"), namespace)  # our own printed code
+        return text, namespace["compute"], namespace["LossFunction"]
+
+    def general(self) -> tuple[Any, Any]:
+        """(function, Function) multiplying by every fixed matrix (for a call passing a fixed matrix
+        other than the selection it was compiled for)."""
+        if self._general is None:
+            self._general = self._compile(build(self._bp))[1:]
+        return self._general
 
     def tensors(self, values: Mapping[str, Any]) -> list[Any]:
         """The arguments as tensors of the function's dtype, in order; shapes checked once per signature."""
@@ -198,6 +216,11 @@ class TorchGradientFunction:
         """The arguments as tensors of this function's dtype, converted once."""
         return dict(zip(self.arguments, self.tensors(values), strict=True))
 
+    def _programs(self, tensors: list[Any]) -> tuple[Any, Any]:
+        if self._selections is None or self._selections.hold(tensors):
+            return self.function, self.Function
+        return self.general()
+
     def _run(self, function: Any, tensors: list[Any]) -> Any:
         if self._threads is None:
             return function(*tensors)
@@ -211,8 +234,16 @@ class TorchGradientFunction:
     def __call__(self, values: Mapping[str, Any]) -> dict[str, Any]:
         tensors = self.tensors(values)
         with self._torch.no_grad():
-            return self._run(self.function, tensors)
+            return self._run(self._programs(tensors)[0], tensors)
 
     def loss(self, values: Mapping[str, Any]) -> Any:
         """The loss through the autograd Function: its backward runs the derived gradients."""
-        return self._run(self.Function.apply, self.tensors(values))
+        tensors = self.tensors(values)
+        return self._run(self._programs(tensors)[1].apply, tensors)
+
+
+def _equal(given: Any, expected: Any) -> bool:
+    """A tensor (on any device) equal to a NumPy matrix."""
+    import torch
+
+    return bool(torch.equal(given.detach().cpu().to(torch.float64), torch.from_numpy(expected)))
