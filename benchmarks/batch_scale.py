@@ -110,14 +110,36 @@ def load() -> str:
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
-def run(spec: str, rows: Path, out: Path, *extra: str) -> tuple[float, str]:
+def run(spec: str, rows: Path, out: Path, *extra: str) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the verify process and the grading processes it forked, summary)."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "symbackprop", "verify", spec, "--batch", str(rows), "-o", str(out),
-                           *extra], capture_output=True, text=True, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
-    elapsed = time.perf_counter() - start
-    if done.returncode not in (0, 1):  # 1: some answers were not right, as expected
-        sys.exit(f"the batch failed (exit {done.returncode}): {done.stderr}")
-    return elapsed, done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+    with open(os.devnull, "wb") as sink, tempfile.TemporaryFile() as errors:
+        child = subprocess.Popen([sys.executable, "-m", "symbackprop", "verify", spec, "--batch", str(rows), "-o",
+                                  str(out), *extra], stdout=sink, stderr=errors,
+                                 env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+        errors.seek(0)
+        stderr = errors.read().decode("utf-8", "replace").strip()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):  # 1: some answers were not right, as expected
+        sys.exit(f"the batch failed (exit {code}): {stderr}")
+    return elapsed, usage.ru_utime + usage.ru_stime, stderr.splitlines()[-1] if stderr else ""
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of the processes under `pid` (not itself): the running ones' own, and those of the
+    children they have reaped (a Dask worker's grading processes)."""
+    import psutil
+
+    total = 0.0
+    for process in psutil.Process(pid).children(recursive=True):
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def results(path: Path) -> list[tuple[str, ...]]:
@@ -125,13 +147,17 @@ def results(path: Path) -> list[tuple[str, ...]]:
         return [(r["id"], r["verdict"], r["feedback"], r["score"]) for r in csv.DictReader(handle)]
 
 
-def dask_run(spec: str, rows: Path, out: Path, workers: int) -> tuple[float, str]:
+def dask_run(spec: str, rows: Path, out: Path, workers: int) -> tuple[float, float, str]:
+    """As run(), on a LocalCluster started before the clock; the CPU seconds add the cluster's (its
+    nannies, workers and their grading processes) during the run."""
     import dask
     from dask.distributed import LocalCluster
 
     with dask.config.set({"distributed.worker.daemon": False}), \
             LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        return run(spec, rows, out, "--executor", "dask", "--scheduler", cluster.scheduler_address)
+        before = tree_cpu(os.getpid())
+        elapsed, cpu, summary = run(spec, rows, out, "--executor", "dask", "--scheduler", cluster.scheduler_address)
+        return elapsed, cpu + tree_cpu(os.getpid()) - before, summary
 
 
 def main() -> int:
@@ -156,7 +182,6 @@ def main() -> int:
     kinds = Counter(kind for kind, _, _ in rows)
     print(f"{args.answers} answers over {len(net.derive().targets)} targets of {args.spec} (seed {args.seed}, "
           f"{len(set(rows))} distinct): " + ", ".join(f"{kinds[k]} {k}" for k in KINDS), flush=True)
-    figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         answers = Path(folder) / "answers.csv"
         with answers.open("w", newline="", encoding="utf-8") as handle:
@@ -168,16 +193,16 @@ def main() -> int:
             out = Path(folder) / f"{executor}.csv"
             before = load()
             if executor == "local":
-                elapsed, summary = run(args.spec, answers, out, "--workers", str(args.workers))
+                elapsed, cpu, summary = run(args.spec, answers, out, "--workers", str(args.workers))
                 label = f"local pool, {args.workers} workers"
             elif executor == "dask":
-                elapsed, summary = dask_run(args.spec, answers, out, args.workers)
+                elapsed, cpu, summary = dask_run(args.spec, answers, out, args.workers)
                 label = f"Dask LocalCluster, {args.workers} single-threaded workers"
             else:
                 sys.exit(f"--executors: unknown executor {executor!r} (local, dask)")
-            figures[executor] = args.answers / elapsed
-            print(f"{label}: {elapsed:.1f} s, {args.answers / elapsed:.1f} answers/s "
-                  f"({before} before, {load()} after)\n  {summary}", flush=True)
+            print(f"{label}: {elapsed:.1f} s, {args.answers / elapsed:.1f} answers/s; {cpu:.1f} CPU seconds, "
+                  f"{args.answers / cpu:.1f} answers per CPU second ({before} before, {load()} after)\n  {summary}",
+                  flush=True)
             graded[executor] = results(out)
         first = graded[executors[0]]
         verdicts = Counter((kind, verdict) for (kind, _, _), (_, verdict, _, _) in zip(rows, first, strict=True))

@@ -258,3 +258,34 @@ def test_without_an_id_column_rows_are_numbered(tmp_path: Path, capsys: pytest.C
     assert code == 0
     assert [(g["id"], g["verdict"]) for g in csv.DictReader(io.StringIO(out))] == [("1", "equivalent"),
                                                                                    ("2", "different")]
+
+
+HEAP_PROBE = """
+import resource
+import numpy as np
+from symbackprop.verify.batch import _adaptive_heap
+
+def faults():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(50):
+        a = np.ones(200_000)  # 1.6 MB, as the full-size autoencoder's arrays
+        del a
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+faults()
+before = faults()
+_adaptive_heap()  # what a grading worker does first
+faults()
+print(before, faults())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc thresholds: Linux only")
+def test_a_grading_worker_undoes_dasks_fixed_malloc_thresholds() -> None:
+    """Dask workers run with MALLOC_TRIM_THRESHOLD_=65536: every 1.6 MB array was mapped afresh (400 page
+    faults each, 2.5x the CPU time per answer on the full-size autoencoder); a grading worker reuses them."""
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", HEAP_PROBE], capture_output=True, text=True, env=env, check=True,
+                          timeout=120)
+    before, after = map(int, done.stdout.split())
+    assert before > 50 * 300 and after < 50 * 10, (before, after)
