@@ -22,8 +22,10 @@ Each run is one `python -m symbackprop verify ...` process, start-up, spec load 
 included; the Dask cluster (N single-threaded worker processes, which fork a grading process per
 answer as the local pool does) is started before the clock starts, as a standing cluster would be.
 Both runs must give the same verdict, feedback and score for every row, in input order (exit 1 if
-not). The load average is printed before and after each run: on a shared machine it says how much
-of the two cores the run had.
+not). Each run reports its wall time and its CPU time: the verify process and the grading processes
+it forked (os.wait4), plus for Dask the cluster's processes during the run (psutil). The load average
+is printed before and after each run: on a shared machine it says how much of the two cores the run
+had, and answers per CPU second is the figure that does not depend on it.
 """
 
 from __future__ import annotations

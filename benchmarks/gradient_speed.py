@@ -17,7 +17,10 @@ checked against the NumPy backend first (float64).
 
 Each round times every contender in a block of --block calls, in a rotating order; a ratio is
 taken per round (the quotient of the two blocks' medians, moments apart) and reported as the
-median over rounds with its interquartile range. BLAS, thread and device settings are printed.
+median over rounds with its interquartile range, in wall time and in CPU time (process_time:
+every thread of the process, so a BLAS or XLA thread pool's work counts; on a shared machine
+the CPU ratio is the steadier one, the wall ratio the one that sees parallelism). BLAS, thread
+and device settings are printed.
 --threads 1 limits NumPy's BLAS and torch to one thread for the whole run (XLA's threads are
 fixed when JAX starts: set XLA_FLAGS yourself). --markdown prints the rows of
 docs/performance.md.
@@ -276,21 +279,32 @@ def torch_hand(net: sbp.Network, values: dict[str, np.ndarray]) -> Callable[[], 
 # --- timing --------------------------------------------------------------------------------
 
 
-def measure(contenders: dict[str, Callable[[], Any]], rounds: int, block: int) -> dict[str, list[float]]:
-    """Per contender, the median seconds per call of each round's block of `block` calls."""
+def measure(contenders: dict[str, Callable[[], Any]], rounds: int, block: int) -> dict[str, dict[str, list[float]]]:
+    """Per clock ("wall": perf_counter, "cpu": process_time, every thread of this process) and contender,
+    the median seconds per call of each round's block of `block` calls."""
     names = list(contenders)
-    medians: dict[str, list[float]] = {name: [] for name in names}
+    medians: dict[str, dict[str, list[float]]] = {clock: {name: [] for name in names} for clock in ("wall", "cpu")}
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
             run = contenders[name]
             run()
-            laps = []
+            walls, cpus = [], []
             for _ in range(block):
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 run()
-                laps.append(time.perf_counter() - start)
-            medians[name].append(statistics.median(laps))
+                walls.append(time.perf_counter() - start)
+                cpus.append(time.process_time() - cpu)
+            medians["wall"][name].append(statistics.median(walls))
+            medians["cpu"][name].append(statistics.median(cpus))
     return medians
+
+
+def span(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} us"
+
+
+def bracket(q: tuple[float, float, float], digits: int = 2) -> str:
+    return f"{q[1]:.{digits}f} [{q[0]:.{digits}f}, {q[2]:.{digits}f}]"
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -405,36 +419,41 @@ def main(argv: list[str] | None = None) -> int:
             pass
         if case["sizes"]:
             contenders["matmuls alone"] = chain_matmuls(case["sizes"], values, expected)
-        medians = measure(contenders, args.rounds, args.block)
-        print(f"\n{net.name} ({key}); {args.rounds} rounds of {args.block} calls; ratios to hand NumPy and "
-              f"to the numpy backend: median [interquartile range] over rounds; load average "
+        clocks = measure(contenders, args.rounds, args.block)
+        medians, cpu = clocks["wall"], clocks["cpu"]
+        print(f"\n{net.name} ({key}); {args.rounds} rounds of {args.block} calls; ratios to hand NumPy (wall and "
+              f"CPU time) and to the numpy backend (wall): median [interquartile range] over rounds; load average "
               f"{os.getloadavg()[0]:.1f}")
+
+        def ratio(a: str, b: str, clock: dict[str, list[float]]) -> tuple[float, float, float]:
+            return quartiles([x / y for x, y in zip(clock[a], clock[b], strict=True)])
+
         for name, times in medians.items():
-            vs_hand = quartiles([a / b for a, b in zip(times, medians["hand NumPy"], strict=True)])
-            vs_numpy = quartiles([a / b for a, b in zip(times, medians["numpy backend"], strict=True)])
-            line = (f"  {name:<32} {statistics.median(times) * 1e6:10.1f} us   {vs_hand[1]:6.3f} "
-                    f"[{vs_hand[0]:.3f}, {vs_hand[2]:.3f}]   {vs_numpy[1]:6.3f} [{vs_numpy[0]:.3f}, {vs_numpy[2]:.3f}]")
-            print(line)
-            rows.append(f"| {key} | {name} | {statistics.median(times) * 1e6:.0f} us | {vs_hand[1]:.2f} "
-                        f"[{vs_hand[0]:.2f}, {vs_hand[2]:.2f}] | {vs_numpy[1]:.2f} "
-                        f"[{vs_numpy[0]:.2f}, {vs_numpy[2]:.2f}] |")
+            vs_hand, cpu_hand, vs_numpy = (ratio(name, "hand NumPy", medians), ratio(name, "hand NumPy", cpu),
+                                           ratio(name, "numpy backend", medians))
+            wall_call, cpu_call = statistics.median(times), statistics.median(cpu[name])
+            print(f"  {name:<32} {span(wall_call):>9} {span(cpu_call):>9} CPU   {bracket(vs_hand, 3)}   "
+                  f"{bracket(cpu_hand, 3)}   {bracket(vs_numpy, 3)}")
+            rows.append(f"| {key} | {name} | {span(wall_call)} | {span(cpu_call)} | {bracket(vs_hand)} | "
+                        f"{bracket(cpu_hand)} | {bracket(vs_numpy)} |")
         if jax is not None:
-            ratio = quartiles([a / b for a, b in zip(medians["jax backend, gradients only"],
-                                                     medians["jax jit(value_and_grad)"], strict=True)])
-            print(f"  jax backend (gradients only) / jax jit(value_and_grad): {ratio[1]:.3f} "
-                  f"[{ratio[0]:.3f}, {ratio[2]:.3f}]")
-            rows.append(f"| {key} | jax backend (gradients only) / jax jit(value_and_grad) | | | {ratio[1]:.2f} "
-                        f"[{ratio[0]:.2f}, {ratio[2]:.2f}] |")
+            wall_ratio = ratio("jax backend, gradients only", "jax jit(value_and_grad)", medians)
+            cpu_ratio = ratio("jax backend, gradients only", "jax jit(value_and_grad)", cpu)
+            print(f"  jax backend (gradients only) / jax jit(value_and_grad): wall {bracket(wall_ratio, 3)}, "
+                  f"CPU {bracket(cpu_ratio, 3)}")
+            rows.append(f"| {key} | **jax backend (gradients only) / jax jit(value_and_grad)** | | | "
+                        f"{bracket(wall_ratio)} | {bracket(cpu_ratio)} | |")
         if key == "deep":
             faults = {name: page_faults(contenders[name]) for name in ("numpy backend",
                                                                        "numpy backend, gradients only", "hand NumPy")}
             print("  page faults per call: " + ", ".join(f"{n} {f:.0f}" for n, f in faults.items()))
             rows.append("| deep | page faults per call | " + ", ".join(f"{n} {f:.0f}" for n, f in faults.items())
-                        + " | | |")
+                        + " | | | | |")
     print(f"\nload average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.markdown:
-        print("\n| case | contender | median per call | / hand NumPy [IQR] | / numpy backend [IQR] |")
-        print("| --- | --- | ---: | ---: | ---: |")
+        print("\n| case | contender | wall per call | CPU per call | / hand NumPy, wall [IQR] "
+              "| / hand NumPy, CPU [IQR] | / numpy backend, wall [IQR] |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
         print("\n".join(rows))
     return 0
 
