@@ -9,6 +9,7 @@ op by name: it asks rules.py for forwards and vector-Jacobian products.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sympy import Expr, Integer, MatAdd, S, Symbol
 from sympy.matrices.expressions import MatrixSymbol
@@ -20,7 +21,7 @@ from symbackprop.graph import BATCH, PARAMETER_ROLES, Graph, Node
 N = Symbol(BATCH, integer=True, positive=True)
 
 
-def sympy_shape(shape: tuple) -> tuple:
+def sympy_shape(shape: tuple[Any, ...]) -> tuple[Expr, ...]:
     return tuple(N if dim == BATCH else Integer(dim) for dim in shape)
 
 
@@ -55,7 +56,7 @@ class Backprop:
         return deltas, gradients
 
 
-def op_attrs(node: Node) -> dict:
+def op_attrs(node: Node) -> dict[str, Any]:
     """A node's attributes as rules see them: with its SymPy shape and the batch size N."""
     return {**node.attrs, "shape": sympy_shape(node.shape), "batch": N}
 
@@ -67,7 +68,7 @@ def backprop(graph: Graph) -> Backprop:
     definitions: dict[str, Expr] = {}
     for node in graph.nodes:
         if node.op == "symbol":
-            exprs[node.id] = symbols[node.name] = MatrixSymbol(node.name, *sympy_shape(node.shape))
+            exprs[node.id] = symbols[node.symbol_name] = MatrixSymbol(node.name, *sympy_shape(node.shape))
             continue
         value = rules.OPS[node.op].forward(op_attrs(node), *(exprs[i] for i in node.inputs))
         if node.name is None:
@@ -94,7 +95,7 @@ def backprop(graph: Graph) -> Backprop:
                 continue
             adjoint = terms[0] if len(terms) == 1 else MatAdd(*terms)
         if node.role in PARAMETER_ROLES:
-            gradients[node.name] = adjoint
+            gradients[node.symbol_name] = adjoint
             continue
         if node.role == "preactivation":
             deltas[node.delta_key] = fused.get(node.id, adjoint)
@@ -114,7 +115,7 @@ def node_expressions(bp: Backprop) -> dict[int, Expr]:
     exprs: dict[int, Expr] = {}
     for node in bp.graph.nodes:
         if node.role == "loss":
-            exprs[node.id] = bp.definitions[node.name]
+            exprs[node.id] = bp.definitions[node.symbol_name]
         elif node.name is not None:
             exprs[node.id] = bp.symbols[node.name]
         else:
@@ -166,8 +167,8 @@ def _fused_output_delta(graph: Graph, symbols: dict[str, MatrixSymbol]) -> dict[
     output, target = (graph.nodes[i] for i in loss.inputs)
     if output.role != "activation" or sum(output.id in node.inputs for node in graph.nodes) != 1:
         return {}
-    delta = rules.fused_output_delta(output.attrs["activation"], op_attrs(loss), symbols[output.name],
-                                     symbols[target.name])
+    delta = rules.fused_output_delta(output.attrs["activation"], op_attrs(loss), symbols[output.symbol_name],
+                                     symbols[target.symbol_name])
     return {} if delta is None else {output.inputs[0]: delta}
 
 

@@ -37,9 +37,18 @@ class Node:
     cycle: int | None = None  # which cycle of a recurrent layer, from 1
 
     @property
+    def symbol_name(self) -> str:
+        """The name of a named node (a leaf, s_k, z_k, the loss), for code that reads only those."""
+        if self.name is None:
+            raise ValueError(f"node {self.id} ({self.op}) is unnamed: its consumers inline it")
+        return self.name
+
+    @property
     def delta_key(self) -> str:
         """What names this pre-activation's delta: the layer, with the cycle for a recurrent one
         ("1", "rec^(2)"); the delta itself is delta_<key>."""
+        if self.layer is None:
+            raise ValueError(f"node {self.name or self.id} belongs to no layer; it has no delta")
         return self.layer if self.cycle is None else f"{self.layer}^({self.cycle})"
 
 
@@ -147,6 +156,7 @@ def build_graph(spec: NetworkSpec) -> Graph:
             key = cycle_name(f"z_{layer.name}", cycle)
             name = spec.output if layer is last and cycle in (None, layer.cycles) else key
             z = b.activation(layer, s, name, key, cycle)
+        assert z is not None  # a layer has at least one cycle
         outputs[layer.name] = (z, layer.units)
     if spec.target_is_input:
         target = x

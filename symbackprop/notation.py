@@ -76,7 +76,7 @@ class Notation:
 
     def letter(self, role: str) -> str:
         """The letter of a quantity role (preactivation, activation, delta, weight, bias, ...)."""
-        return getattr(self, role)
+        return str(getattr(self, role))
 
     def changed(self) -> dict[str, str]:
         """The keys that differ from the defaults."""
@@ -344,6 +344,7 @@ class Names(Spelling):
                         continue
                     self._layered(Quantity(role, f"{ENGINE_LETTERS[role]}_{layer.name}{suffix}", layer.name, cycle))
             label = layer.activation.function if layer.activation.kind == "function" else f"f_{layer.name}"
+            assert label is not None  # the loader names every `function` activation
             self._functions[label] = layer.name
             if layer.activation.kind != "function":
                 self._default_labels[label] = layer.name
@@ -385,6 +386,7 @@ class Names(Spelling):
     def _output(self, quantity: Quantity) -> None:
         letter = self.notation.activation
         layer, cycle = quantity.layer, quantity.cycle
+        assert layer is not None  # the output is the last layer's
         if quantity.symbol == f"{letter}_{layer}" and cycle is None:
             self.quantities[quantity.symbol] = quantity
             self._spellings[quantity.symbol] = self._tagged(letter, layer, None)
@@ -400,6 +402,7 @@ class Names(Spelling):
 
     def _layered(self, quantity: Quantity) -> None:
         role, layer, cycle = quantity.role, quantity.layer, quantity.cycle
+        assert layer is not None  # a layered quantity belongs to its layer
         letter = self.notation.letter(role)
         self.quantities[quantity.symbol] = quantity
         self._spellings[quantity.symbol] = self._tagged(letter, layer, cycle)
@@ -575,7 +578,7 @@ class Names(Spelling):
         paren = sup is not None and sup.startswith("(") and sup.endswith(")")
         tag, cycle = _tag(sup[1:-1] if paren else sup) if sup is not None else (None, None)
         superscript_first = self.notation.layer == "superscript" and sup is not None and not paren
-        if paren:
+        if paren and sup is not None:
             if sub:
                 out.append(((base, sub, sup[1:-1]), None, True))  # s_rec^(2): a cycle
             out.append(((base, tag, cycle), sub or None, True))  # W^{(1)}_{ji}, s^{(rec,2)}
@@ -650,7 +653,7 @@ class Names(Spelling):
         found = self.lookup(base, sub, sup)
         if found is None or (sup is not None and not found[1]):
             function = self.function(base, sub) if not sup and not index else None
-            if function is not None and function[0] == "layer":
+            if function is not None and function[0] == "layer" and function[1] is not None:
                 return Quantity("function", self._label_of(function[1]), function[1])
             raise NotationError(f"unknown name {written!r}; this network knows {self.known()}")
         quantity = found[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sympy import Add, Dummy, Expr, Heaviside, Integer, KroneckerDelta, Mul, Piecewise, Sum, Symbol, true
 from sympy.matrices.expressions import (
@@ -30,6 +30,11 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy.printing.latex import LatexPrinter as _SympyLatex
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter as _SympyStr
+
+if TYPE_CHECKING:  # the mixin below is only ever mixed into SymPy's printers: its methods call theirs
+    from sympy.printing.printer import Printer as _MixedInto
+else:
+    _MixedInto = object
 
 from symbackprop.forms.chain import LOSS, ChainProduct, ChainSum, Grouped, Partial
 from symbackprop.forms.index import EntryFunction
@@ -129,7 +134,7 @@ def formula_level(expr: Elementwise) -> int:
     return ATOM
 
 
-class _CourseNotation:
+class _CourseNotation(_MixedInto):
     """What the LaTeX and text printers share: the order of terms, when to bracket, and how an
     entrywise formula is printed with matrices for its variables. Each printer gives `_bracket`."""
 

@@ -255,8 +255,9 @@ def through_output(bp: Backprop) -> dict[Basic, Basic]:
         if act not in derivatives:
             derivatives[act] = (rules.activation_derivative(act), Lambda(rules.x, rule.through_output(rules.x)))
         prime, through = derivatives[act]
-        s = bp.symbols[graph.nodes[node.inputs[0]].name]
-        replacements[Elementwise(node.attrs["label"], 1, prime, s)] = Elementwise("", 0, through, bp.symbols[node.name])
+        s = bp.symbols[graph.nodes[node.inputs[0]].symbol_name]
+        replacements[Elementwise(node.attrs["label"], 1, prime, s)] = Elementwise("", 0, through,
+                                                                                  bp.symbols[node.symbol_name])
     return replacements
 
 
@@ -282,7 +283,7 @@ def stable_output(bp: Backprop) -> tuple[Expr, dict[str, Expr]]:
             any(out.id in node.inputs for node in graph.nodes if node.id != loss_node.id):
         return loss, {}
     s_node = graph.nodes[out.inputs[0]]
-    z, s, axis = bp.symbols[out.name], bp.symbols[s_node.name], out.attrs["axis"]
+    z, s, axis = bp.symbols[out.symbol_name], bp.symbols[s_node.symbol_name], out.attrs["axis"]
     terms = [e for e in preorder_traversal(loss) if isinstance(e, Elementwise) and z in e.mats]
     if len(terms) != 1:
         return loss, {}
@@ -518,6 +519,7 @@ class ToArrays:
         into the rows their column's 1 names (one 1 per column)."""
         if index.rows is not None:
             return Take(operand, 0, Tuple(*index.rows))
+        assert index.cols is not None  # a selection has one 1 per row or one per column
         return Put(operand, 0, Tuple(*index.cols), Integer(shape[0]))
 
     @staticmethod
@@ -525,6 +527,7 @@ class ToArrays:
         """A @ E: columns of A (E has one 1 per column), or A's columns added into columns."""
         if index.cols is not None:
             return Take(code, 1, Tuple(*index.cols))
+        assert index.rows is not None  # a selection has one 1 per row or one per column
         return Put(code, 1, Tuple(*index.rows), Integer(shape[1]))
 
 
@@ -625,11 +628,12 @@ def _build(bp: Backprop, backward: bool, kinks: bool, selections: Mapping[str, S
         shapes.variables[variables[name]] = convert.dims(symbol.shape)
 
     planned: list[tuple[Array, Expr, tuple, str]] = []  # target, matrix expression, its shape, section
-    forward = []
+    forward: list[tuple[str, Array]] = []
     for node in graph.nodes:
         if node.name in bp.definitions and node.role != "loss":
-            planned.append((variables[node.name], bp.definitions[node.name], node.shape, "forward"))
-            forward.append((node.key, variables[node.name]))
+            planned.append((variables[node.symbol_name], bp.definitions[node.symbol_name], node.shape, "forward"))
+            assert node.key is not None  # graph.py keys every s_k and z_k
+            forward.append((node.key, variables[node.symbol_name]))
     loss_var = Array("loss", real=True)
     planned.append((loss_var, loss_expr, (), "loss"))
     delta, grad = [], []
@@ -653,10 +657,11 @@ def _build(bp: Backprop, backward: bool, kinks: bool, selections: Mapping[str, S
             planned += ready
             gradients = [g for g in gradients if g not in ready]
         planned += gradients
-    kink_vars, labels = [], []
+    kink_vars: list[Array] = []
+    labels: list[str] = []
     if kinks:
         for node in graph.nodes:
-            expr = bp.definitions.get(node.name)
+            expr = bp.definitions.get(node.name) if node.name is not None else None
             for elementwise in ([] if expr is None else [e for e in preorder_traversal(expr)
                                                          if isinstance(e, Elementwise)]):
                 where = f"{elementwise.label or 'loss'}({', '.join(str(m) for m in elementwise.mats)})"
@@ -675,13 +680,13 @@ def _build(bp: Backprop, backward: bool, kinks: bool, selections: Mapping[str, S
     common, reduced = _subexpressions(values, shapes, names)
     assignments = _ordered(common, [(target, value, section) for (target, _, _, section), value
                                     in zip(planned, reduced, strict=True)])
-    arguments = [node.name for node in graph.leaves]
+    arguments = [node.symbol_name for node in graph.leaves]
     first = graph.nodes[0]
     return ArrayProgram(
         arguments=tuple(arguments), parameters=tuple(variables[name] for name in arguments),
-        batch=(variables[first.name], first.shape.index(BATCH)), assignments=tuple(assignments), loss=loss_var,
+        batch=(variables[first.symbol_name], first.shape.index(BATCH)), assignments=tuple(assignments), loss=loss_var,
         forward=tuple(forward), delta=tuple(reversed(delta)), grad=tuple(grad), kinks=tuple(kink_vars),
-        kink_labels=tuple(labels), trainable=tuple(node.name for node in graph.parameters),
+        kink_labels=tuple(labels), trainable=tuple(node.symbol_name for node in graph.parameters),
         shapes=dict(shapes.variables), backward=backward, with_kinks=kinks)
 
 

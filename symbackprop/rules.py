@@ -16,7 +16,7 @@ from sympy import Expr, Function, Integer, Lambda, Max, Piecewise, Rational, Sym
 from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose
 
 from symbackprop.matexpr import Elementwise, EntrySum, Indicator, Ones, Softmax
-from symbackprop.scalar import to_sympy
+from symbackprop.scalar import formula_tree, to_sympy
 from symbackprop.spec.model import Activation, Loss
 
 #: The scalar variable of every activation formula.
@@ -84,20 +84,28 @@ ACTIVATIONS: dict[str, ActivationRule] = {
         closed_form=lambda act, s, z: Indicator(s) + Rational(str(act.alpha)) * Indicator(s, strict=False),
     ),
     "softmax": ActivationRule(forward=lambda s, attrs: Softmax(s, attrs["axis"]), vjp=_softmax_vjp),
-    "expr": ActivationRule(function=lambda act: to_sympy(act.expr, {"x": x}), closed_form=_expr_closed_form),
+    "expr": ActivationRule(function=lambda act: to_sympy(formula_tree(act), {"x": x}), closed_form=_expr_closed_form),
     "function": ActivationRule(function=lambda act: Function(act.function)(x)),
 }
 
 
 def activation_function(act: Activation) -> Lambda:
     """f as a Lambda in x."""
-    return Lambda(x, ACTIVATIONS[act.kind].function(act))
+    return Lambda(x, _function(act))
+
+
+def _function(act: Activation) -> Expr:
+    """f(x) of an entrywise activation."""
+    function = ACTIVATIONS[act.kind].function
+    if function is None:
+        raise ValueError(f"{act.kind} is not an entrywise activation")
+    return function(act)
 
 
 def activation_derivative(act: Activation) -> Lambda:
     """f' as a Lambda in x."""
     rule = ACTIVATIONS[act.kind]
-    return Lambda(x, rule.derivative(act) if rule.derivative else diff(rule.function(act), x))
+    return Lambda(x, rule.derivative(act) if rule.derivative else diff(_function(act), x))
 
 
 def _activate(attrs: Attrs, s: MatrixExpr) -> MatrixExpr:
@@ -134,7 +142,7 @@ class LossRule:
 
 
 def _custom_loss(loss: Loss, attrs: Attrs) -> Expr:
-    return to_sympy(loss.expr, {attrs["output_name"]: a, attrs["target_name"]: t})
+    return to_sympy(formula_tree(loss), {attrs["output_name"]: a, attrs["target_name"]: t})
 
 
 #: The third variable of the multiclass hinge: each sample's score of its own class.
@@ -310,4 +318,8 @@ OPS: dict[str, OpRule] = {
 def vjp(op: str, index: int) -> Callable[..., Expr]:
     """The vector-Jacobian product of `op` with respect to its input `index`."""
     rule = OPS[op]
-    return rule.vjps[index] if index < len(rule.vjps) else rule.vjp_each
+    if index < len(rule.vjps):
+        return rule.vjps[index]
+    if rule.vjp_each is None:
+        raise ValueError(f"{op} has no input {index}")
+    return rule.vjp_each

@@ -9,7 +9,7 @@ from sympy import Abs, Expr, Max, Min, Rational, S, Symbol, cos, cosh, exp, log,
 
 from symbackprop.mathparse import Call, Name, Neg, Node, Num
 from symbackprop.spec.errors import SpecError, quote
-from symbackprop.spec.model import NetworkSpec
+from symbackprop.spec.model import Activation, Loss, NetworkSpec
 
 #: A constant of a formula must lie within float64's range (1.8e308), with margin, to be computed.
 MAX_MAGNITUDE = 300
@@ -27,6 +27,13 @@ _FUNCTIONS: dict[str, Callable[..., Expr]] = {
     "exp": exp, "log": log, "sqrt": sqrt, "abs": Abs, "tanh": tanh, "sinh": sinh, "cosh": cosh,
     "sin": sin, "cos": cos, "sigmoid": sigmoid, "relu": relu, "max": Max, "min": Min,
 }
+
+
+def formula_tree(owner: Activation | Loss) -> Node:
+    """The parsed formula of an `expr` activation or loss (the loader sets it for that kind)."""
+    if owner.expr is None:
+        raise ValueError(f"a {owner.kind} {type(owner).__name__.lower()} has no formula")
+    return owner.expr
 
 
 def to_sympy(node: Node, symbols: Mapping[str, Symbol]) -> Expr:
@@ -67,12 +74,13 @@ def formula_problem(expr: Expr, variable: Symbol) -> str | None:
 def check_formulas(spec: NetworkSpec) -> None:
     """Raise SpecError (key and line) for an expr activation or loss that formula_problem refuses."""
     x = Symbol("x")
-    formulas = [(f"layers[{index}].activation.expr", layer.activation.expr, layer.activation.source, {"x": x}, x)
+    formulas = [(f"layers[{index}].activation.expr", formula_tree(layer.activation), layer.activation.source,
+                 {"x": x}, x)
                 for index, layer in enumerate(spec.layers) if layer.activation.kind == "expr"]
     if spec.loss.kind == "expr":
         output, target = Symbol(spec.output), Symbol(spec.target.name)
-        formulas.append(("loss.expr", spec.loss.expr, spec.loss.source, {spec.output: output, spec.target.name: target},
-                         output))
+        formulas.append(("loss.expr", formula_tree(spec.loss), spec.loss.source,
+                         {spec.output: output, spec.target.name: target}, output))
     for key, tree, source, symbols, variable in formulas:
         problem = formula_problem(to_sympy(tree, symbols), variable)
         if problem:

@@ -10,6 +10,7 @@ index       entry by entry, with explicit sums over units and samples
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from sympy import Expr, Symbol, preorder_traversal
 from sympy.matrices.expressions import MatrixSymbol
@@ -47,7 +48,7 @@ class FormBuilder:
 
     def __init__(self, bp: Backprop) -> None:
         self.bp = bp
-        self._cache: dict[tuple, Expr | IndexForm] = {}
+        self._cache: dict[tuple[Any, ...], Expr | IndexForm] = {}
 
     @cached_property
     def _delta_keys(self) -> dict[MatrixSymbol, str]:
@@ -74,7 +75,9 @@ class FormBuilder:
     def _full_delta(self, key: str) -> Expr:
         if ("delta", key, "symbolic") not in self._cache:
             self._cache[("delta", key, "symbolic")] = self._substituted(self.bp.deltas[key])
-        return self._cache[("delta", key, "symbolic")]  # type: ignore[return-value]
+        full = self._cache[("delta", key, "symbolic")]
+        assert not isinstance(full, IndexForm)  # only the index form is one
+        return full
 
     def _symbolic(self, name: str, matrix: Expr) -> Expr:
         size = self._expanded_size(matrix, self._expanded_sizes)
@@ -117,7 +120,7 @@ class FormBuilder:
     def value_of(self, kind: str, key: str) -> str:
         """The named value a target differentiates by: the parameter, s_k for a delta, the value itself."""
         if kind == "delta":
-            return next(node.name for node in self.bp.graph.by_role("preactivation") if node.delta_key == key)
+            return next(node.symbol_name for node in self.bp.graph.by_role("preactivation") if node.delta_key == key)
         return key
 
     def _index_names(self, kind: str, key: str) -> tuple[str, str]:
@@ -164,6 +167,7 @@ class FormBuilder:
                 symbol = self.bp.symbols.get(name) or MatrixSymbol(name, *sympy_shape(node.shape))
                 element = symbol[entry]
                 chain = self.form(kind, key, "chain")
+                assert not isinstance(chain, IndexForm)  # only the index form is one
                 self._cache[cache_key] = chain.replace(
                     lambda e: isinstance(e, Partial) and e.denominator == symbol,
                     lambda e: Partial(e.numerator, element))

@@ -95,7 +95,7 @@ class ChainBuilder:
         return found
 
     def _symbol(self, node: Node) -> Basic:
-        return LOSS if node.role == "loss" else self.bp.symbols[node.name]
+        return LOSS if node.role == "loss" else self.bp.symbols[node.symbol_name]
 
     def to_loss(self, node: Node, group: bool) -> Expr:
         """dL/d(node) as a chain of partials; with `group`, each path's part up to the first

@@ -34,7 +34,7 @@ class Simplifier:
         graph = bp.graph
         for node in graph.by_role("activation"):
             act = node.attrs["activation"]
-            s, z = bp.symbols[graph.nodes[node.inputs[0]].name], bp.symbols[node.name]
+            s, z = bp.symbols[graph.nodes[node.inputs[0]].symbol_name], bp.symbols[node.symbol_name]
             rule = rules.ACTIVATIONS[act.kind]
             if rule.function is not None and rule.closed_form is not None:
                 derivative = Elementwise(node.attrs["label"], 1, rules.activation_derivative(act), s)

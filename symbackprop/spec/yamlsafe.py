@@ -213,8 +213,9 @@ def _count(text: str, loader: type, source: str) -> None:
         if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             count += 1
             if count > MAX_NODES:
+                mark = event.start_mark
                 raise SpecError(f"the spec has more than {MAX_NODES} YAML values; refusing it",
-                                line=event.start_mark.line + 1, source=source)
+                                line=mark.line + 1 if mark else None, source=source)
 
 
 def _compose(text: str, source: str) -> Node | None:
