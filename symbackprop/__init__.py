@@ -15,7 +15,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from symbackprop.api import FORMS, Derivation, Network, Target, UnknownTarget, load
+    from symbackprop.api import Derivation, Network, Target, UnknownTarget, load
+    from symbackprop.options import FORMS
     from symbackprop.spec import SpecError
     from symbackprop.verify import VerifyResult
 

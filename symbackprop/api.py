@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from sympy import Derivative, Expr, Heaviside, Integer, KroneckerDelta, Mul, Piecewise, Symbol, exp, tanh
@@ -65,7 +65,7 @@ class UnknownTarget(KeyError):
         return str(self.args[0])
 
 
-def _shape_text(shape: tuple) -> str:
+def _shape_text(shape: tuple[Any, ...]) -> str:
     return "x".join(str(dim) for dim in shape)
 
 
@@ -73,7 +73,7 @@ class Target:
     """One derived quantity: a gradient dL/dW, a delta, or dL/d<value> for any other named value
     (an activation, the output, the input); each form is computed when first asked for."""
 
-    def __init__(self, name: str, kind: str, key: str, symbol: str, shape: tuple, builder: FormBuilder,
+    def __init__(self, name: str, kind: str, key: str, symbol: str, shape: tuple[Any, ...], builder: FormBuilder,
                  names: Names) -> None:
         self.name = name  # "dL/dW_1", "delta_1" or "dL/dz_2"
         self.kind = kind  # "gradient", "delta" or "adjoint"
@@ -93,7 +93,7 @@ class Target:
     def matrices(self) -> frozenset[str]:
         """The weight and fixed matrices: an entry of one is named with both indices (W_3[1,2], W^{3}_{1,2})
         even where it has one row, as the spec declares it a matrix."""
-        return frozenset(node.name for node in self._builder.bp.graph.nodes if node.role in ("weight", "fixed"))
+        return frozenset(node.symbol_name for node in self._builder.bp.graph.nodes if node.role in ("weight", "fixed"))
 
     @property
     def value(self) -> str:
@@ -268,13 +268,13 @@ class PartialTarget(Target):
         self.top, self.bottom = top, bottom
         self.top_entry, self.bottom_entry = top_entry, bottom_entry
         self.indices = self._indices()  # (top's, bottom's): the written entries, else letters for each dimension
-        super().__init__("", "partial", f"{top.name}/{bottom.name}", top.name, (), builder, names)
+        super().__init__("", "partial", f"{top.name}/{bottom.name}", top.symbol_name, (), builder, names)
         self.name = f"d{self._plain(top, top_entry)}/d{self._plain(bottom, bottom_entry)}"
         self.shape = self._shape()
 
     def _plain(self, node: Node, entry: tuple[Expr, Expr] | None) -> str:
         if entry is None:
-            return node.name
+            return node.symbol_name
         return to_text(MatrixSymbol(node.name, *(N if d == BATCH else d for d in node.shape))[entry],
                        matrices=self.matrices)
 
@@ -321,7 +321,7 @@ class PartialTarget(Target):
                     found[index] = N if dim == BATCH else Integer(dim)
         return list(found.items())
 
-    def _shape(self) -> tuple:
+    def _shape(self) -> tuple[Any, ...]:
         """One dimension per free index of the index form (BATCH for samples), like the other targets' shapes."""
         free = self._free()
         return tuple(BATCH if dim == N else int(dim) for _, dim in free) if free else (1, 1)
@@ -334,7 +334,7 @@ class PartialTarget(Target):
 
     @property
     def value(self) -> str:
-        return self.bottom.name
+        return self.bottom.symbol_name
 
     def note(self, form: str, latex: bool = False) -> str | None:
         """What the reader must know besides the formula (with `latex`, as math): why a form is written entry by
@@ -347,7 +347,7 @@ class PartialTarget(Target):
 
         notes = []
         if form != "index" and self.top_entry is None and self.bottom_entry is None:
-            top, bottom = (self.names.text(n.name) for n in (self.top, self.bottom))
+            top, bottom = (self.names.text(n.symbol_name) for n in (self.top, self.bottom))
             notes.append(text(f"no {form} form: entry by entry") if latex else  # short: a line of a sheet
                          f"no {form} form: the derivative of {top} by {bottom} has an index for each dimension of "
                          f"both, so it is written entry by entry")
@@ -388,7 +388,8 @@ class PartialTarget(Target):
                     zero = (other, moved, kept)
                     break
             cache[key] = (expr, shown, zero)
-        return cache[key]
+        return cast(tuple[Expr, tuple[tuple[Expr, Expr], tuple[Expr, Expr]], tuple[Expr, Expr, Expr] | None],
+                    cache[key])  # the builder's cache holds what this method put under its key
 
     def form(self, form: str) -> Expr:
         if form not in FORMS:
@@ -402,8 +403,8 @@ class PartialTarget(Target):
     def _build(self, form: str) -> Expr:
         bp, top, bottom = self.bp, self.top, self.bottom
         if form == "chain":
-            return partial.chain(bp, top, bottom, self._element(top, self.top_entry),
-                                 self._element(bottom, self.bottom_entry))
+            return partial.chain(bp, top, bottom, self._side_element(top, self.top_entry),
+                                 self._side_element(bottom, self.bottom_entry))
         if form != "index" and self.per_sample:
             matrix = partial.per_sample(bp, top, bottom)
             return partial.tidy(self._builder._simplifier.simplify(matrix)) if form == "simplified" else matrix
@@ -413,8 +414,8 @@ class PartialTarget(Target):
                                    _closed)
         return written
 
-    def _element(self, node: Node, entry: tuple[Expr, Expr] | None) -> Expr:
-        symbol = self.bp.symbols.get(node.name) or MatrixSymbol(node.name, *sympy_shape(node.shape))
+    def _side_element(self, node: Node, entry: tuple[Expr, Expr] | None) -> Expr:
+        symbol = self.bp.symbols.get(node.symbol_name) or MatrixSymbol(node.name, *sympy_shape(node.shape))
         return symbol if entry is None else symbol[entry]
 
     def index_form(self) -> IndexForm:
@@ -422,7 +423,7 @@ class PartialTarget(Target):
         return IndexForm(self.form("index"), tuple(i for i, _ in free), tuple(d for _, d in free))
 
     def _side(self, node: Node, entry: tuple[Expr, Expr], latex: bool) -> str:
-        element = self._element(node, entry)
+        element = self._side_element(node, entry)
         return to_latex(element, self.names, matrices=self.matrices) if latex else \
             to_text(element, self.names, matrices=self.matrices)
 
@@ -434,7 +435,7 @@ class PartialTarget(Target):
                 self._side(self.bottom, bottom, latex) if bottom is not None else self._whole(self.bottom, latex))
 
     def _whole(self, node: Node, latex: bool) -> str:
-        return self.names.latex(node.name) if latex else self.names.text(node.name)
+        return self.names.latex(node.symbol_name) if latex else self.names.text(node.symbol_name)
 
     def lhs_latex(self, form: str = "matrix") -> str:
         top, bottom = self._sides(form, True)
@@ -529,7 +530,7 @@ class Derivation:
             layer = preactivations[key].layer
             if last_delta[layer] == key:
                 for param in (n for n in bp.graph.parameters if n.layer == layer):
-                    self._add(Target(f"dL/d{param.name}", "gradient", param.name, param.name, param.shape,
+                    self._add(Target(f"dL/d{param.name}", "gradient", param.symbol_name, param.symbol_name, param.shape,
                                      builder, self.names))
 
     def _add(self, target: Target) -> None:
@@ -599,7 +600,7 @@ class Derivation:
                     raise
         raise UnknownTarget(f"unknown target {quote(name)} ({self._known()})")
 
-    def _partial(self, name: str) -> PartialTarget | None:
+    def _partial(self, name: str) -> Target | None:
         """A local partial d(top)/d(bottom) between two named values, either side whole or one entry; None where
         `name` is no fraction or its numerator is the loss or names nothing (the caller says what is wrong)."""
         sides = fraction_sides(name)
@@ -656,12 +657,12 @@ class Derivation:
                 (n for n in graph.nodes if n.key == symbol and n.role == "activation"), None)
             if node is None or node.role in ("loss", "target"):
                 continue
-            return node, None if entry is None else entry_indices(node.name, node.shape, entry, name)
+            return node, None if entry is None else entry_indices(node.symbol_name, node.shape, entry, name)
         raise UnknownTarget(f"unknown target {name!r}: {written!r} names no value of the network ({self._known()})")
 
     def _known(self) -> str:
-        values = [self.names.text(node.name) for node in self.backprop.graph.nodes
-                  if node.role in ("activation", "input") and self._builder.reaches_loss(node.name)]
+        values = [self.names.text(node.symbol_name) for node in self.backprop.graph.nodes
+                  if node.role in ("activation", "input") and self._builder.reaches_loss(node.symbol_name)]
         last = self.targets[-1]
         entry = last.lhs_text() + "[1,1]" if last.kind != "delta" else self.names.entry_text(last.symbol, ("1", "1"))
         targets = [t.lhs_text() for t in self._targets.values()]
@@ -700,12 +701,13 @@ class Derivation:
     def _adjoint(self, node: Node) -> Target:
         name = f"dL/d{node.name}"
         if name not in self._asked:
-            if not self._builder.reaches_loss(node.name):
+            if not self._builder.reaches_loss(node.symbol_name):
                 raise UnknownTarget(f"{name}: the loss does not depend on {node.name}")
-            self._asked[name] = Target(name, "adjoint", node.name, node.name, node.shape, self._builder, self.names)
+            self._asked[name] = Target(name, "adjoint", node.symbol_name, node.symbol_name, node.shape, self._builder,
+                                       self.names)
         return self._asked[name]
 
-    def _entry(self, base: Target, written: tuple[str, ...], name: str) -> EntryTarget:
+    def _entry(self, base: Target, written: tuple[str, ...], name: str) -> Target:
         target = EntryTarget(base, entry_indices(base.symbol, base.shape, written, name))
         return self._asked.setdefault(target.name, target)
 
@@ -752,7 +754,7 @@ def _closed(entry: EntryFunction) -> Expr:
 _LETTER_ENTRY = re.compile(r"^\\?(?P<base>[A-Za-z]+)_\{?(?P<index>[a-z])\}?$")
 
 
-def entry_indices(symbol: str, shape: tuple, written: tuple[str, ...], target: str) -> tuple[Expr, Expr]:
+def entry_indices(symbol: str, shape: tuple[Any, ...], written: tuple[str, ...], target: str) -> tuple[Expr, Expr]:
     """The 0-based (row, column) of an entry written with indices from 1 or with index letters (which
     stay free). One index is enough for a vector; for a value with a sample axis it picks the unit
     and the sample index stays free (n). Raises UnknownTarget for an index out of range."""
@@ -861,7 +863,7 @@ class Network:
         key = base.symbol if base.kind == "delta" else f"dL/d{base.key}"
         if key not in named:
             first = self.graph.nodes[0]
-            samples = named[first.name].shape[first.shape.index(BATCH)]
+            samples = named[first.symbol_name].shape[first.shape.index(BATCH)]
             named[key] = np.asarray(evaluate(base.matrix, named, samples), dtype=np.float64)
         value = named[key]
         if isinstance(found, EntryTarget):
@@ -874,7 +876,7 @@ class Network:
         """d top / d bottom for every entry of both (axes: top's, then bottom's), each top entry's row pulled
         back through the compiled vector-Jacobian products; only the top entries the target reads."""
         first = self.graph.nodes[0]
-        samples = named[first.name].shape[first.shape.index(BATCH)]
+        samples = named[first.symbol_name].shape[first.shape.index(BATCH)]
         key = f"d{target.top.name}/d{target.bottom.name}"
         top_shape = tuple(samples if d == BATCH else d for d in target.top.shape)
         bottom_shape = tuple(samples if d == BATCH else d for d in target.bottom.shape)
@@ -1029,7 +1031,7 @@ class Network:
         return f"<Network {self.spec.name!r}: {len(self.spec.layers)} layers>"
 
 
-def load(source: str | Path | Mapping[str, Any]) -> Network:
+def load(source: str | Path | dict[str, Any]) -> Network:
     """Load a spec from a path, YAML text or a dict; raises SpecError with file, line and key."""
     return Network(load_spec(source))
 

@@ -12,7 +12,7 @@ skipped instead of being counted as a mismatch.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -83,11 +83,11 @@ class GradcheckResult:
         lines.append(f"  {'parameter'.ljust(width)}  {'entries':>11}  {'max rel. error':>14}  verdict")
         for p in self.parameters.values():
             entries = f"{p.checked}/{p.total}"
-            verdict = "ok" if p.ok else (f"MISMATCH at {list(p.worst)}: symbolic {p.symbolic:.10g}, "
+            verdict = "ok" if p.ok else (f"MISMATCH at {list(p.worst or ())}: symbolic {p.symbolic:.10g}, "
                                          f"numeric {p.numeric:.10g}")
             if p.kinks:
-                shown = ", ".join(str(list(k)) for k in p.kinks[:5]) + (", ..." if len(p.kinks) > 5 else "")
-                verdict += f"; {len(p.kinks)} at a kink, skipped: {shown}"
+                at_kinks = ", ".join(str(list(k)) for k in p.kinks[:5]) + (", ..." if len(p.kinks) > 5 else "")
+                verdict += f"; {len(p.kinks)} at a kink, skipped: {at_kinks}"
             lines.append(f"  {self.spelling.text(p.name).ljust(width)}  {entries:>11}  {p.error:>14.2e}  {verdict}")
         bad = [self.spelling.text(p.name) for p in self.parameters.values() if not p.ok]
         checked = sum(p.checked for p in self.parameters.values())
@@ -107,10 +107,11 @@ def random_values(net: Network, rng: np.random.Generator, n_samples: int = RANDO
     spec = net.spec
     out_in = spec.convention.weights == "out_in"
     loss = spec.loss.kind
-    values = {}
+    values: dict[str, np.ndarray] = {}
     for node in net.graph.nodes:
         if node.role not in LEAF_ROLES or (names is not None and node.name not in names):
             continue
+        assert node.name is not None  # leaves are named
         shape = tuple(n_samples if d == BATCH else d for d in node.shape)
         if node.role in ("weight", "fixed"):
             fan_in = shape[1] if out_in else shape[0]
@@ -142,7 +143,7 @@ def _distance_to_kink(out: dict[str, Any]) -> float:
     return min((float(np.min(np.abs(k))) for k in out["kinks"] if np.size(k)), default=math.inf)
 
 
-def check(net: Network, values: dict[str, Any] | None = None, seed: int = 0, random: bool = False,
+def check(net: Network, values: Mapping[str, Any] | None = None, seed: int = 0, random: bool = False,
           step: float = STEP, tolerance: float = TOLERANCE, max_entries: int = MAX_ENTRIES,
           targets: Sequence[str] | None = None) -> GradcheckResult:
     """Compare net's symbolic gradients with central differences at one point: `values` if given,
@@ -151,6 +152,7 @@ def check(net: Network, values: dict[str, Any] | None = None, seed: int = 0, ran
     of the loss are checked instead of every parameter's gradient: any gradient, delta or
     dL/d<value>, or entries of them (a delta or dL/dz_2 by perturbing that value in the forward
     pass after it); raises UnknownTarget."""
+    from symbackprop.api import EntryTarget  # api imports this module
     wanted = [net.derive().target(name) for name in targets] if targets else None
     bp = net.derive().backprop
     gradients = GradientFunction(bp)
@@ -188,27 +190,29 @@ def check(net: Network, values: dict[str, Any] | None = None, seed: int = 0, ran
     floor = 1e-4 * max(1.0, abs(base["loss"]))
     base_signs = _signs(base)
     results = {}
-    for name in (node.name for node in net.graph.parameters) if wanted is None else ():
+    for name in (node.symbol_name for node in net.graph.parameters) if wanted is None else ():
         if name not in symbolic:
             continue
         results[name] = _check_parameter(name, point, symbolic[name], forward, base_signs, step, tolerance, floor,
                                          max_entries, rng)
     for target in wanted or ():
-        base = getattr(target, "base", target)
-        entries = None if base is target else [tuple(int(i) for i in position) for position in np.ndindex(
-            *net.evaluate(base, point).shape) if _selected(position, target.entry)]
-        if base.kind == "gradient":
-            results[target.name] = _check_parameter(base.key, point, symbolic[base.key], forward, base_signs, step,
+        whole, entries = target, None
+        if isinstance(target, EntryTarget):
+            whole = target.base
+            entries = [tuple(int(i) for i in position) for position in np.ndindex(
+                *net.evaluate(whole, point).shape) if _selected(position, target.entry)]
+        if whole.kind == "gradient":
+            results[target.name] = _check_parameter(whole.key, point, symbolic[whole.key], forward, base_signs, step,
                                                     tolerance, floor, max_entries, rng, entries, target.name)
         else:
-            results[target.name] = _check_value(net, base, point, step, tolerance, floor, max_entries, rng, entries,
+            results[target.name] = _check_value(net, whole, point, step, tolerance, floor, max_entries, rng, entries,
                                                 target.name)
     count = point[gradients.arguments[0]].shape[net.graph.nodes[0].shape.index(BATCH)]
     data = f"{origin}; {count} sample{'s' if count != 1 else ''}"
     return GradcheckResult(net.name, data, point, results, step, tolerance, floor, net.derive().names)
 
 
-def _selected(position: tuple[int, ...], entry: tuple) -> bool:
+def _selected(position: tuple[int, ...], entry: tuple[Any, ...]) -> bool:
     return all(not isinstance(index, Integer) or int(index) == p for p, index in zip(position, entry, strict=True))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sympy import Abs, Basic, Expr, Heaviside, Piecewise, Symbol, preorder_traversal
@@ -62,7 +62,7 @@ def _is_constant(expr: Basic) -> bool:
     return isinstance(expr, Elementwise) and not expr.function.expr.free_symbols
 
 
-class NumpyCodePrinter(NumPyPrinter):
+class NumpyCodePrinter(NumPyPrinter):  # type: ignore[misc]  # SymPy has no py.typed: its classes are Any
     """Prints one matrix expression as NumPy code over the names in `identifiers`: how `evaluate`
     computes a single formula (a form, a student's answer). Whole networks are printed as
     array programs instead (symbackprop.program and symbackprop.backends)."""
@@ -80,7 +80,7 @@ class NumpyCodePrinter(NumPyPrinter):
             return self._inline[expr]
         if expr == N:
             return "n_samples"
-        return super()._print_Symbol(expr)
+        return cast(str, super()._print_Symbol(expr))
 
     _print_Dummy = _print_Symbol
 
@@ -154,7 +154,7 @@ class NumpyCodePrinter(NumPyPrinter):
     def _print_Pow(self, expr: Expr, rational: bool = False) -> str:
         if expr.exp == -1:
             return f"1/{wrap(self._print(expr.base))}"
-        return super()._print_Pow(expr, rational=rational)
+        return cast(str, super()._print_Pow(expr, rational=rational))
 
     def _print_Max(self, expr: Expr) -> str:
         return self._fold("numpy.maximum", expr.args)
@@ -163,7 +163,7 @@ class NumpyCodePrinter(NumPyPrinter):
         return self._fold("numpy.minimum", expr.args)
 
     def _fold(self, function: str, args: tuple[Expr, ...]) -> str:
-        printed = self._print(args[0])
+        printed: str = self._print(args[0])
         for arg in args[1:]:
             printed = f"{function}({printed}, {self._print(arg)})"
         return printed
@@ -181,8 +181,8 @@ class NumpyCodePrinter(NumPyPrinter):
     def _print_Piecewise(self, expr: Piecewise) -> str:
         """Nested numpy.where, the last piece being the default."""
         if not isinstance(expr.args[-1].cond, BooleanTrue):
-            return super()._print_Piecewise(expr)
-        code = self._print(expr.args[-1].expr)
+            return cast(str, super()._print_Piecewise(expr))
+        code: str = self._print(expr.args[-1].expr)
         for piece in reversed(expr.args[:-1]):
             code = f"numpy.where({self._print(piece.cond)}, {self._print(piece.expr)}, {code})"
         return code
@@ -290,9 +290,10 @@ def downstream_loss(bp: Backprop, start: str) -> Callable[[Mapping[str, Any]], t
     axis = graph.nodes[0].shape.index(BATCH)
 
     def call(values: Mapping[str, Any]) -> tuple[float, list[Any]]:
-        n_samples = np.asarray(values[graph.nodes[0].name]).shape[axis]
+        n_samples = np.asarray(values[graph.nodes[0].symbol_name]).shape[axis]
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            return function(*(np.asarray(values[name], dtype=np.float64) for name in arguments), n_samples)
+            arrays = (np.asarray(values[name], dtype=np.float64) for name in arguments)
+            return cast(tuple[float, list[Any]], function(*arrays, n_samples))
 
     return call
 
@@ -377,7 +378,7 @@ def compile_expressions(exprs: Sequence[Expr]) -> Callable[[Mapping[str, Any], i
             raise ValueError("the expression depends on N: give n_samples")
         arrays = [np.asarray(values[name], dtype=np.float64) for name in names]
         with np.errstate(over="ignore", under="ignore"):
-            return function(n_samples, *arrays)
+            return cast(list[Any], function(n_samples, *arrays))
 
     return value
 
@@ -386,7 +387,11 @@ def compile_expression(expr: Expr) -> Callable[[Mapping[str, Any], int | None], 
     """One matrix expression printed and compiled once, for many evaluations: the function
     takes its symbols' values by name and the number of samples (None if it does not use N)."""
     values = compile_expressions([expr])
-    return lambda given, n_samples=None: values(given, n_samples)[0]
+
+    def value(given: Mapping[str, Any], n_samples: int | None = None) -> Any:
+        return values(given, n_samples)[0]
+
+    return value
 
 
 def blas_threads(threads: int) -> Callable[[Callable[..., Any], list[Any]], Any]:
@@ -428,9 +433,10 @@ class GradientFunction:
         if self.dtype.kind != "f":
             raise ValueError(f"dtype {self.dtype}: expected a floating-point type such as float64 or float32")
         self._bp = bp
-        self._options = {"backward": backward, "kinks": kinks, "gradients_only": gradients_only}
+        self._options: dict[str, Any] = {"backward": backward, "kinks": kinks, "gradients_only": gradients_only}
+        selections = selections or {}
         indices = {}
-        for name, matrix in (selections or {}).items():
+        for name, matrix in selections.items():
             index = selection_index(matrix)
             if index is not None:
                 indices[name] = index
@@ -439,7 +445,7 @@ class GradientFunction:
         self._names = self.program.arguments
         self._selected = [(self._names.index(name), np.asarray(selections[name], dtype=self.dtype))
                           for name in indices]
-        self._signatures: set[tuple] = set()
+        self._signatures: set[tuple[tuple[int, ...], ...]] = set()
         run = blas_threads(threads) if threads is not None else None
         if quiet:
             inner = run
@@ -491,4 +497,4 @@ class GradientFunction:
                 function = self.general().function
         if self._run is None:
             return function(*arrays)
-        return self._run(function, arrays)
+        return cast(dict[str, Any], self._run(function, arrays))

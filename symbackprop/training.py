@@ -201,7 +201,7 @@ def per_sample_loss(net: Network) -> Callable[[dict[str, np.ndarray]], np.ndarra
     graph = net.graph
     loss = graph.nodes[graph.loss]
     symbols = net.derive().backprop.symbols
-    yout, y = (symbols[graph.nodes[i].name] for i in loss.inputs)
+    yout, y = (symbols[graph.nodes[i].symbol_name] for i in loss.inputs)
     entries = rules.loss_entries(op_attrs(loss), yout, y)
     columns = net.spec.convention.samples == "columns"
     units = entries.shape[0 if columns else 1]
@@ -210,7 +210,7 @@ def per_sample_loss(net: Network) -> Callable[[dict[str, np.ndarray]], np.ndarra
     axis = graph.nodes[0].shape.index(BATCH)
 
     def call(named: dict[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(function(named, named[graph.nodes[0].name].shape[axis]), dtype=np.float64)
+        return np.asarray(function(named, named[graph.nodes[0].symbol_name].shape[axis]), dtype=np.float64)
 
     return call
 
@@ -241,9 +241,9 @@ def train(net: Network, steps: int | None = None, learning_rate: float | None = 
     if missing:
         raise TrainingError(f"the spec has no data for {', '.join(missing)}: numeric needs "
                             f"{', '.join(fn.arguments)} under `data:`")
-    samples = np.shape(data[net.graph.nodes[0].name])[net.graph.nodes[0].shape.index(BATCH)]
+    samples = np.shape(data[net.graph.nodes[0].symbol_name])[net.graph.nodes[0].shape.index(BATCH)]
     budget.check_training(net, steps, samples)  # every number of every step is kept: bounded before the run
-    parameters = [node.name for node in net.graph.parameters]
+    parameters = [node.symbol_name for node in net.graph.parameters]
     fixed = {name: data[name] for name in fn.arguments if name not in parameters}
     theta = {name: data[name] for name in parameters}
     run = []
@@ -258,7 +258,8 @@ def train(net: Network, steps: int | None = None, learning_rate: float | None = 
             values = {target.name: net.value_at(target, named) for target in asked}
             run.append(Step(k, out["loss"], theta, out["forward"], out["delta"], grad, updated, losses(named), values))
             theta = updated
-    aliases = {node.key: node.name for node in net.graph.by_role("activation") if node.key != node.name}
+    aliases = {node.key: node.symbol_name for node in net.graph.by_role("activation")
+               if node.key is not None and node.key != node.name}
     names = net.derive().names
     return TrainingRun(spec.name, float(learning_rate), fixed, run, aliases,
                        (spec.convention.weights, spec.convention.samples), spec.loss.reduction == "mean", origin,

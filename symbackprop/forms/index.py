@@ -5,6 +5,7 @@ matrix elements, never expanded entry by entry."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sympy import Add, Expr, Function, Heaviside, Integer, Mul, Sum, Symbol, exp
 from sympy.core.symbol import Str
@@ -35,7 +36,7 @@ class EntryFunction(Function):
     args: (label, order, fn, entry...); `doit` applies fn."""
 
     @classmethod
-    def eval(cls, *args):  # noqa: ANN002, ANN206 - SymPy's protocol
+    def eval(cls, *args: Any) -> None:  # SymPy's protocol: None leaves the call unevaluated
         return None
 
     @property
@@ -46,7 +47,7 @@ class EntryFunction(Function):
     def order(self) -> int:
         return int(self.args[1])
 
-    def doit(self, **hints):  # noqa: ANN003
+    def doit(self, **hints: Any) -> Expr:
         entries = [arg.doit(**hints) for arg in self.args[3:]]
         return self.args[2](*entries)
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import jinja2
 
-from symbackprop.api import FORMS, Network
+from symbackprop.api import Network
 from symbackprop.notation import Names
-from symbackprop.options import DEFAULT_DIGITS, DEFAULT_FORMS, MAX_DIGITS, SECTIONS
+from symbackprop.options import DEFAULT_DIGITS, DEFAULT_FORMS, FORMS, MAX_DIGITS, SECTIONS
 from symbackprop.render.checks import checks_section
 from symbackprop.render.derivation import derivation_section, forward_section, loss_section
 from symbackprop.render.figures import pdf_to_svg

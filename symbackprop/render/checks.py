@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from symbackprop.api import FORMS, Network, Target
+from symbackprop.api import Network, Target
 from symbackprop.forms import FormTooLarge
 from symbackprop.forms.index import EntryFunction
 from symbackprop.graph import BATCH
 from symbackprop.numeric import NotComputable, evaluate_all
+from symbackprop.options import FORMS
 from symbackprop.render import numbers
 from symbackprop.render.derivation import inline_symbol, target_label
 from symbackprop.render.markup import Math, Text
