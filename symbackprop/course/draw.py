@@ -27,7 +27,7 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -121,7 +121,7 @@ class Drawer:
         batch_axis = net.graph.nodes[0].shape.index(BATCH)
         given = self.data.get(spec.input.name)
         self.samples = given.shape[batch_axis] if given is not None else samples or SAMPLES
-        self.preferred: list[Callable[[dict[str, Any]], bool]] = []
+        self.preferred: list[Callable[..., bool]] = []
         self.checks = self._checks()
         self.grids = {node.name: self.grid(node) for node in self.leaves if node.role in ("input", "weight", "bias")}
 
@@ -132,6 +132,7 @@ class Drawer:
         """One candidate: every leaf but the fixed matrices, which keep the spec's values."""
         values: dict[str, np.ndarray] = {}
         for node in self.leaves:
+            assert node.name is not None  # leaves are named
             if node.role == "fixed":
                 values[node.name] = self.data[node.name]
             elif node.role == "target":
@@ -145,7 +146,7 @@ class Drawer:
             step = 0.1 if self.scale >= 0.5 else 0.01
             bound = max(step, self.scale if node.role != "bias" else self.scale / 2)
             return Grid(step, bound, zero=node.role == "bias")
-        given = self.data.get(node.name)
+        given = self.data.get(node.symbol_name)
         if node.role == "weight":
             out_in = self.net.spec.convention.weights == "out_in"
             fan_in = self.shape(node)[1 if out_in else 0]
@@ -161,7 +162,7 @@ class Drawer:
         shape = self.shape(node)
         loss = self.net.spec.loss.kind
         units_axis = 1 - node.shape.index(BATCH)
-        given = self.data.get(node.name)
+        given = self.data.get(node.symbol_name)
         if loss in ("cross_entropy", "multiclass_hinge"):
             classes = rng.integers(0, shape[units_axis], size=self.samples)
             onehot = np.eye(shape[units_axis])[classes]
@@ -177,10 +178,11 @@ class Drawer:
             return Grid(0.1, 0.9, zero=True).draw(rng, shape)
         return _style(given, Grid(0.1, 1.0, zero=True), zero=True).draw(rng, shape)
 
-    def _checks(self) -> list[Callable[[dict[str, Any]], bool]]:
+    def _checks(self) -> list[Callable[..., bool]]:
         """The conditions a draw must meet, one per activation that has a condition."""
-        checks = []
+        checks: list[Callable[..., bool]] = []  # each called with the outputs; `...`: lambdas bind key=key
         for node in self.net.graph.by_role("preactivation"):
+            assert node.layer is not None  # a pre-activation is its layer's
             kind = self.net.spec.layer(node.layer).activation.kind
             key = node.key or node.name
             if kind in ("relu", "leaky_relu"):

@@ -310,6 +310,7 @@ class VariantSource:
         found = wanted if wanted in self.index else next(
             (known for known in self.index if known.lower() == wanted.lower()), None)
         if found is None:
+            assert self.directory is not None  # the index was read from it
             shown = wanted if len(wanted) <= 40 else wanted[:40] + "..."
             raise VariantError(f"{where}: no variant {shown!r} in {self.directory / INDEX} "
                                f"({len(self.index)} variant(s), e.g. {next(iter(self.index))})")
@@ -395,7 +396,7 @@ def read_index(directory: Path) -> dict[str, str]:
         if not reader.fieldnames or not {"id", "spec"} <= set(reader.fieldnames):
             raise VariantError(f"{path}: expected the columns id and spec (the header has "
                                f"{', '.join(reader.fieldnames or []) or 'nothing'})")
-        index = {}
+        index: dict[str, str] = {}
         for row in reader:
             if len(index) >= MAX_STUDENTS:
                 raise VariantError(f"{path}: more than {MAX_STUDENTS} variants")

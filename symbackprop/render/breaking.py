@@ -463,7 +463,8 @@ def _best_lines(pieces: list[_Piece], limit: float, indent: float) -> list[list[
     best: list[tuple[float, int] | None] = [None] * (n + 1)  # cost of setting pieces[:k], where the last line starts
     best[0] = (0.0, 0)
     for start in range(n):
-        if best[start] is None or (start and pieces[start - 1].penalty is None):
+        reached = best[start]
+        if reached is None or (start and pieces[start - 1].penalty is None):
             continue
         width = indent if start else 0.0
         for end in range(start, n):
@@ -473,14 +474,17 @@ def _best_lines(pieces: list[_Piece], limit: float, indent: float) -> list[list[
             if end < n - 1 and pieces[end].penalty is None:
                 continue
             penalty = pieces[end].penalty if end < n - 1 else 0
-            cost = best[start][0] + 1000.0 + (penalty or 0) + (limit - width) ** 2 * 0.1 * (end < n - 1)
-            if best[end + 1] is None or cost < best[end + 1][0]:
+            cost = reached[0] + 1000.0 + (penalty or 0) + (limit - width) ** 2 * 0.1 * (end < n - 1)
+            known = best[end + 1]
+            if known is None or cost < known[0]:
                 best[end + 1] = (cost, start)
     if best[n] is None:
         return [pieces]
     lines, end = [], n
     while end:
-        start = best[end][1]
+        line = best[end]
+        assert line is not None  # every line end on the way back was reached
+        start = line[1]
         lines.append(pieces[start:end])
         end = start
     return lines[::-1]

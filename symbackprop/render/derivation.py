@@ -69,9 +69,11 @@ def scalar_equation(net: Network, name: str, expr: Expr) -> str:
 
 
 def _activation(layer: Layer, names: Names) -> dict[str, Any]:
-    symbol = names.function_latex(layer.activation.function if layer.activation.kind == "function"
+    symbol = names.function_latex(layer.activation.function_name if layer.activation.kind == "function"
                                   else f"f_{layer.name}")
     kind = layer.activation.kind
+    formula: Math | None
+    derivative: Math | None
     if kind == "softmax":
         formula = Math(f"{symbol}(s)_{{j}} = {_SOFTMAX}")
         derivative = None
@@ -142,8 +144,11 @@ def target_label(target: Target) -> str:
 
 def _layer_of(net: Network, target: Target) -> str:
     if target.kind == "gradient":
-        return net.graph.named(target.key).layer
-    return next(node.layer for node in net.graph.by_role("preactivation") if node.delta_key == target.key)
+        layer = net.graph.named(target.key).layer
+    else:
+        layer = next(node.layer for node in net.graph.by_role("preactivation") if node.delta_key == target.key)
+    assert layer is not None  # parameters and pre-activations belong to their layer
+    return layer
 
 
 def target_forms(target: Target, forms: list[str]) -> list[dict[str, Any]]:

@@ -103,7 +103,7 @@ def activation_name(activation: Activation, symbol: str = "f", names: Names | No
     if activation.kind == "expr":
         return Prose.of(Math(f"{symbol}(x) = {to_latex(activation_function(activation).expr)}"))
     if activation.kind == "function":
-        return Prose.of(Math(names.function_latex(activation.function) if names else activation.function),
+        return Prose.of(Math(names.function_latex(activation.function_name) if names else activation.function_name),
                         " (generic)")
     if activation.kind == "leaky_relu":
         return Prose.of(f"leaky relu ({activation.alpha:g})")
@@ -379,6 +379,7 @@ def place_labels(nodes: list[Node], edges: list[Edge]) -> tuple[list[Edge], set[
     labelled = [n for n, e in enumerate(edges) if e.label is not None and e.source in circles and e.target in circles]
     for number in sorted(labelled, key=lambda n: not level(edges[n])):  # level arrows first: fewer places
         edge = edges[number]
+        assert edge.label is not None  # in `labelled`
         (s, rs), (t, rt) = circles[edge.source], circles[edge.target]
         length = ((t[0] - s[0]) ** 2 + (t[1] - s[1]) ** 2) ** 0.5
         ux, uy = (t[0] - s[0]) / length, (t[1] - s[1]) / length

@@ -110,7 +110,7 @@ def network_section(net: Network) -> dict[str, Any]:
                        ["is trained towards the target ", Math(names.latex(target)), "."]))
     named = isinstance(caption.parts[0], Text)
     output = Prose(Prose.of("Its output is ", Math(names.latex(spec.output)), "; the loss ",
-                            *([Math(names.loss_latex()), " "] if named else []), "is ").parts + the(caption).parts +
+                            *((Math(names.loss_latex()), " ") if named else ()), "is ").parts + the(caption).parts +
                    (Text("."),))
     layout = ("Each sample is a column: a batch of " if columns else "Each sample is a row: a batch of ")
     layout += f"N samples is a matrix with N {'columns' if columns else 'rows'}, and a weight matrix has one "
@@ -202,11 +202,11 @@ def _sums(net: Network) -> dict[str, tuple[str, str, str]]:
         while reader.role != "preactivation" and consumers.get(reader.id):
             reader = consumers[reader.id][0]
         if reader.role == "preactivation":
-            terms = " + ".join(names.latex(nodes[i].name) for i in node.inputs)
+            terms = " + ".join(names.latex(nodes[i].symbol_name) for i in node.inputs)
             named = _sum_name(net, [nodes[i] for i in node.inputs], names)
             terms = f"{named} = {terms}" if named else terms
             who = f"read by layer {reader.layer}" + (f", cycle {reader.cycle}" if reader.cycle else "")
-            out[reader.name] = (terms, who, "x".join(str(dim) for dim in node.shape))
+            out[reader.symbol_name] = (terms, who, "x".join(str(dim) for dim in node.shape))
     return out
 
 
@@ -223,7 +223,7 @@ def sizes_section(net: Network) -> dict[str, Any]:
     sums = _sums(net)
     names = Names.of(net.spec)
     identity = {layer.name for layer in net.spec.layers if layer.activation.kind == "identity"}
-    rows = []
+    rows: list[dict[str, Any]] = []
     merged: set[str] = set()
     for name, shape in net.shapes().items():
         size = Math(shape.replace("x", r" \times "))
@@ -234,9 +234,9 @@ def sizes_section(net: Network) -> dict[str, Any]:
         node = net.graph.named(name) if not name.startswith("delta_") else None
         if node is not None and node.role == "preactivation" and node.layer in identity:
             activation = next(n for n in net.graph.by_role("activation") if n.inputs == (node.id,))
-            merged.add(activation.name)
+            merged.add(activation.symbol_name)
             cycle = f", cycle {node.cycle}" if node.cycle else ""
-            rows.append({"symbol": Math(f"{names.latex(name)} = {names.latex(activation.name)}"),
+            rows.append({"symbol": Math(f"{names.latex(name)} = {names.latex(activation.symbol_name)}"),
                          "what": Text(f"pre-activation and output of layer {node.layer}{cycle} (identity)"),
                          "size": size})
             continue

@@ -29,9 +29,9 @@ def _entry(symbol: str, value: np.ndarray | str, digits: int, formula: str | Non
     """One displayed value: `line` is "symbol = formula = value" (relation \\leftarrow for an update)."""
     shown = value if isinstance(value, str) else numbers.matrix(value, digits)
     line = f"{symbol} {relation} " + (f"{formula} = " if formula else "") + shown
-    work = [Math(w) for w in work or []]
+    steps = [Math(w) for w in work or []]
     return {"symbol": Math(symbol), "formula": Math(formula) if formula else None, "value": Math(shown),
-            "line": Math(line), "work": work, "shown": [Math(line), *work]}
+            "line": Math(line), "work": steps, "shown": [Math(line), *steps]}
 
 
 def missing_data(net: Network) -> list[str]:
@@ -41,7 +41,7 @@ def missing_data(net: Network) -> list[str]:
         data = net.data()
     except NotComputable:
         return []
-    return list(dict.fromkeys(node.name for node in net.graph.leaves if node.name not in data))
+    return list(dict.fromkeys(node.symbol_name for node in net.graph.leaves if node.name not in data))
 
 
 def _steps(net: Network) -> tuple[list[Step], float | None, dict[str, np.ndarray], dict[str, str]]:
@@ -50,9 +50,10 @@ def _steps(net: Network) -> tuple[list[Step], float | None, dict[str, np.ndarray
         run = train(net)
         return run.steps, run.learning_rate, run.data, run.aliases
     data = net.data()
-    parameters = {node.name: data[node.name] for node in net.graph.parameters}
+    parameters = {node.symbol_name: data[node.symbol_name] for node in net.graph.parameters}
     out = net.gradient_fn()(data)
-    aliases = {node.key: node.name for node in net.graph.by_role("activation") if node.key != node.name}
+    aliases = {node.key: node.symbol_name for node in net.graph.by_role("activation")
+               if node.key is not None and node.key != node.name}
     fixed = {name: value for name, value in data.items() if name not in parameters}
     return [Step(1, out["loss"], parameters, out["forward"], out["delta"], out["grad"], {})], None, fixed, aliases
 
@@ -140,7 +141,7 @@ def not_computable(net: Network, error: NotComputable) -> Prose:
     generic = [layer for layer in net.spec.layers if layer.activation.kind == "function"]
     if not generic:
         return Prose.of(f"{error}.")
-    symbols = [Math(names.function_latex(layer.activation.function)) for layer in generic]
+    symbols: list[Text | Math] = [Math(names.function_latex(layer.activation.function_name)) for layer in generic]
     which = "layer " if len(generic) == 1 else "layers "
     return Prose.of("the activation ", *listed(symbols), " of ", which,
                     *listed([Text(layer.name) for layer in generic]),
@@ -199,7 +200,7 @@ def numeric_section(net: Network, digits: int) -> dict[str, Any]:
         updated = [_entry(names.latex(name), value, digits, formula(f"{names.latex(name)} - {rate:g} "
                                                                    f"{der.grad(name).lhs_latex()}"),
                           work.update(name, rate) if work else None, r"\leftarrow")
-                   for name, value in step.updated.items()]
+                   for name, value in step.updated.items() if rate is not None]  # no rate: no update
         loss = _entry(names.loss_latex(), numbers.number(step.loss, digits), digits, formula(printed["L"]),
                       work.loss(definitions["L"]) if work else None)
         groups = [("Forward pass", forward), ("Loss", [loss]), ("Deltas, from the loss back", deltas),

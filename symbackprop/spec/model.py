@@ -47,6 +47,13 @@ class Activation:
     function: str | None = None
     alpha: float = 0.01
 
+    @property
+    def function_name(self) -> str:
+        """The name of a generic `function` activation (the loader sets it for that kind)."""
+        if self.function is None:
+            raise ValueError(f"a {self.kind} activation has no function name")
+        return self.function
+
 
 @dataclass(frozen=True)
 class Loss:
