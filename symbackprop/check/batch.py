@@ -151,6 +151,6 @@ def to_json(rows: list[BatchRow]) -> str:
 
 def summary(rows: list[BatchRow]) -> str:
     checked = [row for row in rows if row.result is not None]
-    right = sum(row.result.ok for row in checked)
+    right = sum(row.result.ok for row in checked if row.result is not None)
     return (f"checked {len(rows)} solution{'s' if len(rows) != 1 else ''}: {right} all right, "
             f"{len(checked) - right} with findings, {len(rows) - len(checked)} unreadable")

@@ -12,6 +12,7 @@ restatement.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from symbackprop.check.tokens import Env, Group, Item, Tok, text_of
 from symbackprop.check.values import Value, value
@@ -46,7 +47,7 @@ class Chain:
     pos: int
 
 
-def _is(item: Item, kind: str, *texts: str) -> bool:
+def _is(item: Item, kind: str, *texts: str) -> TypeGuard[Tok]:
     return isinstance(item, Tok) and item.kind == kind and (not texts or item.text in texts)
 
 
@@ -96,9 +97,11 @@ def _text_separator(items: list[Item], index: int) -> bool:
     """\\text{ and } and the like: a command of text followed by words (not a function's name
     applied to something, `\\mathrm{ReLU}(Z)`)."""
     item = items[index]
-    applied = index + 2 < len(items) and isinstance(items[index + 2], Group) and items[index + 2].open == "("
-    return _is(item, "cmd", *_TEXT) and index + 1 < len(items) and isinstance(items[index + 1], Group) and \
-        any(_is(piece, "word") and len(piece.text) > 1 for piece in items[index + 1].items) and not applied
+    after = items[index + 2] if index + 2 < len(items) else None
+    applied = isinstance(after, Group) and after.open == "("
+    words = items[index + 1] if index + 1 < len(items) else None
+    return _is(item, "cmd", *_TEXT) and isinstance(words, Group) and \
+        any(_is(piece, "word") and len(piece.text) > 1 for piece in words.items) and not applied
 
 
 def statements(row: list[Item]) -> list[list[Item]]:

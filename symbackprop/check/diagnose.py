@@ -132,7 +132,7 @@ class Replay:
         return out
 
     def _true(self, reading: Reading) -> float:
-        return self.truth.value(reading.step, reading.quantity.role, reading.quantity.key)[reading.entry]
+        return self.truth.known(reading.step, reading.quantity.role, reading.quantity.key)[reading.entry]
 
     def _overlay(self, base: np.ndarray, true: np.ndarray, readings: list[Reading], only_right: bool,
                  rng: np.random.Generator | None) -> np.ndarray:
@@ -150,7 +150,7 @@ class Replay:
                 chosen[reading.entry] = reading.number
         for where, number in chosen.items():
             rounded = rng is not None and not (exact(number, float(base[where])) and exact(number, float(true[where])))
-            out[where] = number.value + (rng.uniform(-0.5, 0.5) * number.unit if rounded else 0.0)
+            out[where] = number.value + (rng.uniform(-0.5, 0.5) * number.unit if rounded and rng is not None else 0.0)
         return out
 
     def _run(self, only_right: bool, rng: np.random.Generator | None = None, detect: bool = False) -> _Run:
@@ -180,7 +180,7 @@ class Replay:
                 with np.errstate(all="ignore"):
                     value = truth.recompute(quantity, env, rate)
                 run.recomputed[place] = value
-                student = run.student[place] = self._overlay(value, truth.value(*place), readings, only_right,
+                student = run.student[place] = self._overlay(value, truth.known(*place), readings, only_right,
                                                              rng)
                 if quantity.role == "updated":
                     updates[quantity.key] = student
@@ -243,13 +243,13 @@ class Diagnosis:
         truth, replay = self.truth, self.replay
         quantity, entry, number = reading.quantity, reading.entry, reading.number
         place = (reading.step, quantity.role, quantity.key)
-        true = truth.value(*place)
+        true = truth.known(*place)
         t = float(true[entry])
         recomputed = replay.recomputed.get(place)
         got = number.value
         if quantity.role == "updated":
-            rate = replay.other_rates.get(reading.step)
-            if rate is not None and replay.near(number, place, entry):
+            rate = replay.other_rates.get(reading.step) if reading.step is not None else None
+            if rate is not None and recomputed is not None and replay.near(number, place, entry):
                 return "learning_rate", (f"every update of step {reading.step} uses learning rate {fmt(rate)}, not "
                                          f"{fmt(truth.learning_rate)} (with it, this entry is "
                                          f"{fmt(float(recomputed[entry]))}; the truth is {fmt(t)})")
@@ -259,7 +259,8 @@ class Diagnosis:
                     return "gradient_as_update", (f"{fmt(got)} is {source} gradient dL/d{quantity.key}"
                                                   f"{_entry_text(entry)}, written where the updated {quantity.key} "
                                                   f"belongs ({fmt(t)})")
-        if replay.near(number, place, entry) and not self._as_true(number, float(recomputed[entry]), t):
+        if recomputed is not None and replay.near(number, place, entry) and \
+                not self._as_true(number, float(recomputed[entry]), t):
             return "carried_forward", (f"right given the solution's own earlier numbers "
                                        f"({self._wrong_inputs(reading)}): from them it is "
                                        f"{fmt(float(recomputed[entry]))}; the truth is {fmt(t)}")
@@ -287,8 +288,8 @@ class Diagnosis:
         env = replay.envs.get(reading.step) if reading.step is not None else None
         if env is not None and quantity.kind in ("act", "delta"):
             own = truth.activation_name(quantity.layer)
-            for name, value in truth.with_other_activations(quantity, env):
-                if math.isfinite(float(value[entry])) and explains(number, float(value[entry])):
+            for name, changed in truth.with_other_activations(quantity, env):
+                if math.isfinite(float(changed[entry])) and explains(number, float(changed[entry])):
                     what = "activation" if quantity.kind == "act" else "activation's derivative"
                     return "activation", (f"{number.text} is what layer {quantity.layer} gives with the {name} "
                                           f"{what} in place of its own ({own}): the truth is {fmt(t)}")
@@ -447,7 +448,7 @@ def judge(truth: Truth, readings: list[Reading], deadline: Deadline) -> Verdicts
             carried += 1
         else:
             wrong += 1
-        true = float(truth.value(*place)[reading.entry])
+        true = float(truth.known(*place)[reading.entry])
         order = (reading.step or 0, ROLE_ORDER[reading.quantity.role],
                  quantity_order.get((reading.quantity.role, reading.quantity.key), -1), reading.entry, reading.line)
         findings.append(Finding(reading.step, reading.quantity.role, reading.quantity.reported,

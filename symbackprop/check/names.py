@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from symbackprop.check.truth import LOSS_PER_SAMPLE, Truth
 from symbackprop.check.written import LOSS_BASES, WrittenName
@@ -256,7 +257,7 @@ def _plain(name: WrittenName, table: NameTable
     return None
 
 
-def entry(index: str | None, shape: tuple[int, int]) -> tuple[int, int] | None | str:
+def entry(index: str | None, shape: tuple[int, int]) -> tuple[int, int] | None | Literal["formula", "bad"]:
     """The 0-based (row, column) an index label names in a quantity of `shape`: `12` or `1,2` in a
     matrix, `3` in a vector; None for no label; "formula" for letters (w_{ji}: a general rule,
     no number); "bad" for indices outside the shape."""

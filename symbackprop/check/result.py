@@ -59,8 +59,9 @@ class CheckResult:
         where = "the given data" if first.step is None else f"step {first.step}"
         what = _what(first)
         if first.cause == "learning_rate":
+            rate = self.other_rates.get(first.step, float("nan")) if first.step is not None else float("nan")
             text = (f"first mistake: {where}, {what}: every update uses learning rate "
-                    f"{fmt(self.other_rates.get(first.step, float('nan')))}, not {fmt(self.learning_rate)}")
+                    f"{fmt(rate)}, not {fmt(self.learning_rate)}")
         else:
             entry = "" if first.entry is None else f" [{first.entry[0]},{first.entry[1]}]"
             text = f"first mistake: {where}, {what}{entry}: {first.cause.replace('_', ' ')}: {first.message}"
@@ -92,7 +93,8 @@ class CheckResult:
             for f in self.findings:
                 entry = "" if f.entry is None else f" [{f.entry[0]},{f.entry[1]}]"
                 step = "data" if f.step is None else f"step {f.step}"
-                numbers = "" if f.got is None else f" got {fmt(f.got)}, expected {fmt(f.expected)}:"
+                numbers = "" if f.got is None or f.expected is None else \
+                    f" got {fmt(f.got)}, expected {fmt(f.expected)}:"
                 lines.append(f"  line {f.line}, {step}, {_what(f)}{entry}:{numbers} {f.cause}: {f.message}")
         if self.matches:
             lines += ["", "names the spec does not know, read by their values (or by a letter so learned):"]

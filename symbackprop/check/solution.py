@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import numpy as np
 
@@ -96,7 +97,7 @@ class Solution:
     layouts: list[tuple[int, Quantity, int | None, str]]  # a matrix written transposed: line, quantity, step, name
 
 
-def _is(item: object, kind: str, *texts: str) -> bool:
+def _is(item: object, kind: str, *texts: str) -> TypeGuard[Tok]:
     return isinstance(item, Tok) and item.kind == kind and (not texts or item.text in texts)
 
 
@@ -165,6 +166,7 @@ def claims(text: str, truth: Truth, deadline: Deadline, filename: str | None = N
             if not value_sides:
                 continue
             value = value_sides[-1].value
+            assert value is not None  # value_sides holds the sides with a value
             matrices += value.matrix
             numbers += len(value.numbers)
             if matrices > MAX_MATRICES:
@@ -194,7 +196,7 @@ class Placer:
 
     # --- steps ---------------------------------------------------------------------------
 
-    def _role(self, claim: Claim, resolved: Resolved) -> str | None:
+    def _role(self, claim: Claim, resolved: Resolved) -> str:
         if resolved.role in ("updated", "current") or resolved.role is not None:
             return resolved.role
         if claim.update_like or claim.context == "updated":
@@ -209,6 +211,7 @@ class Placer:
             for claim in found:
                 claim.step = claim.marker if claim.marker is not None else 1
             return
+        seen: set[tuple[str, str]]
         step, seen, updated = 1, set(), False
         for claim in found:
             roles = [(self._role(claim, r), r.key) for r in claim.resolved if r is not None]
@@ -268,10 +271,10 @@ class Placer:
             if again is not None:
                 target = self._target(claim, again)
                 if target is not None:
-                    found = self._readings(claim, name, target, again.index, again.via)
-                    if found:
+                    found_again = self._readings(claim, name, target, again.index, again.via)
+                    if found_again:
                         self.matches.append(Match(name.text, claim.line, target[0], target[1], again.via))
-                    readings += found
+                    readings += found_again
                     continue
             if self._learning_rate(claim, name):
                 continue
@@ -296,7 +299,7 @@ class Placer:
         """A parameter named plainly, before or after the step by the prose around it only: if its
         numbers are all wrong there and all right as the other, it is the other (the initial
         weights restated under "weight update")."""
-        if not chosen or any(agrees(r.number, float(self._truth(r.step, r.quantity)[r.entry])) for r in chosen):
+        if not chosen or any(agrees(r.number, float(self._known(r)[r.entry])) for r in chosen):
             return chosen
         flipped = Claim(claim.order, claim.line, claim.names, claim.value, claim.update_like, claim.marker,
                         "data" if claim.context == "updated" else "updated", claim.numbered, claim.step)
@@ -304,7 +307,7 @@ class Placer:
         if target is None:
             return chosen
         other = self._readings(flipped, name, target, resolved.index, resolved.via)
-        if other and all(agrees(r.number, float(self._truth(r.step, r.quantity)[r.entry])) for r in other):
+        if other and all(agrees(r.number, float(self._known(r)[r.entry])) for r in other):
             return other
         return chosen
 
@@ -326,6 +329,9 @@ class Placer:
 
     def _truth(self, step: int | None, quantity: Quantity) -> np.ndarray | None:
         return self.truth.value(step, quantity.role, quantity.key)
+
+    def _known(self, reading: Reading) -> np.ndarray:
+        return self.truth.known(reading.step, reading.quantity.role, reading.quantity.key)
 
     def _readings(self, claim: Claim, name: WrittenName, target: tuple[int | None, Quantity, Quantity],
                   index: str | None, via: str) -> list[Reading]:
@@ -420,13 +426,13 @@ class Placer:
     def _by_values(self, claim: Claim, name: WrittenName) -> list[Reading]:
         layer = self.table.layer_of(name.sup) or self.table.layer_of(name.sub)
         index = name.sub if name.sup is not None and layer is not None and name.sub else None
-        best: list[tuple[int, int, int, int | None, Quantity, list]] = []
+        best: list[tuple[int, int, int, int, int | None, Quantity, list[tuple[tuple[int, int], Number]]]] = []
         for rank, (step, quantity) in enumerate(self._candidates(claim, name)):
             truth = self._truth(step, quantity)
             if truth is None:
                 continue
             where = entry(index, truth.shape)
-            if where in ("formula", "bad"):
+            if where == "formula" or where == "bad":
                 continue
             placed = self._layout(claim.value, truth, where, quantity)
             if placed is None or placed[1]:

@@ -84,7 +84,9 @@ def tokenize(text: str) -> list[Tok]:
             if match:
                 name = match.group(1)
                 if name == "penalty":  # a line-break hint with its number (\penalty400): typesetting, not math
-                    pos = _PENALTY.match(text, match.end()).end()
+                    penalty = _PENALTY.match(text, match.end())
+                    assert penalty is not None  # it matches the empty string too
+                    pos = penalty.end()
                     continue
                 if name not in _SPACES:
                     toks.append(Tok("cmd", name, pos))
@@ -99,6 +101,7 @@ def tokenize(text: str) -> list[Tok]:
                 pos += 2  # \, \; \: \! \  and the like: spacing
         elif char.isascii() and char.isdigit() or (char == "." and text[pos + 1:pos + 2].isdigit()):
             match = _NUMBER.match(text, pos)
+            assert match is not None  # a digit, or a point before one, starts a number
             mantissa = re.split("[eE]", match.group())[0]
             if len(mantissa.replace(".", "")) > MAX_DIGITS:
                 raise CheckError(f"a number of more than {MAX_DIGITS} digits")
@@ -106,6 +109,7 @@ def tokenize(text: str) -> list[Tok]:
             pos = match.end()
         elif char.isascii() and char.isalpha():
             match = _WORD.match(text, pos)
+            assert match is not None  # a letter starts a word
             toks.append(Tok("word", match.group(), pos))
             pos = match.end()
         elif char in _UNICODE:

@@ -85,14 +85,16 @@ class Truth:
         self.samples_in_columns = spec.convention.samples == "columns"
         graph = net.graph
         self._inputs: dict[tuple[str, str], list[str]] = {}
-        first = self.run.data[graph.nodes[0].name]
+        first = self.run.data[graph.nodes[0].symbol_name]
         self.n_samples = first.shape[graph.nodes[0].shape.index(BATCH)]
         self.quantities: dict[tuple[str, str], Quantity] = {}
         self.order: list[Quantity] = []  # one step's quantities in the order they are computed
         for node in graph.leaves:
             kind = {"input": "input", "target": "target", "fixed": "fixed"}.get(node.role, node.role)
-            self._add(Quantity("data", node.name, kind, node.layer, node.name))
+            self._add(Quantity("data", node.symbol_name, kind, node.layer, node.symbol_name))
         for node in graph.nodes:
+            if node.key is None or node.name is None:
+                continue  # an op its consumer inlines: no quantity of its own
             if node.role == "preactivation":
                 self._add(Quantity("forward", node.key, "pre", node.layer, node.name))
             elif node.role == "activation":
@@ -133,6 +135,10 @@ class Truth:
 
     def value(self, step: int | None, role: str, key: str) -> np.ndarray | None:
         return self.values.get((step, role, key))
+
+    def known(self, step: int | None, role: str, key: str) -> np.ndarray:
+        """The true value of a quantity that has one: where a reading is placed (only on those)."""
+        return self.values[(step, role, key)]
 
     def environment(self, step: int) -> dict[str, np.ndarray]:
         """The true values of step `step` by symbol: data, parameters, forward values, deltas."""
@@ -207,7 +213,7 @@ class Truth:
         formula = self._compiled[("loss", "L")]
         graph = self.net.graph
         loss = graph.nodes[graph.loss]
-        names = [graph.nodes[i].name for i in loss.inputs]
+        names = [graph.nodes[i].symbol_name for i in loss.inputs]
         losses = []
         for n in range(self.n_samples):
             sliced = dict(env)

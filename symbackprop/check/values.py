@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from symbackprop.check.limits import MAX_CELLS, MAX_EXPONENT, CheckError
 from symbackprop.check.tokens import Env, Group, Item, Tok, text_of
@@ -72,7 +73,7 @@ def number(text: str, exponent: int = 0, negative: bool = False) -> Number:
     return Number(-value if negative else value, written, 10.0 ** (exponent - decimals))
 
 
-def _is(item: Item, kind: str, *texts: str) -> bool:
+def _is(item: Item, kind: str, *texts: str) -> TypeGuard[Tok]:
     return isinstance(item, Tok) and item.kind == kind and (not texts or item.text in texts)
 
 
@@ -196,10 +197,10 @@ def _list(items: list[Item]) -> tuple[tuple[Number, ...], ...] | None:
     """The rows of a bracketed list: `1, 2`, `1 2; 3 4`, or `[1, 2], [3, 4]` (nested lists)."""
     items = [item for item in items if not _is(item, "cmd", "quad", "qquad")]
     if items and all(isinstance(item, Group) and item.open == "[" or _is(item, "op", ",") for item in items):
-        rows = [_list(item.items) for item in items if isinstance(item, Group)]
-        if any(row is None or len(row) != 1 for row in rows) or not rows:
+        nested = [_list(item.items) for item in items if isinstance(item, Group)]
+        if any(row is None or len(row) != 1 for row in nested) or not nested:
             return None
-        flat = tuple(row[0] for row in rows)
+        flat = tuple(row[0] for row in nested if row is not None)
         return flat if len({len(row) for row in flat}) == 1 else None
     rows: list[list[Number]] = [[]]
     current: list[Item] = []
@@ -289,9 +290,9 @@ def _matrix(items: list[Item]) -> tuple[tuple[Number, ...], ...] | None:
         bottom = scalar(items[2].items) if isinstance(items[2], Group) else None
         return ((top,), (bottom,)) if top is not None and bottom is not None else None
     if len(items) > 1 and all(isinstance(item, Group) and item.open == "[" for item in items):
-        rows = [_list(item.items) for item in items]  # [ 1 2 ] [ 3 4 ]: one row per bracket
+        rows = [_list(item.items) for item in items if isinstance(item, Group)]  # [ 1 2 ] [ 3 4 ]: one row each
         if any(row is None or len(row) != 1 for row in rows):
             return None
-        flat = tuple(row[0] for row in rows)
+        flat = tuple(row[0] for row in rows if row is not None)
         return flat if len({len(row) for row in flat}) == 1 else None
     return None

@@ -14,6 +14,7 @@ decorations of the issue:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypeGuard
 
 from symbackprop.check.tokens import Group, Item, Tok, text_of
 from symbackprop.check.values import strip
@@ -49,7 +50,7 @@ class WrittenName:
     args: bool = False
 
 
-def _is(item: Item, kind: str, *texts: str) -> bool:
+def _is(item: Item, kind: str, *texts: str) -> TypeGuard[Tok]:
     return isinstance(item, Tok) and item.kind == kind and (not texts or item.text in texts)
 
 
@@ -211,8 +212,8 @@ def _denominator(items: list[Item]) -> list[Item] | None:
 def _gradient(items: list[Item]) -> list[Item] | None:
     """The items naming what a gradient is taken with respect to; None if `items` is no gradient."""
     first = items[0]
-    if _is(first, "cmd", "frac", "dfrac", "tfrac") and len(items) == 3 and all(
-            isinstance(i, Group) for i in items[1:]):
+    if _is(first, "cmd", "frac", "dfrac", "tfrac") and len(items) == 3 and isinstance(items[1], Group) and \
+            isinstance(items[2], Group):
         if _loss_numerator(items[1].items):
             return _denominator(items[2].items)
         return None
