@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from symbackprop.api import Network
@@ -69,8 +69,9 @@ def _megabytes(numbers: float) -> str:
 # --- what a spec asks for -----------------------------------------------------------------------
 
 
-def _shape(node_shape: tuple, samples: int) -> tuple[int, int]:
-    return tuple(samples if isinstance(d, str) else int(d) for d in node_shape)  # type: ignore[return-value]
+def _shape(node_shape: tuple[Any, ...], samples: int) -> tuple[int, int]:
+    rows, cols = (samples if isinstance(d, str) else int(d) for d in node_shape)  # every matrix is 2-D
+    return rows, cols
 
 
 def network_numbers(net: Network, samples: int) -> tuple[int, str]:

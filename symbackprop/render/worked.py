@@ -122,7 +122,8 @@ class _Worker:
         symbol = _element(param, self._shape(old), self.names)
         lines = [self.arithmetic.update(symbol(p), float(old[p]), rate, float(grad[p]), float(new[p]))
                  for p in np.ndindex(np.shape(old))]
-        return [] if None in lines else lines  # type: ignore[return-value]
+        written = [line for line in lines if line is not None]
+        return written if len(written) == len(lines) else []  # all or nothing
 
 
 def listed(items: list[Text | Math]) -> list[Text | Math]:
