@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from sympy import Integer
@@ -26,7 +26,7 @@ from symbackprop.numeric import GradientFunction, downstream_loss
 from symbackprop.options import GRADCHECK_MAX_ENTRIES, GRADCHECK_STEP, GRADCHECK_TOLERANCE
 
 if TYPE_CHECKING:
-    from symbackprop.api import Network
+    from symbackprop.api import EntryTarget, Network
 
 #: Default step of the central differences.
 STEP = GRADCHECK_STEP
@@ -152,7 +152,6 @@ def check(net: Network, values: Mapping[str, Any] | None = None, seed: int = 0, 
     of the loss are checked instead of every parameter's gradient: any gradient, delta or
     dL/d<value>, or entries of them (a delta or dL/dz_2 by perturbing that value in the forward
     pass after it); raises UnknownTarget."""
-    from symbackprop.api import EntryTarget  # api imports this module
     wanted = [net.derive().target(name) for name in targets] if targets else None
     bp = net.derive().backprop
     gradients = GradientFunction(bp)
@@ -196,11 +195,9 @@ def check(net: Network, values: Mapping[str, Any] | None = None, seed: int = 0, 
         results[name] = _check_parameter(name, point, symbolic[name], forward, base_signs, step, tolerance, floor,
                                          max_entries, rng)
     for target in wanted or ():
-        whole, entries = target, None
-        if isinstance(target, EntryTarget):
-            whole = target.base
-            entries = [tuple(int(i) for i in position) for position in np.ndindex(
-                *net.evaluate(whole, point).shape) if _selected(position, target.entry)]
+        whole = getattr(target, "base", target)  # an entry's whole target (EntryTarget.base), else itself
+        entries = None if whole is target else [tuple(int(i) for i in position) for position in np.ndindex(
+            *net.evaluate(whole, point).shape) if _selected(position, cast("EntryTarget", target).entry)]
         if whole.kind == "gradient":
             results[target.name] = _check_parameter(whole.key, point, symbolic[whole.key], forward, base_signs, step,
                                                     tolerance, floor, max_entries, rng, entries, target.name)
