@@ -138,6 +138,13 @@ def _plain(values: np.ndarray) -> list[list[int | float]]:
     return [[int(v) if integers else float(v) for v in row] for row in np.atleast_2d(values).tolist()]
 
 
+def _class_numbers(one_hot: np.ndarray, columns: bool) -> list[list[int | float]]:
+    """One-hot targets as `labels: index` writes them: each sample's class number from 1, in a row
+    (samples in columns) or a column (samples in rows)."""
+    numbers = np.argmax(one_hot, axis=0 if columns else 1) + 1
+    return _plain(numbers[None, :] if columns else numbers[:, None])
+
+
 class Variants:
     """The variants of one spec file."""
 
@@ -164,6 +171,9 @@ class Variants:
         doc = dict(self.doc)
         doc["name"] = f"{self.net.spec.name} (variant {student})"
         drawn = {name: _plain(value) for name, value in values.items() if self.net.graph.named(name).role != "fixed"}
+        spec = self.net.spec
+        if spec.loss.labels == "index" and spec.target.name in drawn:  # the spec gives class numbers, not one-hot
+            drawn[spec.target.name] = _class_numbers(values[spec.target.name], spec.convention.samples == "columns")
         given = self.doc.get("data") if isinstance(self.doc.get("data"), dict) else {}
         data = {name: value for name, value in given.items() if name not in drawn and name in self.net.spec.data}
         data.update(drawn)  # the fixed matrices the spec gives stay as it gives them
