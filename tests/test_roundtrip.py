@@ -309,7 +309,7 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
             layer["recurrent"] = {"cycles": 2}
             layer["units"] = size_in if index == 0 else layers[-1]["units"]
         layers.append(layer)
-    for layer in layers:  # softmax over one unit is the constant 1: every delta through it is 0 up to rounding
+    for layer in layers:  # softmax over one unit is the constant 1, which a spec may not ask for (docs/spec.md)
         if layer["activation"] == "softmax" and layer["units"] == 1:
             layer["activation"] = "sigmoid"
     output = draw(st.sampled_from([None, "y_hat", "yout", "p"]))

@@ -84,6 +84,8 @@ def test_equations_and_index_ranges() -> None:
     "ds_1[j,n]/dW_1[j,i] = x[i,n]   for j = 1..3, n = 1..N, i = 1..2   (no matrix form: the derivative of s_1 by W_1 "
     "has an index for each dimension of both, so it is written entry by entry; 0 for W_1[k,i] with k != j)",
     "dp/ds_1 = diag(p) - p p^T   for each sample",
+    "ds_2^(2)[1]/ds_1[1] = W_2[1,1]*(W_2[1,1] + 1)   (0 for s_1[n] with n != 1)",  # no free index: no ranges
+    "dz_2[1,1]/dW_2[1,2] = z_1[2,1]   (no matrix form: entry by entry)",
 ])
 def test_the_note_derive_prints_after_the_ranges_is_read_aside(text: str) -> None:
     """derive's text line for a local partial ends in its ranges and a note in brackets: both left aside."""

@@ -221,7 +221,7 @@ class _Parser:
         while self.at("op", "="):
             self.take()
             sides.append(self.side())
-        if self.at("name", "for") or self.at_ranges():
+        if self.at("name", "for") or self.at_ranges() or self.at_note():
             self.ranges()
         if not self.at("end"):
             raise self.fail(f"unexpected {_describe(self.peek())}")
@@ -231,6 +231,11 @@ class _Parser:
         """`(1 \\le i \\le 2, ...)`, how the index form states its ranges in LaTeX."""
         return (self.at("op", "(") and self.at("num", ahead=1)
                 and (self.at("cmd", "le", "leq", ahead=2) or self.at("op", "<=", ahead=2)))
+
+    def at_note(self) -> bool:
+        """`(0 for s_1[n] with n != 1)`, `(no matrix form: ...)`: the note derive prints after a local partial."""
+        return self.at("op", "(") and ((self.at("num", "0", ahead=1) and self.at("name", "for", ahead=2))
+                                       or (self.at("name", "no", ahead=1) and self.at("name", "form", ahead=3)))
 
     def ranges(self) -> None:
         """Index ranges after an index-form answer (`for j = 1..2, n = 1..N`, `for each sample`, `\\quad (1 \\le j
@@ -286,7 +291,7 @@ class _Parser:
                 and token.text not in _RELATIONS
         if token.kind == "op" and token.text == "|":
             return not self.bars
-        return token.kind == "op" and token.text in ("(", "{", "[") and not self.at_ranges()
+        return token.kind == "op" and token.text in ("(", "{", "[") and not self.at_ranges() and not self.at_note()
 
     def product(self) -> Node:
         self.count()
@@ -357,7 +362,8 @@ class _Parser:
                   and isinstance(node, Name)):
                 self.take()
                 index = self.indices()
-            elif calls and token.kind == "op" and token.text == "(" and self.callable(node) and not self.at_ranges():
+            elif calls and token.kind == "op" and token.text == "(" and self.callable(node) and not self.at_ranges() \
+                    and not self.at_note():
                 func = wrap()
                 self.take()
                 args = [self.side()]
