@@ -149,3 +149,14 @@ def test_the_power_of_a_matrix_says_how_to_write_it() -> None:
     assert "write (W_2 W_2^T) ⊙ (W_2 W_2^T) for the power entry by entry, or (W_2 W_2^T) (W_2 W_2^T) for the " \
            "matrix product" in square.feedback[0]
     assert "write W_2^{\\circ 3}" in sbp.load("specs/relu_4321.yaml").verify("dL/dW_2", "W_2^3").feedback[0]
+
+
+def test_a_kronecker_bracket_in_an_index_answer_for_a_delta() -> None:
+    """[k = j] picks the term of a sum: proved equal entry by entry; [k != j] leaves out the only one that counts."""
+    net = sbp.load("specs/mlp.yaml")
+    right = net.verify("delta_1", "delta_1[j,n] = sum_{k=1}^{3}([k = j]*w[k]*delta_out[n]*f_1'(s_1[k,n]))")
+    assert (right.verdict, right.method) == ("equivalent", "symbolic")
+    assert not net.verify("delta_1", "delta_1[j,n] = sum_{k=1}^{3}([k != j]*w[k]*delta_out[n]*f_1'(s_1[k,n]))"
+                          ).equivalent
+    assert net.verify("delta_1", r"\delta^{(1)}_{j,n} = \sum_{k=1}^{3} \left[k = j\right] w_{k} \delta^{(out)}_{n} "
+                                 r"f_1'(s^{(1)}_{k,n})").equivalent
