@@ -18,6 +18,7 @@ from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatAdd, M
 import symbackprop as sbp
 from symbackprop import printing
 from symbackprop.matexpr import Elementwise
+from symbackprop.spec import load_spec
 from symbackprop.verify.roundtrip import _reread_forward
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +33,7 @@ def test_every_printed_formula_of_every_spec_reads_back(spec: str) -> None:
     assert result.checked == 2 * (len(sbp.FORMS) * len(der.targets) + len(der.forward()))
 
 
-QUESTIONS = [spec for spec in SPECS if sbp.load(spec).questions()] + ["tests/data/softmax_3.yaml"]
+QUESTIONS = [spec for spec in SPECS if load_spec(ROOT / spec).questions] + ["tests/data/softmax_3.yaml"]
 
 
 @pytest.mark.slow
