@@ -289,8 +289,9 @@ class PartialTarget(Target):
             used.add(letter)
             return index_symbol(letter)
 
-        sample = next((i for i, dim in zip(self.top_entry or (), self.top.shape, strict=False)
-                       if dim == BATCH and isinstance(i, Symbol)), None) or take("n", "m")
+        sample = next((i for entry, node in ((self.top_entry, self.top), (self.bottom_entry, self.bottom))
+                       for i, dim in zip(entry or (), node.shape, strict=False)
+                       if dim == BATCH and isinstance(i, Symbol)), None) or take("n", "m")  # one sample on both sides
 
         def letters(node: Node, entry: tuple[Expr, Expr] | None, units: tuple[str, ...]) -> tuple[Expr, Expr]:
             if entry is not None:

@@ -116,6 +116,7 @@ def _random_values(net: sbp.Network, samples: int, seed: int) -> dict[str, np.nd
     ("dz_2[1,1]/dW_2[1,2]", "chain", "dz_2[1,1]/dW_2[1,2] = dz_2[1,1]/ds_2 · ds_2/dW_2[1,2]"),
     ("dz_2[1,1]/dW_2[2,j]", "index", "dz_2[1,1]/dW_2[2,j] = 0   for j = 1..3"),
     ("dh_3/dW_3[1,1]", "simplified", "dh_3[n]/dW_3[1,1] = z_2[1,n]   for n = 1..N"),
+    ("ds_2/dz_1[2]", "index", "ds_2[j,n]/dz_1[2,n] = W_2[j,2]   for j = 1..2, n = 1..N"),  # one sample n on both sides
 ])
 def test_local_partials_in_each_form(target: str, form: str, text: str) -> None:
     found = sbp.load("specs/relu_4321.yaml").derive().target(target)
