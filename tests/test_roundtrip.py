@@ -368,8 +368,9 @@ def test_random_local_partials_in_random_notations_read_back(spec: dict[str, Any
     top, bottom = pairs[0]
     if net.graph.named(top).shape[0] != 1 and data.draw(st.booleans()):  # an entry of the top by the whole bottom
         targets.append(der.target(f"d{top}[1]/d{bottom}"))
-    if net.graph.named(bottom).shape[0] != 1 and data.draw(st.booleans()):  # the whole top by an entry (a row)
-        targets.append(der.target(f"d{top}/d{bottom}[1]"))
+    if data.draw(st.booleans()):  # the whole top by a row of a value with samples, or by one weight
+        targets.append(der.target(f"d{top}/d{bottom}[1]" if "N" in net.graph.named(bottom).shape else
+                                  f"d{top}/d{bottom}[1,1]"))
     result = net.reread(targets=targets)
     assert result.ok, "\n".join(map(str, result.misread))
 
