@@ -50,7 +50,7 @@ def test_every_question_is_answered_in_order_with_every_form_and_its_value(net: 
     asked = net.spec.questions
     assert [q["id"].text for q in answered] == [q.id for q in asked]
     for question, spec in zip(answered, asked, strict=True):
-        assert (question["text"].text if question["text"] else "") == spec.text
+        assert ("".join(part.text for part in question["text"].parts) if question["text"] else "") == spec.text
         assert [t["name"].text for t in question["targets"]] == list(spec.ask)
         for target in question["targets"]:
             shown = [key for line in target["forms"] for key in line["keys"]]
@@ -142,3 +142,33 @@ def test_the_markdown_reads_through_pandoc(net: sbp.Network, tmp_path: Path) -> 
     assert "<pre" not in rest and "<code" not in rest
     assert re.search(r"\\[A-Za-z]+", re.sub(r"<[^>]+>", "", rest)) is None
     assert len(formulas) > 20
+
+
+@pytest.mark.parametrize(("spec", "text", "parts"), [
+    ("specs/relu_4321_exercise.yaml", "the weight W^3_{1,1} and h^2, then W^2_{i,j}",
+     ["the weight ", "$W^{3}_{1,1}$", " and ", "$h^{2}$", ", then ", "$W^{2}_{i,j}$"]),
+    ("specs/relu_4321_exercise.yaml", "by h^2_1 (one sample), by z^2 and sigma'(x)",  # h^2_1: its n unwritten
+     ["by h^2_1 (one sample), by ", "$z^{2}$", " and sigma'(x)"]),
+    ("specs/softmax_hinge_exercise.yaml", "delta_1 = dL/do_1; dp_j/do_k; dL/dW_1[2,1]",
+     ["$\\delta_{1}$", " = ", "$\\frac{\\partial \\mathcal{L}}{\\partial o_{1}}$", "; ",
+      "$\\frac{\\partial p_{j,n}}{\\partial o^{(1)}_{k,n}}$", "; dL/dW_1[2,1]"]),
+    ("specs/square_221_exercise.yaml", "sigma(x) = x^2 and dL/dw_{ji} = delta_j a_i",
+     ["sigma(x) = x^2 and dL/dw_{ji} = delta_j a_i"]),
+    ("specs/softmax_hinge_exercise.yaml", r"q_1 \input{x} W_1} $W_1$ W_1_9 x_{1}}", None),  # hostile: nothing raw
+])
+def test_question_text_sets_the_networks_names_as_math_in_its_notation(spec: str, text: str,
+                                                                        parts: list[str] | None) -> None:
+    """A word naming a value, parameter, delta or derivative is printed from what it names, in the spec's notation;
+    every other word stays text and is escaped."""
+    from symbackprop.render.markup import Math, Text
+    from symbackprop.render.questions import question_text
+
+    prose = question_text(sbp.load(spec).derive(), text)
+    shown = [f"${part.latex}$" if isinstance(part, Math) else part.text for part in prose.parts]
+    if parts is not None:
+        assert shown == parts
+    assert "".join(part.text for part in prose.parts if isinstance(part, Text)) + "".join(
+        part.latex for part in prose.parts if isinstance(part, Math)) != ""
+    for part in prose.parts:  # math only as our printer writes names: no user backslash, dollar or brace soup
+        if isinstance(part, Math):
+            assert "input" not in part.latex and "$" not in part.latex

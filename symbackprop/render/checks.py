@@ -5,6 +5,7 @@ document prints read back by the answer parser and compared with what it was pri
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -134,7 +135,24 @@ def reread_section(net: Network, forms: Sequence[str], sections: Sequence[str] =
 
     return {"summary": Text(result.summary()), "ok": result.ok, "agreed": result.agreed, "checked": result.checked,
             "misread": [{"target": Math(symbol(m)), "form": Text(m.form), "verdict": Text(m.verdict),
-                         "why": Text("; ".join(m.feedback))} for m in result.misread]}
+                         "why": Text("; ".join(_plain(sentence) for sentence in m.feedback))}
+                        for m in result.misread]}
+
+
+#: LaTeX that a parser's message quotes from a printed formula, and its plain-text reading.
+_LATEX_IN_TEXT = ((re.compile(r"\\(?:left|right)(?=[()\[\]|.])"), ""),
+                  (re.compile(r"\\operatorname\{([^{}]*)\}"), r"\1"),
+                  (re.compile(r"\\([A-Za-z]+)"), r"\1"), (re.compile(r"[{}]"), ""))
+
+
+def _plain(sentence: str) -> str:
+    """A message about a printed formula, its quoted LaTeX read as plain text (diag(p) for
+    \\operatorname{diag}\\left(p\\right)): a document shows text there, not LaTeX source."""
+    if not re.search(r"\\[A-Za-z]", sentence):
+        return sentence
+    for pattern, replacement in _LATEX_IN_TEXT:
+        sentence = pattern.sub(replacement, sentence)
+    return sentence
 
 
 def checks_section(net: Network, seed: int = 0, forms: Sequence[str] = FORMS,

@@ -134,7 +134,7 @@ def target_label(target: Target) -> str:
     base = target.base if isinstance(target, EntryTarget) else target
     element = target.element() if isinstance(target, EntryTarget) else None
     names = target.names
-    symbol = names.latex(base.symbol) if element is None else to_latex(element, names)
+    symbol = names.latex(base.symbol) if element is None else to_latex(element, names, matrices=target.matrices)
     if base.kind == "delta":
         return symbol
     if base.kind in ("gradient", "adjoint"):

@@ -7,20 +7,70 @@ given is a sentence saying why."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
-from symbackprop.api import Network, Target
+from symbackprop.api import Derivation, EntryTarget, Network, PartialTarget, Target
 from symbackprop.course.draw import DrawError
 from symbackprop.forms import FormTooLarge
 from symbackprop.numeric import NotComputable
+from symbackprop.printing import to_latex
 from symbackprop.render import numbers
 from symbackprop.render.derivation import FORM_TITLES, target_forms, target_label
 from symbackprop.render.markup import Math, Prose, Text
 
 #: What a value on the data cannot be computed for: missing or misshapen numbers, a generic activation.
 NO_VALUE = (ValueError, KeyError, NotComputable, DrawError, NotImplementedError)
+
+
+#: A name with a sub- or superscript as a question's text writes it (W^3_{1,1}, h^2, delta_1, W_2), alone or as a
+#: derivative d<name>/d<name> (dp_j/do_k, dL/do_1); not a piece of a longer word, call or bracketed entry.
+_SCRIPTED = r"[A-Za-z]+(?:[_^](?:\{[0-9A-Za-z,()]{1,12}\}|[0-9A-Za-z]{1,6}))+"
+_MATH_WORD = re.compile(rf"(?<![\w\\{{}}^/'])(?:d{_SCRIPTED}/d{_SCRIPTED}|d[A-Za-z]+/d{_SCRIPTED}|{_SCRIPTED})"
+                        rf"(?![\w{{}}^'(\[])")
+
+
+def question_text(der: Derivation, text: str) -> Prose:
+    """A question's text with each word that names a value, a parameter, a delta or a derivative of the network
+    (W^3_{1,1}, h^2, dp_j/do_k, dL/do_1) set as math in the spec's notation, printed from what it names; every
+    other word stays text, escaped. A word that names nothing, or an entry whose sample index the word leaves
+    out (h^2_1 of a value per sample), stays as written."""
+    parts: list[str | Math] = []
+    end = 0
+    for match in _MATH_WORD.finditer(text):
+        math = _named(der, match.group(0))
+        if math is not None:
+            parts += [text[end:match.start()], math]
+            end = match.end()
+    parts.append(text[end:])
+    return Prose.of(*(part for part in parts if part != ""))
+
+
+def _named(der: Derivation, word: str) -> Math | None:
+    """The word as math, printed from the target or value it names; None if it names none."""
+    names = der.names
+    derivative = "/" in word
+    for text in (word,) if derivative else (word, f"d{names.loss_text()}/d{word}"):
+        try:
+            found = der.target(text)
+        except (KeyError, ValueError):  # UnknownTarget, TargetSyntaxError: not a name of this network
+            continue
+        if isinstance(found, PartialTarget):
+            return Math(found.lhs_latex("chain")) if derivative else None
+        if isinstance(found, EntryTarget):
+            element = found.element()
+            if found.base.kind != "gradient" and any(index.is_Symbol and str(index) not in word
+                                                     for index in element.indices):
+                return None  # an index the word does not write (the sample's n): leave it as written
+            by = to_latex(element, names, matrices=found.matrices)
+        elif found.kind == "delta" and not derivative and text == word:
+            return Math(names.latex(found.symbol))
+        else:
+            by = names.latex(found.value)
+        return Math(rf"\frac{{\partial {names.loss_latex()}}}{{\partial {by}}}") if derivative else Math(by)
+    return None
 
 
 def _value(net: Network, target: Target, named: dict[str, np.ndarray] | None, digits: int) -> dict[str, Any]:
@@ -82,7 +132,8 @@ def questions_section(net: Network, forms: list[str], digits: int) -> dict[str, 
             answers.append({"name": Text(target.name), "symbol": Math(target.lhs_latex("matrix")),
                             "label": Math(target_label(target)), "forms": _forms(target, shown, usual),
                             **_value(net, target, named, digits)})
-        answered.append({"id": Text(question.id), "text": Text(question.text) if question.text else None,
+        answered.append({"id": Text(question.id), "text": question_text(net.derive(), question.text)
+                         if question.text else None,
                          "targets": answers})
     titles = [FORM_TITLES[form] for form in forms]
     listed = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
