@@ -70,7 +70,7 @@ def test_derive_prints_the_questions_in_order(spec_file: Path, capsys: pytest.Ca
 def test_render_answers_the_questions_in_order() -> None:
     doc = sbp.load(SPEC).render("md", sections=["questions"])
     assert doc.index("### 1\\.1") < doc.index("### 1\\.2") < doc.index("### 2")
-    assert "The gradient of W\\_2." in doc
+    assert "The gradient of $W_{2}$." in doc  # a name in the question's text is set as math (docs/spec.md)
     assert "**On the spec's data**" in doc and r"\frac{\partial \mathcal{L}}{\partial W_{2}} = \begin{bmatrix}" in doc
     assert "questions" not in sbp.load("specs/mlp.yaml").render("md")  # no questions, no section
 
