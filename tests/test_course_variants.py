@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 import symbackprop as sbp
 from symbackprop.cli import main
@@ -220,3 +221,19 @@ def test_checking_a_worked_solution_against_a_students_variant(tmp_path: Path,
     capsys.readouterr()
     assert main(["check", spec, str(tmp_path / "ann.md"), "--executor", "dask"]) == 2
     assert "--executor dask is for --batch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("samples", ["columns", "rows"])
+def test_a_variant_writes_class_numbers_where_the_spec_does(samples: str, tmp_path: Path) -> None:
+    """Under `labels: index` the drawn one-hot targets go back into the variant's spec as class numbers."""
+    spec = {"name": "classes", "convention": {"samples": samples}, "input": {"name": "x", "size": 2},
+            "target": {"name": "y", "size": 3}, "layers": [{"name": "1", "units": 3, "activation": "softmax"}],
+            "loss": {"type": "multiclass_hinge", "labels": "index"},
+            "data": {"y": [[2, 3]] if samples == "columns" else [[2], [3]]}}
+    path = tmp_path / "classes.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    variant = Variants(path, seed=5).variant("a")
+    written = np.array(variant.doc["data"]["y"])
+    assert written.shape == ((1, 2) if samples == "columns" else (2, 1))
+    assert set(written.ravel()) <= {1, 2, 3}
+    assert np.array_equal(variant.network().spec.data["y"], variant.values["y"])  # read back one-hot, the same

@@ -138,13 +138,6 @@ def _plain(values: np.ndarray) -> list[list[int | float]]:
     return [[int(v) if integers else float(v) for v in row] for row in np.atleast_2d(values).tolist()]
 
 
-def _class_numbers(one_hot: np.ndarray, columns: bool) -> list[list[int | float]]:
-    """One-hot targets as `labels: index` writes them: each sample's class number from 1, in a row
-    (samples in columns) or a column (samples in rows)."""
-    numbers = np.argmax(one_hot, axis=0 if columns else 1) + 1
-    return _plain(numbers[None, :] if columns else numbers[:, None])
-
-
 class Variants:
     """The variants of one spec file."""
 
@@ -170,10 +163,8 @@ class Variants:
             raise VariantError(f"{self.path}: {error}") from None
         doc = dict(self.doc)
         doc["name"] = f"{self.net.spec.name} (variant {student})"
-        drawn = {name: _plain(value) for name, value in values.items() if self.net.graph.named(name).role != "fixed"}
-        spec = self.net.spec
-        if spec.loss.labels == "index" and spec.target.name in drawn:  # the spec gives class numbers, not one-hot
-            drawn[spec.target.name] = _class_numbers(values[spec.target.name], spec.convention.samples == "columns")
+        drawn = {name: _plain(self._as_written(name, value)) for name, value in values.items()
+                 if self.net.graph.named(name).role != "fixed"}
         given = self.doc.get("data") if isinstance(self.doc.get("data"), dict) else {}
         data = {name: value for name, value in given.items() if name not in drawn and name in self.net.spec.data}
         data.update(drawn)  # the fixed matrices the spec gives stay as it gives them
@@ -182,6 +173,15 @@ class Variants:
                   f"# the exercise with this student's own data and initial weights.\n")
         text = header + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
         return Variant(student, self.seed, doc, text, values)
+
+    def _as_written(self, name: str, value: np.ndarray) -> np.ndarray:
+        """A drawn leaf as the spec writes it: one-hot targets as class numbers from 1 under `labels: index`."""
+        spec = self.net.spec
+        if spec.loss.labels != "index" or spec.target_is_input or name != spec.target.name:
+            return value
+        columns = spec.convention.samples == "columns"
+        classes = np.argmax(value, axis=0 if columns else 1) + 1
+        return classes[None, :] if columns else classes[:, None]
 
     def key(self, variant: Variant, net: Network) -> dict[str, Any]:
         """Every number of every step and every target's formula (in the spec's notation) and value."""
