@@ -10,7 +10,7 @@ then prints a whole program as the body of one Python function.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sympy import Basic, Expr, Mul, Piecewise, Symbol, Tuple
 from sympy.core.relational import Relational
@@ -18,6 +18,11 @@ from sympy.logic.boolalg import BooleanTrue
 from sympy.printing.precedence import PRECEDENCE
 
 from symbackprop.program import Array, ArrayProgram, Assignment, ShapeOf
+
+if TYPE_CHECKING:  # the mixin below is only ever mixed into SymPy's code printers: its methods call theirs
+    from sympy.printing.codeprinter import CodePrinter as _MixedInto
+else:
+    _MixedInto = object
 
 #: Comments heading each section of a generated function.
 SECTIONS = {"forward": "# forward", "loss": "# loss", "delta": "# backward: deltas, from the loss back",
@@ -62,7 +67,7 @@ def progression(index: tuple[int, ...]) -> tuple[int, int, int] | None:
     return index[0], index[-1] + 1, step
 
 
-class ArrayCodePrinter:
+class ArrayCodePrinter(_MixedInto):
     """Mixin: prints the array programs' expressions. `module` is what the library is called in
     the generated code (numpy, jnp, torch); `shapes` tells which factors are arrays."""
 
@@ -114,7 +119,7 @@ class ArrayCodePrinter:
     # --- the array operations ------------------------------------------------------------
 
     def _print_Array(self, expr: Array) -> str:
-        return self._inline.get(expr, expr.name)
+        return self._inline[expr] if expr in self._inline else expr.name
 
     def _print_Symbol(self, expr: Symbol) -> str:
         return self._inline.get(expr, expr.name)

@@ -14,7 +14,7 @@ from symbackprop.graph import BATCH
 
 def expected_shapes(bp: Backprop, n_samples: int) -> dict[str, tuple[int, ...]]:
     """The shape each argument must have for `n_samples` samples."""
-    return {node.name: tuple(n_samples if d == BATCH else d for d in node.shape) for node in bp.graph.leaves}
+    return {node.symbol_name: tuple(n_samples if d == BATCH else d for d in node.shape) for node in bp.graph.leaves}
 
 
 def arguments(values: Mapping[str, Any], names: tuple[str, ...]) -> list[Any]:

@@ -16,7 +16,7 @@ seed becoming a product with a diagonal matrix.
 from __future__ import annotations
 
 from sympy import Add, Expr, Identity, KroneckerDelta, Mul, S, Sum, Symbol, factor_terms
-from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose
+from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symbackprop import rules
@@ -203,7 +203,7 @@ def tidy(expr: Expr) -> Expr:
         return MatAdd(*(tidy(t) for t in expr.args)).doit(deep=False)
     if isinstance(expr, MatMul):
         coeff, flat = expr.as_coeff_matrices()
-        factors = []
+        factors: list[MatrixExpr] = []
         for factor in (tidy(f) for f in flat):  # flattened: diag(p) (-(1 1^T diag(p))) has its coefficient out
             inner_coeff, inner = factor.as_coeff_matrices() if isinstance(factor, MatMul) else (1, [factor])
             coeff, factors = coeff * inner_coeff, [*factors, *inner]
@@ -229,7 +229,7 @@ def chain(bp: Backprop, top: Node, bottom: Node, top_element: Expr, bottom_eleme
     upper = top_element
     on_path = named if _single_path(bp, top, bottom, named) else []
     for node in reversed(on_path):
-        symbol = bp.symbols[node.name]
+        symbol = bp.symbols[node.symbol_name]
         steps.append(Partial(upper, symbol))
         upper = symbol
     steps.append(Partial(upper, bottom_element))
