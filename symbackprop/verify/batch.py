@@ -125,12 +125,12 @@ def read_table(path: str | Path, columns: dict[str, str] | None = None) -> Table
         if taken:
             raise BatchError(f"{path}: column(s) {', '.join(taken)} would be replaced by the column(s) mapped to "
                              f"them with --columns; rename or drop one")
-        columns = tuple(ours.get(name, name) for name in found)
-        rows = []
+        table_columns = tuple(ours.get(name, name) for name in found)
+        rows: list[dict[str, str]] = []
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue
-            row = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(columns)}
+            row = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(table_columns)}
             if numbered:
                 row["id"] = str(len(rows) + 1)
             if "points" in row and _points(row) is None:
@@ -141,7 +141,7 @@ def read_table(path: str | Path, columns: dict[str, str] | None = None) -> Table
         raise BatchError(f"{path}:{reader.line_num}: {error}") from None
     finally:
         csv.field_size_limit(limit)
-    return Table(("id", *columns) if numbered else columns, tuple(rows))
+    return Table(("id", *table_columns) if numbered else table_columns, tuple(rows))
 
 
 def _points(row: dict[str, str]) -> float | None:

@@ -54,7 +54,7 @@ def partial(vocab: Vocabulary, top: str, bottom: str, text: str) -> Chain:
     """da/db: the local derivative (one step) where a is computed from b directly, as a chain writes
     ds_2/dW_2; else the total one, every path from b to a (dL/ds_1, a delta)."""
     direct = top in vocab.consumers.get(bottom, ())
-    found = Counter({(bottom, top): 1}) if direct else paths(vocab, bottom, top)
+    found: Counter[Path] = Counter({(bottom, top): 1}) if direct else paths(vocab, bottom, top)
     if not found:
         raise ChainProblem(f"{text} is zero: {top} does not depend on {bottom}")
     return Chain(top, bottom, found, text)

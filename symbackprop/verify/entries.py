@@ -8,7 +8,8 @@ resolver builds are known here; anything else is an error, not a guess.
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 from sympy import (
@@ -48,8 +49,9 @@ from symbackprop.verify import sizes
 from symbackprop.verify.lexer import AnswerSyntaxError
 
 Axes = tuple[Symbol, ...]
-_UNARY = {exp: np.exp, log: np.log, tanh: np.tanh, Abs: np.abs, sin: np.sin, cos: np.cos, sinh: np.sinh,
-          cosh: np.cosh, sech: lambda v: 1 / np.cosh(v), sign: np.sign}
+_UNARY: dict[Any, Callable[..., Any]] = {
+    exp: np.exp, log: np.log, tanh: np.tanh, Abs: np.abs, sin: np.sin, cos: np.cos, sinh: np.sinh,
+    cosh: np.cosh, sech: lambda v: 1 / np.cosh(v), sign: np.sign}
 _RELATIONS = {">": np.greater, "<": np.less, ">=": np.greater_equal, "<=": np.less_equal, "==": np.equal,
               "!=": np.not_equal}
 
@@ -155,7 +157,7 @@ class EntryEvaluator:
     def element(self, expr: MatrixElement) -> tuple[np.ndarray, Axes]:
         array = np.asarray(self.point[expr.parent.name], dtype=np.float64)
         axes: list[Symbol] = []
-        picks: list[object] = []
+        picks: list[slice | int] = []
         for index in (expr.i, expr.j):
             if isinstance(index, Symbol):
                 picks.append(slice(None))

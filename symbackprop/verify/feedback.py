@@ -105,8 +105,8 @@ class Explainer:
             rest = [pick(self.values(index, k)) for k in range(1, len(answer))]
             if exact and all(close(a, r) for a, r in zip(answer[1:], rest, strict=True)):
                 found.append(Match(1, CREDIT[mutation.kind], (mutation.sentence,), (mutation.kind,)))
-            elif scale is not None and ratio_of(answer[1:], rest) is not None and \
-                    self.scale(ratio_of(answer[1:], rest)) == scale:
+            elif scale is not None and (rest_ratio := ratio_of(answer[1:], rest)) is not None and \
+                    self.scale(rest_ratio) == scale:
                 found.append(Match(2, CREDIT[mutation.kind] * CREDIT.get(scale.kind, _SIGN_FACTOR_CREDIT),
                                    (self.says(scale, written), mutation.sentence), (scale.kind, mutation.kind)))
         found.sort(key=lambda m: (m.mistakes, -m.credit))

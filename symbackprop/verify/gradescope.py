@@ -25,7 +25,7 @@ def results_json(rows: list[tuple[str, str, str, float]], results: tuple[dict[st
     """`rows` holds (id, target, answer, points) per graded row and `results` the verdict dicts, in order.
     A test is named by its target, or by `id: target` when the rows have several ids."""
     several = len({row[0] for row in rows}) > 1
-    tests = []
+    tests: list[dict[str, Any]] = []
     for number, ((ident, target, _answer, points), result) in enumerate(zip(rows, results, strict=True), start=1):
         tests.append({
             "name": f"{ident}: {target}" if several else target,

@@ -124,12 +124,14 @@ def tokenize(text: str, labels: Collection[str] = ()) -> list[Token]:
         elif char.isascii() and char.isdigit() or (char == "." and text[pos + 1:pos + 2].isascii()
                                                    and text[pos + 1:pos + 2].isdigit()):
             match = _NUMBER.match(text, pos)
+            assert match is not None  # a digit, or a point before one, starts a number
             if len(match.group().replace(".", "")) > MAX_DIGITS:
                 raise AnswerSyntaxError(f"number longer than {MAX_DIGITS} digits at position {start + 1}", start)
             tokens.append(Token("num", match.group(), start, match.end(), space))
             pos = match.end()
         elif char.isascii() and char.isalpha():
             match = _WORD.match(text, pos)
+            assert match is not None  # a letter starts a word
             tokens.append(Token("name", match.group(), start, match.end(), space))
             pos = match.end()
         elif char in _UNICODE_OPS:

@@ -131,7 +131,9 @@ class Mutator:
         #: symbol name -> (kind letter, layer, cycle) for "off by one" sentences; the input is layer "0"
         self.places: dict[str, tuple[str, str, int]] = {graph.spec.input.name: ("z", "0", 0)}
         for node in graph.nodes:
-            if node.name and node.layer is not None and node.role in ("preactivation", "activation"):
+            if node.name is None or node.layer is None:
+                continue  # an op its consumer inlines, or a value of no layer (the input, target, loss)
+            if node.role in ("preactivation", "activation"):
                 kind = "s" if node.role == "preactivation" else "z"
                 self.places[node.name] = (kind, node.layer, node.cycle or 0)
                 if node.role == "preactivation" and f"delta_{node.delta_key}" in vocab.symbols:
@@ -140,10 +142,11 @@ class Mutator:
                 self.places[node.name] = (node.role[0], node.layer, 0)
         self.order = order
         loss = graph.nodes[graph.loss]
-        self.output, self.target_name = (graph.nodes[i].name for i in loss.inputs)
-        self.weights = [node.name for node in graph.nodes if node.role in ("weight", "fixed")]
+        self.output, self.target_name = (graph.nodes[i].symbol_name for i in loss.inputs)
+        self.weights = [node.symbol_name for node in graph.nodes if node.role in ("weight", "fixed")]
         #: each pre-activation's activation (s_1 -> z_1)
-        self.outputs = {graph.nodes[node.inputs[0]].name: node.name for node in graph.by_role("activation")}
+        self.outputs = {graph.nodes[node.inputs[0]].symbol_name: node.symbol_name
+                        for node in graph.by_role("activation")}
 
     def definitions(self, target: Target, depth: int | None = None) -> list[tuple[str, str, Expr]]:
         """(key, name, matrix form) of the target and of every delta it is written through (within `depth`
@@ -227,8 +230,9 @@ class Mutator:
                 if product.shape == expr.shape and _well_shaped(product):
                     yield product
 
-    def node_mutations(self, node: Basic, forbidden: str) -> Iterator[tuple[str, Callable[[], Basic], str]]:
-        """(kind, a function building the mutated node, the sentence's lead) for each mutation of `node`."""
+    def node_mutations(self, node: Basic, forbidden: str) -> Iterator[tuple[str, Callable[..., Basic], str]]:
+        """(kind, a function building the mutated node, the sentence's lead) for each mutation of `node`
+        (called with no argument; `...` because each lambda binds its loop variable as a default)."""
         if isinstance(node, HadamardProduct):
             yield from self.derivative_mutations(node)
         if isinstance(node, MatAdd) and len(node.args) > 1:
@@ -274,7 +278,7 @@ class Mutator:
             return factors[0]
         return MatMul(coeff, *factors) if coeff != 1 else MatMul(*factors)
 
-    def derivative_mutations(self, node: HadamardProduct) -> Iterator[tuple[str, Callable[[], Basic], str]]:
+    def derivative_mutations(self, node: HadamardProduct) -> Iterator[tuple[str, Callable[..., Basic], str]]:
         for i, factor in enumerate(node.args):
             if not (isinstance(factor, Elementwise) and factor.order == 1 and factor.label in self.labels):
                 continue

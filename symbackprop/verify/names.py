@@ -62,15 +62,16 @@ class Vocabulary:
         self.layers: dict[str, LayerInfo] = {}
         self.layer_of: dict[str, str] = {}  # s_k and z_k -> layer k
         for node in graph.by_role("activation"):
+            assert node.layer is not None  # an activation is its layer's
             info = LayerInfo(node.layer, node.attrs["activation"], node.attrs["label"], node.attrs["axis"])
             self.layers.setdefault(node.layer, info)
-            self.layer_of[graph.nodes[node.inputs[0]].name] = self.layer_of[node.name] = node.layer
+            self.layer_of[graph.nodes[node.inputs[0]].symbol_name] = self.layer_of[node.symbol_name] = node.layer
         #: delta_<key> -> the pre-activation it is the derivative by (delta_1 -> s_1)
-        self.delta_of = {f"delta_{node.delta_key}": node.name for node in graph.by_role("preactivation")
+        self.delta_of = {f"delta_{node.delta_key}": node.symbol_name for node in graph.by_role("preactivation")
                          if node.delta_key in bp.deltas}
-        self.parameters = tuple(node.name for node in graph.parameters)
+        self.parameters = tuple(node.symbol_name for node in graph.parameters)
         loss = graph.nodes[graph.loss]
-        output, target = (bp.symbols.get(graph.nodes[i].name) for i in loss.inputs)
+        output, target = (bp.symbols[graph.nodes[i].symbol_name] for i in loss.inputs)
         #: the output's name and dL/d(output), the loss's own derivative (y_out - y for half squared error)
         self.output = output.name
         self.loss_gradient = self.sized(rules.vjp("loss", 0)(op_attrs(loss), Integer(1), None, output, target))
@@ -92,7 +93,7 @@ class Vocabulary:
         self.adjoint: Callable[[str], Expr | None] = lambda name: None
         chain = ChainBuilder(bp)
         #: named value -> the named values computed from it directly (the loss is "L")
-        self.consumers = {node.name: tuple(c.name for c in chain.consumers[node.id])
+        self.consumers = {node.name: tuple(c.symbol_name for c in chain.consumers[node.id])
                           for node in graph.nodes if node.name}
 
     def sized(self, symbol: MatrixSymbol) -> MatrixSymbol:
@@ -104,6 +105,13 @@ class Vocabulary:
         if name in self.symbols:
             return name
         return self.aliases.get(name)
+
+    def symbol(self, name: str) -> MatrixSymbol:
+        """The symbol a known name stands for (one whose canonical() is not None)."""
+        canonical = self.canonical(name)
+        if canonical is None:
+            raise KeyError(name)
+        return self.symbols[canonical]
 
     def function_names(self) -> list[str]:
         names = set(self.names.function_letters()) | set(MATH_FUNCTIONS) | set(BINARY_FUNCTIONS)

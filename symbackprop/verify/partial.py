@@ -151,7 +151,7 @@ def _per_sample(verifier: Verifier, value: Jacobian) -> Callable[[dict[str, Arra
 def chain_problem(target: PartialTarget, value: Chain, verifier: Verifier) -> str | None:
     """None for the chain of local partials along every path between the target's values (dh^2/dz^2 ·
     dz^2/dh^1), else what is wrong with it."""
-    top, bottom = target.top.name, target.bottom.name
+    top, bottom = target.top.symbol_name, target.bottom.symbol_name
     if (value.top, value.bottom) != (top, bottom):
         return f"the chain leads from {value.bottom} to {value.top}, but {target.lhs_text('chain')} is of {top} by " \
             f"{bottom}"

@@ -250,7 +250,7 @@ class Points:
                 break
         return found
 
-    def branches(self, point: dict[str, np.ndarray]) -> np.ndarray:
+    def branches(self, point: dict[str, Any]) -> np.ndarray:
         """One row per sample: for each unit with a kink, whether its value is past the kink (> 0)."""
         kinks = point.get(KINKS, [])
         if not kinks:

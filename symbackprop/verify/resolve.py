@@ -196,6 +196,7 @@ class Resolver:
         if isinstance(node, Scripted) and not isinstance(node.base, Name):
             return self.scripted_value(node)
         name = node if isinstance(node, Name) else node.base
+        assert isinstance(name, Name)  # another base returned above
         sub = node.sub if isinstance(node, Scripted) else None
         sup = node.sup if isinstance(node, Scripted) else None
         primes = node.primes if isinstance(node, Scripted) else 0
@@ -210,7 +211,7 @@ class Resolver:
         symbol = self.vocab.symbols[symbol_name]
         value: Value = Mat(symbol, self.text(node))
         if listed is not None or indices is not None:
-            parts = list(listed) if listed is not None else list(indices)
+            parts = list(listed) if listed is not None else list(indices or ())
             value = self.element(symbol, parts, node)
         if sup is not None and not used_sup:
             value = self.superscript(value, sup, node)
@@ -271,9 +272,9 @@ class Resolver:
         if base == "e" and sup is not None and sup.expr is not None and not sub and not primes:
             return self.apply_math("exp", 0, [self.value(sup.expr)], node)
         if not sub and not sup and not primes and len(base) > 1 and all(self.known(c) for c in base):
-            value = Mat(self.vocab.symbols[self.vocab.canonical(base[0])], base[0])
+            value = Mat(self.vocab.symbol(base[0]), base[0])
             for letter in base[1:]:
-                value = self.multiply(value, Mat(self.vocab.symbols[self.vocab.canonical(letter)], letter), node)
+                value = self.multiply(value, Mat(self.vocab.symbol(letter), letter), node)
             return value
         written = self.text(node)
         hint = self.suggestion(base, sub, sup)
@@ -309,6 +310,7 @@ class Resolver:
             kind, layer = found
             if kind == "bare":
                 return Func(text, "f", primes, bare=True)
+            assert layer is not None  # ("layer", its name)
             info = self.vocab.layers[layer]
             return Func(text, info.label, primes, layer=info)
         if sub is None and base in ACTIVATION_NAMES:
@@ -504,7 +506,7 @@ class Resolver:
     def gradient_symbol(self, parameter: str) -> MatrixSymbol:
         return MatrixSymbol(f"dL/d{parameter}", *self.vocab.symbols[parameter].shape)
 
-    def add(self, left: Value, right: Value, op: str, node: Node) -> Value:
+    def add(self, left: Value, right: Value, op: str, node: BinOp) -> Value:
         if self.chainish(left) or self.chainish(right):
             if op == "-":
                 raise ChainProblem(f"{self.text(node)}: paths of a chain add up; they are never subtracted")
@@ -556,11 +558,14 @@ class Resolver:
             return Scalar(left.expr * right.expr, text)
         if isinstance(left, Scalar) or isinstance(right, Scalar):
             scalar, mat = (left, right) if isinstance(left, Scalar) else (right, left)
+            assert isinstance(scalar, Scalar)  # one of the two is
             if not isinstance(mat, Mat):
                 raise self.error(f"{text} cannot be multiplied", node)
             if self.free_indices(scalar.expr) or scalar.expr.has(MatrixElement):
                 if mat.expr.shape == (1, 1):
-                    return Scalar(scalar.expr * self.entry(mat).expr, text)
+                    one = self.entry(mat)
+                    assert isinstance(one, Scalar)  # a 1x1 matrix's entry
+                    return Scalar(scalar.expr * one.expr, text)
                 raise self.error(f"{text} mixes index notation with whole matrices ({mat.text} needs indices)", node)
             return Mat(MatMul(scalar.expr, mat.expr), text)
         if not (isinstance(left, Mat) and isinstance(right, Mat)):
@@ -582,6 +587,7 @@ class Resolver:
     def diagonal_product(self, left: Value, right: Value, node: Node) -> Value:
         """diag(v) w = v ⊙ w (w diag(v) with samples in rows): the diagonal matrix of each sample's entries."""
         diagonal, other = (left, right) if isinstance(left, Diagonal) else (right, left)
+        assert isinstance(diagonal, Diagonal)  # the caller's condition: one of the two is
         if isinstance(other, Diagonal) or not isinstance(other := self.as_value(other, node), Mat):
             raise self.error(f"{self.text(node)}: diag(v) multiplies a matrix of v's size", node)
         if isinstance(left, Diagonal) and diagonal.then is not None:  # diag(v) A B: A B first
@@ -616,7 +622,7 @@ class Resolver:
             fixes.append(Mat(HadamardProduct(left.expr, right.expr), text))
         return tuple(fixes)
 
-    def hadamard(self, left: Value, right: Value, node: Node) -> Value:
+    def hadamard(self, left: Value, right: Value, node: BinOp) -> Value:
         left, right = self.as_value(left, node), self.as_value(right, node)
         text = self.text(node)
         if isinstance(left, Scalar) or isinstance(right, Scalar):
@@ -798,6 +804,7 @@ class Resolver:
         arg = self.as_value(args[0], node)
         layer = func.layer or (self.bare_layer(arg, node) if func.bare else None)
         activation = layer.activation if layer else func.activation
+        assert activation is not None  # a Func is a layer's activation, a named one, or math (returned above)
         owner = self.layer_of(arg)
         if func.activation is not None and owner is not None and owner.activation.kind != activation.kind:
             what = f"the derivative of {activation.kind}" if func.order else activation.kind
@@ -886,7 +893,7 @@ class Resolver:
         entries = [self.entry(arg) for arg in args]
         if not all(isinstance(e, Scalar) for e in entries):
             raise self.error(f"{text} mixes index notation with whole matrices", node)
-        values = [e.expr for e in entries]
+        values = [e.expr for e in entries if isinstance(e, Scalar)]  # all of them (checked above)
         if label and len(values) == 1 and values[0].has(MatrixElement):
             return Scalar(EntryFunction(Str(label), Integer(order), function, values[0]), text)
         return Scalar(function(*values), text)

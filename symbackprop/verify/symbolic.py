@@ -412,7 +412,8 @@ class MatrixAlgebra:
         """(scalar coefficient, factors of the product) of each term of a value used as a factor."""
         out = []
         for term in Add.make_args(finish(value)):
-            scalar, matrix = [], []
+            scalar: list[Expr] = []
+            matrix: list[Expr] = []
             for factor in Mul.make_args(term):
                 (matrix if factor.free_symbols & self._factors.keys() else scalar).append(factor)
             part = Mul(*matrix)

@@ -101,7 +101,7 @@ def shape_text(shape: tuple) -> str:
     return "x".join(str(dim) for dim in shape)
 
 
-def flat(kind: type, left: MatrixExpr, right: MatrixExpr) -> MatrixExpr:
+def flat(kind: type[MatrixExpr], left: MatrixExpr, right: MatrixExpr) -> MatrixExpr:
     """a + b + c as one sum (one Hadamard product), not nested pairs: long answers stay shallow."""
     return kind(*(left.args if isinstance(left, kind) else (left,)), *(right.args if isinstance(right, kind)
                                                                          else (right,)))
@@ -109,7 +109,8 @@ def flat(kind: type, left: MatrixExpr, right: MatrixExpr) -> MatrixExpr:
 
 def matmul(left: MatrixExpr, right: MatrixExpr) -> MatrixExpr:
     """A product of products as one product, its scalar factors in front."""
-    coeff, factors = Integer(1), []
+    coeff = Integer(1)
+    factors: list[MatrixExpr] = []
     for part in (left, right):
         c, mats = part.as_coeff_matrices() if isinstance(part, MatMul) else (Integer(1), [part])
         coeff, factors = coeff * c, factors + list(mats)

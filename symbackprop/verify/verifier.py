@@ -20,7 +20,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from sympy import Expr, Integer, Symbol
@@ -348,7 +348,8 @@ class Verifier:
             target = None
         asked = self.derivation.target(target) if target is not None else None
         if isinstance(asked, PartialTarget) or (choices and all(isinstance(c, PartialTarget) for c in choices)):
-            return self._timed(start, lambda shown: self._verify_partial(asked, answer, shown, choices))
+            partial = asked if isinstance(asked, PartialTarget) else None  # else no target: the choices
+            return self._timed(start, lambda shown: self._verify_partial(partial, answer, shown, choices))
         case = self.case(target) if target is not None else None
         entry = asked.entry if isinstance(asked, EntryTarget) else None  # one entry of the case's target
         shown = r"\text{" + escape_latex(answer if isinstance(answer, str) else "") + "}"
@@ -411,7 +412,7 @@ class Verifier:
                     sides = sides[1:]
             if asked is None:
                 raise AnswerSyntaxError(f"no target: give one, or write the left side ("
-                                        f"{(choices or [None])[0].name if choices else 'dz_2/ds_2'} = ...)", 0)
+                                        f"{choices[0].name if choices else 'dz_2/ds_2'} = ...)", 0)
             read: list[str] = []
             points, chained = 0, False
             for node in sides:
@@ -460,7 +461,8 @@ class Verifier:
         case, asked = grading.case, grading.asked
         name = asked.lhs_text() if asked is not None else grading.question.id if grading.question is not None else \
             (grading.written or "")
-        expected = "" if case is None else case.latex if grading.entry is None else to_latex(asked.matrix, self.names)
+        expected = "" if case is None else case.latex if grading.entry is None or asked is None else \
+            to_latex(asked.matrix, self.names)  # asked is set with the case
         return VerifyResult(name, "different", expected, shown, name=asked.name if asked is not None else None)
 
     def _verify(self, grading: _Grading, answer: str, shown: str) -> VerifyResult:
@@ -492,23 +494,25 @@ class Verifier:
             if grading.case is None:
                 if lhs is None:
                     asks = f"question {grading.question.id} asks {', '.join(grading.question.ask)}: " \
-                        if grading.choices else ""
+                        if grading.choices and grading.question is not None else ""
                     raise AnswerSyntaxError(f"no target: {asks}give one, or write the left side (dL/dW_1 = ...)", 0)
                 grading.case = self.case(lhs[0])
                 grading.asked, grading.entry = grading.case.target, lhs[1]
                 if grading.choices is not None:
                     chosen = self.chosen(grading.choices, grading.case, lhs[1])
                     if chosen is None:
-                        side = self.derivation.target(lhs[0]).lhs_text()
-                        return result("different", [f"the left side is {side}, but question {grading.question.id} "
+                        assert grading.question is not None  # choices come from a question
+                        left = self.derivation.target(lhs[0]).lhs_text()
+                        return result("different", [f"the left side is {left}, but question {grading.question.id} "
                                                     f"asks {', '.join(t.lhs_text() for t in grading.choices)}"],
                                       _wrong([]))
                     grading.asked = chosen
                     grading.entry = chosen.entry if isinstance(chosen, EntryTarget) else lhs[1]
             case, entry = grading.case, grading.entry
+            assert grading.asked is not None  # set with the case
             if lhs is not None and (lhs[0] != case.target.name or not _same_entry(lhs[1], entry, case.symbol.shape)):
-                side = self.derivation.target(lhs[0]).lhs_text()
-                written = side if lhs[1] is None else f"{side} entry ({', '.join(_shown(i) for i in lhs[1])})"
+                left = self.derivation.target(lhs[0]).lhs_text()
+                written = left if lhs[1] is None else f"{left} entry ({', '.join(_shown(i) for i in lhs[1])})"
                 return result("different", [f"the left side is {written}, but the target is "
                                             f"{grading.asked.lhs_text()}"],
                               _wrong([]))
@@ -571,7 +575,7 @@ class Verifier:
             if first.entry is None:
                 return name, None
             symbol = self.case(name).symbol
-            element = resolver.element(symbol, list(first.entry), _Span(first.text))
+            element = resolver.element(symbol, list(first.entry), _Span(0, 0, first.text))
             return name, (element.expr.i, element.expr.j)
         if isinstance(first, Mat) and isinstance(first.expr, MatrixSymbol) and first.expr.name in self.vocab.delta_of:
             return first.expr.name, None
@@ -607,7 +611,7 @@ class Verifier:
         (dL/dy_out names a formula, the loss's derivative, and is judged as one.)"""
         if isinstance(value, PartialRef) and value.top == chains.LOSS and value.entry is None:
             try:
-                value = resolver.as_value(value, _Span(value.text))
+                value = resolver.as_value(value, _Span(0, 0, value.text))
             except AnswerSyntaxError:
                 return False
         return isinstance(value, Mat) and isinstance(value.expr, MatrixSymbol) and value.expr.name == case.key
@@ -627,7 +631,7 @@ class Verifier:
             sentences = chains.compare(self.vocab, value, bottom, case.shown)
             return _wrong(sentences) if sentences else Judgement(True, score=1.0)
         if isinstance(value, PartialRef):
-            return self.judge(case, resolver.as_value(value, _Span(value.text)), resolver, entry)
+            return self.judge(case, resolver.as_value(value, _Span(0, 0, value.text)), resolver, entry)
         if entry is not None and isinstance(value, (Mat, Explicit)):
             return self.judge_entry(case, value, entry)
         if isinstance(value, Mat):
@@ -753,6 +757,7 @@ class Verifier:
     def units_sentence(self, mutation: Mutation, units: list[int]) -> str:
         """relu' missing for some units of a layer, in the spec's notation."""
         s = self.vocab.symbols[self.vocab.delta_of[f"delta_{mutation.key}"]]
+        assert mutation.layer is not None  # an f' missing by unit names its layer
         layer = self.vocab.layers[mutation.layer]
         derivative = Elementwise(layer.label, 1, activation_lambda(layer.activation, 1), s)
         which = f"unit{'s' if len(units) > 1 else ''} {', '.join(map(str, units))}"
@@ -769,7 +774,7 @@ class Verifier:
         """The leaves worth a dependence sentence: the input, the target and those either formula names."""
         spec = self.vocab.bp.graph.spec
         named = written | {s.name for s in case.truth.atoms(MatrixSymbol)} | {spec.input.name, spec.target.name}
-        return [node.name for node in self.vocab.bp.graph.leaves if node.role != "fixed" and node.name in named]
+        return [node.symbol_name for node in self.vocab.bp.graph.leaves if node.role != "fixed" and node.name in named]
 
     @cached_property
     def largest_part(self) -> int:
@@ -888,6 +893,8 @@ class Verifier:
     def judge_on_data(self, case: Case, value: Value, entry: Entry | None, after: bool) -> Judgement | None:
         """A side with numbers put in for some values, checked on the spec's data; None if it cannot be."""
         data = self.points.data
+        if data is None:  # the caller asks only when the spec has data
+            return None
         picks = tuple(int(i) if not isinstance(i, Symbol) else slice(None) for i in entry) if entry else None
         try:
             if isinstance(value, Mat) and value.expr.shape == case.symbol.shape:
@@ -948,7 +955,8 @@ class Verifier:
         counts = {index: size for index, (size, _) in resolver.ranges.items()}
 
         def at(point: dict[str, Array]) -> Array:  # an index the formula does not use: constant along it
-            return np.broadcast_to(EntryEvaluator(point, self.vocab.n_samples, counts)(expr, order), shape).copy()
+            return cast(Array, np.broadcast_to(EntryEvaluator(point, self.vocab.n_samples, counts)(expr, order),
+                                               shape).copy())
 
         def prove(budget: Deadline) -> Proof | Difference | None:
             truth = self.decider.entries.grid(case.truth)
@@ -1002,7 +1010,7 @@ class Verifier:
         return entry[0], entry[1]
 
     @staticmethod
-    def other_entry(case: Case, answer: list[Array], picks: tuple) -> str | None:
+    def other_entry(case: Case, answer: list[Array], picks: tuple[Any, ...]) -> str | None:
         """When one entry was asked for: the entry of the target the answer is, if another."""
         hits = [index for index in np.ndindex(case.expected[0].shape)
                 if all(close(a, np.asarray(e[index])) for a, e in zip(answer, case.expected, strict=True))]
@@ -1036,10 +1044,10 @@ def _threadpools() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def one_blas_thread() -> AbstractContextManager:
+def one_blas_thread() -> AbstractContextManager[Any]:
     """NumPy's BLAS on one thread while answers are graded: their matrices are small, and a second thread
     mostly waits (on a busy machine, spinning: ten to twenty times the CPU time of one thread)."""
-    return _threadpools().limit(limits=1)
+    return cast(AbstractContextManager[Any], _threadpools().limit(limits=1))  # threadpoolctl has no types
 
 
 @dataclass
@@ -1055,7 +1063,7 @@ class _Grading:
     choices: list[Target] | None = None  # a question asking several targets: the left side says which
 
 
-def _same_entry(written: Entry | None, asked: Entry | None, shape: tuple) -> bool:
+def _same_entry(written: Entry | None, asked: Entry | None, shape: tuple[Any, ...]) -> bool:
     """A left side's entry against the one the target asks for (None: the whole target, whose left side may
     name any entry): the same numbers, index letters where it has letters (any letters). A dimension of
     size 1 takes any index."""
@@ -1141,11 +1149,8 @@ def _nodes(node: object, skip: tuple[type, ...] = ()) -> list[Node]:
     return found
 
 
-class _Span:
-    """Stands for a syntax node in messages that have no position of their own."""
+@dataclass(frozen=True)
+class _Span(Node):
+    """Stands for a syntax node in messages that have no position of their own (at 0, empty)."""
 
-    start = 0
-    end = 0
-
-    def __init__(self, text: str) -> None:
-        self.text = text
+    text: str = ""
