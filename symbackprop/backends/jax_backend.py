@@ -97,7 +97,7 @@ class JaxGradientFunction:
         self._pack: Any = None  # the flat tuple the jitted function returns -> the result's dicts
         self._jitted = self._jit(self.function)
         self._general: Any = None if indices else self._jitted
-        self._selections = runtime.Selections(self.arguments, {n: selections[n] for n in indices}, _equal,
+        self._selections = runtime.Selections(self.arguments, {n: (selections or {})[n] for n in indices}, _equal,
                                               lambda given: isinstance(given, jax.Array)) if indices else None
 
     def _compile(self, program: ArrayProgram) -> tuple[str, Any]:
@@ -156,7 +156,7 @@ def _equal(given: Any, expected: np.ndarray) -> bool:
 
 def leaves(out: dict[str, Any]) -> list[Any]:
     """The result's arrays in its order: the loss, then each part's values."""
-    found = []
+    found: list[Any] = []
     for value in out.values():
         found += value.values() if isinstance(value, dict) else [value]
     return found

@@ -185,7 +185,7 @@ class TorchGradientFunction:
         self._threads = threads
         self._signatures: set[tuple] = set()
         self._general: tuple[Any, Any] | None = None if indices else (self.function, self.Function)
-        self._selections = runtime.Selections(self.arguments, {n: selections[n] for n in indices}, _equal,
+        self._selections = runtime.Selections(self.arguments, {n: (selections or {})[n] for n in indices}, _equal,
                                               version=lambda given: given._version) if indices else None
 
     def _compile(self, program: ArrayProgram) -> tuple[str, Any, Any]:

@@ -136,10 +136,10 @@ class EntryEvaluator:
             return np.heaviside(value, at_zero), axes
         if isinstance(expr, (And, Or)):  # a sum folds the conditions of the Piecewise terms in it together
             values, axes = self.combine([self.value(arg, bound) for arg in expr.args])
-            fold = np.logical_and if isinstance(expr, And) else np.logical_or
+            logical = np.logical_and if isinstance(expr, And) else np.logical_or
             result = values[0] != 0
             for other in values[1:]:
-                result = fold(result, other != 0)
+                result = logical(result, other != 0)
             return result.astype(np.float64), axes
         if isinstance(expr, Not):
             value, axes = self.value(expr.args[0], bound)

@@ -96,7 +96,7 @@ def _partial_hints(verifier: Verifier, result: VerifyResult, target: PartialTarg
 def _layout(target: PartialTarget) -> str:
     """What the partial is, without its formula: one Jacobian per sample, or one number per free index."""
     name, names = target.lhs_text("chain"), target.names
-    top, bottom = names.text(target.top.name), names.text(target.bottom.name)
+    top, bottom = names.text(target.top.symbol_name), names.text(target.bottom.symbol_name)
     if target.per_sample:
         return f"{name} is a matrix for each sample: one row per unit of {top}, one column per unit of {bottom}"
     free = ", ".join(str(index) for index in target.free_indices())
@@ -113,11 +113,11 @@ def partial_step(verifier: Verifier, target: PartialTarget) -> str:
     for partial in _partials(target.chain):
         numerator = partial.numerator.parent if isinstance(partial.numerator, MatrixElement) else partial.numerator
         name = getattr(numerator, "name", None)
-        if name in forward and f"{names.text(name)} = " not in " ".join(where):
+        if name is not None and name in forward and f"{names.text(name)} = " not in " ".join(where):
             where.append(f"{names.text(name)} = {to_text(forward[name], names)}")
-    bottom = names.text(target.bottom.name)
+    bottom = names.text(target.bottom.symbol_name)
     if target.bare_chain:
-        equation = where[0] if where else names.text(target.top.name)
+        equation = where[0] if where else names.text(target.top.symbol_name)
         return f"{target.lhs_text('chain')} is one step: differentiate {equation} by {bottom}, entry by entry"
     return f"by the chain rule, {target.text('chain')}" + (f", where {'; '.join(where)}" if where else "")
 

@@ -81,6 +81,7 @@ def _expected(verifier: Verifier, target: PartialTarget, point: dict[str, Array]
 
 def _on_data(verifier: Verifier, target: PartialTarget, numbers: Array, right: str) -> tuple[bool, list[str], int]:
     data = verifier.points.data
+    assert data is not None  # asked only when the spec has data
     expected = verifier.net.value_at(target, dict(data))
     if numbers.size == 1:  # one number for every entry (0 for a row of zeros)
         numbers = np.full(expected.shape, float(numbers.flat[0]))
