@@ -31,9 +31,6 @@ ANSWERS = [
     ("r12", "delta_3", "h_3 - y"),
 ]
 
-pytestmark = pytest.mark.slow  # two worker processes start and import SymPy: seconds of CPU
-
-
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
     """A LocalCluster of two single-threaded worker processes that may start grading processes."""
@@ -57,6 +54,7 @@ def graded(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[list[dict[st
     return list(csv.DictReader(io.StringIO(out))), err
 
 
+@pytest.mark.slow  # Dask worker processes start and import SymPy: seconds of CPU
 def test_the_same_verdicts_as_the_local_pool(scheduler: str, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path / "answers.csv", ANSWERS * 3)
@@ -92,6 +90,7 @@ class CrashOrHang(WorkerPlugin):
         batch.GRACE = 1.0
 
 
+@pytest.mark.slow  # Dask worker processes start and import SymPy: seconds of CPU
 def test_a_crashing_or_hanging_row_fails_alone(scheduler: str, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     import cloudpickle
@@ -109,6 +108,7 @@ def test_a_crashing_or_hanging_row_fails_alone(scheduler: str, tmp_path: Path,
     assert "no verdict within 2 s" in result[3]["feedback"]
 
 
+@pytest.mark.slow  # Dask worker processes start and import SymPy: seconds of CPU
 def test_daemonic_workers_are_told_how_to_start(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with dask.config.set({"distributed.worker.daemon": True}), \
             LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as local:
@@ -135,6 +135,7 @@ def test_chunks_cover_every_row_once_in_order() -> None:
             assert all(len(piece) <= cluster.MAX_CHUNK for piece in pieces)
 
 
+@pytest.mark.slow  # Dask worker processes start and import SymPy: seconds of CPU
 def test_check_batch_on_the_cluster_matches_the_local_batch(scheduler: str, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     """`check --batch --executor dask`: the same report, in file order; the files travel as text."""
@@ -161,6 +162,7 @@ def test_check_batch_on_the_cluster_matches_the_local_batch(scheduler: str, tmp_
         ["a.md", "checked"], ["b.md", "checked"], ["c.md", "unreadable"], ["d.tex", "unreadable"]]
 
 
+@pytest.mark.slow  # Dask worker processes start and import SymPy: seconds of CPU
 def test_a_class_with_variants_on_the_cluster(scheduler: str, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     """`check --batch --variants DIR` and `verify --batch` with a variant column on the cluster: the

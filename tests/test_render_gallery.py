@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,6 +41,7 @@ def test_gallery_check_ignores_only_machine_dependent_figures() -> None:
     assert gallery.comparable(text.replace("1.0$$", "1.1$$")) != gallery.comparable(text)
 
 
+@pytest.mark.slow  # pip builds and installs a wheel: about 5 s of CPU
 def test_installed_wheel_renders(tmp_path: Path) -> None:
     wheels, target, elsewhere = tmp_path / "wheels", tmp_path / "site", tmp_path / "elsewhere"
     elsewhere.mkdir()
