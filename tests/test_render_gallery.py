@@ -21,6 +21,7 @@ def _gallery_tool():  # noqa: ANN202 - a module loaded from tools/
     return module
 
 
+@pytest.mark.slow  # every spec's document rendered again: about 10 s of CPU
 def test_gallery_is_current() -> None:
     gallery = _gallery_tool()
     assert gallery.stale() == [], "docs/gallery/ is not current: run python tools/gallery.py"
