@@ -1,6 +1,7 @@
 """-o FILE and signals: a device or FIFO is written through, a symlink's target is replaced, an
 unwritable destination is one exit-2 message, and a signal ends a batch cleanly (workers gone,
-nothing written, one line on stderr)."""
+nothing written, one line on stderr). Where no resource bound is asserted and no signal sent, the
+command line runs in this process (tests/clirun.py): the same writer, without a second of start-up."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clirun import invoke
 from tests.hostile import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +26,7 @@ RELU = str(ROOT / "specs" / "relu_4321.yaml")
 
 def test_dev_null_stays_a_device(tmp_path: Path) -> None:
     before = os.stat("/dev/null")
-    done = run("derive", SPEC, "-o", "/dev/null", cwd=tmp_path)
+    done = invoke("derive", SPEC, "-o", "/dev/null", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     after = os.stat("/dev/null")
     assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
@@ -36,7 +38,7 @@ def test_a_fifo_is_written_through(tmp_path: Path) -> None:
     received: list[bytes] = []
     reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
     reader.start()
-    done = run("derive", SPEC, "-o", str(fifo), cwd=tmp_path)
+    done = invoke("derive", SPEC, "-o", str(fifo), cwd=tmp_path)
     reader.join(timeout=600)
     assert done.returncode == 0, done.stderr
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
@@ -51,8 +53,8 @@ def test_a_symlink_keeps_pointing_at_its_replaced_target(tmp_path: Path) -> None
     target.chmod(0o640)
     (tmp_path / "link.txt").symlink_to(target)
     (tmp_path / "dangling.txt").symlink_to(tmp_path / "real" / "new.txt")
-    assert run("derive", SPEC, "-o", "link.txt", cwd=tmp_path).returncode == 0
-    assert run("derive", SPEC, "-o", "dangling.txt", cwd=tmp_path).returncode == 0
+    assert invoke("derive", SPEC, "-o", "link.txt", cwd=tmp_path).returncode == 0
+    assert invoke("derive", SPEC, "-o", "dangling.txt", cwd=tmp_path).returncode == 0
     assert (tmp_path / "link.txt").is_symlink() and (tmp_path / "dangling.txt").is_symlink()
     assert "dL/dW_1" in target.read_text(encoding="utf-8")
     assert stat.S_IMODE(target.stat().st_mode) == 0o640  # an existing file keeps its permissions
