@@ -17,6 +17,7 @@ import symbackprop as sbp
 from symbackprop.forms.index import EntryFunction
 from symbackprop.numeric import evaluate
 from tests.latex import compile_latex
+from tests.profiles import examples
 from tests.reference import Chain
 from tests.test_derive import ACTIVATIONS, CONVENTIONS, draw_values, output_activation
 
@@ -182,7 +183,7 @@ def test_latex_of_every_form_compiles(name: str, tmp_path: Path) -> None:
     compile_latex(body, tmp_path)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(20, 60), deadline=None, suppress_health_check=[HealthCheck.too_slow])  # 90 ms each
 @given(depth=st.integers(1, 3), data=st.data(), convention=st.sampled_from(CONVENTIONS),
        loss=st.sampled_from(["half_squared_error", "squared_error", "cross_entropy"]), seed=st.integers(0, 2**16))
 def test_every_form_agrees_on_random_chains(depth, data, convention, loss, seed) -> None:
