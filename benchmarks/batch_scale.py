@@ -83,9 +83,17 @@ def pools(net: sbp.Network) -> dict[str, dict[str, list[str]]]:
             if len(mutated) == MUTATIONS_PER_TARGET:
                 break
         half = matrix[: len(matrix) // 2]
-        unreadable = [f"({matrix}) net", half + " +", f"(({matrix})", r"\frac{" + target.latex("matrix"),
-                      "I don't know", "__import__('os').system('true')", "", "x " * (MAX_LENGTH // 2 + 1),
-                      f"{matrix} ^^ 2"]
+        unreadable = [
+            f"({matrix}) net",
+            half + " +",
+            f"(({matrix})",
+            r"\frac{" + target.latex("matrix"),
+            "I don't know",
+            "__import__('os').system('true')",
+            "",
+            "x " * (MAX_LENGTH // 2 + 1),
+            f"{matrix} ^^ 2",
+        ]
         out["right"][target.name] = right
         out["mutated"][target.name] = mutated
         out["wrong"][target.name] = [pattern.format(matrix) for pattern in WRONG]
@@ -116,9 +124,12 @@ def run(spec: str, rows: Path, out: Path, *extra: str) -> tuple[float, float, st
     """(wall seconds, CPU seconds of the verify process and the grading processes it forked, summary)."""
     start = time.perf_counter()
     with open(os.devnull, "wb") as sink, tempfile.TemporaryFile() as errors:
-        child = subprocess.Popen([sys.executable, "-m", "symbackprop", "verify", spec, "--batch", str(rows), "-o",
-                                  str(out), *extra], stdout=sink, stderr=errors,
-                                 env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+        child = subprocess.Popen(
+            [sys.executable, "-m", "symbackprop", "verify", spec, "--batch", str(rows), "-o", str(out), *extra],
+            stdout=sink,
+            stderr=errors,
+            env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        )
         _, status, usage = os.wait4(child.pid, 0)
         elapsed = time.perf_counter() - start
         errors.seek(0)
@@ -155,8 +166,10 @@ def dask_run(spec: str, rows: Path, out: Path, workers: int) -> tuple[float, flo
     import dask
     from dask.distributed import LocalCluster
 
-    with dask.config.set({"distributed.worker.daemon": False}), \
-            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+    with (
+        dask.config.set({"distributed.worker.daemon": False}),
+        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+    ):
         before = tree_cpu(os.getpid())
         elapsed, cpu, summary = run(spec, rows, out, "--executor", "dask", "--scheduler", cluster.scheduler_address)
         return elapsed, cpu + tree_cpu(os.getpid()) - before, summary
@@ -174,16 +187,23 @@ def main() -> int:
     executors = [e.strip() for e in args.executors.split(",") if e.strip()]
     try:
         import dask
+
         dask_version = dask.__version__
     except ImportError:
         dask_version = "not installed"
-    print(f"Python {platform.python_version()}, SymPy {sympy.__version__}, NumPy {numpy.__version__}, Dask "
-          f"{dask_version}, {platform.system()} {platform.machine()}, nproc {os.cpu_count()}, {load()}", flush=True)
+    print(
+        f"Python {platform.python_version()}, SymPy {sympy.__version__}, NumPy {numpy.__version__}, Dask "
+        f"{dask_version}, {platform.system()} {platform.machine()}, nproc {os.cpu_count()}, {load()}",
+        flush=True,
+    )
     net = sbp.load(args.spec)
     rows = mix(net, args.answers, args.seed)
     kinds = Counter(kind for kind, _, _ in rows)
-    print(f"{args.answers} answers over {len(net.derive().targets)} targets of {args.spec} (seed {args.seed}, "
-          f"{len(set(rows))} distinct): " + ", ".join(f"{kinds[k]} {k}" for k in KINDS), flush=True)
+    print(
+        f"{args.answers} answers over {len(net.derive().targets)} targets of {args.spec} (seed {args.seed}, "
+        f"{len(set(rows))} distinct): " + ", ".join(f"{kinds[k]} {k}" for k in KINDS),
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as folder:
         answers = Path(folder) / "answers.csv"
         with answers.open("w", newline="", encoding="utf-8") as handle:
@@ -202,9 +222,11 @@ def main() -> int:
                 label = f"Dask LocalCluster, {args.workers} single-threaded workers"
             else:
                 sys.exit(f"--executors: unknown executor {executor!r} (local, dask)")
-            print(f"{label}: {elapsed:.1f} s, {args.answers / elapsed:.1f} answers/s; {cpu:.1f} CPU seconds, "
-                  f"{args.answers / cpu:.1f} answers per CPU second ({before} before, {load()} after)\n  {summary}",
-                  flush=True)
+            print(
+                f"{label}: {elapsed:.1f} s, {args.answers / elapsed:.1f} answers/s; {cpu:.1f} CPU seconds, "
+                f"{args.answers / cpu:.1f} answers per CPU second ({before} before, {load()} after)\n  {summary}",
+                flush=True,
+            )
             graded[executor] = results(out)
         first = graded[executors[0]]
         verdicts = Counter((kind, verdict) for (kind, _, _), (_, verdict, _, _) in zip(rows, first, strict=True))

@@ -53,14 +53,15 @@ def chain_spec(layers: int, units: int = UNITS) -> dict[str, Any]:
         "name": f"{layers}-layer chain",
         "input": {"name": "x", "size": units},
         "target": {"name": "y", "size": units},
-        "layers": [{"name": str(k), "units": units, "activation": ACTIVATIONS[(k - 1) % len(ACTIVATIONS)]}
-                   for k in range(1, layers + 1)],
+        "layers": [
+            {"name": str(k), "units": units, "activation": ACTIVATIONS[(k - 1) % len(ACTIVATIONS)]}
+            for k in range(1, layers + 1)
+        ],
         "loss": "half_squared_error",
     }
 
 
-def median_time(work: Callable[[Any], object], runs: int, warm: bool,
-                setup: Callable[[], Any] = lambda: None) -> float:
+def median_time(work: Callable[[Any], object], runs: int, warm: bool, setup: Callable[[], Any] = lambda: None) -> float:
     """Median wall time of `work(setup())` over `runs` runs; `setup` is not timed."""
     times = []
     for _ in range(runs):
@@ -104,8 +105,12 @@ def time_cli(spec_path: Path, extra: list[str], runs: int, warm: bool) -> dict[s
         process_times.append(time.perf_counter() - start)
         codes.append((result.returncode, (result.stderr.strip().splitlines() or [""])[-1]))
     failures = sorted({f"exit {code}: {message}" for code, message in codes if code != 0})
-    return {"command": "symbackprop " + " ".join(["derive", "chain100.yaml", *extra]),
-            "in_process": in_process, "process": statistics.median(process_times), "failures": failures}
+    return {
+        "command": "symbackprop " + " ".join(["derive", "chain100.yaml", *extra]),
+        "in_process": in_process,
+        "process": statistics.median(process_times),
+        "failures": failures,
+    }
 
 
 def profile_derive(layers: int) -> str:
@@ -121,8 +126,10 @@ def profile_derive(layers: int) -> str:
 
 
 def machine() -> str:
-    return (f"{platform.platform()}; nproc {os.cpu_count()}; Python {platform.python_version()}; "
-            f"SymPy {sympy.__version__}; symbackprop {symbackprop.__version__}")
+    return (
+        f"{platform.platform()}; nproc {os.cpu_count()}; Python {platform.python_version()}; "
+        f"SymPy {sympy.__version__}; symbackprop {symbackprop.__version__}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,13 +160,21 @@ def main(argv: list[str] | None = None) -> int:
         spec_path.write_text(yaml.safe_dump(chain_spec(100), sort_keys=False), encoding="utf-8")
         print("\nsymbackprop derive on 100 layers (output to a file; in-process, then a fresh process)")
         required = time_cli(spec_path, ["-o", os.devnull], args.runs, args.warm)
-        informational = [time_cli(spec_path, extra + ["-o", os.devnull], max(3, args.runs // 2), args.warm)
-                         for extra in (["--format", "latex"], ["--format", "json"], ["--form", "symbolic"],
-                                       ["--form", "all", "--format", "json"])]
+        informational = [
+            time_cli(spec_path, extra + ["-o", os.devnull], max(3, args.runs // 2), args.warm)
+            for extra in (
+                ["--format", "latex"],
+                ["--format", "json"],
+                ["--form", "symbolic"],
+                ["--form", "all", "--format", "json"],
+            )
+        ]
         for row in [required, *informational]:
             status = "ok" if not row["failures"] else "FAILED: " + "; ".join(row["failures"])
-            print(f"  {row['command'].replace(' -o ' + os.devnull, ''):<58} {row['in_process'] * 1000:>7.1f} ms"
-                  f"  {row['process'] * 1000:>7.1f} ms  {status}")
+            print(
+                f"  {row['command'].replace(' -o ' + os.devnull, ''):<58} {row['in_process'] * 1000:>7.1f} ms"
+                f"  {row['process'] * 1000:>7.1f} ms  {status}"
+            )
     cli_ok = not required["failures"]
 
     if args.profile or not (ratio_ok and deep_ok):

@@ -48,9 +48,16 @@ import symbackprop as sbp
 
 
 def chain_spec(name: str, sizes: list[int], activations: list[str], loss: Any) -> dict[str, Any]:
-    return {"name": name, "input": {"name": "x", "size": sizes[0]}, "target": {"name": "y", "size": sizes[-1]},
-            "layers": [{"name": str(k + 1), "units": u, "activation": a}
-                       for k, (u, a) in enumerate(zip(sizes[1:], activations, strict=True))], "loss": loss}
+    return {
+        "name": name,
+        "input": {"name": "x", "size": sizes[0]},
+        "target": {"name": "y", "size": sizes[-1]},
+        "layers": [
+            {"name": str(k + 1), "units": u, "activation": a}
+            for k, (u, a) in enumerate(zip(sizes[1:], activations, strict=True))
+        ],
+        "loss": loss,
+    }
 
 
 def chain_values(sizes: list[int], batch: int, rng: np.random.Generator, softmax: bool = False) -> dict[str, Any]:
@@ -62,7 +69,7 @@ def chain_values(sizes: list[int], batch: int, rng: np.random.Generator, softmax
     else:
         values["y"] = rng.normal(size=(sizes[-1], batch))
     for k, (fan_in, units) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
-        values[f"W_{k}"] = rng.normal(scale=fan_in ** -0.5, size=(units, fan_in))
+        values[f"W_{k}"] = rng.normal(scale=fan_in**-0.5, size=(units, fan_in))
         values[f"b_{k}"] = rng.normal(scale=0.1, size=(units, 1))
     return values
 
@@ -143,9 +150,15 @@ def hand_autoencoder(v: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndar
     d2_back = d2 @ v["W_rec"]
     d1 = d2_back * (s1 > 0)
     d_in = (d2_back + d1 @ v["W_rec"]) * (s_in > 0)
-    return loss, {"W_in": d_in.T @ x, "b_in": d_in.sum(axis=0, keepdims=True), "W_link": d_link.T @ z_reduce,
-                  "W_rec": d2.T @ h2 + d1.T @ z_in, "b_rec": (d2 + d1).sum(axis=0, keepdims=True),
-                  "W_out": d_out.T @ h_out, "b_out": d_out.sum(axis=0, keepdims=True)}
+    return loss, {
+        "W_in": d_in.T @ x,
+        "b_in": d_in.sum(axis=0, keepdims=True),
+        "W_link": d_link.T @ z_reduce,
+        "W_rec": d2.T @ h2 + d1.T @ z_in,
+        "b_rec": (d2 + d1).sum(axis=0, keepdims=True),
+        "W_out": d_out.T @ h_out,
+        "b_out": d_out.sum(axis=0, keepdims=True),
+    }
 
 
 def chain_matmuls(sizes: list[int], values: dict, out: dict) -> Callable[[], None]:
@@ -171,20 +184,34 @@ def cases(rng: np.random.Generator) -> dict[str, dict[str, Any]]:
     auto_values = sbp.gradcheck.random_values(auto, rng, n_samples=128)
     auto_values["K"] = auto.data()["K"]
     return {
-        "mlp": {"net": sbp.load(chain_spec("MLP 784-256-256-10", mlp_sizes, ["tanh", "tanh", "identity"],
-                                           "half_squared_error")),
-                "values": chain_values(mlp_sizes, 128, rng),
-                "hand": hand_chain(mlp_sizes, ["tanh", "tanh", "identity"], "half_squared_error"),
-                "sizes": mlp_sizes},
+        "mlp": {
+            "net": sbp.load(
+                chain_spec("MLP 784-256-256-10", mlp_sizes, ["tanh", "tanh", "identity"], "half_squared_error")
+            ),
+            "values": chain_values(mlp_sizes, 128, rng),
+            "hand": hand_chain(mlp_sizes, ["tanh", "tanh", "identity"], "half_squared_error"),
+            "sizes": mlp_sizes,
+        },
         "tiny": {"net": tiny, "values": tiny.data(), "hand": hand_tiny, "sizes": None},
-        "deep": {"net": sbp.load(chain_spec("50 x 64 tanh", deep_sizes, ["tanh"] * 50, "half_squared_error")),
-                 "values": chain_values(deep_sizes, 64, rng), "hand": hand_chain(deep_sizes, ["tanh"] * 50,
-                                                                                 "half_squared_error"),
-                 "sizes": deep_sizes},
-        "softmax": {"net": sbp.load(chain_spec("784-256-10 softmax", soft_sizes, ["tanh", "softmax"],
-                                               {"type": "cross_entropy", "reduction": "mean"})),
-                    "values": chain_values(soft_sizes, 128, rng, softmax=True),
-                    "hand": hand_chain(soft_sizes, ["tanh", "softmax"], "cross_entropy"), "sizes": soft_sizes},
+        "deep": {
+            "net": sbp.load(chain_spec("50 x 64 tanh", deep_sizes, ["tanh"] * 50, "half_squared_error")),
+            "values": chain_values(deep_sizes, 64, rng),
+            "hand": hand_chain(deep_sizes, ["tanh"] * 50, "half_squared_error"),
+            "sizes": deep_sizes,
+        },
+        "softmax": {
+            "net": sbp.load(
+                chain_spec(
+                    "784-256-10 softmax",
+                    soft_sizes,
+                    ["tanh", "softmax"],
+                    {"type": "cross_entropy", "reduction": "mean"},
+                )
+            ),
+            "values": chain_values(soft_sizes, 128, rng, softmax=True),
+            "hand": hand_chain(soft_sizes, ["tanh", "softmax"], "cross_entropy"),
+            "sizes": soft_sizes,
+        },
         "autoencoder": {"net": auto, "values": auto_values, "hand": hand_autoencoder, "sizes": None},
     }
 
@@ -209,12 +236,15 @@ def forward_from_graph(net: sbp.Network, lib: Any, nn: Any, values: dict[str, An
             for term in ins[1:]:
                 out = out + term
         elif node.op == "ones":
-            out = lib.ones(tuple(samples if d == "N" else d for d in node.shape), dtype=ins[0].dtype if ins else
-                           values[net.spec.input.name].dtype)
+            out = lib.ones(
+                tuple(samples if d == "N" else d for d in node.shape),
+                dtype=ins[0].dtype if ins else values[net.spec.input.name].dtype,
+            )
         elif node.op == "activation":
             kind, axis = node.attrs["activation"].kind, node.attrs["axis"]
-            out = {"tanh": lambda s: lib.tanh(s), "relu": lambda s: lib.maximum(s, 0 * s),
-                   "identity": lambda s: s}.get(kind, None)
+            out = {"tanh": lambda s: lib.tanh(s), "relu": lambda s: lib.maximum(s, 0 * s), "identity": lambda s: s}.get(
+                kind, None
+            )
             out = out(ins[0]) if out else nn.softmax(ins[0], axis)
         else:
             loss = node.attrs["loss"]
@@ -285,7 +315,7 @@ def measure(contenders: dict[str, Callable[[], Any]], rounds: int, block: int) -
     names = list(contenders)
     medians: dict[str, dict[str, list[float]]] = {clock: {name: [] for name in names} for clock in ("wall", "cpu")}
     for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             run = contenders[name]
             run()
             walls, cpus = [], []
@@ -330,11 +360,16 @@ def check(name: str, grads: dict[str, Any], expected: dict[str, np.ndarray]) -> 
 def environment(threads: int | None) -> list[str]:
     from threadpoolctl import threadpool_info
 
-    lines = [f"Python {platform.python_version()}, NumPy {np.__version__}, symbackprop {sbp.__version__}, "
-             f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, load average "
-             f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}"]
-    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture', '?')}, {i.get('num_threads')} "
-            f"threads)" for i in threadpool_info() if i.get("user_api") == "blas"]
+    lines = [
+        f"Python {platform.python_version()}, NumPy {np.__version__}, symbackprop {sbp.__version__}, "
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, load average "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    ]
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture', '?')}, {i.get('num_threads')} threads)"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
     lines.append("BLAS: " + ("; ".join(blas) or "none found") + (f" (limited to {threads})" if threads else ""))
     try:
         import torch
@@ -346,8 +381,10 @@ def environment(threads: int | None) -> list[str]:
     try:
         import jax
 
-        lines.append(f"JAX {jax.__version__}, devices {[str(d) for d in jax.devices()]}, "
-                     f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '(not set)')}")
+        lines.append(
+            f"JAX {jax.__version__}, devices {[str(d) for d in jax.devices()]}, "
+            f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '(not set)')}"
+        )
     except ImportError:
         lines.append("JAX not installed")
     return lines
@@ -421,38 +458,56 @@ def main(argv: list[str] | None = None) -> int:
             contenders["matmuls alone"] = chain_matmuls(case["sizes"], values, expected)
         clocks = measure(contenders, args.rounds, args.block)
         medians, cpu = clocks["wall"], clocks["cpu"]
-        print(f"\n{net.name} ({key}); {args.rounds} rounds of {args.block} calls; ratios to hand NumPy (wall and "
-              f"CPU time) and to the numpy backend (wall): median [interquartile range] over rounds; load average "
-              f"{os.getloadavg()[0]:.1f}")
+        print(
+            f"\n{net.name} ({key}); {args.rounds} rounds of {args.block} calls; ratios to hand NumPy (wall and "
+            f"CPU time) and to the numpy backend (wall): median [interquartile range] over rounds; load average "
+            f"{os.getloadavg()[0]:.1f}"
+        )
 
         def ratio(a: str, b: str, clock: dict[str, list[float]]) -> tuple[float, float, float]:
             return quartiles([x / y for x, y in zip(clock[a], clock[b], strict=True)])
 
         for name, times in medians.items():
-            vs_hand, cpu_hand, vs_numpy = (ratio(name, "hand NumPy", medians), ratio(name, "hand NumPy", cpu),
-                                           ratio(name, "numpy backend", medians))
+            vs_hand, cpu_hand, vs_numpy = (
+                ratio(name, "hand NumPy", medians),
+                ratio(name, "hand NumPy", cpu),
+                ratio(name, "numpy backend", medians),
+            )
             wall_call, cpu_call = statistics.median(times), statistics.median(cpu[name])
-            print(f"  {name:<32} {span(wall_call):>9} {span(cpu_call):>9} CPU   {bracket(vs_hand, 3)}   "
-                  f"{bracket(cpu_hand, 3)}   {bracket(vs_numpy, 3)}")
-            rows.append(f"| {key} | {name} | {span(wall_call)} | {span(cpu_call)} | {bracket(vs_hand)} | "
-                        f"{bracket(cpu_hand)} | {bracket(vs_numpy)} |")
+            print(
+                f"  {name:<32} {span(wall_call):>9} {span(cpu_call):>9} CPU   {bracket(vs_hand, 3)}   "
+                f"{bracket(cpu_hand, 3)}   {bracket(vs_numpy, 3)}"
+            )
+            rows.append(
+                f"| {key} | {name} | {span(wall_call)} | {span(cpu_call)} | {bracket(vs_hand)} | "
+                f"{bracket(cpu_hand)} | {bracket(vs_numpy)} |"
+            )
         if jax is not None:
             wall_ratio = ratio("jax backend, gradients only", "jax jit(value_and_grad)", medians)
             cpu_ratio = ratio("jax backend, gradients only", "jax jit(value_and_grad)", cpu)
-            print(f"  jax backend (gradients only) / jax jit(value_and_grad): wall {bracket(wall_ratio, 3)}, "
-                  f"CPU {bracket(cpu_ratio, 3)}")
-            rows.append(f"| {key} | **jax backend (gradients only) / jax jit(value_and_grad)** | | | "
-                        f"{bracket(wall_ratio)} | {bracket(cpu_ratio)} | |")
+            print(
+                f"  jax backend (gradients only) / jax jit(value_and_grad): wall {bracket(wall_ratio, 3)}, "
+                f"CPU {bracket(cpu_ratio, 3)}"
+            )
+            rows.append(
+                f"| {key} | **jax backend (gradients only) / jax jit(value_and_grad)** | | | "
+                f"{bracket(wall_ratio)} | {bracket(cpu_ratio)} | |"
+            )
         if key == "deep":
-            faults = {name: page_faults(contenders[name]) for name in ("numpy backend",
-                                                                       "numpy backend, gradients only", "hand NumPy")}
+            faults = {
+                name: page_faults(contenders[name])
+                for name in ("numpy backend", "numpy backend, gradients only", "hand NumPy")
+            }
             print("  page faults per call: " + ", ".join(f"{n} {f:.0f}" for n, f in faults.items()))
-            rows.append("| deep | page faults per call | " + ", ".join(f"{n} {f:.0f}" for n, f in faults.items())
-                        + " | | | | |")
+            rows.append(
+                "| deep | page faults per call | " + ", ".join(f"{n} {f:.0f}" for n, f in faults.items()) + " | | | | |"
+            )
     print(f"\nload average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.markdown:
-        print("\n| case | contender | wall per call | CPU per call | / hand NumPy, wall [IQR] "
-              "| / hand NumPy, CPU [IQR] | / numpy backend, wall [IQR] |")
+        print(
+            "\n| case | contender | wall per call | CPU per call | / hand NumPy, wall [IQR] "
+            "| / hand NumPy, CPU [IQR] | / numpy backend, wall [IQR] |"
+        )
         print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
         print("\n".join(rows))
     return 0

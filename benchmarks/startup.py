@@ -28,8 +28,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BAD_SPEC = ("name: bad\ninput: {name: x, size: 2}\ntarget: {name: y, size: 1}\n"
-            "layers:\n  - {name: '1', units: 1, activation: rleu}\nloss: half_squared_error\n")
+BAD_SPEC = (
+    "name: bad\ninput: {name: x, size: 2}\ntarget: {name: y, size: 1}\n"
+    "layers:\n  - {name: '1', units: 1, activation: rleu}\nloss: half_squared_error\n"
+)
 
 
 def commands() -> list[str]:
@@ -66,17 +68,23 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         cwd = Path(scratch)
         (cwd / "bad.yaml").write_text(BAD_SPEC, encoding="utf-8")
-        cases = [("`python -c pass` (the interpreter alone)", [*python, "-c", "pass"]),
-                 ("`python -c 'import symbackprop.api'` (SymPy, NumPy, the engine)",
-                  [*python, "-c", "import symbackprop.api"]),
-                 ("`symbackprop --version`", [*cli, "--version"]),
-                 ("`symbackprop --help`", [*cli, "--help"]),
-                 *((f"`symbackprop {name} --help`", [*cli, name, "--help"]) for name in commands()),
-                 ("`symbackprop derive --form nope x` (an option error)", [*cli, "derive", "--form", "nope", "x"]),
-                 ("`symbackprop derive bad.yaml` (a typo in an activation)", [*cli, "derive", "bad.yaml"])]
+        cases = [
+            ("`python -c pass` (the interpreter alone)", [*python, "-c", "pass"]),
+            (
+                "`python -c 'import symbackprop.api'` (SymPy, NumPy, the engine)",
+                [*python, "-c", "import symbackprop.api"],
+            ),
+            ("`symbackprop --version`", [*cli, "--version"]),
+            ("`symbackprop --help`", [*cli, "--help"]),
+            *((f"`symbackprop {name} --help`", [*cli, name, "--help"]) for name in commands()),
+            ("`symbackprop derive --form nope x` (an option error)", [*cli, "derive", "--form", "nope", "x"]),
+            ("`symbackprop derive bad.yaml` (a typo in an activation)", [*cli, "derive", "bad.yaml"]),
+        ]
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
-              f"load average {load:.2f}; median of {args.runs} runs each\n")
+        print(
+            f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+            f"load average {load:.2f}; median of {args.runs} runs each\n"
+        )
         print("| command | wall | CPU | exit |")
         print("| --- | ---: | ---: | ---: |")
         for label, command in cases:

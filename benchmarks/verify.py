@@ -49,10 +49,14 @@ BATCH_BOUND = 60.0  # seconds for the batch
 BATCH_SPEC = "specs/relu_4321.yaml"
 WRONG = ("-({})", "2 ({})", "({})^T", "({}) + 1", "x ({})", "({}) net")
 GENERIC_CHAIN: dict[str, Any] = {
-    "name": "generic chain f_1, f_2, f_3", "input": {"name": "x", "size": 3}, "target": {"name": "y", "size": 2},
-    "layers": [{"name": "1", "units": 3, "activation": {"function": "f_1"}},
-               {"name": "2", "units": 3, "activation": {"function": "f_2"}},
-               {"name": "3", "units": 2, "activation": {"function": "f_3"}}],
+    "name": "generic chain f_1, f_2, f_3",
+    "input": {"name": "x", "size": 3},
+    "target": {"name": "y", "size": 2},
+    "layers": [
+        {"name": "1", "units": 3, "activation": {"function": "f_1"}},
+        {"name": "2", "units": 3, "activation": {"function": "f_2"}},
+        {"name": "3", "units": 2, "activation": {"function": "f_3"}},
+    ],
     "loss": "half_squared_error",
 }
 
@@ -92,8 +96,11 @@ def single(spec: str | dict[str, Any]) -> dict[str, Any]:
         _ = verifier.case(target.name).explainer
         cold.append(time.thread_time() - start)
     right, wrong = answer_mix(net)
-    figures: dict[str, Any] = {"verifier": built, "mutations (median)": statistics.median(cold),
-                               "mutations (max)": max(cold)}
+    figures: dict[str, Any] = {
+        "verifier": built,
+        "mutations (median)": statistics.median(cold),
+        "mutations (max)": max(cold),
+    }
     for label, mix in (("right", right), ("wrong", wrong)):
         times, verdicts, methods = [], Counter(), Counter()
         for target, answer in mix:
@@ -102,8 +109,14 @@ def single(spec: str | dict[str, Any]) -> dict[str, Any]:
             times.append(time.thread_time() - start)
             verdicts[result.verdict] += 1
             methods[result.method or "-"] += 1
-        figures[label] = {"answers": len(mix), "median": statistics.median(times), "p99": percentile(times, 0.99),
-                          "max": max(times), "verdicts": dict(verdicts), "methods": dict(methods)}
+        figures[label] = {
+            "answers": len(mix),
+            "median": statistics.median(times),
+            "p99": percentile(times, 0.99),
+            "max": max(times),
+            "verdicts": dict(verdicts),
+            "methods": dict(methods),
+        }
     return figures
 
 
@@ -117,9 +130,24 @@ def batch(spec: str, count: int, workers: int) -> float:
             for i in range(count):
                 writer.writerow([i, *mix[i % len(mix)]])
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "symbackprop", "verify", spec, "--batch", str(path),
-                               "--workers", str(workers), "-o", str(Path(folder) / "graded.csv")],
-                              capture_output=True, text=True, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "symbackprop",
+                "verify",
+                spec,
+                "--batch",
+                str(path),
+                "--workers",
+                str(workers),
+                "-o",
+                str(Path(folder) / "graded.csv"),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        )
         elapsed = time.perf_counter() - start
         if done.returncode != 0:
             sys.exit(f"the batch failed: {done.stderr}")
@@ -129,44 +157,58 @@ def batch(spec: str, count: int, workers: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--spec", action="append", help="a spec (repeatable); default: every shipped spec and "
-                                                          "the generic chain")
+    parser.add_argument(
+        "--spec", action="append", help="a spec (repeatable); default: every shipped spec and the generic chain"
+    )
     parser.add_argument("--answers", type=int, default=1000, help="answers in the batch run (0: no batch run)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--markdown", action="store_true", help="print the table for docs/performance.md")
     args = parser.parse_args()
-    print(f"Python {platform.python_version()}, SymPy {sympy.__version__}, NumPy {numpy.__version__}, "
-          f"{platform.system()} {platform.machine()}, nproc {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
-    specs: list[tuple[str, str | dict[str, Any]]] = [(s, s) for s in args.spec] if args.spec else \
-        [(str(p.relative_to(ROOT)), str(p)) for p in sorted((ROOT / "specs").glob("*.yaml"))] + \
-        [("generic chain (3-3-3-2)", GENERIC_CHAIN)]
+    print(
+        f"Python {platform.python_version()}, SymPy {sympy.__version__}, NumPy {numpy.__version__}, "
+        f"{platform.system()} {platform.machine()}, nproc {os.cpu_count()}, load {os.getloadavg()[0]:.1f}"
+    )
+    specs: list[tuple[str, str | dict[str, Any]]] = (
+        [(s, s) for s in args.spec]
+        if args.spec
+        else [(str(p.relative_to(ROOT)), str(p)) for p in sorted((ROOT / "specs").glob("*.yaml"))]
+        + [("generic chain (3-3-3-2)", GENERIC_CHAIN)]
+    )
     ok = True
     rows = []
     for name, spec in specs:
         figures = single(spec)
-        print(f"{name}: verifier {figures['verifier'] * 1000:.0f} ms, mutations of a target "
-              f"{figures['mutations (median)'] * 1000:.0f} ms (max {figures['mutations (max)'] * 1000:.0f} ms)")
+        print(
+            f"{name}: verifier {figures['verifier'] * 1000:.0f} ms, mutations of a target "
+            f"{figures['mutations (median)'] * 1000:.0f} ms (max {figures['mutations (max)'] * 1000:.0f} ms)"
+        )
         for label in ("right", "wrong"):
             f = figures[label]
             good = f["median"] < MEDIAN_BOUND and f["p99"] < P99_BOUND
             ok = ok and good
-            print(f"  {label}: {f['answers']} answers, median {f['median'] * 1000:.1f} ms, "
-                  f"p99 {f['p99'] * 1000:.1f} ms, max {f['max'] * 1000:.1f} ms; verdicts {f['verdicts']}; "
-                  f"methods {f['methods']}{'' if good else '  FAIL'}")
+            print(
+                f"  {label}: {f['answers']} answers, median {f['median'] * 1000:.1f} ms, "
+                f"p99 {f['p99'] * 1000:.1f} ms, max {f['max'] * 1000:.1f} ms; verdicts {f['verdicts']}; "
+                f"methods {f['methods']}{'' if good else '  FAIL'}"
+            )
             rows.append((name, label, f))
     ok_batch = True
     if args.answers:
         elapsed = batch(BATCH_SPEC, args.answers, args.workers)
         ok_batch = elapsed < BATCH_BOUND
-        print(f"batch: {args.answers} answers of {BATCH_SPEC}, {args.workers} workers: {elapsed:.1f} s "
-              f"(< {BATCH_BOUND:.0f} s: {'ok' if ok_batch else 'FAIL'})")
+        print(
+            f"batch: {args.answers} answers of {BATCH_SPEC}, {args.workers} workers: {elapsed:.1f} s "
+            f"(< {BATCH_BOUND:.0f} s: {'ok' if ok_batch else 'FAIL'})"
+        )
     if args.markdown:
         print("\n| spec | answers | n | median | p99 | max | decided by |")
         print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
         for name, label, f in rows:
             methods = ", ".join(f"{m} {c}" for m, c in sorted(f["methods"].items()))
-            print(f"| {name} | {label} | {f['answers']} | {f['median'] * 1000:.1f} ms | {f['p99'] * 1000:.0f} ms | "
-                  f"{f['max'] * 1000:.0f} ms | {methods} |")
+            print(
+                f"| {name} | {label} | {f['answers']} | {f['median'] * 1000:.1f} ms | {f['p99'] * 1000:.0f} ms | "
+                f"{f['max'] * 1000:.0f} ms | {methods} |"
+            )
     return 0 if ok and ok_batch else 1
 
 

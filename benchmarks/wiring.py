@@ -33,7 +33,9 @@ FULL = ROOT / "specs" / "recurrent_autoencoder.yaml"
 def cycles_spec(cycles: int) -> dict:
     """A 4-unit recurrent layer between an input layer and an output layer, with a skip sum."""
     return {
-        "name": f"{cycles} cycles", "input": {"name": "x", "size": 4}, "target": "input",
+        "name": f"{cycles} cycles",
+        "input": {"name": "x", "size": 4},
+        "target": "input",
         "layers": [
             {"name": "in", "units": 4, "activation": "tanh"},
             {"name": "rec", "units": 4, "inputs": "in", "activation": "relu", "recurrent": {"cycles": cycles}},
@@ -64,8 +66,11 @@ def full_size() -> tuple[float, float]:
         raise SystemExit(f"gradcheck failed on {FULL.name}:\n{result.report()}")
     checked = sum(p.checked for p in result.parameters.values())
     total = sum(p.total for p in result.parameters.values())
-    print(f"gradcheck: {checked} of {total} entries checked (at most 1000 per parameter), "
-          f"max relative error {max(p.error for p in result.parameters.values()):.1e}", file=sys.stderr)
+    print(
+        f"gradcheck: {checked} of {total} entries checked (at most 1000 per parameter), "
+        f"max relative error {max(p.error for p in result.parameters.values()):.1e}",
+        file=sys.stderr,
+    )
     return derived, time.perf_counter() - start
 
 
@@ -84,8 +89,9 @@ def main() -> int:
     print("| measurement | bound | measured | verdict |")
     print("| --- | --- | --- | --- |")
     print(f"| full-size autoencoder: load + derive + print | (report) | {derive_s:.3f} s | |")
-    print(f"| full-size autoencoder: all that + gradcheck | < 5 s | {total_s:.3f} s | "
-          f"{'ok' if total_s < 5 else 'FAIL'} |")
+    print(
+        f"| full-size autoencoder: all that + gradcheck | < 5 s | {total_s:.3f} s | {'ok' if total_s < 5 else 'FAIL'} |"
+    )
     print(f"| derive, 5 cycles | (report) | {five * 1000:.1f} ms | |")
     print(f"| derive, 20 cycles | (report) | {twenty * 1000:.1f} ms | |")
     print(f"| 20 cycles / 5 cycles | <= 4 | {ratio:.2f} | {'ok' if ratio <= 4 else 'FAIL'} |")

@@ -22,9 +22,14 @@ if TYPE_CHECKING:
 
 #: Each public name and the module it comes from.
 _HOMES = {
-    "FORMS": "symbackprop.options", "Derivation": "symbackprop.api", "Network": "symbackprop.api",
-    "Target": "symbackprop.api", "UnknownTarget": "symbackprop.api", "load": "symbackprop.api",
-    "SpecError": "symbackprop.spec.errors", "VerifyResult": "symbackprop.verify.result",
+    "FORMS": "symbackprop.options",
+    "Derivation": "symbackprop.api",
+    "Network": "symbackprop.api",
+    "Target": "symbackprop.api",
+    "UnknownTarget": "symbackprop.api",
+    "load": "symbackprop.api",
+    "SpecError": "symbackprop.spec.errors",
+    "VerifyResult": "symbackprop.verify.result",
 }
 
 __all__ = ["FORMS", "Derivation", "Network", "SpecError", "Target", "UnknownTarget", "VerifyResult", "load"]

@@ -73,8 +73,9 @@ class Target:
     """One derived quantity: a gradient dL/dW, a delta, or dL/d<value> for any other named value
     (an activation, the output, the input); each form is computed when first asked for."""
 
-    def __init__(self, name: str, kind: str, key: str, symbol: str, shape: tuple[Any, ...], builder: FormBuilder,
-                 names: Names) -> None:
+    def __init__(
+        self, name: str, kind: str, key: str, symbol: str, shape: tuple[Any, ...], builder: FormBuilder, names: Names
+    ) -> None:
         self.name = name  # "dL/dW_1", "delta_1" or "dL/dz_2"
         self.kind = kind  # "gradient", "delta" or "adjoint"
         self.key = key  # the parameter's name, the layer's (delta key) or the value's
@@ -194,8 +195,9 @@ class Target:
         left side and why there is no right side."""
         if form == "chain" and self.bare_chain:
             return f"{self.lhs_text(form)}   ({BARE_CHAIN})"
-        return f"{self.lhs_text(form)} = {to_text(self.form(form), self.names, self._indexed)}" + \
-            self._bounds(form, False)
+        return f"{self.lhs_text(form)} = {to_text(self.form(form), self.names, self._indexed)}" + self._bounds(
+            form, False
+        )
 
     def _repr_latex_(self) -> str:
         return f"$\\displaystyle {self.latex()}$"
@@ -218,8 +220,15 @@ class EntryTarget(Target):
         self.entry = entry
         shape = tuple(dim if isinstance(index, Symbol) else 1 for dim, index in zip(base.shape, entry, strict=True))
         plain = to_text(self.element(), matrices=base.matrices)
-        super().__init__(plain if base.kind == "delta" else f"dL/d{plain}", "entry", base.key, base.symbol, shape,
-                         base._builder, base.names)
+        super().__init__(
+            plain if base.kind == "delta" else f"dL/d{plain}",
+            "entry",
+            base.key,
+            base.symbol,
+            shape,
+            base._builder,
+            base.names,
+        )
 
     def element(self) -> MatrixElement:
         """The entry of the base target's own symbol (W_3[0, 0], delta_1[1, n])."""
@@ -237,8 +246,11 @@ class EntryTarget(Target):
 
     def index_form(self) -> IndexForm:
         free = tuple(index for index in self.entry if isinstance(index, Symbol))
-        ranges = tuple(N if dim == BATCH else Integer(dim)
-                       for dim, index in zip(self.base.shape, self.entry, strict=True) if isinstance(index, Symbol))
+        ranges = tuple(
+            N if dim == BATCH else Integer(dim)
+            for dim, index in zip(self.base.shape, self.entry, strict=True)
+            if isinstance(index, Symbol)
+        )
         return IndexForm(self.form("index"), free, ranges)
 
     def lhs_latex(self, form: str = "matrix") -> str:
@@ -262,8 +274,16 @@ class PartialTarget(Target):
     def _indexed(self) -> frozenset[str]:
         return self.matrices
 
-    def __init__(self, bp: Backprop, top: Node, bottom: Node, top_entry: tuple[Expr, Expr] | None,
-                 bottom_entry: tuple[Expr, Expr] | None, names: Names, builder: FormBuilder) -> None:
+    def __init__(
+        self,
+        bp: Backprop,
+        top: Node,
+        bottom: Node,
+        top_entry: tuple[Expr, Expr] | None,
+        bottom_entry: tuple[Expr, Expr] | None,
+        names: Names,
+        builder: FormBuilder,
+    ) -> None:
         self.bp = bp
         self.top, self.bottom = top, bottom
         self.top_entry, self.bottom_entry = top_entry, bottom_entry
@@ -275,8 +295,9 @@ class PartialTarget(Target):
     def _plain(self, node: Node, entry: tuple[Expr, Expr] | None) -> str:
         if entry is None:
             return node.symbol_name
-        return to_text(MatrixSymbol(node.name, *(N if d == BATCH else d for d in node.shape))[entry],
-                       matrices=self.matrices)
+        return to_text(
+            MatrixSymbol(node.name, *(N if d == BATCH else d for d in node.shape))[entry], matrices=self.matrices
+        )
 
     def _indices(self) -> tuple[tuple[Expr, Expr], tuple[Expr, Expr]]:
         """Letters for the sides written whole: j for the top's units, n for samples (the same n on both
@@ -289,9 +310,15 @@ class PartialTarget(Target):
             used.add(letter)
             return index_symbol(letter)
 
-        sample = next((i for entry, node in ((self.top_entry, self.top), (self.bottom_entry, self.bottom))
-                       for i, dim in zip(entry or (), node.shape, strict=False)
-                       if dim == BATCH and isinstance(i, Symbol)), None) or take("n", "m")  # one sample on both sides
+        sample = next(
+            (
+                i
+                for entry, node in ((self.top_entry, self.top), (self.bottom_entry, self.bottom))
+                for i, dim in zip(entry or (), node.shape, strict=False)
+                if dim == BATCH and isinstance(i, Symbol)
+            ),
+            None,
+        ) or take("n", "m")  # one sample on both sides
 
         def letters(node: Node, entry: tuple[Expr, Expr] | None, units: tuple[str, ...]) -> tuple[Expr, Expr]:
             if entry is not None:
@@ -330,8 +357,12 @@ class PartialTarget(Target):
     @property
     def per_sample(self) -> bool:
         """Two whole values with a sample axis: the matrix form is the Jacobian of one sample."""
-        return self.top_entry is None and self.bottom_entry is None and BATCH in self.top.shape and \
-            BATCH in self.bottom.shape
+        return (
+            self.top_entry is None
+            and self.bottom_entry is None
+            and BATCH in self.top.shape
+            and BATCH in self.bottom.shape
+        )
 
     @property
     def value(self) -> str:
@@ -349,16 +380,24 @@ class PartialTarget(Target):
         notes = []
         if form != "index" and self.top_entry is None and self.bottom_entry is None:
             top, bottom = (self.names.text(n.symbol_name) for n in (self.top, self.bottom))
-            notes.append(text(f"no {form} form: entry by entry") if latex else  # short: a line of a sheet
-                         f"no {form} form: the derivative of {top} by {bottom} has an index for each dimension of "
-                         f"both, so it is written entry by entry")
+            notes.append(
+                text(f"no {form} form: entry by entry")
+                if latex
+                # short: a line of a sheet
+                else f"no {form} form: the derivative of {top} by {bottom} has an index for each dimension of "
+                f"both, so it is written entry by entry"
+            )
         zero = self._written()[2]
         if zero is not None:
             element, moved, kept = zero
             kept = kept + 1 if kept.is_Integer else kept
             if latex:
-                notes.append(text("0 for ") + to_latex(element, self.names, matrices=self.matrices) + ", " +
-                             f"{to_latex(moved)} \\ne {to_latex(kept)}")
+                notes.append(
+                    text("0 for ")
+                    + to_latex(element, self.names, matrices=self.matrices)
+                    + ", "
+                    + f"{to_latex(moved)} \\ne {to_latex(kept)}"
+                )
             else:
                 notes.append(f"0 for {to_text(element, self.names, matrices=self.matrices)} with {moved} != {kept}")
         if not notes:
@@ -381,16 +420,21 @@ class PartialTarget(Target):
                 kept, moved = factor.args
                 if moved in top or moved.is_Integer:
                     kept, moved = moved, kept
-                if moved in bottom and moved not in top and isinstance(moved, Symbol) and (kept in top or
-                                                                                            kept.is_Integer):
+                if (
+                    moved in bottom
+                    and moved not in top
+                    and isinstance(moved, Symbol)
+                    and (kept in top or kept.is_Integer)
+                ):
                     expr = expr.xreplace({factor: Integer(1)}).xreplace({moved: kept})
                     shown = (top, tuple(kept if index == moved else index for index in bottom))
                     other = MatrixSymbol(self.bottom.name, *sympy_shape(self.bottom.shape))[bottom]
                     zero = (other, moved, kept)
                     break
             cache[key] = (expr, shown, zero)
-        return cast(tuple[Expr, tuple[tuple[Expr, Expr], tuple[Expr, Expr]], tuple[Expr, Expr, Expr] | None],
-                    cache[key])  # the builder's cache holds what this method put under its key
+        return cast(
+            tuple[Expr, tuple[tuple[Expr, Expr], tuple[Expr, Expr]], tuple[Expr, Expr, Expr] | None], cache[key]
+        )  # the builder's cache holds what this method put under its key
 
     def form(self, form: str) -> Expr:
         if form not in FORMS:
@@ -404,15 +448,17 @@ class PartialTarget(Target):
     def _build(self, form: str) -> Expr:
         bp, top, bottom = self.bp, self.top, self.bottom
         if form == "chain":
-            return partial.chain(bp, top, bottom, self._side_element(top, self.top_entry),
-                                 self._side_element(bottom, self.bottom_entry))
+            return partial.chain(
+                bp, top, bottom, self._side_element(top, self.top_entry), self._side_element(bottom, self.bottom_entry)
+            )
         if form != "index" and self.per_sample:
             matrix = partial.per_sample(bp, top, bottom)
             return partial.tidy(self._builder._simplifier.simplify(matrix)) if form == "simplified" else matrix
         written = self._written()[0]
         if form == "simplified":  # f' in closed form where it is short: relu' as [s > 0], identity' as 1, 2 s
-            return written.replace(lambda e: isinstance(e, EntryFunction) and e.order == 1 and _short(_closed(e)),
-                                   _closed)
+            return written.replace(
+                lambda e: isinstance(e, EntryFunction) and e.order == 1 and _short(_closed(e)), _closed
+            )
         return written
 
     def _side_element(self, node: Node, entry: tuple[Expr, Expr] | None) -> Expr:
@@ -425,15 +471,20 @@ class PartialTarget(Target):
 
     def _side(self, node: Node, entry: tuple[Expr, Expr], latex: bool) -> str:
         element = self._side_element(node, entry)
-        return to_latex(element, self.names, matrices=self.matrices) if latex else \
-            to_text(element, self.names, matrices=self.matrices)
+        return (
+            to_latex(element, self.names, matrices=self.matrices)
+            if latex
+            else to_text(element, self.names, matrices=self.matrices)
+        )
 
     def _sides(self, form: str, latex: bool) -> tuple[str, str]:
         written = form != "chain" and not (form != "index" and self.per_sample)
         shown = self._written()[1] if written else (self.top_entry, self.bottom_entry)
         top, bottom = shown
-        return (self._side(self.top, top, latex) if top is not None else self._whole(self.top, latex),
-                self._side(self.bottom, bottom, latex) if bottom is not None else self._whole(self.bottom, latex))
+        return (
+            self._side(self.top, top, latex) if top is not None else self._whole(self.top, latex),
+            self._side(self.bottom, bottom, latex) if bottom is not None else self._whole(self.bottom, latex),
+        )
 
     def _whole(self, node: Node, latex: bool) -> str:
         return self.names.latex(node.symbol_name) if latex else self.names.text(node.symbol_name)
@@ -445,7 +496,6 @@ class PartialTarget(Target):
     def lhs_text(self, form: str = "matrix") -> str:
         top, bottom = self._sides(form, False)
         return f"d{top}/d{bottom}"
-
 
     def text(self, form: str = "matrix") -> str:
         note = self.note(form)
@@ -485,8 +535,14 @@ class PartialTarget(Target):
 
     def _sample(self) -> Symbol | None:
         """The top's sample index, if it is a letter."""
-        return next((i for i, dim in zip(self.indices[0], self.top.shape, strict=True)
-                     if dim == BATCH and isinstance(i, Symbol)), None)
+        return next(
+            (
+                i
+                for i, dim in zip(self.indices[0], self.top.shape, strict=True)
+                if dim == BATCH and isinstance(i, Symbol)
+            ),
+            None,
+        )
 
     def free_indices(self) -> list[Symbol]:
         """The free indices of the index form, in its order (the axes arrange_free reads)."""
@@ -526,13 +582,23 @@ class Derivation:
         preactivations = {node.delta_key: node for node in bp.graph.by_role("preactivation")}
         last_delta = {preactivations[key].layer: key for key in bp.deltas}  # a recurrent layer's cycle 1
         for key in bp.deltas:
-            self._add(Target(f"delta_{key}", "delta", key, f"delta_{key}", preactivations[key].shape, builder,
-                             self.names))
+            self._add(
+                Target(f"delta_{key}", "delta", key, f"delta_{key}", preactivations[key].shape, builder, self.names)
+            )
             layer = preactivations[key].layer
             if last_delta[layer] == key:
                 for param in (n for n in bp.graph.parameters if n.layer == layer):
-                    self._add(Target(f"dL/d{param.name}", "gradient", param.symbol_name, param.symbol_name, param.shape,
-                                     builder, self.names))
+                    self._add(
+                        Target(
+                            f"dL/d{param.name}",
+                            "gradient",
+                            param.symbol_name,
+                            param.symbol_name,
+                            param.shape,
+                            builder,
+                            self.names,
+                        )
+                    )
 
     def _add(self, target: Target) -> None:
         self._targets[target.name] = target
@@ -560,8 +626,10 @@ class Derivation:
         question = self.question(name) if isinstance(name, str) else None
         if question is not None:
             if len(question.ask) > 1:
-                raise UnknownTarget(f"question {question.id} asks {len(question.ask)} targets "
-                                    f"({', '.join(question.ask)}): name one of them, or write the left side")
+                raise UnknownTarget(
+                    f"question {question.id} asks {len(question.ask)} targets "
+                    f"({', '.join(question.ask)}): name one of them, or write the left side"
+                )
             return self.target(question.ask[0])
         found = self._partial(name) if isinstance(name, str) else None  # dz_2/ds_2: a numerator that is a value
         if found is not None:
@@ -586,8 +654,10 @@ class Derivation:
         except TargetSyntaxError as error:
             raise UnknownTarget(f"unknown target {quote(name)}: {error}") from None
         if ref.top is not None:
-            raise UnknownTarget(f"unknown target {quote(name)}: the numerator must be the loss (L, E, l or "
-                                r"\mathcal{L})")
+            raise UnknownTarget(
+                f"unknown target {quote(name)}: the numerator must be the loss (L, E, l or "
+                r"\mathcal{L})"
+            )
         for position, spelling in enumerate(ref.bottom):
             base = self._value_target(spelling.name, ref.delta)
             if base is None:
@@ -622,8 +692,10 @@ class Derivation:
         else:
             bottom, bottom_entry = self._side(sides[1], ref.bottom, name, top.layer)
         if top.role not in ("activation", "preactivation"):
-            raise UnknownTarget(f"{name}: {top.name} is not computed by the network (a {top.role}), so nothing "
-                                f"is derived by it; the numerator is the loss or a value s_k, z_k")
+            raise UnknownTarget(
+                f"{name}: {top.name} is not computed by the network (a {top.role}), so nothing "
+                f"is derived by it; the numerator is the loss or a value s_k, z_k"
+            )
         try:
             partial.between(self.backprop, top, bottom)
             target = PartialTarget(self.backprop, top, bottom, top_entry, bottom_entry, self.names, self._builder)
@@ -631,8 +703,9 @@ class Derivation:
             raise UnknownTarget(f"{name}: {error}") from None
         return self._asked.setdefault(target.name, target)
 
-    def _side(self, written: str, spellings: tuple[Spelling, ...], name: str, layer: str | None = None) \
-            -> tuple[Node, tuple[Expr, Expr] | None]:
+    def _side(
+        self, written: str, spellings: tuple[Spelling, ...], name: str, layer: str | None = None
+    ) -> tuple[Node, tuple[Expr, Expr] | None]:
         """The named value one side of a local partial means (in the spec's notation first), and its entry. With
         the other side's `layer`, a letter that names no layer is an entry of this layer's value: in dp_j/ds_k
         (p the output of layer out) s_k is entry k of s_out."""
@@ -655,20 +728,26 @@ class Derivation:
             resolve(f"{letter.group('base')}_{{{layer}}}", (letter.group("index"),))
         for symbol, entry in found:
             node = next((n for n in graph.nodes if n.name == symbol), None) or next(
-                (n for n in graph.nodes if n.key == symbol and n.role == "activation"), None)
+                (n for n in graph.nodes if n.key == symbol and n.role == "activation"), None
+            )
             if node is None or node.role in ("loss", "target"):
                 continue
             return node, None if entry is None else entry_indices(node.symbol_name, node.shape, entry, name)
         raise UnknownTarget(f"unknown target {name!r}: {written!r} names no value of the network ({self._known()})")
 
     def _known(self) -> str:
-        values = [self.names.text(node.symbol_name) for node in self.backprop.graph.nodes
-                  if node.role in ("activation", "input") and self._builder.reaches_loss(node.symbol_name)]
+        values = [
+            self.names.text(node.symbol_name)
+            for node in self.backprop.graph.nodes
+            if node.role in ("activation", "input") and self._builder.reaches_loss(node.symbol_name)
+        ]
         last = self.targets[-1]
         entry = last.lhs_text() + "[1,1]" if last.kind != "delta" else self.names.entry_text(last.symbol, ("1", "1"))
         targets = [t.lhs_text() for t in self._targets.values()]
-        return f"known: {_capped(targets)}; also d{self.names.loss_text()}/d<value> for {_capped(values)}, and " \
-               f"entries like {entry}"
+        return (
+            f"known: {_capped(targets)}; also d{self.names.loss_text()}/d<value> for {_capped(values)}, and "
+            f"entries like {entry}"
+        )
 
     def question(self, name: str) -> Question | None:
         """The spec's question whose id is `name`, if any (a question's id works wherever a target does)."""
@@ -690,7 +769,8 @@ class Derivation:
             return self._targets[f"dL/d{name}"]
         graph = self.backprop.graph
         node = next((n for n in graph.nodes if n.name == name), None) or next(
-            (n for n in graph.nodes if n.key == name and n.role == "activation"), None)
+            (n for n in graph.nodes if n.key == name and n.role == "activation"), None
+        )
         if node is None or node.role not in ("activation", "input", "preactivation"):
             return None
         if node.role == "preactivation":
@@ -704,8 +784,9 @@ class Derivation:
         if name not in self._asked:
             if not self._builder.reaches_loss(node.symbol_name):
                 raise UnknownTarget(f"{name}: the loss does not depend on {node.name}")
-            self._asked[name] = Target(name, "adjoint", node.symbol_name, node.symbol_name, node.shape, self._builder,
-                                       self.names)
+            self._asked[name] = Target(
+                name, "adjoint", node.symbol_name, node.symbol_name, node.shape, self._builder, self.names
+            )
         return self._asked[name]
 
     def _entry(self, base: Target, written: tuple[str, ...], name: str) -> Target:
@@ -724,28 +805,35 @@ class Derivation:
         return lines
 
     def forward_text(self) -> list[str]:
-        return [f"{self.names.loss_text() if name == 'L' else self.names.text(name)} = {to_text(expr, self.names)}"
-                for name, expr in self.forward()]
+        return [
+            f"{self.names.loss_text() if name == 'L' else self.names.text(name)} = {to_text(expr, self.names)}"
+            for name, expr in self.forward()
+        ]
 
     def _repr_latex_(self) -> str:
         lines = self.forward_latex() + [t.latex() for t in self.targets]
-        return "$\\begin{aligned}" + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines) + \
-            "\\end{aligned}$"
+        return "$\\begin{aligned}" + r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines) + "\\end{aligned}$"
 
 
 def _short(closed: Expr) -> bool:
     """An activation's derivative worth writing in closed form: no exponential or tanh in it, and no Piecewise
     (which a sum around it would fold over all of its terms)."""
-    return not closed.has(exp, tanh, Piecewise, Derivative) and not closed.atoms(AppliedUndef) and \
-        closed.count_ops() <= 4
+    return (
+        not closed.has(exp, tanh, Piecewise, Derivative) and not closed.atoms(AppliedUndef) and closed.count_ops() <= 4
+    )
 
 
 def _closed(entry: EntryFunction) -> Expr:
     """An entry's f' in closed form; relu's step as Heaviside(u, 0), printed [u > 0], which a sum leaves alone."""
     closed = entry.doit()
-    if isinstance(closed, Piecewise) and len(closed.args) == 2 and closed.args[0].expr == 1 \
-            and closed.args[1] == (0, True) and isinstance(closed.args[0].cond, StrictGreaterThan) \
-            and closed.args[0].cond.rhs == 0:
+    if (
+        isinstance(closed, Piecewise)
+        and len(closed.args) == 2
+        and closed.args[0].expr == 1
+        and closed.args[1] == (0, True)
+        and isinstance(closed.args[0].cond, StrictGreaterThan)
+        and closed.args[0].cond.rhs == 0
+    ):
         return Heaviside(closed.args[0].cond.lhs, 0)
     return closed
 
@@ -767,15 +855,19 @@ def entry_indices(symbol: str, shape: tuple[Any, ...], written: tuple[str, ...],
         sample = "n" if written[0] != "n" else "m"
         written = (written[0], sample) if shape[1] == BATCH else (sample, written[0])
     elif len(written) != 2:
-        raise UnknownTarget(f"{_shown(target)}: {symbol} is {_shape_text(shape)}, so an entry of it takes "
-                            f"{max(len(dims), 1)} index(es), not {len(written)}")
+        raise UnknownTarget(
+            f"{_shown(target)}: {symbol} is {_shape_text(shape)}, so an entry of it takes "
+            f"{max(len(dims), 1)} index(es), not {len(written)}"
+        )
     position: list[Expr] = [Integer(0), Integer(0)]
     for part, dim in zip(written, places, strict=True):
         size = shape[dim]
         if part.isdigit():
             if size != BATCH and not 1 <= int(part) <= size:
-                raise UnknownTarget(f"{_shown(target)}: index {part} is out of range ({symbol} has {size} "
-                                    f"{'rows' if dim == 0 else 'columns'})")
+                raise UnknownTarget(
+                    f"{_shown(target)}: index {part} is out of range ({symbol} has {size} "
+                    f"{'rows' if dim == 0 else 'columns'})"
+                )
             position[dim] = Integer(int(part) - 1)
         else:
             position[dim] = index_symbol(part)
@@ -814,8 +906,9 @@ class Network:
         """Every delta and gradient (computed once, then cached)."""
         return self._derivation
 
-    def gradient_fn(self, dtype: Any = None, *, backend: str = "numpy", threads: int | None = None,
-                    gradients_only: bool = False) -> Any:
+    def gradient_fn(
+        self, dtype: Any = None, *, backend: str = "numpy", threads: int | None = None, gradients_only: bool = False
+    ) -> Any:
         """The compiled loss, forward values, deltas and gradients: call it with a dict of arrays in
         the spec's orientation (docs/numeric.md). `backend` numpy (default), jax or torch; `dtype`
         float64 by default (float32 for jax unless its x64 mode is on); `threads` limits the
@@ -826,8 +919,9 @@ class Network:
     def _numbers(self) -> GradientFunction:
         return GradientFunction(self.derive().backprop)  # quiet: NumPy's overflow warnings silenced
 
-    def named_values(self, values: Mapping[str, Any] | None = None,
-                     computed: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+    def named_values(
+        self, values: Mapping[str, Any] | None = None, computed: Mapping[str, Any] | None = None
+    ) -> dict[str, np.ndarray]:
         """Every named value at `values` (the leaves by name) or on the spec's data: the leaves, each s_k
         and z_k (under the name formulas use: the output alias), each delta, and each gradient as
         dL/d<param>; `computed` is gradient_fn's result at those leaves if already at hand. Raises
@@ -853,8 +947,9 @@ class Network:
         found = self.derive().target(target) if isinstance(target, str) else target
         return self.value_at(found, self.named_values(values))
 
-    def value_at(self, target: Target, named: dict[str, np.ndarray],
-                 transform: Callable[[Expr], Expr] | None = None) -> np.ndarray:
+    def value_at(
+        self, target: Target, named: dict[str, np.ndarray], transform: Callable[[Expr], Expr] | None = None
+    ) -> np.ndarray:
         """A target's value from named_values(); what it computes is cached in `named`. `transform` rewrites a local
         partial's pulled-back formula before it is compiled (verify puts its stand-ins for generic activations)."""
         found = target
@@ -868,12 +963,14 @@ class Network:
             named[key] = np.asarray(evaluate(base.matrix, named, samples), dtype=np.float64)
         value = named[key]
         if isinstance(found, EntryTarget):
-            value = value[tuple(slice(None) if isinstance(i, Symbol) else slice(int(i), int(i) + 1)
-                                for i in found.entry)]
+            value = value[
+                tuple(slice(None) if isinstance(i, Symbol) else slice(int(i), int(i) + 1) for i in found.entry)
+            ]
         return value
 
-    def _jacobian(self, target: PartialTarget, named: dict[str, np.ndarray],
-                  transform: Callable[[Expr], Expr] | None = None) -> np.ndarray:
+    def _jacobian(
+        self, target: PartialTarget, named: dict[str, np.ndarray], transform: Callable[[Expr], Expr] | None = None
+    ) -> np.ndarray:
         """d top / d bottom for every entry of both (axes: top's, then bottom's), each top entry's row pulled
         back through the compiled vector-Jacobian products; only the top entries the target reads."""
         first = self.graph.nodes[0]
@@ -885,12 +982,15 @@ class Network:
         if full is None:
             full = np.full(top_shape + bottom_shape, np.nan)
             named[key] = full
-        wanted = [range(size) if isinstance(index, Symbol) else [int(index)]
-                  for index, size in zip(target.indices[0], top_shape, strict=True)]
+        wanted = [
+            range(size) if isinstance(index, Symbol) else [int(index)]
+            for index, size in zip(target.indices[0], top_shape, strict=True)
+        ]
         todo = [(r, c) for r in wanted[0] for c in wanted[1] if np.isnan(full[r, c]).all()]
         if todo:
-            formula = partial.pullback(self.derive().backprop, target.top, target.bottom,
-                                       partial.seed_symbol(target.top))
+            formula = partial.pullback(
+                self.derive().backprop, target.top, target.bottom, partial.seed_symbol(target.top)
+            )
             pulled = compile_expression(transform(formula) if transform is not None else formula)
             for row, col in todo:
                 seed = np.zeros(top_shape)
@@ -898,20 +998,33 @@ class Network:
                 full[row, col] = np.broadcast_to(pulled({**named, partial.SEED: seed}, samples), bottom_shape)
         return full
 
-    def train(self, steps: int | None = None, learning_rate: float | None = None,
-              targets: Sequence[str] = (), seed: int | None = None) -> TrainingRun:
+    def train(
+        self,
+        steps: int | None = None,
+        learning_rate: float | None = None,
+        targets: Sequence[str] = (),
+        seed: int | None = None,
+    ) -> TrainingRun:
         """Gradient descent on the spec's data (its `training` section unless overridden): every
         step's forward values, loss (and each sample's), deltas, gradients and updated parameters,
         and the values of `targets` at each step. With `seed`, on data and initial parameters drawn
         from it instead (random_data). Raises TrainingError, UnknownTarget, course.draw.DrawError."""
         if seed is None:
             return training.train(self, steps, learning_rate, targets)
-        return training.train(self, steps, learning_rate, targets, self.random_data(seed), f"drawn at random, seed "
-                              f"{seed}")
+        return training.train(
+            self, steps, learning_rate, targets, self.random_data(seed), f"drawn at random, seed {seed}"
+        )
 
-    def gradcheck(self, values: Mapping[str, Any] | None = None, seed: int = 0, random: bool = False,
-                  step: float = gradcheck.STEP, tolerance: float = gradcheck.TOLERANCE,
-                  max_entries: int = gradcheck.MAX_ENTRIES, targets: list[str] | None = None) -> GradcheckResult:
+    def gradcheck(
+        self,
+        values: Mapping[str, Any] | None = None,
+        seed: int = 0,
+        random: bool = False,
+        step: float = gradcheck.STEP,
+        tolerance: float = gradcheck.TOLERANCE,
+        max_entries: int = gradcheck.MAX_ENTRIES,
+        targets: list[str] | None = None,
+    ) -> GradcheckResult:
         """The symbolic gradients against central finite differences (float64) at `values`, the
         spec's data, or seeded random data, checking at most `max_entries` entries per parameter;
         `.ok` is the verdict, `.report()` the table. `targets` checks those derivatives of the loss
@@ -919,10 +1032,20 @@ class Network:
         loss and raises UnknownTarget."""
         for name in targets or ():
             if isinstance(self.derive().target(name), PartialTarget):
-                raise UnknownTarget(f"{name} is a local partial, not a derivative of the loss: gradcheck checks "
-                                    f"derivatives of the loss (numeric --target shows its value)")
-        return gradcheck.check(self, values, seed=seed, random=random, step=step, tolerance=tolerance,
-                               max_entries=max_entries, targets=targets)
+                raise UnknownTarget(
+                    f"{name} is a local partial, not a derivative of the loss: gradcheck checks "
+                    f"derivatives of the loss (numeric --target shows its value)"
+                )
+        return gradcheck.check(
+            self,
+            values,
+            seed=seed,
+            random=random,
+            step=step,
+            tolerance=tolerance,
+            max_entries=max_entries,
+            targets=targets,
+        )
 
     def codegen(self, backend: str = "numpy") -> str:
         """The text of a standalone module computing the loss and gradients with `backend` (numpy,
@@ -938,8 +1061,12 @@ class Network:
 
         return with_hints(self._verifier, self._verifier.verify(target, answer), hint_level)
 
-    def reread(self, forms: Sequence[str] = FORMS, formats: Sequence[str] = ("text", "latex"),
-               targets: Sequence[Target | tuple[Target, Sequence[str]]] | None = None) -> RoundTrip:
+    def reread(
+        self,
+        forms: Sequence[str] = FORMS,
+        formats: Sequence[str] = ("text", "latex"),
+        targets: Sequence[Target | tuple[Target, Sequence[str]]] | None = None,
+    ) -> RoundTrip:
         """Every formula `derive` prints (each target in `forms`, as text and as LaTeX) read back by the answer
         parser and compared with what it was printed from: `.ok`, `.summary()`, `.misread` (docs/notation.md).
         `targets` re-reads those instead of every delta and gradient (each a Target, or a Target with forms
@@ -967,8 +1094,15 @@ class Network:
 
         return Checker(self)
 
-    def render(self, format: str = "md", sections: list[str] | None = None, forms: list[str] | None = None,
-               digits: int | None = None, template_dir: str | Path | None = None, figure: str | None = None) -> str:
+    def render(
+        self,
+        format: str = "md",
+        sections: list[str] | None = None,
+        forms: list[str] | None = None,
+        digits: int | None = None,
+        template_dir: str | Path | None = None,
+        figure: str | None = None,
+    ) -> str:
         """The worked solution as a LaTeX ("tex") or Markdown ("md") document (docs/render.md); options
         not given come from the spec's `render:` section or the defaults. A Markdown document shows its
         diagram from the file `figure` (symbackprop.render.diagram_svg draws it). Raises
@@ -991,8 +1125,9 @@ class Network:
                     key = f"questions[{index}].ask"
                     listed = f"{key}[{k}]"
                     line = self.spec.lines.get(listed) or self.spec.lines.get(key) or question.line or None
-                    raise SpecError(str(error), key=listed if listed in self.spec.lines else key, line=line,
-                                    source=self.spec.source) from None
+                    raise SpecError(
+                        str(error), key=listed if listed in self.spec.lines else key, line=line, source=self.spec.source
+                    ) from None
             answered.append((question, targets))
         return answered
 
@@ -1014,11 +1149,19 @@ class Network:
         spec's `data: {random: {scale, samples}}` bounds the entries and sets the number of samples."""
         from symbackprop.course.draw import seeded  # the drawing builds on the compiled network
 
-        fixed = {name: np.array(values, dtype=np.float64) for name, values in self.spec.data.items()
-                 if self.graph.named(name).role == "fixed"}
+        fixed = {
+            name: np.array(values, dtype=np.float64)
+            for name, values in self.spec.data.items()
+            if self.graph.named(name).role == "fixed"
+        }
         settings = self.spec.random
-        return seeded(self, seed, {**fixed, **{k: np.asarray(v, dtype=np.float64) for k, v in (keep or {}).items()}},
-                      settings.scale if settings else None, settings.samples if settings else None)
+        return seeded(
+            self,
+            seed,
+            {**fixed, **{k: np.asarray(v, dtype=np.float64) for k, v in (keep or {}).items()}},
+            settings.scale if settings else None,
+            settings.samples if settings else None,
+        )
 
     def shapes(self) -> dict[str, str]:
         """The size of every named matrix and vector, e.g. {'W_1': '3x2', 'x': '2xN'}."""
@@ -1035,5 +1178,3 @@ class Network:
 def load(source: str | Path | dict[str, Any]) -> Network:
     """Load a spec from a path, YAML text or a dict; raises SpecError with file, line and key."""
     return Network(load_spec(source))
-
-

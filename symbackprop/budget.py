@@ -28,8 +28,15 @@ class BudgetError(ValueError):
 
 #: Memory each command may add to what it holds once started, in MB (SYMBACKPROP_MEMORY_MB sets
 #: every command's; 0 means no limit).
-MEMORY_MB = {"derive": 2048, "numeric": 2048, "gradcheck": 2048, "codegen": 2048, "render": 2048,
-             "verify": 2048, "check": 2048}
+MEMORY_MB = {
+    "derive": 2048,
+    "numeric": 2048,
+    "gradcheck": 2048,
+    "codegen": 2048,
+    "render": 2048,
+    "verify": 2048,
+    "check": 2048,
+}
 #: The environment variable that overrides MEMORY_MB.
 MEMORY_VARIABLE = "SYMBACKPROP_MEMORY_MB"
 #: Each verify --batch worker, above what it shares with its parent when forked, in MB.
@@ -106,13 +113,17 @@ def check_training(net: Network, steps: int, samples: int) -> None:
     work = steps * step_work(net, samples)
     if kept > MAX_TRAINING_NUMBERS:
         fit = max(1, MAX_TRAINING_NUMBERS // max(kept // steps, 1))
-        raise BudgetError(f"{steps} training steps keep {kept:,} numbers ({_megabytes(kept)}: every value of every "
-                          f"step; {largest}), more than the limit of {MAX_TRAINING_NUMBERS:,}; at most {fit} steps "
-                          f"of this network fit")
+        raise BudgetError(
+            f"{steps} training steps keep {kept:,} numbers ({_megabytes(kept)}: every value of every "
+            f"step; {largest}), more than the limit of {MAX_TRAINING_NUMBERS:,}; at most {fit} steps "
+            f"of this network fit"
+        )
     if work > MAX_WORK:
         fit = max(1, MAX_WORK // step_work(net, samples))
-        raise BudgetError(f"{steps} training steps on {samples} samples cost about {work:.1e} multiply-adds, more "
-                          f"than the limit of {MAX_WORK:.0e}; at most {fit} steps fit")
+        raise BudgetError(
+            f"{steps} training steps on {samples} samples cost about {work:.1e} multiply-adds, more "
+            f"than the limit of {MAX_WORK:.0e}; at most {fit} steps fit"
+        )
 
 
 def check_gradcheck(net: Network, max_entries: int, samples: int) -> None:
@@ -122,9 +133,11 @@ def check_gradcheck(net: Network, max_entries: int, samples: int) -> None:
     if work > MAX_WORK:
         per_entry = max(1, 2 * step_work(net, samples) // 3)
         fit = max(1, MAX_WORK // per_entry // max(len(net.graph.parameters), 1))
-        raise BudgetError(f"checking {entries:,} entries costs two forward passes each, about {work:.1e} "
-                          f"multiply-adds in all, more than the limit of {MAX_WORK:.0e}; give --max-entries {fit} "
-                          f"or fewer")
+        raise BudgetError(
+            f"checking {entries:,} entries costs two forward passes each, about {work:.1e} "
+            f"multiply-adds in all, more than the limit of {MAX_WORK:.0e}; give --max-entries {fit} "
+            f"or fewer"
+        )
 
 
 def check_memory(net: Network, command: str, samples: int) -> None:
@@ -135,9 +148,11 @@ def check_memory(net: Network, command: str, samples: int) -> None:
     numbers, largest = network_numbers(net, samples)
     needed = COPIES[command] * numbers
     if needed * 8 > budget * 2**20:
-        raise BudgetError(f"{command} holds about {COPIES[command]} copies of the network's {numbers:,} numbers "
-                          f"({largest}): about {_megabytes(needed)}, more than its memory budget of {budget} MB "
-                          f"({MEMORY_VARIABLE} raises it; docs/security.md)")
+        raise BudgetError(
+            f"{command} holds about {COPIES[command]} copies of the network's {numbers:,} numbers "
+            f"({largest}): about {_megabytes(needed)}, more than its memory budget of {budget} MB "
+            f"({MEMORY_VARIABLE} raises it; docs/security.md)"
+        )
 
 
 # --- the watchdog -------------------------------------------------------------------------------

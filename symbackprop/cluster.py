@@ -20,8 +20,10 @@ MAX_CHUNK = 1000
 #: Seconds to wait for the scheduler to answer.
 CONNECT_TIMEOUT = 20.0
 #: What to do when workers are daemonic processes (they cannot start the grading processes).
-DAEMON_FIX = ("start the Dask workers with DASK_DISTRIBUTED__WORKER__DAEMON=False (or `dask worker --no-nanny`) "
-              "so that they can start grading processes (docs/scale.md)")
+DAEMON_FIX = (
+    "start the Dask workers with DASK_DISTRIBUTED__WORKER__DAEMON=False (or `dask worker --no-nanny`) "
+    "so that they can start grading processes (docs/scale.md)"
+)
 
 
 class ClusterError(Exception):
@@ -59,8 +61,14 @@ def connect(scheduler: str) -> Any:
         raise ClusterError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({error})") from None
 
 
-def run(scheduler: str, task: Callable[..., list[Any]], payload: tuple[Any, ...], items: Sequence[Any],
-        failed: Callable[[Any, str], Any], on_progress: Callable[[int], None] | None = None) -> list[Any]:
+def run(
+    scheduler: str,
+    task: Callable[..., list[Any]],
+    payload: tuple[Any, ...],
+    items: Sequence[Any],
+    failed: Callable[[Any, str], Any],
+    on_progress: Callable[[int], None] | None = None,
+) -> list[Any]:
     """`task(*payload, chunk)` on the cluster for each chunk of `items`, the results in input order.
 
     `task` returns one result per item of its chunk. A chunk whose worker died (Dask gave up on it
@@ -101,12 +109,14 @@ def _outcome(future: Any, chunk: list[Any], failed: Callable[[Any, str], Any]) -
     try:
         return future.result()
     except KilledWorker:
-        return [failed(item, "the Dask worker grading this row died (out of memory?); it was not graded")
-                for item in chunk]
+        return [
+            failed(item, "the Dask worker grading this row died (out of memory?); it was not graded") for item in chunk
+        ]
     except ClusterError:
         raise
     except ModuleNotFoundError as error:
-        raise ClusterError(f"the Dask workers cannot import {error.name}: install symbackprop in the workers' "
-                           f"environment") from None
+        raise ClusterError(
+            f"the Dask workers cannot import {error.name}: install symbackprop in the workers' environment"
+        ) from None
     except Exception as error:  # noqa: BLE001 - a task that failed on the cluster: say what and stop
         raise ClusterError(f"a task failed on the Dask cluster: {type(error).__name__}: {error}") from None

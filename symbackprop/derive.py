@@ -167,8 +167,9 @@ def _fused_output_delta(graph: Graph, symbols: dict[str, MatrixSymbol]) -> dict[
     output, target = (graph.nodes[i] for i in loss.inputs)
     if output.role != "activation" or sum(output.id in node.inputs for node in graph.nodes) != 1:
         return {}
-    delta = rules.fused_output_delta(output.attrs["activation"], op_attrs(loss), symbols[output.symbol_name],
-                                     symbols[target.symbol_name])
+    delta = rules.fused_output_delta(
+        output.attrs["activation"], op_attrs(loss), symbols[output.symbol_name], symbols[target.symbol_name]
+    )
     return {} if delta is None else {output.inputs[0]: delta}
 
 

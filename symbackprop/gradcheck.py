@@ -76,15 +76,20 @@ class GradcheckResult:
 
     def report(self, title: str | None = None) -> str:
         """A table: per parameter the entries checked, the largest relative error and a verdict."""
-        lines = [f"{title}: {self.name}" if title else self.name,
-                 f"  data: {self.data}; central differences, step {self.step:g}, tolerance {self.tolerance:g}"]
+        lines = [
+            f"{title}: {self.name}" if title else self.name,
+            f"  data: {self.data}; central differences, step {self.step:g}, tolerance {self.tolerance:g}",
+        ]
         shown = {name: self.spelling.text(name) for name in self.parameters}
         width = max(len("parameter"), *(len(name) for name in shown.values()))
         lines.append(f"  {'parameter'.ljust(width)}  {'entries':>11}  {'max rel. error':>14}  verdict")
         for p in self.parameters.values():
             entries = f"{p.checked}/{p.total}"
-            verdict = "ok" if p.ok else (f"MISMATCH at {list(p.worst or ())}: symbolic {p.symbolic:.10g}, "
-                                         f"numeric {p.numeric:.10g}")
+            verdict = (
+                "ok"
+                if p.ok
+                else (f"MISMATCH at {list(p.worst or ())}: symbolic {p.symbolic:.10g}, numeric {p.numeric:.10g}")
+            )
             if p.kinks:
                 at_kinks = ", ".join(str(list(k)) for k in p.kinks[:5]) + (", ..." if len(p.kinks) > 5 else "")
                 verdict += f"; {len(p.kinks)} at a kink, skipped: {at_kinks}"
@@ -93,13 +98,15 @@ class GradcheckResult:
         checked = sum(p.checked for p in self.parameters.values())
         skipped = sum(len(p.kinks) for p in self.parameters.values())
         note = f", {skipped} skipped at a kink" if skipped else ""
-        lines.append(f"  verdict: mismatch in {', '.join(bad)}" if bad else
-                     f"  verdict: ok ({checked} entries agree{note})")
+        lines.append(
+            f"  verdict: mismatch in {', '.join(bad)}" if bad else f"  verdict: ok ({checked} entries agree{note})"
+        )
         return "\n".join(lines) + "\n"
 
 
-def random_values(net: Network, rng: np.random.Generator, n_samples: int = RANDOM_SAMPLES,
-                  names: list[str] | None = None) -> dict[str, np.ndarray]:
+def random_values(
+    net: Network, rng: np.random.Generator, n_samples: int = RANDOM_SAMPLES, names: list[str] | None = None
+) -> dict[str, np.ndarray]:
     """Values of the right sizes: inputs N(0, 1), weights (and fixed matrices the spec does not
     give) N(0, 1/fan_in), biases N(0, 0.3^2), targets that suit the loss (a distribution per
     sample for cross entropy, +-1 for hinge, one-hot for the multiclass hinge, in (0, 1) for binary
@@ -143,9 +150,16 @@ def _distance_to_kink(out: dict[str, Any]) -> float:
     return min((float(np.min(np.abs(k))) for k in out["kinks"] if np.size(k)), default=math.inf)
 
 
-def check(net: Network, values: Mapping[str, Any] | None = None, seed: int = 0, random: bool = False,
-          step: float = STEP, tolerance: float = TOLERANCE, max_entries: int = MAX_ENTRIES,
-          targets: Sequence[str] | None = None) -> GradcheckResult:
+def check(
+    net: Network,
+    values: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    random: bool = False,
+    step: float = STEP,
+    tolerance: float = TOLERANCE,
+    max_entries: int = MAX_ENTRIES,
+    targets: Sequence[str] | None = None,
+) -> GradcheckResult:
     """Compare net's symbolic gradients with central differences at one point: `values` if given,
     else the spec's data, with whatever it lacks (everything, with `random`) drawn from a seeded
     generator, redrawn while a kink is nearer than MARGIN * step. With `targets`, those derivatives
@@ -165,9 +179,15 @@ def check(net: Network, values: Mapping[str, Any] | None = None, seed: int = 0, 
         fixed = {node.name for node in net.graph.leaves if node.role == "fixed"}
         point = {k: v for k, v in net.data().items() if k in gradients.arguments and (not random or k in fixed)}
         drawn = [name for name in gradients.arguments if name not in point]
-        origin = "the spec's data" if not drawn else (
-            f"random data, seed {seed}" if set(drawn) >= set(gradients.arguments) - fixed
-            else f"the spec's data, with random {', '.join(drawn)} (seed {seed})")
+        origin = (
+            "the spec's data"
+            if not drawn
+            else (
+                f"random data, seed {seed}"
+                if set(drawn) >= set(gradients.arguments) - fixed
+                else f"the spec's data, with random {', '.join(drawn)} (seed {seed})"
+            )
+        )
     missing = [name for name in gradients.arguments if name not in point and name not in drawn]
     if missing:
         raise ValueError(f"missing values for {', '.join(missing)}")
@@ -192,18 +212,39 @@ def check(net: Network, values: Mapping[str, Any] | None = None, seed: int = 0, 
     for name in (node.symbol_name for node in net.graph.parameters) if wanted is None else ():
         if name not in symbolic:
             continue
-        results[name] = _check_parameter(name, point, symbolic[name], forward, base_signs, step, tolerance, floor,
-                                         max_entries, rng)
+        results[name] = _check_parameter(
+            name, point, symbolic[name], forward, base_signs, step, tolerance, floor, max_entries, rng
+        )
     for target in wanted or ():
         whole = getattr(target, "base", target)  # an entry's whole target (EntryTarget.base), else itself
-        entries = None if whole is target else [tuple(int(i) for i in position) for position in np.ndindex(
-            *net.evaluate(whole, point).shape) if _selected(position, cast("EntryTarget", target).entry)]
+        entries = (
+            None
+            if whole is target
+            else [
+                tuple(int(i) for i in position)
+                for position in np.ndindex(*net.evaluate(whole, point).shape)
+                if _selected(position, cast("EntryTarget", target).entry)
+            ]
+        )
         if whole.kind == "gradient":
-            results[target.name] = _check_parameter(whole.key, point, symbolic[whole.key], forward, base_signs, step,
-                                                    tolerance, floor, max_entries, rng, entries, target.name)
+            results[target.name] = _check_parameter(
+                whole.key,
+                point,
+                symbolic[whole.key],
+                forward,
+                base_signs,
+                step,
+                tolerance,
+                floor,
+                max_entries,
+                rng,
+                entries,
+                target.name,
+            )
         else:
-            results[target.name] = _check_value(net, whole, point, step, tolerance, floor, max_entries, rng, entries,
-                                                target.name)
+            results[target.name] = _check_value(
+                net, whole, point, step, tolerance, floor, max_entries, rng, entries, target.name
+            )
     count = point[gradients.arguments[0]].shape[net.graph.nodes[0].shape.index(BATCH)]
     data = f"{origin}; {count} sample{'s' if count != 1 else ''}"
     return GradcheckResult(net.name, data, point, results, step, tolerance, floor, net.derive().names)
@@ -213,9 +254,18 @@ def _selected(position: tuple[int, ...], entry: tuple[Any, ...]) -> bool:
     return all(not isinstance(index, Integer) or int(index) == p for p, index in zip(position, entry, strict=True))
 
 
-def _check_value(net: Network, target: Any, point: dict[str, np.ndarray], step: float, tolerance: float,
-                 floor: float, max_entries: int, rng: np.random.Generator, entries: list[tuple[int, ...]] | None,
-                 label: str) -> ParameterCheck:
+def _check_value(
+    net: Network,
+    target: Any,
+    point: dict[str, np.ndarray],
+    step: float,
+    tolerance: float,
+    floor: float,
+    max_entries: int,
+    rng: np.random.Generator,
+    entries: list[tuple[int, ...]] | None,
+    label: str,
+) -> ParameterCheck:
     """dL/d<value> (a delta: dL/ds_k) against central differences of the loss computed from that value on."""
     name = target.value
     named = net.named_values(point)
@@ -229,24 +279,46 @@ def _check_value(net: Network, target: Any, point: dict[str, np.ndarray], step: 
         loss, kinks = loss_from(changed)
         return {"loss": loss, "kinks": kinks}
 
-    return _compare_entries(label, value, values, symbolic, forward, base_signs, step, tolerance, floor,
-                            max_entries, rng, entries)
+    return _compare_entries(
+        label, value, values, symbolic, forward, base_signs, step, tolerance, floor, max_entries, rng, entries
+    )
 
 
-def _check_parameter(name: str, point: dict[str, np.ndarray], symbolic: np.ndarray, forward: GradientFunction,
-                     base_signs: list[np.ndarray], step: float, tolerance: float, floor: float, max_entries: int,
-                     rng: np.random.Generator, entries: list[tuple[int, ...]] | None = None,
-                     label: str | None = None) -> ParameterCheck:
+def _check_parameter(
+    name: str,
+    point: dict[str, np.ndarray],
+    symbolic: np.ndarray,
+    forward: GradientFunction,
+    base_signs: list[np.ndarray],
+    step: float,
+    tolerance: float,
+    floor: float,
+    max_entries: int,
+    rng: np.random.Generator,
+    entries: list[tuple[int, ...]] | None = None,
+    label: str | None = None,
+) -> ParameterCheck:
     value = point[name].copy()
     values = {**point, name: value}
-    return _compare_entries(label or name, value, values, symbolic, forward, base_signs, step, tolerance, floor,
-                            max_entries, rng, entries)
+    return _compare_entries(
+        label or name, value, values, symbolic, forward, base_signs, step, tolerance, floor, max_entries, rng, entries
+    )
 
 
-def _compare_entries(name: str, value: np.ndarray, values: dict[str, np.ndarray], symbolic: np.ndarray,
-                     forward: Callable[[dict[str, np.ndarray]], dict[str, Any]], base_signs: list[np.ndarray],
-                     step: float, tolerance: float, floor: float, max_entries: int, rng: np.random.Generator,
-                     entries: list[tuple[int, ...]] | None) -> ParameterCheck:
+def _compare_entries(
+    name: str,
+    value: np.ndarray,
+    values: dict[str, np.ndarray],
+    symbolic: np.ndarray,
+    forward: Callable[[dict[str, np.ndarray]], dict[str, Any]],
+    base_signs: list[np.ndarray],
+    step: float,
+    tolerance: float,
+    floor: float,
+    max_entries: int,
+    rng: np.random.Generator,
+    entries: list[tuple[int, ...]] | None,
+) -> ParameterCheck:
     """Each entry of `value` (the array inside `values` that `forward` reads) moved by +-step: the central
     difference of the loss against `symbolic` at that entry."""
     if entries is None and value.size > max_entries:  # the seeded choice from a list of every index, without it
@@ -269,8 +341,9 @@ def _compare_entries(name: str, value: np.ndarray, values: dict[str, np.ndarray]
         minus = forward(values)
         low = value[index]
         value[index] = original
-        crossed = any(not np.array_equal(s, b) for out in (plus, minus) for s, b in zip(_signs(out), base_signs,
-                                                                                         strict=True))
+        crossed = any(
+            not np.array_equal(s, b) for out in (plus, minus) for s, b in zip(_signs(out), base_signs, strict=True)
+        )
         if crossed:
             kinks.append(tuple(int(i) for i in index))
             continue
@@ -282,5 +355,14 @@ def _compare_entries(name: str, value: np.ndarray, values: dict[str, np.ndarray]
         if worst is None or entry_error > error:
             error, worst, at_worst = entry_error, tuple(int(i) for i in index), (exact, numeric)
     ok = error <= tolerance
-    return ParameterCheck(name, error, worst, at_worst[0], at_worst[1], len(indices) - len(kinks),
-                          value.size if entries is None else len(entries), tuple(kinks), ok)
+    return ParameterCheck(
+        name,
+        error,
+        worst,
+        at_worst[0],
+        at_worst[1],
+        len(indices) - len(kinks),
+        value.size if entries is None else len(entries),
+        tuple(kinks),
+        ok,
+    )

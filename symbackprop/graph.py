@@ -108,12 +108,26 @@ class _Builder:
         """The layer's weight (a constant when fixed) and bias nodes, shared by all its cycles."""
         units = layer.units
         weight_shape = (units, fan_in) if self.out_in else (fan_in, units)
-        weight = self.add("symbol", (), weight_shape, name=layer.weight, role="fixed" if layer.fixed else "weight",
-                          layer=layer.name, key=layer.weight)
+        weight = self.add(
+            "symbol",
+            (),
+            weight_shape,
+            name=layer.weight,
+            role="fixed" if layer.fixed else "weight",
+            layer=layer.name,
+            key=layer.weight,
+        )
         bias = None
         if layer.bias:
-            bias = self.add("symbol", (), (units, 1) if self.columns else (1, units),
-                            name=layer.bias, role="bias", layer=layer.name, key=layer.bias)
+            bias = self.add(
+                "symbol",
+                (),
+                (units, 1) if self.columns else (1, units),
+                name=layer.bias,
+                role="bias",
+                layer=layer.name,
+                key=layer.bias,
+            )
         return weight, bias
 
     def preactivation(self, layer: Layer, weight: int, bias: int | None, source: int, cycle: int | None) -> int:
@@ -126,28 +140,46 @@ class _Builder:
             ones = self.add("ones", (), shape, role="const", attrs={"shape": shape})
             terms.append(self.matmul(bias, ones) if self.columns else self.matmul(ones, bias))
         name = cycle_name(f"s_{layer.name}", cycle)
-        return self.add("add", tuple(terms), self.batch_shape(layer.units), name=name, role="preactivation",
-                        layer=layer.name, key=name, cycle=cycle)
+        return self.add(
+            "add",
+            tuple(terms),
+            self.batch_shape(layer.units),
+            name=name,
+            role="preactivation",
+            layer=layer.name,
+            key=name,
+            cycle=cycle,
+        )
 
     def activation(self, layer: Layer, s: int, name: str, key: str, cycle: int | None) -> int:
         label = layer.activation.function if layer.activation.kind == "function" else f"f_{layer.name}"
-        return self.add("activation", (s,), self.batch_shape(layer.units), name=name, role="activation",
-                        layer=layer.name, key=key, cycle=cycle,
-                        attrs={"activation": layer.activation, "label": label, "axis": 0 if self.columns else 1})
+        return self.add(
+            "activation",
+            (s,),
+            self.batch_shape(layer.units),
+            name=name,
+            role="activation",
+            layer=layer.name,
+            key=key,
+            cycle=cycle,
+            attrs={"activation": layer.activation, "label": label, "axis": 0 if self.columns else 1},
+        )
 
 
 def build_graph(spec: NetworkSpec) -> Graph:
     """Wire the spec's layers into a graph ending in the loss."""
     b = _Builder(spec)
-    x = b.add("symbol", (), b.batch_shape(spec.input.size), name=spec.input.name, role="input",
-              key=spec.input.name)
+    x = b.add("symbol", (), b.batch_shape(spec.input.size), name=spec.input.name, role="input", key=spec.input.name)
     outputs: dict[str, tuple[int, int]] = {spec.input.name: (x, spec.input.size)}
     last = spec.layers[-1]
     for layer in spec.layers:
         sources = [outputs[name] for name in layer.inputs]
         fan_in = sources[0][1]
-        source = sources[0][0] if len(sources) == 1 else b.add(
-            "add", tuple(node for node, _ in sources), b.batch_shape(fan_in))
+        source = (
+            sources[0][0]
+            if len(sources) == 1
+            else b.add("add", tuple(node for node, _ in sources), b.batch_shape(fan_in))
+        )
         weight, bias = b.parameters(layer, fan_in)
         z = None
         for cycle in range(1, layer.cycles + 1) if layer.cycles > 1 else (None,):
@@ -161,9 +193,21 @@ def build_graph(spec: NetworkSpec) -> Graph:
     if spec.target_is_input:
         target = x
     else:
-        target = b.add("symbol", (), b.batch_shape(spec.target.size), name=spec.target.name, role="target",
-                       key=spec.target.name)
-    loss = b.add("loss", (outputs[last.name][0], target), (), name="L", role="loss", key="loss",
-                 attrs={"loss": spec.loss, "output_name": spec.output, "axis": 0 if b.columns else 1,
-                        "target_name": spec.input.name if spec.target_is_input else spec.target.name})
+        target = b.add(
+            "symbol", (), b.batch_shape(spec.target.size), name=spec.target.name, role="target", key=spec.target.name
+        )
+    loss = b.add(
+        "loss",
+        (outputs[last.name][0], target),
+        (),
+        name="L",
+        role="loss",
+        key="loss",
+        attrs={
+            "loss": spec.loss,
+            "output_name": spec.output,
+            "axis": 0 if b.columns else 1,
+            "target_name": spec.input.name if spec.target_is_input else spec.target.name,
+        },
+    )
     return Graph(spec, tuple(b.nodes), loss)

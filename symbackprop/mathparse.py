@@ -23,9 +23,20 @@ MAX_NUMBER_DIGITS = 30
 
 #: Functions a formula may call, with their number of arguments.
 FUNCTIONS: dict[str, int] = {
-    "exp": 1, "log": 1, "ln": 1, "sqrt": 1, "abs": 1,
-    "tanh": 1, "sinh": 1, "cosh": 1, "sin": 1, "cos": 1,
-    "sigmoid": 1, "relu": 1, "max": 2, "min": 2,
+    "exp": 1,
+    "log": 1,
+    "ln": 1,
+    "sqrt": 1,
+    "abs": 1,
+    "tanh": 1,
+    "sinh": 1,
+    "cosh": 1,
+    "sin": 1,
+    "cos": 1,
+    "sigmoid": 1,
+    "relu": 1,
+    "max": 2,
+    "min": 2,
 }
 
 
@@ -66,6 +77,7 @@ class Call:
 
 
 Node = Num | Name | Neg | BinOp | Call
+
 
 def _shown(text: str) -> str:
     """A token as messages quote it: at most about 40 characters of it."""
@@ -164,7 +176,8 @@ class _Parser:
             if isinstance(literal, Num) and abs(float(literal.text)) > MAX_EXPONENT:
                 shown = ("-" if isinstance(exponent, Neg) else "") + literal.text
                 raise MathSyntaxError(
-                    f"exponent {shown} at position {pos + 1} is larger than {MAX_EXPONENT} in size", pos)
+                    f"exponent {shown} at position {pos + 1} is larger than {MAX_EXPONENT} in size", pos
+                )
             if not isinstance(literal, (Num, Name)):
                 raise MathSyntaxError(f"exponent at position {pos + 1} must be a number or a name", pos)
             return BinOp("^", base, exponent)
@@ -178,8 +191,9 @@ class _Parser:
             if self.peek()[:2] == ("op", "("):
                 if text not in FUNCTIONS:
                     known = ", ".join(sorted(FUNCTIONS))
-                    raise MathSyntaxError(f"unknown function {_shown(text)} at position {pos + 1} (known: {known})",
-                                          pos)
+                    raise MathSyntaxError(
+                        f"unknown function {_shown(text)} at position {pos + 1} (known: {known})", pos
+                    )
                 self.take()
                 args = [self.expr()]  # expr() counts the nesting level
                 while self.peek()[:2] == ("op", ","):

@@ -31,30 +31,102 @@ if TYPE_CHECKING:
 #: How a layer is attached to a letter: W_1, W^{1} or W^{(1)}.
 LAYER_STYLES: tuple[str, ...] = ("subscript", "superscript", "parenthesized")
 #: The letter keys of a `notation:` block (every key but `layer`).
-LETTER_KEYS: tuple[str, ...] = ("preactivation", "activation", "delta", "function", "loss", "weight", "bias",
-                                "learning_rate")
+LETTER_KEYS: tuple[str, ...] = (
+    "preactivation",
+    "activation",
+    "delta",
+    "function",
+    "loss",
+    "weight",
+    "bias",
+    "learning_rate",
+)
 #: A letter: a name without `_` (the underscore starts the layer's subscript).
 LETTER = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
 #: Letters that already mean something in every formula, so no notation key may take them.
 RESERVED_LETTERS: dict[str, str] = {
-    "N": "the number of samples", "e": "Euler's number (e^x)", "d": "the d of a derivative (dL/dW)",
-    "T": "the transpose (W^T)", "sum": "a sum", "for": "the index ranges of the index form",
-    "exp": "a function", "log": "a function", "ln": "a function", "sqrt": "a function", "abs": "a function",
-    "max": "a function", "min": "a function", "sin": "a function", "cos": "a function", "sinh": "a function",
-    "cosh": "a function", "sign": "a function", "sgn": "a function", "relu": "an activation", "ReLU": "an activation",
-    "tanh": "an activation", "sigmoid": "an activation", "softmax": "an activation", "identity": "an activation",
-    "leaky_relu": "an activation", "partial": "the partial sign", "nabla": "the gradient sign",
+    "N": "the number of samples",
+    "e": "Euler's number (e^x)",
+    "d": "the d of a derivative (dL/dW)",
+    "T": "the transpose (W^T)",
+    "sum": "a sum",
+    "for": "the index ranges of the index form",
+    "exp": "a function",
+    "log": "a function",
+    "ln": "a function",
+    "sqrt": "a function",
+    "abs": "a function",
+    "max": "a function",
+    "min": "a function",
+    "sin": "a function",
+    "cos": "a function",
+    "sinh": "a function",
+    "cosh": "a function",
+    "sign": "a function",
+    "sgn": "a function",
+    "relu": "an activation",
+    "ReLU": "an activation",
+    "tanh": "an activation",
+    "sigmoid": "an activation",
+    "softmax": "an activation",
+    "identity": "an activation",
+    "leaky_relu": "an activation",
+    "partial": "the partial sign",
+    "nabla": "the gradient sign",
 }
-GREEK = frozenset({
-    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
-    "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega", "Gamma", "Delta", "Theta",
-    "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega",
-})
+GREEK = frozenset(
+    {
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "epsilon",
+        "zeta",
+        "eta",
+        "theta",
+        "iota",
+        "kappa",
+        "lambda",
+        "mu",
+        "nu",
+        "xi",
+        "pi",
+        "rho",
+        "sigma",
+        "tau",
+        "phi",
+        "chi",
+        "psi",
+        "omega",
+        "Gamma",
+        "Delta",
+        "Theta",
+        "Lambda",
+        "Xi",
+        "Pi",
+        "Sigma",
+        "Phi",
+        "Psi",
+        "Omega",
+    }
+)
 _LATEX_SPECIALS = {
-    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
-    "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}", "`": r"\textasciigrave{}",
-    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
-    "[": "{[}", "]": "{]}",  # after \\ a [ would be read as the line break's length
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "%": r"\%",
+    "_": r"\_",
+    "^": r"\textasciicircum{}",
+    "~": r"\textasciitilde{}",
+    "`": r"\textasciigrave{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "[": "{[}",
+    "]": "{]}",  # after \\ a [ would be read as the line break's length
 }
 _CYCLE = re.compile(r"(.+)\^\((\d+)\)")
 _SIMPLE_SCRIPT = re.compile(r"[A-Za-z][A-Za-z0-9]*|[0-9]+")
@@ -81,8 +153,9 @@ class Notation:
     def changed(self) -> dict[str, str]:
         """The keys that differ from the defaults."""
         default = Notation()
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if getattr(self, f.name) != getattr(default, f.name)}
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)
+        }
 
 
 DEFAULT = Notation()
@@ -138,8 +211,22 @@ def _hat(name: str) -> str | None:
 # --- quantities -----------------------------------------------------------------------------
 
 #: Roles of the quantities a name can mean.
-ROLES: tuple[str, ...] = ("preactivation", "activation", "delta", "weight", "bias", "fixed", "input", "target",
-                          "output", "loss", "learning_rate", "gradient", "updated", "function")
+ROLES: tuple[str, ...] = (
+    "preactivation",
+    "activation",
+    "delta",
+    "weight",
+    "bias",
+    "fixed",
+    "input",
+    "target",
+    "output",
+    "loss",
+    "learning_rate",
+    "gradient",
+    "updated",
+    "function",
+)
 #: Roles whose symbols carry their layer in their name.
 LAYER_ROLES = ("preactivation", "activation", "delta")
 #: The engine's (and the default notation's) letter of each layered role.
@@ -176,10 +263,20 @@ class Quantity:
 
     def describe(self) -> str:
         """In words, for messages: "the pre-activation of layer 1", "the gradient of W_1"."""
-        words = {"preactivation": "the pre-activation", "activation": "the activation", "delta": "the delta",
-                 "weight": "the weight", "bias": "the bias", "fixed": "the fixed matrix", "input": "the input",
-                 "target": "the target", "output": "the output", "loss": "the loss",
-                 "learning_rate": "the learning rate", "function": "the activation function"}
+        words = {
+            "preactivation": "the pre-activation",
+            "activation": "the activation",
+            "delta": "the delta",
+            "weight": "the weight",
+            "bias": "the bias",
+            "fixed": "the fixed matrix",
+            "input": "the input",
+            "target": "the target",
+            "output": "the output",
+            "loss": "the loss",
+            "learning_rate": "the learning rate",
+            "function": "the activation function",
+        }
         if self.role in ("gradient", "updated"):
             text = f"{'the gradient' if self.role == 'gradient' else 'the updated value'} of {self.symbol}"
         else:
@@ -295,7 +392,6 @@ class Spelling:
         return latex_part(self.notation.function) if self._uniform else latex_name(f"{self.notation.function}_{layer}")
 
 
-
 PLAIN = Spelling()
 
 
@@ -352,8 +448,11 @@ class Names(Spelling):
         if all(layer.name != "0" for layer in spec.layers):  # a^{(0)}: the input as layer 0's activation
             for letter in dict.fromkeys((notation.activation, "z")):
                 self._key((letter, "0", None), Quantity("input", spec.input.name), CONVENIENCE, False)
-        output_delta = next(q for q in reversed(self.quantities.values()) if q.role == "delta" and q.layer == last.name
-                            and q.cycle in (None, last.cycles))
+        output_delta = next(
+            q
+            for q in reversed(self.quantities.values())
+            if q.role == "delta" and q.layer == last.name and q.cycle in (None, last.cycles)
+        )
         for letter in dict.fromkeys((notation.delta, "delta")):  # δ alone: the output's delta, as courses write it
             self._key((letter, None, None), output_delta, CONVENIENCE, False)
         kinds = [layer.activation for layer in spec.layers if layer.activation.kind != "function"]
@@ -412,13 +511,15 @@ class Names(Spelling):
             self._key((ENGINE_LETTERS[role], layer, cycle_text), quantity, 1, False)
 
     def _parameters(self, layer: Layer) -> None:
-        for name, role, letter, default in ((layer.weight, "fixed" if layer.fixed else "weight", self.notation.weight,
-                                             "W"), (layer.bias, "bias", self.notation.bias, "b")):
+        for name, role, letter, default in (
+            (layer.weight, "fixed" if layer.fixed else "weight", self.notation.weight, "W"),
+            (layer.bias, "bias", self.notation.bias, "b"),
+        ):
             if name is None:
                 continue
             quantity = Quantity(role, name, layer.name)
             self.quantities[name] = quantity
-            base = name[:-len(layer.name) - 1] if name.endswith("_" + layer.name) else None
+            base = name[: -len(layer.name) - 1] if name.endswith("_" + layer.name) else None
             if base and "_" not in base:
                 self._spellings[name] = self._tagged(base, layer.name, None)
                 self._key((base, layer.name, None), quantity, 0, False)
@@ -533,11 +634,15 @@ class Names(Spelling):
                     continue
                 quantity = found.quantity if indices is None else found.quantity.at(*_indices(indices))
                 if found.custom and key[1] is not None and indices is None and key[2] is None:
-                    self._check_index_reading(readings[index + 1:], quantity, base, sub)
+                    self._check_index_reading(readings[index + 1 :], quantity, base, sub)
                 return quantity, used_sup
         for key, indices, used_sup in readings:  # w_{ji}^{(2)} for W_2: the letter's case aside
-            folded = [q for (b, layer, cycle), entries in self._keys.items() if b.lower() == key[0].lower()
-                      and b != key[0] and (layer, cycle) == key[1:] for q in self._best(entries)]
+            folded = [
+                q
+                for (b, layer, cycle), entries in self._keys.items()
+                if b.lower() == key[0].lower() and b != key[0] and (layer, cycle) == key[1:]
+                for q in self._best(entries)
+            ]
             if len({q.quantity for q in folded}) == 1 and (indices is None or _indices(indices)):
                 quantity = folded[0].quantity
                 return (quantity if indices is None else quantity.at(*_indices(indices))), used_sup
@@ -550,11 +655,14 @@ class Names(Spelling):
                 other = self._find(key, base)
                 if other is not None and other.priority != CONVENIENCE and other.quantity != quantity.whole():
                     entry = other.quantity.at(*_indices(indices))
-                    tagged = self.spell(quantity) if self.notation.layer != "subscript" else \
-                        f"{base}^({quantity.layer})"
+                    tagged = (
+                        self.spell(quantity) if self.notation.layer != "subscript" else f"{base}^({quantity.layer})"
+                    )
                     raise NotationError(
                         f"{base}_{sub} is ambiguous under this spec's notation: {quantity.describe()} or "
-                        f"{entry.describe()}; write {tagged} or {self.spell(entry)}", ambiguous=True)
+                        f"{entry.describe()}; write {tagged} or {self.spell(entry)}",
+                        ambiguous=True,
+                    )
                 return
 
     def _best(self, entries: list[_Entry]) -> list[_Entry]:
@@ -568,8 +676,9 @@ class Names(Spelling):
         best = self._best(entries)
         if len({e.quantity for e in best}) > 1:
             meanings = " or ".join(f"{e.quantity.describe()}" for e in best)
-            raise NotationError(f"{written} is ambiguous under this spec's notation: it may be {meanings}",
-                                ambiguous=True)
+            raise NotationError(
+                f"{written} is ambiguous under this spec's notation: it may be {meanings}", ambiguous=True
+            )
         return best[0]
 
     def _readings(self, base: str, sub: str | None, sup: str | None) -> list[tuple[tuple, str | None, bool]]:
@@ -596,7 +705,7 @@ class Names(Spelling):
                 out.append(((base, tag, cycle), None, True))  # W^3 where W alone names nothing
             head = base.rstrip("0123456789")
             if head and head != base:
-                out.append(((head, base[len(head):], None), None, False))  # W1 -> W_1
+                out.append(((head, base[len(head) :], None), None, False))  # W1 -> W_1
         return out
 
     def function(self, base: str, sub: str | None = None) -> tuple[str, str | None] | None:
@@ -622,8 +731,9 @@ class Names(Spelling):
 
     def function_letters(self) -> list[str]:
         """The function names this network's answers may use, for messages."""
-        return sorted({*(self.function_text(label) for label in self._functions), *self._functions,
-                       self.notation.function, "f"})
+        return sorted(
+            {*(self.function_text(label) for label in self._functions), *self._functions, self.notation.function, "f"}
+        )
 
     def resolve(self, written: str) -> Quantity:
         """The quantity a written name means: a symbol in the spec's notation or the default spelling
@@ -677,8 +787,10 @@ _CACHE: dict[int, Names] = {}
 
 # --- reading helpers --------------------------------------------------------------------------
 
-_FONT = re.compile(r"\\(?:mathbf|boldsymbol|bm|vec|mathrm|mathit|mathsf|text|textrm|operatorname|mathcal)\s*"
-                   r"\{([^{}]*)\}")
+_FONT = re.compile(
+    r"\\(?:mathbf|boldsymbol|bm|vec|mathrm|mathit|mathsf|text|textrm|operatorname|mathcal)\s*"
+    r"\{([^{}]*)\}"
+)
 _HAT = re.compile(r"\\(?:hat|widehat)\s*\{\s*([A-Za-z])\s*\}|\\(?:hat|widehat)\s+([A-Za-z])")
 _UPDATE_MARKS = frozenset({"t+1", "(t+1)", "new", "+", "next"})
 
@@ -706,7 +818,7 @@ def _tag(text: str | None) -> tuple[str | None, str | None]:
 
 
 def _indices(text: str) -> tuple[str, ...]:
-    """"n,i" -> (n, i); "ji" -> (j, i); "12" -> (1, 2); "(1,2)" -> (1, 2). Empty if these are no indices."""
+    """ "n,i" -> (n, i); "ji" -> (j, i); "12" -> (1, 2); "(1,2)" -> (1, 2). Empty if these are no indices."""
     text = text.strip("()")
     parts = [p for p in text.split(",")] if "," in text else list(text) if len(text) <= 2 else []
     if not parts or not all(p.isdigit() or (p.isalpha() and len(p) == 1) for p in parts):
@@ -738,7 +850,7 @@ def _braced(text: str, start: int) -> tuple[str, int] | None:
         depth += text[i] == "{"
         depth -= text[i] == "}"
         if depth == 0:
-            return text[start + 1:i], i + 1
+            return text[start + 1 : i], i + 1
     return None
 
 
@@ -754,7 +866,7 @@ def _differential(text: str) -> str | None:
     text = text.strip()
     for mark in (r"\partial", r"\mathrm{d}", r"\text{d}", r"\mathrm d", "d"):
         if text.startswith(mark):
-            rest = text[len(mark):].strip()
+            rest = text[len(mark) :].strip()
             return rest or None
     return None
 
@@ -778,15 +890,15 @@ def _gradient_of(text: str, losses: frozenset[str]) -> str | None:
         return None
     nabla = re.match(r"\\nabla\s*_\s*", text)
     if nabla:
-        rest = text[nabla.end():]
+        rest = text[nabla.end() :]
         braced = _braced(rest, 0)
-        of, after = (braced[0], rest[braced[1]:]) if braced else (rest[:1], rest[1:])
+        of, after = (braced[0], rest[braced[1] :]) if braced else (rest[:1], rest[1:])
         if _loss_part(after, losses) or not after.strip():
             return of
         return None
     for mark in (r"\Delta", "Delta", "Δ", r"\partial", "∂"):
         if text.startswith(mark) and len(text) > len(mark) and not text[len(mark)].isalnum():
-            return text[len(mark):].strip() or None
+            return text[len(mark) :].strip() or None
     return None
 
 
@@ -801,7 +913,7 @@ def _parse_name(text: str) -> tuple[str, str | None, str | None, int, tuple[str,
         braced = _braced(text, 0)
         if braced is None:
             return None
-        text = braced[0].strip() + text[braced[1]:]
+        text = braced[0].strip() + text[braced[1] :]
     match = re.match(r"\\?([A-Za-z][A-Za-z0-9]*|[α-ωΔ])", text)
     if not match:
         return None
@@ -823,7 +935,7 @@ def _parse_name(text: str) -> tuple[str, str | None, str | None, int, tuple[str,
                 close = text.find(")", pos)
                 if close < 0:
                     return None
-                script, pos = text[pos:close + 1], close + 1
+                script, pos = text[pos : close + 1], close + 1
             else:
                 word = re.match(r"[A-Za-z0-9]+|\\[A-Za-z]+|\S", text[pos:])
                 if not word:
@@ -849,7 +961,7 @@ def _parse_name(text: str) -> tuple[str, str | None, str | None, int, tuple[str,
             close = text.find("]", pos)
             if close < 0:
                 return None
-            index = tuple(part.strip() for part in text[pos + 1:close].split(","))
+            index = tuple(part.strip() for part in text[pos + 1 : close].split(","))
             pos = close + 1
         elif char == " ":
             pos += 1
@@ -858,6 +970,20 @@ def _parse_name(text: str) -> tuple[str, str | None, str | None, int, tuple[str,
     return base, sub, sup, primes, index
 
 
-_UNICODE_GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "η": "eta", "θ": "theta",
-                  "λ": "lambda", "μ": "mu", "σ": "sigma", "τ": "tau", "φ": "phi", "ψ": "psi", "ω": "omega",
-                  "Δ": "Delta"}
+_UNICODE_GREEK = {
+    "α": "alpha",
+    "β": "beta",
+    "γ": "gamma",
+    "δ": "delta",
+    "ε": "epsilon",
+    "η": "eta",
+    "θ": "theta",
+    "λ": "lambda",
+    "μ": "mu",
+    "σ": "sigma",
+    "τ": "tau",
+    "φ": "phi",
+    "ψ": "psi",
+    "ω": "omega",
+    "Δ": "Delta",
+}

@@ -45,8 +45,16 @@ from symbackprop.program import (
     through_output,
 )
 
-__all__ = ["GradientFunction", "NotComputable", "Program", "evaluate", "evaluate_all", "generate", "kink_arguments",
-           "through_output"]
+__all__ = [
+    "GradientFunction",
+    "NotComputable",
+    "Program",
+    "evaluate",
+    "evaluate_all",
+    "generate",
+    "kink_arguments",
+    "through_output",
+]
 
 
 def _is_indicator(expr: Basic) -> bool:
@@ -54,8 +62,13 @@ def _is_indicator(expr: Basic) -> bool:
     if not isinstance(expr, Elementwise):
         return False
     formula = expr.function.expr
-    return (isinstance(formula, Piecewise) and len(formula.args) == 2 and formula.args[0].expr == 1
-            and formula.args[1].expr == 0 and isinstance(formula.args[1].cond, BooleanTrue))
+    return (
+        isinstance(formula, Piecewise)
+        and len(formula.args) == 2
+        and formula.args[0].expr == 1
+        and formula.args[1].expr == 0
+        and isinstance(formula.args[1].cond, BooleanTrue)
+    )
 
 
 def _is_constant(expr: Basic) -> bool:
@@ -194,7 +207,8 @@ class NumpyCodePrinter(NumPyPrinter):  # type: ignore[misc]  # SymPy has no py.t
         if undefined:
             name = sorted(str(f.func) for f in undefined)[0]
             raise NotComputable(
-                f"the activation {name} is generic; give it a formula (activation: {{expr: ...}}) to compute numbers")
+                f"the activation {name} is generic; give it a formula (activation: {{expr: ...}}) to compute numbers"
+            )
         stand_ins = {}
         for variable, mat in zip(expr.function.variables, expr.mats, strict=True):
             stand_in = Symbol(f"_{variable.name}_{len(self._inline)}", real=True)  # unique while nested: f(s, g(s))
@@ -244,8 +258,13 @@ class Program:
     kinks: tuple[str, ...] = ()  # what each entry of the result's "kinks" list measures
 
 
-def generate(bp: Backprop, backward: bool = True, kinks: bool = False,
-             selections: Mapping[str, SelectionIndex] | None = None, gradients_only: bool = False) -> Program:
+def generate(
+    bp: Backprop,
+    backward: bool = True,
+    kinks: bool = False,
+    selections: Mapping[str, SelectionIndex] | None = None,
+    gradients_only: bool = False,
+) -> Program:
     """Print the network's function `compute` (see program.build) and compile it once."""
     program = build(bp, backward=backward, kinks=kinks, selections=selections, interleave=gradients_only)
     helpers, function = numpy_backend.source(program, gradients_only=gradients_only)
@@ -265,8 +284,11 @@ def downstream_loss(bp: Backprop, start: str) -> Callable[[Mapping[str, Any]], t
     for node in graph.nodes:
         if any(i in downstream for i in node.inputs):
             downstream.add(node.id)
-    statements = [(node.name, bp.definitions[node.name]) for node in graph.nodes
-                  if node.id in downstream and node.name in bp.definitions and node.name != start]
+    statements = [
+        (node.name, bp.definitions[node.name])
+        for node in graph.nodes
+        if node.id in downstream and node.name in bp.definitions and node.name != start
+    ]
     defined = {name for name, _ in statements}
     arguments = sorted({m.name for _, expr in statements for m in expr.atoms(MatrixSymbol)} - defined)
     names = CodeNames([*arguments, *defined])
@@ -277,13 +299,17 @@ def downstream_loss(bp: Backprop, start: str) -> Callable[[Mapping[str, Any]], t
         code = printer.doprint(expr)
         body.append(f"loss = float({code})" if name == "L" else f"{names.ids[name]} = {code}")
         for elementwise in (e for e in preorder_traversal(expr) if isinstance(e, Elementwise)):
-            kinks += [printer.formula_code(elementwise, argument)
-                      for argument in kink_arguments(elementwise.function.expr)]
+            kinks += [
+                printer.formula_code(elementwise, argument) for argument in kink_arguments(elementwise.function.expr)
+            ]
     body.append("return loss, [" + ", ".join(kinks) + "]")
     parameters = [names.ids[name] for name in arguments]
-    source = "import numpy\n" + numpy_backend.HELPERS["_softmax"] + \
-        f"\n\ndef loss_from({', '.join([*parameters, '_n_samples'])}):\n" + \
-        "".join(f"    {line}\n" for line in body)
+    source = (
+        "import numpy\n"
+        + numpy_backend.HELPERS["_softmax"]
+        + f"\n\ndef loss_from({', '.join([*parameters, '_n_samples'])}):\n"
+        + "".join(f"    {line}\n" for line in body)
+    )
     namespace: dict[str, Any] = {}
     exec(compile(source, "<symbackprop downstream>", "exec"), namespace)  # our own printed code
     function = namespace["loss_from"]
@@ -363,9 +389,12 @@ def compile_expressions(exprs: Sequence[Expr]) -> Callable[[Mapping[str, Any], i
     body = "".join(f"    {ids[step.name]} = {printer.doprint(part)}\n" for step, part in steps)
     results = ", ".join(printer.doprint(last) for last in lasts)
     needs_n = N in read
-    source = "import numpy\n" + numpy_backend.HELPERS["_softmax"] + \
-        f"\n\ndef value(n_samples, {', '.join(ids[n] for n in names)}):\n" \
+    source = (
+        "import numpy\n"
+        + numpy_backend.HELPERS["_softmax"]
+        + f"\n\ndef value(n_samples, {', '.join(ids[n] for n in names)}):\n"
         f"    dtype = numpy.float64\n{body}    return [{results}]\n"
+    )
     namespace: dict[str, Any] = {}
     exec(compile(source, "<symbackprop expression>", "exec"), namespace)  # our own printed code
     function = namespace["value"]
@@ -425,9 +454,17 @@ class GradientFunction:
     `quiet` silences NumPy's overflow warnings (numeric, gradcheck and verify want that; a user's
     gradient_fn() keeps NumPy's defaults, as hand-written code would)."""
 
-    def __init__(self, bp: Backprop, dtype: Any = np.float64, backward: bool = True, kinks: bool = False,
-                 selections: Mapping[str, Any] | None = None, gradients_only: bool = False,
-                 threads: int | None = None, quiet: bool = True) -> None:
+    def __init__(
+        self,
+        bp: Backprop,
+        dtype: Any = np.float64,
+        backward: bool = True,
+        kinks: bool = False,
+        selections: Mapping[str, Any] | None = None,
+        gradients_only: bool = False,
+        threads: int | None = None,
+        quiet: bool = True,
+    ) -> None:
         runtime.check_threads(threads)
         self.dtype = np.dtype(dtype)
         if self.dtype.kind != "f":
@@ -443,8 +480,7 @@ class GradientFunction:
         self.program = generate(bp, selections=indices, **self._options)
         self._general: Program | None = None if indices else self.program
         self._names = self.program.arguments
-        self._selected = [(self._names.index(name), np.asarray(selections[name], dtype=self.dtype))
-                          for name in indices]
+        self._selected = [(self._names.index(name), np.asarray(selections[name], dtype=self.dtype)) for name in indices]
         self._signatures: set[tuple[tuple[int, ...], ...]] = set()
         run = blas_threads(threads) if threads is not None else None
         if quiet:
@@ -468,8 +504,10 @@ class GradientFunction:
     def convert(self, values: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """The arguments as arrays of this function's dtype, converted once: pass the result to
         every call (a float32 function given float64 arrays would convert them at each call)."""
-        return {name: np.asarray(value, dtype=self.dtype)
-                for name, value in zip(self._names, runtime.arguments(values, self._names), strict=True)}
+        return {
+            name: np.asarray(value, dtype=self.dtype)
+            for name, value in zip(self._names, runtime.arguments(values, self._names), strict=True)
+        }
 
     def general(self) -> Program:
         """The program with every fixed matrix multiplied as a matrix (for a call that passes a

@@ -16,8 +16,17 @@ GRADCHECK_TOLERANCE = 1e-5
 #: Entries gradcheck checks per parameter at most (a seeded random choice beyond that).
 GRADCHECK_MAX_ENTRIES = 1000
 #: Every section of a rendered document, in the order documents show them.
-SECTIONS: tuple[str, ...] = ("network", "glossary", "sizes", "forward", "loss", "questions", "derivation", "numeric",
-                             "checks")
+SECTIONS: tuple[str, ...] = (
+    "network",
+    "glossary",
+    "sizes",
+    "forward",
+    "loss",
+    "questions",
+    "derivation",
+    "numeric",
+    "checks",
+)
 #: The forms a rendered document shows unless asked otherwise: the two a course uses most.
 DEFAULT_FORMS: tuple[str, ...] = ("chain", "matrix")
 #: Decimals of every number a rendered document shows, by default and at most.

@@ -41,8 +41,16 @@ from symbackprop.forms.index import EntryFunction
 from symbackprop.matexpr import Diag, Elementwise, EntrySum, Indicator, Ones, Softmax
 from symbackprop.notation import GREEK, PLAIN, Spelling, escape_latex, latex_element_base, latex_name
 
-__all__ = ["GREEK", "LatexPrinter", "TextPrinter", "escape_latex", "latex_element_base", "latex_name", "to_latex",
-           "to_text"]
+__all__ = [
+    "GREEK",
+    "LatexPrinter",
+    "TextPrinter",
+    "escape_latex",
+    "latex_element_base",
+    "latex_name",
+    "to_latex",
+    "to_text",
+]
 
 
 def _element_indices(expr: MatrixElement, matrices: frozenset[str] = frozenset()) -> list[Expr]:
@@ -64,10 +72,12 @@ def _index(index: Expr) -> Expr:
 def _ordered_terms(expr: MatAdd) -> list[Expr]:
     """Positive terms before negative ones, bias terms (with a ones vector) and scaled terms
     after the others: W x + b 1^T, y_out - y and [s > 0] + a [s <= 0] read as a course writes them."""
+
     def rank(term: Expr) -> tuple[int, int, int]:
         negative = term.could_extract_minus_sign()
         scaled = isinstance(term, MatMul) and abs(term.as_coeff_matrices()[0]) != 1
         return (int(negative), int(term.has(OneMatrix) and not term.has(Ones)), int(scaled))
+
     return sorted(expr.args, key=rank)
 
 
@@ -100,8 +110,14 @@ def _is_scaled(expr: Expr) -> bool:
 
 def _is_iverson(expr: Expr) -> bool:
     """1 where a condition on matrix entries holds, else 0: relu' of one entry in an index form."""
-    return isinstance(expr, Piecewise) and len(expr.args) == 2 and expr.args[0].expr == 1 and \
-        expr.args[1].expr == 0 and expr.args[1].cond is true and expr.has(MatrixElement)
+    return (
+        isinstance(expr, Piecewise)
+        and len(expr.args) == 2
+        and expr.args[0].expr == 1
+        and expr.args[1].expr == 0
+        and expr.args[1].cond is true
+        and expr.has(MatrixElement)
+    )
 
 
 #: How loosely an entrywise formula binds when printed inline: a single factor, a product
@@ -115,7 +131,7 @@ def _entrywise(term: Expr, variables: set[Symbol]) -> tuple[list[Expr], list[Exp
     for factor in Mul.make_args(term):
         holds = bool(factor.free_symbols & variables)
         if holds and factor.is_Pow and factor.exp.is_negative:
-            denominator.append(factor.base ** -factor.exp)
+            denominator.append(factor.base**-factor.exp)
         elif holds:
             numerator.append(factor)
         else:
@@ -154,8 +170,11 @@ class _CourseNotation(_MixedInto):
 
     def _hadamard_factor(self, expr: Expr) -> str:
         """Matrix products and sums are bracketed inside a Hadamard product; a scalar multiple is not."""
-        return self._wrap(expr, (MatAdd, HadamardProduct)) if _is_scaled(expr) else \
-            self._wrap(expr, (MatAdd, MatMul, HadamardProduct))
+        return (
+            self._wrap(expr, (MatAdd, HadamardProduct))
+            if _is_scaled(expr)
+            else self._wrap(expr, (MatAdd, MatMul, HadamardProduct))
+        )
 
     def _print_MatPow(self, expr: MatPow) -> str:
         """A square matrix's power as the product it is (W W): `W^2` would read back as an entrywise square."""
@@ -231,9 +250,15 @@ class _CourseNotation(_MixedInto):
 class LatexPrinter(_CourseNotation, _SympyLatex):
     """SymPy's LaTeX printer with the course's matrix notation: ^\\top, \\odot, f_1'(s_1)."""
 
-    _default_settings: dict[str, Any] = {**_SympyLatex._default_settings, "transpose": r"\top", "spelling": None,
-                                         "matrices": frozenset(),
-                                         "hadamard": r" \odot ", "oslash": r" \oslash ", "minus": "- "}
+    _default_settings: dict[str, Any] = {
+        **_SympyLatex._default_settings,
+        "transpose": r"\top",
+        "spelling": None,
+        "matrices": frozenset(),
+        "hadamard": r" \odot ",
+        "oslash": r" \oslash ",
+        "minus": "- ",
+    }
 
     def _bracket(self, printed: str) -> str:
         return r"\left(" + printed + r"\right)"
@@ -276,8 +301,15 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
             return r"\mathbf{1}_{" + self._print(cols) + "}^{" + self._settings["transpose"] + "}"
         if cols == 1:
             return r"\mathbf{1}_{" + self._print(rows) + "}"
-        return r"\mathbf{1}_{" + self._print(rows) + r"} \mathbf{1}_{" + self._print(cols) + "}^{" + \
-            self._settings["transpose"] + "}"
+        return (
+            r"\mathbf{1}_{"
+            + self._print(rows)
+            + r"} \mathbf{1}_{"
+            + self._print(cols)
+            + "}^{"
+            + self._settings["transpose"]
+            + "}"
+        )
 
     def _print_Elementwise(self, expr: Elementwise) -> str:
         if not expr.label:
@@ -343,8 +375,7 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
     def _print_Sum(self, expr: Sum) -> str:
         out = ""
         for index, lower, upper in expr.limits:
-            out += r"\sum_{" + self._print(index) + "=" + self._print(lower + 1) + "}^{" + \
-                self._print(upper + 1) + "} "
+            out += r"\sum_{" + self._print(index) + "=" + self._print(lower + 1) + "}^{" + self._print(upper + 1) + "} "
         return out + self._wrap(expr.function, (Add,))
 
     def _print_EntryFunction(self, expr: EntryFunction) -> str:
@@ -355,9 +386,14 @@ class LatexPrinter(_CourseNotation, _SympyLatex):
 class TextPrinter(_CourseNotation, _SympyStr):
     """Plain text in the same notation: juxtaposition for products, ^T, ⊙, f_1'(s_1)."""
 
-    _default_settings: dict[str, Any] = {**_SympyStr._default_settings, "matrices": frozenset(),
-                                         "hadamard": " ⊙ ", "oslash": " ⊘ ",
-                                         "minus": "-", "spelling": None}
+    _default_settings: dict[str, Any] = {
+        **_SympyStr._default_settings,
+        "matrices": frozenset(),
+        "hadamard": " ⊙ ",
+        "oslash": " ⊘ ",
+        "minus": "-",
+        "spelling": None,
+    }
     loose_powers = (HadamardPower,)
 
     def _bracket(self, printed: str) -> str:
@@ -491,8 +527,9 @@ def _deep_recursion() -> Iterator[None]:
         sys.setrecursionlimit(old)
 
 
-def to_latex(expr: Expr, spelling: Spelling | None = None, transpose: str = r"\top",
-             matrices: frozenset[str] = frozenset()) -> str:
+def to_latex(
+    expr: Expr, spelling: Spelling | None = None, transpose: str = r"\top", matrices: frozenset[str] = frozenset()
+) -> str:
     """`expr` in LaTeX, its symbols spelt by `spelling` (a network's notation.Names; None: the engine's names);
     an entry of one of `matrices` keeps both indices (W^{3}_{1,2} of a one-row W^{3})."""
     with _deep_recursion():

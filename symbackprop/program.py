@@ -187,8 +187,25 @@ def python_name(name: str, fallback: str) -> str:
 
 
 #: Names the generated code uses for itself, never given to a spec's symbol.
-RESERVED = ("numpy", "jax", "jnp", "torch", "n_samples", "dtype", "device", "loss", "kinks", "ctx", "grad_loss",
-            "compute", "loss_and_gradients", "LossFunction", "_softmax", "_log_softmax", "_put")
+RESERVED = (
+    "numpy",
+    "jax",
+    "jnp",
+    "torch",
+    "n_samples",
+    "dtype",
+    "device",
+    "loss",
+    "kinks",
+    "ctx",
+    "grad_loss",
+    "compute",
+    "loss_and_gradients",
+    "LossFunction",
+    "_softmax",
+    "_log_softmax",
+    "_put",
+)
 
 
 class CodeNames:
@@ -256,8 +273,9 @@ def through_output(bp: Backprop) -> dict[Basic, Basic]:
             derivatives[act] = (rules.activation_derivative(act), Lambda(rules.x, rule.through_output(rules.x)))
         prime, through = derivatives[act]
         s = bp.symbols[graph.nodes[node.inputs[0]].symbol_name]
-        replacements[Elementwise(node.attrs["label"], 1, prime, s)] = Elementwise("", 0, through,
-                                                                                  bp.symbols[node.symbol_name])
+        replacements[Elementwise(node.attrs["label"], 1, prime, s)] = Elementwise(
+            "", 0, through, bp.symbols[node.symbol_name]
+        )
     return replacements
 
 
@@ -279,8 +297,11 @@ def stable_output(bp: Backprop) -> tuple[Expr, dict[str, Expr]]:
     loss_node = graph.nodes[graph.loss]
     loss = bp.definitions["L"]
     out = graph.nodes[loss_node.inputs[0]]
-    if out.role != "activation" or out.attrs["activation"].kind != "softmax" or \
-            any(out.id in node.inputs for node in graph.nodes if node.id != loss_node.id):
+    if (
+        out.role != "activation"
+        or out.attrs["activation"].kind != "softmax"
+        or any(out.id in node.inputs for node in graph.nodes if node.id != loss_node.id)
+    ):
         return loss, {}
     s_node = graph.nodes[out.inputs[0]]
     z, s, axis = bp.symbols[out.symbol_name], bp.symbols[s_node.symbol_name], out.attrs["axis"]
@@ -319,7 +340,7 @@ def kink_arguments(formula: Expr) -> list[Expr]:
     found: list[Expr] = []
     for node in preorder_traversal(formula):
         if isinstance(node, (Max, Min)):
-            found += [a - b for i, a in enumerate(node.args) for b in node.args[i + 1:]]
+            found += [a - b for i, a in enumerate(node.args) for b in node.args[i + 1 :]]
         elif isinstance(node, (Abs, sign, Heaviside)):
             found.append(node.args[0])
         elif isinstance(node, Relational):
@@ -401,8 +422,13 @@ class ToArrays:
     """Translates matrix expressions into array expressions over `variables` (spec name -> Array).
     `selections` names the fixed 0/1 matrices whose products become gathers."""
 
-    def __init__(self, variables: Mapping[str, Array], shapes: ShapeOf,
-                 selections: Mapping[str, SelectionIndex] | None = None, n_samples: Array | None = None) -> None:
+    def __init__(
+        self,
+        variables: Mapping[str, Array],
+        shapes: ShapeOf,
+        selections: Mapping[str, SelectionIndex] | None = None,
+        n_samples: Array | None = None,
+    ) -> None:
         self.variables = variables
         self.shape_of = shapes
         self.selections = dict(selections or {})
@@ -472,14 +498,18 @@ class ToArrays:
         if undefined:
             name = sorted(str(f.func) for f in undefined)[0]
             raise NotComputable(
-                f"the activation {name} is generic; give it a formula (activation: {{expr: ...}}) to compute numbers")
+                f"the activation {name} is generic; give it a formula (activation: {{expr: ...}}) to compute numbers"
+            )
         return formula.xreplace(dict(zip(expr.function.variables, (self(m) for m in expr.mats), strict=True)))
 
     def _selection(self, factor: MatrixExpr) -> SelectionIndex | None:
         if isinstance(factor, MatrixSymbol) and factor.name in self.selections:
             return self.selections[factor.name]
-        if isinstance(factor, Transpose) and isinstance(factor.arg, MatrixSymbol) \
-                and factor.arg.name in self.selections:
+        if (
+            isinstance(factor, Transpose)
+            and isinstance(factor.arg, MatrixSymbol)
+            and factor.arg.name in self.selections
+        ):
             return self.selections[factor.arg.name].transposed()
         return None
 
@@ -509,8 +539,11 @@ class ToArrays:
             else:
                 code, shape = MatProd(code, operand), (shape[0], factor.shape[1])
         if pending is not None:  # a selection alone
-            code = self.variables[factors[-1].name] if isinstance(factors[-1], MatrixSymbol) else \
-                Transposed(self.variables[factors[-1].arg.name])
+            code = (
+                self.variables[factors[-1].name]
+                if isinstance(factors[-1], MatrixSymbol)
+                else Transposed(self.variables[factors[-1].arg.name])
+            )
         return self(coeff) * code
 
     @staticmethod
@@ -580,12 +613,12 @@ def _is_trivial(expr: Expr, shapes: ShapeOf) -> bool:
     return coeff != 1 and isinstance(rest, Array)
 
 
-def _subexpressions(exprs: list[Expr], shapes: ShapeOf,
-                    names: CodeNames) -> tuple[list[tuple[Array, Expr]], list[Expr]]:
+def _subexpressions(
+    exprs: list[Expr], shapes: ShapeOf, names: CodeNames
+) -> tuple[list[tuple[Array, Expr]], list[Expr]]:
     """sympy.cse over every right-hand side, keeping the subexpressions worth a variable
     (common_1, common_2, ... in order) and putting the others back in place."""
-    replacements, reduced = cse(exprs, symbols=(Dummy(f"c{i}") for i in range(10**9)), optimizations=[],
-                                order="none")
+    replacements, reduced = cse(exprs, symbols=(Dummy(f"c{i}") for i in range(10**9)), optimizations=[], order="none")
     inline: dict[Basic, Expr] = {}
     kept: list[tuple[Array, Expr]] = []
     for symbol, expr in replacements:
@@ -600,8 +633,13 @@ def _subexpressions(exprs: list[Expr], shapes: ShapeOf,
     return kept, [expr.xreplace(inline) for expr in reduced]
 
 
-def build(bp: Backprop, backward: bool = True, kinks: bool = False,
-          selections: Mapping[str, SelectionIndex] | None = None, interleave: bool = False) -> ArrayProgram:
+def build(
+    bp: Backprop,
+    backward: bool = True,
+    kinks: bool = False,
+    selections: Mapping[str, SelectionIndex] | None = None,
+    interleave: bool = False,
+) -> ArrayProgram:
     """The program computing the forward values and the loss, and with `backward` the deltas and
     gradients. With `kinks`, also the values whose sign picks a branch of every formula of the
     forward pass that is not smooth (relu, hinge, ...), for gradcheck. `selections` names fixed
@@ -616,8 +654,15 @@ def build(bp: Backprop, backward: bool = True, kinks: bool = False,
         return _build(bp, backward, kinks, selections, interleave, loss_expr, stable_deltas)
 
 
-def _build(bp: Backprop, backward: bool, kinks: bool, selections: Mapping[str, SelectionIndex] | None,
-           interleave: bool, loss_expr: Expr, stable_deltas: dict[str, Expr]) -> ArrayProgram:
+def _build(
+    bp: Backprop,
+    backward: bool,
+    kinks: bool,
+    selections: Mapping[str, SelectionIndex] | None,
+    interleave: bool,
+    loss_expr: Expr,
+    stable_deltas: dict[str, Expr],
+) -> ArrayProgram:
     graph = bp.graph
     names = CodeNames(list(bp.symbols))
     variables = {name: Array(names.ids[name], real=True) for name in bp.symbols}
@@ -648,12 +693,21 @@ def _build(bp: Backprop, backward: bool, kinks: bool, selections: Mapping[str, S
         known: set[Basic] = set()
         for key, expr in bp.deltas.items():
             var = variables[f"delta_{key}"]
-            planned.append((var, stable_deltas.get(key, expr).xreplace(rewrite), bp.symbols[f"delta_{key}"].shape,
-                            "backward" if interleave else "delta"))
+            planned.append(
+                (
+                    var,
+                    stable_deltas.get(key, expr).xreplace(rewrite),
+                    bp.symbols[f"delta_{key}"].shape,
+                    "backward" if interleave else "delta",
+                )
+            )
             delta.append((f"delta_{key}", var))
             known.add(bp.symbols[f"delta_{key}"])
-            ready = [g for g in gradients if interleave and {m for m in g[1].atoms(MatrixSymbol)
-                                                              if m.name.startswith("delta_")} <= known]
+            ready = [
+                g
+                for g in gradients
+                if interleave and {m for m in g[1].atoms(MatrixSymbol) if m.name.startswith("delta_")} <= known
+            ]
             planned += ready
             gradients = [g for g in gradients if g not in ready]
         planned += gradients
@@ -662,8 +716,9 @@ def _build(bp: Backprop, backward: bool, kinks: bool, selections: Mapping[str, S
     if kinks:
         for node in graph.nodes:
             expr = bp.definitions.get(node.name) if node.name is not None else None
-            for elementwise in ([] if expr is None else [e for e in preorder_traversal(expr)
-                                                         if isinstance(e, Elementwise)]):
+            for elementwise in (
+                [] if expr is None else [e for e in preorder_traversal(expr) if isinstance(e, Elementwise)]
+            ):
                 where = f"{elementwise.label or 'loss'}({', '.join(str(m) for m in elementwise.mats)})"
                 for argument in kink_arguments(elementwise.function.expr):
                     var = Array(names.claim(f"kink:{len(kink_vars)}", f"kink_{len(kink_vars) + 1}"), real=True)
@@ -678,16 +733,27 @@ def _build(bp: Backprop, backward: bool, kinks: bool, selections: Mapping[str, S
         values.append(code if shape == () else convert.full(code, shape))
         shapes.variables.setdefault(target, convert.dims(shape))
     common, reduced = _subexpressions(values, shapes, names)
-    assignments = _ordered(common, [(target, value, section) for (target, _, _, section), value
-                                    in zip(planned, reduced, strict=True)])
+    assignments = _ordered(
+        common, [(target, value, section) for (target, _, _, section), value in zip(planned, reduced, strict=True)]
+    )
     arguments = [node.symbol_name for node in graph.leaves]
     first = graph.nodes[0]
     return ArrayProgram(
-        arguments=tuple(arguments), parameters=tuple(variables[name] for name in arguments),
-        batch=(variables[first.symbol_name], first.shape.index(BATCH)), assignments=tuple(assignments), loss=loss_var,
-        forward=tuple(forward), delta=tuple(reversed(delta)), grad=tuple(grad), kinks=tuple(kink_vars),
-        kink_labels=tuple(labels), trainable=tuple(node.symbol_name for node in graph.parameters),
-        shapes=dict(shapes.variables), backward=backward, with_kinks=kinks)
+        arguments=tuple(arguments),
+        parameters=tuple(variables[name] for name in arguments),
+        batch=(variables[first.symbol_name], first.shape.index(BATCH)),
+        assignments=tuple(assignments),
+        loss=loss_var,
+        forward=tuple(forward),
+        delta=tuple(reversed(delta)),
+        grad=tuple(grad),
+        kinks=tuple(kink_vars),
+        kink_labels=tuple(labels),
+        trainable=tuple(node.symbol_name for node in graph.parameters),
+        shapes=dict(shapes.variables),
+        backward=backward,
+        with_kinks=kinks,
+    )
 
 
 def _ordered(common: list[tuple[Array, Expr]], statements: list[tuple[Array, Expr, str]]) -> list[Assignment]:

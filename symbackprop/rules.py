@@ -70,11 +70,13 @@ ACTIVATIONS: dict[str, ActivationRule] = {
         closed_form=lambda act, s, z: Indicator(s),
     ),
     "tanh": ActivationRule(
-        function=lambda act: tanh(x), through_output=lambda z: 1 - z**2,
+        function=lambda act: tanh(x),
+        through_output=lambda z: 1 - z**2,
         closed_form=lambda act, s, z: _ones(z) - HadamardProduct(z, z),
     ),
     "sigmoid": ActivationRule(
-        function=lambda act: 1 / (1 + exp(-x)), through_output=lambda z: z * (1 - z),
+        function=lambda act: 1 / (1 + exp(-x)),
+        through_output=lambda z: z * (1 - z),
         closed_form=lambda act, s, z: HadamardProduct(z, _ones(z) - z),
     ),
     "identity": ActivationRule(function=lambda act: x, closed_form=lambda act, s, z: _ones(s)),
@@ -183,18 +185,24 @@ def _multiclass_hinge_gradient(loss: Loss, attrs: Attrs, yout: MatrixExpr, y: Ma
 
 
 LOSSES: dict[str, LossRule] = {
-    "half_squared_error": LossRule(entry=lambda loss, attrs: (a - t) ** 2 / 2,
-                                   gradient=lambda loss, attrs, yout, y: yout - y,
-                                   target_gradient=lambda yout, y: y - yout),
+    "half_squared_error": LossRule(
+        entry=lambda loss, attrs: (a - t) ** 2 / 2,
+        gradient=lambda loss, attrs, yout, y: yout - y,
+        target_gradient=lambda yout, y: y - yout,
+    ),
     "squared_error": LossRule(
         entry=lambda loss, attrs: (a - t) ** 2,
         gradient=lambda loss, attrs, yout, y: MatMul(2, yout - y, evaluate=False),
-        target_gradient=lambda yout, y: MatMul(2, y - yout, evaluate=False)),
+        target_gradient=lambda yout, y: MatMul(2, y - yout, evaluate=False),
+    ),
     "cross_entropy": LossRule(entry=lambda loss, attrs: -t * log(a)),
     "binary_cross_entropy": LossRule(entry=lambda loss, attrs: -(t * log(a) + (1 - t) * log(1 - a))),
     "hinge": LossRule(entry=lambda loss, attrs: Max(0, Rational(str(loss.margin)) - t * a)),
-    "multiclass_hinge": LossRule(entry=lambda loss, attrs: (1 - t) * Max(0, a - c + _margin(loss)),
-                                 gradient=_multiclass_hinge_gradient, entries=_multiclass_hinge_entries),
+    "multiclass_hinge": LossRule(
+        entry=lambda loss, attrs: (1 - t) * Max(0, a - c + _margin(loss)),
+        gradient=_multiclass_hinge_gradient,
+        entries=_multiclass_hinge_entries,
+    ),
     "expr": LossRule(entry=_custom_loss),
 }
 

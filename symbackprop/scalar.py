@@ -24,8 +24,19 @@ def relu(arg: Expr) -> Expr:
 
 
 _FUNCTIONS: dict[str, Callable[..., Expr]] = {
-    "exp": exp, "log": log, "sqrt": sqrt, "abs": Abs, "tanh": tanh, "sinh": sinh, "cosh": cosh,
-    "sin": sin, "cos": cos, "sigmoid": sigmoid, "relu": relu, "max": Max, "min": Min,
+    "exp": exp,
+    "log": log,
+    "sqrt": sqrt,
+    "abs": Abs,
+    "tanh": tanh,
+    "sinh": sinh,
+    "cosh": cosh,
+    "sin": sin,
+    "cos": cos,
+    "sigmoid": sigmoid,
+    "relu": relu,
+    "max": Max,
+    "min": Min,
 }
 
 
@@ -74,15 +85,25 @@ def formula_problem(expr: Expr, variable: Symbol) -> str | None:
 def check_formulas(spec: NetworkSpec) -> None:
     """Raise SpecError (key and line) for an expr activation or loss that formula_problem refuses."""
     x = Symbol("x")
-    formulas = [(f"layers[{index}].activation.expr", formula_tree(layer.activation), layer.activation.source,
-                 {"x": x}, x)
-                for index, layer in enumerate(spec.layers) if layer.activation.kind == "expr"]
+    formulas = [
+        (f"layers[{index}].activation.expr", formula_tree(layer.activation), layer.activation.source, {"x": x}, x)
+        for index, layer in enumerate(spec.layers)
+        if layer.activation.kind == "expr"
+    ]
     if spec.loss.kind == "expr":
         output, target = Symbol(spec.output), Symbol(spec.target.name)
-        formulas.append(("loss.expr", formula_tree(spec.loss), spec.loss.source,
-                         {spec.output: output, spec.target.name: target}, output))
+        formulas.append(
+            (
+                "loss.expr",
+                formula_tree(spec.loss),
+                spec.loss.source,
+                {spec.output: output, spec.target.name: target},
+                output,
+            )
+        )
     for key, tree, source, symbols, variable in formulas:
         problem = formula_problem(to_sympy(tree, symbols), variable)
         if problem:
-            raise SpecError(f"the formula {quote(source)} {problem}", key=key, line=spec.lines.get(key),
-                            source=spec.source)
+            raise SpecError(
+                f"the formula {quote(source)} {problem}", key=key, line=spec.lines.get(key), source=spec.source
+            )

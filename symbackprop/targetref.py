@@ -15,8 +15,23 @@ import re
 from dataclasses import dataclass
 
 #: How a target may write the loss in a numerator.
-LOSS_SPELLINGS = frozenset({"L", "E", "l", "J", r"\mathcal{L}", r"\mathcal L", r"\ell", "l(theta)", r"l(\theta)",
-                            r"L(\theta)", r"\mathcal{L}(\theta)", r"E(\theta)", r"J(\theta)"})
+LOSS_SPELLINGS = frozenset(
+    {
+        "L",
+        "E",
+        "l",
+        "J",
+        r"\mathcal{L}",
+        r"\mathcal L",
+        r"\ell",
+        "l(theta)",
+        r"l(\theta)",
+        r"L(\theta)",
+        r"\mathcal{L}(\theta)",
+        r"E(\theta)",
+        r"J(\theta)",
+    }
+)
 #: At most this many characters in a target: targets come from users and answer files.
 MAX_LENGTH = 300
 
@@ -63,7 +78,7 @@ def _strip_braces(text: str) -> str:
 
 
 def _indices(label: str) -> Entry | None:
-    """"1,1" and "2,n" and "(1,1)" -> the indices; "11" and "ji" (single characters) too; else None."""
+    """ "1,1" and "2,n" and "(1,1)" -> the indices; "11" and "ji" (single characters) too; else None."""
     label = label.strip().strip("()").replace(" ", "")
     parts = label.split(",") if "," in label else list(label)
     if not parts or not all(_INDEX.match(part) for part in parts) or len(parts) > 2:
@@ -136,8 +151,10 @@ def value_spellings(text: str) -> tuple[Spelling, ...]:
     if bracket:
         entry = _indices(bracket.group("entry"))
         if entry is None:
-            raise TargetSyntaxError(f"{text!r}: an entry is written [row, column] with numbers from 1 or index "
-                                    "letters, e.g. W_1[2,1] or delta_1[2,n]")
+            raise TargetSyntaxError(
+                f"{text!r}: an entry is written [row, column] with numbers from 1 or index "
+                "letters, e.g. W_1[2,1] or delta_1[2,n]"
+            )
         for name in dict.fromkeys((bracket.group("name").strip(), plain_name(bracket.group("name")))):
             found.append(Spelling(name, entry))
         return tuple(found)

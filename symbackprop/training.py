@@ -67,23 +67,43 @@ class TrainingRun:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of interface.md section 2; non-finite numbers become null."""
-        return versioned({"name": self.name, "steps": [
-            {"step": s.step, "loss": _number(s.loss), "params": _matrices(s.params), "forward": _matrices(s.forward),
-             "delta": _matrices(s.delta), "grad": _matrices(s.grad), "updated": _matrices(s.updated),
-             **({"loss_per_sample": [_number(v) for v in np.ravel(s.loss_per_sample)]}
-                if s.loss_per_sample is not None else {}),
-             **({"targets": _matrices(s.targets)} if s.targets else {})}
-            for s in self.steps]})
+        return versioned(
+            {
+                "name": self.name,
+                "steps": [
+                    {
+                        "step": s.step,
+                        "loss": _number(s.loss),
+                        "params": _matrices(s.params),
+                        "forward": _matrices(s.forward),
+                        "delta": _matrices(s.delta),
+                        "grad": _matrices(s.grad),
+                        "updated": _matrices(s.updated),
+                        **(
+                            {"loss_per_sample": [_number(v) for v in np.ravel(s.loss_per_sample)]}
+                            if s.loss_per_sample is not None
+                            else {}
+                        ),
+                        **({"targets": _matrices(s.targets)} if s.targets else {}),
+                    }
+                    for s in self.steps
+                ],
+            }
+        )
 
     def to_json(self) -> str:
         """to_dict() as JSON, laid out like interface.md: one line per step's group of matrices."""
         doc = self.to_dict()
         steps = []
         for step in doc["steps"]:
-            groups = [f'   "{key}": {json.dumps(step[key], allow_nan=False)}'
-                      for key in ("params", "forward", "delta", "grad", "updated", "targets") if key in step]
-            per_sample = f', "loss_per_sample": {json.dumps(step["loss_per_sample"])}' \
-                if "loss_per_sample" in step else ""
+            groups = [
+                f'   "{key}": {json.dumps(step[key], allow_nan=False)}'
+                for key in ("params", "forward", "delta", "grad", "updated", "targets")
+                if key in step
+            ]
+            per_sample = (
+                f', "loss_per_sample": {json.dumps(step["loss_per_sample"])}' if "loss_per_sample" in step else ""
+            )
             head = f'  {{"step": {step["step"]}, "loss": {json.dumps(step["loss"])}{per_sample},\n'
             steps.append(head + ",\n".join(groups) + "}")
         head = f'{{"schema_version": {SCHEMA_VERSION}, "name": {json.dumps(doc["name"])}, "steps": [\n'
@@ -93,8 +113,10 @@ class TrainingRun:
         """Sentences for people: a loss that stopped being a number."""
         for s in self.steps:
             if not math.isfinite(s.loss):
-                return [f"the loss is {s.loss} from step {s.step} on (written as null in JSON); "
-                        f"a smaller learning rate than {self.learning_rate:g} may help"]
+                return [
+                    f"the loss is {s.loss} from step {s.step} on (written as null in JSON); "
+                    f"a smaller learning rate than {self.learning_rate:g} may help"
+                ]
         return []
 
     def to_text(self, digits: int = 4) -> str:
@@ -107,12 +129,17 @@ class TrainingRun:
         by_theta = names.gradient_text("theta")
         letter = names.notation.learning_rate
         named = "learning_rate" in names.notation.changed()  # the course's letter (gamma), then its value
-        rule = f"theta <- theta - {letter} * {by_theta} with {letter} = {rate}" if named else \
-            f"theta <- theta - {rate} * {by_theta}"
-        lines = [self.name,
-                 f"Gradient descent: {rule}, {count} step{'s' if count != 1 else ''}",
-                 f"Matrices in the spec's orientation (weights {self.convention[0]}, samples {self.convention[1]}); "
-                 f"{samples} sample{'s' if samples != 1 else ''}."]
+        rule = (
+            f"theta <- theta - {letter} * {by_theta} with {letter} = {rate}"
+            if named
+            else f"theta <- theta - {rate} * {by_theta}"
+        )
+        lines = [
+            self.name,
+            f"Gradient descent: {rule}, {count} step{'s' if count != 1 else ''}",
+            f"Matrices in the spec's orientation (weights {self.convention[0]}, samples {self.convention[1]}); "
+            f"{samples} sample{'s' if samples != 1 else ''}.",
+        ]
         if self.origin:
             lines.append(f"Data and initial parameters: {self.origin}.")
         lines += ["", "Data"]
@@ -126,8 +153,10 @@ class TrainingRun:
             lines += ["  Loss", f"    {loss} = {_format(s.loss, digits)}"]
             if s.loss_per_sample is not None and np.size(s.loss_per_sample) > 1:
                 how = "their mean" if self.mean else "their sum"
-                lines.append(f"    per sample: {', '.join(_format(v, digits) for v in np.ravel(s.loss_per_sample))}"
-                             f" ({loss} is {how})")
+                lines.append(
+                    f"    per sample: {', '.join(_format(v, digits) for v in np.ravel(s.loss_per_sample))}"
+                    f" ({loss} is {how})"
+                )
             lines.append("  Deltas (from the loss back)")
             lines += _block(self._spelt(dict(reversed(list(s.delta.items())))), digits)
             lines.append("  Gradients")
@@ -138,7 +167,6 @@ class TrainingRun:
                 lines.append("  Asked for")
                 lines += _block({self.target_labels.get(name, name): v for name, v in s.targets.items()}, digits)
         return "\n".join(lines) + "\n"
-
 
     def _spelt(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {self.spelling.text(name): value for name, value in arrays.items()}
@@ -174,8 +202,9 @@ def format_matrix(label: str, matrix: np.ndarray, digits: int = 4) -> list[str]:
     """`label = [ ... ]`, one line per row, columns right-aligned to a common width."""
     cells = [[_format(v, digits) for v in row] for row in np.asarray(matrix, dtype=float).tolist()]
     widths = [max(len(row[j]) for row in cells) for j in range(len(cells[0]))]
-    rows = ["[ " + "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) + " ]"
-            for row in cells]
+    rows = [
+        "[ " + "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) + " ]" for row in cells
+    ]
     head = f"{label} = "
     return [head + rows[0]] + [" " * len(head) + row for row in rows[1:]]
 
@@ -186,13 +215,19 @@ def _slices(label: str, array: np.ndarray) -> list[tuple[str, np.ndarray]]:
     array = np.asarray(array, dtype=float)
     if array.ndim <= 2:
         return [(label, np.atleast_2d(array))]
-    return [(f"{label} [{','.join(str(i + 1) for i in index)},:,:]", array[index])
-            for index in np.ndindex(*array.shape[:-2])]
+    return [
+        (f"{label} [{','.join(str(i + 1) for i in index)},:,:]", array[index])
+        for index in np.ndindex(*array.shape[:-2])
+    ]
 
 
 def _block(arrays: dict[str, np.ndarray], digits: int, indent: str = "    ") -> list[str]:
-    return [indent + line for label, array in arrays.items() for sliced, matrix in _slices(label, array)
-            for line in format_matrix(sliced, matrix, digits)]
+    return [
+        indent + line
+        for label, array in arrays.items()
+        for sliced, matrix in _slices(label, array)
+        for line in format_matrix(sliced, matrix, digits)
+    ]
 
 
 def per_sample_loss(net: Network) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
@@ -215,8 +250,14 @@ def per_sample_loss(net: Network) -> Callable[[dict[str, np.ndarray]], np.ndarra
     return call
 
 
-def train(net: Network, steps: int | None = None, learning_rate: float | None = None,
-          targets: Sequence[str] = (), data: dict[str, np.ndarray] | None = None, origin: str = "") -> TrainingRun:
+def train(
+    net: Network,
+    steps: int | None = None,
+    learning_rate: float | None = None,
+    targets: Sequence[str] = (),
+    data: dict[str, np.ndarray] | None = None,
+    origin: str = "",
+) -> TrainingRun:
     """Run gradient descent on the spec's data; `steps` and `learning_rate` override the spec's
     `training` section; `targets` (dL/dz_2, delta_1[2,n], ...) are evaluated at each step too; `data`
     replaces the spec's numbers (random ones, say, with `origin` saying where they come from).
@@ -226,8 +267,10 @@ def train(net: Network, steps: int | None = None, learning_rate: float | None = 
     spec = net.spec
     if learning_rate is None:
         if spec.training is None:
-            raise TrainingError("no learning rate: the spec has no `training` section; add one, e.g. "
-                                "training: {learning_rate: 0.05, steps: 3}, or give --learning-rate")
+            raise TrainingError(
+                "no learning rate: the spec has no `training` section; add one, e.g. "
+                "training: {learning_rate: 0.05, steps: 3}, or give --learning-rate"
+            )
         learning_rate = spec.training.learning_rate
     if steps is None:
         steps = spec.training.steps if spec.training is not None else 1
@@ -239,8 +282,9 @@ def train(net: Network, steps: int | None = None, learning_rate: float | None = 
     data = net.data() if data is None else data
     missing = [name for name in fn.arguments if name not in data]
     if missing:
-        raise TrainingError(f"the spec has no data for {', '.join(missing)}: numeric needs "
-                            f"{', '.join(fn.arguments)} under `data:`")
+        raise TrainingError(
+            f"the spec has no data for {', '.join(missing)}: numeric needs {', '.join(fn.arguments)} under `data:`"
+        )
     samples = np.shape(data[net.graph.nodes[0].symbol_name])[net.graph.nodes[0].shape.index(BATCH)]
     budget.check_training(net, steps, samples)  # every number of every step is kept: bounded before the run
     parameters = [node.symbol_name for node in net.graph.parameters]
@@ -252,15 +296,28 @@ def train(net: Network, steps: int | None = None, learning_rate: float | None = 
         for k in range(1, steps + 1):
             out = fn({**fixed, **theta})
             grad = out["grad"]
-            updated = {name: value - learning_rate * grad[name] if name in grad else value
-                       for name, value in theta.items()}
+            updated = {
+                name: value - learning_rate * grad[name] if name in grad else value for name, value in theta.items()
+            }
             named = net.named_values({**fixed, **theta}, out)
             values = {target.name: net.value_at(target, named) for target in asked}
             run.append(Step(k, out["loss"], theta, out["forward"], out["delta"], grad, updated, losses(named), values))
             theta = updated
-    aliases = {node.key: node.symbol_name for node in net.graph.by_role("activation")
-               if node.key is not None and node.key != node.name}
+    aliases = {
+        node.key: node.symbol_name
+        for node in net.graph.by_role("activation")
+        if node.key is not None and node.key != node.name
+    }
     names = net.derive().names
-    return TrainingRun(spec.name, float(learning_rate), fixed, run, aliases,
-                       (spec.convention.weights, spec.convention.samples), spec.loss.reduction == "mean", origin,
-                       names, {target.name: target.lhs_text() for target in asked})
+    return TrainingRun(
+        spec.name,
+        float(learning_rate),
+        fixed,
+        run,
+        aliases,
+        (spec.convention.weights, spec.convention.samples),
+        spec.loss.reduction == "mean",
+        origin,
+        names,
+        {target.name: target.lhs_text() for target in asked},
+    )

@@ -21,9 +21,20 @@ else:
     torch = pytest.importorskip("torch")
 
 FUNCTIONS = {
-    "exp": torch.exp, "log": torch.log, "ln": torch.log, "sqrt": torch.sqrt, "abs": torch.abs, "tanh": torch.tanh,
-    "sinh": torch.sinh, "cosh": torch.cosh, "sin": torch.sin, "cos": torch.cos, "sigmoid": torch.sigmoid,
-    "relu": torch.relu, "max": torch.maximum, "min": torch.minimum,
+    "exp": torch.exp,
+    "log": torch.log,
+    "ln": torch.log,
+    "sqrt": torch.sqrt,
+    "abs": torch.abs,
+    "tanh": torch.tanh,
+    "sinh": torch.sinh,
+    "cosh": torch.cosh,
+    "sin": torch.sin,
+    "cos": torch.cos,
+    "sigmoid": torch.sigmoid,
+    "relu": torch.relu,
+    "max": torch.maximum,
+    "min": torch.minimum,
 }
 
 
@@ -41,8 +52,13 @@ def formula(node: Node, names: dict[str, Any]) -> Any:
         return FUNCTIONS[node.func](*args)
     assert isinstance(node, BinOp)
     left, right = formula(node.left, names), formula(node.right, names)
-    return {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
-            "/": lambda: left / right, "^": lambda: left**right}[node.op]()
+    return {
+        "+": lambda: left + right,
+        "-": lambda: left - right,
+        "*": lambda: left * right,
+        "/": lambda: left / right,
+        "^": lambda: left**right,
+    }[node.op]()
 
 
 def activation(attrs: dict[str, Any], s: Any) -> Any:
@@ -95,8 +111,11 @@ def autograd(net: Any, values: dict[str, np.ndarray]) -> tuple[float, dict[str, 
     samples = None
     for node in graph.nodes:
         if node.op == "symbol":
-            value = torch.tensor(np.asarray(values[node.name], dtype=np.float64), dtype=torch.float64,
-                                 requires_grad=node.role in ("weight", "bias"))
+            value = torch.tensor(
+                np.asarray(values[node.name], dtype=np.float64),
+                dtype=torch.float64,
+                requires_grad=node.role in ("weight", "bias"),
+            )
             if "N" in node.shape:
                 samples = value.shape[node.shape.index("N")]
             tensors[node.id] = leaves[node.name] = value

@@ -23,8 +23,9 @@ def _stream(data: bytes = b"") -> io.TextIOWrapper:
     return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline=None, write_through=True)
 
 
-def invoke(*args: str, stdin: str | bytes | None = None, cwd: Path | str | None = None,
-           env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def invoke(
+    *args: str, stdin: str | bytes | None = None, cwd: Path | str | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the command line `symbackprop *args` in this process; `env` replaces os.environ for the call."""
     from symbackprop.cli import main
 

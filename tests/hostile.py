@@ -75,10 +75,14 @@ def run(*args: str, cwd: Path, stdin: str | bytes | None = None, env: dict[str, 
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "usage.json"
         given = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
-        process = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(CPU_GUARD), str(report), sys.executable,
-                                    "-m", "symbackprop", *args], cwd=cwd, stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   env={**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})})
+        process = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER, str(CPU_GUARD), str(report), sys.executable, "-m", "symbackprop", *args],
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})},
+        )
         guard = threading.Timer(WALL_GUARD, process.kill)
         guard.start()
         try:
@@ -86,5 +90,10 @@ def run(*args: str, cwd: Path, stdin: str | bytes | None = None, env: dict[str, 
         finally:
             guard.cancel()
         usage = json.loads(report.read_text(encoding="utf-8"))
-        return Run(usage["code"], out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), usage["cpu"],
-                   usage["peak"] / 1024)
+        return Run(
+            usage["code"],
+            out.decode("utf-8", "replace"),
+            err.decode("utf-8", "replace"),
+            usage["cpu"],
+            usage["peak"] / 1024,
+        )

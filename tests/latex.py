@@ -16,8 +16,9 @@ PREAMBLE = "\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\usepackag
 def require_pdflatex() -> str:
     engine = shutil.which("pdflatex")
     if engine is None:
-        message = ("pdflatex is missing: apt-get install texlive-latex-base texlive-latex-recommended "
-                   "texlive-pictures lmodern")
+        message = (
+            "pdflatex is missing: apt-get install texlive-latex-base texlive-latex-recommended texlive-pictures lmodern"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -41,7 +42,10 @@ def compile_latex(body: str, workdir: Path, preamble: str = PREAMBLE) -> str:
     (workdir / "doc.tex").write_text(preamble + body + "\n\\end{document}\n", encoding="utf-8")
     result = subprocess.run(
         [engine, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-        cwd=workdir, capture_output=True, text=True, timeout=120,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "openin_any": "p", "openout_any": "p"},
     )
     log = (workdir / "doc.log").read_text(encoding="utf-8", errors="replace") if (workdir / "doc.log").exists() else ""

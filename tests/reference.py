@@ -80,13 +80,23 @@ def _at(expr: sp.Expr, point: dict) -> float:
 class Chain:
     """A chain network described plainly: per layer (name, units, activation kind, bias)."""
 
-    def __init__(self, sizes: list[int], activations: list[str], loss: str, weights: str = "out_in",
-                 samples: str = "columns", bias: list[bool] | None = None, reduction: str = "sum") -> None:
+    def __init__(
+        self,
+        sizes: list[int],
+        activations: list[str],
+        loss: str,
+        weights: str = "out_in",
+        samples: str = "columns",
+        bias: list[bool] | None = None,
+        reduction: str = "sum",
+    ) -> None:
         self.sizes = sizes
         # softmax over one unit is the constant 1, which a spec may not ask for (docs/spec.md): random chains
         # that draw it get sigmoid there
-        self.activations = ["sigmoid" if kind == "softmax" and units == 1 else kind
-                            for kind, units in zip(activations, sizes[1:], strict=True)]
+        self.activations = [
+            "sigmoid" if kind == "softmax" and units == 1 else kind
+            for kind, units in zip(activations, sizes[1:], strict=True)
+        ]
         self.loss = loss
         self.weights = weights
         self.samples = samples
@@ -170,10 +180,18 @@ class Chain:
     def sympy_gradients(self, values: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """dL/dparam and delta_k (spec orientation) by SymPy's diff of the expanded scalar loss."""
         canonical = {name: self.to_canonical(name, v) for name, v in values.items()}
-        symbols = {name: sp.Matrix(*v.shape, lambda i, j, n=name: sp.Symbol(f"{n}[{i},{j}]", real=True))
-                   for name, v in canonical.items() if name not in ("x", "y")}
-        point = {symbols[name][i, j]: sp.Float(v[i, j], 30) for name, v in canonical.items() if name in symbols
-                 for i in range(v.shape[0]) for j in range(v.shape[1])}
+        symbols = {
+            name: sp.Matrix(*v.shape, lambda i, j, n=name: sp.Symbol(f"{n}[{i},{j}]", real=True))
+            for name, v in canonical.items()
+            if name not in ("x", "y")
+        }
+        point = {
+            symbols[name][i, j]: sp.Float(v[i, j], 30)
+            for name, v in canonical.items()
+            if name in symbols
+            for i in range(v.shape[0])
+            for j in range(v.shape[1])
+        }
         x, y = sp.Matrix(canonical["x"]), sp.Matrix(canonical["y"])
         n_samples = x.shape[1]
         scale = sp.Rational(1, n_samples) if self.reduction == "mean" else 1
@@ -186,8 +204,9 @@ class Chain:
                 if self.bias[j]:
                     s = s + symbols[f"b_{name}"] * sp.ones(1, n_samples)
                 h = sp_activation(self.activations[j], s)
-            return scale * sum(sp_loss_entry(self.loss, h[i, j], y[i, j])
-                               for i in range(h.shape[0]) for j in range(h.shape[1]))
+            return scale * sum(
+                sp_loss_entry(self.loss, h[i, j], y[i, j]) for i in range(h.shape[0]) for j in range(h.shape[1])
+            )
 
         h: sp.Matrix = x
         pre_values: list[sp.Matrix] = []
@@ -203,16 +222,21 @@ class Chain:
         loss = first
         grads = {}
         for name, mat in symbols.items():
-            grad = np.array([[_at(sp.diff(loss, mat[i, j]), point) for j in range(mat.shape[1])]
-                             for i in range(mat.shape[0])])
+            grad = np.array(
+                [[_at(sp.diff(loss, mat[i, j]), point) for j in range(mat.shape[1])] for i in range(mat.shape[0])]
+            )
             grads[name] = self.from_canonical(name, grad)
         deltas = {}
         for k, name in enumerate(self.names):
             s_sym = sp.Matrix(*pre_values[k].shape, lambda i, j: sp.Symbol(f"s[{i},{j}]", real=True))
             at = {s_sym[i, j]: pre_values[k][i, j] for i in range(s_sym.shape[0]) for j in range(s_sym.shape[1])}
             loss_k = tail(k, s_sym)
-            delta = np.array([[_at(sp.diff(loss_k, s_sym[i, j]), {**at, **point})
-                               for j in range(s_sym.shape[1])] for i in range(s_sym.shape[0])])
+            delta = np.array(
+                [
+                    [_at(sp.diff(loss_k, s_sym[i, j]), {**at, **point}) for j in range(s_sym.shape[1])]
+                    for i in range(s_sym.shape[0])
+                ]
+            )
             deltas[f"delta_{name}"] = self.from_canonical("s", delta)
         return grads, deltas
 
@@ -292,9 +316,16 @@ class Wired:
             inputs = layer.get("inputs", previous)
             inputs = [str(i) for i in (inputs if isinstance(inputs, list) else [inputs])]
             cycles = layer.get("recurrent", {}).get("cycles", 1) if layer.get("recurrent") else 1
-            out.append({**layer, "name": name, "inputs": inputs, "cycles": cycles,
-                        "weight": layer.get("weight", f"W_{name}"),
-                        "bias": f"b_{name}" if layer.get("bias", True) else None})
+            out.append(
+                {
+                    **layer,
+                    "name": name,
+                    "inputs": inputs,
+                    "cycles": cycles,
+                    "weight": layer.get("weight", f"W_{name}"),
+                    "bias": f"b_{name}" if layer.get("bias", True) else None,
+                }
+            )
             previous = name
         return out
 
@@ -337,8 +368,11 @@ class Wired:
         y_out, y = outputs[self.layers()[-1]["name"]], values[self.target]
         loss = self.spec["loss"]
         kind = loss if isinstance(loss, str) else loss["type"]
-        entries = {"half_squared_error": lambda: 0.5 * (y_out - y) ** 2, "squared_error": lambda: (y_out - y) ** 2,
-                   "cross_entropy": lambda: -y * xp.log(y_out)}[kind]()
+        entries = {
+            "half_squared_error": lambda: 0.5 * (y_out - y) ** 2,
+            "squared_error": lambda: (y_out - y) ** 2,
+            "cross_entropy": lambda: -y * xp.log(y_out),
+        }[kind]()
         total = entries.sum()
         if not isinstance(loss, str) and loss.get("reduction") == "mean":
             total = total / y.shape[1 if self.columns else 0]

@@ -52,12 +52,23 @@ class Net:
         n_in = self.data[self.x].shape[0 if self.samples == "columns" else 1]
         n_out = self.data[self.t].shape[0 if self.samples == "columns" else 1]
         return {
-            "name": "test network", "convention": {"weights": self.weights, "samples": self.samples},
-            "input": {"name": self.x, "size": n_in}, "target": {"name": self.t, "size": n_out},
+            "name": "test network",
+            "convention": {"weights": self.weights, "samples": self.samples},
+            "input": {"name": self.x, "size": n_in},
+            "target": {"name": self.t, "size": n_out},
             "output": self.output,
-            "layers": [{"name": layer.name, "units": self._units(layer), "activation": acts.get(layer.act, layer.act),
-                        "weight": layer.weight, "bias": bool(layer.bias)} for layer in self.layers],
-            "loss": self.loss, "data": {k: v.tolist() for k, v in self.data.items()},
+            "layers": [
+                {
+                    "name": layer.name,
+                    "units": self._units(layer),
+                    "activation": acts.get(layer.act, layer.act),
+                    "weight": layer.weight,
+                    "bias": bool(layer.bias),
+                }
+                for layer in self.layers
+            ],
+            "loss": self.loss,
+            "data": {k: v.tolist() for k, v in self.data.items()},
             "training": {"learning_rate": self.lr, "steps": self.steps},
         }
 
@@ -158,12 +169,17 @@ def train(net: Net, mistakes: Mistakes | None = None) -> list[StepValues]:
             new = grad[name] if m.gradient_as_update else value - rate * grad[name]
             updated[name] = tamper(step, "updated", name, new)
         kinds = {layer.weight: "weight" for layer in net.layers}
-        out.append(StepValues(
-            step, {k: _out(net, v, kinds.get(k, "bias")) for k, v in params.items()},
-            {k: _out(net, v, "batch") for k, v in forward.items()}, loss,
-            {k: _out(net, v, "batch") for k, v in delta.items()},
-            {k: _out(net, v, kinds.get(k, "bias")) for k, v in grad.items()},
-            {k: _out(net, v, kinds.get(k, "bias")) for k, v in updated.items()}))
+        out.append(
+            StepValues(
+                step,
+                {k: _out(net, v, kinds.get(k, "bias")) for k, v in params.items()},
+                {k: _out(net, v, "batch") for k, v in forward.items()},
+                loss,
+                {k: _out(net, v, "batch") for k, v in delta.items()},
+                {k: _out(net, v, kinds.get(k, "bias")) for k, v in grad.items()},
+                {k: _out(net, v, kinds.get(k, "bias")) for k, v in updated.items()},
+            )
+        )
         params = updated
     return out
 
@@ -215,8 +231,10 @@ def markdown(net: Net, steps: list[StepValues], digits: int = 4, edit: Callable[
         lines += ["", "### Update", ""]
         for key, value in sv.updated.items():
             name = latex_name(key)
-            lines.append(f"$${name}^{{(t+1)}} = {name} - {net.lr:g} \\cdot \\frac{{\\partial L}}{{\\partial {name}}}"
-                         f" = {bmatrix(value, digits)}$$")
+            lines.append(
+                f"$${name}^{{(t+1)}} = {name} - {net.lr:g} \\cdot \\frac{{\\partial L}}{{\\partial {name}}}"
+                f" = {bmatrix(value, digits)}$$"
+            )
         lines.append("")
     text = "\n".join(lines) + "\n"
     return edit(text) if edit else text
@@ -225,8 +243,13 @@ def markdown(net: Net, steps: list[StepValues], digits: int = 4, edit: Callable[
 def latex(net: Net, steps: list[StepValues], digits: int = 4, edit: Callable[[str], str] | None = None) -> str:
     """A LaTeX document: align* environments with pmatrix and arrays, \\section*{Step k}, gradients
     as \\nabla_{W} L, updates as W', the loss per sample as a row, then its total."""
-    out = ["\\documentclass{article}", "\\usepackage{amsmath}", "\\begin{document}", "% a comment: W = 3",
-           "\\section*{Backpropagation by hand}"]
+    out = [
+        "\\documentclass{article}",
+        "\\usepackage{amsmath}",
+        "\\begin{document}",
+        "% a comment: W = 3",
+        "\\section*{Backpropagation by hand}",
+    ]
     last = net.layers[-1].name
     for sv in steps:
         out += [f"\\section*{{Step {sv.step}}}", "\\begin{align*}"]
@@ -242,8 +265,10 @@ def latex(net: Net, steps: list[StepValues], digits: int = 4, edit: Callable[[st
         for key, value in sv.grad.items():
             rows.append(f"\\nabla_{{{latex_name(key)}}} L &= {bmatrix(value, digits, 'pmatrix')}")
         for key, value in sv.updated.items():
-            rows.append(f"{latex_name(key)}' &= {latex_name(key)} - \\eta \\nabla_{{{latex_name(key)}}} L = "
-                        f"{bmatrix(value, digits, 'pmatrix')}")
+            rows.append(
+                f"{latex_name(key)}' &= {latex_name(key)} - \\eta \\nabla_{{{latex_name(key)}}} L = "
+                f"{bmatrix(value, digits, 'pmatrix')}"
+            )
         out.append(" \\\\\n".join(rows))
         out += ["\\end{align*}"]
     out.append("\\end{document}")
@@ -261,18 +286,30 @@ def entries(net: Net, steps: list[StepValues], digits: int = 4, edit: Callable[[
         out += [f"Iteration {sv.step}", "", "Forward pass:", ""]
         for layer in net.layers:
             k = numbers[layer.name]
-            out.append(f"$$\\vec{{net}}^{{({k})}} = W^{{({k})}} \\cdot \\vec{{a}}^{{({k - 1})}} = "
-                       f"{bmatrix(sv.forward[f's_{layer.name}'], digits, 'pmatrix')}$$")
-            out.append(f"$$\\vec{{a}}^{{({k})}} = \\sigma(\\vec{{net}}^{{({k})}}) = "
-                       f"{bmatrix(sv.forward[f'z_{layer.name}'], digits, 'pmatrix')}$$")
-        out += ["", "Error:", "", f"$$E = \\frac{{1}}{{2}}(t - y)^2 = {num(sv.loss, digits)}$$", "",
-                "Backpropagation:", ""]
+            out.append(
+                f"$$\\vec{{net}}^{{({k})}} = W^{{({k})}} \\cdot \\vec{{a}}^{{({k - 1})}} = "
+                f"{bmatrix(sv.forward[f's_{layer.name}'], digits, 'pmatrix')}$$"
+            )
+            out.append(
+                f"$$\\vec{{a}}^{{({k})}} = \\sigma(\\vec{{net}}^{{({k})}}) = "
+                f"{bmatrix(sv.forward[f'z_{layer.name}'], digits, 'pmatrix')}$$"
+            )
+        out += [
+            "",
+            "Error:",
+            "",
+            f"$$E = \\frac{{1}}{{2}}(t - y)^2 = {num(sv.loss, digits)}$$",
+            "",
+            "Backpropagation:",
+            "",
+        ]
         for layer in reversed(net.layers):
             k = numbers[layer.name]
             d = sv.delta[f"delta_{layer.name}"]
             for i in range(d.shape[0]):
-                out.append(f"$$\\delta_{{{i + 1}}}^{{({k})}} = \\sum_k \\delta_k w_{{k{i + 1}}} = "
-                           f"{num(d[i, 0], digits)}$$")
+                out.append(
+                    f"$$\\delta_{{{i + 1}}}^{{({k})}} = \\sum_k \\delta_k w_{{k{i + 1}}} = {num(d[i, 0], digits)}$$"
+                )
         out += ["", "Partial derivatives:", "", "$$\\begin{split}"]
         rows = []
         for layer in reversed(net.layers):
@@ -280,8 +317,10 @@ def entries(net: Net, steps: list[StepValues], digits: int = 4, edit: Callable[[
             g = sv.grad[layer.weight]
             for i in range(g.shape[0]):
                 for j in range(g.shape[1]):
-                    rows.append(f"\\frac{{\\partial E}}{{\\partial w_{{{i + 1}{j + 1}}}^{{({k})}}}} &= "
-                                f"\\delta_{{{i + 1}}}^{{({k})}} a_{{{j + 1}}}^{{({k - 1})}} = {num(g[i, j], digits)}")
+                    rows.append(
+                        f"\\frac{{\\partial E}}{{\\partial w_{{{i + 1}{j + 1}}}^{{({k})}}}} &= "
+                        f"\\delta_{{{i + 1}}}^{{({k})}} a_{{{j + 1}}}^{{({k - 1})}} = {num(g[i, j], digits)}"
+                    )
         out += [" \\\\ ".join(rows), "\\end{split}$$", "", "Weight updates:", "", "$$\\begin{array}{lll}"]
         rows = []
         for layer in reversed(net.layers):
@@ -289,16 +328,18 @@ def entries(net: Net, steps: list[StepValues], digits: int = 4, edit: Callable[[
             p, u = sv.params[layer.weight], sv.updated[layer.weight]
             for i in range(u.shape[0]):
                 for j in range(u.shape[1]):
-                    rows.append(f"w_{{{i + 1}{j + 1}}}^{{({k})}} = {num(p[i, j], digits)} - {net.lr:g} \\cdot "
-                                f"{num(sv.grad[layer.weight][i, j], digits)} & = {num(u[i, j], digits)}")
+                    rows.append(
+                        f"w_{{{i + 1}{j + 1}}}^{{({k})}} = {num(p[i, j], digits)} - {net.lr:g} \\cdot "
+                        f"{num(sv.grad[layer.weight][i, j], digits)} & = {num(u[i, j], digits)}"
+                    )
         out += [" \\\\ ".join(rows), "\\end{array}$$", ""]
     text = "\n".join(out) + "\n"
     return edit(text) if edit else text
 
 
-def plain_text(net: Net, steps: list[StepValues], digits: int = 4, edit: Callable[[str], str] | None = None
-               ) -> str:
+def plain_text(net: Net, steps: list[StepValues], digits: int = 4, edit: Callable[[str], str] | None = None) -> str:
     """`symbackprop numeric`'s text layout in a Markdown code block: rows in brackets."""
+
     def block(label: str, value: np.ndarray) -> list[str]:
         cells = [[num(v, digits) for v in row] for row in value]
         width = max(len(c) for row in cells for c in row)
@@ -336,8 +377,10 @@ def course(net: Net, steps: list[StepValues], digits: int = 4, edit: Callable[[s
         out += [f"Question {sv.step}: iteration {sv.step} of gradient descent", ""]
         for layer in net.layers:
             k = numbers[layer.name]
-            out.append(f"$$z^{{{k}}} = W^{{{k}}} h^{{{k - 1}}} + b^{{{k}}} = "
-                       f"{bmatrix(sv.forward[f's_{layer.name}'], digits)}$$")
+            out.append(
+                f"$$z^{{{k}}} = W^{{{k}}} h^{{{k - 1}}} + b^{{{k}}} = "
+                f"{bmatrix(sv.forward[f's_{layer.name}'], digits)}$$"
+            )
             out.append(f"$$h^{{{k}}} = \\sigma(z^{{{k}}}) = {bmatrix(sv.forward[f'z_{layer.name}'], digits)}$$")
         out += ["", f"$$l(\\theta) = \\frac{{1}}{{2}}(h^{{{len(net.layers)}}} - y)^2 = {num(sv.loss, digits)}$$", ""]
         for layer in reversed(net.layers):
@@ -346,19 +389,27 @@ def course(net: Net, steps: list[StepValues], digits: int = 4, edit: Callable[[s
         for layer in reversed(net.layers):
             k = numbers[layer.name]
             g = sv.grad[layer.weight]
-            out.append(f"$$\\frac{{\\partial l(\\theta)}}{{\\partial W^{{{k}}}}} = {bmatrix(g, digits)}, \\quad "
-                       f"\\frac{{\\partial l(\\theta)}}{{\\partial W_{{1,1}}^{{{k}}}}} = {num(g[0, 0], digits)}$$")
+            out.append(
+                f"$$\\frac{{\\partial l(\\theta)}}{{\\partial W^{{{k}}}}} = {bmatrix(g, digits)}, \\quad "
+                f"\\frac{{\\partial l(\\theta)}}{{\\partial W_{{1,1}}^{{{k}}}}} = {num(g[0, 0], digits)}$$"
+            )
             if layer.bias:
-                out.append(f"$$\\frac{{\\partial l(\\theta)}}{{\\partial b^{{{k}}}}} = "
-                           f"{bmatrix(sv.grad[layer.bias], digits)}$$")
+                out.append(
+                    f"$$\\frac{{\\partial l(\\theta)}}{{\\partial b^{{{k}}}}} = "
+                    f"{bmatrix(sv.grad[layer.bias], digits)}$$"
+                )
         out.append("")
         for layer in net.layers:
             k = numbers[layer.name]
-            out.append(f"$$W^{{{k}}} \\leftarrow W^{{{k}}} - {net.lr:g} \\frac{{\\partial l}}{{\\partial W^{{{k}}}}} = "
-                       f"{bmatrix(sv.updated[layer.weight], digits)}$$")
+            out.append(
+                f"$$W^{{{k}}} \\leftarrow W^{{{k}}} - {net.lr:g} \\frac{{\\partial l}}{{\\partial W^{{{k}}}}} = "
+                f"{bmatrix(sv.updated[layer.weight], digits)}$$"
+            )
             if layer.bias:
-                out.append(f"$$b^{{{k}}} \\leftarrow b^{{{k}}} - {net.lr:g} \\frac{{\\partial l}}"
-                           f"{{\\partial b^{{{k}}}}} = {bmatrix(sv.updated[layer.bias], digits)}$$")
+                out.append(
+                    f"$$b^{{{k}}} \\leftarrow b^{{{k}}} - {net.lr:g} \\frac{{\\partial l}}"
+                    f"{{\\partial b^{{{k}}}}} = {bmatrix(sv.updated[layer.bias], digits)}$$"
+                )
         out.append("")
     text = "\n".join(out) + "\n"
     return edit(text) if edit else text
@@ -380,25 +431,52 @@ def mlp(samples: str = "columns", weights: str = "in_out", steps: int = 3) -> Ne
         w1, w2 = w1.T, w2.T
     if samples == "rows":
         x, y = x.T, y.T
-    return Net([Layer("1", "relu", "W", None), Layer("out", "tanh", "w", None)], "x", "y", "y_out",
-               "half_squared_error", weights, samples, 0.05, steps, {"x": x, "y": y, "W": w1, "w": w2})
+    return Net(
+        [Layer("1", "relu", "W", None), Layer("out", "tanh", "w", None)],
+        "x",
+        "y",
+        "y_out",
+        "half_squared_error",
+        weights,
+        samples,
+        0.05,
+        steps,
+        {"x": x, "y": y, "W": w1, "w": w2},
+    )
 
 
 def square() -> Net:
     """specs/square_221.yaml: 2-2-1, square activation, one sample, learning rate 0.01."""
-    return Net([Layer("1", "square", "W_1", None), Layer("2", "square", "w_2", None)], "x", "t", "y",
-               "half_squared_error", "out_in", "columns", 0.01, 1,
-               {"x": np.array([[2.0], [3.0]]), "t": np.array([[3.0]]), "W_1": np.array([[-2.0, 3.0], [2.0, 1.0]]),
-                "w_2": np.array([[-2.0, 1.0]])})
+    return Net(
+        [Layer("1", "square", "W_1", None), Layer("2", "square", "w_2", None)],
+        "x",
+        "t",
+        "y",
+        "half_squared_error",
+        "out_in",
+        "columns",
+        0.01,
+        1,
+        {
+            "x": np.array([[2.0], [3.0]]),
+            "t": np.array([[3.0]]),
+            "W_1": np.array([[-2.0, 3.0], [2.0, 1.0]]),
+            "w_2": np.array([[-2.0, 1.0]]),
+        },
+    )
 
 
 def relu_course() -> Net:
     """specs/relu_4321_course.yaml: 4-3-2-1, relu, relu, identity, biases, one sample, two steps."""
     data = {
-        "x": np.array([[1.0], [-0.5], [0.25], [2.0]]), "y": np.array([[1.0]]),
+        "x": np.array([[1.0], [-0.5], [0.25], [2.0]]),
+        "y": np.array([[1.0]]),
         "W_1": np.array([[0.1, -0.2, 0.3, 0.05], [0.4, 0.1, -0.3, 0.2], [-0.1, 0.3, 0.2, 0.1]]),
-        "b_1": np.array([[0.1], [0.0], [0.2]]), "W_2": np.array([[0.5, -0.4, 0.3], [0.2, 0.6, -0.1]]),
-        "b_2": np.array([[0.05], [-0.05]]), "W_3": np.array([[0.7, -0.3]]), "b_3": np.array([[0.1]]),
+        "b_1": np.array([[0.1], [0.0], [0.2]]),
+        "W_2": np.array([[0.5, -0.4, 0.3], [0.2, 0.6, -0.1]]),
+        "b_2": np.array([[0.05], [-0.05]]),
+        "W_3": np.array([[0.7, -0.3]]),
+        "b_3": np.array([[0.1]]),
     }
     layers = [Layer("1", "relu", "W_1", "b_1"), Layer("2", "relu", "W_2", "b_2"), Layer("3", "identity", "W_3", "b_3")]
     return Net(layers, "x", "y", "h_3", "half_squared_error", "out_in", "columns", 0.1, 2, data)
@@ -414,9 +492,18 @@ def biased(samples: str = "columns", steps: int = 2) -> Net:
     b2 = np.array([[0.05], [0.0]])
     if samples == "rows":
         x, t, b1, b2 = x.T, t.T, b1.T, b2.T
-    return Net([Layer("1", "sigmoid", "W_1", "b_1"), Layer("2", "identity", "W_2", "b_2")], "x", "t", "y_out",
-               "squared_error", "out_in", samples, 0.1, steps, {"x": x, "t": t, "W_1": w1, "b_1": b1, "W_2": w2,
-                                                               "b_2": b2})
+    return Net(
+        [Layer("1", "sigmoid", "W_1", "b_1"), Layer("2", "identity", "W_2", "b_2")],
+        "x",
+        "t",
+        "y_out",
+        "squared_error",
+        "out_in",
+        samples,
+        0.1,
+        steps,
+        {"x": x, "t": t, "W_1": w1, "b_1": b1, "W_2": w2, "b_2": b2},
+    )
 
 
 def autoencoder(run: object, digits: int = 4, edit: Callable[[str], str] | None = None) -> str:
@@ -438,8 +525,11 @@ def autoencoder(run: object, digits: int = 4, edit: Callable[[str], str] | None 
             layer = key.partition("_")[2]
             base, _, cycle = layer.partition("^")
             stars = {"(1)": "*", "(2)": "**"}.get(cycle, "")
-            out.append(f"$$\\delta^{{{base}{stars}}} = {bmatrix(value, digits)}$$" if not stars else
-                       f"$$\\delta_{{{base}}}^{{{cycle}}} = {bmatrix(value, digits)}$$")
+            out.append(
+                f"$$\\delta^{{{base}{stars}}} = {bmatrix(value, digits)}$$"
+                if not stars
+                else f"$$\\delta_{{{base}}}^{{{cycle}}} = {bmatrix(value, digits)}$$"
+            )
         for key, value in step.grad.items():
             letter, _, layer = key.partition("_")
             derivative = f"\\frac{{\\mathrm{{d}}E}}{{\\mathrm{{d}}{letter}^{{({layer})}}}}"

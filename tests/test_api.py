@@ -11,7 +11,8 @@ from symbackprop.api import normalize_target
 
 def test_public_names_are_pinned() -> None:
     assert sorted(sbp.__all__) == sorted(
-        ["FORMS", "Derivation", "Network", "SpecError", "Target", "UnknownTarget", "VerifyResult", "load"])
+        ["FORMS", "Derivation", "Network", "SpecError", "Target", "UnknownTarget", "VerifyResult", "load"]
+    )
 
 
 def test_load_accepts_path_text_and_dict(tmp_path) -> None:
@@ -25,11 +26,20 @@ def test_load_accepts_path_text_and_dict(tmp_path) -> None:
         sbp.load({"name": "no layers"})
 
 
-@pytest.mark.parametrize(("spelling", "canonical"), [
-    ("dL/dW_1", "dL/dW_1"), ("dL/d W_{1}", "dL/dW_1"), (r"\frac{\partial L}{\partial W_1}", "dL/dW_1"),
-    (r"\frac{\partial \mathcal{L}}{\partial W_{1}}", "dL/dW_1"), (r"\partial L / \partial W_1", "dL/dW_1"),
-    ("dE/dw", "dL/dw"), ("delta_1", "delta_1"), (r"\delta_{out}", "delta_out"), ("delta_{1}", "delta_1"),
-])
+@pytest.mark.parametrize(
+    ("spelling", "canonical"),
+    [
+        ("dL/dW_1", "dL/dW_1"),
+        ("dL/d W_{1}", "dL/dW_1"),
+        (r"\frac{\partial L}{\partial W_1}", "dL/dW_1"),
+        (r"\frac{\partial \mathcal{L}}{\partial W_{1}}", "dL/dW_1"),
+        (r"\partial L / \partial W_1", "dL/dW_1"),
+        ("dE/dw", "dL/dw"),
+        ("delta_1", "delta_1"),
+        (r"\delta_{out}", "delta_out"),
+        ("delta_{1}", "delta_1"),
+    ],
+)
 def test_target_spellings(spelling: str, canonical: str) -> None:
     assert normalize_target(spelling) == canonical
 
@@ -53,8 +63,18 @@ def test_derivation_objects() -> None:
 
 def test_shapes_of_every_named_value() -> None:
     shapes = sbp.load("specs/mlp.yaml").shapes()
-    assert shapes == {"x": "2xN", "W": "2x3", "s_1": "3xN", "z_1": "3xN", "w": "3x1", "s_out": "1xN",
-                      "y_out": "1xN", "y": "1xN", "delta_1": "3xN", "delta_out": "1xN"}
+    assert shapes == {
+        "x": "2xN",
+        "W": "2x3",
+        "s_1": "3xN",
+        "z_1": "3xN",
+        "w": "3x1",
+        "s_out": "1xN",
+        "y_out": "1xN",
+        "y": "1xN",
+        "delta_1": "3xN",
+        "delta_out": "1xN",
+    }
 
 
 def test_gradient_fn_checks_names_and_shapes_and_dtype() -> None:

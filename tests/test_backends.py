@@ -50,8 +50,9 @@ def assert_same(actual: dict, expected: dict, rtol: float = 1e-12) -> None:
         if part in expected:
             assert list(actual[part]) == list(expected[part]), part
             for name in expected[part]:
-                np.testing.assert_allclose(actual[part][name], expected[part][name], rtol=rtol, atol=1e-13,
-                                           err_msg=f"{part} {name}")
+                np.testing.assert_allclose(
+                    actual[part][name], expected[part][name], rtol=rtol, atol=1e-13, err_msg=f"{part} {name}"
+                )
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
@@ -74,8 +75,15 @@ CASES = [(a, loss, *c) for (a, loss), c in zip(itertools.product(ACTIVATIONS, LO
 
 @pytest.mark.parametrize(("activation", "loss", "weights", "samples"), CASES)
 def test_every_activation_loss_and_convention(activation: str, loss: str, weights: str, samples: str) -> None:
-    chain = Chain([3, 4, 2], [activation, output_activation(activation, loss)], loss, weights, samples,
-                  bias=[True, False], reduction="mean")
+    chain = Chain(
+        [3, 4, 2],
+        [activation, output_activation(activation, loss)],
+        loss,
+        weights,
+        samples,
+        bias=[True, False],
+        reduction="mean",
+    )
     net = sbp.load(chain.spec())
     values = chain.random_values(np.random.default_rng(5), n_samples=3)
     expected = net.gradient_fn()(values)
@@ -111,8 +119,10 @@ def test_saturated_softmax_cross_entropy_is_finite_and_equals_torch_on_every_bac
 
 def test_a_log_of_the_output_in_a_custom_loss_is_stable_too() -> None:
     _, values = saturated()
-    spec = {**Chain([3, 4, 5], ["tanh", "softmax"], "cross_entropy", bias=[True, True]).spec(),
-            "loss": {"expr": "-y*log(y_out) + y_out**2/2"}}
+    spec = {
+        **Chain([3, 4, 5], ["tanh", "softmax"], "cross_entropy", bias=[True, True]).spec(),
+        "loss": {"expr": "-y*log(y_out) + y_out**2/2"},
+    }
     custom = sbp.load(spec)
     out = custom.gradient_fn()(values)
     assert "_log_softmax(" in custom.gradient_fn().source
@@ -254,8 +264,9 @@ print(json.dumps(report))
 
 def test_no_backend_is_imported_unless_asked_and_jax_float64_is_opt_in() -> None:
     env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
-    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          check=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=300, check=True, env=env
+    )
     report = json.loads(done.stdout)
     assert report["after numpy and codegen"] == []
     assert report["jax dtype"] == "float32"

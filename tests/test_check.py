@@ -25,16 +25,32 @@ from symbackprop.check import CAUSES, Checker, CheckResult
 from tests import solutions as S
 
 NETS: dict[str, Callable[[], S.Net]] = {
-    "mlp": S.mlp, "mlp_rows": lambda: S.mlp("rows", "out_in"), "mlp_rows_in_out": lambda: S.mlp("rows", "in_out"),
-    "square": S.square, "biased": S.biased, "biased_rows": lambda: S.biased("rows"), "relu_course": S.relu_course,
+    "mlp": S.mlp,
+    "mlp_rows": lambda: S.mlp("rows", "out_in"),
+    "mlp_rows_in_out": lambda: S.mlp("rows", "in_out"),
+    "square": S.square,
+    "biased": S.biased,
+    "biased_rows": lambda: S.biased("rows"),
+    "relu_course": S.relu_course,
 }
 #: Networks checked against a spec file of specs/ (with its notation: block) rather than the student's own spec.
 SPEC_FILES = {"relu_course": Path(__file__).resolve().parent.parent / "specs" / "relu_4321_course.yaml"}
-SUFFIX = {"latex": "solution.tex", "markdown": "solution.md", "entries": "solution.md", "plain": "solution.md",
-          "course": "solution.md"}
+SUFFIX = {
+    "latex": "solution.tex",
+    "markdown": "solution.md",
+    "entries": "solution.md",
+    "plain": "solution.md",
+    "course": "solution.md",
+}
 #: Which styles each network is written in (entries: one sample; course: the course's notation).
-WRITTEN = {net: [style for style in S.STYLES if (style != "entries" or net == "square")
-                 and (style == "course") == (net == "relu_course")] for net in NETS}
+WRITTEN = {
+    net: [
+        style
+        for style in S.STYLES
+        if (style != "entries" or net == "square") and (style == "course") == (net == "relu_course")
+    ]
+    for net in NETS
+}
 
 
 @cache
@@ -42,8 +58,9 @@ def checker(net: str) -> Checker:
     return Checker(sbp.load(SPEC_FILES.get(net) or NETS[net]().spec()))
 
 
-def run(net: str, style: str, mistakes: S.Mistakes | None = None, digits: int = 4,
-        edit: Callable[[str], str] | None = None) -> CheckResult:
+def run(
+    net: str, style: str, mistakes: S.Mistakes | None = None, digits: int = 4, edit: Callable[[str], str] | None = None
+) -> CheckResult:
     student = NETS[net]()
     text = S.STYLES[style](student, S.train(student, mistakes), digits, edit)
     return checker(net).check(text, SUFFIX[style])
@@ -55,6 +72,7 @@ def bump(step: int, role: str, key: str, at: tuple[int, int], by: float) -> Call
             value = value.copy()
             value[at] += by
         return value
+
     return tamper
 
 
@@ -157,22 +175,27 @@ def test_one_wrong_entry_in_an_update(style: str) -> None:
 def _edit(anchor: str, index: int, new: str) -> Callable[[str], str]:
     """Replace the index-th number of the first line starting with `anchor` (a slip of the pen:
     the student's own numbers stay right)."""
+
     def edit(text: str) -> str:
         lines = text.split("\n")
         k = next(i for i, line in enumerate(lines) if line.lstrip().startswith(anchor))
         matches = list(re.finditer(r"-?\d+\.\d+", lines[k]))
         m = matches[index]
-        lines[k] = lines[k][:m.start()] + new + lines[k][m.end():]
+        lines[k] = lines[k][: m.start()] + new + lines[k][m.end() :]
         return "\n".join(lines)
+
     return edit
 
 
-@pytest.mark.parametrize(("anchor", "index", "new", "where", "what"), [
-    ("$$\\delta_{1} =", 4, "-0.268", (1, "delta", "delta_1", (2, 1)), "slipped decimal point"),
-    ("$$s_{1} =", 4, "0.8960", (1, "forward", "s_1", (2, 1)), "swapped"),
-    ("$$s_{1} =", 5, "0.115", (1, "forward", "s_1", (2, 2)), "dropped"),
-    ("$$\\frac{\\partial L}{\\partial W}", 1, "-0.0020", (1, "grad", "W", (1, 2)), "slipped decimal point"),
-])
+@pytest.mark.parametrize(
+    ("anchor", "index", "new", "where", "what"),
+    [
+        ("$$\\delta_{1} =", 4, "-0.268", (1, "delta", "delta_1", (2, 1)), "slipped decimal point"),
+        ("$$s_{1} =", 4, "0.8960", (1, "forward", "s_1", (2, 1)), "swapped"),
+        ("$$s_{1} =", 5, "0.115", (1, "forward", "s_1", (2, 2)), "dropped"),
+        ("$$\\frac{\\partial L}{\\partial W}", 1, "-0.0020", (1, "grad", "W", (1, 2)), "slipped decimal point"),
+    ],
+)
 def test_typos_are_typos_and_are_not_carried(anchor: str, index: int, new: str, where: tuple, what: str) -> None:
     result = run("mlp", "markdown", edit=_edit(anchor, index, new))
     assert len(result.findings) == 1
@@ -183,6 +206,7 @@ def test_typos_are_typos_and_are_not_carried(anchor: str, index: int, new: str, 
 def test_mislabelled_entries_are_typos() -> None:
     def relabel(text: str) -> str:  # the homework's slip: w_11 written where w_12 is meant
         return text.replace("\\partial w_{12}^{(1)}}", "\\partial w_{11}^{(1)}}", 1)
+
     result = run("square", "entries", edit=relabel)
     assert [(f.quantity, f.entry, f.cause) for f in result.findings] == [("W_1", (1, 1), "typo")]
     assert "entry [1,2]" in result.findings[0].message
@@ -193,19 +217,25 @@ def test_transposed_labels_are_transposes() -> None:
         text = text.replace("\\partial w_{12}^{(1)}}", "\\partial w_{XX}^{(1)}}", 1)
         text = text.replace("\\partial w_{21}^{(1)}}", "\\partial w_{12}^{(1)}}", 1)
         return text.replace("\\partial w_{XX}^{(1)}}", "\\partial w_{21}^{(1)}}", 1)
+
     result = run("square", "entries", edit=swap)
-    assert [(f.quantity, f.entry, f.cause) for f in result.findings] == [("W_1", (1, 2), "transpose"),
-                                                                         ("W_1", (2, 1), "transpose")]
+    assert [(f.quantity, f.entry, f.cause) for f in result.findings] == [
+        ("W_1", (1, 2), "transpose"),
+        ("W_1", (2, 1), "transpose"),
+    ]
 
 
 @pytest.mark.parametrize("style", STYLES)
 def test_a_transposed_square_gradient(style: str) -> None:
     def transpose(s: int, r: str, k: str, value: np.ndarray) -> np.ndarray:
         return value.T.copy() if (s, r, k) == (1, "grad", "W_2") else value
+
     result = run("biased", style, S.Mistakes(tamper=transpose))
     assert first(result) == (1, "grad", "W_2", (1, 2), "transpose")
     assert [(f.entry, f.cause) for f in result.findings if f.step == 1 and f.role == "grad"] == [
-        ((1, 2), "transpose"), ((2, 1), "transpose")]
+        ((1, 2), "transpose"),
+        ((2, 1), "transpose"),
+    ]
     assert {f.cause for f in result.findings if f.role == "updated"} <= {"carried_forward"}
 
 
@@ -214,9 +244,11 @@ def test_a_matrix_written_transposed_is_one_layout_finding() -> None:
         student = S.mlp()
         grad = S.train(student)[0].grad["W"]
         return text.replace(S.bmatrix(grad, 4), S.bmatrix(grad.T, 4), 1)
+
     result = run("mlp", "markdown", edit=transposed)
     assert [(f.step, f.role, f.quantity, f.entry, f.cause) for f in result.findings] == [
-        (1, "grad", "W", None, "transpose")]
+        (1, "grad", "W", None, "transpose")
+    ]
     assert result.right == result.numbers
 
 
@@ -245,11 +277,14 @@ def test_a_delta_without_the_activation_derivative(style: str) -> None:
     assert set(later_causes(result)) == {"activation", "carried_forward"}
 
 
-@pytest.mark.parametrize(("mistakes", "where", "cause"), [
-    (S.Mistakes(lr=0.2), (1, "updated", "W_1", (1, 1)), "learning_rate"),
-    (S.Mistakes(sign_of_error=True), (1, "delta", "delta_3", (1, 1)), "sign"),
-    (S.Mistakes(tamper=bump(1, "forward", "s_2", (1, 0), -0.5)), (1, "forward", "s_2", (2, 1)), "arithmetic"),
-])
+@pytest.mark.parametrize(
+    ("mistakes", "where", "cause"),
+    [
+        (S.Mistakes(lr=0.2), (1, "updated", "W_1", (1, 1)), "learning_rate"),
+        (S.Mistakes(sign_of_error=True), (1, "delta", "delta_3", (1, 1)), "sign"),
+        (S.Mistakes(tamper=bump(1, "forward", "s_2", (1, 0), -0.5)), (1, "forward", "s_2", (2, 1)), "arithmetic"),
+    ],
+)
 def test_the_course_notation_of_the_relu_homework(mistakes: S.Mistakes, where: tuple, cause: str) -> None:
     """z^k the pre-activation, h^k the activation, l the loss (specs/relu_4321_course.yaml's notation)."""
     result = run("relu_course", "course", mistakes)
@@ -258,8 +293,16 @@ def test_the_course_notation_of_the_relu_homework(mistakes: S.Mistakes, where: t
 
 
 def test_every_cause_is_named_by_some_test() -> None:
-    causes = {"learning_rate", "gradient_as_update", "carried_forward", "typo", "transpose", "sign", "activation",
-              "arithmetic"}
+    causes = {
+        "learning_rate",
+        "gradient_as_update",
+        "carried_forward",
+        "typo",
+        "transpose",
+        "sign",
+        "activation",
+        "arithmetic",
+    }
     assert set(CAUSES) == causes
 
 
@@ -272,18 +315,26 @@ def test_the_json_finding_has_the_interface_fields() -> None:
     finding = doc["findings"][0]
     assert {"step", "role", "quantity", "entry", "got", "expected", "cause", "message"} <= set(finding)
     assert (finding["step"], finding["role"], finding["quantity"], finding["entry"], finding["cause"]) == (
-        1, "updated", "W", [1, 1], "learning_rate")
+        1,
+        "updated",
+        "W",
+        [1, 1],
+        "learning_rate",
+    )
     truth = sbp.load(S.mlp().spec()).train().steps[0].updated["W"][0, 0]
     assert finding["expected"] == pytest.approx(truth, rel=1e-9)
-    assert finding["got"] == pytest.approx(0.6 - 0.1 * sbp.load(S.mlp().spec()).train().steps[0].grad["W"][0, 0],
-                                           abs=1e-4)
+    assert finding["got"] == pytest.approx(
+        0.6 - 0.1 * sbp.load(S.mlp().spec()).train().steps[0].grad["W"][0, 0], abs=1e-4
+    )
     assert doc["numbers"] == doc["right"] + doc["wrong"] + doc["carried_forward"]
 
 
 def test_names_matched_by_values_are_reported() -> None:
     result = run("square", "entries")
-    assert {(m.written, m.quantity.key) for m in result.matches} >= {(r"\vec{net}^{(1)}", "s_1"),
-                                                                     (r"\vec{a}^{(1)}", "z_1")}
+    assert {(m.written, m.quantity.key) for m in result.matches} >= {
+        (r"\vec{net}^{(1)}", "s_1"),
+        (r"\vec{a}^{(1)}", "z_1"),
+    }
 
 
 def test_a_name_with_wrong_values_is_still_read_through_a_learned_letter() -> None:
@@ -291,8 +342,9 @@ def test_a_name_with_wrong_values_is_still_read_through_a_learned_letter() -> No
     assert first(result) == (1, "forward", "s_2", (1, 1), "arithmetic")
 
 
-@given(st.sampled_from(["forward", "delta", "grad"]), st.integers(0, 11), st.floats(0.05, 3.0),
-       st.sampled_from([-1, 1]))
+@given(
+    st.sampled_from(["forward", "delta", "grad"]), st.integers(0, 11), st.floats(0.05, 3.0), st.sampled_from([-1, 1])
+)
 @settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 def test_a_planted_mistake_is_the_first_finding(role: str, position: int, size: float, sign: int) -> None:
     """Wherever one number is changed, the first finding is that number, and nothing before it."""
@@ -327,10 +379,14 @@ def test_markers_that_number_the_parts_of_one_step_are_not_steps() -> None:
     def parts(text: str) -> str:  # one iteration, its stages called "Step 1", "Step 2", "Step 3"
         text = text.split("## Iteration 2")[0]
         text = _without_iteration_headings(text)
-        for old, new in (("### Forward pass", "Step 1: the forward pass"), ("### Backward pass", "Step 2: backward"),
-                         ("### Update", "Step 3: the update")):
+        for old, new in (
+            ("### Forward pass", "Step 1: the forward pass"),
+            ("### Backward pass", "Step 2: backward"),
+            ("### Update", "Step 3: the update"),
+        ):
             text = text.replace(old, new)
         return text
+
     result = run("mlp", "markdown", edit=parts)
     assert result.ok and result.numbers == 67
 
@@ -340,9 +396,11 @@ def test_numbered_headings_that_run_over_the_steps_mark_them() -> None:
         out = []
         for k, chunk in enumerate(text.split("## Iteration ")[1:], 1):
             out.append(f"## {k}.1 Update")
-            out += [line for line in chunk.split("\n") if line.startswith("$$W^{(t+1)}") or
-                    line.startswith("$$w^{(t+1)}")]
+            out += [
+                line for line in chunk.split("\n") if line.startswith("$$W^{(t+1)}") or line.startswith("$$w^{(t+1)}")
+            ]
         return "\n".join(out) + "\n"
+
     assert run("mlp", "markdown", edit=updates_only).ok
     result = run("mlp", "markdown", S.Mistakes(lr=0.1), edit=updates_only)
     assert first(result)[:2] == (1, "updated") and result.other_rates == {1: 0.1}
@@ -357,6 +415,7 @@ def test_a_row_of_per_sample_losses() -> None:
 
     def losses(row: np.ndarray) -> Callable[[str], str]:
         return lambda text: text.replace(f"$$L = {S.num(steps[0].loss, 4)}$$", f"$$L = {S.bmatrix(row, 4)}$$", 1)
+
     result = run("mlp", "markdown", edit=losses(per_sample))
     assert result.ok
     wrong = per_sample.copy()
@@ -372,6 +431,7 @@ def test_one_sample_of_a_batch() -> None:
     def sample(column: np.ndarray) -> Callable[[str], str]:
         line = f"For sample 2 alone: $$s_1 = {S.bmatrix(column, 4)}$$\n\n"
         return lambda text: text.replace("### Backward pass", line + "### Backward pass", 1)
+
     assert run("mlp", "markdown", edit=sample(s1[:, 1:2])).ok
     wrong = s1[:, 1:2].copy()
     wrong[2, 0] = 0.5
@@ -411,7 +471,8 @@ def test_the_autoencoder_style_in_rows(spec: str) -> None:
     text = S.autoencoder(run_).replace("0.4319", "0.4391", 1)
     result = net.check(text)
     assert [(f.step, f.role, f.quantity, f.entry, f.cause) for f in result.findings] == [
-        (1, "forward", "s_rec^(2)", (2, 1), "typo")]
+        (1, "forward", "s_rec^(2)", (2, 1), "typo")
+    ]
 
 
 def test_ten_significant_digits() -> None:
@@ -423,9 +484,12 @@ def test_ten_significant_digits() -> None:
 def test_names_the_spec_does_not_know_are_matched_and_reported() -> None:
     def rename(text: str) -> str:  # s_{layer1} for s_1, \sigma_1 for delta_1
         return text.replace("$$s_{1} =", "$$s_{layer1} =").replace("$$\\delta_{1} =", "$$\\sigma_{1} =")
+
     result = run("mlp", "markdown", edit=rename)
     assert result.ok
     assert {(m.written, m.quantity.key, m.how) for m in result.matches} >= {
-        ("s_{layer1}", "s_1", "values"), (r"\sigma_{1}", "delta_1", "values")}
+        ("s_{layer1}", "s_1", "values"),
+        (r"\sigma_{1}", "delta_1", "values"),
+    }
     wrong = run("mlp", "markdown", S.Mistakes(tamper=bump(1, "delta", "delta_1", (2, 2), 0.5)), edit=rename)
     assert first(wrong) == (1, "delta", "delta_1", (3, 3), "arithmetic")

@@ -27,13 +27,22 @@ HOMEWORK = str(ROOT / "tests" / "data" / "exercise-square-activation.md")
 def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The command in a process of its own (the exit-code contract end to end)."""
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run([sys.executable, "-m", "symbackprop", "check", *args], input=stdin, cwd=cwd, env=env,
-                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "symbackprop", "check", *args],
+        input=stdin,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
 
 
 @pytest.fixture
 def main(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     """The command in this process (cheaper): returns (exit code, stdout, stderr)."""
+
     def call(*args: str, stdin: str | None = None, cwd: Path | None = None) -> tuple[int, str, str]:
         if cwd is not None:
             monkeypatch.chdir(cwd)
@@ -42,6 +51,7 @@ def main(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  
         code = cli.main(["check", *args])
         out = capsys.readouterr()
         return code, out.out, out.err
+
     return call
 
 
@@ -69,7 +79,9 @@ def test_json_and_stdin(main) -> None:  # noqa: ANN001
     doc = json.loads(out)
     assert next(iter(doc)) == "schema_version" and doc["schema_version"] == 1
     assert [(f["step"], f["role"], f["quantity"], f["entry"], f["cause"]) for f in doc["findings"]] == [
-        (1, "grad", "W_1", [1, 1], "typo"), (1, "grad", "W_1", [2, 1], "typo")]
+        (1, "grad", "W_1", [1, 1], "typo"),
+        (1, "grad", "W_1", [2, 1], "typo"),
+    ]
     assert doc["findings"][0]["got"] == -240 and doc["findings"][0]["expected"] == -160
 
 
@@ -81,11 +93,14 @@ def test_all_right_exits_0_and_writes_the_output_file(main, tmp_path: Path) -> N
     assert out == "" and "all 22 numbers right" in (tmp_path / "report.txt").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(("content", "words"), [
-    ("no math at all\n", "found no number"),
-    ("$$ W = \\begin{bmatrix} 1 & 2 $$\n", "never closed"),
-    ("\\input{answers}\n", "\\input"),
-])
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("no math at all\n", "found no number"),
+        ("$$ W = \\begin{bmatrix} 1 & 2 $$\n", "never closed"),
+        ("\\input{answers}\n", "\\input"),
+    ],
+)
 def test_unreadable_solutions_exit_2(main, tmp_path: Path, content: str, words: str) -> None:  # noqa: ANN001
     (tmp_path / "s.md").write_text(content, encoding="utf-8")
     code, out, err = main(SQUARE, "s.md", "-o", "out.txt", cwd=tmp_path)
@@ -96,8 +111,11 @@ def test_unreadable_solutions_exit_2(main, tmp_path: Path, content: str, words: 
 
 def test_a_spec_without_training_data_exits_2(main, tmp_path: Path) -> None:  # noqa: ANN001
     spec = tmp_path / "bare.yaml"
-    spec.write_text("name: bare\ninput: {name: x, size: 1}\ntarget: {name: y, size: 1}\n"
-                    "layers: [{name: '1', units: 1, activation: tanh}]\nloss: half_squared_error\n", encoding="utf-8")
+    spec.write_text(
+        "name: bare\ninput: {name: x, size: 1}\ntarget: {name: y, size: 1}\n"
+        "layers: [{name: '1', units: 1, activation: tanh}]\nloss: half_squared_error\n",
+        encoding="utf-8",
+    )
     (tmp_path / "s.md").write_text("$$ s_1 = 1 $$\n", encoding="utf-8")
     code, _, err = main(str(spec), str(tmp_path / "s.md"))
     assert code == 2 and "cannot give the true numbers" in err

@@ -29,8 +29,10 @@ def _matrix(n: int) -> str:
 
 HOSTILE = {
     "10 MB": (CLEAN_LINE * (10_000_000 // len(CLEAN_LINE) + 1), f"the limit is {MAX_BYTES:,} bytes"),
-    "10,000 matrices": ("$$ W_1 = \\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix} $$\n" * 10_000,
-                        f"more than {MAX_MATRICES:,} matrices"),
+    "10,000 matrices": (
+        "$$ W_1 = \\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix} $$\n" * 10_000,
+        f"more than {MAX_MATRICES:,} matrices",
+    ),
     "1000x1000 matrix": (_matrix(1000), "bytes"),
     "200x200 matrix": (_matrix(200), f"the limit is {MAX_CELLS:,}"),
     "unbalanced environments": ("$$ \\begin{bmatrix} 1 \\end{pmatrix} $$\n", "unbalanced"),
@@ -52,8 +54,9 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("name", HOSTILE)
-def test_hostile_solutions_are_refused_clearly(name: str, checker: Checker, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hostile_solutions_are_refused_clearly(
+    name: str, checker: Checker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     text, words = HOSTILE[name]
     with pytest.raises(CheckError) as caught:
@@ -80,14 +83,18 @@ def test_the_cpu_time_limit_gives_a_clear_error() -> None:
 
 def test_many_matrices_under_the_limits_give_a_bounded_result(checker: Checker) -> None:
     """1,500 restated matrices, half with an unknown name: read, placed and judged, every one."""
-    text = ("$$ W_1 = \\begin{bmatrix} -2 & 3 \\\\ 2 & 1 \\end{bmatrix} $$\n"
-            "$$ q_1 = \\begin{bmatrix} 25 \\\\ 49 \\end{bmatrix} $$\n") * 750
+    text = (
+        "$$ W_1 = \\begin{bmatrix} -2 & 3 \\\\ 2 & 1 \\end{bmatrix} $$\n"
+        "$$ q_1 = \\begin{bmatrix} 25 \\\\ 49 \\end{bmatrix} $$\n"
+    ) * 750
     result = checker.check(text)
     assert result.numbers == 750 * 4 + 750 * 2 and result.ok
 
 
 def test_prose_and_unknown_commands_are_skipped_not_errors(checker: Checker) -> None:
-    text = ("# Notes\n\\newcommand{\\R}{\\mathbb{R}}\nSome $\\R^n$ prose with $x \\in \\R$.\n"
-            "$$ \\sigma(x) = x^2, \\quad \\sigma'(x) = 2x $$\n" + CLEAN_LINE)
+    text = (
+        "# Notes\n\\newcommand{\\R}{\\mathbb{R}}\nSome $\\R^n$ prose with $x \\in \\R$.\n"
+        "$$ \\sigma(x) = x^2, \\quad \\sigma'(x) = 2x $$\n" + CLEAN_LINE
+    )
     result = checker.check(text)
     assert result.ok and result.numbers == 2

@@ -23,35 +23,68 @@ def _chains(text: str) -> list[tuple[list[str], list[list[float]] | None]]:
     for chain in chains(parse(text)):
         values = [side.value for side in chain.sides if side.value is not None]
         last = values[-1] if values else None
-        out.append(([side.text for side in chain.sides if side.value is None],
-                    None if last is None else [[n.value for n in row] for row in last.rows]))
+        out.append(
+            (
+                [side.text for side in chain.sides if side.value is None],
+                None if last is None else [[n.value for n in row] for row in last.rows],
+            )
+        )
     return out
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("0.5", [[0.5]]), ("-0.96", [[-0.96]]), ("+3", [[3.0]]), ("(-1)", [[-1.0]]), ("\\boxed{0.25}", [[0.25]]),
-    ("\\mathbf{-2}", [[-2.0]]), ("1.2e-3", [[0.0012]]), ("1.2 \\times 10^{-3}", [[0.0012]]),
-    ("3\\cdot 10^{2}", [[300.0]]), ("0{,}5", [[0.5]]), ("5.", [[5.0]]), ("0.5 \\text{ (rounded)}", [[0.5]]),
-    ("0.5 (rounded)", [[0.5]]),
-    ("\\begin{bmatrix} 1 & -2 \\\\ 3 & 4.5 \\end{bmatrix}", [[1, -2], [3, 4.5]]),
-    ("\\begin{pmatrix} 2 \\\\ 3 \\end{pmatrix}", [[2], [3]]),
-    ("\\left[\\begin{array}{cc} 1 & 2 \\end{array}\\right]", [[1, 2]]),
-    ("\\begin{bmatrix} \\phantom{-}1 & -2 \\end{bmatrix}", [[1, -2]]),
-    ("{25 \\choose 49}", [[25], [49]]), ("\\binom{5}{7}", [[5], [7]]),
-    ("[0.5, 0.2]", [[0.5, 0.2]]), ("(2, 3)", [[2, 3]]), ("[[1, 2], [3, 4]]", [[1, 2], [3, 4]]),
-    ("[1 2; 3 4]", [[1, 2], [3, 4]]), ("[ 1.0  -2.0 ] [ 3.0  4.0 ]", [[1, -2], [3, 4]]),
-    ("\\begin{bmatrix} 1 & 2 \\end{bmatrix}^T", [[1], [2]]), ("(2, 3)^\\top", [[2], [3]]),
-    ("[1, 2]'", [[1], [2]]),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0.5", [[0.5]]),
+        ("-0.96", [[-0.96]]),
+        ("+3", [[3.0]]),
+        ("(-1)", [[-1.0]]),
+        ("\\boxed{0.25}", [[0.25]]),
+        ("\\mathbf{-2}", [[-2.0]]),
+        ("1.2e-3", [[0.0012]]),
+        ("1.2 \\times 10^{-3}", [[0.0012]]),
+        ("3\\cdot 10^{2}", [[300.0]]),
+        ("0{,}5", [[0.5]]),
+        ("5.", [[5.0]]),
+        ("0.5 \\text{ (rounded)}", [[0.5]]),
+        ("0.5 (rounded)", [[0.5]]),
+        ("\\begin{bmatrix} 1 & -2 \\\\ 3 & 4.5 \\end{bmatrix}", [[1, -2], [3, 4.5]]),
+        ("\\begin{pmatrix} 2 \\\\ 3 \\end{pmatrix}", [[2], [3]]),
+        ("\\left[\\begin{array}{cc} 1 & 2 \\end{array}\\right]", [[1, 2]]),
+        ("\\begin{bmatrix} \\phantom{-}1 & -2 \\end{bmatrix}", [[1, -2]]),
+        ("{25 \\choose 49}", [[25], [49]]),
+        ("\\binom{5}{7}", [[5], [7]]),
+        ("[0.5, 0.2]", [[0.5, 0.2]]),
+        ("(2, 3)", [[2, 3]]),
+        ("[[1, 2], [3, 4]]", [[1, 2], [3, 4]]),
+        ("[1 2; 3 4]", [[1, 2], [3, 4]]),
+        ("[ 1.0  -2.0 ] [ 3.0  4.0 ]", [[1, -2], [3, 4]]),
+        ("\\begin{bmatrix} 1 & 2 \\end{bmatrix}^T", [[1], [2]]),
+        ("(2, 3)^\\top", [[2], [3]]),
+        ("[1, 2]'", [[1], [2]]),
+    ],
+)
 def test_values_as_students_write_them(text: str, expected: list[list[float]]) -> None:
     assert _value(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "x", "2x", "0.01 \\cdot 100", "-2 \\cdot -2", "(-1)^2", "\\begin{bmatrix} a & 1 \\end{bmatrix}",
-    "\\begin{bmatrix} 1 & 2 \\\\ 3 \\end{bmatrix}", "[1, x]", "\\frac{1}{2}", "{5 \\choose 7}^2",
-    "\\begin{bmatrix} 1 \\end{bmatrix}\\begin{bmatrix} 2 \\end{bmatrix}", "\\vdots",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x",
+        "2x",
+        "0.01 \\cdot 100",
+        "-2 \\cdot -2",
+        "(-1)^2",
+        "\\begin{bmatrix} a & 1 \\end{bmatrix}",
+        "\\begin{bmatrix} 1 & 2 \\\\ 3 \\end{bmatrix}",
+        "[1, x]",
+        "\\frac{1}{2}",
+        "{5 \\choose 7}^2",
+        "\\begin{bmatrix} 1 \\end{bmatrix}\\begin{bmatrix} 2 \\end{bmatrix}",
+        "\\vdots",
+    ],
+)
 def test_expressions_are_not_values(text: str) -> None:
     assert _value(text) is None
 
@@ -67,14 +100,17 @@ def test_a_number_knows_the_digits_written() -> None:
 def test_a_function_named_in_text_does_not_cut_the_chain() -> None:
     """\\mathrm{ReLU}(Z) is an expression side; \\text{ and } between two equations cuts them."""
     assert _chains(r"A^{[1]} = \mathrm{ReLU}(Z^{[1]}) = \begin{bmatrix} 0 \\ 4 \end{bmatrix}") == [
-        (["A^{[1]}", r"\mathrm{ReLU}(Z^{[1]})"], [[0], [4]])]
+        (["A^{[1]}", r"\mathrm{ReLU}(Z^{[1]})"], [[0], [4]])
+    ]
     assert _chains(r"s_1 = 5 \text{ and } s_2 = 7") == [(["s_1"], [[5]]), (["s_2"], [[7]])]
 
 
 def test_chains_take_the_last_value_and_every_name() -> None:
     product = r"\begin{bmatrix}1 \\ 2\end{bmatrix}\begin{bmatrix}3\end{bmatrix}"
-    assert _chains(r"s_1 = W^T x = \begin{bmatrix}1\\2\end{bmatrix}\begin{bmatrix}3\end{bmatrix} = "
-                   r"\begin{bmatrix}3\\6\end{bmatrix}") == [(["s_1", "W^T x", product], [[3.0], [6.0]])]
+    assert _chains(
+        r"s_1 = W^T x = \begin{bmatrix}1\\2\end{bmatrix}\begin{bmatrix}3\end{bmatrix} = "
+        r"\begin{bmatrix}3\\6\end{bmatrix}"
+    ) == [(["s_1", "W^T x", product], [[3.0], [6.0]])]
     assert _chains(r"s_{out} = [0.5] = z_{out} = y_{out}")[0] == (["s_{out}", "z_{out}", "y_{out}"], [[0.5]])
 
 
@@ -92,8 +128,10 @@ def test_an_array_of_equations_is_layout_not_a_matrix() -> None:
 
 
 def test_markdown_math_prose_and_code_blocks() -> None:
-    text = ("# Iteration 1\n\nThe loss is $L = 2$ here.\n\n$$\ns_1 = [1, 2]\n$$\n\\[ z_1 = 3 \\]\n"
-            "```\nStep 2\n  W = [ 1.0  2.0 ]\n      [ 3.0  4.0 ]\n```\nL = 0.5\n")
+    text = (
+        "# Iteration 1\n\nThe loss is $L = 2$ here.\n\n$$\ns_1 = [1, 2]\n$$\n\\[ z_1 = 3 \\]\n"
+        "```\nStep 2\n  W = [ 1.0  2.0 ]\n      [ 3.0  4.0 ]\n```\nL = 0.5\n"
+    )
     segments = read_document(text)
     kinds = [(s.kind, s.line) for s in segments]
     assert ("math", 3) in kinds and ("math", 5) in kinds and ("math", 8) in kinds
@@ -104,26 +142,30 @@ def test_markdown_math_prose_and_code_blocks() -> None:
 
 
 def test_latex_documents_drop_comments() -> None:
-    text = "\\documentclass{article}\n\\begin{document}\n% W = 3\n\\begin{align*} a &= 1 \\end{align*}\n" \
-           "\\end{document}\n"
+    text = (
+        "\\documentclass{article}\n\\begin{document}\n% W = 3\n\\begin{align*} a &= 1 \\end{align*}\n\\end{document}\n"
+    )
     segments = read_document(text)
     assert [s.kind for s in segments if s.kind == "math"] == ["math"]
     assert all("W = 3" not in s.text for s in segments)
 
 
-@pytest.mark.parametrize(("text", "line", "words"), [
-    ("a\n\\input{other}\n", 2, "\\input"),
-    ("a\n\n\\include{chapter}", 3, "\\include"),
-    ("x\n\\immediate\\write18{rm -rf /}", 2, "never runs"),
-    ("$$\\begin{bmatrix} 1 & 2\n$$", 1, "never closed"),
-    ("$$\\begin{bmatrix} 1 \\end{pmatrix}$$", 1, "unbalanced"),
-    ("text\n$$ s = 1\n\nmore", 2, "never closed"),
-    ("$$ s = {1 $$", 1, "unbalanced"),
-    ("$$ s = \\left( 1 $$", 1, "\\left"),
-    ("```\ncode\n", 1, "never closed"),
-    ("$$" + "{" * 200 + "1" + "}" * 200 + "$$", 1, "nested"),
-    ("a\x00b", 1, "NUL"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("a\n\\input{other}\n", 2, "\\input"),
+        ("a\n\n\\include{chapter}", 3, "\\include"),
+        ("x\n\\immediate\\write18{rm -rf /}", 2, "never runs"),
+        ("$$\\begin{bmatrix} 1 & 2\n$$", 1, "never closed"),
+        ("$$\\begin{bmatrix} 1 \\end{pmatrix}$$", 1, "unbalanced"),
+        ("text\n$$ s = 1\n\nmore", 2, "never closed"),
+        ("$$ s = {1 $$", 1, "unbalanced"),
+        ("$$ s = \\left( 1 $$", 1, "\\left"),
+        ("```\ncode\n", 1, "never closed"),
+        ("$$" + "{" * 200 + "1" + "}" * 200 + "$$", 1, "nested"),
+        ("a\x00b", 1, "NUL"),
+    ],
+)
 def test_unreadable_documents_say_what_and_where(text: str, line: int, words: str) -> None:
     with pytest.raises(CheckError) as caught:
         for segment in read_document(text):
@@ -142,9 +184,11 @@ def test_unknown_commands_and_characters_are_kept_not_refused() -> None:
 
 
 def test_a_documents_own_math_commands_are_read_as_math() -> None:
-    text = ("\\documentclass{article}\n\\newcommand{\\fiteq}[1]{\\fit{$\\displaystyle #1$}\\smallskip}\n"
-            "\\newcommand{\\form}[2]{\\par{\\small\\textsc{#1}}\\fiteq{#2}}\n\\begin{document}\n"
-            "\\fiteq{s_1 = 5}\n\\form{Step 1}{z_1 = 7}\nAnd \\$5 is money, \\\\$x = 2$ is math.\n\\end{document}\n")
+    text = (
+        "\\documentclass{article}\n\\newcommand{\\fiteq}[1]{\\fit{$\\displaystyle #1$}\\smallskip}\n"
+        "\\newcommand{\\form}[2]{\\par{\\small\\textsc{#1}}\\fiteq{#2}}\n\\begin{document}\n"
+        "\\fiteq{s_1 = 5}\n\\form{Step 1}{z_1 = 7}\nAnd \\$5 is money, \\\\$x = 2$ is math.\n\\end{document}\n"
+    )
     segments = read_document(text)
     math = [(s.text, s.line) for s in segments if s.kind == "math"]
     assert ("s_1 = 5", 5) in math and ("z_1 = 7", 6) in math and ("x = 2", 7) in math

@@ -70,11 +70,16 @@ def test_text_whole_derivation_of_mlp() -> None:
     for size in ("x: 2xN", "W: 2x3", "w: 3x1", "s_1: 3xN", "y_out: 1xN", "delta_1: 3xN", "delta_out: 1xN"):
         assert f"  {size}" in lines
     forward = lines.index("Forward")
-    assert lines[forward + 1:forward + 6] == ["  s_1 = W^T x", "  z_1 = f_1(s_1)", "  s_out = w^T z_1",
-                                              "  y_out = f_out(s_out)", "  L = sum((y_out - y)**2/2)"]
+    assert lines[forward + 1 : forward + 6] == [
+        "  s_1 = W^T x",
+        "  z_1 = f_1(s_1)",
+        "  s_out = w^T z_1",
+        "  y_out = f_out(s_out)",
+        "  L = sum((y_out - y)**2/2)",
+    ]
     backward = lines.index("Backward (matrix form)")
     # from the loss backwards, each layer's delta before its gradients
-    assert lines[backward + 1:backward + 5] == [f"  {line}" for line in MLP_MATRIX]
+    assert lines[backward + 1 : backward + 5] == [f"  {line}" for line in MLP_MATRIX]
     assert out.endswith("\n") and not out.endswith("\n\n")
 
 
@@ -115,16 +120,25 @@ def test_relu_4321_biases_and_output_alias() -> None:
     out = ok("derive", RELU)
     assert "  s_1 = W_1 x + b_1 1_N^T" in out.splitlines()
     assert "  h_3 = f_3(s_3)" in out.splitlines()
-    for line in ("delta_3 = (h_3 - y) ⊙ f_3'(s_3)", "dL/dW_3 = delta_3 z_2^T", "dL/db_3 = delta_3 1_N",
-                 "delta_2 = (W_3^T delta_3) ⊙ f_2'(s_2)", "dL/dW_2 = delta_2 z_1^T", "dL/db_1 = delta_1 1_N"):
+    for line in (
+        "delta_3 = (h_3 - y) ⊙ f_3'(s_3)",
+        "dL/dW_3 = delta_3 z_2^T",
+        "dL/db_3 = delta_3 1_N",
+        "delta_2 = (W_3^T delta_3) ⊙ f_2'(s_2)",
+        "dL/dW_2 = delta_2 z_1^T",
+        "dL/db_1 = delta_1 1_N",
+    ):
         assert f"  {line}" in out.splitlines()
     assert "y_out" not in out  # the output alias h_3 replaces the default name
 
 
 def test_square_221_custom_activation() -> None:
     out = ok("derive", SQUARE, "--target", "delta_2", "--target", "dL/dw_2", "--target", "delta_1")
-    assert out.splitlines() == ["delta_2 = (y - t) ⊙ f_2'(s_2)", "dL/dw_2 = delta_2 z_1^T",
-                                "delta_1 = (w_2^T delta_2) ⊙ f_1'(s_1)"]
+    assert out.splitlines() == [
+        "delta_2 = (y - t) ⊙ f_2'(s_2)",
+        "dL/dw_2 = delta_2 z_1^T",
+        "delta_1 = (w_2^T delta_2) ⊙ f_1'(s_1)",
+    ]
 
 
 def test_form_symbolic_substitutes_the_deltas() -> None:
@@ -180,6 +194,7 @@ def test_unknown_layer_delta() -> None:
 
 # -- derive: latex and json ------------------------------------------------------------------
 
+
 def test_latex_whole_derivation_of_mlp() -> None:
     out = ok("derive", MLP, "--format", "latex")
     assert out.count(r"\begin{align*}") == out.count(r"\end{align*}") == 2
@@ -195,8 +210,10 @@ def test_latex_whole_derivation_of_mlp() -> None:
 
 def test_latex_single_target() -> None:
     out = ok("derive", RELU, "--target", r"\frac{\partial L}{\partial W_1}", "--format", "latex")
-    assert out == ("% 4-3-2-1 ReLU network: matrix form\n\\begin{align*}\n"
-                   "\\frac{\\partial \\mathcal{L}}{\\partial W_{1}} &= \\delta_{1} x^{\\top}\n\\end{align*}\n")
+    assert out == (
+        "% 4-3-2-1 ReLU network: matrix form\n\\begin{align*}\n"
+        "\\frac{\\partial \\mathcal{L}}{\\partial W_{1}} &= \\delta_{1} x^{\\top}\n\\end{align*}\n"
+    )
 
 
 def test_latex_symbolic_form() -> None:
@@ -229,8 +246,9 @@ def test_json_documented_keys_and_content() -> None:
     assert targets["dL/dw"]["shape"] == [3, 1]
     assert [str(d) for d in targets["delta_1"]["shape"]] == ["3", "N"]
     assert targets["dL/dW"]["forms"]["matrix"]["text"] == "dL/dW = x delta_1^T"
-    assert targets["dL/dW"]["forms"]["matrix"]["latex"] == \
-        r"\frac{\partial \mathcal{L}}{\partial W} = x \delta_{1}^{\top}"
+    assert (
+        targets["dL/dW"]["forms"]["matrix"]["latex"] == r"\frac{\partial \mathcal{L}}{\partial W} = x \delta_{1}^{\top}"
+    )
     assert targets["delta_out"]["forms"]["matrix"]["text"] == "delta_out = (y_out - y) ⊙ f_out'(s_out)"
     assert "delta" not in targets["dL/dW"]["forms"]["symbolic"]["text"].split(" = ", 1)[1]
 
@@ -284,6 +302,7 @@ def test_output_file_that_cannot_be_written(tmp_path: Path, where: str) -> None:
 
 # -- help and usage --------------------------------------------------------------------------
 
+
 def test_help() -> None:
     out = ok("--help")
     assert "usage: symbackprop" in out
@@ -306,8 +325,14 @@ def test_console_script() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail("the symbackprop console script is not on PATH after pip install")
         pytest.skip("the symbackprop console script is not on PATH")
-    result = subprocess.run([script, "derive", MLP, "--target", "dL/dW"], capture_output=True, text=True,
-                            encoding="utf-8", env={**os.environ, "PYTHONIOENCODING": "utf-8"}, timeout=60)
+    result = subprocess.run(
+        [script, "derive", MLP, "--target", "dL/dW"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "dL/dW = x delta_1^T\n"
 
@@ -367,39 +392,114 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 
 # (id, spec text, line, key path or None, fragments the message must contain)
 BAD_SPECS = [
-    ("unknown-key", _edit("    activation: relu", "    activaton: relu"), L_ACT1, "layers[0].activaton",
-     ["unknown key 'activaton'", "expected one of: name, units, activation", "did you mean activation?"]),
-    ("unknown-activation", _edit("activation: relu", "activation: rlu"), L_ACT1, "layers[0].activation",
-     ["unknown activation 'rlu'", "expected relu, tanh", "did you mean relu?"]),
-    ("units-word", _edit("units: 3", "units: three"), L_UNITS1, "layers[0].units",
-     ["expected a positive integer", "got 'three'"]),
-    ("units-bool", _edit("units: 3", "units: true"), L_UNITS1, "layers[0].units",
-     ["expected a positive integer", "got true"]),
-    ("data-weights-orientation", _with_data("W_1: [[1, 2, 3], [4, 5, 6]]"), 13, "data.W_1",
-     ["shape 2x3", "expected 3x2", "under weights: out_in", "it fits weights: in_out", "convention.weights"]),
-    ("data-transposed", _with_data("W_1: [[1, 2, 3], [4, 5, 6]]", "W_out: [[1, 2, 3]]"), 13, "data.W_1",
-     ["shape 2x3", "expected 3x2", "it looks transposed"]),
-    ("data-samples-as-rows", _with_data("x: [[1, 2], [3, 4], [5, 6]]"), 13, "data.x",
-     ["shape 3x2", "input 'x' (size 2)", "expected 2xN", "under samples: columns", "it fits samples: rows"]),
-    ("data-sample-count", _with_data("x: [[1, 2, 3, 4], [5, 6, 7, 8]]", "y: [[1, 2, 3]]"), 14, "data.y",
-     ["shape 1x3", "expected 1x4", "4 samples in data.x"]),
+    (
+        "unknown-key",
+        _edit("    activation: relu", "    activaton: relu"),
+        L_ACT1,
+        "layers[0].activaton",
+        ["unknown key 'activaton'", "expected one of: name, units, activation", "did you mean activation?"],
+    ),
+    (
+        "unknown-activation",
+        _edit("activation: relu", "activation: rlu"),
+        L_ACT1,
+        "layers[0].activation",
+        ["unknown activation 'rlu'", "expected relu, tanh", "did you mean relu?"],
+    ),
+    (
+        "units-word",
+        _edit("units: 3", "units: three"),
+        L_UNITS1,
+        "layers[0].units",
+        ["expected a positive integer", "got 'three'"],
+    ),
+    (
+        "units-bool",
+        _edit("units: 3", "units: true"),
+        L_UNITS1,
+        "layers[0].units",
+        ["expected a positive integer", "got true"],
+    ),
+    (
+        "data-weights-orientation",
+        _with_data("W_1: [[1, 2, 3], [4, 5, 6]]"),
+        13,
+        "data.W_1",
+        ["shape 2x3", "expected 3x2", "under weights: out_in", "it fits weights: in_out", "convention.weights"],
+    ),
+    (
+        "data-transposed",
+        _with_data("W_1: [[1, 2, 3], [4, 5, 6]]", "W_out: [[1, 2, 3]]"),
+        13,
+        "data.W_1",
+        ["shape 2x3", "expected 3x2", "it looks transposed"],
+    ),
+    (
+        "data-samples-as-rows",
+        _with_data("x: [[1, 2], [3, 4], [5, 6]]"),
+        13,
+        "data.x",
+        ["shape 3x2", "input 'x' (size 2)", "expected 2xN", "under samples: columns", "it fits samples: rows"],
+    ),
+    (
+        "data-sample-count",
+        _with_data("x: [[1, 2, 3, 4], [5, 6, 7, 8]]", "y: [[1, 2, 3]]"),
+        14,
+        "data.y",
+        ["shape 1x3", "expected 1x4", "4 samples in data.x"],
+    ),
     ("data-nan", _with_data("x: [[1, .nan], [2, 3]]"), 13, "data.x[0][1]", ["expected a finite number", "nan"]),
     ("data-inf", _with_data("x: [[1, 2], [3, -.inf]]"), 13, "data.x[1][1]", ["expected a finite number", "inf"]),
-    ("duplicate-layer", _edit('name: out', 'name: "1"'), L_LAYER2_NAME, "layers[1].name",
-     ["duplicate layer name '1'", f"layers[0] at line {L_LAYER1}"]),
-    ("weight-named-like-input", _edit("    activation: relu\n", "    activation: relu\n    weight: x\n"), 8,
-     "layers[0].weight", ["weight name 'x'", "already the input's name"]),
-    ("python-tag", _edit("name: Bad spec test", 'name: !!python/object/apply:os.system ["echo hacked > PWNED"]'),
-     L_NAME, "name", ["tag '!!python/object/apply:os.system' is not allowed", "only plain YAML"]),
+    (
+        "duplicate-layer",
+        _edit("name: out", 'name: "1"'),
+        L_LAYER2_NAME,
+        "layers[1].name",
+        ["duplicate layer name '1'", f"layers[0] at line {L_LAYER1}"],
+    ),
+    (
+        "weight-named-like-input",
+        _edit("    activation: relu\n", "    activation: relu\n    weight: x\n"),
+        8,
+        "layers[0].weight",
+        ["weight name 'x'", "already the input's name"],
+    ),
+    (
+        "python-tag",
+        _edit("name: Bad spec test", 'name: !!python/object/apply:os.system ["echo hacked > PWNED"]'),
+        L_NAME,
+        "name",
+        ["tag '!!python/object/apply:os.system' is not allowed", "only plain YAML"],
+    ),
     ("billion-laughs", BILLION_LAUGHS, None, None, ["more than", "aliases included", "refusing"]),
-    ("formula-syntax", _edit("activation: relu", 'activation: {expr: "x**"}'), L_ACT1,
-     "layers[0].activation.expr", ["cannot read the formula 'x**'", "found the end of the formula"]),
-    ("formula-import", _edit("activation: relu", """activation: {expr: "__import__('os')"}"""), L_ACT1,
-     "layers[0].activation.expr", ["cannot read the formula", "__import__", "unexpected character"]),
-    ("formula-unknown-function", _edit("activation: relu", 'activation: {expr: "__import__(x)"}'), L_ACT1,
-     "layers[0].activation.expr", ["unknown function '__import__'"]),
-    ("yaml-syntax", _edit("input: {name: x, size: 2}", "input: {name: x, size: 2"), 3, None,
-     ["YAML syntax error", "line 2"]),
+    (
+        "formula-syntax",
+        _edit("activation: relu", 'activation: {expr: "x**"}'),
+        L_ACT1,
+        "layers[0].activation.expr",
+        ["cannot read the formula 'x**'", "found the end of the formula"],
+    ),
+    (
+        "formula-import",
+        _edit("activation: relu", """activation: {expr: "__import__('os')"}"""),
+        L_ACT1,
+        "layers[0].activation.expr",
+        ["cannot read the formula", "__import__", "unexpected character"],
+    ),
+    (
+        "formula-unknown-function",
+        _edit("activation: relu", 'activation: {expr: "__import__(x)"}'),
+        L_ACT1,
+        "layers[0].activation.expr",
+        ["unknown function '__import__'"],
+    ),
+    (
+        "yaml-syntax",
+        _edit("input: {name: x, size: 2}", "input: {name: x, size: 2"),
+        3,
+        None,
+        ["YAML syntax error", "line 2"],
+    ),
     ("empty", "", 1, None, ["empty spec"]),
     ("only-comment", "# nothing here\n", 1, None, ["empty spec"]),
 ]
@@ -417,10 +517,14 @@ def bad_spec_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[P
     return {case[0]: (directories[case[0]], _run_bad_spec(directories[case[0]], case[1])) for case in BAD_SPECS}
 
 
-@pytest.mark.parametrize(("case", "line", "key", "fragments"), [(case[0], *case[2:]) for case in BAD_SPECS],
-                         ids=[case[0] for case in BAD_SPECS])
-def test_bad_spec(bad_spec_runs: dict[str, tuple[Path, Any]], case: str, line: int | None,
-                  key: str | None, fragments: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("case", "line", "key", "fragments"),
+    [(case[0], *case[2:]) for case in BAD_SPECS],
+    ids=[case[0] for case in BAD_SPECS],
+)
+def test_bad_spec(
+    bad_spec_runs: dict[str, tuple[Path, Any]], case: str, line: int | None, key: str | None, fragments: list[str]
+) -> None:
     directory, result = bad_spec_runs[case]
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
@@ -478,24 +582,29 @@ LONG_TARGET = "dL/dW_" + "q" * 1000
 LONG_NAME = "f" * 200
 
 
-@pytest.mark.parametrize("argv", [
-    ["derive", "{spec}", "--target", LONG_TARGET],
-    ["numeric", "{spec}", "--target", LONG_TARGET],
-    ["gradcheck", "{spec}", "--target", LONG_TARGET],
-    ["export", "{spec}", "--to", "prairielearn", "-o", "{tmp}/pl", "--target", LONG_TARGET],
-    ["derive", "{tmp}/" + LONG_NAME + ".yaml"],
-    ["codegen", "{tmp}/" + LONG_NAME + ".yaml"],
-    ["derive", "{spec}", "-o", "{tmp}/" + LONG_NAME + "/out.txt"],
-    ["render", "{spec}", "--format", "md", "-o", "{tmp}/" + LONG_NAME + "/out.md"],
-    ["render", "{spec}", "--format", "md", "--template-dir", "{tmp}/" + LONG_NAME],
-    ["render", "{spec}", "--format", "md", "--forms", "chain," + LONG_NAME],
-    ["derive", "{spec}", "--format", LONG_NAME],
-    ["numeric", "{spec}", "--digits", LONG_NAME],
-    ["check", "{spec}", "{tmp}/" + LONG_NAME + ".md"],
-    ["variants", "{spec}", "--roster", "{tmp}/" + LONG_NAME + ".csv", "-o", "{tmp}/v"],
-], ids=lambda argv: " ".join(a if len(a) < 20 else a[:8] + "..." for a in argv))
-def test_messages_quote_at_most_about_80_characters_of_user_input(argv: list[str], tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["derive", "{spec}", "--target", LONG_TARGET],
+        ["numeric", "{spec}", "--target", LONG_TARGET],
+        ["gradcheck", "{spec}", "--target", LONG_TARGET],
+        ["export", "{spec}", "--to", "prairielearn", "-o", "{tmp}/pl", "--target", LONG_TARGET],
+        ["derive", "{tmp}/" + LONG_NAME + ".yaml"],
+        ["codegen", "{tmp}/" + LONG_NAME + ".yaml"],
+        ["derive", "{spec}", "-o", "{tmp}/" + LONG_NAME + "/out.txt"],
+        ["render", "{spec}", "--format", "md", "-o", "{tmp}/" + LONG_NAME + "/out.md"],
+        ["render", "{spec}", "--format", "md", "--template-dir", "{tmp}/" + LONG_NAME],
+        ["render", "{spec}", "--format", "md", "--forms", "chain," + LONG_NAME],
+        ["derive", "{spec}", "--format", LONG_NAME],
+        ["numeric", "{spec}", "--digits", LONG_NAME],
+        ["check", "{spec}", "{tmp}/" + LONG_NAME + ".md"],
+        ["variants", "{spec}", "--roster", "{tmp}/" + LONG_NAME + ".csv", "-o", "{tmp}/v"],
+    ],
+    ids=lambda argv: " ".join(a if len(a) < 20 else a[:8] + "..." for a in argv),
+)
+def test_messages_quote_at_most_about_80_characters_of_user_input(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A 1,000-character target or a 200-character option value: the one message shows its start and its
     length; a 200-character file name: its last 120 characters (the file's own name), whichever command
     and whichever part of the program wrote the message."""

@@ -83,10 +83,18 @@ CASES = [(a, loss, *c) for (a, loss), c in zip(itertools.product(ACTIVATIONS, LO
 
 
 @pytest.mark.parametrize(("activation", "loss", "weights", "samples"), CASES)
-def test_every_activation_loss_and_convention(tmp_path: Path, activation: str, loss: str, weights: str,
-                                              samples: str) -> None:
-    chain = Chain([3, 4, 2], [activation, output_activation(activation, loss)], loss, weights, samples,
-                  bias=[True, False], reduction="mean")
+def test_every_activation_loss_and_convention(
+    tmp_path: Path, activation: str, loss: str, weights: str, samples: str
+) -> None:
+    chain = Chain(
+        [3, 4, 2],
+        [activation, output_activation(activation, loss)],
+        loss,
+        weights,
+        samples,
+        bias=[True, False],
+        reduction="mean",
+    )
     net = sbp.load(chain.spec())
     values = chain.random_values(np.random.default_rng(4), n_samples=3)
     module = written(tmp_path, net)
@@ -109,25 +117,41 @@ def test_the_module_imports_numpy_only_and_reads_well(tmp_path: Path) -> None:
     # runs where symbackprop cannot be imported
     path = tmp_path / "alone.py"
     path.write_text(text)
-    script = ("import sys; sys.modules['symbackprop'] = None; sys.path.insert(0, '.'); import alone, numpy as np; "
-              "v = {k: np.ones(s) for k, s in [('x', (4, 2)), ('W_1', (3, 4)), ('b_1', (3, 1)), ('W_2', (2, 3)), "
-              "('b_2', (2, 1)), ('W_3', (1, 2)), ('b_3', (1, 1)), ('y', (1, 2))]}; "
-              f"print(alone.{FUNCTION}(**v)['loss'])")
-    result = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=60)
+    script = (
+        "import sys; sys.modules['symbackprop'] = None; sys.path.insert(0, '.'); import alone, numpy as np; "
+        "v = {k: np.ones(s) for k, s in [('x', (4, 2)), ('W_1', (3, 4)), ('b_1', (3, 1)), ('W_2', (2, 3)), "
+        "('b_2', (2, 1)), ('W_3', (1, 2)), ('b_3', (1, 1)), ('y', (1, 2))]}; "
+        f"print(alone.{FUNCTION}(**v)['loss'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert float(result.stdout) > 0
 
 
-NASTY = ['Evil """ + __import__("os").system("echo hacked") + """', "ends in a backslash \\",
-         'quote at the end"', "line\nbreak\r\u2028separator\x00nul\x1b[31m", "\\N{BULLET} \\x41 \\\\ tab\there"]
+NASTY = [
+    'Evil """ + __import__("os").system("echo hacked") + """',
+    "ends in a backslash \\",
+    'quote at the end"',
+    "line\nbreak\r\u2028separator\x00nul\x1b[31m",
+    "\\N{BULLET} \\x41 \\\\ tab\there",
+]
 
 
 @pytest.mark.parametrize("name", NASTY)
-def test_the_spec_name_cannot_break_out_of_the_docstring(tmp_path: Path, name: str,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    net = sbp.load({"name": "placeholder", "input": {"size": 1}, "target": {"size": 1}, "loss": "half_squared_error",
-                    "layers": [{"name": "1", "units": 1, "activation": "tanh"}]})
+def test_the_spec_name_cannot_break_out_of_the_docstring(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    net = sbp.load(
+        {
+            "name": "placeholder",
+            "input": {"size": 1},
+            "target": {"size": 1},
+            "loss": "half_squared_error",
+            "layers": [{"name": "1", "units": 1, "activation": "tanh"}],
+        }
+    )
     net.spec = type(net.spec)(**{**vars(net.spec), "name": name})  # past the loader's own checks on names
     text = net.codegen()
     tree = ast.parse(text)
@@ -157,9 +181,17 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_generic_activation_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "generic.yaml"
-    path.write_text(json.dumps({"name": "g", "input": {"size": 1}, "target": {"size": 1},
-                                "loss": "half_squared_error",
-                                "layers": [{"name": "1", "units": 1, "activation": {"function": "g"}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "name": "g",
+                "input": {"size": 1},
+                "target": {"size": 1},
+                "loss": "half_squared_error",
+                "layers": [{"name": "1", "units": 1, "activation": {"function": "g"}}],
+            }
+        )
+    )
     target = tmp_path / "out.py"
     assert main(["codegen", str(path), "-o", str(target)]) == 2
     assert "generic" in capsys.readouterr().err
@@ -178,8 +210,12 @@ def test_jax_and_torch_modules_match_gradient_fn(tmp_path: Path, path: Path) -> 
     expected = net.gradient_fn()(values)
     module = written(tmp_path, net, backend="jax")
     out = plain(jax.jit(getattr(module, FUNCTION))(**arguments(module, values)))
-    assert_same({**out, **{part: {k: out[part][k] for k in expected[part]} for part in ("forward", "delta", "grad")}},
-                expected, rtol=1e-11, atol=1e-13)
+    assert_same(
+        {**out, **{part: {k: out[part][k] for k in expected[part]} for part in ("forward", "delta", "grad")}},
+        expected,
+        rtol=1e-11,
+        atol=1e-13,
+    )
     module = written(tmp_path, net, backend="torch")
     tensors = {name: torch.tensor(value) for name, value in values.items()}
     assert_same(plain(getattr(module, FUNCTION)(**arguments(module, tensors))), expected, rtol=1e-11, atol=1e-13)
@@ -189,8 +225,9 @@ def test_jax_and_torch_modules_match_gradient_fn(tmp_path: Path, path: Path) -> 
 def test_each_module_imports_its_library_only(backend: str) -> None:
     text = sbp.load("specs/relu_4321.yaml").codegen(backend)
     tree = ast.parse(text)
-    imports = [alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-               for alias in node.names]
+    imports = [
+        alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names
+    ]
     assert imports == (["jax", "jax.numpy"] if backend == "jax" else ["torch"])
     assert ast.get_docstring(tree).startswith('Loss and gradients of the network "4-3-2-1 ReLU network".')
     functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
@@ -199,8 +236,9 @@ def test_each_module_imports_its_library_only(backend: str) -> None:
     assert classes == ([] if backend == "jax" else ["LossFunction"])
 
 
-def test_codegen_torch_trains_a_network_with_the_derived_backward(tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_codegen_torch_trains_a_network_with_the_derived_backward(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`codegen --backend torch` output in a 20-step training loop: torch.optim.SGD on the loss of
     its autograd Function; the loss falls, and every step's gradients equal torch autograd's on
     the same forward pass written in plain torch."""

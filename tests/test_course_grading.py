@@ -49,8 +49,19 @@ def test_a_variant_the_directory_does_not_list_is_exit_2(course: Path, capsys: p
     solution = str(course / "01" / "solution.md")
     code, _, err = run(capsys, "check", SQUARE, solution, "--variant", "03", "--variants", str(course))
     assert code == 2 and f"no variant '03' in {course / 'index.csv'}" in err
-    code, _, err = run(capsys, "verify", SQUARE, "--target", "dL/dw_2", "--answer", "delta_2 z_1^T",
-                       "--variant", "x9", "--variants", str(course))
+    code, _, err = run(
+        capsys,
+        "verify",
+        SQUARE,
+        "--target",
+        "dL/dw_2",
+        "--answer",
+        "delta_2 z_1^T",
+        "--variant",
+        "x9",
+        "--variants",
+        str(course),
+    )
     assert code == 2 and "no variant 'x9'" in err
 
 
@@ -61,35 +72,59 @@ def test_a_listed_variant_is_graded_against_its_own_numbers(course: Path, capsys
     answer = f"{_grad(course, '02'):g}"
     scores = {}
     for student in ("02", "01"):
-        code, out, _ = run(capsys, "verify", SQUARE, "--target", "dL/dw_2[1,1]", "--answer", answer, "--variant",
-                           student, "--variants", str(course), "--json")
+        code, out, _ = run(
+            capsys,
+            "verify",
+            SQUARE,
+            "--target",
+            "dL/dw_2[1,1]",
+            "--answer",
+            answer,
+            "--variant",
+            student,
+            "--variants",
+            str(course),
+            "--json",
+        )
         assert code in (0, 1)
         scores[student] = json.loads(out)["score"]
     assert scores["02"] > scores["01"] == 0  # 02's number: right (credit for a number) for 02 only
 
 
-def test_the_directory_must_hold_this_exercises_variants(course: Path, capsys: pytest.CaptureFixture[str],
-                                                         tmp_path: Path) -> None:
-    code, _, err = run(capsys, "check", str(ROOT / "specs" / "mlp.yaml"), str(course / "01" / "solution.md"),
-                       "--variant", "01", "--variants", str(course))
+def test_the_directory_must_hold_this_exercises_variants(
+    course: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(
+        capsys,
+        "check",
+        str(ROOT / "specs" / "mlp.yaml"),
+        str(course / "01" / "solution.md"),
+        "--variant",
+        "01",
+        "--variants",
+        str(course),
+    )
     assert code == 2 and "not a variant of" in err
-    code, _, err = run(capsys, "check", SQUARE, str(course / "01" / "solution.md"), "--variant", "01",
-                       "--variants", str(tmp_path))
+    code, _, err = run(
+        capsys, "check", SQUARE, str(course / "01" / "solution.md"), "--variant", "01", "--variants", str(tmp_path)
+    )
     assert code == 2 and "no index.csv" in err
     code, _, err = run(capsys, "check", SQUARE, str(course / "01" / "solution.md"), "--variants", str(course))
     assert code == 2 and "give --variant ID (or --batch" in err
 
 
 def test_without_a_directory_the_variant_is_drawn_again(course: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "check", SQUARE, str(course / "02" / "solution.md"), "--variant", "02", "--seed",
-               str(SEED))[0] == 0
+    assert (
+        run(capsys, "check", SQUARE, str(course / "02" / "solution.md"), "--variant", "02", "--seed", str(SEED))[0] == 0
+    )
 
 
 # --- a class in one command ----------------------------------------------------------------------------------
 
 
-def test_check_batch_takes_each_files_variant_from_its_name(course: Path, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_batch_takes_each_files_variant_from_its_name(
+    course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     submissions = tmp_path / "submissions"
     submissions.mkdir()
     shutil.copy(course / "01" / "solution.md", submissions / "01.md")
@@ -101,22 +136,31 @@ def test_check_batch_takes_each_files_variant_from_its_name(course: Path, tmp_pa
     rows = list(csv.DictReader(io.StringIO(out)))
     assert list(rows[0]) == ["file", "variant", *batch.COLUMNS[1:]]
     assert [(r["file"], r["variant"], r["status"]) for r in rows] == [
-        ("01-copied.md", "01", "checked"), ("01.md", "01", "checked"), ("02_hw3.md", "02", "checked"),
-        ("someone.md", "", "unreadable")]
+        ("01-copied.md", "01", "checked"),
+        ("01.md", "01", "checked"),
+        ("02_hw3.md", "02", "checked"),
+        ("someone.md", "", "unreadable"),
+    ]
     assert [r["wrong"] != "0" for r in rows[:3]] == [True, False, False]
     assert "matches its name" in rows[3]["summary"]
     code, out, _ = run(capsys, "check", SQUARE, str(submissions), "--batch", "--variants", str(course), "--json")
     assert [(d["file"], d.get("variant")) for d in json.loads(out)][:3] == [
-        ("01-copied.md", "01"), ("01.md", "01"), ("02_hw3.md", "02")]
+        ("01-copied.md", "01"),
+        ("01.md", "01"),
+        ("02_hw3.md", "02"),
+    ]
 
 
 def _answers(course: Path, path: Path) -> Path:
     """Each student answers dL/dw_2[1,1] with their own number; s3 copies 01's; s4 has no variant 09;
     s5's row has no variant (a formula: the exercise itself)."""
-    rows = [("s1", "01", "dL/dw_2[1,1]", f"{_grad(course, '01'):g}"),
-            ("s2", "02", "dL/dw_2[1,1]", f"{_grad(course, '02'):g}"),
-            ("s3", "02", "dL/dw_2[1,1]", f"{_grad(course, '01'):g}"),
-            ("s4", "09", "dL/dw_2[1,1]", "1"), ("s5", "", "dL/dw_2", "delta_2 z_1^T")]
+    rows = [
+        ("s1", "01", "dL/dw_2[1,1]", f"{_grad(course, '01'):g}"),
+        ("s2", "02", "dL/dw_2[1,1]", f"{_grad(course, '02'):g}"),
+        ("s3", "02", "dL/dw_2[1,1]", f"{_grad(course, '01'):g}"),
+        ("s4", "09", "dL/dw_2[1,1]", "1"),
+        ("s5", "", "dL/dw_2", "delta_2 z_1^T"),
+    ]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(("student", "version", "question", "response"))
@@ -124,32 +168,63 @@ def _answers(course: Path, path: Path) -> Path:
     return path
 
 
-def test_verify_batch_grades_each_row_against_its_variant(course: Path, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_batch_grades_each_row_against_its_variant(
+    course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     answers = str(_answers(course, tmp_path / "answers.csv"))
     columns = "id=student,variant=version,target=question,answer=response"
-    code, out, err = run(capsys, "verify", SQUARE, "--batch", answers, "--columns", columns, "--variants",
-                         str(course), "--workers", "1")
+    code, out, err = run(
+        capsys, "verify", SQUARE, "--batch", answers, "--columns", columns, "--variants", str(course), "--workers", "1"
+    )
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
     # a number is credited only where it is the student's own variant's (s3 gives 01's number as 02)
     assert [(r["id"], r["variant"], float(r["score"]) > 0) for r in rows] == [
-        ("s1", "01", True), ("s2", "02", True), ("s3", "02", False), ("s4", "09", False), ("s5", "", True)]
+        ("s1", "01", True),
+        ("s2", "02", True),
+        ("s3", "02", False),
+        ("s4", "09", False),
+        ("s5", "", True),
+    ]
     assert [r["verdict"] for r in rows][2:] == ["different", "unreadable", "equivalent"]
     assert f"no variant '09' in {course / 'index.csv'}" in rows[3]["feedback"]
     # without the directory each row's variant is drawn again from SPEC and --seed: the same scores for 01, 02
-    code, out, _ = run(capsys, "verify", SQUARE, "--batch", answers, "--columns", columns, "--seed", str(SEED),
-                       "--workers", "1", "--json")
+    code, out, _ = run(
+        capsys,
+        "verify",
+        SQUARE,
+        "--batch",
+        answers,
+        "--columns",
+        columns,
+        "--seed",
+        str(SEED),
+        "--workers",
+        "1",
+        "--json",
+    )
     assert [(d["id"], d["variant"], d["score"]) for d in json.loads(out)][:3] == [
-        (r["id"], r["variant"], float(r["score"])) for r in rows[:3]]
+        (r["id"], r["variant"], float(r["score"])) for r in rows[:3]
+    ]
 
 
-def test_one_variant_for_all_and_a_variant_column_disagree(course: Path, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_variant_for_all_and_a_variant_column_disagree(
+    course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     answers = str(_answers(course, tmp_path / "answers.csv"))
-    code, _, err = run(capsys, "verify", SQUARE, "--batch", answers, "--columns",
-                       "id=student,variant=version,target=question,answer=response", "--variant", "01",
-                       "--variants", str(course))
+    code, _, err = run(
+        capsys,
+        "verify",
+        SQUARE,
+        "--batch",
+        answers,
+        "--columns",
+        "id=student,variant=version,target=question,answer=response",
+        "--variant",
+        "01",
+        "--variants",
+        str(course),
+    )
     assert code == 2 and "has a variant column" in err
 
 
@@ -159,7 +234,15 @@ def test_one_variant_for_all_and_a_variant_column_disagree(course: Path, tmp_pat
 def test_a_files_name_gives_its_variant(course: Path) -> None:
     source = VariantSource(SQUARE, SEED, course)
     assert [source.match(stem) for stem in ("01", "01_hw3", "02-final", "02.v2", "02 copy", "02x", "1", "3")] == [
-        "01", "01", "02", "02", "02", None, None, None]
+        "01",
+        "01",
+        "02",
+        "02",
+        "02",
+        None,
+        None,
+        None,
+    ]
     assert VariantSource(SQUARE, SEED).match("01") is None  # without the index, no name is known to be an id
     with pytest.raises(LookupError, match="no variant '7'"):
         source.lookup("7")
@@ -167,6 +250,7 @@ def test_a_files_name_gives_its_variant(course: Path) -> None:
         (course.parent / "evil").mkdir(exist_ok=True)
         shutil.copytree(course, course.parent / "evil", dirs_exist_ok=True)
         index = course.parent / "evil" / "index.csv"
-        index.write_text(index.read_text(encoding="utf-8").replace("01/spec.yaml", "../hw/01/spec.yaml"),
-                         encoding="utf-8")
+        index.write_text(
+            index.read_text(encoding="utf-8").replace("01/spec.yaml", "../hw/01/spec.yaml"), encoding="utf-8"
+        )
         VariantSource(SQUARE, SEED, course.parent / "evil").text("01")

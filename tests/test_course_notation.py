@@ -22,15 +22,41 @@ def verifier(spec: str) -> Verifier:
     return Verifier(sbp.load(spec))
 
 
-@pytest.mark.parametrize(("spec", "lines"), [
-    (SQUARE, ["net^(1) = w^(1) x", "a^(1) = sigma(net^(1))", "delta^(1) = ((w^(2))^T delta^(2)) ⊙ sigma'(net^(1))",
-              "dL/dw^(1) = delta^(1) x^T", "delta^(2)[n] = (y[n] - t[n])*sigma'(net^(2)[n])   for n = 1..N"]),
-    (RELU, ["z^1 = W^1 x + b^1 1_N^T", "h^3 = f_3(z^3)", "l = sum((h^3 - y)**2/2)", "dl/dW^3 = sigma^3 (h^2)^T",
-            "sigma^2 = ((W^3)^T sigma^3) ⊙ f_2'(z^2)", "sigma^1 = ((W^2)^T sigma^2) ⊙ [z^1 > 0]"]),
-    (AUTOENCODER, ["a^(rec,2) = (z^(in) + z^(rec,1)) (w^(rec))^T + 1_N b^(rec)", "E = sum((y - x)**2)",
-                   "dE/dw^(rec) = (delta^(rec,2))^T (z^(in) + z^(rec,1)) + (delta^(rec,1))^T z^(in)",
-                   "delta^(out) = 2 (y - x) ⊙ [a^(out) > 0]"]),
-])
+@pytest.mark.parametrize(
+    ("spec", "lines"),
+    [
+        (
+            SQUARE,
+            [
+                "net^(1) = w^(1) x",
+                "a^(1) = sigma(net^(1))",
+                "delta^(1) = ((w^(2))^T delta^(2)) ⊙ sigma'(net^(1))",
+                "dL/dw^(1) = delta^(1) x^T",
+                "delta^(2)[n] = (y[n] - t[n])*sigma'(net^(2)[n])   for n = 1..N",
+            ],
+        ),
+        (
+            RELU,
+            [
+                "z^1 = W^1 x + b^1 1_N^T",
+                "h^3 = f_3(z^3)",
+                "l = sum((h^3 - y)**2/2)",
+                "dl/dW^3 = sigma^3 (h^2)^T",
+                "sigma^2 = ((W^3)^T sigma^3) ⊙ f_2'(z^2)",
+                "sigma^1 = ((W^2)^T sigma^2) ⊙ [z^1 > 0]",
+            ],
+        ),
+        (
+            AUTOENCODER,
+            [
+                "a^(rec,2) = (z^(in) + z^(rec,1)) (w^(rec))^T + 1_N b^(rec)",
+                "E = sum((y - x)**2)",
+                "dE/dw^(rec) = (delta^(rec,2))^T (z^(in) + z^(rec,1)) + (delta^(rec,1))^T z^(in)",
+                "delta^(out) = 2 (y - x) ⊙ [a^(out) > 0]",
+            ],
+        ),
+    ],
+)
 def test_each_course_derives_in_its_own_letters(spec: str, lines: list[str]) -> None:
     der = sbp.load(spec).derive()
     printed = der.forward_text() + [t.text(form) for form in sbp.FORMS for t in der.targets]
@@ -40,9 +66,15 @@ def test_each_course_derives_in_its_own_letters(spec: str, lines: list[str]) -> 
 
 def test_each_course_renders_in_its_own_letters() -> None:
     text = sbp.load(SQUARE).render("md", sections=["forward", "derivation", "numeric", "checks"])
-    for piece in (r"net^{(1)} = w^{(1)} x", r"\sigma'\left(net^{(1)}\right)", r"\frac{\partial \mathcal{L}}"
-                  r"{\partial w^{(2)}}", r"a^{(1)} = \sigma\left(net^{(1)}\right) = \begin{bmatrix} 25 \\ "
-                  r"49 \end{bmatrix}", "(13 of 13 agree)"):
+    for piece in (
+        r"net^{(1)} = w^{(1)} x",
+        r"\sigma'\left(net^{(1)}\right)",
+        r"\frac{\partial \mathcal{L}}"
+        r"{\partial w^{(2)}}",
+        r"a^{(1)} = \sigma\left(net^{(1)}\right) = \begin{bmatrix} 25 \\ "
+        r"49 \end{bmatrix}",
+        "(13 of 13 agree)",
+    ):
         assert piece in text, piece
     relu = sbp.load(RELU).render("tex", sections=["derivation"], forms=["matrix"])
     assert r"\sigma^{2} = ({W^{3}}^{\top} \sigma^{3}) \odot f_{2}'(z^{2})" in re.sub(r"\\penalty\d+ ", "", relu)
@@ -50,28 +82,60 @@ def test_each_course_renders_in_its_own_letters() -> None:
 
 RIGHT = [
     # exercise-square-activation.md, 1.3 c), as the solution writes it (numbers and all)
-    (SQUARE, "delta_2", r"\delta_{1}^{(2)} = -(t_{1} - y_{1}) \cdot \sigma'(net_{1}^{(2)}) = -(3 - 1) \cdot 2(-1) = "
-                        r"-2 \cdot -2 = 4"),
-    (SQUARE, "delta_1", r"\delta_{1}^{(1)} = \sum_{k=1}^{1} \delta_{k}^{(2)} \cdot w_{k1}^{(2)} \cdot "
-                        r"\sigma'(net_{1}^{(1)}) = \delta_{1}^{(2)} \cdot w_{11}^{(2)} \cdot 2(5) "
-                        r"= 4 \cdot (-2) \cdot 10 = -80"),
-    (SQUARE, "delta_1", r"\delta_{2}^{(1)} = \sum_{k=1}^{1} \delta_{k}^{(2)} \cdot w_{k2}^{(2)} \cdot "
-                        r"\sigma'(net_{2}^{(1)}) = \delta_{1}^{(2)} \cdot w_{12}^{(2)} \cdot 2(7) "
-                        r"= 4 \cdot 1 \cdot 14 = 56"),
+    (
+        SQUARE,
+        "delta_2",
+        r"\delta_{1}^{(2)} = -(t_{1} - y_{1}) \cdot \sigma'(net_{1}^{(2)}) = -(3 - 1) \cdot 2(-1) = "
+        r"-2 \cdot -2 = 4",
+    ),
+    (
+        SQUARE,
+        "delta_1",
+        r"\delta_{1}^{(1)} = \sum_{k=1}^{1} \delta_{k}^{(2)} \cdot w_{k1}^{(2)} \cdot "
+        r"\sigma'(net_{1}^{(1)}) = \delta_{1}^{(2)} \cdot w_{11}^{(2)} \cdot 2(5) "
+        r"= 4 \cdot (-2) \cdot 10 = -80",
+    ),
+    (
+        SQUARE,
+        "delta_1",
+        r"\delta_{2}^{(1)} = \sum_{k=1}^{1} \delta_{k}^{(2)} \cdot w_{k2}^{(2)} \cdot "
+        r"\sigma'(net_{2}^{(1)}) = \delta_{1}^{(2)} \cdot w_{12}^{(2)} \cdot 2(7) "
+        r"= 4 \cdot 1 \cdot 14 = 56",
+    ),
     (SQUARE, "dL/dw_1", r"\frac{\partial L(\vec{t}; \vec{y})}{\partial w_{ji}^{(1)}} = \delta_j^{(1)} \cdot a_i^{(0)}"),
-    (SQUARE, "dL/dw_2", r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{11}^{(2)}} &= \delta_1^{(2)} \cdot a_1^{(1)} "
-                        r"= 4 \cdot 25 = 100 \\"),
-    (SQUARE, "dL/dw_2", r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{12}^{(2)}} &= \delta_1^{(2)} \cdot a_2^{(1)} "
-                        r"= 4 \cdot 49 = 196 \\"),
-    (SQUARE, "dL/dw_1", r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{11}^{(1)}} &= \delta_1^{(1)} \cdot a_1^{(0)} "
-                        r"= -80 \cdot 2 = -160 \\"),
-    (SQUARE, "dL/dw_1", r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{21}^{(1)}} &= \delta_2^{(1)} \cdot a_1^{(0)} "
-                        r"= 56 \cdot 2 = 112 \\"),
+    (
+        SQUARE,
+        "dL/dw_2",
+        r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{11}^{(2)}} &= \delta_1^{(2)} \cdot a_1^{(1)} "
+        r"= 4 \cdot 25 = 100 \\",
+    ),
+    (
+        SQUARE,
+        "dL/dw_2",
+        r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{12}^{(2)}} &= \delta_1^{(2)} \cdot a_2^{(1)} "
+        r"= 4 \cdot 49 = 196 \\",
+    ),
+    (
+        SQUARE,
+        "dL/dw_1",
+        r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{11}^{(1)}} &= \delta_1^{(1)} \cdot a_1^{(0)} "
+        r"= -80 \cdot 2 = -160 \\",
+    ),
+    (
+        SQUARE,
+        "dL/dw_1",
+        r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{21}^{(1)}} &= \delta_2^{(1)} \cdot a_1^{(0)} "
+        r"= 56 \cdot 2 = 112 \\",
+    ),
     # exercise-relu-4-3-2-1.md, questions 1 and 2: sigma is the output's delta, h^2_1 an entry of h^2
     (RELU, "dL/dW_3", r"\frac{\partial l(\theta)}{\partial W_{1,1}^3} = h_1^2 \times \sigma"),
     (RELU, "dL/dW_3", r"\frac{\partial l(\theta)}{\partial W_{1,2}^3} = h_2^2 \times \sigma"),
-    (RELU, "dL/dW_3", r"\frac{\partial l(\theta)}{\partial W^3} = \begin{bmatrix} h_1^2 \times \sigma & h_2^2 \times "
-                      r"\sigma \end{bmatrix}"),
+    (
+        RELU,
+        "dL/dW_3",
+        r"\frac{\partial l(\theta)}{\partial W^3} = \begin{bmatrix} h_1^2 \times \sigma & h_2^2 \times "
+        r"\sigma \end{bmatrix}",
+    ),
     (RELU, "dL/dW_2", r"\frac{\partial l(\theta)}{\partial W_{i,j}^2} = \delta W_{1,i}^3 [z_i^2 > 0] h_j^1"),
     (RELU, "dL/dW_2", r"\frac{\partial l(\theta)}{\partial W^2} = \sigma^2 (h^1)^T"),
     # questions 1 and 4: dl/dh^3 is the output's delta sigma; an entry of dl/dh^2 (h^2_{1,1}: unit 1, sample 1)
@@ -79,36 +143,85 @@ RIGHT = [
     (RELU, "dL/dh_2", r"\frac{\partial l(\theta)}{\partial h_{1,1}^2} = W_{1,1}^3 \times \sigma"),
     (RELU, None, r"\frac{\partial l(\theta)}{\partial h_{1,1}^2} = W_{1,1}^3 \times \sigma"),  # the left side says
     # question 14 with the relu' of layer 2 the solution leaves out (docs/examples.md)
-    (RELU, "dL/dh_1", r"\frac{\partial l(\theta)}{\partial h^1_{j}} = \sum_{i=1}^{2} \sigma W_{1,i}^3 [z_i^2 > 0] "
-                      r"W_{i,j}^2"),
+    (
+        RELU,
+        "dL/dh_1",
+        r"\frac{\partial l(\theta)}{\partial h^1_{j}} = \sum_{i=1}^{2} \sigma W_{1,i}^3 [z_i^2 > 0] "
+        r"W_{i,j}^2",
+    ),
     # exercise-recurrent-autoencoder.md in its letters, with the corrections docs/examples.md explains
     (AUTOENCODER, "delta_out", r"\delta^{(out)} = 2 (y - x) \odot f'(a^{(out)})"),
-    (AUTOENCODER, "dL/dw_out", r"\frac{\mathrm{d}E}{\mathrm{d}w_{k,j}^{(out)}} = \sum_{n=1}^{N} \delta_{n,k}^{(out)} "
-                               r"(z_{n,j}^{(rec,2)} + z_{n,j}^{(link)})"),
-    (AUTOENCODER, "dL/db_out", r"\frac{\partial E}{\partial b^{(out)}_j} = 2 \sum_{n=1}^{N} (y_{n,j} - x_{n,j}) "
-                               r"f'(a^{(out)}_{n,j}) * 1"),
-    (AUTOENCODER, "delta_link", r"\delta_{n,j}^{link} = \sum_{k} \delta_{n,k}^{out} w_{k,j}^{(out)} "
-                                r"f'(a_{n,j}^{(link)})"),
-    (AUTOENCODER, "dL/dw_rec", r"\frac{dE}{dw^{(rec)}} = {\delta^{(rec,2)}}^T (z^{(in)} + z^{(rec,1)}) + "
-                               r"{\delta^{(rec,1)}}^T z^{(in)}"),
+    (
+        AUTOENCODER,
+        "dL/dw_out",
+        r"\frac{\mathrm{d}E}{\mathrm{d}w_{k,j}^{(out)}} = \sum_{n=1}^{N} \delta_{n,k}^{(out)} "
+        r"(z_{n,j}^{(rec,2)} + z_{n,j}^{(link)})",
+    ),
+    (
+        AUTOENCODER,
+        "dL/db_out",
+        r"\frac{\partial E}{\partial b^{(out)}_j} = 2 \sum_{n=1}^{N} (y_{n,j} - x_{n,j}) "
+        r"f'(a^{(out)}_{n,j}) * 1",
+    ),
+    (
+        AUTOENCODER,
+        "delta_link",
+        r"\delta_{n,j}^{link} = \sum_{k} \delta_{n,k}^{out} w_{k,j}^{(out)} "
+        r"f'(a_{n,j}^{(link)})",
+    ),
+    (
+        AUTOENCODER,
+        "dL/dw_rec",
+        r"\frac{dE}{dw^{(rec)}} = {\delta^{(rec,2)}}^T (z^{(in)} + z^{(rec,1)}) + "
+        r"{\delta^{(rec,1)}}^T z^{(in)}",
+    ),
 ]
 
 WRONG = [
     # the numbers put into the general formula must be the spec's: net_2^(1) is 7, so sigma' is 2(7), not 2(8)
-    (SQUARE, "delta_1", r"\delta_{2}^{(1)} = \sum_{k=1}^{1} \delta_{k}^{(2)} \cdot w_{k2}^{(2)} \cdot "
-                        r"\sigma'(net_{2}^{(1)}) = \delta_{1}^{(2)} \cdot w_{12}^{(2)} \cdot 2(8)",
-     "is not what the previous one is on the data"),
-    (SQUARE, "dL/dw_1", r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{11}^{(1)}} &= \delta_1^{(1)} \cdot a_2^{(0)} "
-                        r"= -80 \cdot 3 = -240 \\", "this is entry (1, 2) of dL/dw^(1), not entry (1, 1)"),
-    (SQUARE, "dL/dw_1", r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{21}^{(1)}} &= \delta_2^{(1)} \cdot a_2^{(0)} "
-                        r"= 56 \cdot 3 = 168", "this is entry (2, 2) of dL/dw^(1), not entry (2, 1)"),
-    (RELU, "dL/dh_1", r"\frac{\partial l(\theta)}{\partial h_1^{(1,j)}} = \sum_{i=1}^{n_2} \delta W_{(1,i)}^3 "
-                      r"W_{(i,j)}^2", "the activation's derivative f_2'(z^2) is missing"),
-    (RELU, "dL/dh_2", r"\frac{\partial l(\theta)}{\partial h^2} = \begin{bmatrix} W_{1,1}^3 \times \sigma & "
-                      r"W_{1,2}^3 \times \sigma \end{bmatrix}", "the matrix written out is 1x2, but dl/dh^2 is 2x1"),
-    (RELU, "dL/dW_2", r"\frac{\partial l(\theta)}{\partial W_2} = \begin{bmatrix} \delta W_{(1,1)}^3 h_1^1 & \delta "
-                      r"W_{(1,1)}^3 h_2^1 & \delta W_{(1,1)}^3 h_3^1 \\ \delta W_{(1,2)}^3 h_1^1 & \delta W_{(1,2)}^3 "
-                      r"h_2^1 & \delta W_{(1,2)}^3 h_3^1 \end{bmatrix}", "the activation's derivative"),
+    (
+        SQUARE,
+        "delta_1",
+        r"\delta_{2}^{(1)} = \sum_{k=1}^{1} \delta_{k}^{(2)} \cdot w_{k2}^{(2)} \cdot "
+        r"\sigma'(net_{2}^{(1)}) = \delta_{1}^{(2)} \cdot w_{12}^{(2)} \cdot 2(8)",
+        "is not what the previous one is on the data",
+    ),
+    (
+        SQUARE,
+        "dL/dw_1",
+        r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{11}^{(1)}} &= \delta_1^{(1)} \cdot a_2^{(0)} "
+        r"= -80 \cdot 3 = -240 \\",
+        "this is entry (1, 2) of dL/dw^(1), not entry (1, 1)",
+    ),
+    (
+        SQUARE,
+        "dL/dw_1",
+        r"\frac{\partial L(\vec{t};\vec{y})}{\partial w_{21}^{(1)}} &= \delta_2^{(1)} \cdot a_2^{(0)} "
+        r"= 56 \cdot 3 = 168",
+        "this is entry (2, 2) of dL/dw^(1), not entry (2, 1)",
+    ),
+    (
+        RELU,
+        "dL/dh_1",
+        r"\frac{\partial l(\theta)}{\partial h_1^{(1,j)}} = \sum_{i=1}^{n_2} \delta W_{(1,i)}^3 "
+        r"W_{(i,j)}^2",
+        "the activation's derivative f_2'(z^2) is missing",
+    ),
+    (
+        RELU,
+        "dL/dh_2",
+        r"\frac{\partial l(\theta)}{\partial h^2} = \begin{bmatrix} W_{1,1}^3 \times \sigma & "
+        r"W_{1,2}^3 \times \sigma \end{bmatrix}",
+        "the matrix written out is 1x2, but dl/dh^2 is 2x1",
+    ),
+    (
+        RELU,
+        "dL/dW_2",
+        r"\frac{\partial l(\theta)}{\partial W_2} = \begin{bmatrix} \delta W_{(1,1)}^3 h_1^1 & \delta "
+        r"W_{(1,1)}^3 h_2^1 & \delta W_{(1,1)}^3 h_3^1 \\ \delta W_{(1,2)}^3 h_1^1 & \delta W_{(1,2)}^3 "
+        r"h_2^1 & \delta W_{(1,2)}^3 h_3^1 \end{bmatrix}",
+        "the activation's derivative",
+    ),
     (AUTOENCODER, "delta_out", r"\delta^{(out)} = 2 (x - y) \odot f'(a^{(out)})", "the sign is flipped"),
     (AUTOENCODER, "delta_link", r"\delta^{link} = \delta^{out} w^{(out)}", "the activation's derivative"),
 ]
@@ -121,8 +234,9 @@ def test_right_homework_formulas_are_accepted_in_the_course_notation(spec: str, 
 
 
 @pytest.mark.parametrize(("spec", "target", "answer", "mistake"), WRONG)
-def test_wrong_homework_formulas_are_rejected_in_the_course_notation(spec: str, target: str, answer: str,
-                                                                     mistake: str) -> None:
+def test_wrong_homework_formulas_are_rejected_in_the_course_notation(
+    spec: str, target: str, answer: str, mistake: str
+) -> None:
     result = verifier(spec).verify(target, answer)
     assert result.verdict == "different"
     assert any(mistake in sentence for sentence in result.feedback), result.feedback
@@ -139,17 +253,28 @@ def test_the_course_letters_name_the_spec_quantities() -> None:
     assert relu.resolve(r"\sigma").name == "delta_3" and relu.resolve("W^3_{1,1}").name == "W_3[1,1]"
 
 
-@pytest.mark.parametrize(("spec", "target", "answer"), [
-    # braceless arguments, as students type them: \vec t, \hat y, \mathbf W, \frac12
-    (SQUARE, "dL/dw_1", r"\frac{\partial L(\vec t; \vec y)}{\partial w_{ji}^{(1)}} = \delta_j^{(1)} \cdot a_i^{(0)}"),
-    (SQUARE, "dL/dw_2", r"\frac{\partial L}{\partial \mathbf w^{(2)}} = \delta^{(2)} {\mathbf a^{(1)}}^T"),
-    (SQUARE, "delta_2", r"\delta^{(2)} = \frac12 \cdot 2 (y - t) \odot \sigma'(net^{(2)})"),
-    (SQUARE, "delta_2", r"\delta^{(2)} = \frac{1}2 \cdot 2 (y - t) \odot 2 net^{(2)}"),
-    # \prime for the derivative's prime
-    (SQUARE, "delta_1", r"\delta_{1}^{(1)} = \delta_{1}^{(2)} \cdot w_{11}^{(2)} \cdot \sigma^\prime(net_{1}^{(1)})"),
-    (SQUARE, "delta_2", r"\delta_{1}^{(2)} = -(t_{1} - y_{1}) \cdot \sigma^{\prime}(net_{1}^{(2)})"),
-    (RELU, "delta_2", r"\sigma^2 = ((W^3)^T \sigma^3) \odot f_2^{\prime}(z^2)"),
-])
+@pytest.mark.parametrize(
+    ("spec", "target", "answer"),
+    [
+        # braceless arguments, as students type them: \vec t, \hat y, \mathbf W, \frac12
+        (
+            SQUARE,
+            "dL/dw_1",
+            r"\frac{\partial L(\vec t; \vec y)}{\partial w_{ji}^{(1)}} = \delta_j^{(1)} \cdot a_i^{(0)}",
+        ),
+        (SQUARE, "dL/dw_2", r"\frac{\partial L}{\partial \mathbf w^{(2)}} = \delta^{(2)} {\mathbf a^{(1)}}^T"),
+        (SQUARE, "delta_2", r"\delta^{(2)} = \frac12 \cdot 2 (y - t) \odot \sigma'(net^{(2)})"),
+        (SQUARE, "delta_2", r"\delta^{(2)} = \frac{1}2 \cdot 2 (y - t) \odot 2 net^{(2)}"),
+        # \prime for the derivative's prime
+        (
+            SQUARE,
+            "delta_1",
+            r"\delta_{1}^{(1)} = \delta_{1}^{(2)} \cdot w_{11}^{(2)} \cdot \sigma^\prime(net_{1}^{(1)})",
+        ),
+        (SQUARE, "delta_2", r"\delta_{1}^{(2)} = -(t_{1} - y_{1}) \cdot \sigma^{\prime}(net_{1}^{(2)})"),
+        (RELU, "delta_2", r"\sigma^2 = ((W^3)^T \sigma^3) \odot f_2^{\prime}(z^2)"),
+    ],
+)
 def test_braceless_arguments_and_prime_commands_read_as_written(spec: str, target: str, answer: str) -> None:
     result = verifier(spec).verify(target, answer)
     assert result.verdict == "equivalent", result.feedback
@@ -166,11 +291,15 @@ def test_targets_and_feedback_are_named_in_the_course_notation() -> None:
         (r"x^T \delta^{(1)}", "your answer is 1x1, but dL/dw^(1) is 2x2 (the size of w^(1))"),
         (r"\delta^{(2)}_1 = 1", "the left side is delta^(2) entry (1, 1), but the target is dL/dw^(1)"),
         ("q_1", "(did you mean a^(1)?)"),
-        (r"\frac{\partial L}{\partial net^{(1)}} \cdot \frac{\partial net^{(2)}}{\partial w^{(1)}}",
-         "does not chain: net^(1) is not net^(2)"),
-        (r"\frac{\partial L}{\partial net^{(2)}} \cdot \frac{\partial net^{(2)}}{\partial w^{(1)}} + "
-         r"\frac{\partial L}{\partial net^{(1)}} \cdot \frac{\partial net^{(1)}}{\partial w^{(1)}}",
-         "the path w^(1) → net^(1) → a^(1) → net^(2) → y → L is counted 2 times"),
+        (
+            r"\frac{\partial L}{\partial net^{(1)}} \cdot \frac{\partial net^{(2)}}{\partial w^{(1)}}",
+            "does not chain: net^(1) is not net^(2)",
+        ),
+        (
+            r"\frac{\partial L}{\partial net^{(2)}} \cdot \frac{\partial net^{(2)}}{\partial w^{(1)}} + "
+            r"\frac{\partial L}{\partial net^{(1)}} \cdot \frac{\partial net^{(1)}}{\partial w^{(1)}}",
+            "the path w^(1) → net^(1) → a^(1) → net^(2) → y → L is counted 2 times",
+        ),
     ]:
         result = square.verify("dL/dw_1", answer)
         assert result.target == "dL/dw^(1)"
@@ -185,7 +314,8 @@ def test_targets_and_feedback_are_named_in_the_course_notation() -> None:
 
 
 def test_derive_json_keys_targets_by_engine_name_and_prints_them_in_the_notation(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     import json
 
     from symbackprop.cli import main

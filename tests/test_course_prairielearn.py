@@ -47,17 +47,32 @@ def server(folder: Path) -> ModuleType:
 
 def fresh(folder: Path, seed: int = 4242) -> dict[str, Any]:
     """The data dict PrairieLearn hands to generate()."""
-    return {"params": {}, "correct_answers": {}, "submitted_answers": {}, "raw_submitted_answers": {},
-            "format_errors": {}, "partial_scores": {}, "score": 0, "feedback": {}, "variant_seed": seed,
-            "options": {"question_path": str(folder)}}
+    return {
+        "params": {},
+        "correct_answers": {},
+        "submitted_answers": {},
+        "raw_submitted_answers": {},
+        "format_errors": {},
+        "partial_scores": {},
+        "score": 0,
+        "feedback": {},
+        "variant_seed": seed,
+        "options": {"question_path": str(folder)},
+    }
 
 
 def submit(folder: Path, generated: dict[str, Any], answers: dict[str, str]) -> dict[str, Any]:
     """What PrairieLearn does on a submission: parse(), then grade() if no format error."""
     module = server(folder)
     data = json.loads(json.dumps(generated))  # PrairieLearn stores data as JSON between calls
-    data.update(submitted_answers=dict(answers), raw_submitted_answers=dict(answers), format_errors={},
-                partial_scores={}, feedback={}, score=0)
+    data.update(
+        submitted_answers=dict(answers),
+        raw_submitted_answers=dict(answers),
+        format_errors={},
+        partial_scores={},
+        feedback={},
+        score=0,
+    )
     module.parse(data)
     module.grade(data)
     return data
@@ -75,8 +90,13 @@ def config(folder: Path) -> dict[str, Any]:
 
 
 def test_the_files_prairielearn_reads(question: Path) -> None:
-    assert sorted(p.name for p in question.iterdir()) == ["info.json", "question.html", "server.py", "spec.yaml",
-                                                          "symbackprop.json"]
+    assert sorted(p.name for p in question.iterdir()) == [
+        "info.json",
+        "question.html",
+        "server.py",
+        "spec.yaml",
+        "symbackprop.json",
+    ]
     info = json.loads((question / "info.json").read_text(encoding="utf-8"))
     assert set(info) <= {"uuid", "type", "title", "topic", "tags", "gradingMethod", "partialCredit", "singleVariant"}
     assert info["type"] == "v3" and info["title"] == "4-3-2-1 ReLU network" and uuid.UUID(info["uuid"]).version == 4
@@ -105,8 +125,11 @@ def test_the_keys_formulas_in_latex_and_text_get_full_credit(question: Path) -> 
     net = Variants(question / "spec.yaml", seed=3).variant(data["params"]["student"]).network()
     fields = [f for f in config(question)["fields"] if f["kind"] == "formula"]
     targets = {f["name"]: net.derive().target(f["target"]) for f in fields}
-    for render in (lambda t: t.latex("matrix").split(" = ", 1)[1], lambda t: t.text("matrix").split(" = ", 1)[1],
-                   lambda t: t.text("symbolic").split(" = ", 1)[1]):
+    for render in (
+        lambda t: t.latex("matrix").split(" = ", 1)[1],
+        lambda t: t.text("matrix").split(" = ", 1)[1],
+        lambda t: t.text("symbolic").split(" = ", 1)[1],
+    ):
         graded = submit(question, data, {name: render(t) for name, t in targets.items()})
         assert graded["format_errors"] == {}
         assert all(graded["partial_scores"][name]["score"] == 1.0 for name in targets), graded["partial_scores"]
@@ -117,8 +140,11 @@ def test_the_keys_formulas_in_latex_and_text_get_full_credit(question: Path) -> 
 def test_a_mutated_answer_gets_partial_credit_and_feedback(question: Path) -> None:
     data = generated(question)
     fields = {f["target"]: f["name"] for f in config(question)["fields"] if f["kind"] == "formula"}
-    graded = submit(question, data, {fields["delta_2"]: "W_3^T delta_3", fields["dL/dW_1"]: "-delta_1 x^T",
-                                     fields["delta_3"]: "h_3 - y"})
+    graded = submit(
+        question,
+        data,
+        {fields["delta_2"]: "W_3^T delta_3", fields["dL/dW_1"]: "-delta_1 x^T", fields["delta_3"]: "h_3 - y"},
+    )
     assert graded["partial_scores"][fields["delta_3"]] == {"score": 1.0, "weight": 1, "feedback": "correct"}
     missing = graded["partial_scores"][fields["delta_2"]]
     assert missing["score"] == 0.5 and "f_2'(s_2) is missing" in missing["feedback"]
@@ -147,8 +173,7 @@ def test_a_worked_solution_is_checked(question: Path) -> None:
     step = net.train().to_dict()["steps"][0]
 
     def matrix(rows: list[list[float]]) -> str:
-        return r"\begin{bmatrix}" + r" \\ ".join(" & ".join(f"{v:.6f}" for v in row) for row in rows) + \
-            r"\end{bmatrix}"
+        return r"\begin{bmatrix}" + r" \\ ".join(" & ".join(f"{v:.6f}" for v in row) for row in rows) + r"\end{bmatrix}"
 
     lines = [f"$$ {name} = {matrix(value)} $$" for name, value in step["forward"].items()]
     right = submit(question, data, {"worked": "\n\n".join(lines)})["partial_scores"]["worked"]
@@ -162,8 +187,26 @@ def test_a_worked_solution_is_checked(question: Path) -> None:
 
 def test_hints_instead_of_the_answer(tmp_path: Path) -> None:
     out = tmp_path / "q"
-    assert main(["export", str(RELU), "--to", "prairielearn", "-o", str(out), "--hint-level", "1",
-                 "--target", "delta_2", "--target", "dL/dW_2", "--no-worked"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(RELU),
+                "--to",
+                "prairielearn",
+                "-o",
+                str(out),
+                "--hint-level",
+                "1",
+                "--target",
+                "delta_2",
+                "--target",
+                "dL/dW_2",
+                "--no-worked",
+            ]
+        )
+        == 0
+    )
     assert [f["name"] for f in config(out)["fields"]] == ["t1", "t2"]
     graded = submit(out, generated(out), {"t1": "W_3^T delta_3", "t2": "delta_2 z_1^T"})
     feedback = graded["partial_scores"]["t1"]["feedback"]
@@ -172,8 +215,9 @@ def test_hints_instead_of_the_answer(tmp_path: Path) -> None:
 
 
 def test_user_text_is_escaped_and_exports_are_reproducible(tmp_path: Path) -> None:
-    text = RELU.read_text(encoding="utf-8").replace("name: 4-3-2-1 ReLU network",
-                                                    'name: "<img src=x onerror=alert(1)> $\\\\input{x}$"')
+    text = RELU.read_text(encoding="utf-8").replace(
+        "name: 4-3-2-1 ReLU network", 'name: "<img src=x onerror=alert(1)> $\\\\input{x}$"'
+    )
     (tmp_path / "evil.yaml").write_text(text, encoding="utf-8")
     for out in ("a", "b"):
         assert main(["export", str(tmp_path / "evil.yaml"), "--to", "prairielearn", "-o", str(tmp_path / out)]) == 0

@@ -72,14 +72,32 @@ def test_the_same_seed_gives_the_same_bytes_whatever_the_roster(thirty: Path, tm
     """Three of the thirty drawn again, from a roster that lists them in another order, with its own columns."""
     (tmp_path / "roster.csv").write_text("name,student\nCid,03\nAnn,01\nBob,02\n", encoding="utf-8")
     out = tmp_path / "again"
-    assert main(["variants", str(MLP), "--roster", str(tmp_path / "roster.csv"), "--id-column", "student",
-                 "--seed", "7", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "variants",
+                str(MLP),
+                "--roster",
+                str(tmp_path / "roster.csv"),
+                "--id-column",
+                "student",
+                "--seed",
+                "7",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     for ident in ("01", "02", "03"):
         for name in ("spec.yaml", "solution.tex", "key.json"):
             assert (out / ident / name).read_bytes() == (thirty / ident / name).read_bytes(), (ident, name)
     assert (out / "index.csv").read_text(encoding="utf-8").splitlines() == [
-        "id,spec,document,key,name", "03,03/spec.yaml,03/solution.tex,03/key.json,Cid",
-        "01,01/spec.yaml,01/solution.tex,01/key.json,Ann", "02,02/spec.yaml,02/solution.tex,02/key.json,Bob"]
+        "id,spec,document,key,name",
+        "03,03/spec.yaml,03/solution.tex,03/key.json,Cid",
+        "01,01/spec.yaml,01/solution.tex,01/key.json,Ann",
+        "02,02/spec.yaml,02/solution.tex,02/key.json,Bob",
+    ]
     other = tmp_path / "seed8"
     require_pdflatex()  # a Markdown solution comes with its diagram, drawn by TeX
     require_tool("pdftocairo", "poppler-utils")
@@ -99,6 +117,7 @@ def test_every_shipped_spec_draws_well_conditioned_variants(spec: str) -> None:
     for student in ("a", "b"):
         variant = variants.variant(student)
         net = variant.network()
+
         def layers(network: sbp.Network) -> list:
             return [dataclasses.replace(layer, line=0) for layer in network.spec.layers]
 
@@ -147,14 +166,17 @@ def test_grading_against_a_students_variant(tmp_path: Path, capsys: pytest.Captu
     assert "cannot name a folder" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("name\nann\n", "no column 'id' (the header has name; name the id column with --id-column)"),
-    ("id\nann\nANN\n", "roster.csv:3: student id 'ANN' is already on line 2"),
-    ("id\nann/../x\n", "roster.csv:2: student id 'ann/../x' cannot name a folder"),
-    ("id\n.hidden\n", "cannot name a folder"),
-    ("id\n", "no students"),
-    ('id\n"ann\n', "roster.csv:2: unexpected end of data"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("name\nann\n", "no column 'id' (the header has name; name the id column with --id-column)"),
+        ("id\nann\nANN\n", "roster.csv:3: student id 'ANN' is already on line 2"),
+        ("id\nann/../x\n", "roster.csv:2: student id 'ann/../x' cannot name a folder"),
+        ("id\n.hidden\n", "cannot name a folder"),
+        ("id\n", "no students"),
+        ('id\n"ann\n', "roster.csv:2: unexpected end of data"),
+    ],
+)
 def test_bad_rosters(tmp_path: Path, content: str, message: str) -> None:
     (tmp_path / "roster.csv").write_text(content, encoding="utf-8")
     with pytest.raises(VariantError) as error:
@@ -162,8 +184,9 @@ def test_bad_rosters(tmp_path: Path, content: str, message: str) -> None:
     assert message in str(error.value)
 
 
-def test_nothing_half_written_and_no_foreign_directory_replaced(tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_nothing_half_written_and_no_foreign_directory_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious", encoding="utf-8")
@@ -194,8 +217,9 @@ def test_a_spec_without_numbers_is_exit_2(tmp_path: Path, capsys: pytest.Capture
     assert "variants need numbers" in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
-def test_a_network_that_cannot_be_well_conditioned_is_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_network_that_cannot_be_well_conditioned_is_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(draw, "MAX_DRAWS", 3)
     monkeypatch.setattr(draw, "TANH_LIMIT", 0.0)  # no draw can keep tanh below 0
     assert main(["variants", str(MLP), "--count", "1", "-o", str(tmp_path / "o")]) == 2
@@ -207,14 +231,18 @@ def test_the_full_size_autoencoder_gradchecks() -> None:
     assert net.gradcheck(max_entries=50).ok
 
 
-def test_checking_a_worked_solution_against_a_students_variant(tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_checking_a_worked_solution_against_a_students_variant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """check --variant ID --seed S: the student's numbers are right for their variant only."""
     spec = str(ROOT / "specs" / "square_221.yaml")
     net = Variants(spec, seed=5).variant("ann").network()
     step = net.train().to_dict()["steps"][0]
-    solution = "\n\n".join(f"$$ {name} = {value[0][0]:g} $$" for name, value in step["forward"].items()
-                           if len(value) == 1 and len(value[0]) == 1)
+    solution = "\n\n".join(
+        f"$$ {name} = {value[0][0]:g} $$"
+        for name, value in step["forward"].items()
+        if len(value) == 1 and len(value[0]) == 1
+    )
     (tmp_path / "ann.md").write_text(solution, encoding="utf-8")
     assert main(["check", spec, str(tmp_path / "ann.md"), "--variant", "ann", "--seed", "5"]) == 0
     assert main(["check", spec, str(tmp_path / "ann.md")]) == 1
@@ -226,10 +254,15 @@ def test_checking_a_worked_solution_against_a_students_variant(tmp_path: Path,
 @pytest.mark.parametrize("samples", ["columns", "rows"])
 def test_a_variant_writes_class_numbers_where_the_spec_does(samples: str, tmp_path: Path) -> None:
     """Under `labels: index` the drawn one-hot targets go back into the variant's spec as class numbers."""
-    spec = {"name": "classes", "convention": {"samples": samples}, "input": {"name": "x", "size": 2},
-            "target": {"name": "y", "size": 3}, "layers": [{"name": "1", "units": 3, "activation": "softmax"}],
-            "loss": {"type": "multiclass_hinge", "labels": "index"},
-            "data": {"y": [[2, 3]] if samples == "columns" else [[2], [3]]}}
+    spec = {
+        "name": "classes",
+        "convention": {"samples": samples},
+        "input": {"name": "x", "size": 2},
+        "target": {"name": "y", "size": 3},
+        "layers": [{"name": "1", "units": 3, "activation": "softmax"}],
+        "loss": {"type": "multiclass_hinge", "labels": "index"},
+        "data": {"y": [[2, 3]] if samples == "columns" else [[2], [3]]},
+    }
     path = tmp_path / "classes.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     variant = Variants(path, seed=5).variant("a")

@@ -44,8 +44,9 @@ def assert_close(actual: dict, expected: dict, rtol: float, atol: float, where: 
     assert set(actual) == set(expected)
     for name in expected:
         scale = float(np.max(np.abs(expected[name]), initial=0.0))
-        np.testing.assert_allclose(actual[name], expected[name], rtol=rtol, atol=atol + rtol * scale,
-                                   err_msg=f"{name} {where}".strip())
+        np.testing.assert_allclose(
+            actual[name], expected[name], rtol=rtol, atol=atol + rtol * scale, err_msg=f"{name} {where}".strip()
+        )
 
 
 #: The default run's pairs: every activation and every loss at least once (each pair's SymPy reference costs
@@ -55,9 +56,14 @@ def assert_close(actual: dict, expected: dict, rtol: float, atol: float, where: 
 SYMPY_PAIRS = {(activation, LOSSES[(k + 3) % len(LOSSES)]) for k, activation in enumerate(ACTIVATIONS)}
 
 
-@pytest.mark.parametrize(("activation", "loss"), [
-    pytest.param(activation, loss, marks=() if (activation, loss) in SYMPY_PAIRS else pytest.mark.slow)
-    for activation in ACTIVATIONS for loss in LOSSES])
+@pytest.mark.parametrize(
+    ("activation", "loss"),
+    [
+        pytest.param(activation, loss, marks=() if (activation, loss) in SYMPY_PAIRS else pytest.mark.slow)
+        for activation in ACTIVATIONS
+        for loss in LOSSES
+    ],
+)
 def test_matches_sympy_diff_of_expanded_loss(activation: str, loss: str) -> None:
     """Every convention against SymPy's diff of the expanded loss. The reference works on the canonical
     (out_in, columns) entries and each convention draws the same numbers transposed at the edges, so
@@ -73,10 +79,20 @@ def test_matches_sympy_diff_of_expanded_loss(activation: str, loss: str) -> None
         assert all(np.array_equal(chain.to_canonical(name, value), point[name]) for name, value in values.items())
         out = engine(chain, values)
         where = f"({weights}, {samples})"
-        assert_close(out["grad"], {name: chain.from_canonical(name, g) for name, g in grads.items()},
-                     rtol=1e-10, atol=1e-12, where=where)
-        assert_close(out["delta"], {name: chain.from_canonical("s", d) for name, d in deltas.items()},
-                     rtol=1e-10, atol=1e-12, where=where)
+        assert_close(
+            out["grad"],
+            {name: chain.from_canonical(name, g) for name, g in grads.items()},
+            rtol=1e-10,
+            atol=1e-12,
+            where=where,
+        )
+        assert_close(
+            out["delta"],
+            {name: chain.from_canonical("s", d) for name, d in deltas.items()},
+            rtol=1e-10,
+            atol=1e-12,
+            where=where,
+        )
         assert out["loss"] == pytest.approx(chain.np_forward(values)[0], rel=1e-12), where
 
 
@@ -93,9 +109,17 @@ def test_matches_finite_differences(activation: str, loss: str, weights: str, sa
 
 def test_every_convention_matches_sympy_on_a_deeper_mixed_chain() -> None:
     """One SymPy reference, transposed for each convention (as above)."""
+
     def chain(weights: str = "out_in", samples: str = "columns") -> Chain:
-        return Chain([3, 2, 3, 2], ["tanh", "relu", "sigmoid"], "half_squared_error", weights, samples,
-                     bias=[True, False, True], reduction="mean")
+        return Chain(
+            [3, 2, 3, 2],
+            ["tanh", "relu", "sigmoid"],
+            "half_squared_error",
+            weights,
+            samples,
+            bias=[True, False, True],
+            reduction="mean",
+        )
 
     point = draw_values(chain(), seed=11)
     grads, deltas = chain().sympy_gradients(point)
@@ -105,10 +129,20 @@ def test_every_convention_matches_sympy_on_a_deeper_mixed_chain() -> None:
         assert all(np.array_equal(oriented.to_canonical(name, v), point[name]) for name, v in values.items())
         out = engine(oriented, values)
         where = f"({weights}, {samples})"
-        assert_close(out["grad"], {name: oriented.from_canonical(name, g) for name, g in grads.items()},
-                     rtol=1e-10, atol=1e-12, where=where)
-        assert_close(out["delta"], {name: oriented.from_canonical("s", d) for name, d in deltas.items()},
-                     rtol=1e-10, atol=1e-12, where=where)
+        assert_close(
+            out["grad"],
+            {name: oriented.from_canonical(name, g) for name, g in grads.items()},
+            rtol=1e-10,
+            atol=1e-12,
+            where=where,
+        )
+        assert_close(
+            out["delta"],
+            {name: oriented.from_canonical("s", d) for name, d in deltas.items()},
+            rtol=1e-10,
+            atol=1e-12,
+            where=where,
+        )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -136,8 +170,9 @@ def test_random_chains_match_finite_differences(depth, data, convention, loss, r
 def test_matrix_form_names_deltas_and_is_linear_in_depth() -> None:
     """Each delta is written through the next one, never expanded: its size does not grow."""
     layers = [{"name": str(k), "units": 2, "activation": "tanh"} for k in range(1, 31)]
-    net = sbp.load({"name": "deep", "input": {"size": 2}, "target": {"size": 2}, "layers": layers,
-                    "loss": "half_squared_error"})
+    net = sbp.load(
+        {"name": "deep", "input": {"size": 2}, "target": {"size": 2}, "layers": layers, "loss": "half_squared_error"}
+    )
     der = net.derive()
     sizes = [sp.count_ops(der.delta(str(k)).matrix) for k in range(1, 30)]
     assert max(sizes) == min(sizes)
@@ -154,9 +189,16 @@ def test_symbolic_form_substitutes_every_delta() -> None:
 
 def test_generic_activation_keeps_f_and_f_prime_and_equals_a_concrete_one() -> None:
     """{function: g} derivations hold g and g'; put sin in for g and the numbers match a sin network."""
-    spec = {"name": "generic", "input": {"size": 2}, "target": {"size": 1}, "loss": "half_squared_error",
-            "layers": [{"name": "1", "units": 2, "activation": {"function": "g"}},
-                       {"name": "2", "units": 1, "activation": "identity"}]}
+    spec = {
+        "name": "generic",
+        "input": {"size": 2},
+        "target": {"size": 1},
+        "loss": "half_squared_error",
+        "layers": [
+            {"name": "1", "units": 2, "activation": {"function": "g"}},
+            {"name": "2", "units": 1, "activation": "identity"},
+        ],
+    }
     net = sbp.load(spec)
     der = net.derive()
     assert der.delta("1").text() == "delta_1 = (W_2^T delta_2) ⊙ g'(s_1)"
@@ -165,32 +207,56 @@ def test_generic_activation_keeps_f_and_f_prime_and_equals_a_concrete_one() -> N
     g = sp.Function("g")
 
     def concrete(expr: sp.Expr) -> sp.Expr:
-        return expr.replace(lambda e: isinstance(e, sp.Lambda),
-                            lambda e: sp.Lambda(e.variables, e.expr.replace(g, sp.sin).doit()))
+        return expr.replace(
+            lambda e: isinstance(e, sp.Lambda), lambda e: sp.Lambda(e.variables, e.expr.replace(g, sp.sin).doit())
+        )
 
     bp = der.backprop
-    concrete_bp = type(bp)(bp.graph, bp.symbols, {k: concrete(v) for k, v in bp.definitions.items()},
-                           {k: concrete(v) for k, v in bp.deltas.items()},
-                           {k: concrete(v) for k, v in bp.gradients.items()})
-    sine = sbp.load({**spec, "layers": [{"name": "1", "units": 2, "activation": {"expr": "sin(x)"}},
-                                        spec["layers"][1]]})
+    concrete_bp = type(bp)(
+        bp.graph,
+        bp.symbols,
+        {k: concrete(v) for k, v in bp.definitions.items()},
+        {k: concrete(v) for k, v in bp.deltas.items()},
+        {k: concrete(v) for k, v in bp.gradients.items()},
+    )
+    sine = sbp.load(
+        {**spec, "layers": [{"name": "1", "units": 2, "activation": {"expr": "sin(x)"}}, spec["layers"][1]]}
+    )
     rng = np.random.default_rng(5)
-    values = {"x": rng.normal(size=(2, 3)), "y": rng.normal(size=(1, 3)), "W_1": rng.normal(size=(2, 2)),
-              "b_1": rng.normal(size=(2, 1)), "W_2": rng.normal(size=(1, 2)), "b_2": rng.normal(size=(1, 1))}
+    values = {
+        "x": rng.normal(size=(2, 3)),
+        "y": rng.normal(size=(1, 3)),
+        "W_1": rng.normal(size=(2, 2)),
+        "b_1": rng.normal(size=(2, 1)),
+        "W_2": rng.normal(size=(1, 2)),
+        "b_2": rng.normal(size=(1, 1)),
+    }
     expected = sine.gradient_fn()(values)
     actual = GradientFunction(concrete_bp)(values)
     assert_close(actual["grad"], expected["grad"], rtol=1e-12, atol=1e-14)
 
 
 def test_autoencoder_target_is_the_input() -> None:
-    spec = {"name": "ae", "input": {"name": "x", "size": 3}, "target": "input", "loss": "squared_error",
-            "layers": [{"name": "1", "units": 2, "activation": "tanh"},
-                       {"name": "2", "units": 3, "activation": "identity"}]}
+    spec = {
+        "name": "ae",
+        "input": {"name": "x", "size": 3},
+        "target": "input",
+        "loss": "squared_error",
+        "layers": [
+            {"name": "1", "units": 2, "activation": "tanh"},
+            {"name": "2", "units": 3, "activation": "identity"},
+        ],
+    }
     der = sbp.load(spec).derive()
     assert der.delta("2").text() == "delta_2 = 2 (y_out - x) ⊙ f_2'(s_2)"
     rng = np.random.default_rng(2)
-    values = {"x": rng.normal(size=(3, 4)), "W_1": rng.normal(size=(2, 3)), "b_1": rng.normal(size=(2, 1)),
-              "W_2": rng.normal(size=(3, 2)), "b_2": rng.normal(size=(3, 1))}
+    values = {
+        "x": rng.normal(size=(3, 4)),
+        "W_1": rng.normal(size=(2, 3)),
+        "b_1": rng.normal(size=(2, 1)),
+        "W_2": rng.normal(size=(3, 2)),
+        "b_2": rng.normal(size=(3, 1)),
+    }
     chain = Chain([3, 2, 3], ["tanh", "identity"], "squared_error")
     out = sbp.load(spec).gradient_fn()(values)
     assert_close(out["grad"], chain.finite_differences({**values, "y": values["x"]}), rtol=1e-6, atol=1e-8)

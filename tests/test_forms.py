@@ -22,7 +22,9 @@ from tests.reference import Chain
 from tests.test_derive import ACTIVATIONS, CONVENTIONS, draw_values, output_activation
 
 GENERIC_CHAIN = {
-    "name": "three generic layers", "input": {"name": "x", "size": 2}, "target": {"name": "y", "size": 1},
+    "name": "three generic layers",
+    "input": {"name": "x", "size": 2},
+    "target": {"name": "y", "size": 1},
     "loss": "half_squared_error",
     "layers": [
         {"name": "1", "units": 2, "activation": {"function": "f_1"}, "bias": False},
@@ -36,24 +38,29 @@ def test_scalar_chain_of_three_generic_activations() -> None:
     """Every factor of dL/dW_1 for the chain f_1, f_2, f_3, and its grouping into delta_1."""
     der = sbp.load(GENERIC_CHAIN).derive()
     assert der.grad("W_1").text("chain") == (
-        "dL/dW_1 = [dL/dy_out · dy_out/ds_out · ds_out/dz_2 · dz_2/ds_2 · ds_2/dz_1 · dz_1/ds_1]_delta_1"
-        " · ds_1/dW_1")
+        "dL/dW_1 = [dL/dy_out · dy_out/ds_out · ds_out/dz_2 · dz_2/ds_2 · ds_2/dz_1 · dz_1/ds_1]_delta_1 · ds_1/dW_1"
+    )
     assert der.grad("W_1").latex("chain") == (
         r"\frac{\partial \mathcal{L}}{\partial W_{1}} = \underbrace{\frac{\partial \mathcal{L}}{\partial y_{out}} "
         r"\cdot \frac{\partial y_{out}}{\partial s_{out}} \cdot \frac{\partial s_{out}}{\partial z_{2}} \cdot "
         r"\frac{\partial z_{2}}{\partial s_{2}} \cdot \frac{\partial s_{2}}{\partial z_{1}} \cdot "
-        r"\frac{\partial z_{1}}{\partial s_{1}}}_{\delta_{1}} \cdot \frac{\partial s_{1}}{\partial W_{1}}")
+        r"\frac{\partial z_{1}}{\partial s_{1}}}_{\delta_{1}} \cdot \frac{\partial s_{1}}{\partial W_{1}}"
+    )
     assert der.delta("1").text("chain") == (
-        "delta_1 = [dL/dy_out · dy_out/ds_out · ds_out/dz_2 · dz_2/ds_2]_delta_2 · ds_2/dz_1 · dz_1/ds_1")
+        "delta_1 = [dL/dy_out · dy_out/ds_out · ds_out/dz_2 · dz_2/ds_2]_delta_2 · ds_2/dz_1 · dz_1/ds_1"
+    )
     assert der.grad("W_1").text("symbolic") == (
-        "dL/dW_1 = ((W_2^T ((W_out^T ((y_out - y) ⊙ f_3'(s_out))) ⊙ f_2'(s_2))) ⊙ f_1'(s_1)) x^T")
+        "dL/dW_1 = ((W_2^T ((W_out^T ((y_out - y) ⊙ f_3'(s_out))) ⊙ f_2'(s_2))) ⊙ f_1'(s_1)) x^T"
+    )
     assert der.delta("1").text("simplified") == "delta_1 = (W_2^T delta_2) ⊙ f_1'(s_1)"
     assert der.grad("W_1").text("index") == "dL/dW_1[j,i] = sum_{n=1}^{N}(delta_1[j,n]*x[i,n])   for j = 1..2, i = 1..2"
     assert der.delta("1").text("index") == (
-        "delta_1[j,n] = sum_{k=1}^{2}(W_2[k,j]*delta_2[k,n])*f_1'(s_1[j,n])   for j = 1..2, n = 1..N")
+        "delta_1[j,n] = sum_{k=1}^{2}(W_2[k,j]*delta_2[k,n])*f_1'(s_1[j,n])   for j = 1..2, n = 1..N"
+    )
     assert der.delta("1").latex("index") == (
         r"\delta^{(1)}_{j,n} = \left(\sum_{k=1}^{2} W^{(2)}_{k,j} \delta^{(2)}_{k,n}\right) "
-        r"f_{1}'\left(s^{(1)}_{j,n}\right) \quad (1 \le j \le 2,\ 1 \le n \le N)")
+        r"f_{1}'\left(s^{(1)}_{j,n}\right) \quad (1 \le j \le 2,\ 1 \le n \le N)"
+    )
 
 
 def test_every_form_of_the_interface_example() -> None:
@@ -64,11 +71,14 @@ def test_every_form_of_the_interface_example() -> None:
     assert w.text("simplified") == "dL/dW = x delta_1^T"
     assert w.text("matrix") == "dL/dW = x delta_1^T"
     assert w.text("index") == "dL/dW[i,j] = sum_{n=1}^{N}(delta_1[j,n]*x[i,n])   for i = 1..2, j = 1..3"
-    assert w.latex("index") == (r"\frac{\partial \mathcal{L}}{\partial W_{i,j}} = \sum_{n=1}^{N} \delta^{(1)}_{j,n} "
-                                r"x_{i,n} \quad (1 \le i \le 2,\ 1 \le j \le 3)")
+    assert w.latex("index") == (
+        r"\frac{\partial \mathcal{L}}{\partial W_{i,j}} = \sum_{n=1}^{N} \delta^{(1)}_{j,n} "
+        r"x_{i,n} \quad (1 \le i \le 2,\ 1 \le j \le 3)"
+    )
     assert der.delta("out").text("simplified") == "delta_out = (y_out - y) ⊙ (1 - y_out ⊙ y_out)"
     assert der.delta("out").latex("simplified") == (
-        r"\delta_{out} = \left(y_{out} - y\right) \odot \left(\mathbf{1} - y_{out}^{\circ 2}\right)")
+        r"\delta_{out} = \left(y_{out} - y\right) \odot \left(\mathbf{1} - y_{out}^{\circ 2}\right)"
+    )
     assert der.delta("1").text("simplified") == "delta_1 = (w delta_out) ⊙ [s_1 > 0]"
     assert der.delta("1").text("index") == "delta_1[j,n] = delta_out[n]*w[j]*f_1'(s_1[j,n])   for j = 1..3, n = 1..N"
     assert der.delta("out").text("index") == "delta_out[n] = (y_out[n] - y[n])*f_out'(s_out[n])   for n = 1..N"
@@ -81,9 +91,16 @@ def test_square_activation_simplifies_to_2s() -> None:
 
 
 def test_softmax_with_cross_entropy_simplifies_to_difference() -> None:
-    spec = {"name": "classifier", "input": {"size": 3}, "target": {"size": 2}, "loss": "cross_entropy",
-            "layers": [{"name": "1", "units": 2, "activation": "sigmoid"},
-                       {"name": "out", "units": 2, "activation": "softmax"}]}
+    spec = {
+        "name": "classifier",
+        "input": {"size": 3},
+        "target": {"size": 2},
+        "loss": "cross_entropy",
+        "layers": [
+            {"name": "1", "units": 2, "activation": "sigmoid"},
+            {"name": "out", "units": 2, "activation": "softmax"},
+        ],
+    }
     der = sbp.load(spec).derive()
     assert der.delta("out").text("simplified") == "delta_out = y_out - y"
     assert der.delta("1").text("simplified") == "delta_1 = (W_out^T delta_out) ⊙ (z_1 ⊙ (1 - z_1))"
@@ -92,9 +109,16 @@ def test_softmax_with_cross_entropy_simplifies_to_difference() -> None:
 
 
 def test_leaky_relu_and_identity_closed_forms() -> None:
-    spec = {"name": "leaky", "input": {"size": 2}, "target": {"size": 1}, "loss": "half_squared_error",
-            "layers": [{"name": "1", "units": 2, "activation": {"type": "leaky_relu", "alpha": 0.1}},
-                       {"name": "2", "units": 1, "activation": "identity"}]}
+    spec = {
+        "name": "leaky",
+        "input": {"size": 2},
+        "target": {"size": 1},
+        "loss": "half_squared_error",
+        "layers": [
+            {"name": "1", "units": 2, "activation": {"type": "leaky_relu", "alpha": 0.1}},
+            {"name": "2", "units": 1, "activation": "identity"},
+        ],
+    }
     der = sbp.load(spec).derive()
     assert der.delta("2").text("simplified") == "delta_2 = y_out - y"
     assert der.delta("1").text("simplified") == "delta_1 = (W_2^T delta_2) ⊙ ([s_1 > 0] + (1/10) [s_1 <= 0])"
@@ -139,8 +163,7 @@ FORM_CASES = [
 
 
 @pytest.mark.parametrize(("activation", "loss", "weights", "samples"), FORM_CASES)
-def test_index_equals_matrix_equals_finite_differences(activation: str, loss: str, weights: str,
-                                                        samples: str) -> None:
+def test_index_equals_matrix_equals_finite_differences(activation: str, loss: str, weights: str, samples: str) -> None:
     chain = Chain([2, 3, 2], [activation, output_activation(activation, loss)], loss, weights, samples)
     values = draw_values(chain, seed=17)
     net = sbp.load(chain.spec())
@@ -184,8 +207,13 @@ def test_latex_of_every_form_compiles(name: str, tmp_path: Path) -> None:
 
 
 @settings(max_examples=examples(20, 60), deadline=None, suppress_health_check=[HealthCheck.too_slow])  # 90 ms each
-@given(depth=st.integers(1, 3), data=st.data(), convention=st.sampled_from(CONVENTIONS),
-       loss=st.sampled_from(["half_squared_error", "squared_error", "cross_entropy"]), seed=st.integers(0, 2**16))
+@given(
+    depth=st.integers(1, 3),
+    data=st.data(),
+    convention=st.sampled_from(CONVENTIONS),
+    loss=st.sampled_from(["half_squared_error", "squared_error", "cross_entropy"]),
+    seed=st.integers(0, 2**16),
+)
 def test_every_form_agrees_on_random_chains(depth, data, convention, loss, seed) -> None:
     """On random chains, every form's value equals the matrix form's (the chain form aside, which
     is notation), and the index form's sums agree with it entry by entry."""
@@ -200,10 +228,16 @@ def test_every_form_agrees_on_random_chains(depth, data, convention, loss, seed)
     for target in net.derive().targets:
         matrix = evaluate(target.matrix, env, n_samples)
         for form in ("symbolic", "simplified"):
-            np.testing.assert_allclose(evaluate(target.form(form), env, n_samples), matrix, rtol=1e-9, atol=1e-12,
-                                       err_msg=f"{target.name} {form}")
-        np.testing.assert_allclose(evaluate_index(target, env, n_samples), matrix, rtol=1e-9, atol=1e-12,
-                                   err_msg=f"{target.name} index")
+            np.testing.assert_allclose(
+                evaluate(target.form(form), env, n_samples),
+                matrix,
+                rtol=1e-9,
+                atol=1e-12,
+                err_msg=f"{target.name} {form}",
+            )
+        np.testing.assert_allclose(
+            evaluate_index(target, env, n_samples), matrix, rtol=1e-9, atol=1e-12, err_msg=f"{target.name} index"
+        )
 
 
 def test_the_chain_form_is_sized_before_it_is_built() -> None:
@@ -261,8 +295,12 @@ def _printed_forms_read_back(net: sbp.Network) -> None:
     from symbackprop.forms import FormTooLarge
     from symbackprop.verify.roundtrip import reread
 
-    printed = sum(1 for target in net.derive().targets for form in ("chain", "symbolic")
-                  if not isinstance(_form_or_error(target, form), FormTooLarge))
+    printed = sum(
+        1
+        for target in net.derive().targets
+        for form in ("chain", "symbolic")
+        if not isinstance(_form_or_error(target, form), FormTooLarge)
+    )
     assert 0 < printed < 2 * len(net.derive().targets)
     result = reread(net, forms=("chain", "symbolic"), formats=("text",), forward=False)
     assert result.ok and result.checked == printed

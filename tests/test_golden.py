@@ -22,7 +22,8 @@ def test_derive_output_matches_golden(stem: str, fmt: str) -> None:
     path = golden.GOLDEN / f"{stem}.{golden.FORMATS[fmt]}"
     assert path.exists(), f"no golden file {path.name}: run python tools/regenerate_golden.py"
     assert golden.derive_output(ROOT / "specs" / f"{stem}.yaml", fmt) == path.read_text(encoding="utf-8"), (
-        f"{path.name} differs: if the change is deliberate, run python tools/regenerate_golden.py and read the diff")
+        f"{path.name} differs: if the change is deliberate, run python tools/regenerate_golden.py and read the diff"
+    )
 
 
 def test_no_stale_golden_files() -> None:

@@ -75,8 +75,9 @@ def test_a_wrong_activation_rule_is_caught(monkeypatch: pytest.MonkeyPatch, caps
 
 def test_a_wrong_derivative_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """sigmoid' = sigma (forgetting the 1 - sigma), with no through-output rule to hide behind."""
-    wrong = rules.ActivationRule(function=rules.ACTIVATIONS["sigmoid"].function,
-                                 derivative=lambda act: 1 / (1 + sp.exp(-rules.x)))
+    wrong = rules.ActivationRule(
+        function=rules.ACTIVATIONS["sigmoid"].function, derivative=lambda act: 1 / (1 + sp.exp(-rules.x))
+    )
     monkeypatch.setitem(rules.ACTIVATIONS, "sigmoid", wrong)
     result = sbp.load(Chain([2, 3, 1], ["sigmoid", "identity"], "half_squared_error").spec()).gradcheck()
     assert not result.parameters["W_1"].ok and not result.parameters["b_1"].ok
@@ -92,23 +93,32 @@ def test_a_wrong_op_rule_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_nan_gradients_fail(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(rules.ACTIVATIONS, "tanh", dataclasses.replace(
-        rules.ACTIVATIONS["tanh"], through_output=lambda z: sp.nan * z))
+    monkeypatch.setitem(
+        rules.ACTIVATIONS, "tanh", dataclasses.replace(rules.ACTIVATIONS["tanh"], through_output=lambda z: sp.nan * z)
+    )
     result = sbp.load("specs/mlp.yaml").gradcheck()
     assert not result.ok and result.parameters["w"].error == np.inf
 
 
 KINKED = {
-    "name": "relu on its kink", "input": {"size": 2}, "target": {"size": 1}, "loss": "half_squared_error",
+    "name": "relu on its kink",
+    "input": {"size": 2},
+    "target": {"size": 1},
+    "loss": "half_squared_error",
     "layers": [{"name": "1", "units": 2, "activation": "relu"}, {"name": "2", "units": 1, "activation": "identity"}],
     # s_1 = W_1 x + b_1 = [[0, 3], [1.1, 0.6]]: unit 1 sits on relu's kink for sample 1
-    "data": {"x": [[1.0, 2.0], [1.0, -1.0]], "y": [[1.0, -1.0]], "W_1": [[1.0, -1.0], [0.5, 0.5]],
-             "b_1": [[0.0], [0.1]], "W_2": [[1.0, -2.0]], "b_2": [[0.5]]},
+    "data": {
+        "x": [[1.0, 2.0], [1.0, -1.0]],
+        "y": [[1.0, -1.0]],
+        "W_1": [[1.0, -1.0], [0.5, 0.5]],
+        "b_1": [[0.0], [0.1]],
+        "W_2": [[1.0, -2.0]],
+        "b_2": [[0.5]],
+    },
 }
 
 
-def test_a_kink_in_the_spec_data_is_reported_not_a_mismatch(tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_kink_in_the_spec_data_is_reported_not_a_mismatch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     net = sbp.load(KINKED)
     result = net.gradcheck()
     assert result.ok
@@ -132,9 +142,14 @@ def test_a_kink_in_the_spec_data_is_reported_not_a_mismatch(tmp_path: Path,
 
 def test_a_hinge_kink_is_reported() -> None:
     """1 - y * y_out = 0 for the first sample: the hinge loss's own kink."""
-    spec = {"name": "hinge on its kink", "input": {"size": 1}, "target": {"size": 1},
-            "loss": {"type": "hinge", "margin": 1}, "layers": [{"name": "1", "units": 1, "activation": "identity"}],
-            "data": {"x": [[1.0, 3.0]], "y": [[1.0, -1.0]], "W_1": [[0.5]], "b_1": [[0.5]]}}
+    spec = {
+        "name": "hinge on its kink",
+        "input": {"size": 1},
+        "target": {"size": 1},
+        "loss": {"type": "hinge", "margin": 1},
+        "layers": [{"name": "1", "units": 1, "activation": "identity"}],
+        "data": {"x": [[1.0, 3.0]], "y": [[1.0, -1.0]], "W_1": [[0.5]], "b_1": [[0.5]]},
+    }
     result = sbp.load(spec).gradcheck()
     assert result.ok
     assert result.parameters["W_1"].kinks == ((0, 0),) and result.parameters["b_1"].kinks == ((0, 0),)
@@ -161,22 +176,34 @@ def test_partial_data_is_completed_at_random() -> None:
 
 def test_given_values_and_seeds() -> None:
     net = sbp.load("specs/mlp.yaml")
-    first, again, other = net.gradcheck(random=True, seed=1), net.gradcheck(random=True, seed=1), \
-        net.gradcheck(random=True, seed=2)
+    first, again, other = (
+        net.gradcheck(random=True, seed=1),
+        net.gradcheck(random=True, seed=1),
+        net.gradcheck(random=True, seed=2),
+    )
     np.testing.assert_array_equal(first.values["W"], again.values["W"])
     assert not np.array_equal(first.values["W"], other.values["W"])
     given = net.gradcheck(values=first.values)
     assert given.ok and given.data.startswith("the given values")
 
 
-def test_bad_and_generic_specs_exit_2_after_checking_the_rest(tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_and_generic_specs_exit_2_after_checking_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nlayers: 3\n")
     generic_spec = tmp_path / "generic.yaml"
-    generic_spec.write_text(json.dumps({"name": "g", "input": {"size": 1}, "target": {"size": 1},
-                                        "loss": "half_squared_error",
-                                        "layers": [{"name": "1", "units": 1, "activation": {"function": "g"}}]}))
+    generic_spec.write_text(
+        json.dumps(
+            {
+                "name": "g",
+                "input": {"size": 1},
+                "target": {"size": 1},
+                "loss": "half_squared_error",
+                "layers": [{"name": "1", "units": 1, "activation": {"function": "g"}}],
+            }
+        )
+    )
     assert main(["gradcheck", str(bad), "specs/mlp.yaml", str(generic_spec)]) == 2
     captured = capsys.readouterr()
     assert "verdict: ok" in captured.out

@@ -35,8 +35,15 @@ def graded(path: Path) -> list[dict[str, str]]:
 
 
 def test_a_17_megabyte_cell_is_one_unreadable_row(tmp_path: Path) -> None:
-    write(tmp_path / "answers.csv", [("1", "delta_3", "h_3 - y"), ("2", "delta_3", "h" * (17 * 2**20)),
-                                     ("3", "d" * 300, "h_3 - y"), ("4", "delta_3", "y - h_3")])
+    write(
+        tmp_path / "answers.csv",
+        [
+            ("1", "delta_3", "h_3 - y"),
+            ("2", "delta_3", "h" * (17 * 2**20)),
+            ("3", "d" * 300, "h_3 - y"),
+            ("4", "delta_3", "y - h_3"),
+        ],
+    )
     done = run("verify", RELU, "--batch", "answers.csv", "-o", "graded.csv", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     rows = json.loads((tmp_path / "graded.csv").read_text(encoding="utf-8"))
@@ -47,7 +54,7 @@ def test_a_17_megabyte_cell_is_one_unreadable_row(tmp_path: Path) -> None:
 
 
 def test_answers_that_start_a_formula_are_inert_in_the_csv(tmp_path: Path) -> None:
-    answers = ["=1+1", "+h_3 - y", "-y + h_3", "@SUM(A1:A2)", "\tcmd", "=HYPERLINK(\"http://x\")"]
+    answers = ["=1+1", "+h_3 - y", "-y + h_3", "@SUM(A1:A2)", "\tcmd", '=HYPERLINK("http://x")']
     write(tmp_path / "answers.csv", [(f"={i}", "delta_3", answer) for i, answer in enumerate(answers)])
     done = run("verify", RELU, "--batch", "answers.csv", "-o", "graded.csv", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -84,6 +91,7 @@ def _hungry(original):  # noqa: ANN001, ANN202 - a stand-in for an answer that o
             hoard = np.ones(400 * 2**20 // 8)  # 400 MB, every page touched
             hoard += 1
         return original(verifier, target, answer, *rest)
+
     return grade
 
 
@@ -94,5 +102,6 @@ def test_a_worker_that_outgrows_its_budget_fails_its_row_alone(monkeypatch: pyte
     jobs = [("delta_3", "h_3 - y"), ("delta_3", "HUNGRY"), ("delta_3", "y - h_3")]
     results = batch.grade_rows(verifier, jobs, workers=1)
     assert [r["verdict"] for r in results] == ["equivalent", "error", "different"]
-    assert results[1]["feedback"] == ["this answer needs more memory than a worker's budget of 100 MB; the grader "
-                                      "was stopped"]
+    assert results[1]["feedback"] == [
+        "this answer needs more memory than a worker's budget of 100 MB; the grader was stopped"
+    ]

@@ -17,8 +17,11 @@ RELU = ROOT / "specs" / "relu_4321.yaml"
 
 def chain(sizes: list[int], samples: int | None = None, steps: int | None = None) -> str:
     layers = "".join(f"  - {{name: '{k}', units: {n}, activation: tanh}}\n" for k, n in enumerate(sizes[1:-1], 1))
-    text = (f"name: budget\ninput: {{name: x, size: {sizes[0]}}}\ntarget: {{name: y, size: {sizes[-1]}}}\nlayers:\n"
-            f"{layers}  - {{name: out, units: {sizes[-1]}, activation: identity}}\nloss: half_squared_error\n")
+    text = (
+        f"name: budget\ninput: {{name: x, size: {sizes[0]}}}\ntarget: {{name: y, size: {sizes[-1]}}}\nlayers:\n"
+        f"{layers}  - {{name: out, units: {sizes[-1]}, activation: identity}}\nloss: half_squared_error\n"
+    )
+
     def matrix(rows: int, cols: int) -> str:
         return "[" + ", ".join("[" + ", ".join(["0.5"] * cols) + "]" for _ in range(rows)) + "]"
 
@@ -57,8 +60,9 @@ def test_the_budget_message_says_how_many_steps_fit(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_learning_rate_1e308_for_10000_steps_ends_with_a_warning(tmp_path: Path) -> None:
-    text = RELU.read_text(encoding="utf-8").replace("training: {learning_rate: 0.1, steps: 2}",
-                                                    "training: {learning_rate: 1e308, steps: 10000}")
+    text = RELU.read_text(encoding="utf-8").replace(
+        "training: {learning_rate: 0.1, steps: 2}", "training: {learning_rate: 1e308, steps: 10000}"
+    )
     (tmp_path / "diverge.yaml").write_text(text, encoding="utf-8")
     done = run("numeric", "diverge.yaml", "-o", "out.json", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -62,12 +62,15 @@ def test_a_symlink_keeps_pointing_at_its_replaced_target(tmp_path: Path) -> None
     assert sorted(p.name for p in (tmp_path / "real").iterdir()) == ["new.txt", "out.txt"]
 
 
-@pytest.mark.parametrize(("destination", "fragment"), [
-    ("no/such/dir/out.txt", "cannot write there (No such file or directory)"),
-    ("/dev/full", "cannot write there (No space left on device)"),
-    ("/proc/version", "cannot write there"),
-    (".", "is a directory, not a file"),
-])
+@pytest.mark.parametrize(
+    ("destination", "fragment"),
+    [
+        ("no/such/dir/out.txt", "cannot write there (No such file or directory)"),
+        ("/dev/full", "cannot write there (No space left on device)"),
+        ("/proc/version", "cannot write there"),
+        (".", "is a directory, not a file"),
+    ],
+)
 def test_an_unwritable_destination_is_one_message(destination: str, fragment: str, tmp_path: Path) -> None:
     done = run("derive", SPEC, "-o", destination, cwd=tmp_path)
     done.failed_cleanly(2, f"-o {destination}: {fragment}")
@@ -113,10 +116,27 @@ def _start_batch(tmp_path: Path) -> subprocess.Popen[bytes]:
         writer.writerow(["id", "target", "answer"])
         writer.writerows([(str(i), "dL/dW_1", f"{i + 2} delta_1 x^T") for i in range(5000)])
     (tmp_path / "graded.csv").write_text("previous\n", encoding="utf-8")
-    return subprocess.Popen([sys.executable, "-m", "symbackprop", "verify", RELU, "--batch", "answers.csv", "-o",
-                             "graded.csv", "--workers", "2"], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_as_in_a_terminal,
-                            env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "symbackprop",
+            "verify",
+            RELU,
+            "--batch",
+            "answers.csv",
+            "-o",
+            "graded.csv",
+            "--workers",
+            "2",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_as_in_a_terminal,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
 
 
 def _as_in_a_terminal() -> None:

@@ -24,13 +24,18 @@ UNICODE = "Réseau 网络 😀 ∀x∈ℝ αβγ Ωmega Жж ǎ ｘ ﬁ \u202eev
 def spec(name: str = "t", description: str = "d", layer: str = "1", activation: str = "tanh") -> str:
     quoted = [s.replace("\\", "\\\\").replace('"', '\\"') for s in (name, description, layer)]
     first = f'  - {{name: "{quoted[2]}", units: 2, activation: {activation}}}\n'
-    return (f'name: "{quoted[0]}"\ndescription: "{quoted[1]}"\ninput: {{name: x, size: 2}}\n'
-            f"target: {{name: y, size: 1}}\nlayers:\n{first}"
-            "  - {name: out, units: 1, activation: identity}\nloss: half_squared_error\n"
-            "data:\n  x: [[0.5], [0.2]]\n  y: [[1.0]]\n  W_out: [[0.3, -0.2]]\n  b_out: [[0.1]]\n"
-            + (f"  W_{quoted[2]}: [[0.1, 0.2], [0.3, 0.4]]\n  b_{quoted[2]}: [[0], [0.1]]\n"
-               if re.fullmatch(r"[A-Za-z0-9]+", layer) else "")
-            + "training: {learning_rate: 0.1, steps: 1}\n")
+    return (
+        f'name: "{quoted[0]}"\ndescription: "{quoted[1]}"\ninput: {{name: x, size: 2}}\n'
+        f"target: {{name: y, size: 1}}\nlayers:\n{first}"
+        "  - {name: out, units: 1, activation: identity}\nloss: half_squared_error\n"
+        "data:\n  x: [[0.5], [0.2]]\n  y: [[1.0]]\n  W_out: [[0.3, -0.2]]\n  b_out: [[0.1]]\n"
+        + (
+            f"  W_{quoted[2]}: [[0.1, 0.2], [0.3, 0.4]]\n  b_{quoted[2]}: [[0], [0.1]]\n"
+            if re.fullmatch(r"[A-Za-z0-9]+", layer)
+            else ""
+        )
+        + "training: {learning_rate: 0.1, steps: 1}\n"
+    )
 
 
 def test_any_unicode_builds_the_pdf(tmp_path: Path) -> None:
@@ -41,22 +46,34 @@ def test_any_unicode_builds_the_pdf(tmp_path: Path) -> None:
     assert (tmp_path / "unicode.pdf").read_bytes().startswith(b"%PDF")
     done.within(cpu=300, mb=1024)
     if shutil.which("pdftotext"):
-        text = subprocess.run(["pdftotext", "unicode.pdf", "-"], cwd=tmp_path, capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run(
+            ["pdftotext", "unicode.pdf", "-"], cwd=tmp_path, capture_output=True, text=True, check=True
+        ).stdout
         assert "[U+7F51]" in text and "[U+1F600]" in text and "[U+202E]" in text and "Réseau" in text
 
 
 def test_escape_latex_compiles_every_kind_of_character(tmp_path: Path) -> None:
     """One line per block of Unicode that users write: every one compiles in the templates' fonts."""
-    samples = ["Latin-1 àéîõü ÆØß ¿¡ «» ± × ÷ °", "Latin Extended ĀăĐđĞğİıŁłŒœŠšŽžǅǆ", "Cyrillic Жжщ",
-               "Greek αβγδεζηθικλμνξοπρστυφχψω ΓΔΘΛΞΠΣΦΨΩ", "CJK 网络中文 한국어 日本語", "emoji 😀🎉👍🏽",
-               "math ∀∃∈∉∑∏∂∇∞≤≥≠≈⊙∘⊗ℝℕℤ√∫′⊤", "punctuation ‘’“”„–—…•†‡‰€™ ‹›", "fullwidth ｘｙｚ１２３ ligatures ﬁﬂ",
-               "combining e\u0301 a\u0308", "hidden \u202e\u202c\u200b\u200d\ufeff\u2066", "brackets [x] ] [ \\\\[2pt]",
-               "specials \\ { } $ & # % _ ^ ~ < > |"]
+    samples = [
+        "Latin-1 àéîõü ÆØß ¿¡ «» ± × ÷ °",
+        "Latin Extended ĀăĐđĞğİıŁłŒœŠšŽžǅǆ",
+        "Cyrillic Жжщ",
+        "Greek αβγδεζηθικλμνξοπρστυφχψω ΓΔΘΛΞΠΣΦΨΩ",
+        "CJK 网络中文 한국어 日本語",
+        "emoji 😀🎉👍🏽",
+        "math ∀∃∈∉∑∏∂∇∞≤≥≠≈⊙∘⊗ℝℕℤ√∫′⊤",
+        "punctuation ‘’“”„–—…•†‡‰€™ ‹›",
+        "fullwidth ｘｙｚ１２３ ligatures ﬁﬂ",
+        "combining e\u0301 a\u0308",
+        "hidden \u202e\u202c\u200b\u200d\ufeff\u2066",
+        "brackets [x] ] [ \\\\[2pt]",
+        "specials \\ { } $ & # % _ ^ ~ < > |",
+    ]
     rows = " \\\\\n".join(escape_latex(sample) for sample in samples)  # a table row may start with [
     names = " ".join(r"$W_{\text{" + escape_latex(sample) + "}}$" for sample in samples)  # as layer names
-    log = compile_latex(f"\\begin{{tabular}}{{l}}\n{rows}\n\\end{{tabular}}\n\n{rows}\n\n{names}", tmp_path,
-                        TEMPLATE_PREAMBLE)
+    log = compile_latex(
+        f"\\begin{{tabular}}{{l}}\n{rows}\n\\end{{tabular}}\n\n{rows}\n\n{names}", tmp_path, TEMPLATE_PREAMBLE
+    )
     assert "Unicode character" not in log
     assert escape_latex("网") == "{[}U+7F51{]}" and escape_latex("ｘ") == "x"
     assert escape_latex("α") == r"\ensuremath{\alpha}"
@@ -73,11 +90,14 @@ def test_a_layer_named_braces_renders(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr[-2000:]
 
 
-LINKS = ("[x](javascript:alert(1)) <a href='javascript:alert(1)'>a</a> https://evil.example www.evil.example "
-         "me@evil.example")
+LINKS = (
+    "[x](javascript:alert(1)) <a href='javascript:alert(1)'>a</a> https://evil.example www.evil.example me@evil.example"
+)
 #: The fonts and packages of templates/tex/preamble.tex that user text meets.
-TEMPLATE_PREAMBLE = ("\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
-                     "\\usepackage{lmodern}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n")
+TEMPLATE_PREAMBLE = (
+    "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
+    "\\usepackage{lmodern}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+)
 
 
 def test_user_text_never_becomes_a_link_or_html() -> None:
@@ -100,15 +120,17 @@ def test_a_link_in_a_name_builds_the_pdf(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-@pytest.mark.parametrize(("formula", "fragment"), [
-    ("x/(x-x)", "is undefined for every value"),
-    ("log(x-x)", "is undefined for every value"),
-    ("x*1e308*1e308", "holds the number 1e+616, beyond what float64 holds"),
-    ("x/1e200/1e200", "holds the number 1e-400"),
-    ("x + log(x-x+1)*0 + 1/(x-x)", "is undefined"),
-])
-def test_a_formula_that_cannot_be_computed_is_refused_when_loaded(formula: str, fragment: str,
-                                                                   tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("formula", "fragment"),
+    [
+        ("x/(x-x)", "is undefined for every value"),
+        ("log(x-x)", "is undefined for every value"),
+        ("x*1e308*1e308", "holds the number 1e+616, beyond what float64 holds"),
+        ("x/1e200/1e200", "holds the number 1e-400"),
+        ("x + log(x-x+1)*0 + 1/(x-x)", "is undefined"),
+    ],
+)
+def test_a_formula_that_cannot_be_computed_is_refused_when_loaded(formula: str, fragment: str, tmp_path: Path) -> None:
     text = spec(activation=f'{{expr: "{formula}"}}')
     with pytest.raises(SpecError, match=re.escape(fragment)) as caught:
         sbp.load(text)
@@ -163,8 +185,9 @@ def test_a_99_layer_net_whose_layers_read_the_two_before_renders(tmp_path: Path)
     """Paths from the loss multiply 1.6 times per layer: the chain and symbolic forms are sized before they
     are built and stand as a sentence past their limits; every check still runs."""
     (tmp_path / "skip99.yaml").write_text(deep(99, "tanh", reads_two=True), encoding="utf-8")
-    done = run("render", "skip99.yaml", "--format", "md", "--forms", "chain,symbolic,matrix", "-o", "skip99.md",
-               cwd=tmp_path)
+    done = run(
+        "render", "skip99.yaml", "--format", "md", "--forms", "chain,symbolic,matrix", "-o", "skip99.md", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     done.within(cpu=200, mb=1024)
     document = (tmp_path / "skip99.md").read_text(encoding="utf-8")
@@ -177,8 +200,7 @@ def test_a_99_layer_net_whose_layers_read_the_two_before_renders(tmp_path: Path)
 def test_derive_refuses_a_chain_form_past_its_limit(tmp_path: Path) -> None:
     (tmp_path / "skip99.yaml").write_text(deep(99, "tanh", reads_two=True), encoding="utf-8")
     done = run("derive", "skip99.yaml", "--form", "chain", cwd=tmp_path)
-    message = done.failed_cleanly(2, "--form chain: the chain form of ", "partials", "limit of 64",
-                                  "the matrix form")
+    message = done.failed_cleanly(2, "--form chain: the chain form of ", "partials", "limit of 64", "the matrix form")
     assert "e+" not in message and done.stdout == ""
     done.within(cpu=60, mb=600)
     matrix = run("derive", "skip99.yaml", "--target", "dL/dW_h1", cwd=tmp_path)

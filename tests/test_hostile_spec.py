@@ -21,33 +21,77 @@ LOSS = "loss: half_squared_error\n"
 GOOD = HEAD + LAYER + LOSS
 
 HOSTILE = {  # name: (spec text, line, key, fragments of the message)
-    "hex integer of 100,000 digits": (HEAD + LAYER.replace("units: 1", "units: 0x" + "f" * 100_000) + LOSS, 5,
-                                      "layers[0].units", ["100002 characters", "at most 50"]),
-    "decimal integer of 100,000 digits": (HEAD + LAYER.replace("units: 1", "units: " + "9" * 100_000) + LOSS, 5,
-                                          "layers[0].units", ["at most 50"]),
-    "float of 5,000 digits": (GOOD + "training: {learning_rate: 0." + "1" * 5000 + "}\n", 7,
-                              "training.learning_rate", ["at most 50"]),
-    "2.4 million data values": (GOOD + "data:\n  x: [" + ",".join(["0"] * 2_400_000) + "]\n", 8, None,
-                                ["more than 200000 YAML values"]),
-    "data values in 4.8 MB": (GOOD + "data:\n  x: [" + ",".join(["0.5"] * 1_200_000) + "]\n", 8, None,
-                              ["more than 200000 YAML values"]),
-    "billion laughs": ("a: &a [" + ",".join(["x"] * 9) + "]\n" + "".join(
-        f"{c}: &{c} [" + ",".join([f"*{chr(ord(c) - 1)}"] * 9) + "]\n" for c in "bcdefghi"), 1, None,
-                       ["more than 200000 YAML values (aliases included)"]),
+    "hex integer of 100,000 digits": (
+        HEAD + LAYER.replace("units: 1", "units: 0x" + "f" * 100_000) + LOSS,
+        5,
+        "layers[0].units",
+        ["100002 characters", "at most 50"],
+    ),
+    "decimal integer of 100,000 digits": (
+        HEAD + LAYER.replace("units: 1", "units: " + "9" * 100_000) + LOSS,
+        5,
+        "layers[0].units",
+        ["at most 50"],
+    ),
+    "float of 5,000 digits": (
+        GOOD + "training: {learning_rate: 0." + "1" * 5000 + "}\n",
+        7,
+        "training.learning_rate",
+        ["at most 50"],
+    ),
+    "2.4 million data values": (
+        GOOD + "data:\n  x: [" + ",".join(["0"] * 2_400_000) + "]\n",
+        8,
+        None,
+        ["more than 200000 YAML values"],
+    ),
+    "data values in 4.8 MB": (
+        GOOD + "data:\n  x: [" + ",".join(["0.5"] * 1_200_000) + "]\n",
+        8,
+        None,
+        ["more than 200000 YAML values"],
+    ),
+    "billion laughs": (
+        "a: &a ["
+        + ",".join(["x"] * 9)
+        + "]\n"
+        + "".join(f"{c}: &{c} [" + ",".join([f"*{chr(ord(c) - 1)}"] * 9) + "]\n" for c in "bcdefghi"),
+        1,
+        None,
+        ["more than 200000 YAML values (aliases included)"],
+    ),
     "lone surrogate": (GOOD.replace("name: t", 'name: "a\\ud800b"'), 1, "name", ["U+D800"]),
     "NUL in a layer name": (GOOD.replace("name: '1'", 'name: "h\\0"'), 5, "layers[0].name", ["U+0000"]),
-    "escape character in the description": (GOOD + 'description: "red \\e[31m text"\n', 7, "description",
-                                            ["U+001B", "control character"]),
+    "escape character in the description": (
+        GOOD + 'description: "red \\e[31m text"\n',
+        7,
+        "description",
+        ["U+001B", "control character"],
+    ),
     "C1 control in a key": (GOOD + '"\\x85": 1\n', 7, None, ["U+0085"]),
-    "a 5,000-character formula": (HEAD + LAYER.replace("activation: tanh", "activation: {expr: '" + "x+" * 900
-                                                       + "q'}") + LOSS, 5, "layers[0].activation.expr",
-                                  ["cannot read the formula", "(1801 characters)", "unknown name 'q'"]),
+    "a 5,000-character formula": (
+        HEAD + LAYER.replace("activation: tanh", "activation: {expr: '" + "x+" * 900 + "q'}") + LOSS,
+        5,
+        "layers[0].activation.expr",
+        ["cannot read the formula", "(1801 characters)", "unknown name 'q'"],
+    ),
     "a 900-character unknown key": (GOOD + "k" * 900 + ": 1\n", 7, None, ["unknown key", "(900 characters)"]),
-    "a 3,000-character name": (GOOD.replace("name: x", "name: " + "x" * 3000), 2, "input.name",
-                               ["at most 40 characters"]),
-    "a long list of inputs": (HEAD + LAYER.replace("activation: tanh", "activation: tanh, inputs: {"
-                                                   + ", ".join(f"k{i}: 1" for i in range(500)) + "}") + LOSS, 5,
-                              "layers[0].inputs", ["expected a name"]),
+    "a 3,000-character name": (
+        GOOD.replace("name: x", "name: " + "x" * 3000),
+        2,
+        "input.name",
+        ["at most 40 characters"],
+    ),
+    "a long list of inputs": (
+        HEAD
+        + LAYER.replace(
+            "activation: tanh", "activation: tanh, inputs: {" + ", ".join(f"k{i}: 1" for i in range(500)) + "}"
+        )
+        + LOSS,
+        5,
+        "layers[0].inputs",
+        ["expected a name"],
+    ),
 }
 
 
@@ -90,12 +134,16 @@ def test_libyaml_syntax_errors_are_worded_by_pyyaml() -> None:
     assert caught.value.line == 2
 
 
-@pytest.mark.parametrize(("value", "fragment"), [
-    (10 ** 100_000, "a very large integer is more than the limit"),
-    (float("inf"), "expected a finite number"),
-    ("a\udcffb", "U+DCFF"),
-    ("a\x00b", "U+0000"),
-], ids=["huge int", "inf", "surrogate", "nul"])
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (10**100_000, "a very large integer is more than the limit"),
+        (float("inf"), "expected a finite number"),
+        ("a\udcffb", "U+DCFF"),
+        ("a\x00b", "U+0000"),
+    ],
+    ids=["huge int", "inf", "surrogate", "nul"],
+)
 def test_hostile_values_in_a_dict_spec(value: object, fragment: str) -> None:
     spec = yaml.safe_load(GOOD)
     if isinstance(value, int):

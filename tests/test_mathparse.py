@@ -41,50 +41,54 @@ def _error(text: str, names: frozenset[str] | set[str] = XY) -> MathSyntaxError:
 
 # -- valid formulas --------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "tree"), [
-    ("x", x),
-    ("  x  ", x),
-    ("(x)", x),
-    ("((x))", x),
-    ("+x", x),
-    ("2", Num("2")),
-    ("2.5", Num("2.5")),
-    (".5", Num(".5")),
-    ("3.", Num("3.")),
-    ("1e-3", Num("1e-3")),
-    ("2.5E+4", Num("2.5E+4")),
-    ("-x", Neg(x)),
-    ("--x", Neg(Neg(x))),
-    ("x - -y", BinOp("-", x, Neg(y))),
-    ("x**2", BinOp("^", x, Num("2"))),
-    ("x^2", BinOp("^", x, Num("2"))),
-    ("x ** 2", BinOp("^", x, Num("2"))),
-    ("x^y", BinOp("^", x, y)),
-    ("x^-1", BinOp("^", x, Neg(Num("1")))),
-    ("x^(2)", BinOp("^", x, Num("2"))),
-    ("x^(-2)", BinOp("^", x, Neg(Num("2")))),
-    (f"x^{MAX_EXPONENT}", BinOp("^", x, Num(str(MAX_EXPONENT)))),
-    (f"x^-{MAX_EXPONENT}", BinOp("^", x, Neg(Num(str(MAX_EXPONENT))))),
-    # precedence: unary minus binds looser than ^, so -x^2 is -(x^2)
-    ("-x^2", Neg(BinOp("^", x, Num("2")))),
-    ("2*x^2", BinOp("*", Num("2"), BinOp("^", x, Num("2")))),
-    ("x + y*2", BinOp("+", x, BinOp("*", y, Num("2")))),
-    ("(x + y)*2", BinOp("*", BinOp("+", x, y), Num("2"))),
-    # left associativity of + - * /
-    ("x - y - 1", BinOp("-", BinOp("-", x, y), Num("1"))),
-    ("x / y / 2", BinOp("/", BinOp("/", x, y), Num("2"))),
-    ("x * y / 2", BinOp("/", BinOp("*", x, y), Num("2"))),
-    ("x*-y", BinOp("*", x, Neg(y))),
-    ("exp(x)", Call("exp", (x,))),
-    ("ln(x)", Call("log", (x,))),  # ln is log
-    ("log(x)", Call("log", (x,))),
-    ("max(x, 0)", Call("max", (x, Num("0")))),
-    ("min(x,y)", Call("min", (x, y))),
-    ("1/(1+exp(-x))", BinOp("/", Num("1"), BinOp("+", Num("1"), Call("exp", (Neg(x),))))),
-    ("x**3/3 + x", BinOp("+", BinOp("/", BinOp("^", x, Num("3")), Num("3")), x)),
-    ("(y - x)^2 / 2", BinOp("/", BinOp("^", BinOp("-", y, x), Num("2")), Num("2"))),
-    ("\tx\n+\r\ny ", BinOp("+", x, y)),
-])
+
+@pytest.mark.parametrize(
+    ("text", "tree"),
+    [
+        ("x", x),
+        ("  x  ", x),
+        ("(x)", x),
+        ("((x))", x),
+        ("+x", x),
+        ("2", Num("2")),
+        ("2.5", Num("2.5")),
+        (".5", Num(".5")),
+        ("3.", Num("3.")),
+        ("1e-3", Num("1e-3")),
+        ("2.5E+4", Num("2.5E+4")),
+        ("-x", Neg(x)),
+        ("--x", Neg(Neg(x))),
+        ("x - -y", BinOp("-", x, Neg(y))),
+        ("x**2", BinOp("^", x, Num("2"))),
+        ("x^2", BinOp("^", x, Num("2"))),
+        ("x ** 2", BinOp("^", x, Num("2"))),
+        ("x^y", BinOp("^", x, y)),
+        ("x^-1", BinOp("^", x, Neg(Num("1")))),
+        ("x^(2)", BinOp("^", x, Num("2"))),
+        ("x^(-2)", BinOp("^", x, Neg(Num("2")))),
+        (f"x^{MAX_EXPONENT}", BinOp("^", x, Num(str(MAX_EXPONENT)))),
+        (f"x^-{MAX_EXPONENT}", BinOp("^", x, Neg(Num(str(MAX_EXPONENT))))),
+        # precedence: unary minus binds looser than ^, so -x^2 is -(x^2)
+        ("-x^2", Neg(BinOp("^", x, Num("2")))),
+        ("2*x^2", BinOp("*", Num("2"), BinOp("^", x, Num("2")))),
+        ("x + y*2", BinOp("+", x, BinOp("*", y, Num("2")))),
+        ("(x + y)*2", BinOp("*", BinOp("+", x, y), Num("2"))),
+        # left associativity of + - * /
+        ("x - y - 1", BinOp("-", BinOp("-", x, y), Num("1"))),
+        ("x / y / 2", BinOp("/", BinOp("/", x, y), Num("2"))),
+        ("x * y / 2", BinOp("/", BinOp("*", x, y), Num("2"))),
+        ("x*-y", BinOp("*", x, Neg(y))),
+        ("exp(x)", Call("exp", (x,))),
+        ("ln(x)", Call("log", (x,))),  # ln is log
+        ("log(x)", Call("log", (x,))),
+        ("max(x, 0)", Call("max", (x, Num("0")))),
+        ("min(x,y)", Call("min", (x, y))),
+        ("1/(1+exp(-x))", BinOp("/", Num("1"), BinOp("+", Num("1"), Call("exp", (Neg(x),))))),
+        ("x**3/3 + x", BinOp("+", BinOp("/", BinOp("^", x, Num("3")), Num("3")), x)),
+        ("(y - x)^2 / 2", BinOp("/", BinOp("^", BinOp("-", y, x), Num("2")), Num("2"))),
+        ("\tx\n+\r\ny ", BinOp("+", x, y)),
+    ],
+)
 def test_valid_formula_trees(text: str, tree: mathparse.Node) -> None:
     assert parse(text, XY) == tree
 
@@ -116,6 +120,7 @@ def test_trees_are_hashable_values() -> None:
 
 # -- errors ----------------------------------------------------------------------------------
 
+
 def test_unknown_name() -> None:
     error = _error("x + z")
     assert "unknown name 'z'" in str(error)
@@ -139,11 +144,14 @@ def test_unknown_function(text: str) -> None:
     assert error.position == 0
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("exp(x, y)", "exp() takes 1 argument(s), got 2"),
-    ("max(x)", "max() takes 2 argument(s), got 1"),
-    ("min(x, y, 1)", "min() takes 2 argument(s), got 3"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("exp(x, y)", "exp() takes 1 argument(s), got 2"),
+        ("max(x)", "max() takes 2 argument(s), got 1"),
+        ("min(x, y, 1)", "min() takes 2 argument(s), got 3"),
+    ],
+)
 def test_wrong_arity(text: str, message: str) -> None:
     assert message in str(_error(text))
 
@@ -158,20 +166,22 @@ def test_too_long() -> None:
     assert "longer than" in str(_error("x+" * MAX_LENGTH + "x"))
 
 
-@pytest.mark.parametrize("text", [
-    "(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1),
-    "-" * (MAX_DEPTH + 1) + "x",
-    "exp(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1),
-    "x^" * (MAX_DEPTH + 1) + "x",
-    "(" * 1500,
-    "-" * 1999 + "x",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1),
+        "-" * (MAX_DEPTH + 1) + "x",
+        "exp(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1),
+        "x^" * (MAX_DEPTH + 1) + "x",
+        "(" * 1500,
+        "-" * 1999 + "x",
+    ],
+)
 def test_too_deep(text: str) -> None:
     assert f"nested deeper than {MAX_DEPTH} levels" in str(_error(text))
 
 
-@pytest.mark.parametrize("text", [f"x^{MAX_EXPONENT + 1}", f"x**-{MAX_EXPONENT + 1}", "x^1e9", "x^1e999",
-                                  "2^100.5"])
+@pytest.mark.parametrize("text", [f"x^{MAX_EXPONENT + 1}", f"x**-{MAX_EXPONENT + 1}", "x^1e9", "x^1e999", "2^100.5"])
 def test_exponent_too_big(text: str) -> None:
     error = _error(text)
     assert f"larger than {MAX_EXPONENT}" in str(error)
@@ -186,8 +196,7 @@ def test_number_too_long() -> None:
     assert "number too long" in str(_error("1" * (MAX_NUMBER_DIGITS + 1)))
 
 
-@pytest.mark.parametrize(("text", "position"), [("xé", 1), ("x + y²", 5), ("x\u00a0+ y", 1), ("σ(x)", 0),
-                                                ("x − y", 2)])
+@pytest.mark.parametrize(("text", "position"), [("xé", 1), ("x + y²", 5), ("x\u00a0+ y", 1), ("σ(x)", 0), ("x − y", 2)])
 def test_non_ascii(text: str, position: int) -> None:
     error = _error(text)
     assert "non-ASCII character" in str(error)
@@ -200,34 +209,40 @@ def test_empty(text: str) -> None:
     assert "empty formula" in str(_error(text))
 
 
-@pytest.mark.parametrize(("text", "message", "position"), [
-    ("x y", "unexpected 'y' at position 3", 2),
-    ("x)", "unexpected ')' at position 2", 1),
-    ("x,", "unexpected ',' at position 2", 1),
-    ("(x))", "unexpected ')' at position 4", 3),
-    ("2 x", "unexpected 'x'", 2),
-])
+@pytest.mark.parametrize(
+    ("text", "message", "position"),
+    [
+        ("x y", "unexpected 'y' at position 3", 2),
+        ("x)", "unexpected ')' at position 2", 1),
+        ("x,", "unexpected ',' at position 2", 1),
+        ("(x))", "unexpected ')' at position 4", 3),
+        ("2 x", "unexpected 'x'", 2),
+    ],
+)
 def test_trailing_garbage(text: str, message: str, position: int) -> None:
     error = _error(text)
     assert message in str(error)
     assert error.position == position
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("x**", "found the end of the formula"),
-    ("x +", "found the end of the formula"),
-    ("(x", "expected ')'"),
-    ("exp(x", "expected ')'"),
-    ("*x", "expected a number, a name or '('"),
-    ("x + * y", "expected a number, a name or '('"),
-    ("x.y", "unexpected character '.'"),
-    ("x; y", "unexpected character ';'"),
-    ("__import__('os')", "unexpected character"),
-    ("x = 1", "unexpected character '='"),
-    ("x[0]", "unexpected character '['"),
-    ("x @ y", "unexpected character '@'"),
-    ("lambda: x", "unexpected character ':'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x**", "found the end of the formula"),
+        ("x +", "found the end of the formula"),
+        ("(x", "expected ')'"),
+        ("exp(x", "expected ')'"),
+        ("*x", "expected a number, a name or '('"),
+        ("x + * y", "expected a number, a name or '('"),
+        ("x.y", "unexpected character '.'"),
+        ("x; y", "unexpected character ';'"),
+        ("__import__('os')", "unexpected character"),
+        ("x = 1", "unexpected character '='"),
+        ("x[0]", "unexpected character '['"),
+        ("x @ y", "unexpected character '@'"),
+        ("lambda: x", "unexpected character ':'"),
+    ],
+)
 def test_syntax_errors(text: str, message: str) -> None:
     assert message in str(_error(text))
 
@@ -239,9 +254,16 @@ def test_not_a_string(value: object) -> None:
 
 
 def test_worst_cases_are_quick() -> None:
-    for text in ["(" * MAX_LENGTH, "x+" * (MAX_LENGTH // 2 - 1) + "x", "-" * (MAX_LENGTH - 1) + "x",
-                 "x" + "*x" * (MAX_LENGTH // 2 - 1), "exp(" * (MAX_LENGTH // 4), " " * MAX_LENGTH,
-                 "9" * MAX_LENGTH, "x^" * (MAX_LENGTH // 2 - 1) + "x"]:
+    for text in [
+        "(" * MAX_LENGTH,
+        "x+" * (MAX_LENGTH // 2 - 1) + "x",
+        "-" * (MAX_LENGTH - 1) + "x",
+        "x" + "*x" * (MAX_LENGTH // 2 - 1),
+        "exp(" * (MAX_LENGTH // 4),
+        " " * MAX_LENGTH,
+        "9" * MAX_LENGTH,
+        "x^" * (MAX_LENGTH // 2 - 1) + "x",
+    ]:
         start = time.process_time()
         try:
             parse(text, X)
@@ -252,8 +274,36 @@ def test_worst_cases_are_quick() -> None:
 
 # -- property: any text either parses or raises MathSyntaxError ------------------------------
 
-_FORMULA_ALPHABET = st.sampled_from(["x", "y", "z", "1", "2.5", "1e3", ".", "e", "(", ")", "+", "-", "*", "**",
-                                     "/", "^", ",", " ", "\t", "exp", "max", "ln", "_", "é", "\x00", "\x1c"])
+_FORMULA_ALPHABET = st.sampled_from(
+    [
+        "x",
+        "y",
+        "z",
+        "1",
+        "2.5",
+        "1e3",
+        ".",
+        "e",
+        "(",
+        ")",
+        "+",
+        "-",
+        "*",
+        "**",
+        "/",
+        "^",
+        ",",
+        " ",
+        "\t",
+        "exp",
+        "max",
+        "ln",
+        "_",
+        "é",
+        "\x00",
+        "\x1c",
+    ]
+)
 
 
 def _check_total(text: str, names: frozenset[str]) -> None:
@@ -275,8 +325,10 @@ def test_any_text_parses_or_raises_math_syntax_error(text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_FORMULA_ALPHABET, max_size=60).map("".join),
-       st.frozensets(st.sampled_from(["x", "y", "y_out", "exp"]), max_size=3))
+@given(
+    st.lists(_FORMULA_ALPHABET, max_size=60).map("".join),
+    st.frozensets(st.sampled_from(["x", "y", "y_out", "exp"]), max_size=3),
+)
 def test_formula_like_text_parses_or_raises_math_syntax_error(text: str, names: frozenset[str]) -> None:
     _check_total(text, names)
 

@@ -38,9 +38,17 @@ def spec_error(notation: str, spec: str = SPEC) -> SpecError:
 
 def test_the_block_is_optional_and_defaults_to_the_engine_letters() -> None:
     notation = load_spec(SPEC).notation
-    assert (notation.preactivation, notation.activation, notation.delta, notation.function, notation.loss,
-            notation.weight, notation.bias, notation.layer, notation.learning_rate) == (
-        "s", "z", "delta", "f", "L", "W", "b", "subscript", "alpha")
+    assert (
+        notation.preactivation,
+        notation.activation,
+        notation.delta,
+        notation.function,
+        notation.loss,
+        notation.weight,
+        notation.bias,
+        notation.layer,
+        notation.learning_rate,
+    ) == ("s", "z", "delta", "f", "L", "W", "b", "subscript", "alpha")
     assert notation.changed() == {}
 
 
@@ -49,21 +57,37 @@ def test_the_block_sets_the_default_weight_and_bias_names() -> None:
     assert [(layer.weight, layer.bias) for layer in spec.layers] == [("w_1", "c_1"), ("w_2", "c_2")]
 
 
-@pytest.mark.parametrize(("notation", "key", "words"), [
-    ("{preactivation: 3}", "notation.preactivation", ["expected a letter", "got 3"]),
-    ("{activation: a_1}", "notation.activation", ["without _", "got 'a_1'"]),
-    ("{layer: sideways}", "notation.layer", ["unknown layer style 'sideways'", "subscript or superscript or "
-                                                                                "parenthesized"]),
-    ("{layer: superscrpt}", "notation.layer", ["did you mean superscript?"]),
-    ("{delta: d}", "notation.delta", ["the d of a derivative"]),
-    ("{function: exp}", "notation.function", ["already means a function"]),
-    ("{learning_rate: N}", "notation.learning_rate", ["the number of samples"]),
-    ("{preactivation: z}", "notation.preactivation", ["'z' is already the letter of the activation (its default)",
-                                                      "give notation.activation a letter of its own too"]),
-    ("{preactivation: a, activation: a}", "notation.activation", ["'a' is already the letter of the preactivation"]),
-    ("{colour: red}", "notation.colour", ["unknown key 'colour'", "preactivation, activation"]),
-    ("[s, z]", "notation", ["expected a mapping like {preactivation: net"]),
-])
+@pytest.mark.parametrize(
+    ("notation", "key", "words"),
+    [
+        ("{preactivation: 3}", "notation.preactivation", ["expected a letter", "got 3"]),
+        ("{activation: a_1}", "notation.activation", ["without _", "got 'a_1'"]),
+        (
+            "{layer: sideways}",
+            "notation.layer",
+            ["unknown layer style 'sideways'", "subscript or superscript or parenthesized"],
+        ),
+        ("{layer: superscrpt}", "notation.layer", ["did you mean superscript?"]),
+        ("{delta: d}", "notation.delta", ["the d of a derivative"]),
+        ("{function: exp}", "notation.function", ["already means a function"]),
+        ("{learning_rate: N}", "notation.learning_rate", ["the number of samples"]),
+        (
+            "{preactivation: z}",
+            "notation.preactivation",
+            [
+                "'z' is already the letter of the activation (its default)",
+                "give notation.activation a letter of its own too",
+            ],
+        ),
+        (
+            "{preactivation: a, activation: a}",
+            "notation.activation",
+            ["'a' is already the letter of the preactivation"],
+        ),
+        ("{colour: red}", "notation.colour", ["unknown key 'colour'", "preactivation, activation"]),
+        ("[s, z]", "notation", ["expected a mapping like {preactivation: net"]),
+    ],
+)
 def test_a_bad_block_is_one_clear_error_at_its_line(notation: str, key: str, words: list[str]) -> None:
     error = spec_error(notation)
     assert error.key == key and error.line == 8, str(error)
@@ -95,11 +119,14 @@ def test_the_default_notation_spells_every_symbol_as_before() -> None:
     assert table.function_text("f_1") == "f_1" and table.gradient_text("W_1") == "dL/dW_1"
 
 
-@pytest.mark.parametrize(("style", "text", "latex", "entry_text", "entry_latex"), [
-    ("subscript", "net_2", "net_{2}", "net_2[1]", "net^{(2)}_{1}"),
-    ("superscript", "net^2", "net^{2}", "net^2[1]", "net^{2}_{1}"),
-    ("parenthesized", "net^(2)", "net^{(2)}", "net^(2)[1]", "net^{(2)}_{1}"),
-])
+@pytest.mark.parametrize(
+    ("style", "text", "latex", "entry_text", "entry_latex"),
+    [
+        ("subscript", "net_2", "net_{2}", "net_2[1]", "net^{(2)}_{1}"),
+        ("superscript", "net^2", "net^{2}", "net^2[1]", "net^{2}_{1}"),
+        ("parenthesized", "net^(2)", "net^{(2)}", "net^(2)[1]", "net^{(2)}_{1}"),
+    ],
+)
 def test_each_layer_style(style: str, text: str, latex: str, entry_text: str, entry_latex: str) -> None:
     table = names(f"{{preactivation: net, layer: {style}}}")
     quantity = table.quantity("preactivation", "2")
@@ -108,22 +135,45 @@ def test_each_layer_style(style: str, text: str, latex: str, entry_text: str, en
 
 
 def test_every_named_quantity_has_a_spelling() -> None:
-    table = names("{preactivation: net, activation: a, delta: sigma, function: g, loss: E, weight: w, bias: c, "
-                  "layer: parenthesized, learning_rate: eta}")
-    spelled = {role: (table.spell(table.quantity(role, layer)), table.spell(table.quantity(role, layer), "latex"))
-               for role, layer in (("preactivation", "1"), ("activation", "1"), ("delta", "2"), ("weight", "1"),
-                                   ("bias", "2"), ("input", None), ("target", None), ("output", None),
-                                   ("loss", None), ("learning_rate", None), ("function", "1"))}
+    table = names(
+        "{preactivation: net, activation: a, delta: sigma, function: g, loss: E, weight: w, bias: c, "
+        "layer: parenthesized, learning_rate: eta}"
+    )
+    spelled = {
+        role: (table.spell(table.quantity(role, layer)), table.spell(table.quantity(role, layer), "latex"))
+        for role, layer in (
+            ("preactivation", "1"),
+            ("activation", "1"),
+            ("delta", "2"),
+            ("weight", "1"),
+            ("bias", "2"),
+            ("input", None),
+            ("target", None),
+            ("output", None),
+            ("loss", None),
+            ("learning_rate", None),
+            ("function", "1"),
+        )
+    }
     assert spelled == {
-        "preactivation": ("net^(1)", "net^{(1)}"), "activation": ("a^(1)", "a^{(1)}"),
-        "delta": ("sigma^(2)", r"\sigma^{(2)}"), "weight": ("w^(1)", "w^{(1)}"), "bias": ("c^(2)", "c^{(2)}"),
-        "input": ("x", "x"), "target": ("y", "y"), "output": ("y_out", "y_{out}"), "loss": ("E", "E"),
-        "learning_rate": ("eta", r"\eta"), "function": ("g_1", "g_{1}"),
+        "preactivation": ("net^(1)", "net^{(1)}"),
+        "activation": ("a^(1)", "a^{(1)}"),
+        "delta": ("sigma^(2)", r"\sigma^{(2)}"),
+        "weight": ("w^(1)", "w^{(1)}"),
+        "bias": ("c^(2)", "c^{(2)}"),
+        "input": ("x", "x"),
+        "target": ("y", "y"),
+        "output": ("y_out", "y_{out}"),
+        "loss": ("E", "E"),
+        "learning_rate": ("eta", r"\eta"),
+        "function": ("g_1", "g_{1}"),
     }
     weight = table.quantity("weight", "1")
     assert table.spell(Quantity("gradient", weight.symbol, "1")) == "dE/dw^(1)"
-    assert table.spell(Quantity("gradient", weight.symbol, "1", entry=("1", "2")), "latex") == \
-        r"\frac{\partial E}{\partial w^{(1)}_{1,2}}"
+    assert (
+        table.spell(Quantity("gradient", weight.symbol, "1", entry=("1", "2")), "latex")
+        == r"\frac{\partial E}{\partial w^{(1)}_{1,2}}"
+    )
     assert table.spell(Quantity("updated", weight.symbol, "1"), "latex") == "{w^{(1)}}'"
     assert table.spell(Quantity("updated", weight.symbol, "1")) == "w^(1)'"
 
@@ -161,36 +211,42 @@ def test_a_generic_function_keeps_its_name_whatever_the_layer_is_called() -> Non
 COURSE = "{preactivation: net, activation: a, function: sigma, weight: w, layer: parenthesized, learning_rate: gamma}"
 
 
-@pytest.mark.parametrize(("written", "expected"), [
-    ("net^{(2)}_1", Quantity("preactivation", "s_2", "2", entry=("1",))),
-    ("net_1^{(2)}", Quantity("preactivation", "s_2", "2", entry=("1",))),
-    ("s_2", Quantity("preactivation", "s_2", "2")),  # the default spelling, where it is not ambiguous
-    (r"a_i^{(1)}", Quantity("activation", "z_1", "1", entry=("i",))),
-    ("a^{(0)}", Quantity("input", "x")),
-    ("W^{(1)}", Quantity("weight", "w_1", "1")),  # the letter's case aside
-    (r"w_{ji}^{(2)}", Quantity("weight", "w_2", "2", entry=("j", "i"))),
-    (r"\mathbf{w}^{(2)}", Quantity("weight", "w_2", "2")),
-    (r"w_{\text{2}}", Quantity("weight", "w_2", "2")),
-    (r"\delta^{(1)}_{2}", Quantity("delta", "delta_1", "1", entry=("2",))),
-    (r"\frac{\partial L}{\partial w^{(2)}_{1,1}}", Quantity("gradient", "w_2", "2", entry=("1", "1"))),
-    ("dL/dw^(1)", Quantity("gradient", "w_1", "1")),
-    (r"\partial L / \partial W_1", Quantity("gradient", "w_1", "1")),
-    (r"\frac{\partial L(\vec{t}; \vec{y})}{\partial w_{12}^{(1)}}", Quantity("gradient", "w_1", "1", entry=("1", "2"))),
-    (r"\nabla_{w^{(1)}} L", Quantity("gradient", "w_1", "1")),
-    (r"\Delta w^{(1)}", Quantity("gradient", "w_1", "1")),
-    (r"\partial w^{(2)}", Quantity("gradient", "w_2", "2")),
-    ("w^{(1)}'", Quantity("updated", "w_1", "1")),
-    ("{w^{(1)}}'", Quantity("updated", "w_1", "1")),  # as the tool prints it (Names.spell, LaTeX)
-    ("{w^{(2)}_{1}}'", Quantity("updated", "w_2", "2", entry=("1",))),
-    ("w^{(1), t+1}", Quantity("updated", "w_1", "1")),
-    ("w^{(2),new}", Quantity("updated", "w_2", "2")),
-    (r"{w^{(2)}}^{\prime}", Quantity("updated", "w_2", "2")),
-    ("net^{(1)}'", None),  # only a parameter has an updated value
-    ("w^{(3), t+1}", None),
-    ("gamma", Quantity("learning_rate", "gamma")),
-    ("L", Quantity("loss", "L")),
-    (r"\sigma_1", Quantity("function", "f_1", "1")),
-])
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("net^{(2)}_1", Quantity("preactivation", "s_2", "2", entry=("1",))),
+        ("net_1^{(2)}", Quantity("preactivation", "s_2", "2", entry=("1",))),
+        ("s_2", Quantity("preactivation", "s_2", "2")),  # the default spelling, where it is not ambiguous
+        (r"a_i^{(1)}", Quantity("activation", "z_1", "1", entry=("i",))),
+        ("a^{(0)}", Quantity("input", "x")),
+        ("W^{(1)}", Quantity("weight", "w_1", "1")),  # the letter's case aside
+        (r"w_{ji}^{(2)}", Quantity("weight", "w_2", "2", entry=("j", "i"))),
+        (r"\mathbf{w}^{(2)}", Quantity("weight", "w_2", "2")),
+        (r"w_{\text{2}}", Quantity("weight", "w_2", "2")),
+        (r"\delta^{(1)}_{2}", Quantity("delta", "delta_1", "1", entry=("2",))),
+        (r"\frac{\partial L}{\partial w^{(2)}_{1,1}}", Quantity("gradient", "w_2", "2", entry=("1", "1"))),
+        ("dL/dw^(1)", Quantity("gradient", "w_1", "1")),
+        (r"\partial L / \partial W_1", Quantity("gradient", "w_1", "1")),
+        (
+            r"\frac{\partial L(\vec{t}; \vec{y})}{\partial w_{12}^{(1)}}",
+            Quantity("gradient", "w_1", "1", entry=("1", "2")),
+        ),
+        (r"\nabla_{w^{(1)}} L", Quantity("gradient", "w_1", "1")),
+        (r"\Delta w^{(1)}", Quantity("gradient", "w_1", "1")),
+        (r"\partial w^{(2)}", Quantity("gradient", "w_2", "2")),
+        ("w^{(1)}'", Quantity("updated", "w_1", "1")),
+        ("{w^{(1)}}'", Quantity("updated", "w_1", "1")),  # as the tool prints it (Names.spell, LaTeX)
+        ("{w^{(2)}_{1}}'", Quantity("updated", "w_2", "2", entry=("1",))),
+        ("w^{(1), t+1}", Quantity("updated", "w_1", "1")),
+        ("w^{(2),new}", Quantity("updated", "w_2", "2")),
+        (r"{w^{(2)}}^{\prime}", Quantity("updated", "w_2", "2")),
+        ("net^{(1)}'", None),  # only a parameter has an updated value
+        ("w^{(3), t+1}", None),
+        ("gamma", Quantity("learning_rate", "gamma")),
+        ("L", Quantity("loss", "L")),
+        (r"\sigma_1", Quantity("function", "f_1", "1")),
+    ],
+)
 def test_written_names_resolve_to_their_quantity(written: str, expected: Quantity | None) -> None:
     table = names(COURSE, SPEC.replace("target: {name: y", "target: {name: t"))
     if expected is None:

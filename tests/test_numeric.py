@@ -40,8 +40,10 @@ def test_bias_is_broadcast_and_its_gradient_is_a_sum_over_samples() -> None:
     assert "grad_b_1 = delta_1.sum(axis=0, keepdims=True)" in source
 
 
-@pytest.mark.parametrize(("activation", "function", "through"), [
-    ("tanh", "numpy.tanh(", "(1 - z_1**2)"), ("sigmoid", "numpy.exp(", "(1 - z_1)*z_1")])
+@pytest.mark.parametrize(
+    ("activation", "function", "through"),
+    [("tanh", "numpy.tanh(", "(1 - z_1**2)"), ("sigmoid", "numpy.exp(", "(1 - z_1)*z_1")],
+)
 def test_derivative_is_written_through_the_activation_output(activation: str, function: str, through: str) -> None:
     """f'(s_k) reuses z_k (tanh' = 1 - z^2) instead of computing f again from s_k."""
     chain = Chain([2, 3, 1], [activation, "identity"], "half_squared_error")
@@ -100,8 +102,9 @@ def test_no_subexpression_is_computed_twice(path: Path) -> None:
 
 @pytest.mark.parametrize(("activation", "loss"), list(itertools.product(ACTIVATIONS, LOSSES)))
 def test_no_subexpression_is_computed_twice_for_any_activation_or_loss(activation: str, loss: str) -> None:
-    chain = Chain([3, 4, 2], [activation, output_activation(activation, loss)], loss, bias=[True, True],
-                  reduction="mean")
+    chain = Chain(
+        [3, 4, 2], [activation, output_activation(activation, loss)], loss, bias=[True, True], reduction="mean"
+    )
     assert repeated_subexpressions(sbp.load(chain.spec()).gradient_fn().source) == []
 
 
@@ -118,13 +121,24 @@ CASES = list(itertools.product(["softmax", "sigmoid", "tanh", "relu"], CONVENTIO
 def test_optimised_code_equals_the_plain_formulas(activation: str, convention: tuple[str, str]) -> None:
     """gradient_fn (broadcasting, f' through z, shared subexpressions) against each delta and
     gradient evaluated term by term from the substituted formulas, with none of that."""
-    chain = Chain([3, 4, 2, 2], [activation, "sigmoid", "softmax"], "cross_entropy", *convention,
-                  bias=[True, False, True], reduction="mean")
+    chain = Chain(
+        [3, 4, 2, 2],
+        [activation, "sigmoid", "softmax"],
+        "cross_entropy",
+        *convention,
+        bias=[True, False, True],
+        reduction="mean",
+    )
     net = sbp.load(chain.spec())
     values = chain.random_values(np.random.default_rng(7), n_samples=5)
     out = net.gradient_fn()(values)
-    env = {**values, **{name: out["forward"][key] for name, key in
-                        [(n.name, n.key) for n in net.graph.nodes if n.role in ("preactivation", "activation")]}}
+    env = {
+        **values,
+        **{
+            name: out["forward"][key]
+            for name, key in [(n.name, n.key) for n in net.graph.nodes if n.role in ("preactivation", "activation")]
+        },
+    }
     deltas, gradients = net.derive().backprop.substituted()
     for layer, expr in deltas.items():
         np.testing.assert_allclose(out["delta"][f"delta_{layer}"], evaluate(expr, env, 5), rtol=1e-12, atol=1e-15)
@@ -147,8 +161,15 @@ def test_float32_in_float32_out(activation: str, loss: str) -> None:
 
 def test_a_constant_derivative_keeps_its_shape() -> None:
     """dL/dy_out of the loss `y_out` is 1 everywhere: an N-column matrix of ones, not a scalar."""
-    net = sbp.load({"name": "sum", "input": {"size": 2}, "target": {"size": 1}, "loss": {"expr": "y_out"},
-                    "layers": [{"name": "1", "units": 1, "activation": "identity"}]})
+    net = sbp.load(
+        {
+            "name": "sum",
+            "input": {"size": 2},
+            "target": {"size": 1},
+            "loss": {"expr": "y_out"},
+            "layers": [{"name": "1", "units": 1, "activation": "identity"}],
+        }
+    )
     x = np.arange(6.0).reshape(2, 3)
     out = net.gradient_fn()({"x": x, "y": np.zeros((1, 3)), "W_1": np.ones((1, 2)), "b_1": np.zeros((1, 1))})
     np.testing.assert_array_equal(out["delta"]["delta_1"], np.ones((1, 3)))
@@ -157,14 +178,26 @@ def test_a_constant_derivative_keeps_its_shape() -> None:
 
 def test_names_that_clash_with_the_generated_code() -> None:
     """Spec symbols named like the code's own variables (n_samples, loss, common_1) get other names."""
-    spec = {"name": "clash", "input": {"name": "n_samples", "size": 3}, "target": {"name": "common_1", "size": 2},
-            "loss": "cross_entropy", "layers": [
-                {"name": "dtype", "units": 4, "activation": "softmax", "weight": "loss"},
-                {"name": "2", "units": 2, "activation": "softmax"}]}
+    spec = {
+        "name": "clash",
+        "input": {"name": "n_samples", "size": 3},
+        "target": {"name": "common_1", "size": 2},
+        "loss": "cross_entropy",
+        "layers": [
+            {"name": "dtype", "units": 4, "activation": "softmax", "weight": "loss"},
+            {"name": "2", "units": 2, "activation": "softmax"},
+        ],
+    }
     chain = Chain([3, 4, 2], ["softmax", "softmax"], "cross_entropy")
     values = chain.random_values(np.random.default_rng(3), n_samples=4)
-    renamed = {"n_samples": values["x"], "common_1": values["y"], "loss": values["W_1"], "b_dtype": values["b_1"],
-               "W_2": values["W_2"], "b_2": values["b_2"]}
+    renamed = {
+        "n_samples": values["x"],
+        "common_1": values["y"],
+        "loss": values["W_1"],
+        "b_dtype": values["b_1"],
+        "W_2": values["W_2"],
+        "b_2": values["b_2"],
+    }
     out = sbp.load(spec).gradient_fn()(renamed)
     expected = sbp.load(chain.spec()).gradient_fn()(values)
     np.testing.assert_allclose(out["grad"]["loss"], expected["grad"]["W_1"], rtol=1e-13)
@@ -199,16 +232,29 @@ def test_kink_arguments_of_formulas() -> None:
 def test_symbols_that_are_not_python_names() -> None:
     """A layer called a%b gives W_a%b in the spec and W_a_b in the code; a gradient_fn call still
     takes and returns the spec's names."""
-    spec = {"name": "odd names", "input": {"size": 2}, "target": {"size": 1}, "loss": "half_squared_error",
-            "layers": [{"name": "a%b", "units": 2, "activation": "tanh"},
-                       {"name": "lambda", "units": 1, "activation": "identity"}]}
+    spec = {
+        "name": "odd names",
+        "input": {"size": 2},
+        "target": {"size": 1},
+        "loss": "half_squared_error",
+        "layers": [
+            {"name": "a%b", "units": 2, "activation": "tanh"},
+            {"name": "lambda", "units": 1, "activation": "identity"},
+        ],
+    }
     fn = sbp.load(spec).gradient_fn()
     assert "def compute(x, W_a_b, b_a_b, W_lambda, b_lambda, y):" in fn.source
     assert fn.arguments == ("x", "W_a%b", "b_a%b", "W_lambda", "b_lambda", "y")
     chain = Chain([2, 2, 1], ["tanh", "identity"], "half_squared_error")
     values = chain.random_values(np.random.default_rng(2), n_samples=3)
-    renamed = {"x": values["x"], "y": values["y"], "W_a%b": values["W_1"], "b_a%b": values["b_1"],
-               "W_lambda": values["W_2"], "b_lambda": values["b_2"]}
+    renamed = {
+        "x": values["x"],
+        "y": values["y"],
+        "W_a%b": values["W_1"],
+        "b_a%b": values["b_1"],
+        "W_lambda": values["W_2"],
+        "b_lambda": values["b_2"],
+    }
     out = fn(renamed)
     expected = sbp.load(chain.spec()).gradient_fn()(values)
     np.testing.assert_allclose(out["grad"]["W_a%b"], expected["grad"]["W_1"], rtol=1e-14)
@@ -280,11 +326,18 @@ def test_a_fixed_selection_is_a_slice_and_another_matrix_is_still_honoured() -> 
 def test_selections_in_every_convention_and_in_the_backward_pass(weights: str, samples: str) -> None:
     """A fixed selection after a trained layer: the forward product is a gather, and the delta
     that flows back through it a scatter; all four conventions, against plain matrix products."""
-    spec = {"name": "pick", "convention": {"weights": weights, "samples": samples}, "input": {"size": 3},
-            "target": {"size": 2}, "loss": "half_squared_error", "layers": [
-                {"name": "1", "units": 7, "activation": "tanh"},
-                {"name": "pick", "units": 3, "activation": "identity", "bias": False, "fixed": {"select_every": 2}},
-                {"name": "out", "units": 2, "activation": "sigmoid"}]}
+    spec = {
+        "name": "pick",
+        "convention": {"weights": weights, "samples": samples},
+        "input": {"size": 3},
+        "target": {"size": 2},
+        "loss": "half_squared_error",
+        "layers": [
+            {"name": "1", "units": 7, "activation": "tanh"},
+            {"name": "pick", "units": 3, "activation": "identity", "bias": False, "fixed": {"select_every": 2}},
+            {"name": "out", "units": 2, "activation": "sigmoid"},
+        ],
+    }
     net = sbp.load(spec)
     fn = net.gradient_fn()
     assert "@ K" not in fn.source.replace("W_pick", "K") and "_put(" in fn.source
@@ -297,8 +350,13 @@ def test_selections_in_every_convention_and_in_the_backward_pass(weights: str, s
 
 
 def test_gradients_only_frees_what_it_no_longer_needs() -> None:
-    spec = {"name": "deep", "input": {"size": 4}, "target": {"size": 4}, "loss": "half_squared_error",
-            "layers": [{"name": str(k), "units": 4, "activation": "tanh"} for k in range(1, 6)]}
+    spec = {
+        "name": "deep",
+        "input": {"size": 4},
+        "target": {"size": 4},
+        "loss": "half_squared_error",
+        "layers": [{"name": str(k), "units": 4, "activation": "tanh"} for k in range(1, 6)],
+    }
     net = sbp.load(spec)
     lean, full = net.gradient_fn(gradients_only=True), net.gradient_fn()
     values = net.gradcheck(random=True).values
@@ -308,8 +366,12 @@ def test_gradients_only_frees_what_it_no_longer_needs() -> None:
     for name in expected["grad"]:
         np.testing.assert_array_equal(out["grad"][name], expected["grad"][name])
     lines = lean.source.split("def compute", 1)[1].splitlines()
-    deleted = {name: i for i, line in enumerate(lines) if line.strip().startswith("del ")
-               for name in line.strip()[4:].split(", ")}
+    deleted = {
+        name: i
+        for i, line in enumerate(lines)
+        if line.strip().startswith("del ")
+        for name in line.strip()[4:].split(", ")
+    }
     assert {"z_1", "s_1", "delta_1", "delta_5", "common_1"} <= set(deleted)
     assert deleted["delta_5"] < next(i for i, line in enumerate(lines) if "delta_1 =" in line)  # freed at once
 

@@ -43,15 +43,16 @@ def _activate(layer: sbp.spec.model.Layer, s: np.ndarray) -> np.ndarray:
     if act.kind == "identity":
         return s
     if act.kind == "expr" and act.source == "x**2":
-        return s ** 2
+        return s**2
     if act.kind == "softmax":
         e = np.exp(s - s.max(axis=0))
         return e / e.sum(axis=0)
     raise AssertionError(f"no hand-written {act.kind}")
 
 
-def _forward(net: sbp.Network, values: dict[str, np.ndarray], put: dict[str, np.ndarray] | None = None) \
-        -> dict[str, np.ndarray]:
+def _forward(
+    net: sbp.Network, values: dict[str, np.ndarray], put: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """Every named value and the loss of a chain (samples in columns, W s = W x), each value replaced by
     `put`'s where it names it."""
     put = put or {}
@@ -72,8 +73,7 @@ def _forward(net: sbp.Network, values: dict[str, np.ndarray], put: dict[str, np.
     return out
 
 
-def _jacobian(net: sbp.Network, values: dict[str, np.ndarray], top: str, bottom: str,
-              step: float = 1e-6) -> np.ndarray:
+def _jacobian(net: sbp.Network, values: dict[str, np.ndarray], top: str, bottom: str, step: float = 1e-6) -> np.ndarray:
     """d top / d bottom for every entry of both (axes: top's, then bottom's), by central differences."""
     base = _forward(net, values)
     at = base[bottom]
@@ -82,8 +82,9 @@ def _jacobian(net: sbp.Network, values: dict[str, np.ndarray], top: str, bottom:
         plus, minus = at.copy(), at.copy()
         plus[index] += step
         minus[index] -= step
-        full[(..., *index)] = (_forward(net, values, {bottom: plus})[top] -
-                               _forward(net, values, {bottom: minus})[top]) / (2 * step)
+        full[(..., *index)] = (
+            _forward(net, values, {bottom: plus})[top] - _forward(net, values, {bottom: minus})[top]
+        ) / (2 * step)
     return full
 
 
@@ -103,21 +104,31 @@ def _random_values(net: sbp.Network, samples: int, seed: int) -> dict[str, np.nd
 # --- forms --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("target", "form", "text"), [
-    ("dz_2/ds_2", "matrix", "dz_2/ds_2 = diag(f_2'(s_2))   for each sample"),
-    ("dz_2/ds_2", "simplified", "dz_2/ds_2 = diag([s_2 > 0])   for each sample"),
-    ("ds_3/dz_2", "matrix", "ds_3/dz_2 = W_3   for each sample"),
-    ("dz_2/dz_1", "matrix", "dz_2/dz_1 = diag(f_2'(s_2)) W_2   for each sample"),
-    ("dz_2/dz_1", "chain", "dz_2/dz_1 = dz_2/ds_2 · ds_2/dz_1"),
-    ("dz_2/dz_1", "index", "dz_2[j,n]/dz_1[i,n] = W_2[j,i]*f_2'(s_2[j,n])   for j = 1..2, n = 1..N, i = 1..3"),
-    ("ds_2/dW_2", "index", "ds_2[j,n]/dW_2[j,i] = z_1[i,n]   for j = 1..2, n = 1..N, i = 1..3   "
-                           "(0 for W_2[k,i] with k != j)"),
-    ("dz_2[1,1]/dW_2[1,2]", "index", "dz_2[1,1]/dW_2[1,2] = z_1[2,1]*f_2'(s_2[1,1])"),
-    ("dz_2[1,1]/dW_2[1,2]", "chain", "dz_2[1,1]/dW_2[1,2] = dz_2[1,1]/ds_2 · ds_2/dW_2[1,2]"),
-    ("dz_2[1,1]/dW_2[2,j]", "index", "dz_2[1,1]/dW_2[2,j] = 0   for j = 1..3"),
-    ("dh_3/dW_3[1,1]", "simplified", "dh_3[n]/dW_3[1,1] = z_2[1,n]   for n = 1..N"),
-    ("ds_2/dz_1[2]", "index", "ds_2[j,n]/dz_1[2,n] = W_2[j,2]   for j = 1..2, n = 1..N"),  # one sample n on both sides
-])
+@pytest.mark.parametrize(
+    ("target", "form", "text"),
+    [
+        ("dz_2/ds_2", "matrix", "dz_2/ds_2 = diag(f_2'(s_2))   for each sample"),
+        ("dz_2/ds_2", "simplified", "dz_2/ds_2 = diag([s_2 > 0])   for each sample"),
+        ("ds_3/dz_2", "matrix", "ds_3/dz_2 = W_3   for each sample"),
+        ("dz_2/dz_1", "matrix", "dz_2/dz_1 = diag(f_2'(s_2)) W_2   for each sample"),
+        ("dz_2/dz_1", "chain", "dz_2/dz_1 = dz_2/ds_2 · ds_2/dz_1"),
+        ("dz_2/dz_1", "index", "dz_2[j,n]/dz_1[i,n] = W_2[j,i]*f_2'(s_2[j,n])   for j = 1..2, n = 1..N, i = 1..3"),
+        (
+            "ds_2/dW_2",
+            "index",
+            "ds_2[j,n]/dW_2[j,i] = z_1[i,n]   for j = 1..2, n = 1..N, i = 1..3   (0 for W_2[k,i] with k != j)",
+        ),
+        ("dz_2[1,1]/dW_2[1,2]", "index", "dz_2[1,1]/dW_2[1,2] = z_1[2,1]*f_2'(s_2[1,1])"),
+        ("dz_2[1,1]/dW_2[1,2]", "chain", "dz_2[1,1]/dW_2[1,2] = dz_2[1,1]/ds_2 · ds_2/dW_2[1,2]"),
+        ("dz_2[1,1]/dW_2[2,j]", "index", "dz_2[1,1]/dW_2[2,j] = 0   for j = 1..3"),
+        ("dh_3/dW_3[1,1]", "simplified", "dh_3[n]/dW_3[1,1] = z_2[1,n]   for n = 1..N"),
+        (
+            "ds_2/dz_1[2]",
+            "index",
+            "ds_2[j,n]/dz_1[2,n] = W_2[j,2]   for j = 1..2, n = 1..N",
+        ),  # one sample n on both sides
+    ],
+)
 def test_local_partials_in_each_form(target: str, form: str, text: str) -> None:
     found = sbp.load("specs/relu_4321.yaml").derive().target(target)
     assert isinstance(found, PartialTarget)
@@ -135,10 +146,14 @@ def test_the_course_notation_reads_and_writes_local_partials() -> None:
     der = sbp.load("specs/relu_4321_course.yaml").derive()
     found = der.target(r"\frac{\partial h^3}{\partial W^3_{1,1}}")
     assert found.name == "dh_3/dW_3[1,1]"
-    assert found.latex("simplified") == r"\frac{\partial h^{3}_{n}}{\partial W^{3}_{1,1}} = h^{2}_{1,n} \quad " \
-                                        r"(1 \le n \le N)"
-    assert der.target(r"\partial h^2 / \partial h^1").latex() == \
-        r"\frac{\partial h^{2}}{\partial h^{1}} = \operatorname{diag}\left(f_{2}'\left(z^{2}\right)\right) W^{2}"
+    assert (
+        found.latex("simplified") == r"\frac{\partial h^{3}_{n}}{\partial W^{3}_{1,1}} = h^{2}_{1,n} \quad "
+        r"(1 \le n \le N)"
+    )
+    assert (
+        der.target(r"\partial h^2 / \partial h^1").latex()
+        == r"\frac{\partial h^{2}}{\partial h^{1}} = \operatorname{diag}\left(f_{2}'\left(z^{2}\right)\right) W^{2}"
+    )
     assert der.target("dh_2/dh_1") is der.target(r"\frac{\partial h^{2}}{\partial h^{1}}")
 
 
@@ -170,30 +185,33 @@ def test_every_form_of_the_softmax_partials_reads_back() -> None:
     assert result.checked == 2 * (len(net.derive().forward()) + formulas)
 
 
-@pytest.mark.parametrize(("target", "answer", "verdict"), [
-    ("dp/ds_1", "diag(p) - p p^T", "equivalent"),
-    ("dp/ds_1", r"\operatorname{diag}\left(p\right) - p p^{\top}", "equivalent"),
-    ("dp/ds_1", r"\operatorname{diag}(p) - p p^{T} \quad \text{for each sample}", "unreadable"),
-    ("dp/ds_1", "diag(p) (I_3 - 1_3 p^T)", "equivalent"),
-    ("dp/ds_1", "p p^T - diag(p)", "different"),  # the sign
-    ("dp/ds_1", "diag(p)", "different"),
-    ("dp/ds_1", "I_3 - p p^T", "different"),
-    ("dp/ds_1", "diag(p) - p p^T + 0 I_3", "equivalent"),
-    ("dp/ds_1", "I_99999", "unreadable"),  # no size the network does not have is allocated
-    ("dp/ds_1", "I", "unreadable"),  # the identity's size is written
-    ("dp/ds_1", "diag(p) - p ⊙ p", "different"),  # a vector, not a Jacobian
-    ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([i = j] - p[i,n])", "equivalent"),
-    ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([j = i] - p[i,n])", "equivalent"),
-    ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([i != j] - p[i,n])", "different"),
-    ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([i = 1] - p[i,n])", "different"),
-    ("dp/ds_1", r"\frac{\partial p_{j,n}}{\partial s^{(1)}_{i,n}} = p_{j,n} ([i = j] - p_{i,n})", "equivalent"),
-    ("dp/ds_1", r"\frac{\partial p_{j,n}}{\partial s^{(1)}_{i,n}} = p_{j,n} ([i = j] - p_{j,n})", "different"),
-    ("dp/dx", "(diag(p) - p p^T) W_1", "equivalent"),
-    ("dp/dx", "diag(p) W_1 - p p^T", "different"),
-    ("ds_1/db_1", "ds_1[j,n]/db_1[j] = 1", "equivalent"),  # a constant partial, with no data to put in
-    ("ds_1/db_1", "ds_1[j,n]/db_1[j] = 2", "different"),
-    ("ds_1/db_1", "ds_1[j,n]/db_1[i] = [i = j]", "equivalent"),
-])
+@pytest.mark.parametrize(
+    ("target", "answer", "verdict"),
+    [
+        ("dp/ds_1", "diag(p) - p p^T", "equivalent"),
+        ("dp/ds_1", r"\operatorname{diag}\left(p\right) - p p^{\top}", "equivalent"),
+        ("dp/ds_1", r"\operatorname{diag}(p) - p p^{T} \quad \text{for each sample}", "unreadable"),
+        ("dp/ds_1", "diag(p) (I_3 - 1_3 p^T)", "equivalent"),
+        ("dp/ds_1", "p p^T - diag(p)", "different"),  # the sign
+        ("dp/ds_1", "diag(p)", "different"),
+        ("dp/ds_1", "I_3 - p p^T", "different"),
+        ("dp/ds_1", "diag(p) - p p^T + 0 I_3", "equivalent"),
+        ("dp/ds_1", "I_99999", "unreadable"),  # no size the network does not have is allocated
+        ("dp/ds_1", "I", "unreadable"),  # the identity's size is written
+        ("dp/ds_1", "diag(p) - p ⊙ p", "different"),  # a vector, not a Jacobian
+        ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([i = j] - p[i,n])", "equivalent"),
+        ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([j = i] - p[i,n])", "equivalent"),
+        ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([i != j] - p[i,n])", "different"),
+        ("dp/ds_1", "dp[j,n]/ds_1[i,n] = p[j,n]*([i = 1] - p[i,n])", "different"),
+        ("dp/ds_1", r"\frac{\partial p_{j,n}}{\partial s^{(1)}_{i,n}} = p_{j,n} ([i = j] - p_{i,n})", "equivalent"),
+        ("dp/ds_1", r"\frac{\partial p_{j,n}}{\partial s^{(1)}_{i,n}} = p_{j,n} ([i = j] - p_{j,n})", "different"),
+        ("dp/dx", "(diag(p) - p p^T) W_1", "equivalent"),
+        ("dp/dx", "diag(p) W_1 - p p^T", "different"),
+        ("ds_1/db_1", "ds_1[j,n]/db_1[j] = 1", "equivalent"),  # a constant partial, with no data to put in
+        ("ds_1/db_1", "ds_1[j,n]/db_1[j] = 2", "different"),
+        ("ds_1/db_1", "ds_1[j,n]/db_1[i] = [i = j]", "equivalent"),
+    ],
+)
 def test_a_jacobian_answer_is_compared_as_a_jacobian(target: str, answer: str, verdict: str) -> None:
     """p is one sample's column in a per-sample Jacobian: p p^T is the outer product of that sample, not a sum over
     the samples, and diag(p) a 3x3 matrix."""
@@ -203,8 +221,10 @@ def test_a_jacobian_answer_is_compared_as_a_jacobian(target: str, answer: str, v
 
 def test_a_transposed_jacobian_of_several_samples_is_told() -> None:
     result = sbp.load(SHEET).verify("dp/dx", "W_1^T (diag(p) - p p^T)")
-    assert result.feedback[0] == "the result is transposed: your answer is 2x3 for each sample, but dp/dx is 3x2 " \
-                                 "for each sample"
+    assert (
+        result.feedback[0] == "the result is transposed: your answer is 2x3 for each sample, but dp/dx is 3x2 "
+        "for each sample"
+    )
     result = sbp.load(SHEET).verify("dp/ds_1", "diag(p) - p^T p")
     assert result.verdict == "different" and "p^T p is 1x1" in result.feedback[0]
 
@@ -231,12 +251,15 @@ def test_a_printer_that_drops_a_bracket_of_a_partial_fails_the_round_trip(monkey
     assert not net.verify("dp/ds_1", target.text("index")).equivalent
 
 
-@pytest.mark.parametrize(("target", "message"), [
-    ("dz_1/dz_2", "z_1 does not depend on z_2"),
-    ("dW_1/dx", "W_1 is not computed by the network"),
-    ("dz_2/dz_2", "is the identity"),
-    ("dz_2/dq_7", "'q_7' names no value"),
-])
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("dz_1/dz_2", "z_1 does not depend on z_2"),
+        ("dW_1/dx", "W_1 is not computed by the network"),
+        ("dz_2/dz_2", "is the identity"),
+        ("dz_2/dq_7", "'q_7' names no value"),
+    ],
+)
 def test_partials_that_do_not_exist(target: str, message: str) -> None:
     with pytest.raises(sbp.api.UnknownTarget) as error:
         sbp.load("specs/relu_4321.yaml").derive().target(target)
@@ -246,9 +269,23 @@ def test_partials_that_do_not_exist(target: str, message: str) -> None:
 # --- numbers ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", ["dz_2/ds_2", "ds_3/dz_2", "ds_2/dW_2", "dz_2[1,1]/dW_2[1,2]", "dz_2/dz_1",
-                                    "dh_3/dW_3[1,1]", "dz_2[1]/dW_2[1,j]", "dz_2[1,1]/dW_2", "dz_1/dx",
-                                    "ds_2/db_2", "dz_2[2,3]/dz_1[j,3]", "dh_3/dz_1"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "dz_2/ds_2",
+        "ds_3/dz_2",
+        "ds_2/dW_2",
+        "dz_2[1,1]/dW_2[1,2]",
+        "dz_2/dz_1",
+        "dh_3/dW_3[1,1]",
+        "dz_2[1]/dW_2[1,j]",
+        "dz_2[1,1]/dW_2",
+        "dz_1/dx",
+        "ds_2/db_2",
+        "dz_2[2,3]/dz_1[j,3]",
+        "dh_3/dz_1",
+    ],
+)
 def test_values_agree_with_central_differences(target: str) -> None:
     net = sbp.load("specs/relu_4321.yaml")
     values = _random_values(net, 3, seed=11)  # three samples: a Jacobian per sample
@@ -274,28 +311,39 @@ def test_the_softmax_jacobian_agrees_with_torch() -> None:
     net = sbp.load(SOFTMAX)
     values = _random_values(net, 4, seed=3)
     s = values["W_out"] @ values["x"] + values["b_out"]
-    expected = np.stack([torch.autograd.functional.jacobian(lambda v: torch.softmax(v, 0),
-                                                            torch.tensor(s[:, n])).numpy() for n in range(4)])
+    expected = np.stack(
+        [
+            torch.autograd.functional.jacobian(lambda v: torch.softmax(v, 0), torch.tensor(s[:, n])).numpy()
+            for n in range(4)
+        ]
+    )
     np.testing.assert_allclose(net.evaluate("dp/ds_out", values), expected, rtol=1e-10, atol=1e-12)
     entry = net.evaluate("dp_j/ds_k", values)  # (j, n, k): every entry of every sample's Jacobian
     np.testing.assert_allclose(np.moveaxis(entry, 1, 0), expected, rtol=1e-10, atol=1e-12)
     x = torch.tensor(values["x"][:, 0])
     jac = torch.autograd.functional.jacobian(
-        lambda v: torch.softmax(torch.tensor(values["W_out"]) @ v + torch.tensor(values["b_out"][:, 0]), 0), x)
+        lambda v: torch.softmax(torch.tensor(values["W_out"]) @ v + torch.tensor(values["b_out"][:, 0]), 0), x
+    )
     np.testing.assert_allclose(net.evaluate("dp/dx", values)[0], jac.numpy(), rtol=1e-10, atol=1e-12)
 
 
 @settings(max_examples=8, deadline=None)
-@given(units=st.lists(st.integers(1, 3), min_size=2, max_size=3),
-       activations=st.lists(st.sampled_from(["relu", "tanh", "sigmoid", "identity"]), min_size=3, max_size=3),
-       pair=st.data())
-def test_random_chains_agree_with_central_differences(units: list[int], activations: list[str],
-                                                      pair: st.DataObject) -> None:
+@given(
+    units=st.lists(st.integers(1, 3), min_size=2, max_size=3),
+    activations=st.lists(st.sampled_from(["relu", "tanh", "sigmoid", "identity"]), min_size=3, max_size=3),
+    pair=st.data(),
+)
+def test_random_chains_agree_with_central_differences(
+    units: list[int], activations: list[str], pair: st.DataObject
+) -> None:
     """Any value of a random chain by any value or parameter before it, on two samples."""
-    layers = "\n".join(f'  - {{name: "{k + 1}", units: {u}, activation: {activations[k]}}}'
-                       for k, u in enumerate(units))
-    net = sbp.load(f"name: random\ninput: {{name: x, size: 2}}\ntarget: {{name: y, size: {units[-1]}}}\n"
-                   f"layers:\n{layers}\nloss: half_squared_error\n")
+    layers = "\n".join(
+        f'  - {{name: "{k + 1}", units: {u}, activation: {activations[k]}}}' for k, u in enumerate(units)
+    )
+    net = sbp.load(
+        f"name: random\ninput: {{name: x, size: 2}}\ntarget: {{name: y, size: {units[-1]}}}\n"
+        f"layers:\n{layers}\nloss: half_squared_error\n"
+    )
     computed = [node for node in net.graph.nodes if node.role in ("preactivation", "activation")]
     top = pair.draw(st.sampled_from(computed))
     below = [node for node in net.graph.nodes if node.name and node.id < top.id and node.role != "target"]
@@ -304,8 +352,9 @@ def test_random_chains_agree_with_central_differences(units: list[int], activati
     for name in list(values):  # away from relu's kink
         values[name] = values[name] + np.sign(values[name]) * 0.05
     found = net.derive().target(f"d{top.name}/d{bottom.name}")
-    np.testing.assert_allclose(net.evaluate(found, values),
-                               found.arrange(_jacobian(net, values, top.name, bottom.name)), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        net.evaluate(found, values), found.arrange(_jacobian(net, values, top.name, bottom.name)), rtol=1e-5, atol=1e-7
+    )
     for form in ("chain", "symbolic", "simplified", "matrix", "index"):
         assert found.text(form).startswith("d") and found.latex(form).startswith(r"\frac{\partial ")
 
@@ -320,11 +369,29 @@ def test_derive_numeric_and_gradcheck_take_local_partials(capsys: pytest.Capture
     assert "dh^2/dh^1 = diag([z^2 > 0]) W^2   for each sample" in out and "dh^2/dh^1 = dh^2/dz^2 · dz^2/dh^1" in out
     assert main(["derive", spec, "--target", "dh_2/dW_2", "--form", "matrix"]) == 0
     assert "(no matrix form: the derivative of h^2 by W^2 has an index for each" in capsys.readouterr().out
-    assert main(["derive", spec, "--target", r"\frac{\partial h^3}{\partial W^3_{1,1}}", "--format", "json",
-                 "--form", "all"]) == 0
+    assert (
+        main(
+            [
+                "derive",
+                spec,
+                "--target",
+                r"\frac{\partial h^3}{\partial W^3_{1,1}}",
+                "--format",
+                "json",
+                "--form",
+                "all",
+            ]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["targets"][0]["kind"] == "partial" and set(doc["targets"][0]["forms"]) == {
-        "chain", "symbolic", "simplified", "matrix", "index"}
+        "chain",
+        "symbolic",
+        "simplified",
+        "matrix",
+        "index",
+    }
     assert main(["numeric", spec, "--target", "dh_2/dh_1", "--json"]) == 0
     steps = json.loads(capsys.readouterr().out)["steps"]
     assert np.allclose(steps[0]["targets"]["dz_2/dz_1"], sbp.load(spec).evaluate("dh_2/dh_1"))
@@ -335,23 +402,26 @@ def test_derive_numeric_and_gradcheck_take_local_partials(capsys: pytest.Capture
 # --- grading ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("target", "answer", "verdict"), [
-    (r"\frac{\partial h^3}{\partial W^3_{1,1}}", "h^2_1", "equivalent"),
-    (None, r"\frac{\partial h^3}{\partial W^3_{1,1}} = h^2_1", "equivalent"),
-    (None, r"\frac{\partial h^3}{\partial W^3_{1,1}} = h^2_2", "different"),
-    ("dh_2/dh_1", r"diag([z^2 > 0]) W^2", "equivalent"),
-    ("dh_2/dh_1", "W^2", "different"),  # relu' dropped
-    ("dh_2/dh_1", "(W^2)^T", "different"),
-    ("dh_2/dz_2", "diag([z^2 > 0])", "equivalent"),
-    ("dz_3/dh_2", "W^3", "equivalent"),
-    ("dh_2/dW_2", r"\frac{\partial h^2_{j}}{\partial W^2_{j,i}} = [z^2_j > 0] h^1_{i}", "equivalent"),
-    ("dh_2/dW_2", r"\frac{\partial h^2_{j}}{\partial W^2_{j,i}} = h^1_{i}", "different"),
-    (r"\frac{\partial h^2_{1,1}}{\partial W^2_{1,2}}", "[z^2_1 > 0] h^1_2", "equivalent"),
-    (r"\frac{\partial h^2_{1,1}}{\partial W^2_{1,2}}", "0.675", "equivalent"),  # on the spec's data
-    (r"\frac{\partial h^2_{1,1}}{\partial W^2_{1,2}}", "0.6", "different"),
-    ("dh_2[1]/dh_1[j]", r"[z^2_1 > 0] W^2_{1,j}", "equivalent"),
-    ("dh_2/dh_1", r"diag(\sigma", "unreadable"),
-])
+@pytest.mark.parametrize(
+    ("target", "answer", "verdict"),
+    [
+        (r"\frac{\partial h^3}{\partial W^3_{1,1}}", "h^2_1", "equivalent"),
+        (None, r"\frac{\partial h^3}{\partial W^3_{1,1}} = h^2_1", "equivalent"),
+        (None, r"\frac{\partial h^3}{\partial W^3_{1,1}} = h^2_2", "different"),
+        ("dh_2/dh_1", r"diag([z^2 > 0]) W^2", "equivalent"),
+        ("dh_2/dh_1", "W^2", "different"),  # relu' dropped
+        ("dh_2/dh_1", "(W^2)^T", "different"),
+        ("dh_2/dz_2", "diag([z^2 > 0])", "equivalent"),
+        ("dz_3/dh_2", "W^3", "equivalent"),
+        ("dh_2/dW_2", r"\frac{\partial h^2_{j}}{\partial W^2_{j,i}} = [z^2_j > 0] h^1_{i}", "equivalent"),
+        ("dh_2/dW_2", r"\frac{\partial h^2_{j}}{\partial W^2_{j,i}} = h^1_{i}", "different"),
+        (r"\frac{\partial h^2_{1,1}}{\partial W^2_{1,2}}", "[z^2_1 > 0] h^1_2", "equivalent"),
+        (r"\frac{\partial h^2_{1,1}}{\partial W^2_{1,2}}", "0.675", "equivalent"),  # on the spec's data
+        (r"\frac{\partial h^2_{1,1}}{\partial W^2_{1,2}}", "0.6", "different"),
+        ("dh_2[1]/dh_1[j]", r"[z^2_1 > 0] W^2_{1,j}", "equivalent"),
+        ("dh_2/dh_1", r"diag(\sigma", "unreadable"),
+    ],
+)
 def test_verify_grades_local_partials(target: str | None, answer: str, verdict: str) -> None:
     result = sbp.load("specs/relu_4321_course.yaml").verify(target, answer)
     assert result.verdict == verdict, result.feedback
@@ -359,17 +429,29 @@ def test_verify_grades_local_partials(target: str | None, answer: str, verdict: 
         assert result.feedback and "the right answer is" in " ".join(result.feedback)
 
 
-@pytest.mark.parametrize(("spec", "target", "shown", "name"), [
-    ("specs/relu_4321_exercise.yaml", "dh_2/dh_1", "dh^2/dh^1", "dz_2/dz_1"),
-    ("specs/relu_4321_exercise.yaml", r"\frac{\partial h^2_{1,1}}{\partial W^2_{1,j}}", "dh^2[1,1]/dW^2[1,j]",
-     "dz_2[1,1]/dW_2[1,j]"),
-    ("specs/square_221_exercise.yaml", r"\frac{\partial net^{(2)}}{\partial a^{(1)}}", "dnet^(2)/da^(1)", "ds_2/dz_1"),
-    (HINGE, "dp/ds_1", "dp/do_1", "dp/ds_1"),  # o the pre-activation; the engine's name still works as --target
-    ("specs/relu_4321.yaml", "dz_2/ds_2", "dz_2/ds_2", None),  # the default notation spells it as the engine does
-])
-def test_a_local_partials_verdict_names_it_as_the_course_writes_it(spec: str, target: str, shown: str,
-                                                                    name: str | None,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("spec", "target", "shown", "name"),
+    [
+        ("specs/relu_4321_exercise.yaml", "dh_2/dh_1", "dh^2/dh^1", "dz_2/dz_1"),
+        (
+            "specs/relu_4321_exercise.yaml",
+            r"\frac{\partial h^2_{1,1}}{\partial W^2_{1,j}}",
+            "dh^2[1,1]/dW^2[1,j]",
+            "dz_2[1,1]/dW_2[1,j]",
+        ),
+        (
+            "specs/square_221_exercise.yaml",
+            r"\frac{\partial net^{(2)}}{\partial a^{(1)}}",
+            "dnet^(2)/da^(1)",
+            "ds_2/dz_1",
+        ),
+        (HINGE, "dp/ds_1", "dp/do_1", "dp/ds_1"),  # o the pre-activation; the engine's name still works as --target
+        ("specs/relu_4321.yaml", "dz_2/ds_2", "dz_2/ds_2", None),  # the default notation spells it as the engine does
+    ],
+)
+def test_a_local_partials_verdict_names_it_as_the_course_writes_it(
+    spec: str, target: str, shown: str, name: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
     """verify's `target` is the partial in the spec's notation; `name` (JSON: only where it differs) the engine's."""
     assert main(["verify", spec, "--target", target, "--answer", "x", "--json"]) in (1, 2)
     doc = json.loads(capsys.readouterr().out)
@@ -409,8 +491,13 @@ def test_every_question_is_answered_and_right(spec: str) -> None:
         for target in targets:
             assert target.lhs_latex("matrix") in doc, target.name
             got = net.value_at(target, dict(named))
-            np.testing.assert_allclose(got, _truth(net, target, values).reshape(got.shape), rtol=1e-5, atol=1e-7,
-                                       err_msg=f"{spec}: question {question.id}, {target.name}")
+            np.testing.assert_allclose(
+                got,
+                _truth(net, target, values).reshape(got.shape),
+                rtol=1e-5,
+                atol=1e-7,
+                err_msg=f"{spec}: question {question.id}, {target.name}",
+            )
 
 
 def test_the_exercises_cover_the_homework_items() -> None:
@@ -429,18 +516,28 @@ def test_questions_mixing_partials_and_gradients_in_verify_and_the_batch(tmp_pat
     answers = tmp_path / "answers.csv"
     answers.write_text("id,target,answer\na,13,diag([z^2 > 0]) W^2\nb,dh_2/dh_1,W^2\nc,6,diag([z^2 > 0])\n")
     graded = tmp_path / "graded.csv"
-    assert main(["verify", "specs/relu_4321_exercise.yaml", "--batch", str(answers), "-o", str(graded),
-                 "--workers", "1"]) == 0
+    assert (
+        main(["verify", "specs/relu_4321_exercise.yaml", "--batch", str(answers), "-o", str(graded), "--workers", "1"])
+        == 0
+    )
     verdicts = [line.split(",")[3] for line in graded.read_text().splitlines()[1:]]
     assert verdicts == ["equivalent", "different", "equivalent"]
 
 
-
-@pytest.mark.parametrize(("target", "form"), [
-    ("dh_2/dh_1", "matrix"), ("dh_2/dh_1", "simplified"), ("dh_2/dh_1", "index"), ("dh_2/dz_2", "simplified"),
-    ("dz_3/dh_2", "matrix"), ("dh_2/dW_2", "index"), (r"\frac{\partial h^3}{\partial W^3_{1,1}}", "simplified"),
-    (r"\frac{\partial h^2_{1,1}}{\partial W^2_{1,j}}", "index"), ("dh_2[1]/dh_1[j]", "index"),
-])
+@pytest.mark.parametrize(
+    ("target", "form"),
+    [
+        ("dh_2/dh_1", "matrix"),
+        ("dh_2/dh_1", "simplified"),
+        ("dh_2/dh_1", "index"),
+        ("dh_2/dz_2", "simplified"),
+        ("dz_3/dh_2", "matrix"),
+        ("dh_2/dW_2", "index"),
+        (r"\frac{\partial h^3}{\partial W^3_{1,1}}", "simplified"),
+        (r"\frac{\partial h^2_{1,1}}{\partial W^2_{1,j}}", "index"),
+        ("dh_2[1]/dh_1[j]", "index"),
+    ],
+)
 def test_printed_local_partials_read_back(target: str, form: str) -> None:
     """What derive prints for a local partial, given back to verify as the answer, is the same derivative."""
     net = sbp.load("specs/relu_4321_exercise.yaml")
@@ -452,8 +549,10 @@ def test_printed_local_partials_read_back(target: str, form: str) -> None:
 
 def test_a_value_with_more_than_two_indices_is_a_row_of_matrices() -> None:
     doc = sbp.load("specs/relu_4321_exercise.yaml").render("md", sections=["questions"])
-    assert r"= \begin{bmatrix} \begin{bmatrix} 0.475 & 0.675 & 0.2 \\ 0 & 0 & 0 \end{bmatrix} & " \
-           r"\begin{bmatrix} 0 & 0 & 0 \\ 0.475 & 0.675 & 0.2 \end{bmatrix} \end{bmatrix}" in doc  # question 9, by j
+    assert (
+        r"= \begin{bmatrix} \begin{bmatrix} 0.475 & 0.675 & 0.2 \\ 0 & 0 & 0 \end{bmatrix} & "
+        r"\begin{bmatrix} 0 & 0 & 0 \\ 0.475 & 0.675 & 0.2 \end{bmatrix} \end{bmatrix}" in doc
+    )  # question 9, by j
 
 
 @pytest.mark.parametrize("spec", EXERCISES)
@@ -521,29 +620,36 @@ def test_the_softmax_hinge_exercise_from_the_command_line(capsys: pytest.Capture
     assert "### 6" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("target", "answer", "verdict"), [
-    ("1", "1 - 3 y", "equivalent"),  # margin 1 after a softmax: every other unit's term is active
-    ("1", "1 - y", "different"),
-    ("3", r"p \odot ((1 - 3y) - \mathbf{1}_3 \mathbf{1}_3^T ((1 - 3y) \odot p))", "equivalent"),
-    ("4", r"\delta_1 x^T", "equivalent"),
-    ("4", r"x \delta_1^T", "different"),
-    ("5", r"\delta_1 \mathbf{1}_N", "equivalent"),
-    ("6", r"\sum_n \delta^{(1)}_{2,n} x_{1,n}", "equivalent"),
-    ("6", r"\sum_n \delta^{(1)}_{1,n} x_{2,n}", "different"),
-])
+@pytest.mark.parametrize(
+    ("target", "answer", "verdict"),
+    [
+        ("1", "1 - 3 y", "equivalent"),  # margin 1 after a softmax: every other unit's term is active
+        ("1", "1 - y", "different"),
+        ("3", r"p \odot ((1 - 3y) - \mathbf{1}_3 \mathbf{1}_3^T ((1 - 3y) \odot p))", "equivalent"),
+        ("4", r"\delta_1 x^T", "equivalent"),
+        ("4", r"x \delta_1^T", "different"),
+        ("5", r"\delta_1 \mathbf{1}_N", "equivalent"),
+        ("6", r"\sum_n \delta^{(1)}_{2,n} x_{1,n}", "equivalent"),
+        ("6", r"\sum_n \delta^{(1)}_{1,n} x_{2,n}", "different"),
+    ],
+)
 def test_the_softmax_hinge_exercise_grades_answers(target: str, answer: str, verdict: str) -> None:
     result = sbp.load(HINGE).verify(target, answer)
     assert result.verdict == verdict, result.feedback
 
 
-@pytest.mark.parametrize(("spec", "target", "written"), [
-    ("specs/square_221_exercise.yaml", r"\frac{\partial y}{\partial net^{(2)}}", "dy/dnet^(2)"),
-    ("specs/relu_4321_exercise.yaml", "dh_2/dz_2", "dh^2/dz^2"),
-    (HINGE, "dp_j/do_k", "dp[j,n]/do_1[k,n]"),
-    (HINGE, "dL/dp", "dL/dp"),  # the loss by the output: one step too
-])
-def test_a_single_partial_writes_its_chain_form_once(spec: str, target: str, written: str,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("spec", "target", "written"),
+    [
+        ("specs/square_221_exercise.yaml", r"\frac{\partial y}{\partial net^{(2)}}", "dy/dnet^(2)"),
+        ("specs/relu_4321_exercise.yaml", "dh_2/dz_2", "dh^2/dz^2"),
+        (HINGE, "dp_j/do_k", "dp[j,n]/do_1[k,n]"),
+        (HINGE, "dL/dp", "dL/dp"),  # the loss by the output: one step too
+    ],
+)
+def test_a_single_partial_writes_its_chain_form_once(
+    spec: str, target: str, written: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Between neighbours the chain has one factor, the partial itself: no `lhs = lhs` in text, LaTeX, JSON or
     a document; the text says why, a document leaves the form out and says so."""
     found = sbp.load(spec).derive().target(target)

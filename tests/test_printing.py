@@ -12,17 +12,27 @@ from symbackprop.printing import escape_latex, latex_name, to_latex, to_text
 N = Symbol("N")
 
 
-@pytest.mark.parametrize(("name", "latex"), [
-    ("y_out", "y_{out}"), ("delta_1", r"\delta_{1}"), ("W_1", "W_{1}"), ("x", "x"), ("w", "w"),
-    ("s_rec_2", r"s_{\text{rec\_2}}"), ("delta_a%b", r"\delta_{\text{a\%b}}"), ("theta", r"\theta"),
-])
+@pytest.mark.parametrize(
+    ("name", "latex"),
+    [
+        ("y_out", "y_{out}"),
+        ("delta_1", r"\delta_{1}"),
+        ("W_1", "W_{1}"),
+        ("x", "x"),
+        ("w", "w"),
+        ("s_rec_2", r"s_{\text{rec\_2}}"),
+        ("delta_a%b", r"\delta_{\text{a\%b}}"),
+        ("theta", r"\theta"),
+    ],
+)
 def test_latex_names(name: str, latex: str) -> None:
     assert latex_name(name) == latex
 
 
 def test_escape_latex_neutralises_specials() -> None:
     assert escape_latex(r"\input{/etc/passwd} 50% $x$ #1 a_b ~^&") == (
-        r"\textbackslash{}input\{/etc/passwd\} 50\% \$x\$ \#1 a\_b \textasciitilde{}\textasciicircum{}\&")
+        r"\textbackslash{}input\{/etc/passwd\} 50\% \$x\$ \#1 a\_b \textasciitilde{}\textasciicircum{}\&"
+    )
 
 
 def test_matrix_notation() -> None:
@@ -69,14 +79,22 @@ def test_latex_forms_of_mlp() -> None:
     assert der.grad("W").latex() == r"\frac{\partial \mathcal{L}}{\partial W} = x \delta_{1}^{\top}"
     assert der.grad("W").latex("symbolic") == (
         r"\frac{\partial \mathcal{L}}{\partial W} = x \left(\left(w \left(\left(y_{out} - y\right) \odot "
-        r"f_{out}'\left(s_{out}\right)\right)\right) \odot f_{1}'\left(s_{1}\right)\right)^{\top}")
+        r"f_{out}'\left(s_{out}\right)\right)\right) \odot f_{1}'\left(s_{1}\right)\right)^{\top}"
+    )
     assert der.delta("1").latex() == r"\delta_{1} = \left(w \delta_{out}\right) \odot f_{1}'\left(s_{1}\right)"
 
 
 def test_bias_and_mean_reduction_text() -> None:
-    net = sbp.load({"name": "b", "input": {"size": 2}, "target": {"size": 2}, "convention": {"samples": "rows"},
-                    "layers": [{"name": "1", "units": 2, "activation": "sigmoid"}],
-                    "loss": {"type": "squared_error", "reduction": "mean"}})
+    net = sbp.load(
+        {
+            "name": "b",
+            "input": {"size": 2},
+            "target": {"size": 2},
+            "convention": {"samples": "rows"},
+            "layers": [{"name": "1", "units": 2, "activation": "sigmoid"}],
+            "loss": {"type": "squared_error", "reduction": "mean"},
+        }
+    )
     der = net.derive()
     assert der.forward_text()[0] == "s_1 = x W_1^T + 1_N b_1"
     assert der.forward_text()[-1] == "L = sum((y_out - y)**2)/N"
@@ -86,17 +104,31 @@ def test_bias_and_mean_reduction_text() -> None:
 
 
 def test_escape_latex_needs_no_font_encoding_for_brackets_and_backticks() -> None:
-    assert escape_latex("`a` <b> |c|") == (r"\textasciigrave{}a\textasciigrave{} \textless{}b\textgreater{} "
-                                          r"\textbar{}c\textbar{}")
+    assert escape_latex("`a` <b> |c|") == (
+        r"\textasciigrave{}a\textasciigrave{} \textless{}b\textgreater{} "
+        r"\textbar{}c\textbar{}"
+    )
 
 
-@pytest.mark.parametrize(("loss", "latex"), [
-    ("cross_entropy", r"\mathcal{L} = \sum \left(- y \odot \log{\left(y_{out} \right)}\right)"),
-    ({"expr": "(y_out - y)**4/4 + log(1 + exp(y_out))"},
-     r"\mathcal{L} = \sum \left(\frac{\left(y_{out} - y\right)^{4}}{4} + \log{\left(e^{y_{out}} + 1 \right)}\right)"),
-    ("half_squared_error", r"\mathcal{L} = \sum \frac{\left(y_{out} - y\right)^{2}}{2}"),
-])
+@pytest.mark.parametrize(
+    ("loss", "latex"),
+    [
+        ("cross_entropy", r"\mathcal{L} = \sum \left(- y \odot \log{\left(y_{out} \right)}\right)"),
+        (
+            {"expr": "(y_out - y)**4/4 + log(1 + exp(y_out))"},
+            r"\mathcal{L} = \sum \left(\frac{\left(y_{out} - y\right)^{4}}{4} + \log{\left(e^{y_{out}} + 1 \right)}\right)",  # noqa: E501
+        ),
+        ("half_squared_error", r"\mathcal{L} = \sum \frac{\left(y_{out} - y\right)^{2}}{2}"),
+    ],
+)
 def test_a_loss_sum_brackets_a_formula_of_several_terms(loss, latex: str) -> None:
-    net = sbp.load({"name": "c", "input": {"size": 2}, "target": {"size": 2}, "loss": loss,
-                    "layers": [{"name": "1", "units": 2, "activation": "softmax"}]})
+    net = sbp.load(
+        {
+            "name": "c",
+            "input": {"size": 2},
+            "target": {"size": 2},
+            "loss": loss,
+            "layers": [{"name": "1", "units": 2, "activation": "softmax"}],
+        }
+    )
     assert net.derive().forward_latex()[-1] == latex

@@ -45,8 +45,11 @@ def test_questions_are_read_in_order() -> None:
     net = sbp.load(SPEC)
     questions = net.questions()
     assert [q.id for q, _ in questions] == ["1.1", "1.2", "2"]
-    assert [[t.name for t in targets] for _, targets in questions] == [["dL/dW_2"], ["dL/dz_1", "dL/dW_1[1,2]"],
-                                                                       ["delta_1"]]
+    assert [[t.name for t in targets] for _, targets in questions] == [
+        ["dL/dW_2"],
+        ["dL/dz_1", "dL/dW_1[1,2]"],
+        ["delta_1"],
+    ]
     assert questions[1][0].forms == ("chain", "index") and questions[0][0].text == "The gradient of W_2."
     assert net.derive().target("1.1") is net.derive().grad("W_2")  # an id works wherever a target does
 
@@ -75,14 +78,17 @@ def test_render_answers_the_questions_in_order() -> None:
     assert "questions" not in sbp.load("specs/mlp.yaml").render("md")  # no questions, no section
 
 
-@pytest.mark.parametrize(("target", "answer", "verdict"), [
-    ("1.1", r"\delta_2 z_1^T", "equivalent"),
-    ("1.1", r"\delta_2 z_1", "different"),
-    ("2", r"(W_2^T \delta_2) \odot [s_1 > 0]", "equivalent"),
-    ("1.2", r"\frac{\partial L}{\partial z_1} = W_2^T \delta_2", "equivalent"),
-    ("1.2", r"\frac{\partial L}{\partial W_1} = \delta_1 x^T", "different"),  # not one of its targets
-    ("1.2", r"W_2^T \delta_2", "unreadable"),  # which of its two targets?
-])
+@pytest.mark.parametrize(
+    ("target", "answer", "verdict"),
+    [
+        ("1.1", r"\delta_2 z_1^T", "equivalent"),
+        ("1.1", r"\delta_2 z_1", "different"),
+        ("2", r"(W_2^T \delta_2) \odot [s_1 > 0]", "equivalent"),
+        ("1.2", r"\frac{\partial L}{\partial z_1} = W_2^T \delta_2", "equivalent"),
+        ("1.2", r"\frac{\partial L}{\partial W_1} = \delta_1 x^T", "different"),  # not one of its targets
+        ("1.2", r"W_2^T \delta_2", "unreadable"),  # which of its two targets?
+    ],
+)
 def test_a_question_id_is_a_verify_target(target: str, answer: str, verdict: str) -> None:
     result = sbp.load(SPEC).verify(target, answer)
     assert result.verdict == verdict, result.feedback
@@ -102,19 +108,30 @@ def test_question_ids_in_the_batch_csv(spec_file: Path, tmp_path: Path) -> None:
     assert verdicts == {"a": "equivalent", "b": "different", "c": "equivalent"}
 
 
-@pytest.mark.parametrize(("questions", "key", "line", "message"), [
-    ("questions: dL/dW_1", "questions", 8, "expected a list of questions"),
-    ("questions:\n  - {ask: dL/dW_1}", "questions[0].id", 9, "required key is missing"),
-    ("questions:\n  - {id: a, ask: []}", "questions[0].ask", 9, "got an empty list"),
-    ("questions:\n  - {id: a, ask: dL/dW_1}\n  - {id: a, ask: delta_1}", "questions[1].id", 10,
-     "duplicate question id 'a'"),
-    ("questions:\n  - {id: a, ask: dL/dW_1, forms: [matrix, fancy]}", "questions[0].forms", 9, "unknown form"),
-    ("questions:\n  - {id: a, ask: dL/dW_1, colour: red}", "questions[0].colour", 9, "unknown key 'colour'"),
-    ("questions:\n  - {id: a, ask: dL/dW_1}\n  - id: b\n    ask:\n      - delta_1\n      - dL/dq",
-     "questions[1].ask[1]", 13, "unknown target 'dL/dq'"),
-])
+@pytest.mark.parametrize(
+    ("questions", "key", "line", "message"),
+    [
+        ("questions: dL/dW_1", "questions", 8, "expected a list of questions"),
+        ("questions:\n  - {ask: dL/dW_1}", "questions[0].id", 9, "required key is missing"),
+        ("questions:\n  - {id: a, ask: []}", "questions[0].ask", 9, "got an empty list"),
+        (
+            "questions:\n  - {id: a, ask: dL/dW_1}\n  - {id: a, ask: delta_1}",
+            "questions[1].id",
+            10,
+            "duplicate question id 'a'",
+        ),
+        ("questions:\n  - {id: a, ask: dL/dW_1, forms: [matrix, fancy]}", "questions[0].forms", 9, "unknown form"),
+        ("questions:\n  - {id: a, ask: dL/dW_1, colour: red}", "questions[0].colour", 9, "unknown key 'colour'"),
+        (
+            "questions:\n  - {id: a, ask: dL/dW_1}\n  - id: b\n    ask:\n      - delta_1\n      - dL/dq",
+            "questions[1].ask[1]",
+            13,
+            "unknown target 'dL/dq'",
+        ),
+    ],
+)
 def test_bad_questions_name_the_key_and_line(questions: str, key: str, line: int, message: str) -> None:
-    text = SPEC[:SPEC.index("questions:")] + questions + "\n"
+    text = SPEC[: SPEC.index("questions:")] + questions + "\n"
     with pytest.raises(SpecError) as error:
         sbp.load(text)
     assert (error.value.key, error.value.line) == (key, line) and message in error.value.message, str(error.value)
@@ -145,12 +162,15 @@ def test_numeric_random_draws_everything_from_a_seed(capsys: pytest.CaptureFixtu
     assert "Data and initial parameters: drawn at random, seed 5." in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("random", "key", "message"), [
-    ("{seed: -1}", "data.random.seed", "expected a whole number from 0"),
-    ("{seed: 1, scale: 0}", "data.random.scale", "expected a positive number"),
-    ("{seed: 1, colour: red}", "data.random.colour", "unknown key 'colour'"),
-    ("7", "data.random", "expected a mapping like {seed: 1, scale: 1.0}"),
-])
+@pytest.mark.parametrize(
+    ("random", "key", "message"),
+    [
+        ("{seed: -1}", "data.random.seed", "expected a whole number from 0"),
+        ("{seed: 1, scale: 0}", "data.random.scale", "expected a positive number"),
+        ("{seed: 1, colour: red}", "data.random.colour", "unknown key 'colour'"),
+        ("7", "data.random", "expected a mapping like {seed: 1, scale: 1.0}"),
+    ],
+)
 def test_bad_random_data(random: str, key: str, message: str) -> None:
     with pytest.raises(SpecError) as error:
         sbp.load(SPEC.replace("{seed: 1, samples: 2}", random))
@@ -171,14 +191,18 @@ def test_an_unquoted_id_is_read_as_written() -> None:
     assert error.value.key == "questions[0].id" and "write the id as text" in error.value.message
 
 
-@pytest.mark.parametrize(("answer", "graded_as"), [
-    (r"\frac{\partial L}{\partial z_1} = W_2^T \delta_2", "dL/dz_1"),  # the whole matrix: not its entry
-    (r"\frac{\partial L}{\partial z_1[1,1]} = W_2[1,1] \delta_2[1,1]", "dL/dz_1[1,1]"),
-    (r"\frac{\partial L}{\partial z_1} = W_2^T", None),  # the whole matrix, wrong
-])
+@pytest.mark.parametrize(
+    ("answer", "graded_as"),
+    [
+        (r"\frac{\partial L}{\partial z_1} = W_2^T \delta_2", "dL/dz_1"),  # the whole matrix: not its entry
+        (r"\frac{\partial L}{\partial z_1[1,1]} = W_2[1,1] \delta_2[1,1]", "dL/dz_1[1,1]"),
+        (r"\frac{\partial L}{\partial z_1} = W_2^T", None),  # the whole matrix, wrong
+    ],
+)
 def test_a_left_side_naming_the_whole_matrix_picks_the_whole_target(answer: str, graded_as: str | None) -> None:
-    text = SPEC.replace("  - {id: 2, ask: delta_1}", '  - {id: 2, ask: delta_1}\n  - {id: "3", ask: ["dL/dz_1[1,1]", '
-                                                      "dL/dz_1]}")
+    text = SPEC.replace(
+        "  - {id: 2, ask: delta_1}", '  - {id: 2, ask: delta_1}\n  - {id: "3", ask: ["dL/dz_1[1,1]", dL/dz_1]}'
+    )
     result = sbp.load(text).verify("3", answer)
     if graded_as is None:
         assert result.verdict == "different" and "entry" not in " ".join(result.feedback), result.feedback

@@ -50,15 +50,18 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 # --- escaping and number formatting -------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "markdown"), [
-    ("a_b *c* `d`", r"a\_b \*c\* \`d\`"),
-    ("<script>alert(1)</script> & co", "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"),
-    ("$x$ | [l](u) #1 ~", r"\$x\$ \| \[l\](u) \#1 \~"),
-    (r"\input{/etc/passwd}", r"\\input{/etc/passwd}"),
-    ("- not a list", r"\- not a list"),
-    ("1. not a list", r"1\. not a list"),
-    ("> not a quote\n\n# not a heading", r"&gt; not a quote \# not a heading"),
-])
+@pytest.mark.parametrize(
+    ("text", "markdown"),
+    [
+        ("a_b *c* `d`", r"a\_b \*c\* \`d\`"),
+        ("<script>alert(1)</script> & co", "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"),
+        ("$x$ | [l](u) #1 ~", r"\$x\$ \| \[l\](u) \#1 \~"),
+        (r"\input{/etc/passwd}", r"\\input{/etc/passwd}"),
+        ("- not a list", r"\- not a list"),
+        ("1. not a list", r"1\. not a list"),
+        ("> not a quote\n\n# not a heading", r"&gt; not a quote \# not a heading"),
+    ],
+)
 def test_markdown_escaper_shows_text_literally(text: str, markdown: str) -> None:
     assert escape_markdown(text) == markdown
 
@@ -101,15 +104,20 @@ def test_every_spec_renders_markdown_in_document_order(spec: Path) -> None:
 
 
 def _equations(model: dict) -> list[str]:
-    return [form["equation"].latex for layer in model["derivation"]["layers"] for target in layer["targets"]
-            for form in target["forms"]]
+    return [
+        form["equation"].latex
+        for layer in model["derivation"]["layers"]
+        for target in layer["targets"]
+        for form in target["forms"]
+    ]
 
 
 def test_default_forms_are_chain_rule_and_matrix_form_chained_into_one_equation() -> None:
     net = sbp.load(ROOT / "specs" / "square_221.yaml")
     equations = _equations(context(net))
-    assert equations == [target.latex("chain") + " = " + target.latex("matrix").split(" = ", 1)[1]
-                         for target in net.derive().targets]
+    assert equations == [
+        target.latex("chain") + " = " + target.latex("matrix").split(" = ", 1)[1] for target in net.derive().targets
+    ]
     text = net.render("tex")
     assert r"\textsc{chain rule} (" in text and r"\textsc{matrix form} (" in text
 
@@ -138,9 +146,11 @@ def test_identical_forms_are_printed_once_under_both_names() -> None:
 
 
 def test_forms_chosen_in_the_specs_render_section_and_overridden_on_the_command_line(
-        capsys: pytest.CaptureFixture[str]) -> None:
-    spec = (ROOT / "specs" / "square_221.yaml").read_text(encoding="utf-8") + \
-        "render: {forms: [index], sections: [derivation], digits: 2}\n"
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = (ROOT / "specs" / "square_221.yaml").read_text(
+        encoding="utf-8"
+    ) + "render: {forms: [index], sections: [derivation], digits: 2}\n"
     net = sbp.load(spec)
     text = net.render("md")
     assert "**index form**" in text and "chain rule" not in text and "## Loss" not in text
@@ -149,13 +159,16 @@ def test_forms_chosen_in_the_specs_render_section_and_overridden_on_the_command_
     assert "0.8800" not in net.render("md", sections=["numeric"], digits=4)
 
 
-@pytest.mark.parametrize(("section", "message"), [
-    ("{forms: [chain, vector]}", "render.forms[1]: unknown form 'vector'"),
-    ("{forms: []}", "render.forms: expected a non-empty list"),
-    ("{sections: numeric}", "render.sections: expected a non-empty list"),
-    ("{digits: 16}", "render.digits: expected a whole number from 0 to 15, got 16"),
-    ("{colour: red}", "render.colour: unknown key 'colour'"),
-])
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("{forms: [chain, vector]}", "render.forms[1]: unknown form 'vector'"),
+        ("{forms: []}", "render.forms: expected a non-empty list"),
+        ("{sections: numeric}", "render.sections: expected a non-empty list"),
+        ("{digits: 16}", "render.digits: expected a whole number from 0 to 15, got 16"),
+        ("{colour: red}", "render.colour: unknown key 'colour'"),
+    ],
+)
 def test_a_bad_render_section_is_a_spec_error_naming_its_key(section: str, message: str) -> None:
     with pytest.raises(sbp.SpecError, match=re.escape(message)):
         sbp.load((ROOT / "specs" / "mlp.yaml").read_text(encoding="utf-8") + f"render: {section}\n")
@@ -165,8 +178,10 @@ def test_scalar_forward_equations_and_loss() -> None:
     text = sbp.load(ROOT / "specs" / "mlp.yaml").render("md")
     assert r"s^{(1)}_{j,n} = \sum_{k=1}^{2} W_{k,j} x_{k,n} \quad (1 \le j \le 3,\ 1 \le n \le N)" in text
     assert r"y^{(out)}_{n} = f_{out}\left(s^{(out)}_{n}\right) \quad (1 \le n \le N)" in text
-    assert r"$$\mathcal{L} = \sum \frac{\left(y_{out} - y\right)^{2}}{2} = \sum_{n=1}^{N} " \
-           r"\frac{\left(y^{(out)}_{n} - y_{n}\right)^{2}}{2}$$" in text
+    assert (
+        r"$$\mathcal{L} = \sum \frac{\left(y_{out} - y\right)^{2}}{2} = \sum_{n=1}^{N} "
+        r"\frac{\left(y^{(out)}_{n} - y_{n}\right)^{2}}{2}$$" in text
+    )
     assert r"f_{1}(x) = \max\left(0, x\right)" in text
 
 
@@ -179,19 +194,30 @@ def test_sizes_table_names_sums_and_merges_identity_layers() -> None:
     assert r"| $\delta_{rec}^{(1)}$ | delta of layer rec, cycle 1 | $N \times 75$ |" in text
     assert r"| $z_{rec+link} = z_{rec}^{(2)} + z_{link}$ | sum read by layer out | $N \times 75$ |" in text
     assert r"| $z_{in} + z_{rec}^{(1)}$ | sum read by layer rec, cycle 2 | $N \times 75$ |" in text
-    assert (r"| $s_{reduce} = z_{reduce}$ | pre-activation and output of layer reduce (identity) | "
-            r"$N \times 75$ |") in text
+    assert (
+        r"| $s_{reduce} = z_{reduce}$ | pre-activation and output of layer reduce (identity) | "
+        r"$N \times 75$ |"
+    ) in text
     assert r"| $z_{reduce}$ |" not in text.split("## Sizes")[1].split("## Forward")[0]
 
 
-@pytest.mark.parametrize(("spec", "row"), [
-    # the exercise's own name: z^{(rec+link)}, in its notation (parenthesized layers)
-    ("recurrent_autoencoder_course", r"| $z^{(rec+link)} = z^{(rec,2)} + z^{(link)}$ | sum read by layer out | "
-                                     r"$N \times 2$ |"),
-    ("skip_connection", r"| $z_{1+2} = z_{1} + z_{2}$ | sum read by layer out | $2 \times N$ |"),
-    # a sum with an earlier cycle in it is not a sum of layers' outputs: no name of its own
-    ("recurrent_autoencoder_course", r"| $z^{(in)} + z^{(rec,1)}$ | sum read by layer rec, cycle 2 | $N \times 2$ |"),
-])
+@pytest.mark.parametrize(
+    ("spec", "row"),
+    [
+        # the exercise's own name: z^{(rec+link)}, in its notation (parenthesized layers)
+        (
+            "recurrent_autoencoder_course",
+            r"| $z^{(rec+link)} = z^{(rec,2)} + z^{(link)}$ | sum read by layer out | "
+            r"$N \times 2$ |",
+        ),
+        ("skip_connection", r"| $z_{1+2} = z_{1} + z_{2}$ | sum read by layer out | $2 \times N$ |"),
+        # a sum with an earlier cycle in it is not a sum of layers' outputs: no name of its own
+        (
+            "recurrent_autoencoder_course",
+            r"| $z^{(in)} + z^{(rec,1)}$ | sum read by layer rec, cycle 2 | $N \times 2$ |",
+        ),
+    ],
+)
 def test_a_sum_of_layers_outputs_has_the_courses_name_and_its_own_size(spec: str, row: str) -> None:
     assert row in sbp.load(ROOT / "specs" / f"{spec}.yaml").render("md", sections=["sizes"])
 
@@ -201,10 +227,23 @@ def test_fixed_matrices_state_their_rule() -> None:
     assert r"Fixed matrix $K$ of layer reduce: $K_{n,3n - 2} = 1$ for $1 \le n \le 75$ and every other entry 0" in text
     text = sbp.load(ROOT / "specs" / "skip_connection.yaml").render("md", sections=["network"])
     assert "Fixed matrix $P$ of layer mix: given in the data: $P$ is not trained." in text
-    spec = {"name": "in_out", "convention": {"weights": "in_out"}, "input": {"name": "x", "size": 4},
-            "target": {"name": "y", "size": 2},
-            "layers": [{"name": "r", "units": 2, "activation": "identity", "bias": False, "weight": "K",
-                        "fixed": {"select_every": 2, "start": 2}}], "loss": "half_squared_error"}
+    spec = {
+        "name": "in_out",
+        "convention": {"weights": "in_out"},
+        "input": {"name": "x", "size": 4},
+        "target": {"name": "y", "size": 2},
+        "layers": [
+            {
+                "name": "r",
+                "units": 2,
+                "activation": "identity",
+                "bias": False,
+                "weight": "K",
+                "fixed": {"select_every": 2, "start": 2},
+            }
+        ],
+        "loss": "half_squared_error",
+    }
     assert r"$K_{2n,n} = 1$ for $1 \le n \le 2$" in sbp.load(spec).render("md", sections=["network"])
 
 
@@ -212,9 +251,13 @@ def test_prose_formulas_are_math_not_source_text() -> None:
     text = sbp.load(ROOT / "specs" / "square_221.yaml").render("md")
     assert "x\\*\\*2" not in text and "x**2" not in text
     assert "| 1 | 2 | $f_{1}(x) = x^{2}$ | $W_{1}$ |" in text
-    spec = {"name": "custom", "input": {"name": "x", "size": 1}, "target": {"name": "t", "size": 1},
-            "layers": [{"name": "1", "units": 1, "activation": {"expr": "x**2"}, "bias": False}],
-            "loss": {"expr": "(t - y_out)**2 / 2"}}
+    spec = {
+        "name": "custom",
+        "input": {"name": "x", "size": 1},
+        "target": {"name": "t", "size": 1},
+        "layers": [{"name": "1", "units": 1, "activation": {"expr": "x**2"}, "bias": False}],
+        "loss": {"expr": "(t - y_out)**2 / 2"},
+    }
     for fmt in ("md", "tex"):
         text = sbp.load(spec).render(fmt)
         assert "(t - y_out)" not in text and "x**2" not in text and ")**2" not in text
@@ -262,8 +305,10 @@ def test_small_chains_are_drawn_neuron_by_neuron_with_weights_on_the_arrows() ->
 
 def test_missing_data_is_one_sentence_and_no_empty_section() -> None:
     text = sbp.load(ROOT / "specs" / "recurrent_autoencoder.yaml").render("md")
-    assert ("No worked example: the spec has no data for $x$, $W_{in}$, $b_{in}$, $W_{link}$, $W_{rec}$, $b_{rec}$, "
-            "$W_{out}$ and $b_{out}$; a worked example needs them in its data section.") in text
+    assert (
+        "No worked example: the spec has no data for $x$, $W_{in}$, $b_{in}$, $W_{link}$, $W_{rec}$, $b_{rec}$, "
+        "$W_{out}$ and $b_{out}$; a worked example needs them in its data section."
+    ) in text
     spec = yaml.safe_load((ROOT / "specs" / "recurrent_autoencoder_course.yaml").read_text(encoding="utf-8"))
     del spec["data"]
     course = sbp.load(spec).render("tex", sections=["numeric", "loss"])
@@ -272,14 +317,23 @@ def test_missing_data_is_one_sentence_and_no_empty_section() -> None:
 
 
 @pytest.mark.parametrize("activation", [{"function": "g"}, {"expr": "x**2"}])
-def test_random_data_with_a_generic_activation_renders(activation: dict, tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_random_data_with_a_generic_activation_renders(
+    activation: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`data: {random: ...}` cannot be drawn for a generic activation (drawing needs the forward pass): the
     document says no numbers can be computed, and verify still grades; a formula activation draws them."""
-    spec = {"name": "drawn", "input": {"name": "x", "size": 2}, "target": {"name": "y", "size": 1},
-            "layers": [{"name": "1", "units": 2, "activation": activation},
-                       {"name": "2", "units": 1, "activation": "identity"}],
-            "loss": "half_squared_error", "data": {"random": {"seed": 3}}, "training": {"learning_rate": 0.1}}
+    spec = {
+        "name": "drawn",
+        "input": {"name": "x", "size": 2},
+        "target": {"name": "y", "size": 1},
+        "layers": [
+            {"name": "1", "units": 2, "activation": activation},
+            {"name": "2", "units": 1, "activation": "identity"},
+        ],
+        "loss": "half_squared_error",
+        "data": {"random": {"seed": 3}},
+        "training": {"learning_rate": 0.1},
+    }
     path = tmp_path / "drawn.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     assert main(["render", str(path), "--format", "md", "-o", str(tmp_path / "drawn.md")]) == 0
@@ -294,19 +348,29 @@ def test_random_data_with_a_generic_activation_renders(activation: dict, tmp_pat
 
 
 def test_large_matrices_are_not_printed(tmp_path: Path) -> None:
-    spec = {"name": "wide", "input": {"name": "x", "size": 13}, "target": {"name": "y", "size": 1},
-            "layers": [{"name": "1", "units": 1, "activation": "identity", "bias": False}],
-            "loss": "half_squared_error", "training": {"learning_rate": 0.1, "steps": 1},
-            "data": {"x": [[0.1]] * 13, "y": [[1.0]], "W_1": [[0.5] * 13]}}
+    spec = {
+        "name": "wide",
+        "input": {"name": "x", "size": 13},
+        "target": {"name": "y", "size": 1},
+        "layers": [{"name": "1", "units": 1, "activation": "identity", "bias": False}],
+        "loss": "half_squared_error",
+        "training": {"learning_rate": 0.1, "steps": 1},
+        "data": {"x": [[0.1]] * 13, "y": [[1.0]], "W_1": [[0.5] * 13]},
+    }
     text = sbp.load(spec).render("md", sections=["numeric"])
     assert r"W_{1} = \text{too large to print } (1 \times 13)" in text
     assert r"$$\delta_{1} = y_{out} - y = \begin{bmatrix} -0.35 \end{bmatrix}$$" in text
 
 
 def test_without_training_one_pass_is_shown_without_an_update() -> None:
-    spec = {"name": "no training", "input": {"name": "x", "size": 1}, "target": {"name": "y", "size": 1},
-            "layers": [{"name": "1", "units": 1, "activation": "identity", "bias": False}],
-            "loss": "half_squared_error", "data": {"x": [[2.0]], "y": [[0.0]], "W_1": [[0.5]]}}
+    spec = {
+        "name": "no training",
+        "input": {"name": "x", "size": 1},
+        "target": {"name": "y", "size": 1},
+        "layers": [{"name": "1", "units": 1, "activation": "identity", "bias": False}],
+        "loss": "half_squared_error",
+        "data": {"x": [[2.0]], "y": [[0.0]], "W_1": [[0.5]]},
+    }
     text = sbp.load(spec).render("md", sections=["numeric"])
     assert "no training section (no learning rate)" in text
     assert r"{\partial W_{1}} = \delta_{1} x^{\top} = \begin{bmatrix} 2 \end{bmatrix}$$" in text
@@ -314,14 +378,21 @@ def test_without_training_one_pass_is_shown_without_an_update() -> None:
 
 
 def test_generic_activation_has_no_numbers_and_no_empty_sections() -> None:
-    spec = {"name": "generic", "input": {"name": "x", "size": 1}, "target": {"name": "y", "size": 1},
-            "layers": [{"name": "1", "units": 1, "activation": {"function": "g"}, "bias": False}],
-            "loss": "half_squared_error", "data": {"x": [[2.0]], "y": [[1.0]], "W_1": [[0.5]]},
-            "training": {"learning_rate": 0.1, "steps": 1}}
+    spec = {
+        "name": "generic",
+        "input": {"name": "x", "size": 1},
+        "target": {"name": "y", "size": 1},
+        "layers": [{"name": "1", "units": 1, "activation": {"function": "g"}, "bias": False}],
+        "loss": "half_squared_error",
+        "data": {"x": [[2.0]], "y": [[1.0]], "W_1": [[0.5]]},
+        "training": {"learning_rate": 0.1, "steps": 1},
+    }
     text = sbp.load(spec).render("md")
     assert "is a generic function" in text
-    assert ("No worked example: the activation $g$ of layer 1 is a function without a formula, so nothing can be "
-            "computed with numbers") in text and "No numeric checks: the activation $g$" in text
+    assert (
+        "No worked example: the activation $g$ of layer 1 is a function without a formula, so nothing can be "
+        "computed with numbers"
+    ) in text and "No numeric checks: the activation $g$" in text
     assert "{expr" not in text  # no spec syntax in prose
     assert "## Worked example" not in text
     checks = text.split("## Checks", 1)[1]  # only the printed formulas read back: no empty table
@@ -346,8 +417,10 @@ def test_numbers_equal_numeric_json(spec: Path, capsys: pytest.CaptureFixture[st
     chunks = re.split(r"^### Step \d+$", text, flags=re.M)[1:]
     assert len(chunks) == len(steps)
     for chunk, step in zip(chunks, steps, strict=True):
-        shown = [np.array([[float(v) for v in row.split("&")] for row in body.split(r"\\")])
-                 for body in re.findall(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", chunk)]
+        shown = [
+            np.array([[float(v) for v in row.split("&")] for row in body.split(r"\\")])
+            for body in re.findall(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", chunk)
+        ]
         groups = [step["params"]] if step["step"] == 1 else []  # later steps start from the last update
         groups += [step["forward"], dict(reversed(step["delta"].items())), step["grad"], step["updated"]]
         wanted = [np.array(value) for group in groups for value in group.values()]
@@ -362,15 +435,20 @@ def test_numbers_equal_numeric_json(spec: Path, capsys: pytest.CaptureFixture[st
 def test_small_networks_first_step_is_worked_entry_by_entry() -> None:
     text = sbp.load(ROOT / "specs" / "square_221.yaml").render("md", sections=["numeric"])
     step = text.split("### Step 1")[1]
-    for line in [r"s^{(1)}_{1,1} = (-2) \cdot 2 + 3 \cdot 3 = 5", r"s^{(1)}_{2,1} = 2 \cdot 2 + 1 \cdot 3 = 7",
-                 r"s^{(2)}_{1} = (-2) \cdot 25 + 1 \cdot 49 = -1", r"\mathcal{L} = \frac{1}{2} \cdot (1 - 3)^{2} = 2",
-                 r"\delta^{(2)}_{1} = (1 - 3) \cdot (-2) = 4", r"\delta^{(1)}_{1,1} = 4 \cdot (-2) \cdot 10 = -80",
-                 r"\delta^{(1)}_{2,1} = 4 \cdot 1 \cdot 14 = 56",
-                 r"\partial \mathcal{L} / \partial W^{(1)}_{1,1} = (-80) \cdot 2 = -160",
-                 r"\partial \mathcal{L} / \partial w^{(2)}_{2} = 4 \cdot 49 = 196",
-                 r"W^{(1)}_{1,1} \leftarrow -2 - 0.01 \cdot (-160) = -0.4",
-                 r"w^{(2)}_{1} \leftarrow -2 - 0.01 \cdot 100 = -3",
-                 r"w^{(2)}_{2} \leftarrow 1 - 0.01 \cdot 196 = -0.96"]:
+    for line in [
+        r"s^{(1)}_{1,1} = (-2) \cdot 2 + 3 \cdot 3 = 5",
+        r"s^{(1)}_{2,1} = 2 \cdot 2 + 1 \cdot 3 = 7",
+        r"s^{(2)}_{1} = (-2) \cdot 25 + 1 \cdot 49 = -1",
+        r"\mathcal{L} = \frac{1}{2} \cdot (1 - 3)^{2} = 2",
+        r"\delta^{(2)}_{1} = (1 - 3) \cdot (-2) = 4",
+        r"\delta^{(1)}_{1,1} = 4 \cdot (-2) \cdot 10 = -80",
+        r"\delta^{(1)}_{2,1} = 4 \cdot 1 \cdot 14 = 56",
+        r"\partial \mathcal{L} / \partial W^{(1)}_{1,1} = (-80) \cdot 2 = -160",
+        r"\partial \mathcal{L} / \partial w^{(2)}_{2} = 4 \cdot 49 = 196",
+        r"W^{(1)}_{1,1} \leftarrow -2 - 0.01 \cdot (-160) = -0.4",
+        r"w^{(2)}_{1} \leftarrow -2 - 0.01 \cdot 100 = -3",
+        r"w^{(2)}_{2} \leftarrow 1 - 0.01 \cdot 196 = -0.96",
+    ]:
         assert line in step, line
     assert r"\begin{bmatrix} -160 & -240 \\ 112 & 168 \end{bmatrix}" in step and ".0000" not in text
 
@@ -389,9 +467,14 @@ def test_worked_arithmetic_reproduces_every_entry() -> None:
     (to the rounding of the numbers shown)."""
     text = sbp.load(ROOT / "specs" / "relu_4321.yaml").render("md", sections=["numeric"], digits=12)
     step = text.split("### Step 1")[1].split("### Step 2")[0]
-    lines = [line for block in re.findall(r"^\$\$(.*)\$\$$", step, flags=re.M)
-             for line in re.split(r" \\qquad | \\\\ ", block.removeprefix(r"\begin{gathered} ")
-                                  .removesuffix(r" \end{gathered}")) if r"\cdot" in line]
+    lines = [
+        line
+        for block in re.findall(r"^\$\$(.*)\$\$$", step, flags=re.M)
+        for line in re.split(
+            r" \\qquad | \\\\ ", block.removeprefix(r"\begin{gathered} ").removesuffix(r" \end{gathered}")
+        )
+        if r"\cdot" in line
+    ]
     assert len(lines) >= 3 + 2 + 1 + 3 + 2 + 1 + 12 + 6 + 2
     for line in lines:
         *_, arithmetic, result = re.split(r" = | \\leftarrow ", line)
@@ -425,22 +508,30 @@ def test_checks_at_random_values_without_data() -> None:
 
 def test_specials_in_markdown_are_shown_literally() -> None:
     text = sbp.load(NASTY).render("md")
-    assert text.startswith(r"# \\input{/etc/passwd} 100% \$x\$ a\_b {c} \#1 \*bold\* "
-                           "&lt;script&gt;alert(1)&lt;/script&gt; &amp; \\~\n")
-    assert r"\- item \\input{/etc/passwd} \| cell \| \`code\` \[link\](http&#58;//x) &lt;b&gt;html&lt;/b&gt; " \
-           r"&amp;amp; 50% \$\$ math \$\$" in text
+    assert text.startswith(
+        r"# \\input{/etc/passwd} 100% \$x\$ a\_b {c} \#1 \*bold\* "
+        "&lt;script&gt;alert(1)&lt;/script&gt; &amp; \\~\n"
+    )
+    assert (
+        r"\- item \\input{/etc/passwd} \| cell \| \`code\` \[link\](http&#58;//x) &lt;b&gt;html&lt;/b&gt; "
+        r"&amp;amp; 50% \$\$ math \$\$" in text
+    )
     assert "<script" not in text.lower() and "<b>" not in text
-    assert (r"| $W_{\text{a\_b\%c\$d\{e\}\#\textless{}script\textgreater{}}}$ | "
-            r"weight of layer a\_b%c\$d{e}\#&lt;script&gt; |") in text
+    assert (
+        r"| $W_{\text{a\_b\%c\$d\{e\}\#\textless{}script\textgreater{}}}$ | "
+        r"weight of layer a\_b%c\$d{e}\#&lt;script&gt; |"
+    ) in text
 
 
 def test_specials_in_latex_are_escaped() -> None:
     text = sbp.load(NASTY).render("tex")
-    body = text[text.index(r"\begin{document}"):]
+    body = text[text.index(r"\begin{document}") :]
     assert r"\input" not in body
     assert "\na\\_b\\%c\\$d\\{e\\}\\#\\textless{}script\\textgreater{} & 1 & sigmoid" in body  # the layer table
-    assert r"\textbackslash{}input\{/etc/passwd\} 100\% \$x\$ a\_b \{c\} \#1 *bold* \textless{}script\textgreater{}" \
-           r"alert(1)\textless{}/script\textgreater{} \& \textasciitilde{}" in body
+    assert (
+        r"\textbackslash{}input\{/etc/passwd\} 100\% \$x\$ a\_b \{c\} \#1 *bold* \textless{}script\textgreater{}"
+        r"alert(1)\textless{}/script\textgreater{} \& \textasciitilde{}" in body
+    )
 
 
 # --- options ------------------------------------------------------------------------------
@@ -462,12 +553,15 @@ def test_sections_and_forms_choose_what_is_shown() -> None:
     assert text.index("**matrix form**") < text.index("**index form**")
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"sections": ["numbers"]}, "unknown section 'numbers'"),
-    ({"forms": ["matrix", "vector"]}, "unknown form 'vector'"),
-    ({"forms": []}, "no form chosen"),
-    ({"digits": 16}, "digits 16"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sections": ["numbers"]}, "unknown section 'numbers'"),
+        ({"forms": ["matrix", "vector"]}, "unknown form 'vector'"),
+        ({"forms": []}, "no form chosen"),
+        ({"digits": 16}, "digits 16"),
+    ],
+)
 def test_bad_options_raise_render_error(kwargs: dict, message: str) -> None:
     with pytest.raises(RenderError, match=message):
         render(sbp.load(ROOT / "specs" / "mlp.yaml"), "md", **kwargs)
@@ -476,8 +570,10 @@ def test_bad_options_raise_render_error(kwargs: dict, message: str) -> None:
 def test_digits_round_every_number() -> None:
     text = sbp.load(ROOT / "specs" / "square_221.yaml").render("md", sections=["numeric"], digits=1)
     assert r"$$\mathcal{L} = \sum \frac{\left(y - t\right)^{2}}{2} = 2$$" in text
-    assert r"w_{2} \leftarrow w_{2} - 0.01 \frac{\partial \mathcal{L}}{\partial w_{2}} = " \
-           r"\begin{bmatrix} -3 & -1 \end{bmatrix}" in text
+    assert (
+        r"w_{2} \leftarrow w_{2} - 0.01 \frac{\partial \mathcal{L}}{\partial w_{2}} = "
+        r"\begin{bmatrix} -3 & -1 \end{bmatrix}" in text
+    )
 
 
 def test_template_dir_overrides_a_template_by_name(tmp_path: Path) -> None:
@@ -509,10 +605,12 @@ def test_template_errors_are_render_errors(tmp_path: Path) -> None:
 
 
 def test_cli_forms_all_shows_every_form(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = cli(capsys, str(ROOT / "specs" / "mlp.yaml"), "--format", "md", "--sections", "derivation",
-                       "--forms", "all")
-    assert code == 0 and out == sbp.load(ROOT / "specs" / "mlp.yaml").render("md", sections=["derivation"],
-                                                                             forms=list(sbp.FORMS))
+    code, out, _ = cli(
+        capsys, str(ROOT / "specs" / "mlp.yaml"), "--format", "md", "--sections", "derivation", "--forms", "all"
+    )
+    assert code == 0 and out == sbp.load(ROOT / "specs" / "mlp.yaml").render(
+        "md", sections=["derivation"], forms=list(sbp.FORMS)
+    )
     assert "**index form**" in out
 
 
@@ -525,11 +623,14 @@ def test_cli_writes_markdown_and_latex(tmp_path: Path, capsys: pytest.CaptureFix
     assert (tmp_path / "sheet.tex").read_text(encoding="utf-8") == sbp.load(spec).render("tex", digits=2)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--format", "md", "--pdf"], "--pdf compiles LaTeX"),
-    ([], "--format is required"),
-    (["--format", "md", "--template-dir", "/nonexistent/dir"], "not a directory"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "md", "--pdf"], "--pdf compiles LaTeX"),
+        ([], "--format is required"),
+        (["--format", "md", "--template-dir", "/nonexistent/dir"], "not a directory"),
+    ],
+)
 def test_cli_bad_options_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = cli(capsys, str(ROOT / "specs" / "mlp.yaml"), *args)
     assert code == 2 and out == "" and message in err
@@ -540,4 +641,3 @@ def test_cli_unknown_section_is_a_usage_error(capsys: pytest.CaptureFixture[str]
         main(["render", str(ROOT / "specs" / "mlp.yaml"), "--format", "md", "--sections", "numeric,foo"])
     assert exit_info.value.code == 2
     assert "expected a comma-separated list of network, glossary, sizes" in capsys.readouterr().err
-

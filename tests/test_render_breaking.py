@@ -34,22 +34,26 @@ def _unbrace(latex: str) -> str:
             if depth == 0:
                 break
             i += 1
-        latex = latex[:start] + r"\underbrace" + latex[start + len(r"\sbpbrace"):i + 1] + "_" + latex[i + 1:]
+        latex = latex[:start] + r"\underbrace" + latex[start + len(r"\sbpbrace") : i + 1] + "_" + latex[i + 1 :]
         start = latex.find(r"\sbpbrace{")
     return latex
 
 
 def test_lines_end_after_operators_and_between_factors_dearer_in_brackets() -> None:
     tex = breakable_tex(r"a = b + \left(c \odot d\right) W^{\top} \quad (1 \le j \le 2)")
-    assert tex == (r"a = \penalty0 b + \penalty100 (c \odot \penalty500 d) \penalty400 W^{\top} \penalty0 "
-                   r"\quad (1 \le \penalty400 j \le \penalty400 2)")  # a product between (c ⊙ d) and W
+    assert tex == (
+        r"a = \penalty0 b + \penalty100 (c \odot \penalty500 d) \penalty400 W^{\top} \penalty0 "
+        r"\quad (1 \le \penalty400 j \le \penalty400 2)"
+    )  # a product between (c ⊙ d) and W
     assert breakable_tex("-x + y").startswith("-x + \\penalty100 ")  # a sign is not an operator
 
 
 def test_brackets_open_into_halves_as_high_as_their_content() -> None:
     tex = breakable_tex(r"\left(\frac{a}{b} + c\right)^{\top} x")
-    assert tex == (r"\mathopen{\left(\vphantom{\frac{a}{b}}\right.}\frac{a}{b} + \penalty500 c"
-                   r"\mathclose{\left.\vphantom{\frac{a}{b}}\right)}^{\top} \penalty400 x")
+    assert tex == (
+        r"\mathopen{\left(\vphantom{\frac{a}{b}}\right.}\frac{a}{b} + \penalty500 c"
+        r"\mathclose{\left.\vphantom{\frac{a}{b}}\right)}^{\top} \penalty400 x"
+    )
     assert breakable_tex(r"\left(a + b\right)") == r"(a + \penalty500 b)"  # no tall content: plain brackets
 
 

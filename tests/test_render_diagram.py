@@ -23,10 +23,17 @@ Point = tuple[float, float]
 
 
 def chain(sizes: list[int], names: list[str], convention: dict, bias: bool, notation: dict | None = None) -> dict:
-    spec = {"name": "small", "convention": convention, "input": {"name": "x", "size": sizes[0]},
-            "target": {"name": "y", "size": sizes[-1]}, "loss": "half_squared_error",
-            "layers": [{"name": name, "units": units, "activation": "tanh", "bias": bias}
-                       for name, units in zip(names, sizes[1:], strict=True)]}
+    spec = {
+        "name": "small",
+        "convention": convention,
+        "input": {"name": "x", "size": sizes[0]},
+        "target": {"name": "y", "size": sizes[-1]},
+        "loss": "half_squared_error",
+        "layers": [
+            {"name": name, "units": units, "activation": "tanh", "bias": bias}
+            for name, units in zip(names, sizes[1:], strict=True)
+        ],
+    }
     if notation:
         spec["notation"] = notation
     return spec
@@ -35,8 +42,9 @@ def chain(sizes: list[int], names: list[str], convention: dict, bias: bool, nota
 COLUMNS, ROWS = {"weights": "out_in", "samples": "columns"}, {"weights": "in_out", "samples": "rows"}
 CHAINS = {
     "2-2-1": chain([2, 2, 1], ["1", "2"], COLUMNS, True),
-    "2-2-2 rows, long names": chain([2, 2, 2], ["hidden", "output"], ROWS, True,
-                                    {"weight": "w", "layer": "parenthesized"}),
+    "2-2-2 rows, long names": chain(
+        [2, 2, 2], ["hidden", "output"], ROWS, True, {"weight": "w", "layer": "parenthesized"}
+    ),
     "4-1-1": chain([4, 1, 1], ["a", "b"], COLUMNS, False),
     "1-4-1": chain([1, 4, 1], ["1", "2"], ROWS, True),
     "1-2-2-1": chain([1, 2, 2, 1], ["1", "2", "3"], COLUMNS, True, {"layer": "superscript"}),
@@ -70,8 +78,10 @@ def _overlap(p: list[Point], q: list[Point]) -> bool:
 
 
 def _inside(point: Point, polygon: list[Point]) -> bool:
-    return all(ax * (point[0] - a[0]) + ay * (point[1] - a[1]) <= 0
-               for (ax, ay), a in zip(_axes(polygon), polygon, strict=True))
+    return all(
+        ax * (point[0] - a[0]) + ay * (point[1] - a[1]) <= 0
+        for (ax, ay), a in zip(_axes(polygon), polygon, strict=True)
+    )
 
 
 def _meets_circle(polygon: list[Point], centre: Point, radius: float) -> bool:
@@ -79,19 +89,28 @@ def _meets_circle(polygon: list[Point], centre: Point, radius: float) -> bool:
         dx, dy = b[0] - a[0], b[1] - a[1]
         t = max(0.0, min(1.0, ((centre[0] - a[0]) * dx + (centre[1] - a[1]) * dy) / (dx * dx + dy * dy)))
         return ((a[0] + t * dx - centre[0]) ** 2 + (a[1] + t * dy - centre[1]) ** 2) ** 0.5
-    return _inside(centre, polygon) or min(gap(a, b) for a, b in zip(polygon, polygon[1:] + polygon[:1],
-                                                                      strict=True)) < radius
+
+    return (
+        _inside(centre, polygon)
+        or min(gap(a, b) for a, b in zip(polygon, polygon[1:] + polygon[:1], strict=True)) < radius
+    )
 
 
 def _check(net: sbp.Network, arrows_too: bool = True) -> int:
     """No label covers another or a unit; with `arrows_too`, nor an arrow other than its own (which the
     drawing avoids where it can: where bias arrows cross the weights' there may be no such place)."""
     anchors, edges = _drawn(net)
-    labels = {e.id: [anchors[e.id][c] for c in ("south west", "south east", "north east", "north west")]
-              for e in edges if e.label is not None}
+    labels = {
+        e.id: [anchors[e.id][c] for c in ("south west", "south east", "north east", "north west")]
+        for e in edges
+        if e.label is not None
+    }
     circles = {node: (a["center"], a["east"][0] - a["center"][0]) for node, a in anchors.items() if "center" in a}
-    arrows = {(e.source, e.target): [circles[e.source][0], circles[e.target][0]] for e in edges
-              if e.source in circles and e.target in circles}
+    arrows = {
+        (e.source, e.target): [circles[e.source][0], circles[e.target][0]]
+        for e in edges
+        if e.source in circles and e.target in circles
+    }
     for edge in edges:
         if edge.label is None:
             continue
@@ -101,8 +120,9 @@ def _check(net: sbp.Network, arrows_too: bool = True) -> int:
         for node, (centre, radius) in circles.items():
             assert not _meets_circle(box, centre, radius), f"{edge.label.latex} covers unit {node}"
         for ends, segment in arrows.items() if arrows_too else ():
-            assert ends == (edge.source, edge.target) or not _overlap(box, segment), \
+            assert ends == (edge.source, edge.target) or not _overlap(box, segment), (
                 f"{edge.label.latex} covers the arrow {ends}"
+            )
     return len(labels)
 
 
@@ -126,7 +146,8 @@ def test_crossing_arrows_are_labelled_at_opposite_ends() -> None:
     """exercise-square-activation.md's 2-2-1 drawing: w_21 and w_12 cross in the middle, so one label
     sits near its source and the other near its target; level arrows keep theirs in the middle."""
     edges = context(sbp.load(ROOT / "specs" / "square_221_course.yaml"), sections=["network"])["network"][
-        "diagram"].edges
+        "diagram"
+    ].edges
     pos = {e.label.latex: float(e.pos) for e in edges if e.label is not None}
     assert pos["w^{(1)}_{1,1}"] == pos["w^{(1)}_{2,2}"] == 0.5
     assert sorted([pos["w^{(1)}_{1,2}"], pos["w^{(1)}_{2,1}"]]) == [0.25, 0.75]
@@ -136,4 +157,4 @@ def test_a_label_box_turns_with_its_arrow() -> None:
     box = label_box((0.0, 0.0), (2.0, 0.0), 0.5, 1.0, LABEL_HEIGHT)
     assert box[0] == pytest.approx((0.5, -LABEL_HEIGHT / 2)) and box[2] == pytest.approx((1.5, LABEL_HEIGHT / 2))
     slanted = label_box((0.0, 0.0), (1.0, 1.0), 0.5, 1.0, 0.0)
-    assert slanted[1][0] == pytest.approx(0.5 + 0.5 / 2 ** 0.5) and slanted[1][1] == pytest.approx(0.5 + 0.5 / 2 ** 0.5)
+    assert slanted[1][0] == pytest.approx(0.5 + 0.5 / 2**0.5) and slanted[1][1] == pytest.approx(0.5 + 0.5 / 2**0.5)

@@ -47,18 +47,26 @@ def test_installed_wheel_renders(tmp_path: Path) -> None:
     wheels, target, elsewhere = tmp_path / "wheels", tmp_path / "site", tmp_path / "elsewhere"
     elsewhere.mkdir()
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(ROOT)], check=True, timeout=600,
-                   capture_output=True)
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "-w", str(wheels), str(ROOT)], check=True, timeout=600, capture_output=True
+    )
     wheel = next(wheels.glob("symbackprop-*.whl"))
-    subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True, timeout=600,
-                   capture_output=True)
-    code = ("import symbackprop, symbackprop.render.templates as t; "
-            f"net = symbackprop.load({str(ROOT / 'specs' / 'square_221.yaml')!r}); "
-            "print(symbackprop.__file__); print(t.builtin_templates()); "
-            "print(net.render('md', sections=['loss'])); print(net.render('tex', sections=['loss'])[:14])")
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        timeout=600,
+        capture_output=True,
+    )
+    code = (
+        "import symbackprop, symbackprop.render.templates as t; "
+        f"net = symbackprop.load({str(ROOT / 'specs' / 'square_221.yaml')!r}); "
+        "print(symbackprop.__file__); print(t.builtin_templates()); "
+        "print(net.render('md', sections=['loss'])); print(net.render('tex', sections=['loss'])[:14])"
+    )
     env = {**os.environ, "PYTHONPATH": str(target)}
-    result = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == str(target / "symbackprop" / "__init__.py")

@@ -31,9 +31,12 @@ SLACK_PT = 1.0
 def overfull(log: str) -> list[str]:
     """Log lines reporting a box wider or higher than its room by more than SLACK_PT, or an underfull
     box (TeX reports those by badness: any is a line or page stretched out of shape)."""
-    return [line for line in log.splitlines()
-            if ((m := re.match(r"Overfull \\[hv]box \((\d+(?:\.\d+)?)pt too", line)) and float(m.group(1)) > SLACK_PT)
-            or line.startswith("Underfull")]
+    return [
+        line
+        for line in log.splitlines()
+        if ((m := re.match(r"Overfull \\[hv]box \((\d+(?:\.\d+)?)pt too", line)) and float(m.group(1)) > SLACK_PT)
+        or line.startswith("Underfull")
+    ]
 
 
 #: A command that scales what it holds: a formula or diagram so set is shrunk, not broken.
@@ -48,8 +51,9 @@ def pdf_text(data: bytes, workdir: Path) -> str | None:
             pytest.fail("pdftotext is missing: apt-get install poppler-utils")
         return None
     (workdir / "doc.pdf").write_bytes(data)
-    return subprocess.run(["pdftotext", "-layout", "doc.pdf", "-"], cwd=workdir, capture_output=True, text=True,
-                          check=True, timeout=60).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", "doc.pdf", "-"], cwd=workdir, capture_output=True, text=True, check=True, timeout=60
+    ).stdout
 
 
 #: Specs compiled by the default run: one of each kind of document (a chain, course notation, an exercise
@@ -58,8 +62,10 @@ def pdf_text(data: bytes, workdir: Path) -> str | None:
 DEFAULT_PDFS = {"mlp", "square_221_course", "square_221_exercise", "skip_connection", "recurrent_autoencoder_small"}
 
 
-@pytest.mark.parametrize("spec", [pytest.param(spec, id=spec.stem, marks=() if spec.stem in DEFAULT_PDFS
-                                               else pytest.mark.slow) for spec in SPECS])
+@pytest.mark.parametrize(
+    "spec",
+    [pytest.param(spec, id=spec.stem, marks=() if spec.stem in DEFAULT_PDFS else pytest.mark.slow) for spec in SPECS],
+)
 def test_every_spec_compiles_without_errors_bad_boxes_or_scaling(spec: Path) -> None:
     require_pdflatex()
     net = sbp.load(spec)
@@ -82,9 +88,13 @@ def test_every_form_of_a_deep_network_fits_the_page() -> None:
     """Symbolic forms grow with depth: ten tanh layers, every form, broken into lines within the page."""
     require_pdflatex()
     layers = [{"name": str(k), "units": 3, "activation": "tanh"} for k in range(1, 10)]
-    spec = {"name": "deep", "input": {"name": "x", "size": 3}, "target": {"name": "y", "size": 2},
-            "layers": [*layers, {"name": "out", "units": 2, "activation": "sigmoid"}],
-            "loss": {"type": "half_squared_error", "reduction": "mean"}}
+    spec = {
+        "name": "deep",
+        "input": {"name": "x", "size": 3},
+        "target": {"name": "y", "size": 2},
+        "layers": [*layers, {"name": "out", "units": 2, "activation": "sigmoid"}],
+        "loss": {"type": "half_squared_error", "reduction": "mean"},
+    }
     net = sbp.load(spec)
     longest = max(len(t.latex("symbolic")) for t in net.derive().targets)
     assert longest > 700  # several lines' worth
@@ -93,10 +103,14 @@ def test_every_form_of_a_deep_network_fits_the_page() -> None:
 
 
 def test_overfull_and_underfull_boxes_are_caught() -> None:
-    log = ("Overfull \\hbox (0.5pt too wide) in paragraph\nOverfull \\hbox (12.3pt too wide) in alignment\n"
-           "Underfull \\hbox (badness 10000) in paragraph\n")
-    assert overfull(log) == ["Overfull \\hbox (12.3pt too wide) in alignment",
-                             "Underfull \\hbox (badness 10000) in paragraph"]
+    log = (
+        "Overfull \\hbox (0.5pt too wide) in paragraph\nOverfull \\hbox (12.3pt too wide) in alignment\n"
+        "Underfull \\hbox (badness 10000) in paragraph\n"
+    )
+    assert overfull(log) == [
+        "Overfull \\hbox (12.3pt too wide) in alignment",
+        "Underfull \\hbox (badness 10000) in paragraph",
+    ]
     assert SCALING.search(r"\resizebox{\linewidth}{!}{x}") and SCALING.search(r"\begin{tikzpicture}[scale=0.7]")
 
 
@@ -118,14 +132,17 @@ def test_specials_are_printed_literally_and_nothing_is_read(tmp_path: Path) -> N
         assert "layer a_b%c$d{e}#<script>" in flat
         assert "root:" not in text
     tex = net.render("tex")
-    assert r"\input{" not in tex[tex.index(r"\begin{document}"):]
+    assert r"\input{" not in tex[tex.index(r"\begin{document}") :]
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (r"\input{/etc/passwd}", "LaTeX failed: ! LaTeX Error: File `/etc/passwd.tex' not found."),
-    (r"\newwrite\f\immediate\openout\f=/tmp/symbackprop-escape.tex", "LaTeX failed: ! I can't write on file"),
-    (r"\undefinedmacro", "LaTeX failed: ! Undefined control sequence. (l.1"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (r"\input{/etc/passwd}", "LaTeX failed: ! LaTeX Error: File `/etc/passwd.tex' not found."),
+        (r"\newwrite\f\immediate\openout\f=/tmp/symbackprop-escape.tex", "LaTeX failed: ! I can't write on file"),
+        (r"\undefinedmacro", "LaTeX failed: ! Undefined control sequence. (l.1"),
+    ],
+)
 def test_engine_reads_and_writes_only_its_directory(body: str, message: str) -> None:
     require_pdflatex()
     with pytest.raises(PdfError) as error:
@@ -137,8 +154,10 @@ def test_engine_reads_and_writes_only_its_directory(body: str, message: str) -> 
 def test_shell_escape_is_off(tmp_path: Path) -> None:
     require_pdflatex()
     marker = tmp_path / "ran"
-    compile_pdf(r"\documentclass{article}\begin{document}\immediate\write18{touch " + str(marker) + r"} x"
-                r"\end{document}")
+    compile_pdf(
+        r"\documentclass{article}\begin{document}\immediate\write18{touch " + str(marker) + r"} x"
+        r"\end{document}"
+    )
     assert not marker.exists()
 
 
@@ -148,8 +167,9 @@ def test_a_run_away_document_is_stopped() -> None:
         compile_pdf(r"\documentclass{article}\begin{document}\def\x{\x}\x\end{document}", timeout=3)
 
 
-def test_cli_pdf_default_name_and_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_pdf_default_name_and_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     require_pdflatex()
     monkeypatch.chdir(tmp_path)
     spec = str(ROOT / "specs" / "square_221.yaml")
@@ -163,28 +183,41 @@ def test_cli_pdf_default_name_and_output(tmp_path: Path, monkeypatch: pytest.Mon
 def test_cli_latex_failure_shows_the_first_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     require_pdflatex()
     (tmp_path / "title.tex").write_text("\\undefinedmacro\n", encoding="utf-8")
-    code = main(["render", str(ROOT / "specs" / "mlp.yaml"), "--pdf", "--template-dir", str(tmp_path),
-                 "-o", str(tmp_path / "out.pdf")])
+    code = main(
+        [
+            "render",
+            str(ROOT / "specs" / "mlp.yaml"),
+            "--pdf",
+            "--template-dir",
+            str(tmp_path),
+            "-o",
+            str(tmp_path / "out.pdf"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "symbackprop: error: LaTeX failed: ! Undefined control sequence. (l." in err and "\\undefinedmacro" in err
     assert not (tmp_path / "out.pdf").exists()
 
 
-def test_cli_missing_engine_names_the_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_missing_engine_names_the_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no pdflatex, no latexmk
     code = main(["render", str(ROOT / "specs" / "mlp.yaml"), "--pdf", "-o", str(tmp_path / "out.pdf")])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.strip() == ("symbackprop: error: no TeX engine: pdflatex was not found on PATH; install it with "
-                           "`apt-get install texlive-latex-base texlive-latex-recommended texlive-pictures lmodern` "
-                           "(and optionally latexmk)")
+    assert err.strip() == (
+        "symbackprop: error: no TeX engine: pdflatex was not found on PATH; install it with "
+        "`apt-get install texlive-latex-base texlive-latex-recommended texlive-pictures lmodern` "
+        "(and optionally latexmk)"
+    )
     assert not (tmp_path / "out.pdf").exists()
 
 
-def test_markdown_diagram_is_the_tikz_as_svg_written_next_to_the_document(tmp_path: Path,
-                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_markdown_diagram_is_the_tikz_as_svg_written_next_to_the_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     require_pdflatex()
     require_tool("pdftocairo", "poppler-utils")
     spec = str(ROOT / "specs" / "square_221.yaml")
@@ -197,16 +230,18 @@ def test_markdown_diagram_is_the_tikz_as_svg_written_next_to_the_document(tmp_pa
     assert svg == render.diagram_svg(sbp.load(spec)).decode("utf-8")  # the same bytes every time
 
 
-def test_markdown_without_a_network_section_writes_no_diagram(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_markdown_without_a_network_section_writes_no_diagram(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no TeX needed
     monkeypatch.chdir(tmp_path)
     assert main(["render", str(ROOT / "specs" / "mlp.yaml"), "--format", "md", "--sections", "loss"]) == 0
     assert "## Loss" in capsys.readouterr().out and list(tmp_path.iterdir()) == []
 
 
-def test_markdown_diagram_without_tex_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_markdown_diagram_without_tex_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     code = main(["render", str(ROOT / "specs" / "mlp.yaml"), "--format", "md", "-o", str(tmp_path / "out.md")])
     assert code == 2 and "no TeX engine" in capsys.readouterr().err
@@ -215,8 +250,13 @@ def test_markdown_diagram_without_tex_is_one_clear_error(tmp_path: Path, monkeyp
 
 def test_cli_pdf_in_a_real_process(tmp_path: Path) -> None:
     require_pdflatex()
-    result = subprocess.run([sys.executable, "-m", "symbackprop", "render", str(ROOT / "specs" / "mlp.yaml"),
-                             "--pdf", "-o", "mlp.pdf"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    result = subprocess.run(
+        [sys.executable, "-m", "symbackprop", "render", str(ROOT / "specs" / "mlp.yaml"), "--pdf", "-o", "mlp.pdf"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and (tmp_path / "mlp.pdf").read_bytes().startswith(b"%PDF")

@@ -22,8 +22,11 @@ from tests.test_render_pdf import SCALING, overfull
 ROOT = Path(__file__).resolve().parent.parent
 SHEET = ROOT / "tests" / "data" / "questions_sheet.yaml"
 #: Pages of SHEET's PDF, as docs/render.md records them.
-PAGES = int(re.search(r"tests/data/questions_sheet\.yaml[^|\n]*\| (\d+) \|",
-                      (ROOT / "docs" / "render.md").read_text(encoding="utf-8")).group(1))
+PAGES = int(
+    re.search(
+        r"tests/data/questions_sheet\.yaml[^|\n]*\| (\d+) \|", (ROOT / "docs" / "render.md").read_text(encoding="utf-8")
+    ).group(1)
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +62,21 @@ def test_every_question_is_answered_in_order_with_every_form_and_its_value(net: 
             assert target["value"] is not None and target["value_note"] is None
 
 
-@pytest.mark.parametrize(("target", "leaf", "entries"), [
-    ("dL/dx", "x", [(0, 0), (2, 1), (1, 2)]),
-    ("dL/dW_1[2,3]", "W_1", [(1, 2)]),
-    ("dL/db_2", "b_2", [(0, 0), (1, 0)]),
-])
-def test_each_value_on_the_data_is_the_derivative(net: sbp.Network, target: str, leaf: str,
-                                                  entries: list[tuple[int, int]]) -> None:
+@pytest.mark.parametrize(
+    ("target", "leaf", "entries"),
+    [
+        ("dL/dx", "x", [(0, 0), (2, 1), (1, 2)]),
+        ("dL/dW_1[2,3]", "W_1", [(1, 2)]),
+        ("dL/db_2", "b_2", [(0, 0), (1, 0)]),
+    ],
+)
+def test_each_value_on_the_data_is_the_derivative(
+    net: sbp.Network, target: str, leaf: str, entries: list[tuple[int, int]]
+) -> None:
     """The printed value of an asked derivative against central finite differences of the loss."""
-    answers = {t["name"].text: t for q in context(net, sections=["questions"])["questions"]["questions"]
-               for t in q["targets"]}
+    answers = {
+        t["name"].text: t for q in context(net, sections=["questions"])["questions"]["questions"] for t in q["targets"]
+    }
     printed = answers[target]["value"].latex
     numbers = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", printed.split(" = ", 1)[1])]
     full = np.asarray(net.evaluate(target))
@@ -100,8 +108,7 @@ def test_the_checks_read_back_what_the_questions_print(net: sbp.Network) -> None
     assert both["checked"] == forward + lines + 2 * len(net.derive().targets)
 
 
-def test_a_form_a_target_does_not_have_is_said_not_dropped(net: sbp.Network,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_form_a_target_does_not_have_is_said_not_dropped(net: sbp.Network, monkeypatch: pytest.MonkeyPatch) -> None:
     target = net.derive().target("dL/dz_2")
     original = type(target).latex
 
@@ -117,7 +124,7 @@ def test_a_form_a_target_does_not_have_is_said_not_dropped(net: sbp.Network,
 
 def test_without_data_the_formulas_are_answered_alone() -> None:
     text = SHEET.read_text(encoding="utf-8")
-    net = sbp.load(text[:text.index("data:")])
+    net = sbp.load(text[: text.index("data:")])
     md = net.render("md")
     assert "### 4" in md and "On the spec's data" not in md and "## Worked example" not in md
 
@@ -144,20 +151,42 @@ def test_the_markdown_reads_through_pandoc(net: sbp.Network, tmp_path: Path) -> 
     assert len(formulas) > 20
 
 
-@pytest.mark.parametrize(("spec", "text", "parts"), [
-    ("specs/relu_4321_exercise.yaml", "the weight W^3_{1,1} and h^2, then W^2_{i,j}",
-     ["the weight ", "$W^{3}_{1,1}$", " and ", "$h^{2}$", ", then ", "$W^{2}_{i,j}$"]),
-    ("specs/relu_4321_exercise.yaml", "by h^2_1 (one sample), by z^2 and sigma'(x)",  # h^2_1: its n unwritten
-     ["by h^2_1 (one sample), by ", "$z^{2}$", " and sigma'(x)"]),
-    ("specs/softmax_hinge_exercise.yaml", "delta_1 = dL/do_1; dp_j/do_k; dL/dW_1[2,1]",
-     ["$\\delta_{1}$", " = ", "$\\frac{\\partial \\mathcal{L}}{\\partial o_{1}}$", "; ",
-      "$\\frac{\\partial p_{j,n}}{\\partial o^{(1)}_{k,n}}$", "; dL/dW_1[2,1]"]),
-    ("specs/square_221_exercise.yaml", "sigma(x) = x^2 and dL/dw_{ji} = delta_j a_i",
-     ["sigma(x) = x^2 and dL/dw_{ji} = delta_j a_i"]),
-    ("specs/softmax_hinge_exercise.yaml", r"q_1 \input{x} W_1} $W_1$ W_1_9 x_{1}}", None),  # hostile: nothing raw
-])
-def test_question_text_sets_the_networks_names_as_math_in_its_notation(spec: str, text: str,
-                                                                        parts: list[str] | None) -> None:
+@pytest.mark.parametrize(
+    ("spec", "text", "parts"),
+    [
+        (
+            "specs/relu_4321_exercise.yaml",
+            "the weight W^3_{1,1} and h^2, then W^2_{i,j}",
+            ["the weight ", "$W^{3}_{1,1}$", " and ", "$h^{2}$", ", then ", "$W^{2}_{i,j}$"],
+        ),
+        (
+            "specs/relu_4321_exercise.yaml",
+            "by h^2_1 (one sample), by z^2 and sigma'(x)",  # h^2_1: its n unwritten
+            ["by h^2_1 (one sample), by ", "$z^{2}$", " and sigma'(x)"],
+        ),
+        (
+            "specs/softmax_hinge_exercise.yaml",
+            "delta_1 = dL/do_1; dp_j/do_k; dL/dW_1[2,1]",
+            [
+                "$\\delta_{1}$",
+                " = ",
+                "$\\frac{\\partial \\mathcal{L}}{\\partial o_{1}}$",
+                "; ",
+                "$\\frac{\\partial p_{j,n}}{\\partial o^{(1)}_{k,n}}$",
+                "; dL/dW_1[2,1]",
+            ],
+        ),
+        (
+            "specs/square_221_exercise.yaml",
+            "sigma(x) = x^2 and dL/dw_{ji} = delta_j a_i",
+            ["sigma(x) = x^2 and dL/dw_{ji} = delta_j a_i"],
+        ),
+        ("specs/softmax_hinge_exercise.yaml", r"q_1 \input{x} W_1} $W_1$ W_1_9 x_{1}}", None),  # hostile: nothing raw
+    ],
+)
+def test_question_text_sets_the_networks_names_as_math_in_its_notation(
+    spec: str, text: str, parts: list[str] | None
+) -> None:
     """A word naming a value, parameter, delta or derivative is printed from what it names, in the spec's notation;
     every other word stays text and is escaped."""
     from symbackprop.render.markup import Math, Text
@@ -167,8 +196,11 @@ def test_question_text_sets_the_networks_names_as_math_in_its_notation(spec: str
     shown = [f"${part.latex}$" if isinstance(part, Math) else part.text for part in prose.parts]
     if parts is not None:
         assert shown == parts
-    assert "".join(part.text for part in prose.parts if isinstance(part, Text)) + "".join(
-        part.latex for part in prose.parts if isinstance(part, Math)) != ""
+    assert (
+        "".join(part.text for part in prose.parts if isinstance(part, Text))
+        + "".join(part.latex for part in prose.parts if isinstance(part, Math))
+        != ""
+    )
     for part in prose.parts:  # math only as our printer writes names: no user backslash, dollar or brace soup
         if isinstance(part, Math):
             assert "input" not in part.latex and "$" not in part.latex

@@ -70,8 +70,7 @@ def test_lines_copied_from_derive_latex_read_back(spec: str, capsys: pytest.Capt
     lines = [line for block in blocks for line in block.split(r"\end{align*}")[0].strip().splitlines()]
     assert len(lines) == len(sbp.FORMS) * len(net.derive().targets)
     assert any(line.endswith(r" \\") for line in lines) and all(" &= " in line for line in lines)
-    failures = [(line, result.feedback) for line in lines
-                if not (result := net.verify(None, line)).equivalent]
+    failures = [(line, result.feedback) for line in lines if not (result := net.verify(None, line)).equivalent]
     assert failures == []
 
 
@@ -106,19 +105,33 @@ def test_the_checks_section_reports_the_round_trip(monkeypatch: pytest.MonkeyPat
 
 
 def test_formulas_are_reread_where_there_are_no_numbers() -> None:
-    spec = {"name": "generic", "input": {"size": 2}, "target": {"size": 1}, "loss": "half_squared_error",
-            "layers": [{"name": "1", "units": 2, "activation": {"function": "g"}},
-                       {"name": "2", "units": 1, "activation": "sigmoid", "bias": False}]}
+    spec = {
+        "name": "generic",
+        "input": {"size": 2},
+        "target": {"size": 1},
+        "loss": "half_squared_error",
+        "layers": [
+            {"name": "1", "units": 2, "activation": {"function": "g"}},
+            {"name": "2", "units": 1, "activation": "sigmoid", "bias": False},
+        ],
+    }
     text = sbp.load(spec).render("md", sections=["checks"], forms=["matrix"])
     assert "No numeric checks: " in text
     assert "(10 of 10 agree)." in text  # 5 forward equations, 5 targets
 
 
 def _classifier(loss: dict[str, Any], activation: Any, units: int = 3) -> dict[str, Any]:
-    return {"name": "loss", "input": {"name": "x", "size": 2}, "target": {"name": "y", "size": units},
-            "output": "p", "loss": loss,
-            "layers": [{"name": "1", "units": 2, "activation": "tanh"},
-                       {"name": "out", "units": units, "activation": activation}]}
+    return {
+        "name": "loss",
+        "input": {"name": "x", "size": 2},
+        "target": {"name": "y", "size": units},
+        "output": "p",
+        "loss": loss,
+        "layers": [
+            {"name": "1", "units": 2, "activation": "tanh"},
+            {"name": "out", "units": units, "activation": activation},
+        ],
+    }
 
 
 def test_binary_cross_entropy_prints_its_sum_bracketed_and_reads_back() -> None:
@@ -128,29 +141,42 @@ def test_binary_cross_entropy_prints_its_sum_bracketed_and_reads_back() -> None:
     delta = net.derive().delta("out")
     bracketed = "((1 - y) ⊘ (1 - p) - y ⊘ p) ⊙ f_out'(s_out)"
     assert delta.text("symbolic") == delta.text("matrix") == f"delta_out = (1/N) {bracketed}"
-    assert r"\left(\left(1 - y\right) \oslash \left(1 - p\right) - y \oslash p\right) \odot f_{out}'" in \
-        delta.latex("matrix")
+    assert r"\left(\left(1 - y\right) \oslash \left(1 - p\right) - y \oslash p\right) \odot f_{out}'" in delta.latex(
+        "matrix"
+    )
     assert delta.text("index").startswith("delta_out[j,n] = ((1 - y[j,n])/(1 - p[j,n]) - y[j,n]/p[j,n])*f_out'")
     markdown = net.render("md", forms=["matrix"])
     assert r"\left(\left(1 - y\right) \oslash \left(1 - p\right) - y \oslash p\right) \odot" in markdown
-    for written in ("(1/N) ((1 - y)/(1 - p) - y/p) ⊙ f_out'(s_out)",  # / between matrices of one size: ⊘
-                    r"\frac{1}{N} \left(\frac{1-y}{1-p} - \frac{y}{p}\right) \odot f_{out}'(s_{out})",
-                    "(p - y)/N"):  # the sigmoid written as an expr still cancels
+    for written in (
+        "(1/N) ((1 - y)/(1 - p) - y/p) ⊙ f_out'(s_out)",  # / between matrices of one size: ⊘
+        r"\frac{1}{N} \left(\frac{1-y}{1-p} - \frac{y}{p}\right) \odot f_{out}'(s_{out})",
+        "(p - y)/N",
+    ):  # the sigmoid written as an expr still cancels
         assert net.verify("delta_out", written).equivalent, written
     unbracketed = net.verify("delta_out", "(1/N) (1 - y)/(1 - p) - y/p ⊙ f_out'(s_out)")
     assert not unbracketed.equivalent
     assert net.reread(forms=["symbolic", "matrix", "index"]).ok
 
 
-@pytest.mark.parametrize("loss", ["half_squared_error", "squared_error", "cross_entropy", "binary_cross_entropy",
-                                  "hinge", pytest.param("multiclass_hinge", marks=pytest.mark.slow),  # 7 s of CPU
-                                  "(p - y)**2/2 + abs(p - y)"])
+@pytest.mark.parametrize(
+    "loss",
+    [
+        "half_squared_error",
+        "squared_error",
+        "cross_entropy",
+        "binary_cross_entropy",
+        "hinge",
+        pytest.param("multiclass_hinge", marks=pytest.mark.slow),  # 7 s of CPU
+        "(p - y)**2/2 + abs(p - y)",
+    ],
+)
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_every_loss_reads_back(loss: str, reduction: str) -> None:
     """Every loss, each reduction, after an output activation it does not cancel with (tanh; for the
     losses with logs, a sigmoid written as an expr or softmax): the loss line and every target's."""
-    activation: Any = {"binary_cross_entropy": {"expr": "1/(1 + exp(-x))"},
-                       "cross_entropy": "softmax"}.get(loss, "tanh")
+    activation: Any = {"binary_cross_entropy": {"expr": "1/(1 + exp(-x))"}, "cross_entropy": "softmax"}.get(
+        loss, "tanh"
+    )
     kind = {"expr": loss} if "(" in loss else {"type": loss}
     net = sbp.load(_classifier({**kind, "reduction": reduction}, activation, 1 if loss == "hinge" else 3))
     result = net.reread(forms=["symbolic", "matrix", "index"])
@@ -172,9 +198,15 @@ def test_the_multiclass_hinge_loss_line_reads_back_with_max_entrywise() -> None:
 _A, _B = symbols("a b", real=True)
 #: Entrywise formulas printed inline (with the matrices in place of a and b): a quotient, a product with a
 #: sum, a power of a sum, a function of a sum, a leading minus.
-FORMULAS = [Lambda((_A, _B), _A / (1 - _B)), Lambda((_A, _B), (_A - _B) * _B), Lambda((_A, _B), (_A + _B) ** 2),
-            Lambda((_A, _B), exp(_A - _B)), Lambda((_A, _B), -_A * log(1 + _B ** 2)),
-            Lambda((_A, _B), Max(0, 1 - _A * _B)), Lambda((_A, _B), _A - _B / (_A ** 2 + 1))]
+FORMULAS = [
+    Lambda((_A, _B), _A / (1 - _B)),
+    Lambda((_A, _B), (_A - _B) * _B),
+    Lambda((_A, _B), (_A + _B) ** 2),
+    Lambda((_A, _B), exp(_A - _B)),
+    Lambda((_A, _B), -_A * log(1 + _B**2)),
+    Lambda((_A, _B), Max(0, 1 - _A * _B)),
+    Lambda((_A, _B), _A - _B / (_A**2 + 1)),
+]
 
 
 @st.composite
@@ -185,8 +217,9 @@ def formulas(draw: st.DrawFn, leaves: tuple[Any, ...], square: Any, depth: int =
     if depth == 0 or draw(st.integers(0, 3)) == 0:
         return draw(st.sampled_from(leaves))
     left, right = draw(formulas(leaves, square, depth - 1)), draw(formulas(leaves, square, depth - 1))
-    kind = draw(st.sampled_from(["add", "sub", "hadamard", "scaled", "power", "formula", "neg", "product",
-                                 "transposed"]))
+    kind = draw(
+        st.sampled_from(["add", "sub", "hadamard", "scaled", "power", "formula", "neg", "product", "transposed"])
+    )
     if kind == "product":
         return MatMul(square, left)
     if kind == "transposed":
@@ -222,25 +255,61 @@ def test_random_formulas_print_with_the_brackets_they_need(data: st.DataObject) 
 
 @cache
 def _formula_net() -> sbp.Network:
-    return sbp.load(_classifier({"type": "half_squared_error"}, "tanh", 3) | {
-        "layers": [{"name": "1", "units": 3, "activation": "tanh"}, {"name": "out", "units": 3,
-                                                                      "activation": "tanh"}]})
+    return sbp.load(
+        _classifier({"type": "half_squared_error"}, "tanh", 3)
+        | {
+            "layers": [
+                {"name": "1", "units": 3, "activation": "tanh"},
+                {"name": "out", "units": 3, "activation": "tanh"},
+            ]
+        }
+    )
 
 
 # --- random specs in random notations -----------------------------------------------------------
 
-LETTERS = {"preactivation": ["s", "a", "net", "z", "h", "u"], "activation": ["z", "a", "h", "o", "out"],
-           "delta": ["delta", "sigma", "d2", "g"], "function": ["f", "sigma", "g", "phi"],
-           "loss": ["L", "E", "J", "l"], "weight": ["W", "w", "theta", "V"], "bias": ["b", "c", "beta"],
-           "learning_rate": ["alpha", "eta", "gamma", "lr"]}
-HIDDEN = ["relu", "tanh", "sigmoid", "identity", "leaky_relu", "softmax", {"expr": "x**2"}, {"expr": "x**3 + x"},
-          {"expr": "exp(x) - 1"}, {"expr": "log(1 + exp(x))"}, {"expr": "max(0, x) + 0.1*min(0, x)"},
-          {"expr": "sin(x)*cosh(x)"}, {"function": "act"}]
-LOSSES = ["half_squared_error", "squared_error", "cross_entropy", "binary_cross_entropy", "hinge", "multiclass_hinge",
-          "expr"]
+LETTERS = {
+    "preactivation": ["s", "a", "net", "z", "h", "u"],
+    "activation": ["z", "a", "h", "o", "out"],
+    "delta": ["delta", "sigma", "d2", "g"],
+    "function": ["f", "sigma", "g", "phi"],
+    "loss": ["L", "E", "J", "l"],
+    "weight": ["W", "w", "theta", "V"],
+    "bias": ["b", "c", "beta"],
+    "learning_rate": ["alpha", "eta", "gamma", "lr"],
+}
+HIDDEN = [
+    "relu",
+    "tanh",
+    "sigmoid",
+    "identity",
+    "leaky_relu",
+    "softmax",
+    {"expr": "x**2"},
+    {"expr": "x**3 + x"},
+    {"expr": "exp(x) - 1"},
+    {"expr": "log(1 + exp(x))"},
+    {"expr": "max(0, x) + 0.1*min(0, x)"},
+    {"expr": "sin(x)*cosh(x)"},
+    {"function": "act"},
+]
+LOSSES = [
+    "half_squared_error",
+    "squared_error",
+    "cross_entropy",
+    "binary_cross_entropy",
+    "hinge",
+    "multiclass_hinge",
+    "expr",
+]
 #: Custom losses, in the output `{out}` and the target `{t}`.
-EXPR_LOSSES = ["({out} - {t})**2", "abs({out} - {t})", "log(1 + exp(-{t}*{out}))", "{out}**4/4 - {t}*{out}",
-               "max(0, 1 - {t}*{out})"]
+EXPR_LOSSES = [
+    "({out} - {t})**2",
+    "abs({out} - {t})",
+    "log(1 + exp(-{t}*{out}))",
+    "{out}**4/4 - {t}*{out}",
+    "max(0, 1 - {t}*{out})",
+]
 
 
 @st.composite
@@ -273,20 +342,32 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
     a recurrent layer; any activations (softmax anywhere), any loss (multiclass hinge, binary cross-entropy,
     custom), either reduction, either convention."""
     depth = draw(st.integers(1, 3))
-    wiring = draw(st.sampled_from(["chain", "skip", "recurrent", "fixed", "with_input"] if depth >= 2
-                                  else ["chain", "fixed", "with_input"]))
+    wiring = draw(
+        st.sampled_from(
+            ["chain", "skip", "recurrent", "fixed", "with_input"] if depth >= 2 else ["chain", "fixed", "with_input"]
+        )
+    )
     names = draw(st.sampled_from([["1", "2", "3"], ["in", "hid", "out"]]))[:depth]
     loss = draw(st.sampled_from(LOSSES))
     autoencoder = loss in ("half_squared_error", "squared_error") and draw(st.booleans())
     size_in = draw(st.integers(1, 3))
-    out_units = size_in if autoencoder else (1 if loss == "hinge" else draw(st.integers(
-        2 if loss in ("cross_entropy", "multiclass_hinge") else 1, 3)))
+    out_units = (
+        size_in
+        if autoencoder
+        else (1 if loss == "hinge" else draw(st.integers(2 if loss in ("cross_entropy", "multiclass_hinge") else 1, 3)))
+    )
     layers: list[dict[str, Any]] = []
     data: dict[str, Any] = {}
     if wiring == "fixed":  # a constant mixing matrix before the first layer: given in data, or a selection rule
         rule = draw(st.sampled_from(["data", "select"]))
-        fixed: dict[str, Any] = {"name": "mix", "units": size_in, "activation": "identity", "bias": False,
-                                 "weight": "P", "fixed": True if rule == "data" else {"select_every": 1}}
+        fixed: dict[str, Any] = {
+            "name": "mix",
+            "units": size_in,
+            "activation": "identity",
+            "bias": False,
+            "weight": "P",
+            "fixed": True if rule == "data" else {"select_every": 1},
+        }
         layers.append(fixed)
         if rule == "data":
             data["P"] = [[0.5 * (i == j) + 0.25 * (i + j) for j in range(size_in)] for i in range(size_in)]
@@ -297,8 +378,12 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
             activation = "softmax"
         if last and loss == "binary_cross_entropy":
             activation = draw(st.sampled_from(["sigmoid", {"expr": "sigmoid(x)"}, {"expr": "1/(1 + exp(-2*x))"}]))
-        layer: dict[str, Any] = {"name": name, "units": out_units if last else draw(st.integers(1, 3)),
-                                 "activation": activation, "bias": draw(st.booleans())}
+        layer: dict[str, Any] = {
+            "name": name,
+            "units": out_units if last else draw(st.integers(1, 3)),
+            "activation": activation,
+            "bias": draw(st.booleans()),
+        }
         if wiring == "skip" and last and depth == 3:
             layer["inputs"] = names[:2]
             layers[-1]["units"] = layers[-2]["units"]
@@ -317,10 +402,14 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
     output = draw(st.sampled_from([None, "y_hat", "yout", "p"]))
     target_name = draw(st.sampled_from(["y", "t"]))
     spec: dict[str, Any] = {
-        "name": "random", "input": {"name": "x", "size": size_in},
-        "target": "input" if autoencoder else {"name": target_name, "size": out_units}, "layers": layers,
-        "convention": {"weights": draw(st.sampled_from(["out_in", "in_out"])),
-                       "samples": draw(st.sampled_from(["columns", "rows"]))},
+        "name": "random",
+        "input": {"name": "x", "size": size_in},
+        "target": "input" if autoencoder else {"name": target_name, "size": out_units},
+        "layers": layers,
+        "convention": {
+            "weights": draw(st.sampled_from(["out_in", "in_out"])),
+            "samples": draw(st.sampled_from(["columns", "rows"])),
+        },
     }
     if output:
         spec["output"] = output
@@ -342,8 +431,11 @@ def _partials(net: sbp.Network) -> list[tuple[str, str]]:
     from symbackprop.forms.partial import NotLocal, between
 
     bp = net.derive().backprop
-    named = [node for node in bp.graph.nodes if node.name and node.role in (
-        "preactivation", "activation", "input", "weight", "bias", "fixed")]
+    named = [
+        node
+        for node in bp.graph.nodes
+        if node.name and node.role in ("preactivation", "activation", "input", "weight", "bias", "fixed")
+    ]
     pairs = []
     for top in (node for node in named if node.role in ("preactivation", "activation")):
         for bottom in named:
@@ -358,8 +450,9 @@ def _partials(net: sbp.Network) -> list[tuple[str, str]]:
 @pytest.mark.slow
 @settings(max_examples=15)
 @given(spec=specs(), notation=notations(), data=st.data())
-def test_random_local_partials_in_random_notations_read_back(spec: dict[str, Any], notation: dict[str, str],
-                                                             data: st.DataObject) -> None:
+def test_random_local_partials_in_random_notations_read_back(
+    spec: dict[str, Any], notation: dict[str, str], data: st.DataObject
+) -> None:
     """Local partials of random networks (a per-sample Jacobian through softmax, relu, a skip sum, a recurrent
     layer; a value by a weight; an entry by a row): every form, text and LaTeX, read back in the notation."""
     net = sbp.load({**spec, "notation": notation})
@@ -370,8 +463,9 @@ def test_random_local_partials_in_random_notations_read_back(spec: dict[str, Any
     if net.graph.named(top).shape[0] != 1 and data.draw(st.booleans()):  # an entry of the top by the whole bottom
         targets.append(der.target(f"d{top}[1]/d{bottom}"))
     if data.draw(st.booleans()):  # the whole top by a row of a value with samples, or by one weight
-        targets.append(der.target(f"d{top}/d{bottom}[1]" if "N" in net.graph.named(bottom).shape else
-                                  f"d{top}/d{bottom}[1,1]"))
+        targets.append(
+            der.target(f"d{top}/d{bottom}[1]" if "N" in net.graph.named(bottom).shape else f"d{top}/d{bottom}[1,1]")
+        )
     result = net.reread(targets=targets)
     assert result.ok, "\n".join(map(str, result.misread))
 

@@ -37,9 +37,13 @@ def test_generic_function_keeps_its_name() -> None:
     assert "f_1" in str(prime.expr) and prime.expr.is_Derivative
 
 
-@pytest.mark.parametrize(("kind", "entry"), [
-    ("half_squared_error", (rules.a - rules.t) ** 2 / 2), ("squared_error", (rules.a - rules.t) ** 2),
-])
+@pytest.mark.parametrize(
+    ("kind", "entry"),
+    [
+        ("half_squared_error", (rules.a - rules.t) ** 2 / 2),
+        ("squared_error", (rules.a - rules.t) ** 2),
+    ],
+)
 def test_loss_entries(kind: str, entry) -> None:
     assert simplify(rules.loss_entry(Loss(kind), {}).expr - entry) == 0
 

@@ -39,8 +39,11 @@ def test_numeric_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_verify_json(capsys: pytest.CaptureFixture[str]) -> None:
     for answer in ("x delta_1^T", "-x delta_1^T", "x )"):
-        doc = run_json(capsys, "verify", MLP, "--target", "dL/dW", "--answer", answer, "--json") \
-            if answer != "x )" else None
+        doc = (
+            run_json(capsys, "verify", MLP, "--target", "dL/dW", "--answer", answer, "--json")
+            if answer != "x )"
+            else None
+        )
         if doc is None:
             assert main(["verify", MLP, "--target", "dL/dW", "--answer", answer, "--json"]) == 2
             doc = json.loads(capsys.readouterr().out)
@@ -50,8 +53,7 @@ def test_verify_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_verify_batch_json_every_row(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "answers.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([("id", "target", "answer"), ("1", "dL/dW", "x delta_1^T"),
-                                      ("2", "dL/dW_9", "x")])
+        csv.writer(handle).writerows([("id", "target", "answer"), ("1", "dL/dW", "x delta_1^T"), ("2", "dL/dW_9", "x")])
     docs = run_json(capsys, "verify", MLP, "--batch", str(path), "--json", "--workers", "1")
     assert [doc["schema_version"] for doc in docs] == [SCHEMA_VERSION, SCHEMA_VERSION]
     assert [doc["verdict"] for doc in docs] == ["equivalent", "unreadable"]

@@ -105,10 +105,24 @@ def test_public_example_loads_with_in_out() -> None:
     assert spec.input == Tensor("x", 2) and spec.target == Tensor("y", 1) and not spec.target_is_input
     assert spec.output == "y_out"
     first, last = spec.layers
-    assert first == Layer(name="1", units=3, activation=Activation("relu"), weight="W", bias=None, inputs=("x",),
-                          line=line_of(EXAMPLE, '- name: "1"'))
-    assert last == Layer(name="out", units=1, activation=Activation("tanh"), weight="w", bias=None, inputs=("1",),
-                         line=line_of(EXAMPLE, "- name: out"))
+    assert first == Layer(
+        name="1",
+        units=3,
+        activation=Activation("relu"),
+        weight="W",
+        bias=None,
+        inputs=("x",),
+        line=line_of(EXAMPLE, '- name: "1"'),
+    )
+    assert last == Layer(
+        name="out",
+        units=1,
+        activation=Activation("tanh"),
+        weight="w",
+        bias=None,
+        inputs=("1",),
+        line=line_of(EXAMPLE, "- name: out"),
+    )
     assert spec.loss == Loss("half_squared_error", reduction="sum", margin=1.0)
     assert spec.data["W"] == ((0.6, 0.7, 0.0), (0.01, 0.43, 0.88))
     assert spec.data["y"] == ((1.0, 1.0, -1.0, -1.0),)
@@ -137,8 +151,10 @@ def test_public_example_with_default_out_in_fails_with_hint() -> None:
     text = replace(EXAMPLE, "  weights: in_out\n", "")
     err = error(text)
     check(err, "data.W", line_of(text, "  W: "))
-    assert err.message == ("shape 2x3 does not match layer '1' (3 units, 2 inputs): expected 3x2 under weights: "
-                           "out_in; it fits weights: in_out — set convention.weights")
+    assert err.message == (
+        "shape 2x3 does not match layer '1' (3 units, 2 inputs): expected 3x2 under weights: "
+        "out_in; it fits weights: in_out — set convention.weights"
+    )
 
 
 def test_defaults() -> None:
@@ -192,25 +208,46 @@ def test_unknown_layer_key_exact_message() -> None:
     text = replace(MINIMAL, "    activation: sigmoid", "    activaton: sigmoid")
     err = error(text)
     check(err, "layers[0].activaton", 7)
-    assert err.message == ("unknown key 'activaton' (expected one of: name, units, activation, bias, weight, "
-                           "inputs, fixed, recurrent; "
-                           "did you mean activation?)")
+    assert err.message == (
+        "unknown key 'activaton' (expected one of: name, units, activation, bias, weight, "
+        "inputs, fixed, recurrent; "
+        "did you mean activation?)"
+    )
 
 
-@pytest.mark.parametrize("old, new, key, suggestion", [
-    ("name: minimal", "nme: minimal", "nme", "did you mean name?"),
-    ("input: {size: 2}", "input: {size: 2, nme: x}", "input.nme", "did you mean name?"),
-    ("target: {size: 1}", "target: {size: 1, sise: 1}", "target.sise", "did you mean size?"),
-    ("loss: squared_error", "loss: {type: squared_error, reduktion: mean}", "loss.reduktion",
-     "did you mean reduction?"),
-    ("activation: sigmoid", "activation: {type: leaky_relu, alfa: 0.1}", "layers[0].activation.alfa",
-     "did you mean alpha?"),
-    ("loss: squared_error", "loss: squared_error\nconvention: {weight: in_out}", "convention.weight",
-     "did you mean weights?"),
-    ("loss: squared_error", "loss: squared_error\ntraining: {learning_rate: 1, step: 2}", "training.step",
-     "did you mean steps?"),
-    ("loss: squared_error", "loss: squared_error\ndata: {W_l: [[1, 2]]}", "data.W_l", "did you mean W_1?"),
-])
+@pytest.mark.parametrize(
+    "old, new, key, suggestion",
+    [
+        ("name: minimal", "nme: minimal", "nme", "did you mean name?"),
+        ("input: {size: 2}", "input: {size: 2, nme: x}", "input.nme", "did you mean name?"),
+        ("target: {size: 1}", "target: {size: 1, sise: 1}", "target.sise", "did you mean size?"),
+        (
+            "loss: squared_error",
+            "loss: {type: squared_error, reduktion: mean}",
+            "loss.reduktion",
+            "did you mean reduction?",
+        ),
+        (
+            "activation: sigmoid",
+            "activation: {type: leaky_relu, alfa: 0.1}",
+            "layers[0].activation.alfa",
+            "did you mean alpha?",
+        ),
+        (
+            "loss: squared_error",
+            "loss: squared_error\nconvention: {weight: in_out}",
+            "convention.weight",
+            "did you mean weights?",
+        ),
+        (
+            "loss: squared_error",
+            "loss: squared_error\ntraining: {learning_rate: 1, step: 2}",
+            "training.step",
+            "did you mean steps?",
+        ),
+        ("loss: squared_error", "loss: squared_error\ndata: {W_l: [[1, 2]]}", "data.W_l", "did you mean W_1?"),
+    ],
+)
 def test_unknown_keys_everywhere(old: str, new: str, key: str, suggestion: str) -> None:
     text = replace(MINIMAL, old, new)
     bad = key.rsplit(".", 1)[-1]
@@ -231,73 +268,156 @@ def test_unknown_data_name_lists_the_allowed_names() -> None:
 # -- missing keys and wrong types -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("drop, key, line", [
-    ("name: minimal\n", "name", 1),
-    ("input: {size: 2}\n", "input", 1),
-    ("loss: squared_error\n", "loss", 1),
-    ("    units: 1\n", "layers[0].units", 5),
-    ("    activation: sigmoid\n", "layers[0].activation", 5),
-])
+@pytest.mark.parametrize(
+    "drop, key, line",
+    [
+        ("name: minimal\n", "name", 1),
+        ("input: {size: 2}\n", "input", 1),
+        ("loss: squared_error\n", "loss", 1),
+        ("    units: 1\n", "layers[0].units", 5),
+        ("    activation: sigmoid\n", "layers[0].activation", 5),
+    ],
+)
 def test_missing_required_keys(drop: str, key: str, line: int) -> None:
     check(error(replace(MINIMAL, drop, "")), key, line, "required key is missing", "expected")
 
 
 def test_missing_size_in_input() -> None:
-    check(error(replace(MINIMAL, "input: {size: 2}", "input: {name: x}")), "input.size", 2,
-          "required key is missing; expected a positive integer")
+    check(
+        error(replace(MINIMAL, "input: {size: 2}", "input: {name: x}")),
+        "input.size",
+        2,
+        "required key is missing; expected a positive integer",
+    )
 
 
-@pytest.mark.parametrize("value, got", [("three", "'three'"), ("true", "true"), ("0", "0"), ("-2", "-2"),
-                                        ("2.5", "2.5"), ("null", "null"), ("[1]", "a list")])
+@pytest.mark.parametrize(
+    "value, got",
+    [
+        ("three", "'three'"),
+        ("true", "true"),
+        ("0", "0"),
+        ("-2", "-2"),
+        ("2.5", "2.5"),
+        ("null", "null"),
+        ("[1]", "a list"),
+    ],
+)
 def test_units_must_be_a_positive_integer(value: str, got: str) -> None:
-    check(error(replace(MINIMAL, "units: 1", f"units: {value}")), "layers[0].units", 6,
-          f"expected a positive integer, got {got}")
+    check(
+        error(replace(MINIMAL, "units: 1", f"units: {value}")),
+        "layers[0].units",
+        6,
+        f"expected a positive integer, got {got}",
+    )
 
 
 def test_units_limit() -> None:
-    check(error(replace(MINIMAL, "units: 1", f"units: {MAX_UNITS + 1}")), "layers[0].units", 6,
-          f"more than the limit of {MAX_UNITS}")
+    check(
+        error(replace(MINIMAL, "units: 1", f"units: {MAX_UNITS + 1}")),
+        "layers[0].units",
+        6,
+        f"more than the limit of {MAX_UNITS}",
+    )
 
 
 def test_size_must_be_a_positive_integer() -> None:
-    check(error(replace(MINIMAL, "input: {size: 2}", "input: {size: false}")), "input.size", 2,
-          "expected a positive integer, got false")
+    check(
+        error(replace(MINIMAL, "input: {size: 2}", "input: {size: false}")),
+        "input.size",
+        2,
+        "expected a positive integer, got false",
+    )
 
 
-@pytest.mark.parametrize("old, new, key, line, words", [
-    ("name: minimal", "name: [a]", "name", 1, "expected a string, got a list"),
-    ("name: minimal", "name: minimal\ndescription: 3", "description", 2, "expected a string, got 3"),
-    ("    activation: sigmoid", "    activation: sigmoid\n    bias: maybe", "layers[0].bias", 8,
-     "expected true or false, got 'maybe'"),
-    ("    activation: sigmoid", "    activation: sigmoid\n    weight: 1W", "layers[0].weight", 8,
-     "expected a weight name made of letters, digits and _ starting with a letter (like W_1), got '1W'"),
-    ("input: {size: 2}", "input: {name: x y, size: 2}", "input.name", 2, "expected a name made of letters"),
-    ("loss: squared_error", "loss: squared_error\noutput: y-out", "output", 9, "got 'y-out'"),
-    ("input: {size: 2}", "input: 2", "input", 2, "expected a mapping like {name: x, size: 2}, got 2"),
-    ("    activation: sigmoid", "    activation: 3", "layers[0].activation", 7, "expected an activation (relu, tanh"),
-    ("loss: squared_error", "loss: [1]", "loss", 8, "expected a loss (half_squared_error"),
-    ("  - name: 1", "  - name: 1.5", "layers[0].name", 5, "expected a string or an integer, got 1.5"),
-    ("  - name: 1", "  - name: true", "layers[0].name", 5, "expected a string or an integer, got true"),
-    ("  - name: 1", "  - name: ''", "layers[0].name", 5, "a layer name cannot be empty"),
-    ("  - name: 1", "  - name: 'a b'", "layers[0].name", 5, "cannot contain spaces or control characters"),
-    ("  - name: 1", '  - name: "a\\tb"', "layers[0].name", 5, "cannot contain spaces or control characters"),
-    ("  - name: 1", '  - name: "a\\x07"', "layers[0].name", 5, "control characters"),
-    ("  - name: 1", f"  - name: {'n' * 41}", "layers[0].name", 5, "at most 40 characters, got 41"),
-    ("loss: squared_error", "loss: squared_error\ntraining: {learning_rate: -1}", "training.learning_rate", 9,
-     "expected a positive number, got -1"),
-    ("loss: squared_error", "loss: squared_error\ntraining: {learning_rate: fast}", "training.learning_rate", 9,
-     "expected a positive number, got 'fast'"),
-    ("loss: squared_error", "loss: squared_error\ntraining: {learning_rate: .inf}", "training.learning_rate", 9,
-     "expected a finite number, got inf"),
-    ("loss: squared_error", "loss: squared_error\ntraining: {learning_rate: 0.1, steps: 0}", "training.steps", 9,
-     "expected a positive integer, got 0"),
-    ("loss: squared_error", f"loss: squared_error\ntraining: {{learning_rate: 0.1, steps: {MAX_STEPS + 1}}}",
-     "training.steps", 9, f"{MAX_STEPS + 1} is more than the limit of {MAX_STEPS}"),
-    ("loss: squared_error", "loss: squared_error\ntraining: {steps: 2}", "training.learning_rate", 9,
-     "required key is missing; expected a positive number"),
-    ("loss: squared_error", "loss: squared_error\nconvention: [out_in]", "convention", 9,
-     "expected a mapping like {weights: out_in, samples: columns}, got a list"),
-])
+@pytest.mark.parametrize(
+    "old, new, key, line, words",
+    [
+        ("name: minimal", "name: [a]", "name", 1, "expected a string, got a list"),
+        ("name: minimal", "name: minimal\ndescription: 3", "description", 2, "expected a string, got 3"),
+        (
+            "    activation: sigmoid",
+            "    activation: sigmoid\n    bias: maybe",
+            "layers[0].bias",
+            8,
+            "expected true or false, got 'maybe'",
+        ),
+        (
+            "    activation: sigmoid",
+            "    activation: sigmoid\n    weight: 1W",
+            "layers[0].weight",
+            8,
+            "expected a weight name made of letters, digits and _ starting with a letter (like W_1), got '1W'",
+        ),
+        ("input: {size: 2}", "input: {name: x y, size: 2}", "input.name", 2, "expected a name made of letters"),
+        ("loss: squared_error", "loss: squared_error\noutput: y-out", "output", 9, "got 'y-out'"),
+        ("input: {size: 2}", "input: 2", "input", 2, "expected a mapping like {name: x, size: 2}, got 2"),
+        (
+            "    activation: sigmoid",
+            "    activation: 3",
+            "layers[0].activation",
+            7,
+            "expected an activation (relu, tanh",
+        ),
+        ("loss: squared_error", "loss: [1]", "loss", 8, "expected a loss (half_squared_error"),
+        ("  - name: 1", "  - name: 1.5", "layers[0].name", 5, "expected a string or an integer, got 1.5"),
+        ("  - name: 1", "  - name: true", "layers[0].name", 5, "expected a string or an integer, got true"),
+        ("  - name: 1", "  - name: ''", "layers[0].name", 5, "a layer name cannot be empty"),
+        ("  - name: 1", "  - name: 'a b'", "layers[0].name", 5, "cannot contain spaces or control characters"),
+        ("  - name: 1", '  - name: "a\\tb"', "layers[0].name", 5, "cannot contain spaces or control characters"),
+        ("  - name: 1", '  - name: "a\\x07"', "layers[0].name", 5, "control characters"),
+        ("  - name: 1", f"  - name: {'n' * 41}", "layers[0].name", 5, "at most 40 characters, got 41"),
+        (
+            "loss: squared_error",
+            "loss: squared_error\ntraining: {learning_rate: -1}",
+            "training.learning_rate",
+            9,
+            "expected a positive number, got -1",
+        ),
+        (
+            "loss: squared_error",
+            "loss: squared_error\ntraining: {learning_rate: fast}",
+            "training.learning_rate",
+            9,
+            "expected a positive number, got 'fast'",
+        ),
+        (
+            "loss: squared_error",
+            "loss: squared_error\ntraining: {learning_rate: .inf}",
+            "training.learning_rate",
+            9,
+            "expected a finite number, got inf",
+        ),
+        (
+            "loss: squared_error",
+            "loss: squared_error\ntraining: {learning_rate: 0.1, steps: 0}",
+            "training.steps",
+            9,
+            "expected a positive integer, got 0",
+        ),
+        (
+            "loss: squared_error",
+            f"loss: squared_error\ntraining: {{learning_rate: 0.1, steps: {MAX_STEPS + 1}}}",
+            "training.steps",
+            9,
+            f"{MAX_STEPS + 1} is more than the limit of {MAX_STEPS}",
+        ),
+        (
+            "loss: squared_error",
+            "loss: squared_error\ntraining: {steps: 2}",
+            "training.learning_rate",
+            9,
+            "required key is missing; expected a positive number",
+        ),
+        (
+            "loss: squared_error",
+            "loss: squared_error\nconvention: [out_in]",
+            "convention",
+            9,
+            "expected a mapping like {weights: out_in, samples: columns}, got a list",
+        ),
+    ],
+)
 def test_wrong_types(old: str, new: str, key: str, line: int, words: str) -> None:
     check(error(replace(MINIMAL, old, new)), key, line, words)
 
@@ -348,8 +468,13 @@ def test_not_a_source_type() -> None:
 
 def test_convention_values_with_suggestions() -> None:
     text = MINIMAL + "convention: {weights: outin}\n"
-    check(error(text), "convention.weights", 9, "unknown weights 'outin' (expected out_in or in_out",
-          "did you mean out_in?")
+    check(
+        error(text),
+        "convention.weights",
+        9,
+        "unknown weights 'outin' (expected out_in or in_out",
+        "did you mean out_in?",
+    )
     text = MINIMAL + "convention: {samples: row}\n"
     check(error(text), "convention.samples", 9, "unknown samples 'row'", "did you mean rows?")
 
@@ -358,8 +483,10 @@ def test_unknown_activation_exact_message() -> None:
     text = replace(MINIMAL, "activation: sigmoid", "activation: rlu")
     err = error(text)
     check(err, "layers[0].activation", 7)
-    assert err.message == ("unknown activation 'rlu' (expected relu, tanh, sigmoid, identity, softmax, leaky_relu, "
-                           "{expr: ...} or {function: ...}; did you mean relu?)")
+    assert err.message == (
+        "unknown activation 'rlu' (expected relu, tanh, sigmoid, identity, softmax, leaky_relu, "
+        "{expr: ...} or {function: ...}; did you mean relu?)"
+    )
 
 
 def test_softmax_over_one_unit_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -372,43 +499,50 @@ def test_softmax_over_one_unit_is_refused(tmp_path: Path, capsys: pytest.Capture
     assert main(["derive", str(path)]) == 2
     assert f"{path}:7: layers[0].activation: softmax over 1 unit is the constant 1" in capsys.readouterr().err
     three = replace(replace(MINIMAL, "units: 1", "units: 3"), "target: {size: 1}", "target: {size: 3}")
-    assert load_spec(replace(three, "activation: sigmoid", "activation: softmax")).layers[0].activation == \
-        Activation("softmax")
+    assert load_spec(replace(three, "activation: sigmoid", "activation: softmax")).layers[0].activation == Activation(
+        "softmax"
+    )
     for value in ("softmax", "{type: softmax}"):
         err = error(replace(MINIMAL, "activation: sigmoid", f"activation: {value}"))
         check(err, "layers[0].activation", 7, "softmax over 1 unit is the constant 1", "use sigmoid for one unit")
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("leaky_relu", Activation("leaky_relu", alpha=0.01)),
-    ("{type: leaky_relu, alpha: 0.2}", Activation("leaky_relu", alpha=0.2)),
-    ("{type: leaky_relu}", Activation("leaky_relu", alpha=0.01)),
-    ("{type: tanh}", Activation("tanh")),
-    ("{function: f_1}", Activation("function", function="f_1")),
-    ("{function: g}", Activation("function", function="g")),
-    ("{expr: 'x**2'}", Activation("expr", expr=parse("x**2", {"x"}), source="x**2")),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("leaky_relu", Activation("leaky_relu", alpha=0.01)),
+        ("{type: leaky_relu, alpha: 0.2}", Activation("leaky_relu", alpha=0.2)),
+        ("{type: leaky_relu}", Activation("leaky_relu", alpha=0.01)),
+        ("{type: tanh}", Activation("tanh")),
+        ("{function: f_1}", Activation("function", function="f_1")),
+        ("{function: g}", Activation("function", function="g")),
+        ("{expr: 'x**2'}", Activation("expr", expr=parse("x**2", {"x"}), source="x**2")),
+    ],
+)
 def test_activation_forms(value: str, expected: Activation) -> None:
     assert load_spec(replace(MINIMAL, "activation: sigmoid", f"activation: {value}")).layers[0].activation == expected
 
 
-@pytest.mark.parametrize("value, key, words", [
-    ("{expr: 'x**2', function: f}", "layers[0].activation", "give exactly one of type, expr or function"),
-    ("{alpha: 0.1}", "layers[0].activation", "give exactly one of type, expr or function, got none"),
-    ("{type: relu, alpha: 0.1}", "layers[0].activation.alpha", "alpha applies only"),
-    ("{type: leaky_relu, alpha: .nan}", "layers[0].activation.alpha", "expected a finite number, got nan"),
-    ("{type: tanhh}", "layers[0].activation.type", "did you mean tanh?"),
-    ("{function: 2f}", "layers[0].activation.function", "expected a function name"),
-    ("{function: relu}", "layers[0].activation.function", "function name 'relu' is reserved"),
-    ("{expr: 'x**'}", "layers[0].activation.expr", "cannot read the formula 'x**'"),
-    ("{expr: 'x + y'}", "layers[0].activation.expr", "unknown name 'y' at position 5 (known: x)"),
-    ("{expr: 'foo(x)'}", "layers[0].activation.expr", "unknown function 'foo'"),
-    ("{expr: ''}", "layers[0].activation.expr", "empty formula (at position 1)"),
-    ("{expr: '2'}", "layers[0].activation.expr", "does not use x"),
-    ("{expr: 2}", "layers[0].activation.expr", "expected a formula as a string, got 2"),
-    ("{expr: '__import__(x)'}", "layers[0].activation.expr", "unknown function '__import__'"),
-    ("{expr: 'x.__class__'}", "layers[0].activation.expr", "unexpected character '.'"),
-])
+@pytest.mark.parametrize(
+    "value, key, words",
+    [
+        ("{expr: 'x**2', function: f}", "layers[0].activation", "give exactly one of type, expr or function"),
+        ("{alpha: 0.1}", "layers[0].activation", "give exactly one of type, expr or function, got none"),
+        ("{type: relu, alpha: 0.1}", "layers[0].activation.alpha", "alpha applies only"),
+        ("{type: leaky_relu, alpha: .nan}", "layers[0].activation.alpha", "expected a finite number, got nan"),
+        ("{type: tanhh}", "layers[0].activation.type", "did you mean tanh?"),
+        ("{function: 2f}", "layers[0].activation.function", "expected a function name"),
+        ("{function: relu}", "layers[0].activation.function", "function name 'relu' is reserved"),
+        ("{expr: 'x**'}", "layers[0].activation.expr", "cannot read the formula 'x**'"),
+        ("{expr: 'x + y'}", "layers[0].activation.expr", "unknown name 'y' at position 5 (known: x)"),
+        ("{expr: 'foo(x)'}", "layers[0].activation.expr", "unknown function 'foo'"),
+        ("{expr: ''}", "layers[0].activation.expr", "empty formula (at position 1)"),
+        ("{expr: '2'}", "layers[0].activation.expr", "does not use x"),
+        ("{expr: 2}", "layers[0].activation.expr", "expected a formula as a string, got 2"),
+        ("{expr: '__import__(x)'}", "layers[0].activation.expr", "unknown function '__import__'"),
+        ("{expr: 'x.__class__'}", "layers[0].activation.expr", "unexpected character '.'"),
+    ],
+)
 def test_bad_activations(value: str, key: str, words: str) -> None:
     text = replace(MINIMAL, "activation: sigmoid", f"activation: {value}")
     check(error(text), key, 7, words)
@@ -421,39 +555,56 @@ def test_bad_activations_more_words() -> None:
     check(error(text), "layers[0].activation.expr", 7, "cannot read the formula 'x**'", "position 4")
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("hinge", Loss("hinge")),
-    ("{type: hinge, margin: 2}", Loss("hinge", margin=2.0)),
-    ("{type: cross_entropy, reduction: mean}", Loss("cross_entropy", reduction="mean")),
-    ("{expr: '(y_out - y)^2 / 2', reduction: mean}",
-     Loss("expr", reduction="mean", expr=parse("(y_out - y)^2 / 2", {"y_out", "y"}), source="(y_out - y)^2 / 2")),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("hinge", Loss("hinge")),
+        ("{type: hinge, margin: 2}", Loss("hinge", margin=2.0)),
+        ("{type: cross_entropy, reduction: mean}", Loss("cross_entropy", reduction="mean")),
+        (
+            "{expr: '(y_out - y)^2 / 2', reduction: mean}",
+            Loss("expr", reduction="mean", expr=parse("(y_out - y)^2 / 2", {"y_out", "y"}), source="(y_out - y)^2 / 2"),
+        ),
+    ],
+)
 def test_loss_forms(value: str, expected: Loss) -> None:
     assert load_spec(replace(MINIMAL, "loss: squared_error", f"loss: {value}")).loss == expected
 
 
-@pytest.mark.parametrize("value, key, words", [
-    ("cross_entropie", "loss", ("unknown loss 'cross_entropie' (expected half_squared_error, squared_error, "
-                                "cross_entropy, binary_cross_entropy, hinge, multiclass_hinge or {expr: ...}; "
-                                "did you mean cross_entropy?)",)),
-    ("{type: hing}", "loss.type", ("unknown loss 'hing'", "did you mean hinge?")),
-    ("{type: squared_error, reduction: avg}", "loss.reduction", ("unknown reduction 'avg' (expected sum or mean",)),
-    ("{type: squared_error, margin: 2}", "loss.margin", ("margin applies only to {type: hinge}",)),
-    ("{type: hinge, margin: 0}", "loss.margin", ("expected a positive number, got 0",)),
-    ("{type: hinge, expr: 'y_out'}", "loss", ("give exactly one of type or expr",)),
-    ("{reduction: mean}", "loss", ("give exactly one of type or expr, got none",)),
-    ("{expr: 'y_out - t'}", "loss.expr", ("unknown name 't' at position 9", "known: y, y_out")),
-    ("{expr: 'y**2'}", "loss.expr", ("does not use y_out",)),
-    ("{expr: '(y_out - y'}", "loss.expr", ("cannot read the formula", "expected ')'")),
-])
+@pytest.mark.parametrize(
+    "value, key, words",
+    [
+        (
+            "cross_entropie",
+            "loss",
+            (
+                "unknown loss 'cross_entropie' (expected half_squared_error, squared_error, "
+                "cross_entropy, binary_cross_entropy, hinge, multiclass_hinge or {expr: ...}; "
+                "did you mean cross_entropy?)",
+            ),
+        ),
+        ("{type: hing}", "loss.type", ("unknown loss 'hing'", "did you mean hinge?")),
+        ("{type: squared_error, reduction: avg}", "loss.reduction", ("unknown reduction 'avg' (expected sum or mean",)),
+        ("{type: squared_error, margin: 2}", "loss.margin", ("margin applies only to {type: hinge}",)),
+        ("{type: hinge, margin: 0}", "loss.margin", ("expected a positive number, got 0",)),
+        ("{type: hinge, expr: 'y_out'}", "loss", ("give exactly one of type or expr",)),
+        ("{reduction: mean}", "loss", ("give exactly one of type or expr, got none",)),
+        ("{expr: 'y_out - t'}", "loss.expr", ("unknown name 't' at position 9", "known: y, y_out")),
+        ("{expr: 'y**2'}", "loss.expr", ("does not use y_out",)),
+        ("{expr: '(y_out - y'}", "loss.expr", ("cannot read the formula", "expected ')'")),
+    ],
+)
 def test_bad_losses(value: str, key: str, words: tuple[str, ...]) -> None:
     text = replace(MINIMAL, "loss: squared_error", f"loss: {value}")
     check(error(text), key, 8, *words)
 
 
 def test_loss_expr_uses_custom_names() -> None:
-    text = replace(replace(MINIMAL, "target: {size: 1}", "target: {name: t, size: 1}"), "loss: squared_error",
-                   "loss: {expr: 'log(1 + exp(-t * out))'}\noutput: out")
+    text = replace(
+        replace(MINIMAL, "target: {size: 1}", "target: {name: t, size: 1}"),
+        "loss: squared_error",
+        "loss: {expr: 'log(1 + exp(-t * out))'}\noutput: out",
+    )
     spec = load_spec(text)
     assert spec.loss.kind == "expr" and spec.loss.expr == parse("log(1 + exp(-t * out))", {"t", "out"})
 
@@ -471,22 +622,34 @@ def test_autoencoder_target_is_input() -> None:
 
 def test_autoencoder_rules() -> None:
     text = replace(MINIMAL, "target: {size: 1}", "target: input")
-    check(error(text), "layers[0].units", 6,
-          "the last layer has 1 unit but the target (the input 'x') has size 2; they must match")
+    check(
+        error(text),
+        "layers[0].units",
+        6,
+        "the last layer has 1 unit but the target (the input 'x') has size 2; they must match",
+    )
     text = replace(text, "units: 1", "units: 2")
     check(error(text + "data: {y: [[1]]}\n"), "data.y", 9, "unknown key 'y' (expected one of: x, W_1, b_1")
-    check(error(replace(text, "loss: squared_error", "loss: {expr: 'y_out - y'}")), "loss.expr", 8,
-          "unknown name 'y'")
+    check(error(replace(text, "loss: squared_error", "loss: {expr: 'y_out - y'}")), "loss.expr", 8, "unknown name 'y'")
 
 
 def test_target_word_other_than_input() -> None:
-    check(error(replace(MINIMAL, "target: {size: 1}", "target: inptu")), "target", 3,
-          "expected a mapping like {name: y, size: 1} or the word input, got 'inptu'", "did you mean input?")
+    check(
+        error(replace(MINIMAL, "target: {size: 1}", "target: inptu")),
+        "target",
+        3,
+        "expected a mapping like {name: y, size: 1} or the word input, got 'inptu'",
+        "did you mean input?",
+    )
 
 
 def test_last_layer_units_must_match_target() -> None:
-    check(error(replace(MINIMAL, "units: 1", "units: 2")), "layers[0].units", 6,
-          "the last layer has 2 units but the target 'y' has size 1; they must match")
+    check(
+        error(replace(MINIMAL, "units: 1", "units: 2")),
+        "layers[0].units",
+        6,
+        "the last layer has 2 units but the target 'y' has size 1; they must match",
+    )
 
 
 # -- symbols ------------------------------------------------------------------------------------
@@ -516,44 +679,118 @@ def test_duplicate_layer_names_int_and_string() -> None:
     check(error(replace(TWO, 'name: "2"', "name: 1")), "layers[1].name", 8, "duplicate layer name '1'")
 
 
-@pytest.mark.parametrize("old, new, key, line, message", [
-    ("    activation: relu", "    activation: relu\n    weight: x", "layers[0].weight", 8,
-     "weight name 'x' is already the input's name"),
-    ("target: {name: y, size: 1}", "target: {name: x, size: 1}", "target.name", 3,
-     "target name 'x' is already the input's name"),
-    ("loss: half_squared_error", "loss: half_squared_error\noutput: y", "output", 12,
-     "output alias 'y' is already the target's name"),
-    ("    activation: relu", "    activation: relu\n    weight: W_2", "layers[1].name", 9,
-     "weight name 'W_2' (the default of layer '2') is already the weight of layer '1'"),
-    ("    activation: tanh", "    activation: tanh\n    weight: W_1", "layers[1].weight", 11,
-     "weight name 'W_1' is already the weight of layer '1'"),
-    ("    activation: relu", "    activation: relu\n    weight: b_1", "layers[0].name", 5,
-     "bias name 'b_1' of layer '1' is already the weight of layer '1'"),
-    ("input: {name: x, size: 2}", "input: {name: z_1, size: 2}", "layers[0].name", 5,
-     "activation 'z_1' of layer '1' is already the input's name"),
-    ("input: {name: x, size: 2}", "input: {name: delta_2, size: 2}", "layers[1].name", 8,
-     "delta 'delta_2' of layer '2' is already the input's name"),
-    ("loss: half_squared_error", "loss: half_squared_error\noutput: s_1", "layers[0].name", 5,
-     "pre-activation 's_1' of layer '1' is already the output alias"),
-    ("    activation: tanh", "    activation: tanh\n    weight: f_1", "layers[1].weight", 11,
-     "weight name 'f_1' is already the activation function of layer '1'"),
-    ('  - name: "1"', "  - name: x", "layers[0].name", 5, "layer name 'x' is already the input's name"),
-    ("input: {name: x, size: 2}", "input: {name: L, size: 2}", "input.name", 2,
-     "input name 'L' is reserved: it names the loss"),
-    ("    activation: relu", "    activation: relu\n    weight: exp", "layers[0].weight", 8,
-     "weight name 'exp' is reserved: it is a function name"),
-    ("    activation: relu", "    activation: {function: x}", "layers[0].activation.function", 7,
-     "function name 'x' is already the input's name"),
-    ("    activation: relu", "    activation: {function: f_2}", "layers[0].activation.function", 7,
-     "function name 'f_2' is already the activation function of layer '2'"),
-])
+@pytest.mark.parametrize(
+    "old, new, key, line, message",
+    [
+        (
+            "    activation: relu",
+            "    activation: relu\n    weight: x",
+            "layers[0].weight",
+            8,
+            "weight name 'x' is already the input's name",
+        ),
+        (
+            "target: {name: y, size: 1}",
+            "target: {name: x, size: 1}",
+            "target.name",
+            3,
+            "target name 'x' is already the input's name",
+        ),
+        (
+            "loss: half_squared_error",
+            "loss: half_squared_error\noutput: y",
+            "output",
+            12,
+            "output alias 'y' is already the target's name",
+        ),
+        (
+            "    activation: relu",
+            "    activation: relu\n    weight: W_2",
+            "layers[1].name",
+            9,
+            "weight name 'W_2' (the default of layer '2') is already the weight of layer '1'",
+        ),
+        (
+            "    activation: tanh",
+            "    activation: tanh\n    weight: W_1",
+            "layers[1].weight",
+            11,
+            "weight name 'W_1' is already the weight of layer '1'",
+        ),
+        (
+            "    activation: relu",
+            "    activation: relu\n    weight: b_1",
+            "layers[0].name",
+            5,
+            "bias name 'b_1' of layer '1' is already the weight of layer '1'",
+        ),
+        (
+            "input: {name: x, size: 2}",
+            "input: {name: z_1, size: 2}",
+            "layers[0].name",
+            5,
+            "activation 'z_1' of layer '1' is already the input's name",
+        ),
+        (
+            "input: {name: x, size: 2}",
+            "input: {name: delta_2, size: 2}",
+            "layers[1].name",
+            8,
+            "delta 'delta_2' of layer '2' is already the input's name",
+        ),
+        (
+            "loss: half_squared_error",
+            "loss: half_squared_error\noutput: s_1",
+            "layers[0].name",
+            5,
+            "pre-activation 's_1' of layer '1' is already the output alias",
+        ),
+        (
+            "    activation: tanh",
+            "    activation: tanh\n    weight: f_1",
+            "layers[1].weight",
+            11,
+            "weight name 'f_1' is already the activation function of layer '1'",
+        ),
+        ('  - name: "1"', "  - name: x", "layers[0].name", 5, "layer name 'x' is already the input's name"),
+        (
+            "input: {name: x, size: 2}",
+            "input: {name: L, size: 2}",
+            "input.name",
+            2,
+            "input name 'L' is reserved: it names the loss",
+        ),
+        (
+            "    activation: relu",
+            "    activation: relu\n    weight: exp",
+            "layers[0].weight",
+            8,
+            "weight name 'exp' is reserved: it is a function name",
+        ),
+        (
+            "    activation: relu",
+            "    activation: {function: x}",
+            "layers[0].activation.function",
+            7,
+            "function name 'x' is already the input's name",
+        ),
+        (
+            "    activation: relu",
+            "    activation: {function: f_2}",
+            "layers[0].activation.function",
+            7,
+            "function name 'f_2' is already the activation function of layer '2'",
+        ),
+    ],
+)
 def test_symbol_clashes(old: str, new: str, key: str, line: int, message: str) -> None:
     check(error(replace(TWO, old, new)), key, line, message)
 
 
 def test_shared_generic_function_is_allowed() -> None:
-    text = replace(replace(TWO, "activation: relu", "activation: {function: g}"), "activation: tanh",
-                   "activation: {function: g}")
+    text = replace(
+        replace(TWO, "activation: relu", "activation: {function: g}"), "activation: tanh", "activation: {function: g}"
+    )
     assert [layer.activation.function for layer in load_spec(text).layers] == ["g", "g"]
 
 
@@ -571,6 +808,7 @@ def matrix(rows: int, cols: int) -> list[list[float]]:
 
 def shapes_for(weights: str, samples: str, n: int = 4) -> dict[str, tuple[int, int]]:
     """Correct shapes for TWO-like net with biases: input 2, layer '1' 3 units, layer '2' 1 unit."""
+
     def w(units: int, fan_in: int) -> tuple[int, int]:
         return (units, fan_in) if weights == "out_in" else (fan_in, units)
 
@@ -606,9 +844,13 @@ def test_all_weights_transposed_hint_the_other_orientation(weights: str, samples
     shapes = shapes_for(flip(weights), samples)
     text = with_data(weights, samples, shapes)
     r, c = shapes["W_1"]
-    check(error(text), "data.W_1", line_of(text, "  W_1:"),
-          f"shape {r}x{c} does not match layer '1' (3 units, 2 inputs): expected {c}x{r} under weights: {weights}; "
-          f"it fits weights: {flip(weights)} — set convention.weights")
+    check(
+        error(text),
+        "data.W_1",
+        line_of(text, "  W_1:"),
+        f"shape {r}x{c} does not match layer '1' (3 units, 2 inputs): expected {c}x{r} under weights: {weights}; "
+        f"it fits weights: {flip(weights)} — set convention.weights",
+    )
 
 
 @pytest.mark.parametrize("weights, samples", CONVENTIONS)
@@ -617,9 +859,13 @@ def test_all_samples_transposed_hint_the_other_layout(weights: str, samples: str
     text = with_data(weights, samples, shapes)
     r, c = shapes["x"]
     expected = "2xN" if samples == "columns" else "Nx2"
-    check(error(text), "data.x", line_of(text, "  x:"),
-          f"shape {r}x{c} does not match input 'x' (size 2): expected {expected} (N samples) under samples: "
-          f"{samples}; it fits samples: {flip(samples)} — set convention.samples")
+    check(
+        error(text),
+        "data.x",
+        line_of(text, "  x:"),
+        f"shape {r}x{c} does not match input 'x' (size 2): expected {expected} (N samples) under samples: "
+        f"{samples}; it fits samples: {flip(samples)} — set convention.samples",
+    )
 
 
 @pytest.mark.parametrize("weights, samples", CONVENTIONS)
@@ -638,8 +884,12 @@ def test_bias_shape(weights: str, samples: str) -> None:
     shapes["b_1"] = (2, 2)
     text = with_data(weights, samples, shapes)
     expected = "3x1" if samples == "columns" else "1x3"
-    check(error(text), "data.b_1", line_of(text, "  b_1:"),
-          f"shape 2x2 does not match layer '1' (3 units): expected {expected} under samples: {samples}")
+    check(
+        error(text),
+        "data.b_1",
+        line_of(text, "  b_1:"),
+        f"shape 2x2 does not match layer '1' (3 units): expected {expected} under samples: {samples}",
+    )
 
 
 @pytest.mark.parametrize("weights, samples", CONVENTIONS)
@@ -648,8 +898,12 @@ def test_target_must_have_the_inputs_sample_count(weights: str, samples: str) ->
     shapes["y"] = (1, 3) if samples == "columns" else (3, 1)
     text = with_data(weights, samples, shapes)
     expected = "1x4" if samples == "columns" else "4x1"
-    check(error(text), "data.y", line_of(text, "  y:"),
-          f"does not match target 'y' (size 1, 4 samples in data.x): expected {expected} under samples: {samples}")
+    check(
+        error(text),
+        "data.y",
+        line_of(text, "  y:"),
+        f"does not match target 'y' (size 1, 4 samples in data.x): expected {expected} under samples: {samples}",
+    )
 
 
 @pytest.mark.parametrize("weights, samples", CONVENTIONS)
@@ -659,8 +913,12 @@ def test_wrong_weight_size(weights: str, samples: str) -> None:
     text = with_data(weights, samples, shapes)
     expected = "1x3" if weights == "out_in" else "3x1"
     err = error(text)
-    check(err, "data.W_2", line_of(text, "  W_2:"),
-          f"shape 2x2 does not match layer '2' (1 unit, 3 inputs): expected {expected} under weights: {weights}")
+    check(
+        err,
+        "data.W_2",
+        line_of(text, "  W_2:"),
+        f"shape 2x2 does not match layer '2' (1 unit, 3 inputs): expected {expected} under weights: {weights}",
+    )
     assert "transposed" not in err.message and "set convention" not in err.message
 
 
@@ -673,20 +931,23 @@ def test_partial_data_is_fine() -> None:
     assert set(load_spec(TWO + "data: {W_2: [[1, 2, 3]]}\n").data) == {"W_2"}
 
 
-@pytest.mark.parametrize("value, key, words", [
-    ("[1, 2]", "data.W_2", ("give a 2-D list, e.g. [[1], [2]] for a column", "flat list")),
-    ("[[1, 2], 3]", "data.W_2", ("give a 2-D list, e.g. [[1], [2]] for a column",)),
-    ("3", "data.W_2", ("expected a matrix as a 2-D list of numbers, got 3",)),
-    ("[]", "data.W_2", ("expected a matrix", "got a list")),
-    ("[[]]", "data.W_2[0]", ("row 0 is empty",)),
-    ("[[1, 2, 3], [1, 2]]", "data.W_2[1]", ("row 1 has 2 numbers but row 0 has 3",)),
-    ("[[1, .nan, 3]]", "data.W_2[0][1]", ("expected a finite number, got nan",)),
-    ("[[1, .inf, 3]]", "data.W_2[0][1]", ("expected a finite number, got inf",)),
-    ("[[1, -.Inf, 3]]", "data.W_2[0][1]", ("expected a finite number, got -inf",)),
-    ("[[1, true, 3]]", "data.W_2[0][1]", ("expected a number, got true",)),
-    ("[[1, '2', 3]]", "data.W_2[0][1]", ("expected a number, got '2'",)),
-    ("[[1, null, 3]]", "data.W_2[0][1]", ("expected a number, got null",)),
-])
+@pytest.mark.parametrize(
+    "value, key, words",
+    [
+        ("[1, 2]", "data.W_2", ("give a 2-D list, e.g. [[1], [2]] for a column", "flat list")),
+        ("[[1, 2], 3]", "data.W_2", ("give a 2-D list, e.g. [[1], [2]] for a column",)),
+        ("3", "data.W_2", ("expected a matrix as a 2-D list of numbers, got 3",)),
+        ("[]", "data.W_2", ("expected a matrix", "got a list")),
+        ("[[]]", "data.W_2[0]", ("row 0 is empty",)),
+        ("[[1, 2, 3], [1, 2]]", "data.W_2[1]", ("row 1 has 2 numbers but row 0 has 3",)),
+        ("[[1, .nan, 3]]", "data.W_2[0][1]", ("expected a finite number, got nan",)),
+        ("[[1, .inf, 3]]", "data.W_2[0][1]", ("expected a finite number, got inf",)),
+        ("[[1, -.Inf, 3]]", "data.W_2[0][1]", ("expected a finite number, got -inf",)),
+        ("[[1, true, 3]]", "data.W_2[0][1]", ("expected a number, got true",)),
+        ("[[1, '2', 3]]", "data.W_2[0][1]", ("expected a number, got '2'",)),
+        ("[[1, null, 3]]", "data.W_2[0][1]", ("expected a number, got null",)),
+    ],
+)
 def test_bad_matrices(value: str, key: str, words: tuple[str, ...]) -> None:
     text = TWO + f"data:\n  W_2: {value}\n"
     check(error(text), key, 13, *words)
@@ -713,13 +974,16 @@ def test_python_tag_is_refused_and_never_run(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("value, tag", [
-    ("!!python/name:os.system ''", "!!python/name:os.system"),
-    ("!!binary aGVsbG8=", "!!binary"),
-    ("!!set {a, b}", "!!set"),
-    ("!custom thing", "!custom"),
-    ("!!python/tuple [1, 2]", "!!python/tuple"),
-])
+@pytest.mark.parametrize(
+    "value, tag",
+    [
+        ("!!python/name:os.system ''", "!!python/name:os.system"),
+        ("!!binary aGVsbG8=", "!!binary"),
+        ("!!set {a, b}", "!!set"),
+        ("!custom thing", "!custom"),
+        ("!!python/tuple [1, 2]", "!!python/tuple"),
+    ],
+)
 def test_non_standard_tags_are_refused(value: str, tag: str) -> None:
     check(error(MINIMAL + f"description: {value}\n"), "description", 9, f"tag {tag!r} is not allowed")
 
@@ -792,10 +1056,13 @@ def test_undefined_alias() -> None:
     check(error("name: *nope\n"), "", 1, "YAML syntax error", "undefined alias")
 
 
-@pytest.mark.parametrize("text, key, line, first", [
-    ("name: a\nname: b\n", "name", 2, 1),
-    (MINIMAL.replace("    units: 1\n", "    units: 1\n    units: 2\n"), "layers[0].units", 7, 6),
-])
+@pytest.mark.parametrize(
+    "text, key, line, first",
+    [
+        ("name: a\nname: b\n", "name", 2, 1),
+        (MINIMAL.replace("    units: 1\n", "    units: 1\n    units: 2\n"), "layers[0].units", 7, 6),
+    ],
+)
 def test_duplicate_keys(text: str, key: str, line: int, first: int) -> None:
     check(error(text), key, line, f"duplicate key {key.rsplit('.', 1)[-1]!r} (first given at line {first})")
 

@@ -44,11 +44,14 @@ print(json.dumps(report))
 
 def test_help_version_option_errors_and_bad_specs_load_no_heavy_module(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: bad\ninput: {name: x, size: 2}\ntarget: {name: y, size: 1}\n"
-                   "layers:\n  - {name: '1', units: 1, activation: rleu}\nloss: half_squared_error\n",
-                   encoding="utf-8")
-    done = subprocess.run([sys.executable, "-c", PROBE, str(bad)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, check=True)
+    bad.write_text(
+        "name: bad\ninput: {name: x, size: 2}\ntarget: {name: y, size: 1}\n"
+        "layers:\n  - {name: '1', units: 1, activation: rleu}\nloss: half_squared_error\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
     report = json.loads(done.stdout)
     for case, seen in report.items():
         heavy = [name for name in seen["modules"] if name in HEAVY]
@@ -63,9 +66,11 @@ def test_help_version_option_errors_and_bad_specs_load_no_heavy_module(tmp_path:
 
 
 def test_the_package_loads_its_public_names_on_first_use() -> None:
-    probe = ("import sys, symbackprop as sbp\nassert 'sympy' not in sys.modules\n"
-             "assert sbp.load('specs/square_221.yaml').derive().grad('W_1') is not None\n"
-             "assert 'sympy' in sys.modules and sbp.SpecError.__name__ == 'SpecError'\n"
-             "from symbackprop import Network, VerifyResult, FORMS\nassert FORMS[0] == 'chain'\n"
-             "assert set(sbp.__all__) <= set(dir(sbp))\n")
+    probe = (
+        "import sys, symbackprop as sbp\nassert 'sympy' not in sys.modules\n"
+        "assert sbp.load('specs/square_221.yaml').derive().grad('W_1') is not None\n"
+        "assert 'sympy' in sys.modules and sbp.SpecError.__name__ == 'SpecError'\n"
+        "from symbackprop import Network, VerifyResult, FORMS\nassert FORMS[0] == 'chain'\n"
+        "assert set(sbp.__all__) <= set(dir(sbp))\n"
+    )
     subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True, timeout=120)

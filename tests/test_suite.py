@@ -11,8 +11,17 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 #: Clocks that measure wall time; limits count CPU time (time.process_time, os.wait4's rusage).
-WALL_CLOCKS = {"time", "time_ns", "perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns", "now", "utcnow",
-               "today"}
+WALL_CLOCKS = {
+    "time",
+    "time_ns",
+    "perf_counter",
+    "perf_counter_ns",
+    "monotonic",
+    "monotonic_ns",
+    "now",
+    "utcnow",
+    "today",
+}
 
 
 def _sources() -> list[Path]:
@@ -24,13 +33,21 @@ def test_no_test_reads_the_wall_clock() -> None:
     for path in _sources():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             owner = node.value if isinstance(node, ast.Attribute) else None
-            if owner is not None and node.attr in WALL_CLOCKS and (
+            if (
+                owner is not None
+                and node.attr in WALL_CLOCKS
+                and (
                     (isinstance(owner, ast.Name) and owner.id in ("time", "datetime", "date"))
-                    or (isinstance(owner, ast.Attribute) and owner.attr in ("datetime", "date"))):
+                    or (isinstance(owner, ast.Attribute) and owner.attr in ("datetime", "date"))
+                )
+            ):
                 found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
             elif isinstance(node, ast.ImportFrom) and node.module in ("time", "datetime"):
-                found += [f"{path.name}:{node.lineno}: from {node.module} import {alias.name}"
-                          for alias in node.names if alias.name in WALL_CLOCKS]
+                found += [
+                    f"{path.name}:{node.lineno}: from {node.module} import {alias.name}"
+                    for alias in node.names
+                    if alias.name in WALL_CLOCKS
+                ]
     assert found == [], found
 
 
@@ -39,11 +56,18 @@ def _slow_tests() -> set[str]:
     names = set()
     for path in _sources():
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        whole = any(isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in node.targets)
-                    and "slow" in ast.unparse(node.value) for node in tree.body)
+        whole = any(
+            isinstance(node, ast.Assign)
+            and any(getattr(t, "id", "") == "pytestmark" for t in node.targets)
+            and "slow" in ast.unparse(node.value)
+            for node in tree.body
+        )
         for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_") and \
-                    (whole or any("mark.slow" in ast.unparse(d) for d in node.decorator_list)):
+            if (
+                isinstance(node, ast.FunctionDef)
+                and node.name.startswith("test_")
+                and (whole or any("mark.slow" in ast.unparse(d) for d in node.decorator_list))
+            ):
                 names.add(f"{path.name}::{node.name}")
     return names
 

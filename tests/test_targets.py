@@ -16,19 +16,23 @@ from symbackprop.targetref import Spelling, TargetSyntaxError, parse_target
 FORMS = ("chain", "symbolic", "simplified", "matrix", "index")
 
 
-@pytest.mark.parametrize(("text", "bottom", "top", "delta"), [
-    ("dL/dz_2", Spelling("z_2"), None, False),
-    ("dL/dW_3[1,1]", Spelling("W_3", ("1", "1")), None, False),
-    ("delta_1[2,n]", Spelling("delta_1", ("2", "n")), None, True),
-    (r"\frac{\partial l}{\partial W^{(3)}_{1,1}}", Spelling("W_3", ("1", "1")), None, False),
-    (r"\frac{\partial \mathcal{L}}{\partial W^{3}_{1,2}}", Spelling("W_3", ("1", "2")), None, False),
-    (r"\delta^{(1)}_{2,n}", Spelling("delta_1", ("2", "n")), None, True),
-    (r"\partial E / \partial y_{out}", Spelling("y_out"), None, False),
-    ("dz_2/ds_2", Spelling("s_2"), Spelling("z_2"), False),
-    (r"\frac{\partial s^{(3)}}{\partial z^{(2)}}", Spelling("z_2"), Spelling("s_3"), False),
-])
-def test_target_spellings_are_read_before_any_network(text: str, bottom: Spelling, top: Spelling | None,
-                                                       delta: bool) -> None:
+@pytest.mark.parametrize(
+    ("text", "bottom", "top", "delta"),
+    [
+        ("dL/dz_2", Spelling("z_2"), None, False),
+        ("dL/dW_3[1,1]", Spelling("W_3", ("1", "1")), None, False),
+        ("delta_1[2,n]", Spelling("delta_1", ("2", "n")), None, True),
+        (r"\frac{\partial l}{\partial W^{(3)}_{1,1}}", Spelling("W_3", ("1", "1")), None, False),
+        (r"\frac{\partial \mathcal{L}}{\partial W^{3}_{1,2}}", Spelling("W_3", ("1", "2")), None, False),
+        (r"\delta^{(1)}_{2,n}", Spelling("delta_1", ("2", "n")), None, True),
+        (r"\partial E / \partial y_{out}", Spelling("y_out"), None, False),
+        ("dz_2/ds_2", Spelling("s_2"), Spelling("z_2"), False),
+        (r"\frac{\partial s^{(3)}}{\partial z^{(2)}}", Spelling("z_2"), Spelling("s_3"), False),
+    ],
+)
+def test_target_spellings_are_read_before_any_network(
+    text: str, bottom: Spelling, top: Spelling | None, delta: bool
+) -> None:
     ref = parse_target(text)
     assert bottom in ref.bottom
     assert (ref.top is None) == (top is None) and (top is None or top in ref.top)
@@ -63,23 +67,27 @@ def test_one_entry_is_written_entry_by_entry() -> None:
     assert isinstance(entry, EntryTarget) and entry.name == "dL/dW_3[1,2]"  # a weight keeps both indices
     assert entry.text() == "dL/dW_3[1,2] = sum_{n=1}^{N}(delta_3[n]*z_2[2,n])"
     assert entry.text("chain") == "dL/dW_3[1,2] = [dL/dh_3 · dh_3/ds_3]_delta_3 · ds_3/dW_3[1,2]"
-    assert entry.latex() == (r"\frac{\partial \mathcal{L}}{\partial W^{(3)}_{1,2}} = \sum_{n=1}^{N} "
-                             r"\delta^{(3)}_{n} z^{(2)}_{2,n}")
+    assert entry.latex() == (
+        r"\frac{\partial \mathcal{L}}{\partial W^{(3)}_{1,2}} = \sum_{n=1}^{N} "
+        r"\delta^{(3)}_{n} z^{(2)}_{2,n}"
+    )
     row = der.target("delta_1[2,n]")
     assert row.shape == (1, "N")
-    assert row.text("simplified") == \
-        "delta_1[2,n] = [s_1[2,n] > 0]*sum_{k=1}^{2}(W_2[k,2]*delta_2[k,n])   for n = 1..N"
+    assert row.text("simplified") == "delta_1[2,n] = [s_1[2,n] > 0]*sum_{k=1}^{2}(W_2[k,2]*delta_2[k,n])   for n = 1..N"
     assert der.target(r"\frac{\partial l}{\partial W^{(1)}_{2,3}}").name == "dL/dW_1[2,3]"
     assert der.target("dL/dz_2[1]").name == "dL/dz_2[1,n]"  # one index of a per-sample value: the unit
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("dL/dW_9", "unknown target 'dL/dW_9'"),
-    ("dL/dy", "known: delta_3"),
-    ("dL/dW_1[4,1]", "index 4 is out of range"),
-    ("dL/dW_1[1]", "takes 2 index(es), not 1"),
-    ("dL/dW_1[j,j]", "different index letters"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("dL/dW_9", "unknown target 'dL/dW_9'"),
+        ("dL/dy", "known: delta_3"),
+        ("dL/dW_1[4,1]", "index 4 is out of range"),
+        ("dL/dW_1[1]", "takes 2 index(es), not 1"),
+        ("dL/dW_1[j,j]", "different index letters"),
+    ],
+)
 def test_unknown_targets_say_what_is_known(text: str, message: str) -> None:
     with pytest.raises(sbp.UnknownTarget, match=message.replace("(", r"\(").replace(")", r"\)")):
         sbp.load("specs/relu_4321.yaml").derive().target(text)
@@ -87,6 +95,7 @@ def test_unknown_targets_say_what_is_known(text: str, message: str) -> None:
 
 def _relu_4321_loss(values: dict[str, np.ndarray], at: str | None = None, value: np.ndarray | None = None) -> float:
     """The exercise's forward pass by hand (out_in, columns); `at` replaces one named value by `value`."""
+
     def put(name: str, computed: np.ndarray) -> np.ndarray:
         return value if name == at else computed
 
@@ -113,13 +122,26 @@ def _difference(values: dict[str, np.ndarray], name: str, index: tuple[int, int]
     plus[index] += step
     minus[index] -= step
     leaf = name in values
-    loss = (lambda v: _relu_4321_loss({**values, name: v})) if leaf else \
-        (lambda v: _relu_4321_loss(values, name, v))
+    loss = (lambda v: _relu_4321_loss({**values, name: v})) if leaf else (lambda v: _relu_4321_loss(values, name, v))
     return (loss(plus) - loss(minus)) / (2 * step)
 
 
-@pytest.mark.parametrize("target", ["dL/dz_1", "dL/dz_2", "dL/dh_3", "dL/dx", "dL/ds_1", "dL/dW_3[1,1]",
-                                    "dL/dW_3[1,2]", "dL/dW_2[2,j]", "delta_1[2,n]", "dL/dz_2[1]", "dL/db_1[3]"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "dL/dz_1",
+        "dL/dz_2",
+        "dL/dh_3",
+        "dL/dx",
+        "dL/ds_1",
+        "dL/dW_3[1,1]",
+        "dL/dW_3[1,2]",
+        "dL/dW_2[2,j]",
+        "delta_1[2,n]",
+        "dL/dz_2[1]",
+        "dL/db_1[3]",
+    ],
+)
 def test_values_agree_with_finite_differences_of_a_hand_written_forward_pass(target: str) -> None:
     net = sbp.load("specs/relu_4321.yaml")
     rng = np.random.default_rng(5)
@@ -130,8 +152,9 @@ def test_values_agree_with_finite_differences_of_a_hand_written_forward_pass(tar
     base = found.base if isinstance(found, EntryTarget) else found
     name = {"gradient": base.key, "delta": f"s_{base.key}"}.get(base.kind, base.key)
     full = net.evaluate(base, values)
-    expected = np.array([[_difference(values, name, (i, j)) for j in range(full.shape[1])]
-                         for i in range(full.shape[0])])
+    expected = np.array(
+        [[_difference(values, name, (i, j)) for j in range(full.shape[1])] for i in range(full.shape[0])]
+    )
     np.testing.assert_allclose(full, expected, rtol=1e-6, atol=1e-8)
     picked = net.evaluate(found, values)
     if isinstance(found, EntryTarget):
@@ -149,21 +172,40 @@ def test_dl_dx_of_an_autoencoder_counts_the_target_too() -> None:
 
 
 def test_every_new_target_is_in_derive_in_every_format(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["derive", "specs/relu_4321.yaml", "--target", "dL/dz_2", "--target", "dL/dW_3[1,1]",
-                 "--form", "all", "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "derive",
+                "specs/relu_4321.yaml",
+                "--target",
+                "dL/dz_2",
+                "--target",
+                "dL/dW_3[1,1]",
+                "--form",
+                "all",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert [(t["target"], t["kind"]) for t in doc["targets"]] == [("dL/dz_2", "adjoint"), ("dL/dW_3[1,1]", "entry")]
     assert set(doc["targets"][0]["forms"]) == set(FORMS)
-    assert main(["derive", "specs/relu_4321.yaml", "--target", r"\frac{\partial l}{\partial z_{1}}",
-                 "--format", "latex"]) == 0
+    assert (
+        main(["derive", "specs/relu_4321.yaml", "--target", r"\frac{\partial l}{\partial z_{1}}", "--format", "latex"])
+        == 0
+    )
     assert r"\frac{\partial \mathcal{L}}{\partial z_{1}} &= W_{2}^{\top} \delta_{2}" in capsys.readouterr().out
     assert main(["derive", "specs/relu_4321.yaml", "--target", "dL/dW_1[5,1]"]) == 2
     assert "index 5 is out of range" in capsys.readouterr().err
 
 
 def test_numeric_shows_asked_targets_and_each_samples_loss(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["numeric", "specs/mlp.yaml", "--steps", "2", "--target", "dL/dz_1", "--target", "dL/dW[1,2]",
-                 "--json"]) == 0
+    assert (
+        main(["numeric", "specs/mlp.yaml", "--steps", "2", "--target", "dL/dz_1", "--target", "dL/dW[1,2]", "--json"])
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     net = sbp.load("specs/mlp.yaml")
     first = doc["steps"][0]
@@ -178,28 +220,33 @@ def test_numeric_shows_asked_targets_and_each_samples_loss(capsys: pytest.Captur
 
 
 def test_gradcheck_checks_the_asked_targets(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["gradcheck", "specs/mlp.yaml", "--target", "dL/dz_1", "--target", "delta_out[1,2]",
-                 "--target", "dL/dx"]) == 0
+    assert (
+        main(["gradcheck", "specs/mlp.yaml", "--target", "dL/dz_1", "--target", "delta_out[1,2]", "--target", "dL/dx"])
+        == 0
+    )
     report = capsys.readouterr().out
     assert "dL/dz_1" in report and "delta_out[2]" in report and "verdict: ok" in report
 
 
-@pytest.mark.parametrize(("target", "answer", "verdict"), [
-    ("dL/dz_2", r"W_3^\top \delta_3", "equivalent"),
-    ("dL/dz_2", r"\left(W_3^T \delta_3\right) \odot f_2'(s_2)", "different"),  # that is delta_2
-    ("dL/dz_2", r"W_3 \delta_3", "different"),
-    (None, r"\frac{\partial L}{\partial z_1} = W_2^T \delta_2", "equivalent"),
-    ("dL/dx", r"W_1^T \delta_1", "equivalent"),
-    ("dL/dh_3", "h_3 - y", "equivalent"),
-    ("dL/dh_3", "y - h_3", "different"),
-    ("dL/dW_3[1,1]", r"\delta_3 z^{(2)}_{1}", "equivalent"),
-    ("dL/dW_3[1,1]", r"\delta_3 z^{(2)}_{2}", "different"),
-    (None, r"\frac{\partial L}{\partial W^{(3)}_{1,1}} = \delta_3 z^{(2)}_1", "equivalent"),
-    (None, r"\frac{\partial L}{\partial W^{(3)}_{1,1}} = \delta_3 s^{(2)}_1", "different"),
-    ("dL/dz_2[1]", r"W^{(3)}_{1} \delta_3", "equivalent"),
-    ("delta_1[2,n]", r"\sum_k W^{(2)}_{k,2} \delta^{(2)}_{k,n} [s^{(1)}_{2,n} > 0]", "equivalent"),
-    ("delta_1[2,n]", r"\sum_k W^{(2)}_{k,2} \delta^{(2)}_{k,n}", "different"),  # relu' dropped
-])
+@pytest.mark.parametrize(
+    ("target", "answer", "verdict"),
+    [
+        ("dL/dz_2", r"W_3^\top \delta_3", "equivalent"),
+        ("dL/dz_2", r"\left(W_3^T \delta_3\right) \odot f_2'(s_2)", "different"),  # that is delta_2
+        ("dL/dz_2", r"W_3 \delta_3", "different"),
+        (None, r"\frac{\partial L}{\partial z_1} = W_2^T \delta_2", "equivalent"),
+        ("dL/dx", r"W_1^T \delta_1", "equivalent"),
+        ("dL/dh_3", "h_3 - y", "equivalent"),
+        ("dL/dh_3", "y - h_3", "different"),
+        ("dL/dW_3[1,1]", r"\delta_3 z^{(2)}_{1}", "equivalent"),
+        ("dL/dW_3[1,1]", r"\delta_3 z^{(2)}_{2}", "different"),
+        (None, r"\frac{\partial L}{\partial W^{(3)}_{1,1}} = \delta_3 z^{(2)}_1", "equivalent"),
+        (None, r"\frac{\partial L}{\partial W^{(3)}_{1,1}} = \delta_3 s^{(2)}_1", "different"),
+        ("dL/dz_2[1]", r"W^{(3)}_{1} \delta_3", "equivalent"),
+        ("delta_1[2,n]", r"\sum_k W^{(2)}_{k,2} \delta^{(2)}_{k,n} [s^{(1)}_{2,n} > 0]", "equivalent"),
+        ("delta_1[2,n]", r"\sum_k W^{(2)}_{k,2} \delta^{(2)}_{k,n}", "different"),  # relu' dropped
+    ],
+)
 def test_verify_grades_answers_for_values_and_entries(target: str | None, answer: str, verdict: str) -> None:
     assert sbp.load("specs/relu_4321.yaml").verify(target, answer).verdict == verdict
 
@@ -231,16 +278,28 @@ def test_every_printed_form_of_the_new_targets_reads_back(spec: str) -> None:
 
 def test_an_unknown_target_lists_at_most_ten_of_each_kind() -> None:
     layers = [{"name": str(k), "units": 2, "activation": "tanh"} for k in range(1, 15)]
-    net = sbp.load({"name": "deep", "input": {"name": "x", "size": 2}, "target": {"name": "y", "size": 2},
-                    "layers": layers, "loss": "half_squared_error"})
+    net = sbp.load(
+        {
+            "name": "deep",
+            "input": {"name": "x", "size": 2},
+            "target": {"name": "y", "size": 2},
+            "layers": layers,
+            "loss": "half_squared_error",
+        }
+    )
     with pytest.raises(sbp.UnknownTarget) as caught:
         net.derive().target("dL/dq")
     message = str(caught.value)
-    assert "known: delta_14, dL/dW_14, dL/db_14, delta_13, dL/dW_13, dL/db_13, delta_12, dL/dW_12, dL/db_12, " \
-           "delta_11, ... (42 in all); also dL/d<value> for x, z_1, z_2, z_3, z_4, z_5, z_6, z_7, z_8, z_9, ... " \
-           "(15 in all), and entries like dL/db_1[1,1]" in message
+    assert (
+        "known: delta_14, dL/dW_14, dL/db_14, delta_13, dL/dW_13, dL/db_13, delta_12, dL/dW_12, dL/db_12, "
+        "delta_11, ... (42 in all); also dL/d<value> for x, z_1, z_2, z_3, z_4, z_5, z_6, z_7, z_8, z_9, ... "
+        "(15 in all), and entries like dL/db_1[1,1]" in message
+    )
     assert len(message) < 400
     short = sbp.load("specs/relu_4321.yaml")
-    with pytest.raises(sbp.UnknownTarget, match=r"known: delta_3, dL/dW_3, dL/db_3, delta_2, dL/dW_2, dL/db_2, "
-                                                r"delta_1, dL/dW_1, dL/db_1; also"):
+    with pytest.raises(
+        sbp.UnknownTarget,
+        match=r"known: delta_3, dL/dW_3, dL/db_3, delta_2, dL/dW_2, dL/db_2, "
+        r"delta_1, dL/dW_1, dL/db_1; also",
+    ):
         short.derive().target("dL/dq")  # nine: all of them, no "..."

@@ -57,9 +57,10 @@ def loss_entries(kind: str, a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def autograd(chain: Chain, values: dict[str, np.ndarray]) -> tuple[float, dict, dict]:
     """Loss, parameter gradients and deltas dL/ds_k from torch, in the spec's orientation."""
-    canonical = {name: torch.tensor(chain.to_canonical(name, value), dtype=torch.float64,
-                                    requires_grad=name not in ("x", "y"))
-                 for name, value in values.items()}
+    canonical = {
+        name: torch.tensor(chain.to_canonical(name, value), dtype=torch.float64, requires_grad=name not in ("x", "y"))
+        for name, value in values.items()
+    }
     h = canonical["x"]
     pre = []
     for k, name in enumerate(chain.names):
@@ -74,21 +75,33 @@ def autograd(chain: Chain, values: dict[str, np.ndarray]) -> tuple[float, dict, 
         loss = loss / h.shape[1]
     loss.backward()
     grads = {name: chain.from_canonical(name, t.grad.numpy()) for name, t in canonical.items() if t.requires_grad}
-    deltas = {f"delta_{name}": chain.from_canonical("s", s.grad.numpy()) for name, s in zip(chain.names, pre,
-                                                                                            strict=True)}
+    deltas = {
+        f"delta_{name}": chain.from_canonical("s", s.grad.numpy()) for name, s in zip(chain.names, pre, strict=True)
+    }
     return loss.item(), grads, deltas
 
 
 #: Every activation x loss x convention; each convention with one reduction, both reductions in all.
-CASES = [(a, loss, *convention, reduction) for a, loss in itertools.product(ACTIVATIONS, LOSSES)
-         for convention, reduction in zip(CONVENTIONS, ["sum", "mean", "mean", "sum"], strict=True)]
+CASES = [
+    (a, loss, *convention, reduction)
+    for a, loss in itertools.product(ACTIVATIONS, LOSSES)
+    for convention, reduction in zip(CONVENTIONS, ["sum", "mean", "mean", "sum"], strict=True)
+]
 
 
 @pytest.mark.parametrize(("activation_kind", "loss", "weights", "samples", "reduction"), CASES)
-def test_gradients_equal_torch_autograd(activation_kind: str, loss: str, weights: str, samples: str,
-                                       reduction: str) -> None:
-    chain = Chain([3, 4, 2], [activation_kind, output_activation(activation_kind, loss)], loss, weights, samples,
-                  bias=[True, False], reduction=reduction)
+def test_gradients_equal_torch_autograd(
+    activation_kind: str, loss: str, weights: str, samples: str, reduction: str
+) -> None:
+    chain = Chain(
+        [3, 4, 2],
+        [activation_kind, output_activation(activation_kind, loss)],
+        loss,
+        weights,
+        samples,
+        bias=[True, False],
+        reduction=reduction,
+    )
     values = draw_values(chain, seed=len(activation_kind) + 3 * len(loss))
     out = sbp.load(chain.spec()).gradient_fn()(values)
     loss_value, grads, deltas = autograd(chain, values)
@@ -100,8 +113,15 @@ def test_gradients_equal_torch_autograd(activation_kind: str, loss: str, weights
 @pytest.mark.parametrize(("weights", "samples"), CONVENTIONS)
 def test_a_deeper_chain_with_every_activation(weights: str, samples: str) -> None:
     kinds = ["relu", "tanh", "sigmoid", "leaky_relu", "cube", "identity", "softmax"]
-    chain = Chain([4, 5, 4, 5, 3, 4, 3, 3], kinds, "cross_entropy", weights, samples,
-                  bias=[True, False, True, True, False, True, True], reduction="mean")
+    chain = Chain(
+        [4, 5, 4, 5, 3, 4, 3, 3],
+        kinds,
+        "cross_entropy",
+        weights,
+        samples,
+        bias=[True, False, True, True, False, True, True],
+        reduction="mean",
+    )
     values = draw_values(chain, seed=21)
     out = sbp.load(chain.spec()).gradient_fn()(values)
     loss_value, grads, deltas = autograd(chain, values)

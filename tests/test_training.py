@@ -55,8 +55,9 @@ def test_steps_chain_and_keep_the_spec_orientation(capsys: pytest.CaptureFixture
     for before, after in zip(steps, steps[1:], strict=False):
         assert after["params"] == before["updated"]
         for name, value in before["params"].items():
-            np.testing.assert_allclose(before["updated"][name],
-                                       np.array(value) - 0.05 * np.array(before["grad"][name]), rtol=1e-15)
+            np.testing.assert_allclose(
+                before["updated"][name], np.array(value) - 0.05 * np.array(before["grad"][name]), rtol=1e-15
+            )
     assert steps[2]["loss"] < steps[1]["loss"] < steps[0]["loss"]
 
 
@@ -99,7 +100,9 @@ def test_worked_solution_text_in_the_course_notation(capsys: pytest.CaptureFixtu
     for block in [
         "Gradient descent: theta <- theta - gamma * dL/dtheta with gamma = 0.01, 1 step",
         "    w^(1) = [ -2.0000  3.0000 ]\n            [  2.0000  1.0000 ]",
-        "    net^(1) = [ 5.0000 ]", "    a^(1) = [ 25.0000 ]", "    a^(2) = y = [ 1.0000 ]",
+        "    net^(1) = [ 5.0000 ]",
+        "    a^(1) = [ 25.0000 ]",
+        "    a^(2) = y = [ 1.0000 ]",
         "  Deltas (from the loss back)\n    delta^(2) = [ 4.0000 ]\n    delta^(1) = [ -80.0000 ]",
         "    dL/dw^(2) = [ 100.0000  196.0000 ]",
         "  Updated parameters (theta - gamma * dL/dtheta)\n    w^(1) = [ -0.4000   5.4000 ]",
@@ -129,10 +132,15 @@ def test_output_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 def base_spec() -> dict:
-    return {"name": "net", "input": {"size": 2}, "target": {"size": 1}, "loss": "half_squared_error",
-            "layers": [{"name": "1", "units": 1, "activation": "tanh", "bias": False}],
-            "data": {"x": [[1.0], [2.0]], "y": [[1.0]], "W_1": [[0.5, -0.5]]},
-            "training": {"learning_rate": 0.1, "steps": 2}}
+    return {
+        "name": "net",
+        "input": {"size": 2},
+        "target": {"size": 1},
+        "loss": "half_squared_error",
+        "layers": [{"name": "1", "units": 1, "activation": "tanh", "bias": False}],
+        "data": {"x": [[1.0], [2.0]], "y": [[1.0]], "W_1": [[0.5, -0.5]]},
+        "training": {"learning_rate": 0.1, "steps": 2},
+    }
 
 
 def spec_without(key: str) -> dict:
@@ -186,8 +194,10 @@ def test_generic_activation_has_no_numbers(tmp_path: Path, capsys: pytest.Captur
         sbp.load(spec).train()
 
 
-@pytest.mark.parametrize("args", [["--steps", "0"], ["--steps", "x"], ["--learning-rate", "-1"],
-                                  ["--learning-rate", "inf"], ["--digits", "16"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--steps", "0"], ["--steps", "x"], ["--learning-rate", "-1"], ["--learning-rate", "inf"], ["--digits", "16"]],
+)
 def test_bad_options(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         main(["numeric", "specs/mlp.yaml", *args])

@@ -19,11 +19,16 @@ def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subpro
     return invoke("verify", *args, stdin=stdin, cwd=cwd)
 
 
-@pytest.mark.parametrize(("answer", "code", "verdict"), [
-    ("x delta_1^T", 0, "equivalent"), (r"x \left(\left(w \delta_{out}\right) \odot [s_1 > 0]\right)^{\top}", 0,
-                                        "equivalent"),
-    ("-x delta_1^T", 1, "different"), ("delta_1 x^T", 1, "different"), ("x delta_1^T +", 2, "unreadable"),
-])
+@pytest.mark.parametrize(
+    ("answer", "code", "verdict"),
+    [
+        ("x delta_1^T", 0, "equivalent"),
+        (r"x \left(\left(w \delta_{out}\right) \odot [s_1 > 0]\right)^{\top}", 0, "equivalent"),
+        ("-x delta_1^T", 1, "different"),
+        ("delta_1 x^T", 1, "different"),
+        ("x delta_1^T +", 2, "unreadable"),
+    ],
+)
 def test_exit_codes_and_json(answer: str, code: int, verdict: str) -> None:
     done = run(MLP, "--target", "dL/dW", "--answer", answer, "--json")
     assert done.returncode == code, done.stderr
@@ -34,8 +39,17 @@ def test_exit_codes_and_json(answer: str, code: int, verdict: str) -> None:
 
 
 def test_text_report_stdin_and_output_file(tmp_path: Path) -> None:
-    done = run(MLP, "--target", r"\frac{\partial L}{\partial W}", "--answer", "-", "-o", "out.txt",
-               stdin="-x delta_1^T\n", cwd=tmp_path)
+    done = run(
+        MLP,
+        "--target",
+        r"\frac{\partial L}{\partial W}",
+        "--answer",
+        "-",
+        "-o",
+        "out.txt",
+        stdin="-x delta_1^T\n",
+        cwd=tmp_path,
+    )
     assert done.returncode == 1 and done.stdout == ""
     report = (tmp_path / "out.txt").read_text(encoding="utf-8")
     assert report.startswith("dL/dW: different\n  - the sign is flipped")

@@ -28,21 +28,30 @@ def reveals(result: sbp.VerifyResult, truth: str) -> bool:
     never the true right side)."""
     texts = [*result.feedback, *(c.feedback for c in result.partial_credit), result.expected]
     texts += [h.text for h in result.hints if h.level == 1]
-    return any(" = " in text for text in texts) or bool(result.expected) or \
-        any(truth in h.text for h in result.hints if h.level == 2)
+    return (
+        any(" = " in text for text in texts)
+        or bool(result.expected)
+        or any(truth in h.text for h in result.hints if h.level == 2)
+    )
 
 
-@pytest.mark.parametrize(("spec", "target", "answer", "first"), [
-    ("relu_4321.yaml", "delta_2", "W_3^T delta_3", "in delta_2: the activation's derivative f_2'(s_2) is missing"),
-    ("mlp.yaml", "dL/dW", "x (w delta_out)^T", "in delta_1: the activation's derivative f_1'(s_1) is missing"),
-    ("mlp.yaml", "delta_out", "(y - y_out) ⊙ f_out'(s_out)", "the sign is flipped somewhere"),
-    ("relu_4321.yaml", "dL/dW_1", "2 delta_1 x^T", "a constant factor is off"),
-    ("relu_4321.yaml", "dL/dW_2", "delta_2 s_1^T", "in dL/dW_2: the pre-activation s_1 where the activation z_1 "
-                                                    "belongs"),
-    ("relu_4321.yaml", "dL/dW_1", "delta_1 x^T + 1", "your answer is not dL/dW_1 and matches no single"),
-])
-def test_levels_build_on_each_other_and_withhold_the_answer(spec: str, target: str, answer: str,
-                                                            first: str) -> None:
+@pytest.mark.parametrize(
+    ("spec", "target", "answer", "first"),
+    [
+        ("relu_4321.yaml", "delta_2", "W_3^T delta_3", "in delta_2: the activation's derivative f_2'(s_2) is missing"),
+        ("mlp.yaml", "dL/dW", "x (w delta_out)^T", "in delta_1: the activation's derivative f_1'(s_1) is missing"),
+        ("mlp.yaml", "delta_out", "(y - y_out) ⊙ f_out'(s_out)", "the sign is flipped somewhere"),
+        ("relu_4321.yaml", "dL/dW_1", "2 delta_1 x^T", "a constant factor is off"),
+        (
+            "relu_4321.yaml",
+            "dL/dW_2",
+            "delta_2 s_1^T",
+            "in dL/dW_2: the pre-activation s_1 where the activation z_1 belongs",
+        ),
+        ("relu_4321.yaml", "dL/dW_1", "delta_1 x^T + 1", "your answer is not dL/dW_1 and matches no single"),
+    ],
+)
+def test_levels_build_on_each_other_and_withhold_the_answer(spec: str, target: str, answer: str, first: str) -> None:
     v = verifier(spec)
     plain = v.verify(target, answer)
     assert plain.verdict == "different" and plain.hints == ()
@@ -52,8 +61,9 @@ def test_levels_build_on_each_other_and_withhold_the_answer(spec: str, target: s
     assert two.hints[1].text.startswith(f"by the chain rule, {target} = ")
     truth = v.derivation.target(target).text("matrix")
     assert not reveals(one, truth) and not reveals(two, truth.split(" = ", 1)[1])
-    assert one.score == plain.score and [c.mistake for c in one.partial_credit] == \
-        [c.mistake for c in plain.partial_credit]
+    assert one.score == plain.score and [c.mistake for c in one.partial_credit] == [
+        c.mistake for c in plain.partial_credit
+    ]
     assert one.feedback and one.feedback[0] == one.hints[0].text or not plain.partial_credit
     # level 3 gives everything: the full feedback and the solution
     assert three.feedback == plain.feedback and three.expected == plain.expected
@@ -70,10 +80,13 @@ def test_right_and_unreadable_answers_get_no_hints() -> None:
 def test_level_two_names_the_deltas_and_the_forward_equations() -> None:
     v = verifier("relu_4321.yaml")
     step = chain_step(v, v.derivation.target("delta_2"))
-    assert step == ("by the chain rule, delta_2 = delta_3 · ds_3/dz_2 · dz_2/ds_2, where delta_3 = dL/ds_3; "
-                    "s_3 = W_3 z_2 + b_3 1_N^T; z_2 = f_2(s_2)")
+    assert step == (
+        "by the chain rule, delta_2 = delta_3 · ds_3/dz_2 · dz_2/ds_2, where delta_3 = dL/ds_3; "
+        "s_3 = W_3 z_2 + b_3 1_N^T; z_2 = f_2(s_2)"
+    )
     assert solution(v, v.derivation.target("dL/dW_2")) == (
-        "dL/dW_2 = delta_2 z_1^T; delta_2 = (W_3^T delta_3) ⊙ f_2'(s_2); delta_3 = (h_3 - y) ⊙ f_3'(s_3)")
+        "dL/dW_2 = delta_2 z_1^T; delta_2 = (W_3^T delta_3) ⊙ f_2'(s_2); delta_3 = (h_3 - y) ⊙ f_3'(s_3)"
+    )
 
 
 @pytest.mark.parametrize("spec", [path.name for path in SPECS])
@@ -106,7 +119,8 @@ def test_python_api() -> None:
     net = sbp.load(ROOT / "specs" / "mlp.yaml")
     result = net.verify("dL/dW", "x (w delta_out)^T", hint_level=1)
     assert [h.to_dict() for h in result.hints] == [
-        {"level": 1, "text": "in delta_1: the activation's derivative f_1'(s_1) is missing"}]
+        {"level": 1, "text": "in delta_1: the activation's derivative f_1'(s_1) is missing"}
+    ]
 
 
 #: A wrong answer for each kind of target, in a course notation (the 4-3-2-1 exercise: z the pre-activation,
@@ -144,8 +158,7 @@ def _revealed(v: Verifier, result: sbp.VerifyResult, target: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("spec", "target", "answer"), KINDS)
-def test_levels_one_and_two_withhold_the_answer_for_every_kind_of_target(spec: str, target: str,
-                                                                         answer: str) -> None:
+def test_levels_one_and_two_withhold_the_answer_for_every_kind_of_target(spec: str, target: str, answer: str) -> None:
     v = verifier(spec)
     plain = v.verify(target, answer)
     assert plain.verdict == "different", plain.feedback
@@ -165,25 +178,28 @@ def test_levels_one_and_two_withhold_the_answer_for_every_kind_of_target(spec: s
 def test_local_partial_hints_name_the_step_in_the_course_notation() -> None:
     v = verifier("relu_4321_exercise.yaml")
     two = with_hints(v, v.verify("dh_2/dz_2", "diag(h^2)"), 2)
-    assert two.hints[0].text == ("it differs from dh^2/dz^2 at the test points; dh^2/dz^2 is a matrix for each "
-                                 "sample: one row per unit of h^2, one column per unit of z^2")
+    assert two.hints[0].text == (
+        "it differs from dh^2/dz^2 at the test points; dh^2/dz^2 is a matrix for each "
+        "sample: one row per unit of h^2, one column per unit of z^2"
+    )
     assert two.hints[1].text == "dh^2/dz^2 is one step: differentiate h^2 = f_2(z^2) by z^2, entry by entry"
     two = with_hints(v, v.verify("dh_2/dh_1", "W^2"), 2)
-    assert two.hints[1].text == ("by the chain rule, dh^2/dh^1 = dh^2/dz^2 · dz^2/dh^1, where h^2 = f_2(z^2); "
-                                 "z^2 = W^2 h^1 + b^2 1_N^T")
+    assert two.hints[1].text == (
+        "by the chain rule, dh^2/dh^1 = dh^2/dz^2 · dz^2/dh^1, where h^2 = f_2(z^2); z^2 = W^2 h^1 + b^2 1_N^T"
+    )
     one = with_hints(v, v.verify(r"\frac{\partial h^2_{1,1}}{\partial W^2_{1,2}}", "0.6"), 1)
     assert one.feedback == ("your answer is not dh^2[1,1]/dW^2[1,2]", "dh^2[1,1]/dW^2[1,2] is one number")
 
 
 @pytest.mark.parametrize(("spec", "target", "answer"), [KINDS[4], KINDS[8], KINDS[1]])
-def test_hint_levels_for_local_partials_on_the_command_line(spec: str, target: str, answer: str,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_hint_levels_for_local_partials_on_the_command_line(
+    spec: str, target: str, answer: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = str(ROOT / "specs" / spec)
     found = verifier(spec).derivation.target(target)
     truth = found.text("matrix").split("   ")[0]
     for level in (1, 2, 3):
-        assert main(["verify", path, "--target", target, "--answer", answer, "--hint-level", str(level),
-                     "--json"]) == 1
+        assert main(["verify", path, "--target", target, "--answer", answer, "--hint-level", str(level), "--json"]) == 1
         doc = json.loads(capsys.readouterr().out)
         assert [h["level"] for h in doc["hints"]] == list(range(1, level + 1))
         shown = json.dumps({k: doc[k] for k in ("feedback", "expected", "hints")}, ensure_ascii=False)

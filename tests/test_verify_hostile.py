@@ -16,7 +16,7 @@ SPEC = str(ROOT / "specs" / "relu_4321.yaml")
 
 HOSTILE = {
     "python injection": "__import__('os').system('touch PWNED')",
-    "python in a name": "x + eval('open(\"PWNED\", \"w\")')",
+    "python in a name": 'x + eval(\'open("PWNED", "w")\')',
     "latex input": r"\input{/etc/passwd}",
     "latex def": r"\def\x{touch PWNED}\x",
     "latex write": r"\immediate\write18{touch PWNED}",

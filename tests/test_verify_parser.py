@@ -35,8 +35,9 @@ def test_hadamard_binds_looser_than_a_product() -> None:
     assert isinstance(node.right, Call) and node.right.func.primes == 1
 
 
-@pytest.mark.parametrize("text", [r"\delta_1 \cdot x^T", r"\delta_1 \times x^T", "delta_1 * x^T", "delta_1 x^T",
-                                  "delta_1 · x^T"])
+@pytest.mark.parametrize(
+    "text", [r"\delta_1 \cdot x^T", r"\delta_1 \times x^T", "delta_1 * x^T", "delta_1 x^T", "delta_1 · x^T"]
+)
 def test_every_product_sign_is_a_product(text: str) -> None:
     node = rhs(text)
     assert isinstance(node, BinOp) and node.op == "*"
@@ -78,54 +79,71 @@ def test_equations_and_index_ranges() -> None:
     assert len(latex.sides) == 2
 
 
-@pytest.mark.parametrize("text", [
-    "ds_2[j,n]/dW_2[j,i] = z_1[i,n]   for j = 1..2, n = 1..N, i = 1..3   (0 for W_2[k,i] with k != j)",
-    "dh^2[j,n]/dz^2[j,n] = f_2'(z^2[j,n])   for j = 1..2, n = 1..N   (0 for z^2[i,n] with i != j)",
-    "ds_1[j,n]/dW_1[j,i] = x[i,n]   for j = 1..3, n = 1..N, i = 1..2   (no matrix form: the derivative of s_1 by W_1 "
-    "has an index for each dimension of both, so it is written entry by entry; 0 for W_1[k,i] with k != j)",
-    "dp/ds_1 = diag(p) - p p^T   for each sample",
-    "ds_2^(2)[1]/ds_1[1] = W_2[1,1]*(W_2[1,1] + 1)   (0 for s_1[n] with n != 1)",  # no free index: no ranges
-    "dz_2[1,1]/dW_2[1,2] = z_1[2,1]   (no matrix form: entry by entry)",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ds_2[j,n]/dW_2[j,i] = z_1[i,n]   for j = 1..2, n = 1..N, i = 1..3   (0 for W_2[k,i] with k != j)",
+        "dh^2[j,n]/dz^2[j,n] = f_2'(z^2[j,n])   for j = 1..2, n = 1..N   (0 for z^2[i,n] with i != j)",
+        "ds_1[j,n]/dW_1[j,i] = x[i,n]   for j = 1..3, n = 1..N, i = 1..2   (no matrix form: the derivative of s_1 "
+        "by W_1 has an index for each dimension of both, so it is written entry by entry; 0 for W_1[k,i] with k != j)",
+        "dp/ds_1 = diag(p) - p p^T   for each sample",
+        "ds_2^(2)[1]/ds_1[1] = W_2[1,1]*(W_2[1,1] + 1)   (0 for s_1[n] with n != 1)",  # no free index: no ranges
+        "dz_2[1,1]/dW_2[1,2] = z_1[2,1]   (no matrix form: entry by entry)",
+    ],
+)
 def test_the_note_derive_prints_after_the_ranges_is_read_aside(text: str) -> None:
     """derive's text line for a local partial ends in its ranges and a note in brackets: both left aside."""
     assert len(parse(text).sides) == 2
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("x[i,n]   for i = 1..2 (0 for W[k,i] with k != j) + b", "after the note"),
-    ("x[i,n]   for i = 1..2 (0 for W[k,i] with k != j", "'(' is never closed"),
-    (r"x[i,n]   for i = 1..2 (0 for \input{W})", "unsupported command"),
-    (r"x[i,n]   for i = 1..2 (0 + W)", "in the note"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x[i,n]   for i = 1..2 (0 for W[k,i] with k != j) + b", "after the note"),
+        ("x[i,n]   for i = 1..2 (0 for W[k,i] with k != j", "'(' is never closed"),
+        (r"x[i,n]   for i = 1..2 (0 for \input{W})", "unsupported command"),
+        (r"x[i,n]   for i = 1..2 (0 + W)", "in the note"),
+    ],
+)
 def test_a_note_is_words_in_brackets_and_the_last_thing(text: str, message: str) -> None:
     with pytest.raises(AnswerSyntaxError, match=re.escape(message)):
         parse(text)
 
 
-@pytest.mark.parametrize(("text", "op"), [
-    ("[i = j]", "="), (r"\left[i = j\right]", "="), ("[j != k]", "!="), (r"[j \ne k]", "!="), (r"[j \neq k]", "!="),
-    ("[j ≠ k]", "!="), ("[j = 2]", "="),
-])
+@pytest.mark.parametrize(
+    ("text", "op"),
+    [
+        ("[i = j]", "="),
+        (r"\left[i = j\right]", "="),
+        ("[j != k]", "!="),
+        (r"[j \ne k]", "!="),
+        (r"[j \neq k]", "!="),
+        ("[j ≠ k]", "!="),
+        ("[j = 2]", "="),
+    ],
+)
 def test_kronecker_brackets(text: str, op: str) -> None:
     """[j = k], Iverson's bracket of two indices (the softmax Jacobian's index form), and its negation."""
     side = parse(text).sides[0]
     assert isinstance(side, Relation) and side.op == op
 
 
-@pytest.mark.parametrize(("text", "message", "position"), [
-    ("delta_1 x^T)", "unexpected ')'", 11),
-    ("(delta_1 x^T", "expected ')'", 12),
-    (r"\input{/etc/passwd}", r"unsupported command \input", 0),
-    (r"\def\x{}", r"unsupported command \def", 0),
-    ("x\x00", "U+0000", 1),
-    ("delta_1 х", "CYRILLIC SMALL LETTER HA", 8),
-    ("ｘ", "FULLWIDTH LATIN SMALL LETTER X", 0),
-    ("1" * 31, "longer than 30 digits", 0),
-    ("", "empty", 0),
-    ("x |y", "expected '|'", 4),  # |..| is abs(..); one left open is an error
-    (r"\begin{cases} 1 \end{cases}", "unsupported environment", 7),
-])
+@pytest.mark.parametrize(
+    ("text", "message", "position"),
+    [
+        ("delta_1 x^T)", "unexpected ')'", 11),
+        ("(delta_1 x^T", "expected ')'", 12),
+        (r"\input{/etc/passwd}", r"unsupported command \input", 0),
+        (r"\def\x{}", r"unsupported command \def", 0),
+        ("x\x00", "U+0000", 1),
+        ("delta_1 х", "CYRILLIC SMALL LETTER HA", 8),
+        ("ｘ", "FULLWIDTH LATIN SMALL LETTER X", 0),
+        ("1" * 31, "longer than 30 digits", 0),
+        ("", "empty", 0),
+        ("x |y", "expected '|'", 4),  # |..| is abs(..); one left open is an error
+        (r"\begin{cases} 1 \end{cases}", "unsupported environment", 7),
+    ],
+)
 def test_unreadable_text_says_what_and_where(text: str, message: str, position: int) -> None:
     with pytest.raises(AnswerSyntaxError, match=re.escape(message)) as caught:
         parse(text)
@@ -152,8 +170,10 @@ def test_tokens_carry_positions_and_unicode_operators() -> None:
     assert tokens[-1].kind == "end" and tokens[-1].pos == len("δ_1 ⊙ σ′(s) − x")
 
 
-@pytest.mark.parametrize(("text", "top", "bottom"), [(r"\frac12", "1", "2"), (r"\frac1N", "1", "N"),
-                                                     (r"\frac{1}2", "1", "2"), (r"\dfrac ab", "a", "b")])
+@pytest.mark.parametrize(
+    ("text", "top", "bottom"),
+    [(r"\frac12", "1", "2"), (r"\frac1N", "1", "N"), (r"\frac{1}2", "1", "2"), (r"\dfrac ab", "a", "b")],
+)
 def test_braceless_fraction_arguments_are_one_character_each(text: str, top: str, bottom: str) -> None:
     """As TeX reads them: \\frac12 is 1/2 (not 12/...), \\frac ab is a/b."""
     node = rhs(text)
@@ -176,9 +196,16 @@ def test_braceless_accents_and_fonts_take_one_letter() -> None:
         parse(r"\hat +")
 
 
-@pytest.mark.parametrize(("text", "primes"), [(r"\sigma^\prime(z)", 1), (r"\sigma_2^{\prime}(z^2)", 1),
-                                              (r"f^{\prime\prime}(s)", 2), (r"f_{out}^{'}(s)", 1),
-                                              (r"\sigma'(z)", 1)])
+@pytest.mark.parametrize(
+    ("text", "primes"),
+    [
+        (r"\sigma^\prime(z)", 1),
+        (r"\sigma_2^{\prime}(z^2)", 1),
+        (r"f^{\prime\prime}(s)", 2),
+        (r"f_{out}^{'}(s)", 1),
+        (r"\sigma'(z)", 1),
+    ],
+)
 def test_primes_written_as_superscripts(text: str, primes: int) -> None:
     node = rhs(text)
     assert isinstance(node, Call) and isinstance(node.func, Scripted)
@@ -193,11 +220,38 @@ def test_bars_are_absolute_values() -> None:
     assert isinstance(nested, Call) and isinstance(nested.args[0].right, Call)
 
 
-_ALPHABET = st.sampled_from(list("xyzWstδσ_^{}()[]'+-*/=<>,.&|!0123456789 ⊙·×\\") +
-                            [r"\frac", r"\sum", r"\partial", r"\left(", r"\right)", r"\odot", r"\cdot", r"\top",
-                             r"\begin{bmatrix}", r"\end{bmatrix}", r"\\", r"\delta", r"\mathbf{1}", "_{", "^{(",
-                             "delta_", "f_1'(", "1_N", "sum_{n=1}^{N}", "dL/d", r"\underbrace{", r"\sqrt",
-                             r"\hat", r"\vec", r"\prime", r"\frac12", "|"])
+_ALPHABET = st.sampled_from(
+    list("xyzWstδσ_^{}()[]'+-*/=<>,.&|!0123456789 ⊙·×\\")
+    + [
+        r"\frac",
+        r"\sum",
+        r"\partial",
+        r"\left(",
+        r"\right)",
+        r"\odot",
+        r"\cdot",
+        r"\top",
+        r"\begin{bmatrix}",
+        r"\end{bmatrix}",
+        r"\\",
+        r"\delta",
+        r"\mathbf{1}",
+        "_{",
+        "^{(",
+        "delta_",
+        "f_1'(",
+        "1_N",
+        "sum_{n=1}^{N}",
+        "dL/d",
+        r"\underbrace{",
+        r"\sqrt",
+        r"\hat",
+        r"\vec",
+        r"\prime",
+        r"\frac12",
+        "|",
+    ]
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

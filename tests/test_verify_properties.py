@@ -51,14 +51,24 @@ def differs(v: Verifier, points: list[dict], truth: Expr, answer: Expr) -> bool:
 
 @pytest.mark.slow
 @settings(max_examples=6, deadline=None)
-@given(depth=st.integers(1, 3), data=st.data(), convention=st.sampled_from(CONVENTIONS),
-       loss=st.sampled_from(["half_squared_error", "squared_error"]))
-def test_the_truth_is_proved_and_every_mutation_rejected(depth: int, data: st.DataObject,
-                                                          convention: tuple[str, str], loss: str) -> None:
+@given(
+    depth=st.integers(1, 3),
+    data=st.data(),
+    convention=st.sampled_from(CONVENTIONS),
+    loss=st.sampled_from(["half_squared_error", "squared_error"]),
+)
+def test_the_truth_is_proved_and_every_mutation_rejected(
+    depth: int, data: st.DataObject, convention: tuple[str, str], loss: str
+) -> None:
     sizes = [data.draw(st.integers(1, 3)) for _ in range(depth + 1)]
     kinds = [data.draw(st.sampled_from(KINDS)) for _ in range(depth)]
-    chain = Chain(sizes, ["tanh" if k == "generic" else k for k in kinds], loss, *convention,
-                  bias=[data.draw(st.booleans()) for _ in range(depth)])
+    chain = Chain(
+        sizes,
+        ["tanh" if k == "generic" else k for k in kinds],
+        loss,
+        *convention,
+        bias=[data.draw(st.booleans()) for _ in range(depth)],
+    )
     spec = chain.spec()
     for k, layer in enumerate(spec["layers"]):
         if kinds[k] == "generic":
@@ -81,5 +91,7 @@ def test_the_truth_is_proved_and_every_mutation_rejected(depth: int, data: st.Da
             elif judged.proof is not None and judged.proof.startswith("proved different"):
                 assert not judged.equivalent  # an exact difference non-zero at a point: maybe below the tolerance
             else:
-                assert judged.equivalent == (not differs(v, points, case.truth, answer)), \
-                    (target.name, mutation.sentence)
+                assert judged.equivalent == (not differs(v, points, case.truth, answer)), (
+                    target.name,
+                    mutation.sentence,
+                )

@@ -26,21 +26,36 @@ RELU = str(ROOT / "specs" / "relu_4321.yaml")
 SQUARE = str(ROOT / "specs" / "square_221.yaml")
 MLP = str(ROOT / "specs" / "mlp.yaml")
 #: 20 relu layers of 2 units: every one of the pool's random draws has a layer with both units inactive.
-DEAD_CHAIN = {"name": "20 relu layers", "input": {"name": "x", "size": 2}, "target": {"name": "y", "size": 2},
-              "layers": [{"name": str(k), "units": 2, "activation": "relu"} for k in range(1, 21)],
-              "loss": "half_squared_error"}
+DEAD_CHAIN = {
+    "name": "20 relu layers",
+    "input": {"name": "x", "size": 2},
+    "target": {"name": "y", "size": 2},
+    "layers": [{"name": str(k), "units": 2, "activation": "relu"} for k in range(1, 21)],
+    "loss": "half_squared_error",
+}
 #: Layer 2's fixed weights are negative and it has no bias: s_2 <= 0 always, so dL/dW_1 is zero everywhere.
-DEAD_EVERYWHERE = {"name": "dead by construction", "input": {"name": "x", "size": 2},
-                   "target": {"name": "y", "size": 1},
-                   "layers": [{"name": "1", "units": 2, "activation": "relu"},
-                              {"name": "2", "units": 1, "activation": "relu", "weight": "K", "bias": False,
-                               "fixed": True},
-                              {"name": "3", "units": 1, "activation": "identity"}],
-                   "loss": "half_squared_error", "data": {"K": [[-1.0, -2.0]]}}
-BRACES = {"name": "braces", "input": {"name": "x", "size": 2}, "target": {"name": "y", "size": 1},
-          "layers": [{"name": "h{1}", "units": 2, "activation": "tanh"},
-                     {"name": "out", "units": 1, "activation": "identity"}],
-          "loss": "half_squared_error"}
+DEAD_EVERYWHERE = {
+    "name": "dead by construction",
+    "input": {"name": "x", "size": 2},
+    "target": {"name": "y", "size": 1},
+    "layers": [
+        {"name": "1", "units": 2, "activation": "relu"},
+        {"name": "2", "units": 1, "activation": "relu", "weight": "K", "bias": False, "fixed": True},
+        {"name": "3", "units": 1, "activation": "identity"},
+    ],
+    "loss": "half_squared_error",
+    "data": {"K": [[-1.0, -2.0]]},
+}
+BRACES = {
+    "name": "braces",
+    "input": {"name": "x", "size": 2},
+    "target": {"name": "y", "size": 1},
+    "layers": [
+        {"name": "h{1}", "units": 2, "activation": "tanh"},
+        {"name": "out", "units": 1, "activation": "identity"},
+    ],
+    "loss": "half_squared_error",
+}
 SPECS = {"dead_chain": DEAD_CHAIN, "dead_everywhere": DEAD_EVERYWHERE, "braces": BRACES}
 
 
@@ -72,8 +87,9 @@ def test_a_dead_relu_chain_gets_livelier_points() -> None:
     assert points.lively(points.values[0]) and np.any(points.values[0]["dL/dW_1"] != 0)
 
 
-@pytest.mark.parametrize(("answer", "mistake"), [("-delta_1 x^T", "sign"), ("x delta_1^T", "transpose_result"),
-                                                 ("3 delta_1 x^T", None)])
+@pytest.mark.parametrize(
+    ("answer", "mistake"), [("-delta_1 x^T", "sign"), ("x delta_1^T", "transpose_result"), ("3 delta_1 x^T", None)]
+)
 def test_wrong_answers_on_a_dead_relu_chain_are_rejected(answer: str, mistake: str | None) -> None:
     result = verifier("dead_chain").verify("dL/dW_1", answer)
     assert result.verdict == "different", result.feedback
@@ -86,15 +102,17 @@ def test_the_right_answer_on_a_dead_relu_chain_is_proved() -> None:
     assert result.verdict == "equivalent" and result.method == "symbolic"
 
 
-def test_an_answer_agreeing_only_where_the_target_is_zero_is_undecided(tmp_path: Path,
-                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_answer_agreeing_only_where_the_target_is_zero_is_undecided(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     v = verifier("dead_everywhere")
     result = v.verify("dL/dW_1", "-delta_1 x^T")
     assert result.verdict == "undecided" and not result.equivalent and result.score == 0
     assert result.feedback[0].startswith("not decided: dL/dW_1 is zero at every test point drawn")
     assert v.verify("dL/dW_1", "delta_1 x^T").verdict == "equivalent"  # a proof still decides
-    code, out, _ = cli(capsys, spec_file(tmp_path, "dead_everywhere"), "--target", "dL/dW_1", "--answer",
-                       "-delta_1 x^T", "--json")
+    code, out, _ = cli(
+        capsys, spec_file(tmp_path, "dead_everywhere"), "--target", "dL/dW_1", "--answer", "-delta_1 x^T", "--json"
+    )
     assert code == 1 and json.loads(out)["verdict"] == "undecided"
 
 
@@ -110,10 +128,13 @@ def test_undecided_rows_in_a_batch(tmp_path: Path, capsys: pytest.CaptureFixture
 # --- 2. proving "different" ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("spec", "target", "answer"), [
-    (RELU, "dL/dW_1", "1.0000000001 delta_1 x^T"),  # within the points' tolerance, but not the formula
-    (RELU, "delta_2", r"(W_3^T \delta_3) \odot [s_2 > 0] + 0.000000000001 z_2"),
-])
+@pytest.mark.parametrize(
+    ("spec", "target", "answer"),
+    [
+        (RELU, "dL/dW_1", "1.0000000001 delta_1 x^T"),  # within the points' tolerance, but not the formula
+        (RELU, "delta_2", r"(W_3^T \delta_3) \odot [s_2 > 0] + 0.000000000001 z_2"),
+    ],
+)
 def test_a_nonzero_difference_is_a_proof_of_different(spec: str, target: str, answer: str) -> None:
     result = verifier(spec).verify(target, answer)
     assert result.verdict == "different" and result.method == "symbolic", result
@@ -135,20 +156,25 @@ def test_a_number_is_not_the_formula() -> None:
 
 
 def test_a_number_after_the_formula_is_still_right() -> None:
-    line = (r"\delta_{1}^{(1)} = \sum_{k=1}^{1} \delta_{k}^{(2)} w_{k1}^{(2)} f_1'(s_{1}^{(1)}) "
-            r"= \delta_{1}^{(2)} w_{11}^{(2)} \cdot 2(5) = 4 \cdot (-2) \cdot 10 = -80")
+    line = (
+        r"\delta_{1}^{(1)} = \sum_{k=1}^{1} \delta_{k}^{(2)} w_{k1}^{(2)} f_1'(s_{1}^{(1)}) "
+        r"= \delta_{1}^{(2)} w_{11}^{(2)} \cdot 2(5) = 4 \cdot (-2) \cdot 10 = -80"
+    )
     assert verifier(SQUARE).verify(None, line).verdict == "equivalent"
 
 
 # --- 4. mixed notation ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("target", "answer"), [
-    ("delta_2", "delta_2 = dL/dz_2 ⊙ f_2'(s_2)"),
-    ("delta_2", r"\delta_2 = \frac{\partial L}{\partial z_2} \odot f_2'(s_2) = (W_3^T \delta_3) \odot [s_2 > 0]"),
-    ("dL/dz_2", "W_3^T delta_3"),
-    ("dL/dW_2", "(dL/dz_2 ⊙ f_2'(s_2)) z_1^T"),
-])
+@pytest.mark.parametrize(
+    ("target", "answer"),
+    [
+        ("delta_2", "delta_2 = dL/dz_2 ⊙ f_2'(s_2)"),
+        ("delta_2", r"\delta_2 = \frac{\partial L}{\partial z_2} \odot f_2'(s_2) = (W_3^T \delta_3) \odot [s_2 > 0]"),
+        ("dL/dz_2", "W_3^T delta_3"),
+        ("dL/dW_2", "(dL/dz_2 ⊙ f_2'(s_2)) z_1^T"),
+    ],
+)
 def test_a_partial_by_a_value_is_its_gradient(target: str, answer: str) -> None:
     result = verifier(RELU).verify(target, answer)
     assert result.verdict == "equivalent", result.feedback
@@ -173,10 +199,13 @@ def test_numbers_in_the_first_side_say_which_side_and_why() -> None:
 # --- 5. repairs under ⊙ ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("spec", "target", "answer", "repair"), [
-    (RELU, "delta_2", "(W_3 delta_3) ⊙ f_2'(s_2)", "did you mean W_3^T in place of 'W_3'?"),
-    (MLP, "delta_1", "(w delta_out) ⊙ f_1'(s_1)^T", "did you mean f_1'(s_1) in place of 'f_1'(s_1)^T'?"),
-])
+@pytest.mark.parametrize(
+    ("spec", "target", "answer", "repair"),
+    [
+        (RELU, "delta_2", "(W_3 delta_3) ⊙ f_2'(s_2)", "did you mean W_3^T in place of 'W_3'?"),
+        (MLP, "delta_1", "(w delta_out) ⊙ f_1'(s_1)^T", "did you mean f_1'(s_1) in place of 'f_1'(s_1)^T'?"),
+    ],
+)
 def test_a_size_mismatch_under_hadamard_is_repaired(spec: str, target: str, answer: str, repair: str) -> None:
     result = verifier(spec).verify(target, answer)
     assert result.verdict == "different" and result.feedback[0].endswith(repair), result.feedback
@@ -198,17 +227,29 @@ def _value(feedback: tuple[str, ...], target: str) -> str:
     return found.group(1)
 
 
-@pytest.mark.parametrize(("spec", "target", "answer", "named"), [
-    (MLP, "dL/dw[1,1]", "0.5", "dL/dw"),
-    (SQUARE, None, r"\delta_1^{(1)} = \sum_{k=1}^{1} \delta_{k}^{(2)} w_{k1}^{(2)} f_1'(s_{1}^{(1)}) = -88", "delta_1"),
-])
+@pytest.mark.parametrize(
+    ("spec", "target", "answer", "named"),
+    [
+        (MLP, "dL/dw[1,1]", "0.5", "dL/dw"),
+        (
+            SQUARE,
+            None,
+            r"\delta_1^{(1)} = \sum_{k=1}^{1} \delta_{k}^{(2)} w_{k1}^{(2)} f_1'(s_{1}^{(1)}) = -88",
+            "delta_1",
+        ),
+    ],
+)
 @pytest.mark.parametrize("level", [1, 2])
 def test_hints_withhold_the_true_value(spec: str, target: str | None, answer: str, named: str, level: int) -> None:
     net = sbp.load(spec)
     truth = _value(net.verify(target, answer).feedback, named)
     hinted = net.verify(target, answer, hint_level=level)
-    shown = [*hinted.feedback, *(c.feedback for c in hinted.partial_credit), hinted.expected,
-             *(h.text for h in hinted.hints)]
+    shown = [
+        *hinted.feedback,
+        *(c.feedback for c in hinted.partial_credit),
+        hinted.expected,
+        *(h.text for h in hinted.hints),
+    ]
     assert hinted.verdict == "different" and hinted.hints
     assert not any(truth in text for text in shown), shown
     assert hinted.expected == ""
@@ -217,7 +258,7 @@ def test_hints_withhold_the_true_value(spec: str, target: str | None, answer: st
 def test_batch_hints_withhold_the_true_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     truth = _value(sbp.load(MLP).verify("dL/dw[1,1]", "0.5").feedback, "dL/dw")
     rows = tmp_path / "answers.csv"
-    rows.write_text("id,target,answer\na,\"dL/dw[1,1]\",0.5\n", encoding="utf-8")
+    rows.write_text('id,target,answer\na,"dL/dw[1,1]",0.5\n', encoding="utf-8")
     code, out, _ = cli(capsys, MLP, "--batch", str(rows), "--hint-level", "1", "--workers", "1")
     assert code == 0 and truth not in out and "hint" in out.splitlines()[0]
 
@@ -226,8 +267,24 @@ def test_prairielearn_hints_withhold_the_true_value(tmp_path: Path) -> None:
     from tests.test_course_prairielearn import generated, server, submit
 
     out = tmp_path / "q"
-    assert main(["export", RELU, "--to", "prairielearn", "-o", str(out), "--hint-level", "1",
-                 "--target", "delta_3", "--no-worked"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                RELU,
+                "--to",
+                "prairielearn",
+                "-o",
+                str(out),
+                "--hint-level",
+                "1",
+                "--target",
+                "delta_3",
+                "--no-worked",
+            ]
+        )
+        == 0
+    )
     data = generated(out)
     graded = submit(out, data, {"t1": "0.5"})
     feedback = graded["partial_scores"]["t1"]["feedback"]
@@ -252,10 +309,18 @@ def test_long_user_text_in_feedback_is_cut(answer: str) -> None:
     assert "x" * 81 not in " ".join(result.feedback)
 
 
-@pytest.mark.parametrize("answer", ["delta_h{1} x^T", "delta_{h{1}} x^T", r"\delta_{\text{h\{1\}}} x^{\top}",
-                                    r"\delta_{h\{1\}} x^\top", "dL/dW_h{1} = delta_h{1} x^T",
-                                    r"\frac{\partial L}{\partial W^{(\text{h\{1\}})}_{j,i}} = \sum_{n=1}^{N} "
-                                    r"\delta^{(\text{h\{1\}})}_{j,n} x_{i,n}"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "delta_h{1} x^T",
+        "delta_{h{1}} x^T",
+        r"\delta_{\text{h\{1\}}} x^{\top}",
+        r"\delta_{h\{1\}} x^\top",
+        "dL/dW_h{1} = delta_h{1} x^T",
+        r"\frac{\partial L}{\partial W^{(\text{h\{1\}})}_{j,i}} = \sum_{n=1}^{N} "
+        r"\delta^{(\text{h\{1\}})}_{j,n} x_{i,n}",
+    ],
+)
 def test_a_layer_named_with_braces_is_named_as_derive_prints_it(answer: str) -> None:
     assert verifier("braces").verify("dL/dW_h{1}", answer).verdict == "equivalent"
 

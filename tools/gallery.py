@@ -43,22 +43,26 @@ def expected() -> dict[str, str]:
     for spec in sorted(SPECS.glob("*.yaml")):
         net = symbackprop.load(spec)
         files[f"{spec.stem}.md"] = net.render("md", figure=figure(spec.stem))
-        rows.append(f"| [{spec.stem}]({spec.stem}.md) | `specs/{spec.name}` | {net.spec.name} | "
-                    f"[![first page of {spec.stem}]({preview(spec.stem)})]({preview(spec.stem)}) |")
-    files["README.md"] = "\n".join([
-        "# Gallery: worked solutions of the example specs",
-        "",
-        "Each page is `symbackprop render SPEC --format md` for one spec in `specs/`, with its diagram",
-        "(`NAME-network.svg`, the TikZ of the PDF as SVG) and a preview of the first page of its PDF",
-        "(`NAME-page1.png`), checked in so that a change of output shows in review. Regenerate them all",
-        "with `python tools/gallery.py`; `tests/test_render_gallery.py` fails when a page is not current.",
-        "See [render.md](../render.md).",
-        "",
-        "| page | spec | title | first page of the PDF |",
-        "| --- | --- | --- | --- |",
-        *rows,
-        "",
-    ])
+        rows.append(
+            f"| [{spec.stem}]({spec.stem}.md) | `specs/{spec.name}` | {net.spec.name} | "
+            f"[![first page of {spec.stem}]({preview(spec.stem)})]({preview(spec.stem)}) |"
+        )
+    files["README.md"] = "\n".join(
+        [
+            "# Gallery: worked solutions of the example specs",
+            "",
+            "Each page is `symbackprop render SPEC --format md` for one spec in `specs/`, with its diagram",
+            "(`NAME-network.svg`, the TikZ of the PDF as SVG) and a preview of the first page of its PDF",
+            "(`NAME-page1.png`), checked in so that a change of output shows in review. Regenerate them all",
+            "with `python tools/gallery.py`; `tests/test_render_gallery.py` fails when a page is not current.",
+            "See [render.md](../render.md).",
+            "",
+            "| page | spec | title | first page of the PDF |",
+            "| --- | --- | --- | --- |",
+            *rows,
+            "",
+        ]
+    )
     return files
 
 

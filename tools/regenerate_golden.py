@@ -31,8 +31,11 @@ def derive_output(spec: Path, fmt: str) -> str:
 
 
 def expected_files() -> dict[Path, str]:
-    return {GOLDEN / f"{spec.stem}.{suffix}": derive_output(spec, fmt)
-            for spec in sorted((ROOT / "specs").glob("*.yaml")) for fmt, suffix in FORMATS.items()}
+    return {
+        GOLDEN / f"{spec.stem}.{suffix}": derive_output(spec, fmt)
+        for spec in sorted((ROOT / "specs").glob("*.yaml"))
+        for fmt, suffix in FORMATS.items()
+    }
 
 
 def main() -> int:

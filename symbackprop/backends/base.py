@@ -25,10 +25,14 @@ else:
     _MixedInto = object
 
 #: Comments heading each section of a generated function.
-SECTIONS = {"forward": "# forward", "loss": "# loss", "delta": "# backward: deltas, from the loss back",
-            "grad": "# gradients",
-            "backward": "# backward: each delta from the loss back, then the gradients it completes",
-            "kinks": "# kinks: the sign of each value picks a branch of a formula that is not smooth"}
+SECTIONS = {
+    "forward": "# forward",
+    "loss": "# loss",
+    "delta": "# backward: deltas, from the loss back",
+    "grad": "# gradients",
+    "backward": "# backward: each delta from the loss back, then the gradients it completes",
+    "kinks": "# kinks: the sign of each value picks a branch of a formula that is not smooth",
+}
 
 
 def atomic(code: str) -> bool:
@@ -53,8 +57,13 @@ def wrap(code: str) -> str:
 
 def _is_indicator(expr: Basic) -> bool:
     """Piecewise((1, condition), (0, True)): 1 where the condition holds (relu')."""
-    return (isinstance(expr, Piecewise) and len(expr.args) == 2 and expr.args[0].expr == 1
-            and expr.args[1].expr == 0 and isinstance(expr.args[1].cond, BooleanTrue))
+    return (
+        isinstance(expr, Piecewise)
+        and len(expr.args) == 2
+        and expr.args[0].expr == 1
+        and expr.args[1].expr == 0
+        and isinstance(expr.args[1].cond, BooleanTrue)
+    )
 
 
 def progression(index: tuple[int, ...]) -> tuple[int, int, int] | None:
@@ -155,8 +164,7 @@ class ArrayCodePrinter(_MixedInto):
 
     def _print_Put(self, expr: Expr) -> str:
         rows, cols = (self._print(d) for d in self.shapes(expr))
-        return self.put(self._print(expr.args[0]), int(expr.args[1]), tuple(int(i) for i in expr.args[2]),
-                        (rows, cols))
+        return self.put(self._print(expr.args[0]), int(expr.args[1]), tuple(int(i) for i in expr.args[2]), (rows, cols))
 
     # --- entrywise arithmetic, the way one writes it by hand -------------------------------
 
@@ -249,8 +257,12 @@ def used(definitions: list[str], body: list[str]) -> list[str]:
     return [line for line in definitions if re.search(rf"\b{line.split(' = ', 1)[0]}\b", text)]
 
 
-def assignment_lines(assignments: tuple[Assignment, ...] | list[Assignment], printer: ArrayCodePrinter,
-                     loss: str = "{}", frees: dict[int, list[str]] | None = None) -> list[str]:
+def assignment_lines(
+    assignments: tuple[Assignment, ...] | list[Assignment],
+    printer: ArrayCodePrinter,
+    loss: str = "{}",
+    frees: dict[int, list[str]] | None = None,
+) -> list[str]:
     """`target = value` lines with a comment heading each section; `loss` formats the loss's value
     (numpy: float({})); `frees` lists the variables to `del` after each assignment."""
     lines: list[str] = []
@@ -305,9 +317,16 @@ def kept_results(program: ArrayProgram, gradients_only: bool) -> set[Array]:
     return keep
 
 
-def function_source(program: ArrayProgram, printer: ArrayCodePrinter, name: str = "compute",
-                    docstring: str | None = None, gradients_only: bool = False, free: bool = False,
-                    loss: str = "{}", extra: tuple[str, ...] = ()) -> str:
+def function_source(
+    program: ArrayProgram,
+    printer: ArrayCodePrinter,
+    name: str = "compute",
+    docstring: str | None = None,
+    gradients_only: bool = False,
+    free: bool = False,
+    loss: str = "{}",
+    extra: tuple[str, ...] = (),
+) -> str:
     """The program as one Python function `name` taking the arguments' variables. `docstring` is
     written as it is (codegen escapes spec text first); `free` deletes every variable that is not
     returned after its last use, so that NumPy can reuse its memory at once; `extra` lines follow

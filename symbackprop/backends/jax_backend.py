@@ -28,7 +28,7 @@ class JaxArrayPrinter(ArrayCodePrinter, JaxPrinter):
 
     def _module_format(self, fqn: str, register: bool = True) -> str:
         if fqn.startswith("jax.numpy."):
-            fqn = "jnp." + fqn[len("jax.numpy."):]
+            fqn = "jnp." + fqn[len("jax.numpy.") :]
         return super()._module_format(fqn, register)
 
     def broadcast(self, code: str, rows: str, cols: str) -> str:
@@ -47,8 +47,9 @@ class JaxArrayPrinter(ArrayCodePrinter, JaxPrinter):
         return f"jnp.zeros(({shape[0]}, {shape[1]}), dtype=dtype).at[{where}].add({code})"
 
 
-def source(program: ArrayProgram, name: str = "compute", docstring: str | None = None,
-           gradients_only: bool = False) -> str:
+def source(
+    program: ArrayProgram, name: str = "compute", docstring: str | None = None, gradients_only: bool = False
+) -> str:
     """The pure function computing the program with jax.numpy (the loss a 0-d array)."""
     return function_source(program, JaxArrayPrinter(ShapeOf(program.shapes)), name, docstring, gradients_only)
 
@@ -62,8 +63,10 @@ def resolve_dtype(dtype: Any) -> np.dtype:
         return np.dtype(np.float64 if wide else np.float32)
     resolved = np.dtype(dtype)
     if resolved == np.float64 and not wide:
-        raise ValueError("float64 on JAX needs its x64 mode: call jax.config.update('jax_enable_x64', True) "
-                         "before making any array (or set JAX_ENABLE_X64=1), or use dtype=float32")
+        raise ValueError(
+            "float64 on JAX needs its x64 mode: call jax.config.update('jax_enable_x64', True) "
+            "before making any array (or set JAX_ENABLE_X64=1), or use dtype=float32"
+        )
     return resolved
 
 
@@ -79,16 +82,20 @@ class JaxGradientFunction:
     signature. A fixed 0/1 selection in `selections` (name -> matrix) is compiled as a slice; a
     call that passes another matrix under its name runs the general program (compiled then)."""
 
-    def __init__(self, bp: Backprop, dtype: np.dtype, gradients_only: bool = False,
-                 selections: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, bp: Backprop, dtype: np.dtype, gradients_only: bool = False, selections: Mapping[str, Any] | None = None
+    ) -> None:
         import jax
         import jax.numpy as jnp
 
         self.dtype = dtype
         self._bp = bp
         self._gradients_only = gradients_only
-        indices = {name: index for name, index in ((n, selection_index(m)) for n, m in (selections or {}).items())
-                   if index is not None}
+        indices = {
+            name: index
+            for name, index in ((n, selection_index(m)) for n, m in (selections or {}).items())
+            if index is not None
+        }
         program = build(bp, selections=indices)
         self.source, self.function = self._compile(program)
         self.arguments = program.arguments
@@ -97,8 +104,16 @@ class JaxGradientFunction:
         self._pack: Any = None  # the flat tuple the jitted function returns -> the result's dicts
         self._jitted = self._jit(self.function)
         self._general: Any = None if indices else self._jitted
-        self._selections = runtime.Selections(self.arguments, {n: (selections or {})[n] for n in indices}, _equal,
-                                              lambda given: isinstance(given, jax.Array)) if indices else None
+        self._selections = (
+            runtime.Selections(
+                self.arguments,
+                {n: (selections or {})[n] for n in indices},
+                _equal,
+                lambda given: isinstance(given, jax.Array),
+            )
+            if indices
+            else None
+        )
 
     def _compile(self, program: ArrayProgram) -> tuple[str, Any]:
         text = IMPORTS + "\n\n" + source(program, gradients_only=self._gradients_only)
@@ -130,8 +145,10 @@ class JaxGradientFunction:
 
     def convert(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The arguments as JAX arrays of this function's dtype (on the default device), converted once."""
-        return {name: self._jnp.asarray(value, dtype=self.dtype)
-                for name, value in zip(self.arguments, runtime.arguments(values, self.arguments), strict=True)}
+        return {
+            name: self._jnp.asarray(value, dtype=self.dtype)
+            for name, value in zip(self.arguments, runtime.arguments(values, self.arguments), strict=True)
+        }
 
     def __call__(self, values: Mapping[str, Any]) -> dict[str, Any]:
         try:

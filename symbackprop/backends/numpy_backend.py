@@ -13,16 +13,16 @@ from symbackprop.program import ArrayProgram, ShapeOf
 
 #: Module-level helpers the generated code may call, each printed only when used.
 HELPERS = {
-    "_softmax": '''
+    "_softmax": """
 def _softmax(s, axis):
     shifted = numpy.exp(s - numpy.max(s, axis=axis, keepdims=True))
     return shifted / numpy.sum(shifted, axis=axis, keepdims=True)
-''',
-    "_log_softmax": '''
+""",
+    "_log_softmax": """
 def _log_softmax(s, axis):
     shifted = s - numpy.max(s, axis=axis, keepdims=True)
     return shifted - numpy.log(numpy.sum(numpy.exp(shifted), axis=axis, keepdims=True))
-''',
+""",
     "_put": '''
 def _put(a, axis, index, size, unique):
     """Zeros of `size` along `axis`, with slice k of `a` added at index[k]."""
@@ -56,12 +56,12 @@ def helpers(function: str) -> str:
     return "".join(text for name, text in HELPERS.items() if f"{name}(" in function)
 
 
-def source(program: ArrayProgram, name: str = "compute", docstring: str | None = None,
-           gradients_only: bool = False) -> tuple[str, str]:
+def source(
+    program: ArrayProgram, name: str = "compute", docstring: str | None = None, gradients_only: bool = False
+) -> tuple[str, str]:
     """(helpers, function): the function computing the program in NumPy, and the module-level
     helpers it needs. With `gradients_only`, it returns the loss and the gradients only and frees
     every other array after its last use."""
     printer = NumpyArrayPrinter(ShapeOf(program.shapes))
-    function = function_source(program, printer, name, docstring, gradients_only, free=gradients_only,
-                               loss="float({})")
+    function = function_source(program, printer, name, docstring, gradients_only, free=gradients_only, loss="float({})")
     return helpers(function), function

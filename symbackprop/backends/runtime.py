@@ -49,9 +49,14 @@ class Selections:
     compared again; `version(given)` is a counter that changes when it is written to in place
     (torch's `_version`), or None."""
 
-    def __init__(self, names: tuple[str, ...], selections: Mapping[str, Any],
-                 equal: Callable[[Any, Any], bool], immutable: Callable[[Any], bool] = lambda given: False,
-                 version: Callable[[Any], Any] = lambda given: None) -> None:
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        selections: Mapping[str, Any],
+        equal: Callable[[Any, Any], bool],
+        immutable: Callable[[Any], bool] = lambda given: False,
+        version: Callable[[Any], Any] = lambda given: None,
+    ) -> None:
         self.checks = [(names.index(name), np.asarray(matrix, dtype=np.float64)) for name, matrix in selections.items()]
         self._equal, self._immutable, self._version = equal, immutable, version
         self._known: dict[int, tuple[Any, Any]] = {}  # argument index -> (an array found equal, its version)

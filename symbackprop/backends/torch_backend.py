@@ -30,11 +30,23 @@ from symbackprop.program import Array, ArrayProgram, ShapeOf, build, selection_i
 
 IMPORTS = "import torch\n"
 #: SymPy's names of entrywise functions -> torch's, for those a formula can hold.
-FUNCTIONS = {**{name: f"torch.{torch_name}" for name, torch_name in _known_functions_math.items()
-                if torch_name not in ("factorial", "gamma")},
-             "acos": "torch.arccos", "acosh": "torch.arccosh", "asin": "torch.arcsin", "asinh": "torch.arcsinh",
-             "atan": "torch.arctan", "atan2": "torch.arctan2", "atanh": "torch.arctanh", "exp2": "torch.exp2",
-             "logaddexp": "torch.logaddexp", "logaddexp2": "torch.logaddexp2"}
+FUNCTIONS = {
+    **{
+        name: f"torch.{torch_name}"
+        for name, torch_name in _known_functions_math.items()
+        if torch_name not in ("factorial", "gamma")
+    },
+    "acos": "torch.arccos",
+    "acosh": "torch.arccosh",
+    "asin": "torch.arcsin",
+    "asinh": "torch.arcsinh",
+    "atan": "torch.arctan",
+    "atan2": "torch.arctan2",
+    "atanh": "torch.arctanh",
+    "exp2": "torch.exp2",
+    "logaddexp": "torch.logaddexp",
+    "logaddexp2": "torch.logaddexp2",
+}
 CONSTANTS = {"Exp1": "torch.e", "Pi": "torch.pi", "NaN": "torch.nan", "Infinity": "torch.inf"}
 
 
@@ -66,8 +78,10 @@ class TorchArrayPrinter(ArrayCodePrinter, NumPyPrinter):
         return "torch.tensor([" + ", ".join(map(str, index)) + "], device=device)"
 
     def put(self, code: str, axis: int, index: tuple[int, ...], shape: tuple[str, str]) -> str:
-        return (f"torch.zeros(({shape[0]}, {shape[1]}), dtype=dtype, device=device)"
-                f".index_add({axis}, {self.index_tensor(index)}, {code})")
+        return (
+            f"torch.zeros(({shape[0]}, {shape[1]}), dtype=dtype, device=device)"
+            f".index_add({axis}, {self.index_tensor(index)}, {code})"
+        )
 
     def maximum(self, args: list[Any], largest: bool) -> str:
         """torch.maximum takes two tensors; a number bound is a clamp."""
@@ -94,19 +108,23 @@ class TorchArrayPrinter(ArrayCodePrinter, NumPyPrinter):
 
     def _print_Heaviside(self, expr: Any) -> str:
         at_zero = expr.args[1] if len(expr.args) > 1 else 0.5
-        return (f"torch.heaviside({self._print(expr.args[0])}, "
-                f"torch.tensor({self._print(at_zero)}, dtype=dtype, device=device))")
+        return (
+            f"torch.heaviside({self._print(expr.args[0])}, "
+            f"torch.tensor({self._print(at_zero)}, dtype=dtype, device=device))"
+        )
 
 
 def _extra(program: ArrayProgram) -> tuple[str, ...]:
     return (f"device = {program.batch[0].name}.device",)
 
 
-def source(program: ArrayProgram, name: str = "compute", docstring: str | None = None,
-           gradients_only: bool = False) -> str:
+def source(
+    program: ArrayProgram, name: str = "compute", docstring: str | None = None, gradients_only: bool = False
+) -> str:
     """The plain function computing the program with torch (no autograd; the loss a 0-d tensor)."""
-    return function_source(program, TorchArrayPrinter(ShapeOf(program.shapes)), name, docstring, gradients_only,
-                           extra=_extra(program))
+    return function_source(
+        program, TorchArrayPrinter(ShapeOf(program.shapes)), name, docstring, gradients_only, extra=_extra(program)
+    )
 
 
 def function_class(program: ArrayProgram, name: str = "LossFunction", docstring: str | None = None) -> str:
@@ -117,17 +135,23 @@ def function_class(program: ArrayProgram, name: str = "LossFunction", docstring:
     forward, backward = program.assignments[:split], program.assignments[split:]
     parameters = [p.name for p in program.parameters]
     defined = {a.target for a in forward} | set(program.parameters)
-    needed = sorted({s for a in backward for s in a.value.atoms(Array) if s in defined} | {program.batch[0]},
-                    key=lambda s: [*parameters, *(a.target.name for a in forward)].index(s.name))
+    needed = sorted(
+        {s for a in backward for s in a.value.atoms(Array) if s in defined} | {program.batch[0]},
+        key=lambda s: [*parameters, *(a.target.name for a in forward)].index(s.name),
+    )
     fixed = [i for i, name in enumerate(program.arguments) if name not in program.trainable]
     gradients = dict((key, var.name) for key, var in program.grad)
     returned = [f"grad_loss * {gradients[name]}" if name in gradients else "None" for name in program.arguments]
     forward_body = []
     if fixed:
-        message = (f"symbackprop derives the gradients of the parameters only; "
-                   f"{', '.join(program.arguments[i] for i in fixed)} must not require grad")
-        forward_body += [f"if any(ctx.needs_input_grad[i] for i in {tuple(fixed)}):",
-                         f"    raise RuntimeError({message!r})"]
+        message = (
+            f"symbackprop derives the gradients of the parameters only; "
+            f"{', '.join(program.arguments[i] for i in fixed)} must not require grad"
+        )
+        forward_body += [
+            f"if any(ctx.needs_input_grad[i] for i in {tuple(fixed)}):",
+            f"    raise RuntimeError({message!r})",
+        ]
     computed = assignment_lines(forward, printer)
     forward_body += used(prologue(program, "torch") + list(_extra(program)), computed) + computed
     forward_body += [f"ctx.save_for_backward({', '.join(s.name for s in needed)})", f"return {program.loss.name}"]
@@ -141,8 +165,12 @@ def function_class(program: ArrayProgram, name: str = "LossFunction", docstring:
         lines.append("")
     lines += ["    @staticmethod", f"    def forward(ctx, {', '.join(parameters)}):"]
     lines += [f"        {line}" for line in forward_body]
-    lines += ["", "    @staticmethod", "    @torch.autograd.function.once_differentiable",
-              "    def backward(ctx, grad_loss):"]
+    lines += [
+        "",
+        "    @staticmethod",
+        "    @torch.autograd.function.once_differentiable",
+        "    def backward(ctx, grad_loss):",
+    ]
     lines += [f"        {line}" for line in backward_body]
     return "\n".join(lines) + "\n"
 
@@ -169,28 +197,46 @@ class TorchGradientFunction:
     selection in `selections` (name -> matrix) is compiled as a slice; a call that passes another
     matrix under its name runs the general program (compiled then)."""
 
-    def __init__(self, bp: Backprop, dtype: Any, threads: int | None = None, gradients_only: bool = False,
-                 selections: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        bp: Backprop,
+        dtype: Any,
+        threads: int | None = None,
+        gradients_only: bool = False,
+        selections: Mapping[str, Any] | None = None,
+    ) -> None:
         import torch
 
         self._torch = torch
         self.dtype = dtype
         self._bp = bp
         self._gradients_only = gradients_only
-        indices = {name: index for name, index in ((n, selection_index(m)) for n, m in (selections or {}).items())
-                   if index is not None}
+        indices = {
+            name: index
+            for name, index in ((n, selection_index(m)) for n, m in (selections or {}).items())
+            if index is not None
+        }
         program = build(bp, selections=indices)
         self.source, self.function, self.Function = self._compile(program)
         self.arguments = program.arguments
         self._threads = threads
         self._signatures: set[tuple] = set()
         self._general: tuple[Any, Any] | None = None if indices else (self.function, self.Function)
-        self._selections = runtime.Selections(self.arguments, {n: (selections or {})[n] for n in indices}, _equal,
-                                              version=lambda given: given._version) if indices else None
+        self._selections = (
+            runtime.Selections(
+                self.arguments,
+                {n: (selections or {})[n] for n in indices},
+                _equal,
+                version=lambda given: given._version,
+            )
+            if indices
+            else None
+        )
 
     def _compile(self, program: ArrayProgram) -> tuple[str, Any, Any]:
-        text = IMPORTS + "\n\n" + source(program, gradients_only=self._gradients_only) + "\n\n" + \
-            function_class(program)
+        text = (
+            IMPORTS + "\n\n" + source(program, gradients_only=self._gradients_only) + "\n\n" + function_class(program)
+        )
         namespace: dict[str, Any] = {}
         exec(compile(text, "<symbackprop generated torch>", "exec"), namespace)  # our own printed code
         return text, namespace["compute"], namespace["LossFunction"]

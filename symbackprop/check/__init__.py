@@ -39,22 +39,45 @@ class Checker:
         solution = read_solution(text, self.truth, table, deadline, source)
         if not solution.readings:
             why = f" ({solution.notes[0]})" if solution.notes else ""
-            raise CheckError(f"found no number that names a quantity of this network{why}; expected equations "
-                             f"like s_1 = [..] or \\frac{{\\partial L}}{{\\partial W_1}} = [..] in math")
+            raise CheckError(
+                f"found no number that names a quantity of this network{why}; expected equations "
+                f"like s_1 = [..] or \\frac{{\\partial L}}{{\\partial W_1}} = [..] in math"
+            )
         verdicts = judge(self.truth, solution.readings, deadline)
         findings = list(verdicts.findings)
         for line, quantity, step, written in solution.layouts:
             rows, cols = self.truth.shape(quantity)
-            findings.append(Finding(
-                step, quantity.role, quantity.reported, None, None, None, "transpose",
-                f"{written} is written transposed ({cols}x{rows}); in the spec's orientation "
-                f"(weights {self.net.spec.convention.weights}, samples {self.net.spec.convention.samples}) "
-                f"{quantity.label} is {rows}x{cols}; its numbers are compared in that orientation", line, written,
-                (step or 0, 0, -1, (0, 0), line)))
+            findings.append(
+                Finding(
+                    step,
+                    quantity.role,
+                    quantity.reported,
+                    None,
+                    None,
+                    None,
+                    "transpose",
+                    f"{written} is written transposed ({cols}x{rows}); in the spec's orientation "
+                    f"(weights {self.net.spec.convention.weights}, samples {self.net.spec.convention.samples}) "
+                    f"{quantity.label} is {rows}x{cols}; its numbers are compared in that orientation",
+                    line,
+                    written,
+                    (step or 0, 0, -1, (0, 0), line),
+                )
+            )
         findings.sort(key=lambda f: f.order)
-        return CheckResult(self.net.spec.name, len(solution.readings), verdicts.right, verdicts.carried_forward,
-                           verdicts.wrong, findings, self.truth.learning_rate, verdicts.learning_rates,
-                           solution.matches, solution.notes, source)
+        return CheckResult(
+            self.net.spec.name,
+            len(solution.readings),
+            verdicts.right,
+            verdicts.carried_forward,
+            verdicts.wrong,
+            findings,
+            self.truth.learning_rate,
+            verdicts.learning_rates,
+            solution.matches,
+            solution.notes,
+            source,
+        )
 
 
 def check(net: Network, text: str, source: str | None = None, time_limit: float = TIME_LIMIT) -> CheckResult:

@@ -29,8 +29,7 @@ SUFFIXES = (".md", ".markdown", ".tex", ".latex", ".txt")
 #: Most files in one batch.
 MAX_FILES = 10_000
 #: The report's columns (with per-file variants, `variant` follows `file`).
-COLUMNS = ("file", "status", "numbers", "right", "wrong", "carried_forward", "mistakes", "score", "causes",
-           "summary")
+COLUMNS = ("file", "status", "numbers", "right", "wrong", "carried_forward", "mistakes", "score", "causes", "summary")
 #: A student's variant by id: its network and its spec's YAML; raises LookupError saying why there is none.
 VariantLookup = Callable[[str], tuple[Network, str]]
 #: Checks one variant's files: (its network, its spec's YAML, the files) -> their rows, in order.
@@ -50,15 +49,33 @@ class BatchRow:
     def cells(self) -> dict[str, Any]:
         r = self.result
         if r is None:
-            return {"file": self.file, "variant": self.variant, "status": self.status, "numbers": "", "right": "",
-                    "wrong": "", "carried_forward": "", "mistakes": "", "score": "", "causes": "",
-                    "summary": self.message}
+            return {
+                "file": self.file,
+                "variant": self.variant,
+                "status": self.status,
+                "numbers": "",
+                "right": "",
+                "wrong": "",
+                "carried_forward": "",
+                "mistakes": "",
+                "score": "",
+                "causes": "",
+                "summary": self.message,
+            }
         causes = Counter(f.cause for f in r.findings)
-        return {"file": self.file, "variant": self.variant, "status": self.status, "numbers": r.numbers,
-                "right": r.right, "wrong": r.wrong,
-                "carried_forward": r.carried_forward, "mistakes": r.mistakes, "score": f"{r.score:.4f}",
-                "causes": "; ".join(f"{cause}: {count}" for cause, count in sorted(causes.items())),
-                "summary": r.summary()}
+        return {
+            "file": self.file,
+            "variant": self.variant,
+            "status": self.status,
+            "numbers": r.numbers,
+            "right": r.right,
+            "wrong": r.wrong,
+            "carried_forward": r.carried_forward,
+            "mistakes": r.mistakes,
+            "score": f"{r.score:.4f}",
+            "causes": "; ".join(f"{cause}: {count}" for cause, count in sorted(causes.items())),
+            "summary": r.summary(),
+        }
 
 
 def read_solution_file(path: Path) -> str:
@@ -99,15 +116,23 @@ def solution_files(directory: Path) -> list[Path]:
     return files
 
 
-def run_batch(checker: Checker, files: Iterable[Path],
-              map_fn: Callable[[Callable[[Path], BatchRow], Iterable[Path]], Iterator[BatchRow]] = map
-              ) -> list[BatchRow]:
+def run_batch(
+    checker: Checker,
+    files: Iterable[Path],
+    map_fn: Callable[[Callable[[Path], BatchRow], Iterable[Path]], Iterator[BatchRow]] = map,
+) -> list[BatchRow]:
     """Every file checked, rows in file order; `map_fn` runs the work (any executor's map)."""
     return list(map_fn(partial(check_file, checker), files))
 
 
-def run_by_variant(files: list[Path], match: Callable[[str], str | None], lookup: VariantLookup, time_limit: float,
-                   where: str, run_group: GroupRunner | None = None) -> list[BatchRow]:
+def run_by_variant(
+    files: list[Path],
+    match: Callable[[str], str | None],
+    lookup: VariantLookup,
+    time_limit: float,
+    where: str,
+    run_group: GroupRunner | None = None,
+) -> list[BatchRow]:
     """Each file checked against the variant its name gives (`match(stem)`: `07.md`, `07_hw3.md`), rows
     in file order. A file whose name gives no variant, or whose variant cannot be had, is an
     unreadable row saying why; `run_group` checks one variant's files (default: here, in order)."""
@@ -116,16 +141,23 @@ def run_by_variant(files: list[Path], match: Callable[[str], str | None], lookup
     for index, path in enumerate(files):
         ident = match(path.stem)
         if ident is None:
-            rows[index] = BatchRow(path.name, "unreadable", message=f"no variant of {where} matches its name (name a "
-                                   f"student's file <id>.md, or <id>_ or <id>- and anything)")
+            rows[index] = BatchRow(
+                path.name,
+                "unreadable",
+                message=f"no variant of {where} matches its name (name a "
+                f"student's file <id>.md, or <id>_ or <id>- and anything)",
+            )
         else:
             groups.setdefault(ident, []).append(index)
     for ident, indices in groups.items():
         paths = [files[i] for i in indices]
         try:
             net, spec_text = lookup(ident)
-            group = run_group(net, spec_text, paths) if run_group is not None else \
-                run_batch(Checker(net, time_limit), paths)
+            group = (
+                run_group(net, spec_text, paths)
+                if run_group is not None
+                else run_batch(Checker(net, time_limit), paths)
+            )
         except (LookupError, CheckError) as error:
             group = [BatchRow(path.name, "unreadable", message=f"variant {ident}: {error}") for path in paths]
         for index, row in zip(indices, group, strict=True):
@@ -144,13 +176,24 @@ def to_csv(rows: list[BatchRow]) -> str:
 
 
 def to_json(rows: list[BatchRow]) -> str:
-    doc = [versioned({"file": row.file, **({"variant": row.variant} if row.variant else {}), "status": row.status,
-                      **(row.result.to_dict() if row.result else {"message": row.message})}) for row in rows]
+    doc = [
+        versioned(
+            {
+                "file": row.file,
+                **({"variant": row.variant} if row.variant else {}),
+                "status": row.status,
+                **(row.result.to_dict() if row.result else {"message": row.message}),
+            }
+        )
+        for row in rows
+    ]
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 def summary(rows: list[BatchRow]) -> str:
     checked = [row for row in rows if row.result is not None]
     right = sum(row.result.ok for row in checked if row.result is not None)
-    return (f"checked {len(rows)} solution{'s' if len(rows) != 1 else ''}: {right} all right, "
-            f"{len(checked) - right} with findings, {len(rows) - len(checked)} unreadable")
+    return (
+        f"checked {len(rows)} solution{'s' if len(rows) != 1 else ''}: {right} all right, "
+        f"{len(checked) - right} with findings, {len(rows) - len(checked)} unreadable"
+    )

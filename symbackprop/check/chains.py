@@ -18,14 +18,52 @@ from symbackprop.check.tokens import Env, Group, Item, Tok, text_of
 from symbackprop.check.values import Value, value
 
 #: Environments used for layout: their rows are equations, not a matrix.
-LAYOUT_ENVIRONMENTS = frozenset({"split", "aligned", "alignedat", "gathered", "multlined", "align", "align*",
-                                 "eqnarray", "eqnarray*", "gather", "gather*", "flalign", "flalign*", "alignat",
-                                 "alignat*", "equation", "equation*", "multline", "multline*", "subequations"})
+LAYOUT_ENVIRONMENTS = frozenset(
+    {
+        "split",
+        "aligned",
+        "alignedat",
+        "gathered",
+        "multlined",
+        "align",
+        "align*",
+        "eqnarray",
+        "eqnarray*",
+        "gather",
+        "gather*",
+        "flalign",
+        "flalign*",
+        "alignat",
+        "alignat*",
+        "equation",
+        "equation*",
+        "multline",
+        "multline*",
+        "subequations",
+    }
+)
 #: Relations that join the sides of a chain.
 EQUALS = frozenset({"=", "approx", "coloneqq", "simeq", "doteq", "equiv", "leftarrow", "gets", "Leftarrow"})
 #: Tokens that end a statement.
-SEPARATORS = frozenset({",", ";", "quad", "qquad", "Rightarrow", "implies", "Longrightarrow", "to", "rightarrow",
-                        "iff", "therefore", "Leftrightarrow", "longrightarrow", "mapsto", "and"})
+SEPARATORS = frozenset(
+    {
+        ",",
+        ";",
+        "quad",
+        "qquad",
+        "Rightarrow",
+        "implies",
+        "Longrightarrow",
+        "to",
+        "rightarrow",
+        "iff",
+        "therefore",
+        "Leftrightarrow",
+        "longrightarrow",
+        "mapsto",
+        "and",
+    }
+)
 _TEXT = frozenset({"text", "textrm", "mbox", "textit", "textbf", "mathrm", "intertext"})
 
 
@@ -60,7 +98,8 @@ def _is_layout(env: Env) -> bool:
         return True
     if env.name in ("array", "tabular", "cases", "dcases"):
         return env.name.endswith("cases") is False and any(
-            _is_equals(item) for row in env.rows for cell in row for item in cell)
+            _is_equals(item) for row in env.rows for cell in row for item in cell
+        )
     return False
 
 
@@ -100,8 +139,12 @@ def _text_separator(items: list[Item], index: int) -> bool:
     after = items[index + 2] if index + 2 < len(items) else None
     applied = isinstance(after, Group) and after.open == "("
     words = items[index + 1] if index + 1 < len(items) else None
-    return _is(item, "cmd", *_TEXT) and isinstance(words, Group) and \
-        any(_is(piece, "word") and len(piece.text) > 1 for piece in words.items) and not applied
+    return (
+        _is(item, "cmd", *_TEXT)
+        and isinstance(words, Group)
+        and any(_is(piece, "word") and len(piece.text) > 1 for piece in words.items)
+        and not applied
+    )
 
 
 def statements(row: list[Item]) -> list[list[Item]]:

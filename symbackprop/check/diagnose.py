@@ -27,8 +27,16 @@ from symbackprop.check.truth import Quantity, Truth
 from symbackprop.check.values import Number
 
 #: The causes, most specific first (interface.md section 2).
-CAUSES = ("learning_rate", "gradient_as_update", "carried_forward", "typo", "transpose", "sign", "activation",
-          "arithmetic")
+CAUSES = (
+    "learning_rate",
+    "gradient_as_update",
+    "carried_forward",
+    "typo",
+    "transpose",
+    "sign",
+    "activation",
+    "arithmetic",
+)
 #: Role order within a step.
 ROLE_ORDER = {"data": 0, "forward": 1, "loss": 2, "delta": 3, "grad": 4, "updated": 5}
 
@@ -50,10 +58,18 @@ class Finding:
     order: tuple
 
     def to_dict(self) -> dict:
-        return {"step": self.step, "role": self.role, "quantity": self.quantity,
-                "entry": list(self.entry) if self.entry is not None else None, "got": self.got,
-                "expected": self.expected, "cause": self.cause, "message": self.message, "line": self.line,
-                "written": self.written}
+        return {
+            "step": self.step,
+            "role": self.role,
+            "quantity": self.quantity,
+            "entry": list(self.entry) if self.entry is not None else None,
+            "got": self.got,
+            "expected": self.expected,
+            "cause": self.cause,
+            "message": self.message,
+            "line": self.line,
+            "written": self.written,
+        }
 
 
 @dataclass(frozen=True)
@@ -134,8 +150,14 @@ class Replay:
     def _true(self, reading: Reading) -> float:
         return self.truth.known(reading.step, reading.quantity.role, reading.quantity.key)[reading.entry]
 
-    def _overlay(self, base: np.ndarray, true: np.ndarray, readings: list[Reading], only_right: bool,
-                 rng: np.random.Generator | None) -> np.ndarray:
+    def _overlay(
+        self,
+        base: np.ndarray,
+        true: np.ndarray,
+        readings: list[Reading],
+        only_right: bool,
+        rng: np.random.Generator | None,
+    ) -> np.ndarray:
         """`base` with the student's numbers in place (of several for one entry, one that agrees with
         `base`, else the last), each moved at random within its rounding when `rng` is given, unless
         nothing was rounded: both `base` and the truth `true` end within the digits written there
@@ -162,8 +184,9 @@ class Replay:
             if value is None:
                 continue
             readings = self.by_place.get((None, "data", quantity.key), [])
-            env[quantity.symbol] = run.student[(None, "data", quantity.key)] = self._overlay(value, value, readings,
-                                                                                              only_right, rng)
+            env[quantity.symbol] = run.student[(None, "data", quantity.key)] = self._overlay(
+                value, value, readings, only_right, rng
+            )
         rate = truth.learning_rate
         for step in range(1, truth.steps + 1):
             self.deadline.check()
@@ -180,8 +203,7 @@ class Replay:
                 with np.errstate(all="ignore"):
                     value = truth.recompute(quantity, env, rate)
                 run.recomputed[place] = value
-                student = run.student[place] = self._overlay(value, truth.known(*place), readings, only_right,
-                                                             rng)
+                student = run.student[place] = self._overlay(value, truth.known(*place), readings, only_right, rng)
                 if quantity.role == "updated":
                     updates[quantity.key] = student
                 elif quantity.role == "grad":
@@ -250,20 +272,31 @@ class Diagnosis:
         if quantity.role == "updated":
             rate = replay.other_rates.get(reading.step) if reading.step is not None else None
             if rate is not None and recomputed is not None and replay.near(number, place, entry):
-                return "learning_rate", (f"every update of step {reading.step} uses learning rate {fmt(rate)}, not "
-                                         f"{fmt(truth.learning_rate)} (with it, this entry is "
-                                         f"{fmt(float(recomputed[entry]))}; the truth is {fmt(t)})")
-            for source, grad in (("the solution's", replay.student.get((reading.step, "grad", quantity.key))),
-                                 ("the true", truth.value(reading.step, "grad", quantity.key))):
+                return "learning_rate", (
+                    f"every update of step {reading.step} uses learning rate {fmt(rate)}, not "
+                    f"{fmt(truth.learning_rate)} (with it, this entry is "
+                    f"{fmt(float(recomputed[entry]))}; the truth is {fmt(t)})"
+                )
+            for source, grad in (
+                ("the solution's", replay.student.get((reading.step, "grad", quantity.key))),
+                ("the true", truth.value(reading.step, "grad", quantity.key)),
+            ):
                 if grad is not None and agrees(number, float(grad[entry])):
-                    return "gradient_as_update", (f"{fmt(got)} is {source} gradient dL/d{quantity.key}"
-                                                  f"{_entry_text(entry)}, written where the updated {quantity.key} "
-                                                  f"belongs ({fmt(t)})")
-        if recomputed is not None and replay.near(number, place, entry) and \
-                not self._as_true(number, float(recomputed[entry]), t):
-            return "carried_forward", (f"right given the solution's own earlier numbers "
-                                       f"({self._wrong_inputs(reading)}): from them it is "
-                                       f"{fmt(float(recomputed[entry]))}; the truth is {fmt(t)}")
+                    return "gradient_as_update", (
+                        f"{fmt(got)} is {source} gradient dL/d{quantity.key}"
+                        f"{_entry_text(entry)}, written where the updated {quantity.key} "
+                        f"belongs ({fmt(t)})"
+                    )
+        if (
+            recomputed is not None
+            and replay.near(number, place, entry)
+            and not self._as_true(number, float(recomputed[entry]), t)
+        ):
+            return "carried_forward", (
+                f"right given the solution's own earlier numbers "
+                f"({self._wrong_inputs(reading)}): from them it is "
+                f"{fmt(float(recomputed[entry]))}; the truth is {fmt(t)}"
+            )
         references = [true] + ([recomputed] if recomputed is not None else [])
         for reference in references:
             found = typo(number, float(reference[entry]))
@@ -272,15 +305,25 @@ class Diagnosis:
         for reference in references if reading.labelled and abs(number.value) > number.unit else ():
             other = self._other_entry(number, reference, entry)
             if other is not None:
-                return "typo", (f"{number.text} is the value of entry {_entry_text(other)}, written under entry "
-                                f"{_entry_text(entry)} ({reading.written}); entry {_entry_text(entry)} is {fmt(t)}")
+                return "typo", (
+                    f"{number.text} is the value of entry {_entry_text(other)}, written under entry "
+                    f"{_entry_text(entry)} ({reading.written}); entry {_entry_text(entry)} is {fmt(t)}"
+                )
         for reference in references:
             i, j = entry
-            if reference.shape[0] > 1 and reference.shape[1] > 1 and i != j and j < reference.shape[0] and \
-                    i < reference.shape[1] and explains(number, float(reference[j, i])) and \
-                    not agrees(number, float(reference[i, j])):
-                return "transpose", (f"{number.text} is entry {_entry_text((j, i))}: rows and columns swapped "
-                                     f"(the spec's orientation has {fmt(t)} at {_entry_text(entry)})")
+            if (
+                reference.shape[0] > 1
+                and reference.shape[1] > 1
+                and i != j
+                and j < reference.shape[0]
+                and i < reference.shape[1]
+                and explains(number, float(reference[j, i]))
+                and not agrees(number, float(reference[i, j]))
+            ):
+                return "transpose", (
+                    f"{number.text} is entry {_entry_text((j, i))}: rows and columns swapped "
+                    f"(the spec's orientation has {fmt(t)} at {_entry_text(entry)})"
+                )
         for reference in references:
             value = float(reference[entry])
             if value != 0 and explains(number, -value) and not agrees(number, value):
@@ -291,8 +334,10 @@ class Diagnosis:
             for name, changed in truth.with_other_activations(quantity, env):
                 if math.isfinite(float(changed[entry])) and explains(number, float(changed[entry])):
                     what = "activation" if quantity.kind == "act" else "activation's derivative"
-                    return "activation", (f"{number.text} is what layer {quantity.layer} gives with the {name} "
-                                          f"{what} in place of its own ({own}): the truth is {fmt(t)}")
+                    return "activation", (
+                        f"{number.text} is what layer {quantity.layer} gives with the {name} "
+                        f"{what} in place of its own ({own}): the truth is {fmt(t)}"
+                    )
         return "arithmetic", f"{number.text} should be {fmt(t)}"
 
     @staticmethod
@@ -324,8 +369,12 @@ class Diagnosis:
             earlier = [r for s, r in self.replay.other_rates.items() if reading.step and s < reading.step]
             if earlier:
                 names.append(f"learning rate {fmt(earlier[-1])}")
-            candidates = [(reading.step - 1, "updated", quantity.key) if reading.step and reading.step > 1
-                          else (None, "data", quantity.key), (reading.step, "grad", quantity.key)]
+            candidates = [
+                (reading.step - 1, "updated", quantity.key)
+                if reading.step and reading.step > 1
+                else (None, "data", quantity.key),
+                (reading.step, "grad", quantity.key),
+            ]
         else:
             symbols = self._inputs(quantity)
             candidates = []
@@ -334,8 +383,11 @@ class Diagnosis:
                 if q is not None:
                     candidates.append((reading.step, q.role, q.key))
                 elif symbol in self.truth.parameters:
-                    candidates.append((reading.step - 1, "updated", symbol) if reading.step and reading.step > 1
-                                      else (None, "data", symbol))
+                    candidates.append(
+                        (reading.step - 1, "updated", symbol)
+                        if reading.step and reading.step > 1
+                        else (None, "data", symbol)
+                    )
                 else:
                     candidates.append((None, "data", symbol))
         for place in candidates:
@@ -369,7 +421,7 @@ def typo(number: Number, reference: float) -> str | None:
     if (number.value < 0) != (reference < 0) and number.value != 0:
         return None
     for shift in (1, -1, 2, -2, 3, -3):
-        if explains(number, reference * 10.0 ** shift):
+        if explains(number, reference * 10.0**shift):
             return "a slipped decimal point"
     written = _digits(number.text)
     if written is None:
@@ -407,18 +459,22 @@ def _decimals(text: str) -> int:
 
 def _swapped(a: str, b: str) -> bool:
     differ = [k for k in range(len(a)) if a[k] != b[k]]
-    return len(differ) == 2 and differ[1] == differ[0] + 1 and a[differ[0]] == b[differ[1]] and \
-        a[differ[1]] == b[differ[0]]
+    return (
+        len(differ) == 2
+        and differ[1] == differ[0] + 1
+        and a[differ[0]] == b[differ[1]]
+        and a[differ[1]] == b[differ[0]]
+    )
 
 
 def _dropped(short: str, long: str) -> bool:
     """`short` is `long` without one of its digits (not the last: that is rounding)."""
-    return any(long[:k] + long[k + 1:] == short for k in range(len(long) - 1))
+    return any(long[:k] + long[k + 1 :] == short for k in range(len(long) - 1))
 
 
 def _doubled(short: str, long: str) -> bool:
     """`long` is `short` with one of its digits written twice."""
-    return any(long[k] == long[k + 1] and long[:k] + long[k + 1:] == short for k in range(len(long) - 2))
+    return any(long[k] == long[k + 1] and long[:k] + long[k + 1 :] == short for k in range(len(long) - 2))
 
 
 def judge(truth: Truth, readings: list[Reading], deadline: Deadline) -> Verdicts:
@@ -440,8 +496,10 @@ def judge(truth: Truth, readings: list[Reading], deadline: Deadline) -> Verdicts
             continue
         before = written.setdefault((place, reading.entry), reading)
         if before is not reading and agrees(reading.number, before.number.value) and before.line < reading.line:
-            cause, message = "carried_forward", (f"the same number as line {before.line} ({before.written}), "
-                                                 f"written again")
+            cause, message = (
+                "carried_forward",
+                (f"the same number as line {before.line} ({before.written}), written again"),
+            )
         else:
             cause, message = diagnosis.diagnose(reading)
         if cause == "carried_forward":
@@ -449,10 +507,27 @@ def judge(truth: Truth, readings: list[Reading], deadline: Deadline) -> Verdicts
         else:
             wrong += 1
         true = float(truth.known(*place)[reading.entry])
-        order = (reading.step or 0, ROLE_ORDER[reading.quantity.role],
-                 quantity_order.get((reading.quantity.role, reading.quantity.key), -1), reading.entry, reading.line)
-        findings.append(Finding(reading.step, reading.quantity.role, reading.quantity.reported,
-                                (reading.entry[0] + 1, reading.entry[1] + 1), _number(reading.number.value),
-                                _number(true), cause, message, reading.line, reading.written, order))
+        order = (
+            reading.step or 0,
+            ROLE_ORDER[reading.quantity.role],
+            quantity_order.get((reading.quantity.role, reading.quantity.key), -1),
+            reading.entry,
+            reading.line,
+        )
+        findings.append(
+            Finding(
+                reading.step,
+                reading.quantity.role,
+                reading.quantity.reported,
+                (reading.entry[0] + 1, reading.entry[1] + 1),
+                _number(reading.number.value),
+                _number(true),
+                cause,
+                message,
+                reading.line,
+                reading.written,
+                order,
+            )
+        )
     findings.sort(key=lambda f: f.order)
     return Verdicts(right, carried, wrong, findings, dict(replay.other_rates))

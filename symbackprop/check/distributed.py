@@ -58,5 +58,10 @@ def check_chunk(spec_text: str, time_limit: float, files: list[File]) -> list[Ba
 
 def run(scheduler: str, spec_text: str, time_limit: float, paths: list[Path]) -> list[BatchRow]:
     """Every file checked on the cluster at `scheduler`, rows in file order; raises cluster.ClusterError."""
-    return cluster.run(scheduler, check_chunk, (spec_text, time_limit), read_files(paths),
-                       lambda file, message: BatchRow(file[0], "error", message=message))
+    return cluster.run(
+        scheduler,
+        check_chunk,
+        (spec_text, time_limit),
+        read_files(paths),
+        lambda file, message: BatchRow(file[0], "error", message=message),
+    )

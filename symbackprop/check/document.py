@@ -23,11 +23,38 @@ from symbackprop.check.limits import MAX_BYTES, CheckError
 MAX_MACROS = 200
 #: Environments whose body is math.
 MATH_ENVIRONMENTS = frozenset(
-    name + star for name in ("equation", "align", "gather", "multline", "eqnarray", "flalign", "alignat",
-                             "displaymath", "math", "dmath") for star in ("", "*"))
+    name + star
+    for name in (
+        "equation",
+        "align",
+        "gather",
+        "multline",
+        "eqnarray",
+        "flalign",
+        "alignat",
+        "displaymath",
+        "math",
+        "dmath",
+    )
+    for star in ("", "*")
+)
 #: Commands that would bring in or send out text the file does not hold.
-REFUSED = ("input", "include", "includeonly", "subfile", "subimport", "import", "inputminted", "write18",
-           "openin", "openout", "immediate", "read", "lstinputlisting", "verbatiminput")
+REFUSED = (
+    "input",
+    "include",
+    "includeonly",
+    "subfile",
+    "subimport",
+    "import",
+    "inputminted",
+    "write18",
+    "openin",
+    "openout",
+    "immediate",
+    "read",
+    "lstinputlisting",
+    "verbatiminput",
+)
 
 _WRITERS = frozenset({"write18", "openout", "immediate", "openin", "read"})
 _REFUSED = re.compile(r"\\(" + "|".join(REFUSED) + r")(?![A-Za-z])")
@@ -71,10 +98,15 @@ def _check_refused(text: str) -> None:
     if match:
         command = match.group(1)
         if command in _WRITERS:
-            raise CheckError(f"\\{command}: check never runs, opens or writes anything a solution asks for; "
-                             f"remove it", _line_at(text, match.start()))
-        raise CheckError(f"\\{command}: check reads one self-contained file and never opens or includes another; "
-                         f"paste the content that \\{command} would bring in", _line_at(text, match.start()))
+            raise CheckError(
+                f"\\{command}: check never runs, opens or writes anything a solution asks for; remove it",
+                _line_at(text, match.start()),
+            )
+        raise CheckError(
+            f"\\{command}: check reads one self-contained file and never opens or includes another; "
+            f"paste the content that \\{command} would bring in",
+            _line_at(text, match.start()),
+        )
 
 
 def _check_environments(text: str) -> None:
@@ -89,8 +121,11 @@ def _check_environments(text: str) -> None:
             raise CheckError(f"\\end{{{name}}} without a \\begin{{{name}}}", _line_at(text, match.start()))
         opened, where = stack.pop()
         if opened != name:
-            raise CheckError(f"\\begin{{{opened}}} (line {_line_at(text, where)}) is closed by \\end{{{name}}}: "
-                             f"the environments are unbalanced", _line_at(text, match.start()))
+            raise CheckError(
+                f"\\begin{{{opened}}} (line {_line_at(text, where)}) is closed by \\end{{{name}}}: "
+                f"the environments are unbalanced",
+                _line_at(text, match.start()),
+            )
     if stack:
         name, where = stack[-1]
         raise CheckError(f"\\begin{{{name}}} is never closed by \\end{{{name}}}", _line_at(text, where))
@@ -107,11 +142,13 @@ def read_document(text: str, filename: str | None = None) -> list[Segment]:
     """The segments of a solution in document order; raises CheckError for a file that cannot be read."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_BYTES:
-        raise CheckError(f"the solution is {size:,} bytes; the limit is {MAX_BYTES:,} bytes (a worked solution "
-                         f"is a few pages)")
+        raise CheckError(
+            f"the solution is {size:,} bytes; the limit is {MAX_BYTES:,} bytes (a worked solution is a few pages)"
+        )
     if "\x00" in text:
-        raise CheckError("the solution holds NUL bytes: expected a text file (Markdown or LaTeX)",
-                         _line_at(text, text.index("\x00")))
+        raise CheckError(
+            "the solution holds NUL bytes: expected a text file (Markdown or LaTeX)", _line_at(text, text.index("\x00"))
+        )
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     latex = is_latex(text, filename)
     if latex:
@@ -164,8 +201,7 @@ def _code_block(lines: list[tuple[int, str]]) -> list[Segment]:
 
 
 #: Closers of the openers of math in running text.
-_CLOSERS = {"$$": re.compile(r"\$\$"), "\\[": re.compile(r"\\\]"), "\\(": re.compile(r"\\\)"),
-            "$": re.compile(r"\$")}
+_CLOSERS = {"$$": re.compile(r"\$\$"), "\\[": re.compile(r"\\\]"), "\\(": re.compile(r"\\\)"), "$": re.compile(r"\$")}
 
 
 def _escaped(text: str, offset: int) -> bool:
@@ -206,7 +242,7 @@ def math_macros(text: str) -> dict[str, tuple[int, frozenset[int]]]:
     for match in itertools.islice(_NEWCOMMAND.finditer(text), MAX_MACROS):
         end = _group(text, match.end() - 1, len(text))
         if end is not None and end - match.end() < 2000:
-            bodies[match.group(1)] = (int(match.group(2)), text[match.end():end - 1])
+            bodies[match.group(1)] = (int(match.group(2)), text[match.end() : end - 1])
     found: dict[str, tuple[int, frozenset[int]]] = {}
     for _ in range(3):  # a command may pass its argument to another (\\form{..}{#2} -> \\fiteq{#2})
         for name, (count, body) in bodies.items():
@@ -239,8 +275,9 @@ class _Scanner:
     def _opener(self, pos: int, stop: int) -> re.Match[str] | None:
         text = self.text
         match = self.openers.search(text, pos, stop)
-        while match and (match.group(1) is not None and match.group(1) not in MATH_ENVIRONMENTS or
-                         _escaped(text, match.start())):
+        while match and (
+            match.group(1) is not None and match.group(1) not in MATH_ENVIRONMENTS or _escaped(text, match.start())
+        ):
             match = self.openers.search(text, match.end(), stop)
         return match
 
@@ -265,9 +302,9 @@ class _Scanner:
             while end is not None and _escaped(text, end.start()):
                 end = close.search(text, end.end(), stop)
             line = self.where.at(match.start())
-            if end is None or (opener == "$" and "\n\n" in text[match.end():end.start()]):
+            if end is None or (opener == "$" and "\n\n" in text[match.end() : end.start()]):
                 raise CheckError(f"math opened with {opener} is never closed", line)
-            segments.append(Segment("math", text[match.end():end.start()], line))
+            segments.append(Segment("math", text[match.end() : end.start()], line))
             pos = end.end()
 
     def _macro(self, match: re.Match[str], stop: int, segments: list[Segment]) -> int:
@@ -282,7 +319,7 @@ class _Scanner:
             if end is None:
                 return pos  # not used with braces here: read on as text
             if k in math:
-                segments.append(Segment("math", text[pos + 1:end - 1], self.where.at(pos)))
+                segments.append(Segment("math", text[pos + 1 : end - 1], self.where.at(pos)))
             else:
                 self.scan(pos + 1, end - 1, segments)
             pos = end
@@ -300,8 +337,13 @@ def _prose(text: str, start: int, end: int, where: _Lines, segments: list[Segmen
         stripped = line.strip()
         if not stripped:
             continue
-        if (k > 0 or at_line_start) and stripped.startswith("[") and segments and segments[-1].kind == "plain" \
-                and segments[-1].line + segments[-1].text.count("\n") == first_line + k - 1:
+        if (
+            (k > 0 or at_line_start)
+            and stripped.startswith("[")
+            and segments
+            and segments[-1].kind == "plain"
+            and segments[-1].line + segments[-1].text.count("\n") == first_line + k - 1
+        ):
             last = segments[-1]  # W = [ 1 2 ] on one line, [ 3 4 ] on the next: one matrix
             segments[-1] = Segment("plain", last.text + "\n" + stripped, last.line)
             continue

@@ -74,8 +74,13 @@ class NameTable:
         self.target = spec.input.name if spec.target_is_input else spec.target.name
         self.cycles = {layer.name: layer.cycles for layer in spec.layers}
         notation = self.names.notation
-        own = {notation.preactivation: "pre", notation.activation: "act", notation.delta: "delta",
-               notation.weight: "weight", notation.bias: "bias"}
+        own = {
+            notation.preactivation: "pre",
+            notation.activation: "act",
+            notation.delta: "delta",
+            notation.weight: "weight",
+            notation.bias: "bias",
+        }
         #: the notation's letters, then the default ones it leaves free
         self.letters = {**{k: v for k, v in LETTERS.items() if k not in own}, **own}
         self.own_letters = own
@@ -87,8 +92,9 @@ class NameTable:
         if letter not in self.letters and letter not in self.symbols and letter not in self.losses:
             self.learned.setdefault(letter, kind)
 
-    def notation_lookup(self, base: str, sub: str | None, sup: str | None
-                        ) -> tuple[tuple[str | None, str], str | None] | None:
+    def notation_lookup(
+        self, base: str, sub: str | None, sup: str | None
+    ) -> tuple[tuple[str | None, str], str | None] | None:
         """((role, key), entry label) of a name read through the spec's notation table; None when the
         table knows no such name or finds it ambiguous (then the other readings, and values, decide)."""
         try:
@@ -134,8 +140,9 @@ class NameTable:
             return keys.pop() if len(keys) == 1 else None
         return self.layers.get(place, {}).get(kind)
 
-    def _symbol(self, base: str, place: tuple[str, str | None] | None, raw: str | None
-                ) -> tuple[str | None, str] | None:
+    def _symbol(
+        self, base: str, place: tuple[str, str | None] | None, raw: str | None
+    ) -> tuple[str | None, str] | None:
         """The symbol a base names at a layer or with a raw subscript, spelled as the spec does
         (letter case aside, when that is not ambiguous)."""
         names = []
@@ -208,8 +215,7 @@ def resolve(name: WrittenName, table: NameTable) -> Resolved | None:
     return Resolved(role, key, index, via)
 
 
-def _plain(name: WrittenName, table: NameTable
-           ) -> tuple[tuple[str | None, str], str | None, str] | None:
+def _plain(name: WrittenName, table: NameTable) -> tuple[tuple[str | None, str], str | None, str] | None:
     base, sub, sup = name.base, name.sub, name.sup
     if name.accent == "hat" and base in (table.target, table.truth.net.spec.output.split("_")[0]):
         return ("forward", table.output), sub, "name"
@@ -242,7 +248,7 @@ def _plain(name: WrittenName, table: NameTable
     else:
         readings.append((base, None, None, None))
         head = base.rstrip("0123456789")
-        place = table.layer_of(base[len(head):]) if head and head != base else None
+        place = table.layer_of(base[len(head) :]) if head and head != base else None
         if place is not None:
             readings.append((head, place, None, None))  # W1 is W_1
     for written, place, index, raw in readings:

@@ -60,19 +60,31 @@ class CheckResult:
         what = _what(first)
         if first.cause == "learning_rate":
             rate = self.other_rates.get(first.step, float("nan")) if first.step is not None else float("nan")
-            text = (f"first mistake: {where}, {what}: every update uses learning rate "
-                    f"{fmt(rate)}, not {fmt(self.learning_rate)}")
+            text = (
+                f"first mistake: {where}, {what}: every update uses learning rate "
+                f"{fmt(rate)}, not {fmt(self.learning_rate)}"
+            )
         else:
             entry = "" if first.entry is None else f" [{first.entry[0]},{first.entry[1]}]"
             text = f"first mistake: {where}, {what}{entry}: {first.cause.replace('_', ' ')}: {first.message}"
         later = [f for f in self.findings if f.order > first.order]
         carried = sorted({f.step for f in later if f.cause == "carried_forward" and f.step is not None})
-        others = [f for f in later if f.cause not in ("carried_forward",) and not (
-            f.cause == first.cause == "learning_rate" and f.step == first.step)]
+        others = [
+            f
+            for f in later
+            if f.cause not in ("carried_forward",)
+            and not (f.cause == first.cause == "learning_rate" and f.step == first.step)
+        ]
         if carried:
-            span = f"step {carried[0]}" if len(carried) == 1 else (
-                f"steps {carried[0]}-{carried[-1]}" if carried == list(range(carried[0], carried[-1] + 1))
-                else "steps " + ", ".join(map(str, carried)))
+            span = (
+                f"step {carried[0]}"
+                if len(carried) == 1
+                else (
+                    f"steps {carried[0]}-{carried[-1]}"
+                    if carried == list(range(carried[0], carried[-1] + 1))
+                    else "steps " + ", ".join(map(str, carried))
+                )
+            )
             verb = "is" if len(carried) == 1 else "are"
             text += f"; {span} {verb} consistent with that (carried forward)"
         if others:
@@ -82,8 +94,10 @@ class CheckResult:
         return text
 
     def counts(self) -> str:
-        return (f"{self.numbers} numbers: {self.right} right, {self.wrong} wrong, {self.carried_forward} carried "
-                f"forward; score {self.score:.2f} (error carried forward)")
+        return (
+            f"{self.numbers} numbers: {self.right} right, {self.wrong} wrong, {self.carried_forward} carried "
+            f"forward; score {self.score:.2f} (error carried forward)"
+        )
 
     def text(self) -> str:
         """The report for people."""
@@ -93,8 +107,9 @@ class CheckResult:
             for f in self.findings:
                 entry = "" if f.entry is None else f" [{f.entry[0]},{f.entry[1]}]"
                 step = "data" if f.step is None else f"step {f.step}"
-                numbers = "" if f.got is None or f.expected is None else \
-                    f" got {fmt(f.got)}, expected {fmt(f.expected)}:"
+                numbers = (
+                    "" if f.got is None or f.expected is None else f" got {fmt(f.got)}, expected {fmt(f.expected)}:"
+                )
                 lines.append(f"  line {f.line}, {step}, {_what(f)}{entry}:{numbers} {f.cause}: {f.message}")
         if self.matches:
             lines += ["", "names the spec does not know, read by their values (or by a letter so learned):"]
@@ -108,15 +123,32 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (docs/check.md), `schema_version` first (docs/json.md)."""
-        return versioned({
-            "name": self.name, "source": self.source, "numbers": self.numbers, "right": self.right,
-            "wrong": self.wrong, "carried_forward": self.carried_forward, "mistakes": self.mistakes,
-            "score": round(self.score, 6), "summary": self.summary(),
-            "findings": [f.to_dict() for f in self.findings],
-            "matches": [{"written": m.written, "line": m.line, "step": m.step, "role": m.quantity.role,
-                         "quantity": m.quantity.reported, "how": m.how} for m in self.matches],
-            "notes": list(self.notes),
-        })
+        return versioned(
+            {
+                "name": self.name,
+                "source": self.source,
+                "numbers": self.numbers,
+                "right": self.right,
+                "wrong": self.wrong,
+                "carried_forward": self.carried_forward,
+                "mistakes": self.mistakes,
+                "score": round(self.score, 6),
+                "summary": self.summary(),
+                "findings": [f.to_dict() for f in self.findings],
+                "matches": [
+                    {
+                        "written": m.written,
+                        "line": m.line,
+                        "step": m.step,
+                        "role": m.quantity.role,
+                        "quantity": m.quantity.reported,
+                        "how": m.how,
+                    }
+                    for m in self.matches
+                ],
+                "notes": list(self.notes),
+            }
+        )
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"

@@ -31,12 +31,21 @@ from symbackprop.check.written import WrittenName, parse_name
 #: A numbered heading, `## 2.1 Forward pass` or `\\subsection{2.3 Updates}`: step 2, if the document's
 #: numbered headings run over the steps (and no word marks them).
 _NUMBERED = re.compile(r"^(?:#{1,6}\s*|\\(?:sub)*section\*?\{\s*|\*\*)?(\d{1,3})\.(\d{1,3})\b")
-_MARKER = re.compile(r"\b(iteration|iter|epoch|step|round|schritt|durchlauf|update)\s*(?:#|no\.?|number|nr\.?)?"
-                     r"\s*[:=]?\s*(\d{1,4})\b(?!\.\d)", re.IGNORECASE)
+_MARKER = re.compile(
+    r"\b(iteration|iter|epoch|step|round|schritt|durchlauf|update)\s*(?:#|no\.?|number|nr\.?)?"
+    r"\s*[:=]?\s*(\d{1,4})\b(?!\.\d)",
+    re.IGNORECASE,
+)
 #: Words of prose that say what the next parameters are, strongest first.
 _CONTEXTS = (
-    ("updated", re.compile(r"updat|new (?:weight|param|value)|after (?:the|one) (?:step|update)|"
-                           r"aktualis|neue gewicht", re.IGNORECASE)),
+    (
+        "updated",
+        re.compile(
+            r"updat|new (?:weight|param|value)|after (?:the|one) (?:step|update)|"
+            r"aktualis|neue gewicht",
+            re.IGNORECASE,
+        ),
+    ),
     ("grad", re.compile(r"gradient|partial deriv|derivative|ableitung", re.IGNORECASE)),
     ("delta", re.compile(r"delta|backprop|backward|error signal", re.IGNORECASE)),
     ("loss", re.compile(r"\bloss|\berror\b|\bcost\b|fehler", re.IGNORECASE)),
@@ -111,8 +120,13 @@ def _update_like(sides: list[chain_reader.Side], learning_rate: float) -> bool:
         flat = list(_flatten(side.items))
         minus = any(_is(item, "op", "-") and k > 0 for k, item in enumerate(flat))
         product = any(_is(item, "cmd", "cdot", "times", "ast") or _is(item, "op", "*") for item in flat)
-        rate = any(_is(item, "cmd", *_RATE_SYMBOLS) or _is(item, "word", "lr", "eta", "alpha") or
-                   _is(item, "num") and item.text in rate_texts for item in flat)
+        rate = any(
+            _is(item, "cmd", *_RATE_SYMBOLS)
+            or _is(item, "word", "lr", "eta", "alpha")
+            or _is(item, "num")
+            and item.text in rate_texts
+            for item in flat
+        )
         if minus and (product or rate):
             return True
     return False
@@ -173,13 +187,28 @@ def claims(text: str, truth: Truth, deadline: Deadline, filename: str | None = N
                 raise CheckError(f"more than {MAX_MATRICES:,} matrices: the limit of one solution", segment.line)
             if numbers > MAX_NUMBERS:
                 raise CheckError(f"more than {MAX_NUMBERS:,} numbers: the limit of one solution", segment.line)
-            names = [name for side in chain.sides if side.value is None
-                     for name in [parse_name(list(side.items))] if name is not None]
+            names = [
+                name
+                for side in chain.sides
+                if side.value is None
+                for name in [parse_name(list(side.items))]
+                if name is not None
+            ]
             if not names:
                 continue
             line = segment.line + segment.text.count("\n", 0, chain.pos)
-            found.append(Claim(len(found), line, names, value, _update_like(list(chain.sides), truth.learning_rate),
-                               marker, context, numbered))
+            found.append(
+                Claim(
+                    len(found),
+                    line,
+                    names,
+                    value,
+                    _update_like(list(chain.sides), truth.learning_rate),
+                    marker,
+                    context,
+                    numbered,
+                )
+            )
     return found
 
 
@@ -250,8 +279,10 @@ class Placer:
         for claim in found:
             self.deadline.check()
             if claim.step > self.truth.steps:
-                self.notes.append(f"line {claim.line}: step {claim.step} is beyond the {self.truth.steps} "
-                                  f"step(s) the spec trains for; not checked")
+                self.notes.append(
+                    f"line {claim.line}: step {claim.step} is beyond the {self.truth.steps} "
+                    f"step(s) the spec trains for; not checked"
+                )
                 continue
             placed: set[tuple] = set()
             for name, resolved in zip(claim.names, claim.resolved, strict=True):
@@ -285,24 +316,39 @@ class Placer:
         """A learning rate stated (`\\alpha = 0.01`, the notation's letter or a usual one): the spec's own
         is no number of the network, and is passed over; another one is noted, not checked."""
         letters = _RATE_SYMBOLS | {self.table.names.notation.learning_rate}
-        if name.base not in letters or name.sub is not None or name.sup is not None or name.form != "plain" or \
-                claim.value.matrix:
+        if (
+            name.base not in letters
+            or name.sub is not None
+            or name.sup is not None
+            or name.form != "plain"
+            or claim.value.matrix
+        ):
             return False
         written = claim.value.numbers[0]
         if not agrees(written, self.truth.learning_rate):
-            self.notes.append(f"line {claim.line}: {name.text} = {written.text}, but the spec's learning rate is "
-                              f"{self.truth.learning_rate:g}; not checked")
+            self.notes.append(
+                f"line {claim.line}: {name.text} = {written.text}, but the spec's learning rate is "
+                f"{self.truth.learning_rate:g}; not checked"
+            )
         return True
 
-    def _by_context(self, claim: Claim, name: WrittenName, resolved: Resolved, chosen: list[Reading]
-                    ) -> list[Reading]:
+    def _by_context(self, claim: Claim, name: WrittenName, resolved: Resolved, chosen: list[Reading]) -> list[Reading]:
         """A parameter named plainly, before or after the step by the prose around it only: if its
         numbers are all wrong there and all right as the other, it is the other (the initial
         weights restated under "weight update")."""
         if not chosen or any(agrees(r.number, float(self._known(r)[r.entry])) for r in chosen):
             return chosen
-        flipped = Claim(claim.order, claim.line, claim.names, claim.value, claim.update_like, claim.marker,
-                        "data" if claim.context == "updated" else "updated", claim.numbered, claim.step)
+        flipped = Claim(
+            claim.order,
+            claim.line,
+            claim.names,
+            claim.value,
+            claim.update_like,
+            claim.marker,
+            "data" if claim.context == "updated" else "updated",
+            claim.numbered,
+            claim.step,
+        )
         target = self._target(flipped, resolved)
         if target is None:
             return chosen
@@ -333,8 +379,14 @@ class Placer:
     def _known(self, reading: Reading) -> np.ndarray:
         return self.truth.known(reading.step, reading.quantity.role, reading.quantity.key)
 
-    def _readings(self, claim: Claim, name: WrittenName, target: tuple[int | None, Quantity, Quantity],
-                  index: str | None, via: str) -> list[Reading]:
+    def _readings(
+        self,
+        claim: Claim,
+        name: WrittenName,
+        target: tuple[int | None, Quantity, Quantity],
+        index: str | None,
+        via: str,
+    ) -> list[Reading]:
         step, quantity, _ = target
         value = claim.value
         if quantity.kind == "loss" and index is None and len(value.numbers) == self.truth.n_samples > 1:
@@ -349,23 +401,29 @@ class Placer:
         if where == "formula":
             return []
         if where == "bad":
-            self.notes.append(f"line {claim.line}: {name.text}: no entry {index} in {quantity.label} "
-                              f"({truth.shape[0]}x{truth.shape[1]})")
+            self.notes.append(
+                f"line {claim.line}: {name.text}: no entry {index} in {quantity.label} "
+                f"({truth.shape[0]}x{truth.shape[1]})"
+            )
             return []
         placed = self._layout(value, truth, where, quantity)
         if placed is None:
-            self.notes.append(f"line {claim.line}: {name.text} is {value.shape[0]}x{value.shape[1]}, but "
-                              f"{quantity.label} is {truth.shape[0]}x{truth.shape[1]}; not checked")
+            self.notes.append(
+                f"line {claim.line}: {name.text} is {value.shape[0]}x{value.shape[1]}, but "
+                f"{quantity.label} is {truth.shape[0]}x{truth.shape[1]}; not checked"
+            )
             return []
         cells, transposed = placed
         if transposed:
             self.layouts.append((claim.line, quantity, step, name.text))
-        return [Reading(step, quantity, position, number, claim.line, name.text, via, where is not None)
-                for position, number in cells]
+        return [
+            Reading(step, quantity, position, number, claim.line, name.text, via, where is not None)
+            for position, number in cells
+        ]
 
-    def _layout(self, value: Value, truth: np.ndarray, where: tuple[int, int] | None,
-                quantity: Quantity | None = None
-                ) -> tuple[list[tuple[tuple[int, int], Number]], bool] | None:
+    def _layout(
+        self, value: Value, truth: np.ndarray, where: tuple[int, int] | None, quantity: Quantity | None = None
+    ) -> tuple[list[tuple[tuple[int, int], Number]], bool] | None:
         """Each written number's 0-based position in the truth's orientation, and whether a
         matrix was written transposed; None if the shapes do not fit. One sample's vector of a
         batch quantity (s_k, z_k, a delta, the input or target) goes to the sample it fits best."""
@@ -380,16 +438,21 @@ class Placer:
             return [((i, j), value.rows[j][i]) for i in range(rows) for j in range(cols)], False
         if shape == (cols, rows):
             return [((i, j), value.rows[j][i]) for i in range(rows) for j in range(cols)], True
-        batch = quantity is not None and quantity.kind in ("pre", "act", "delta", "input", "target") and \
-            self.truth.n_samples > 1 and 1 in shape
+        batch = (
+            quantity is not None
+            and quantity.kind in ("pre", "act", "delta", "input", "target")
+            and self.truth.n_samples > 1
+            and 1 in shape
+        )
         if batch and self.truth.samples_in_columns and len(numbers) == rows:
             return self._sample(numbers, truth, axis=1)
         if batch and not self.truth.samples_in_columns and len(numbers) == cols:
             return self._sample(numbers, truth, axis=0)
         return None
 
-    def _sample(self, numbers: list[Number], truth: np.ndarray, axis: int
-                ) -> tuple[list[tuple[tuple[int, int], Number]], bool] | None:
+    def _sample(
+        self, numbers: list[Number], truth: np.ndarray, axis: int
+    ) -> tuple[list[tuple[tuple[int, int], Number]], bool] | None:
         """One sample's column (or row) of a batch quantity: the sample that fits best."""
         best, best_n = -1, 0
         for n in range(truth.shape[axis]):
@@ -416,8 +479,9 @@ class Placer:
         if roles is None:
             for quantity in self.truth.data_quantities:
                 if quantity.kind in ("weight", "bias"):
-                    where = (None, quantity) if step == 1 else (step - 1, self.truth.quantities[("updated",
-                                                                                              quantity.key)])
+                    where = (
+                        (None, quantity) if step == 1 else (step - 1, self.truth.quantities[("updated", quantity.key)])
+                    )
                     out.append(where)
                 else:
                     out.append((None, quantity))
@@ -443,22 +507,27 @@ class Placer:
             context = 0 if claim.context in (quantity.role, None) else 1
             best.append((score, -near, -context, -rank, step, quantity, cells))
         if not best:
-            self.notes.append(f"line {claim.line}: {name.text} names nothing in this network, and no quantity "
-                              f"has its size; not checked")
+            self.notes.append(
+                f"line {claim.line}: {name.text} names nothing in this network, and no quantity "
+                f"has its size; not checked"
+            )
             return []
         best.sort(key=lambda b: b[:4], reverse=True)
         score, _, _, _, step, quantity, cells = best[0]
         if score == 0 or score * 2 < len(cells):
-            self.notes.append(f"line {claim.line}: {name.text} names nothing in this network, and its values match "
-                              f"no quantity of step {claim.step}; not checked")
+            self.notes.append(
+                f"line {claim.line}: {name.text} names nothing in this network, and its values match "
+                f"no quantity of step {claim.step}; not checked"
+            )
             return []
         exact = score == len(cells)
         ties = [b for b in best if b[0] == score and b[5].kind != quantity.kind]
         if exact and layer is not None and not ties and quantity.layer == layer[0]:
             self.table.learn(name.base, quantity.kind)
         self.matches.append(Match(name.text, claim.line, step, quantity, "values"))
-        return [Reading(step, quantity, position, number, claim.line, name.text, "values")
-                for position, number in cells]
+        return [
+            Reading(step, quantity, position, number, claim.line, name.text, "values") for position, number in cells
+        ]
 
 
 #: One unit in the last digit is allowed (a truncated number) only up to this share of the value:
@@ -501,13 +570,18 @@ def agrees(number: Number, truth: float) -> bool:
     return abs(number.value - truth) <= tolerance(number, truth)
 
 
-def read_solution(text: str, truth: Truth, table: NameTable, deadline: Deadline,
-                  filename: str | None = None) -> Solution:
+def read_solution(
+    text: str, truth: Truth, table: NameTable, deadline: Deadline, filename: str | None = None
+) -> Solution:
     """Every number of the solution that names a quantity of the network, placed."""
     found = claims(text, truth, deadline, filename)
     numbered = sorted({claim.numbered for claim in found if claim.numbered is not None})
-    if not any(claim.marker is not None for claim in found) and len(numbered) > 1 and \
-            numbered == list(range(1, len(numbered) + 1)) and len(numbered) <= truth.steps:
+    if (
+        not any(claim.marker is not None for claim in found)
+        and len(numbered) > 1
+        and numbered == list(range(1, len(numbered) + 1))
+        and len(numbered) <= truth.steps
+    ):
         for claim in found:  # 1.x, 2.x, 3.x: numbered headings that run over the training steps
             claim.marker = claim.numbered
     for claim in found:

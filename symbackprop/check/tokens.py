@@ -15,19 +15,74 @@ from dataclasses import dataclass
 from symbackprop.check.limits import MAX_DEPTH, MAX_DIGITS, CheckError
 
 _UNICODE = {
-    "−": ("op", "-"), "–": ("op", "-"), "·": ("cmd", "cdot"), "⋅": ("cmd", "cdot"), "∙": ("cmd", "cdot"),
-    "×": ("cmd", "times"), "′": ("op", "'"), "ᵀ": ("op", "ᵀ"), "≈": ("cmd", "approx"), "∂": ("cmd", "partial"),
-    "∇": ("cmd", "nabla"), "⊙": ("cmd", "odot"), "∘": ("cmd", "circ"), "≤": ("cmd", "le"), "≥": ("cmd", "ge"),
-    "→": ("cmd", "to"), "⇒": ("cmd", "Rightarrow"), "α": ("cmd", "alpha"), "β": ("cmd", "beta"),
-    "γ": ("cmd", "gamma"), "δ": ("cmd", "delta"), "Δ": ("cmd", "Delta"), "ε": ("cmd", "epsilon"),
-    "η": ("cmd", "eta"), "θ": ("cmd", "theta"), "λ": ("cmd", "lambda"), "μ": ("cmd", "mu"), "σ": ("cmd", "sigma"),
-    "τ": ("cmd", "tau"), "φ": ("cmd", "phi"), "ψ": ("cmd", "psi"), "ω": ("cmd", "omega"),
+    "−": ("op", "-"),
+    "–": ("op", "-"),
+    "·": ("cmd", "cdot"),
+    "⋅": ("cmd", "cdot"),
+    "∙": ("cmd", "cdot"),
+    "×": ("cmd", "times"),
+    "′": ("op", "'"),
+    "ᵀ": ("op", "ᵀ"),
+    "≈": ("cmd", "approx"),
+    "∂": ("cmd", "partial"),
+    "∇": ("cmd", "nabla"),
+    "⊙": ("cmd", "odot"),
+    "∘": ("cmd", "circ"),
+    "≤": ("cmd", "le"),
+    "≥": ("cmd", "ge"),
+    "→": ("cmd", "to"),
+    "⇒": ("cmd", "Rightarrow"),
+    "α": ("cmd", "alpha"),
+    "β": ("cmd", "beta"),
+    "γ": ("cmd", "gamma"),
+    "δ": ("cmd", "delta"),
+    "Δ": ("cmd", "Delta"),
+    "ε": ("cmd", "epsilon"),
+    "η": ("cmd", "eta"),
+    "θ": ("cmd", "theta"),
+    "λ": ("cmd", "lambda"),
+    "μ": ("cmd", "mu"),
+    "σ": ("cmd", "sigma"),
+    "τ": ("cmd", "tau"),
+    "φ": ("cmd", "phi"),
+    "ψ": ("cmd", "psi"),
+    "ω": ("cmd", "omega"),
 }
 #: Spacing commands, dropped.
-_SPACES = frozenset({"displaystyle", "textstyle", "scriptstyle", "big", "Big", "bigg", "Bigg",
-                     "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr", "nonumber", "notag",
-                     "hline", "limits", "nolimits", "enspace", "thinspace", "medspace", "thickspace", "hfill",
-                     "allowbreak", "noindent", "centering", "small", "footnotesize"})
+_SPACES = frozenset(
+    {
+        "displaystyle",
+        "textstyle",
+        "scriptstyle",
+        "big",
+        "Big",
+        "bigg",
+        "Bigg",
+        "bigl",
+        "bigr",
+        "Bigl",
+        "Bigr",
+        "biggl",
+        "biggr",
+        "Biggl",
+        "Biggr",
+        "nonumber",
+        "notag",
+        "hline",
+        "limits",
+        "nolimits",
+        "enspace",
+        "thinspace",
+        "medspace",
+        "thickspace",
+        "hfill",
+        "allowbreak",
+        "noindent",
+        "centering",
+        "small",
+        "footnotesize",
+    }
+)
 _NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+(?![A-Za-z]))?")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _COMMAND = re.compile(r"\\([A-Za-z]+)")
@@ -99,7 +154,7 @@ def tokenize(text: str) -> list[Tok]:
                 pos += 2
             else:
                 pos += 2  # \, \; \: \! \  and the like: spacing
-        elif char.isascii() and char.isdigit() or (char == "." and text[pos + 1:pos + 2].isdigit()):
+        elif char.isascii() and char.isdigit() or (char == "." and text[pos + 1 : pos + 2].isdigit()):
             match = _NUMBER.match(text, pos)
             assert match is not None  # a digit, or a point before one, starts a number
             mantissa = re.split("[eE]", match.group())[0]
@@ -212,8 +267,18 @@ def _delimiter(cur: _Cursor) -> str:
     tok = cur.toks[cur.i]
     cur.i += 1
     if tok.kind == "cmd":
-        return {"langle": "<", "rangle": ">", "lvert": "|", "rvert": "|", "lbrack": "[", "rbrack": "]",
-                "lbrace": "{", "rbrace": "}", "vert": "|", "Vert": "||"}.get(tok.text, tok.text)
+        return {
+            "langle": "<",
+            "rangle": ">",
+            "lvert": "|",
+            "rvert": "|",
+            "lbrack": "[",
+            "rbrack": "]",
+            "lbrace": "{",
+            "rbrace": "}",
+            "vert": "|",
+            "Vert": "||",
+        }.get(tok.text, tok.text)
     return tok.text.lstrip("\\")
 
 
@@ -253,8 +318,7 @@ def _environment(cur: _Cursor, limit: int, begin: Tok, depth: int) -> Env:
         elif stop == "end":
             closing = _braced_word(cur)
             if closing != name:
-                raise CheckError(f"\\begin{{{name}}} is closed by \\end{{{closing}}}: the environments are "
-                                 f"unbalanced")
+                raise CheckError(f"\\begin{{{name}}} is closed by \\end{{{closing}}}: the environments are unbalanced")
             if len(rows) > 1 and rows[-1] == [[]]:
                 rows.pop()  # a trailing \\\\ before \\end
             return Env(name, rows, begin.pos, arg)

@@ -142,8 +142,11 @@ class Truth:
 
     def environment(self, step: int) -> dict[str, np.ndarray]:
         """The true values of step `step` by symbol: data, parameters, forward values, deltas."""
-        env = {q.symbol: self.values[(None, "data", q.key)] for q in self.data_quantities
-               if (None, "data", q.key) in self.values}
+        env = {
+            q.symbol: self.values[(None, "data", q.key)]
+            for q in self.data_quantities
+            if (None, "data", q.key) in self.values
+        }
         for name in self.parameters:
             env[name] = self.parameter(step, name)
         for quantity in self.order:
@@ -171,7 +174,7 @@ class Truth:
             elif quantity.role == "loss" and quantity.kind == "loss":
                 out[("loss", "L")] = bp.definitions["L"]
             elif quantity.role == "delta":
-                out[("delta", quantity.key)] = bp.deltas[quantity.key[len("delta_"):]]
+                out[("delta", quantity.key)] = bp.deltas[quantity.key[len("delta_") :]]
             elif quantity.role == "grad":
                 out[("grad", quantity.key)] = bp.gradients[quantity.key]
         return out
@@ -188,8 +191,9 @@ class Truth:
     def _compiled(self) -> dict[tuple[str, str], Callable[[Mapping[str, Any], int | None], Any]]:
         return {key: compile_expression(expr) for key, expr in self._formulas.items()}
 
-    def recompute(self, quantity: Quantity, env: Mapping[str, np.ndarray], learning_rate: float | None = None
-                  ) -> np.ndarray:
+    def recompute(
+        self, quantity: Quantity, env: Mapping[str, np.ndarray], learning_rate: float | None = None
+    ) -> np.ndarray:
         """The quantity from the values in `env` (by symbol) through its own formula: what it is
         given the numbers before it. An update needs the parameter and its gradient in `env`
         under the parameter's name and `grad:<name>`."""
@@ -219,7 +223,7 @@ class Truth:
             sliced = dict(env)
             for name in names:
                 array = np.asarray(env[name])
-                sliced[name] = array[:, n:n + 1] if self.samples_in_columns else array[n:n + 1, :]
+                sliced[name] = array[:, n : n + 1] if self.samples_in_columns else array[n : n + 1, :]
             losses.append(float(formula(sliced, 1)))
         row = np.array([losses])
         return row if self.samples_in_columns else row.T
@@ -240,8 +244,11 @@ class Truth:
             own = kinds[quantity.layer]
             order = 0 if quantity.kind == "act" else 1
             label = f"f_{quantity.layer}"
-            targets = [e for e in preorder_traversal(expr) if isinstance(e, Elementwise) and e.order == order
-                       and e.label == label]
+            targets = [
+                e
+                for e in preorder_traversal(expr)
+                if isinstance(e, Elementwise) and e.order == order and e.label == label
+            ]
             if not targets:
                 continue
             variants = []
@@ -249,10 +256,12 @@ class Truth:
                 if other == own.kind:
                     continue
                 activation = Activation(other)
-                function = rules.activation_function(activation) if order == 0 else \
-                    rules.activation_derivative(activation)
-                swapped = expr.xreplace({e: Elementwise(label, order, Lambda(function.variables, function.expr),
-                                                        *e.mats) for e in targets})
+                function = (
+                    rules.activation_function(activation) if order == 0 else rules.activation_derivative(activation)
+                )
+                swapped = expr.xreplace(
+                    {e: Elementwise(label, order, Lambda(function.variables, function.expr), *e.mats) for e in targets}
+                )
                 try:
                     variants.append((other, compile_expression(swapped)))
                 except (TypeError, ValueError, NotImplementedError):  # nothing printable: no variant

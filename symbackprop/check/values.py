@@ -21,11 +21,44 @@ from symbackprop.check.limits import MAX_CELLS, MAX_EXPONENT, CheckError
 from symbackprop.check.tokens import Env, Group, Item, Tok, text_of
 
 #: Environments that hold a matrix (an `array` too, when every cell is a number).
-MATRIX_ENVIRONMENTS = frozenset({"matrix", "pmatrix", "bmatrix", "Bmatrix", "smallmatrix", "psmallmatrix",
-                                 "bsmallmatrix", "array", "matrix*", "pmatrix*", "bmatrix*", "subarray"})
+MATRIX_ENVIRONMENTS = frozenset(
+    {
+        "matrix",
+        "pmatrix",
+        "bmatrix",
+        "Bmatrix",
+        "smallmatrix",
+        "psmallmatrix",
+        "bsmallmatrix",
+        "array",
+        "matrix*",
+        "pmatrix*",
+        "bmatrix*",
+        "subarray",
+    }
+)
 #: Commands around a value that change nothing about it.
-WRAPPERS = frozenset({"boxed", "mathbf", "bm", "boldsymbol", "textbf", "mathrm", "underline", "fbox", "mathit",
-                      "mathsf", "text", "textnormal", "mbox", "displaystyle", "emph", "pmb", "mathnormal"})
+WRAPPERS = frozenset(
+    {
+        "boxed",
+        "mathbf",
+        "bm",
+        "boldsymbol",
+        "textbf",
+        "mathrm",
+        "underline",
+        "fbox",
+        "mathit",
+        "mathsf",
+        "text",
+        "textnormal",
+        "mbox",
+        "displaystyle",
+        "emph",
+        "pmb",
+        "mathnormal",
+    }
+)
 #: Commands that leave no trace in the value (alignment helpers).
 _INVISIBLE = frozenset({"phantom", "hphantom", "vphantom", "mathllap", "mathrlap", "llap", "rlap"})
 #: Separators inside a bracketed list of numbers.
@@ -68,7 +101,7 @@ def number(text: str, exponent: int = 0, negative: bool = False) -> Number:
     if abs(exponent) > MAX_EXPONENT:
         raise CheckError(f"a power of ten of {exponent}; the limit is {MAX_EXPONENT}")
     decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
-    value = float(mantissa) * 10.0 ** exponent
+    value = float(mantissa) * 10.0**exponent
     written = ("-" if negative else "") + text + (f"e{exponent}" if exponent and len(parts) == 1 else "")
     return Number(-value if negative else value, written, 10.0 ** (exponent - decimals))
 
@@ -89,21 +122,31 @@ def strip(items: list[Item]) -> list[Item]:
         while items and (_is(items[0], "cmd", "quad", "qquad") or _is(items[0], "op", "&")):
             items.pop(0)
             changed = True
-        if len(items) >= 2 and _is(items[-2], "cmd", "text", "textrm", "mbox", "textit") and \
-                isinstance(items[-1], Group) and re.search("[A-Za-z]", text_of(items[-1].items)) and len(items) > 2:
+        if (
+            len(items) >= 2
+            and _is(items[-2], "cmd", "text", "textrm", "mbox", "textit")
+            and isinstance(items[-1], Group)
+            and re.search("[A-Za-z]", text_of(items[-1].items))
+            and len(items) > 2
+        ):
             del items[-2:]  # a remark after the value: 0.5 \text{(rounded)}
             changed = True
         for index, item in enumerate(items):
             if _is(item, "cmd", *_INVISIBLE) and index + 1 < len(items) and isinstance(items[index + 1], Group):
-                del items[index:index + 2]
+                del items[index : index + 2]
                 changed = True
                 break
-        if len(items) == 1 and isinstance(items[0], Group) and items[0].open == "{" and \
-                not any(_is(item, "cmd", "choose", "atop") for item in items[0].items):
+        if (
+            len(items) == 1
+            and isinstance(items[0], Group)
+            and items[0].open == "{"
+            and not any(_is(item, "cmd", "choose", "atop") for item in items[0].items)
+        ):
             items = list(items[0].items)
             changed = True
-        elif len(items) == 2 and _is(items[0], "cmd", *WRAPPERS) and isinstance(items[1], Group) and \
-                items[1].open == "{":
+        elif (
+            len(items) == 2 and _is(items[0], "cmd", *WRAPPERS) and isinstance(items[1], Group) and items[1].open == "{"
+        ):
             items = list(items[1].items)
             changed = True
         elif len(items) >= 3 and _is(items[0], "cmd", "color", "textcolor") and isinstance(items[1], Group):
@@ -121,14 +164,19 @@ def scalar(items: list[Item]) -> Number | None:
         items = strip(items[1:])
     if len(items) == 1 and isinstance(items[0], Group) and items[0].open == "(":
         inner = scalar(items[0].items)
-        return None if inner is None else (Number(-inner.value, "-" + inner.text, inner.unit) if negative
-                                           else inner)
+        return None if inner is None else (Number(-inner.value, "-" + inner.text, inner.unit) if negative else inner)
     if not items or not _is(items[0], "num"):
         return None
     text = items[0].text
     rest = items[1:]
-    if len(rest) >= 2 and isinstance(rest[0], Group) and [t.text for t in rest[0].items if isinstance(t, Tok)] \
-            == [","] and _is(rest[1], "num") and "." not in text and "." not in rest[1].text:
+    if (
+        len(rest) >= 2
+        and isinstance(rest[0], Group)
+        and [t.text for t in rest[0].items if isinstance(t, Tok)] == [","]
+        and _is(rest[1], "num")
+        and "." not in text
+        and "." not in rest[1].text
+    ):
         text = f"{text}.{rest[1].text}"  # 0{,}5: a decimal comma
         rest = rest[2:]
     exponent = 0
@@ -223,8 +271,12 @@ def _list(items: list[Item]) -> tuple[tuple[Number, ...], ...] | None:
                 return None
             if item.text == ";":
                 rows.append([])
-        elif _is(item, "op", "-", "+") and current and not _is(current[-1], "op", "^", "-", "+") and \
-                not _is(current[-1], "cmd", "times", "cdot"):
+        elif (
+            _is(item, "op", "-", "+")
+            and current
+            and not _is(current[-1], "op", "^", "-", "+")
+            and not _is(current[-1], "cmd", "times", "cdot")
+        ):
             if not flush():  # "2 -3": two numbers
                 return None
             current.append(item)
@@ -248,8 +300,12 @@ def _list(items: list[Item]) -> tuple[tuple[Number, ...], ...] | None:
 def value(items: list[Item]) -> Value | None:
     """The number or matrix one side of an equation holds; None if it is anything else."""
     items = strip(items)
-    if len(items) > 1 and isinstance(items[-1], Group) and items[-1].open == "(" and \
-            re.fullmatch(r"[A-Za-z][A-Za-z ,.]+", text_of(items[-1].items)):
+    if (
+        len(items) > 1
+        and isinstance(items[-1], Group)
+        and items[-1].open == "("
+        and re.fullmatch(r"[A-Za-z][A-Za-z ,.]+", text_of(items[-1].items))
+    ):
         items = strip(items[:-1])  # a remark in plain text: 0.5 (rounded)
     items, transposed = _transpose_suffix(items)
     items = strip(items)
@@ -271,8 +327,12 @@ def _matrix(items: list[Item]) -> tuple[tuple[Number, ...], ...] | None:
     if len(items) == 1 and isinstance(items[0], Env) and items[0].name in MATRIX_ENVIRONMENTS:
         _count(items[0].rows)
         return _cells(items[0].rows)
-    if len(items) == 1 and isinstance(items[0], Group) and items[0].open in ("[", "(", "{") or (
-            len(items) == 1 and isinstance(items[0], Group) and items[0].open in ("|", ".")):
+    if (
+        len(items) == 1
+        and isinstance(items[0], Group)
+        and items[0].open in ("[", "(", "{")
+        or (len(items) == 1 and isinstance(items[0], Group) and items[0].open in ("|", "."))
+    ):
         group = items[0]
         inner = strip(group.items)
         if len(inner) == 1 and isinstance(inner[0], Env) and inner[0].name in MATRIX_ENVIRONMENTS:
@@ -280,7 +340,7 @@ def _matrix(items: list[Item]) -> tuple[tuple[Number, ...], ...] | None:
             return _cells(inner[0].rows)
         choose = [k for k, item in enumerate(inner) if _is(item, "cmd", "choose", "atop")]
         if len(choose) == 1:  # {a \choose b}: a column of two
-            top, bottom = scalar(inner[:choose[0]]), scalar(inner[choose[0] + 1:])
+            top, bottom = scalar(inner[: choose[0]]), scalar(inner[choose[0] + 1 :])
             return ((top,), (bottom,)) if top is not None and bottom is not None else None
         if group.open in ("[", "("):
             return _list(inner)

@@ -20,18 +20,37 @@ from symbackprop.check.tokens import Group, Item, Tok, text_of
 from symbackprop.check.values import strip
 
 #: Fonts and accents around a name's base, read through.
-_FONTS = frozenset({"vec", "mathbf", "boldsymbol", "bm", "mathrm", "mathit", "mathsf", "mathnormal", "text",
-                    "textbf", "textrm", "operatorname", "underline", "overrightarrow", "pmb", "mathbb", "mathtt"})
+_FONTS = frozenset(
+    {
+        "vec",
+        "mathbf",
+        "boldsymbol",
+        "bm",
+        "mathrm",
+        "mathit",
+        "mathsf",
+        "mathnormal",
+        "text",
+        "textbf",
+        "textrm",
+        "operatorname",
+        "underline",
+        "overrightarrow",
+        "pmb",
+        "mathbb",
+        "mathtt",
+    }
+)
 #: Accents that make another name (\hat{y} is the prediction, not y).
-_ACCENTS = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "tilde", "bar": "bar",
-            "overline": "bar"}
+_ACCENTS = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "tilde", "bar": "bar", "overline": "bar"}
 #: Loss spellings in a derivative's numerator or as a name.
 LOSS_BASES = frozenset({"L", "E", "J", "l", "C", "mathcal{L}", "mathcal{E}", "mathcal{J}", "Loss", "loss", "err"})
 #: Labels that mark an updated parameter, and the current one.
 UPDATE_LABELS = frozenset({"new", "neu", "t+1", "(t+1)", "+", "next", "updated", "k+1", "(k+1)", "n+1", "(n+1)"})
 CURRENT_LABELS = frozenset({"old", "t", "(t)", "alt", "current"})
-_TRANSPOSE_LABELS = frozenset({"T", "top", "\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "\\text{T}",
-                               "\\mathbf{T}", "\\textsf{T}"})
+_TRANSPOSE_LABELS = frozenset(
+    {"T", "top", "\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "\\text{T}", "\\mathbf{T}", "\\textsf{T}"}
+)
 _PRIME_LABELS = frozenset({"\\prime", "'", "*"})
 
 
@@ -93,8 +112,14 @@ def _base(items: list[Item]) -> tuple[str, str | None, list[Item]] | None:
     if not items:
         return None
     first = items[0]
-    if isinstance(first, Tok) and first.kind == "cmd" and first.text in _FONTS | set(_ACCENTS) and len(items) > 1 \
-            and isinstance(items[1], Group) and items[1].open == "{":
+    if (
+        isinstance(first, Tok)
+        and first.kind == "cmd"
+        and first.text in _FONTS | set(_ACCENTS)
+        and len(items) > 1
+        and isinstance(items[1], Group)
+        and items[1].open == "{"
+    ):
         inner = strip(items[1].items)
         found = _base(inner)
         if found is None:
@@ -102,13 +127,21 @@ def _base(items: list[Item]) -> tuple[str, str | None, list[Item]] | None:
         base, accent, rest = found
         accent = _ACCENTS.get(first.text, accent)
         return base, accent, rest + items[2:]  # \vec{a}^{(1)} and \vec{a^{(1)}} alike
-    if isinstance(first, Tok) and first.kind == "cmd" and first.text == "mathcal" and len(items) > 1 and \
-            isinstance(items[1], Group):
+    if (
+        isinstance(first, Tok)
+        and first.kind == "cmd"
+        and first.text == "mathcal"
+        and len(items) > 1
+        and isinstance(items[1], Group)
+    ):
         return f"mathcal{{{label(items[1].items)}}}", None, items[2:]
     if _is(first, "word"):
         return first.text, None, items[1:]
-    if _is(first, "cmd") and first.text.isalpha() and first.text not in ("frac", "dfrac", "tfrac", "partial",
-                                                                         "nabla", "Delta", "sum", "prod"):
+    if (
+        _is(first, "cmd")
+        and first.text.isalpha()
+        and first.text not in ("frac", "dfrac", "tfrac", "partial", "nabla", "Delta", "sum", "prod")
+    ):
         return first.text, None, items[1:]
     return None
 
@@ -169,8 +202,12 @@ def parse_name(items: list[Item]) -> WrittenName | None:
             form = "update"
             k += 1
             continue
-        if isinstance(item, Group) and item.open == "(" and k == len(rest) - 1 and (
-                base in LOSS_BASES or base.lower() in ("loss", "error")):
+        if (
+            isinstance(item, Group)
+            and item.open == "("
+            and k == len(rest) - 1
+            and (base in LOSS_BASES or base.lower() in ("loss", "error"))
+        ):
             args = True  # L(t;y), E(w)
             k += 1
             continue
@@ -185,8 +222,13 @@ def _loss_numerator(items: list[Item]) -> bool:
     items = strip(items)
     if items and (_is(items[0], "cmd", "partial") or _is(items[0], "word", "d")):
         items = items[1:]
-    elif items and _is(items[0], "cmd", "mathrm", "operatorname", "text") and len(items) > 1 and \
-            isinstance(items[1], Group) and label(items[1].items) == "d":
+    elif (
+        items
+        and _is(items[0], "cmd", "mathrm", "operatorname", "text")
+        and len(items) > 1
+        and isinstance(items[1], Group)
+        and label(items[1].items) == "d"
+    ):
         items = items[2:]
     elif items and _is(items[0], "word") and items[0].text[0] == "d" and items[0].text[1:] in LOSS_BASES:
         items = [Tok("word", items[0].text[1:], items[0].pos)] + items[1:]
@@ -201,8 +243,13 @@ def _denominator(items: list[Item]) -> list[Item] | None:
     items = strip(items)
     if items and (_is(items[0], "cmd", "partial") or _is(items[0], "word", "d")):
         return items[1:]
-    if items and _is(items[0], "cmd", "mathrm", "operatorname", "text") and len(items) > 1 and \
-            isinstance(items[1], Group) and label(items[1].items) == "d":
+    if (
+        items
+        and _is(items[0], "cmd", "mathrm", "operatorname", "text")
+        and len(items) > 1
+        and isinstance(items[1], Group)
+        and label(items[1].items) == "d"
+    ):
         return items[2:]
     if items and _is(items[0], "word") and len(items[0].text) > 1 and items[0].text[0] == "d":
         return [Tok("word", items[0].text[1:], items[0].pos)] + items[1:]
@@ -212,14 +259,18 @@ def _denominator(items: list[Item]) -> list[Item] | None:
 def _gradient(items: list[Item]) -> list[Item] | None:
     """The items naming what a gradient is taken with respect to; None if `items` is no gradient."""
     first = items[0]
-    if _is(first, "cmd", "frac", "dfrac", "tfrac") and len(items) == 3 and isinstance(items[1], Group) and \
-            isinstance(items[2], Group):
+    if (
+        _is(first, "cmd", "frac", "dfrac", "tfrac")
+        and len(items) == 3
+        and isinstance(items[1], Group)
+        and isinstance(items[2], Group)
+    ):
         if _loss_numerator(items[1].items):
             return _denominator(items[2].items)
         return None
     slashes = [k for k, item in enumerate(items) if _is(item, "op", "/")]
-    if len(slashes) == 1 and _loss_numerator(items[:slashes[0]]):
-        return _denominator(items[slashes[0] + 1:])
+    if len(slashes) == 1 and _loss_numerator(items[: slashes[0]]):
+        return _denominator(items[slashes[0] + 1 :])
     if _is(first, "cmd", "nabla") and len(items) >= 3 and _is(items[1], "op", "_"):
         script = _script(items, 2)
         if script is None:
@@ -235,7 +286,13 @@ def _gradient(items: list[Item]) -> list[Item] | None:
         return items[1:]
     if _is(first, "cmd", "delta") and len(items) > 1 and not _is(items[1], "op", "_", "^", "'"):
         return items[1:]  # \delta W (the gradient); \delta_1 is a delta
-    if _is(first, "word") and len(first.text) > 1 and first.text[0] == "d" and first.text != "delta" and \
-            first.text[1].isalpha() and first.text[1:] not in ("elta",):
+    if (
+        _is(first, "word")
+        and len(first.text) > 1
+        and first.text[0] == "d"
+        and first.text != "delta"
+        and first.text[1].isalpha()
+        and first.text[1:] not in ("elta",)
+    ):
         return [Tok("word", first.text[1:], first.pos)] + items[1:]  # dW, dW1, db_2
     return None

@@ -103,7 +103,7 @@ def _style(given: np.ndarray | None, default: Grid, zero: bool) -> Grid:
     if given is None or given.size == 0 or not np.all(np.isfinite(given)):
         return default
     decimals = max(_decimals(given), 0 if _decimals(given) == 0 else default.decimals)
-    step = 10.0 ** -decimals
+    step = 10.0**-decimals
     bound = max(step, min(float(np.max(np.abs(given))), 5.0 if decimals == 0 else default.bound * 2))
     return Grid(step, bound, zero)
 
@@ -191,16 +191,20 @@ class Drawer:
                 checks.append(lambda out, key=key, margin=margin: bool(np.min(np.abs(out["forward"][key])) >= margin))
                 if kind == "relu" and hand and self.samples > 1:  # every unit active for some sample
                     axis = node.shape.index(BATCH)
-                    self.preferred.append(lambda out, key=key, axis=axis: bool(np.all(np.any(out["forward"][key] > 0,
-                                                                                      axis=axis))))
+                    self.preferred.append(
+                        lambda out, key=key, axis=axis: bool(np.all(np.any(out["forward"][key] > 0, axis=axis)))
+                    )
             elif kind == "tanh":
                 checks.append(lambda out, key=key: bool(np.max(np.abs(out["forward"][key])) <= TANH_LIMIT))
             elif kind == "sigmoid":
                 checks.append(lambda out, key=key: bool(np.max(np.abs(out["forward"][key])) <= SIGMOID_LIMIT))
             elif kind == "softmax":
                 axis = 1 - node.shape.index(BATCH)
-                checks.append(lambda out, key=key, axis=axis: bool(np.max(np.ptp(out["forward"][key], axis=axis))
-                                                                    <= SOFTMAX_SPREAD))
+                checks.append(
+                    lambda out, key=key, axis=axis: bool(
+                        np.max(np.ptp(out["forward"][key], axis=axis)) <= SOFTMAX_SPREAD
+                    )
+                )
         return checks
 
     def acceptable(self, values: dict[str, np.ndarray], preferred: bool = False) -> bool:
@@ -224,13 +228,20 @@ class Drawer:
             with np.errstate(all="ignore"):
                 if self.acceptable(values, preferred=attempt < PREFERRED_DRAWS):
                     return values
-        raise DrawError(f"no well-conditioned draw for {student!r} in {MAX_DRAWS} tries: at the drawn points some "
-                        f"relu layer is dead, a unit saturates or a number exceeds {MAX_MAGNITUDE:g} (docs/course.md "
-                        f"lists the conditions; fewer or wider layers, biases or smaller data help)")
+        raise DrawError(
+            f"no well-conditioned draw for {student!r} in {MAX_DRAWS} tries: at the drawn points some "
+            f"relu layer is dead, a unit saturates or a number exceeds {MAX_MAGNITUDE:g} (docs/course.md "
+            f"lists the conditions; fewer or wider layers, biases or smaller data help)"
+        )
 
 
-def seeded(net: Network, seed: int, keep: dict[str, np.ndarray] | None = None, scale: float | None = None,
-           samples: int | None = None) -> dict[str, np.ndarray]:
+def seeded(
+    net: Network,
+    seed: int,
+    keep: dict[str, np.ndarray] | None = None,
+    scale: float | None = None,
+    samples: int | None = None,
+) -> dict[str, np.ndarray]:
     """Every leaf (input, target, parameters; fixed matrices from the spec) drawn from `seed` alone,
     well conditioned as a variant is, except those in `keep`, which stay as given: the numbers of a
     spec's `data: {random: ...}` and of `numeric --random`. `scale` bounds the drawn inputs and
@@ -247,6 +258,8 @@ def seeded(net: Network, seed: int, keep: dict[str, np.ndarray] | None = None, s
         with np.errstate(all="ignore"):
             if drawer.acceptable(values, preferred=attempt < PREFERRED_DRAWS):
                 return values
-    raise DrawError(f"no well-conditioned draw from seed {seed} in {MAX_DRAWS} tries: at the drawn points some "
-                    f"relu layer is dead, a unit saturates or a number exceeds {MAX_MAGNITUDE:g} (docs/course.md "
-                    f"lists the conditions; another seed, a smaller scale or fewer layers help)")
+    raise DrawError(
+        f"no well-conditioned draw from seed {seed} in {MAX_DRAWS} tries: at the drawn points some "
+        f"relu layer is dead, a unit saturates or a number exceeds {MAX_MAGNITUDE:g} (docs/course.md "
+        f"lists the conditions; another seed, a smaller scale or fewer layers help)"
+    )

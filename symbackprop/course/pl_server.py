@@ -64,8 +64,11 @@ def generate(data: dict[str, Any]) -> None:
     student = f"pl-{int(data.get('variant_seed') or 0)}"
     net = _network(folder, student)
     names = net.derive().names
-    lines = [f"{names.latex(name)} = {_matrix_latex([list(row) for row in values])}"
-             for name, values in net.spec.data.items() if net.graph.named(name).role != "fixed"]
+    lines = [
+        f"{names.latex(name)} = {_matrix_latex([list(row) for row in values])}"
+        for name, values in net.spec.data.items()
+        if net.graph.named(name).role != "fixed"
+    ]
     data["params"]["student"] = student
     data["params"]["data_latex"] = r" \qquad ".join(lines)
     for field in config["fields"]:

@@ -44,9 +44,10 @@ def fields(net: Network, targets: list[str] | None, worked: bool) -> list[dict[s
         chosen = [derivation.target(name) for name in targets] if targets else derivation.targets
     except UnknownTarget as error:
         raise VariantError(f"--target: {error}") from None
-    out: list[dict[str, object]] = [{"name": f"t{i}", "kind": "formula", "target": target.name,
-                                     "label": target.lhs_latex(), "weight": 1}
-                                    for i, target in enumerate(chosen, start=1)]
+    out: list[dict[str, object]] = [
+        {"name": f"t{i}", "kind": "formula", "target": target.name, "label": target.lhs_latex(), "weight": 1}
+        for i, target in enumerate(chosen, start=1)
+    ]
     if worked:
         out.append({"name": "worked", "kind": "worked", "weight": len(chosen)})
     return out
@@ -71,24 +72,38 @@ def question_html(net: Network, fields_: list[dict[str, object]]) -> str:
     for field in fields_:
         if field["kind"] == "formula":
             label = html.escape(f"${field['label']} =$", quote=True)
-            parts.append(f'<pl-string-input answers-name="{field["name"]}" label="{label}" size="60" '
-                         f'display="block" allow-blank="true" remove-leading-trailing="true" '
-                         f'placeholder="a formula in LaTeX or plain math"></pl-string-input>')
+            parts.append(
+                f'<pl-string-input answers-name="{field["name"]}" label="{label}" size="60" '
+                f'display="block" allow-blank="true" remove-leading-trailing="true" '
+                f'placeholder="a formula in LaTeX or plain math"></pl-string-input>'
+            )
         else:
-            parts.append("<p>Your worked numeric solution (forward pass, loss, deltas, gradients and the updates, "
-                         "as matrices in Markdown or LaTeX):</p>")
-            parts.append(f'<pl-string-input answers-name="{field["name"]}" multiline="true" size="60" '
-                         f'allow-blank="true" placeholder="s_1 = W x = \\begin{{bmatrix}} ... \\end{{bmatrix}}">'
-                         f"</pl-string-input>")
+            parts.append(
+                "<p>Your worked numeric solution (forward pass, loss, deltas, gradients and the updates, "
+                "as matrices in Markdown or LaTeX):</p>"
+            )
+            parts.append(
+                f'<pl-string-input answers-name="{field["name"]}" multiline="true" size="60" '
+                f'allow-blank="true" placeholder="s_1 = W x = \\begin{{bmatrix}} ... \\end{{bmatrix}}">'
+                f"</pl-string-input>"
+            )
         name = field["name"]
-        parts.append(f"<pl-submission-panel>{{{{#feedback.{name}}}}}<p>{{{{feedback.{name}}}}}</p>"
-                     f"{{{{/feedback.{name}}}}}</pl-submission-panel>")
+        parts.append(
+            f"<pl-submission-panel>{{{{#feedback.{name}}}}}<p>{{{{feedback.{name}}}}}</p>"
+            f"{{{{/feedback.{name}}}}}</pl-submission-panel>"
+        )
         parts.append("")
     return "\n".join(parts)
 
 
-def export(spec_path: str | Path, out: str | Path, seed: int = 0, hint_level: int = 0,
-           targets: list[str] | None = None, worked: bool | None = None) -> list[str]:
+def export(
+    spec_path: str | Path,
+    out: str | Path,
+    seed: int = 0,
+    hint_level: int = 0,
+    targets: list[str] | None = None,
+    worked: bool | None = None,
+) -> list[str]:
     """Write the question into `out` (a new or empty directory, or one exported before), all or
     nothing; returns the file names. Raises VariantError."""
     path = Path(spec_path)
@@ -97,13 +112,30 @@ def export(spec_path: str | Path, out: str | Path, seed: int = 0, hint_level: in
     if worked is None:
         worked = net.spec.training is not None
     chosen = fields(net, targets, worked)
-    config = {"schema_version": SCHEMA_VERSION, "seed": seed, "hint_level": hint_level, "fields": chosen,
-              "spec": "spec.yaml", "source": path.name}
+    config = {
+        "schema_version": SCHEMA_VERSION,
+        "seed": seed,
+        "hint_level": hint_level,
+        "fields": chosen,
+        "spec": "spec.yaml",
+        "source": path.name,
+    }
     files = {
-        "info.json": json.dumps({"uuid": _question_uuid(variants.source), "title": net.spec.name,
-                                 "topic": "Backpropagation", "tags": ["symbackprop", "backpropagation"],
-                                 "type": "v3", "gradingMethod": "Internal", "partialCredit": True,
-                                 "singleVariant": False}, indent=2, ensure_ascii=False) + "\n",
+        "info.json": json.dumps(
+            {
+                "uuid": _question_uuid(variants.source),
+                "title": net.spec.name,
+                "topic": "Backpropagation",
+                "tags": ["symbackprop", "backpropagation"],
+                "type": "v3",
+                "gradingMethod": "Internal",
+                "partialCredit": True,
+                "singleVariant": False,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n",
         "question.html": question_html(net, chosen),
         "server.py": SERVER.read_text(encoding="utf-8"),
         "spec.yaml": variants.source,

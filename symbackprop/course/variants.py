@@ -72,8 +72,10 @@ def check_id(text: str, where: str) -> str:
         raise VariantError(f"{where}: empty student id")
     if len(ident) > MAX_ID or not ID.fullmatch(ident):
         shown = ident if len(ident) <= 40 else ident[:40] + "..."
-        raise VariantError(f"{where}: student id {shown!r} cannot name a folder (expected at most {MAX_ID} letters, "
-                           f"digits and . _ @ + -, not starting with .)")
+        raise VariantError(
+            f"{where}: student id {shown!r} cannot name a folder (expected at most {MAX_ID} letters, "
+            f"digits and . _ @ + -, not starting with .)"
+        )
     return ident
 
 
@@ -97,8 +99,10 @@ def roster(path: str | Path, id_column: str = "id") -> list[Student]:
     try:
         header = [name.strip() for name in next(reader, [])]
         if id_column not in header:
-            raise VariantError(f"{path}: no column {id_column!r} (the header has {', '.join(header) or 'nothing'}; "
-                               f"name the id column with --id-column)")
+            raise VariantError(
+                f"{path}: no column {id_column!r} (the header has {', '.join(header) or 'nothing'}; "
+                f"name the id column with --id-column)"
+            )
         students: list[Student] = []
         seen: dict[str, int] = {}
         for cells in reader:
@@ -107,8 +111,9 @@ def roster(path: str | Path, id_column: str = "id") -> list[Student]:
             row = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(header)}
             ident = check_id(row[id_column], f"{path}:{reader.line_num}")
             if ident.lower() in seen:  # folders named by case only would collide on some file systems
-                raise VariantError(f"{path}:{reader.line_num}: student id {ident!r} is already on line "
-                                   f"{seen[ident.lower()]}")
+                raise VariantError(
+                    f"{path}:{reader.line_num}: student id {ident!r} is already on line {seen[ident.lower()]}"
+                )
             seen[ident.lower()] = reader.line_num
             students.append(Student(ident, {k: v for k, v in row.items() if k != id_column}))
             if len(students) > MAX_STUDENTS:
@@ -125,8 +130,9 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
 
 
 def _matrix(dumper: yaml.SafeDumper, rows: list) -> yaml.Node:
-    flow = all(isinstance(row, list) and all(isinstance(v, (int, float)) for v in row) for row in rows) or \
-        all(isinstance(v, (int, float)) for v in rows)
+    flow = all(isinstance(row, list) and all(isinstance(v, (int, float)) for v in row) for row in rows) or all(
+        isinstance(v, (int, float)) for v in rows
+    )
     return dumper.represent_sequence("tag:yaml.org,2002:seq", rows, flow_style=flow or None)
 
 
@@ -163,14 +169,19 @@ class Variants:
             raise VariantError(f"{self.path}: {error}") from None
         doc = dict(self.doc)
         doc["name"] = f"{self.net.spec.name} (variant {student})"
-        drawn = {name: _plain(self._as_written(name, value)) for name, value in values.items()
-                 if self.net.graph.named(name).role != "fixed"}
+        drawn = {
+            name: _plain(self._as_written(name, value))
+            for name, value in values.items()
+            if self.net.graph.named(name).role != "fixed"
+        }
         given = self.doc.get("data") if isinstance(self.doc.get("data"), dict) else {}
         data = {name: value for name, value in given.items() if name not in drawn and name in self.net.spec.data}
         data.update(drawn)  # the fixed matrices the spec gives stay as it gives them
         doc["data"] = data
-        header = (f"# Variant {student} of {self.path.name} (seed {self.seed}), drawn by `symbackprop variants`:\n"
-                  f"# the exercise with this student's own data and initial weights.\n")
+        header = (
+            f"# Variant {student} of {self.path.name} (seed {self.seed}), drawn by `symbackprop variants`:\n"
+            f"# the exercise with this student's own data and initial weights.\n"
+        )
         text = header + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
         return Variant(student, self.seed, doc, text, values)
 
@@ -190,19 +201,37 @@ class Variants:
         targets = []
         for target in net.derive().targets:
             value = first["delta"].get(target.symbol) if target.kind == "delta" else first["grad"].get(target.key)
-            targets.append({"target": target.name, "kind": target.kind, "shape": list(target.shape),
-                            "text": target.text("matrix"), "latex": target.latex("matrix"), "value": value})
+            targets.append(
+                {
+                    "target": target.name,
+                    "kind": target.kind,
+                    "shape": list(target.shape),
+                    "text": target.text("matrix"),
+                    "latex": target.latex("matrix"),
+                    "value": value,
+                }
+            )
         check = net.gradcheck()
-        return versioned({
-            "student": variant.student, "seed": variant.seed, "exercise": self.net.spec.name,
-            "source": self.path.name, "spec": "spec.yaml",
-            "data": {name: _plain(value) for name, value in variant.values.items()
-                     if net.graph.named(name).role != "fixed"},
-            "targets": targets,
-            "numeric": {key: value for key, value in run.to_dict().items() if key != "schema_version"},
-            "gradcheck": {"ok": check.ok, "max_relative_error": max((p.error for p in check.parameters.values()),
-                                                                     default=0.0)},
-        })
+        return versioned(
+            {
+                "student": variant.student,
+                "seed": variant.seed,
+                "exercise": self.net.spec.name,
+                "source": self.path.name,
+                "spec": "spec.yaml",
+                "data": {
+                    name: _plain(value)
+                    for name, value in variant.values.items()
+                    if net.graph.named(name).role != "fixed"
+                },
+                "targets": targets,
+                "numeric": {key: value for key, value in run.to_dict().items() if key != "schema_version"},
+                "gradcheck": {
+                    "ok": check.ok,
+                    "max_relative_error": max((p.error for p in check.parameters.values()), default=0.0),
+                },
+            }
+        )
 
 
 def to_json(value: Any, indent: int = 0) -> str:
@@ -211,9 +240,10 @@ def to_json(value: Any, indent: int = 0) -> str:
     if isinstance(value, dict) and value:
         items = [f"{inner}{json.dumps(key)}: {to_json(item, indent + 2)}" for key, item in value.items()]
         return "{\n" + ",\n".join(items) + f"\n{pad}}}"
-    flat = isinstance(value, list) and all(not isinstance(v, (dict, list)) or
-                                           (isinstance(v, list) and all(not isinstance(w, (dict, list)) for w in v))
-                                           for v in value)
+    flat = isinstance(value, list) and all(
+        not isinstance(v, (dict, list)) or (isinstance(v, list) and all(not isinstance(w, (dict, list)) for w in v))
+        for v in value
+    )
     if isinstance(value, list) and value and not flat:
         return "[\n" + ",\n".join(f"{inner}{to_json(item, indent + 2)}" for item in value) + f"\n{pad}]"
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
@@ -233,8 +263,9 @@ def _document(net: Network, fmt: str, pdf: bool) -> dict[str, bytes]:
     return files
 
 
-def write(spec_path: str | Path, students: Sequence[Student], seed: int, out: str | Path, fmt: str = "tex",
-          pdf: bool = False) -> list[dict[str, str]]:
+def write(
+    spec_path: str | Path, students: Sequence[Student], seed: int, out: str | Path, fmt: str = "tex", pdf: bool = False
+) -> list[dict[str, str]]:
     """Write every student's folder (spec.yaml, solution.<fmt>[, solution.pdf], key.json) and index.csv
     into `out`, all or nothing; returns the index rows. Raises VariantError."""
     if fmt not in DOCUMENT_FORMATS:
@@ -245,8 +276,9 @@ def write(spec_path: str | Path, students: Sequence[Student], seed: int, out: st
     if target.exists() and not target.is_dir():
         raise VariantError(f"-o {out}: is a file, not a directory")
     if target.is_dir() and any(target.iterdir()) and not (target / INDEX).is_file():
-        raise VariantError(f"-o {out}: the directory is not empty and was not written by `symbackprop variants`; "
-                           f"choose a new one")
+        raise VariantError(
+            f"-o {out}: the directory is not empty and was not written by `symbackprop variants`; choose a new one"
+        )
     variants = Variants(spec_path, seed)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -260,13 +292,23 @@ def write(spec_path: str | Path, students: Sequence[Student], seed: int, out: st
             net = variant.network()
             folder = staging / student.id
             folder.mkdir()
-            files = {"spec.yaml": variant.text.encode("utf-8"), **_document(net, fmt, pdf),
-                     "key.json": (to_json(variants.key(variant, net)) + "\n").encode("utf-8")}
+            files = {
+                "spec.yaml": variant.text.encode("utf-8"),
+                **_document(net, fmt, pdf),
+                "key.json": (to_json(variants.key(variant, net)) + "\n").encode("utf-8"),
+            }
             for name, data in files.items():
                 (folder / name).write_bytes(data)
-            rows.append({"id": student.id, "spec": f"{student.id}/spec.yaml",
-                         "document": f"{student.id}/solution.{fmt}", "key": f"{student.id}/key.json",
-                         **({"pdf": f"{student.id}/solution.pdf"} if pdf else {}), **student.columns})
+            rows.append(
+                {
+                    "id": student.id,
+                    "spec": f"{student.id}/spec.yaml",
+                    "document": f"{student.id}/solution.{fmt}",
+                    "key": f"{student.id}/key.json",
+                    **({"pdf": f"{student.id}/solution.pdf"} if pdf else {}),
+                    **student.columns,
+                }
+            )
         buffer = io.StringIO(newline="")
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
@@ -317,13 +359,18 @@ class VariantSource:
         if self.index is None:
             return check_id(ident, where)
         wanted = ident.strip()
-        found = wanted if wanted in self.index else next(
-            (known for known in self.index if known.lower() == wanted.lower()), None)
+        found = (
+            wanted
+            if wanted in self.index
+            else next((known for known in self.index if known.lower() == wanted.lower()), None)
+        )
         if found is None:
             assert self.directory is not None  # the index was read from it
             shown = wanted if len(wanted) <= 40 else wanted[:40] + "..."
-            raise VariantError(f"{where}: no variant {shown!r} in {self.directory / INDEX} "
-                               f"({len(self.index)} variant(s), e.g. {next(iter(self.index))})")
+            raise VariantError(
+                f"{where}: no variant {shown!r} in {self.directory / INDEX} "
+                f"({len(self.index)} variant(s), e.g. {next(iter(self.index))})"
+            )
         return found
 
     def text(self, ident: str, where: str = "--variant") -> str:
@@ -334,8 +381,10 @@ class VariantSource:
         assert self.directory is not None
         path = (self.directory / self.index[ident]).resolve()
         if not path.is_relative_to(self.directory.resolve()):
-            raise VariantError(f"{self.directory / INDEX}: the spec of variant {ident!r} ({self.index[ident]}) is "
-                               f"outside {self.directory}")
+            raise VariantError(
+                f"{self.directory / INDEX}: the spec of variant {ident!r} ({self.index[ident]}) is "
+                f"outside {self.directory}"
+            )
         try:
             return path.read_text(encoding="utf-8")
         except OSError as error:
@@ -357,8 +406,10 @@ class VariantSource:
                     raise VariantError(f"{self.directory}/{self.index[ident]}: {error}") from None
                 expected = f"{self.exercise} (variant {ident})"
                 if net.spec.name != expected:
-                    raise VariantError(f"{self.directory}/{self.index[ident]} is {net.spec.name!r}, not a variant "
-                                       f"of {self.spec_path} ({expected!r})")
+                    raise VariantError(
+                        f"{self.directory}/{self.index[ident]} is {net.spec.name!r}, not a variant "
+                        f"of {self.spec_path} ({expected!r})"
+                    )
             self._networks[ident] = net
         return self._networks[ident]
 
@@ -377,8 +428,11 @@ class VariantSource:
         if self.index is None:
             return None
         name = stem.lower()
-        fits = [known for known in self.index if name == known.lower() or (
-            name.startswith(known.lower()) and name[len(known)] in "_-. ")]
+        fits = [
+            known
+            for known in self.index
+            if name == known.lower() or (name.startswith(known.lower()) and name[len(known)] in "_-. ")
+        ]
         return max(fits, key=len) if fits else None
 
     def _drawn(self, ident: str) -> Variant:
@@ -397,15 +451,18 @@ def read_index(directory: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError:
-        raise VariantError(f"--variants {directory}: no {INDEX} (give the directory `symbackprop variants` "
-                           f"wrote)") from None
+        raise VariantError(
+            f"--variants {directory}: no {INDEX} (give the directory `symbackprop variants` wrote)"
+        ) from None
     except UnicodeDecodeError as error:
         raise VariantError(f"{path}: not UTF-8 text (byte {error.start})") from None
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
         if not reader.fieldnames or not {"id", "spec"} <= set(reader.fieldnames):
-            raise VariantError(f"{path}: expected the columns id and spec (the header has "
-                               f"{', '.join(reader.fieldnames or []) or 'nothing'})")
+            raise VariantError(
+                f"{path}: expected the columns id and spec (the header has "
+                f"{', '.join(reader.fieldnames or []) or 'nothing'})"
+            )
         index: dict[str, str] = {}
         for row in reader:
             if len(index) >= MAX_STUDENTS:

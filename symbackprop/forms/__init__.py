@@ -63,8 +63,9 @@ class FormBuilder:
         return sizes
 
     def _expanded_size(self, expr: Expr, sizes: dict[str, int]) -> int:
-        return sum(sizes[self._delta_keys[node]] if node in self._delta_keys else 1
-                   for node in preorder_traversal(expr))
+        return sum(
+            sizes[self._delta_keys[node]] if node in self._delta_keys else 1 for node in preorder_traversal(expr)
+        )
 
     def _substituted(self, expr: Expr) -> Expr:
         """`expr` with every delta replaced by its full expression, each delta built once, on demand
@@ -82,17 +83,23 @@ class FormBuilder:
     def _symbolic(self, name: str, matrix: Expr) -> Expr:
         size = self._expanded_size(matrix, self._expanded_sizes)
         if size > MAX_SYMBOLIC:
-            raise FormTooLarge(f"the symbolic form of {name} would have about {size:,} nodes (every delta written "
-                               f"out wherever it occurs), more than the limit of {MAX_SYMBOLIC:,}; the matrix form, "
-                               f"which names the deltas, is the same derivative", size)
+            raise FormTooLarge(
+                f"the symbolic form of {name} would have about {size:,} nodes (every delta written "
+                f"out wherever it occurs), more than the limit of {MAX_SYMBOLIC:,}; the matrix form, "
+                f"which names the deltas, is the same derivative",
+                size,
+            )
         return self._substituted(matrix)
 
     def _chain_form(self, name: str, start: str) -> Expr:
         size = self._chain.size(self.bp.graph.named(start))
         if size > MAX_CHAIN:
-            raise FormTooLarge(f"the chain form of {name} would multiply about {size:,} partials along its paths "
-                               f"from the loss, more than the limit of {MAX_CHAIN:,}; the matrix form, which names "
-                               f"the deltas, is the same derivative", size)
+            raise FormTooLarge(
+                f"the chain form of {name} would multiply about {size:,} partials along its paths "
+                f"from the loss, more than the limit of {MAX_CHAIN:,}; the matrix form, which names "
+                f"the deltas, is the same derivative",
+                size,
+            )
         return self._chain.to_loss(self.bp.graph.named(start), group=True)
 
     @cached_property
@@ -170,7 +177,8 @@ class FormBuilder:
                 assert not isinstance(chain, IndexForm)  # only the index form is one
                 self._cache[cache_key] = chain.replace(
                     lambda e: isinstance(e, Partial) and e.denominator == symbol,
-                    lambda e: Partial(e.numerator, element))
+                    lambda e: Partial(e.numerator, element),
+                )
             else:
                 whole = self.form(kind, key, "matrix" if form == "index" else form)
                 self._cache[cache_key] = entry_form(whole, entry, {s.name for s in entry if isinstance(s, Symbol)})

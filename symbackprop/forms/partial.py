@@ -43,8 +43,11 @@ def between(bp: Backprop, top: Node, bottom: Node) -> list[Node]:
             downstream.add(node.id)
     if top.id not in downstream or top.id == bottom.id:
         what = "itself" if top.id == bottom.id else bottom.name
-        raise NotLocal(f"{top.name} does not depend on {what}" if top.id != bottom.id else
-                       f"{top.name} by {what} is the identity, not a derivative worth asking")
+        raise NotLocal(
+            f"{top.name} does not depend on {what}"
+            if top.id != bottom.id
+            else f"{top.name} by {what} is the identity, not a derivative worth asking"
+        )
     upstream = {top.id}
     for node in reversed(nodes):
         if node.id in upstream:
@@ -80,8 +83,7 @@ def seed_symbol(top: Node) -> MatrixSymbol:
     return MatrixSymbol(SEED, *sympy_shape(top.shape))
 
 
-def entry(bp: Backprop, top: Node, bottom: Node, top_entry: tuple[Expr, Expr], bottom_entry: tuple[Expr, Expr]) \
-        -> Expr:
+def entry(bp: Backprop, top: Node, bottom: Node, top_entry: tuple[Expr, Expr], bottom_entry: tuple[Expr, Expr]) -> Expr:
     """d top[top_entry] / d bottom[bottom_entry] as a scalar expression (0-based numbers or index symbols;
     the same symbol on both sides is the same index, so a shared sample index n reads one sample)."""
     seed = seed_symbol(top)
@@ -89,8 +91,10 @@ def entry(bp: Backprop, top: Node, bottom: Node, top_entry: tuple[Expr, Expr], b
     letters = {str(i) for i in (*top_entry, *bottom_entry) if isinstance(i, Symbol)}
     scalar = entry_form(pulled, bottom_entry, letters)
     a, b = top_entry
-    unit = scalar.replace(lambda e: isinstance(e, MatrixElement) and e.parent == seed,
-                          lambda e: KroneckerDelta(e.i, a) * KroneckerDelta(e.j, b))
+    unit = scalar.replace(
+        lambda e: isinstance(e, MatrixElement) and e.parent == seed,
+        lambda e: KroneckerDelta(e.i, a) * KroneckerDelta(e.j, b),
+    )
     return _in_top_indices(_sum_out(unit), top_entry)
 
 
@@ -121,10 +125,13 @@ def _sum_out(expr: Expr) -> Expr:
     if not expr.args:
         return expr
     if isinstance(expr, Sum):
-        (index, low, high), = expr.limits
+        ((index, low, high),) = expr.limits
         total = S.Zero
-        for term in Add.make_args(_sum_out(expr.function).expand(deep=False, mul=True, power_exp=False,
-                                                                  power_base=False, log=False, multinomial=False)):
+        for term in Add.make_args(
+            _sum_out(expr.function).expand(
+                deep=False, mul=True, power_exp=False, power_base=False, log=False, multinomial=False
+            )
+        ):
             total += _sum_term(term, index, low, high)
         return total
     return expr.func(*(_sum_out(arg) if isinstance(arg, Expr) else arg for arg in expr.args))
@@ -209,14 +216,17 @@ def tidy(expr: Expr) -> Expr:
             coeff, factors = coeff * inner_coeff, [*factors, *inner]
         for k, factor in enumerate(factors):
             if isinstance(factor, MatAdd):  # distribute: diag(p) (I - 1 1^T diag(p)) -> diag(p) - p p^T
-                return tidy(MatAdd(*(MatMul(coeff, *factors[:k], term, *factors[k + 1:]) for term in factor.args)))
+                return tidy(MatAdd(*(MatMul(coeff, *factors[:k], term, *factors[k + 1 :]) for term in factor.args)))
         factors = [f for f in factors if not isinstance(f, Identity)] or [factors[0]]
         for k in range(len(factors) - 2):
-            left, ones, right = factors[k:k + 3]
+            left, ones, right = factors[k : k + 3]
             if isinstance(left, Diag) and isinstance(ones, OneMatrix) and isinstance(right, Diag):
-                outer = MatMul(left.arg, _transpose(right.arg)) if left.axis == 0 else \
-                    MatMul(_transpose(left.arg), right.arg)
-                return tidy(MatMul(coeff, *factors[:k], outer, *factors[k + 3:]))
+                outer = (
+                    MatMul(left.arg, _transpose(right.arg))
+                    if left.axis == 0
+                    else MatMul(_transpose(left.arg), right.arg)
+                )
+                return tidy(MatMul(coeff, *factors[:k], outer, *factors[k + 3 :]))
         return MatMul(coeff, *factors).doit(deep=False) if coeff != 1 or len(factors) > 1 else factors[0]
     return expr
 
@@ -249,4 +259,3 @@ def _through(bp: Backprop, top: Node, bottom: Node, node: Node) -> bool:
         if n.id != node.id and any(i in reach for i in n.inputs):
             reach.add(n.id)
     return top.id not in reach
-

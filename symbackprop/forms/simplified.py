@@ -15,6 +15,7 @@ from symbackprop.matexpr import Elementwise
 
 def _drop_ones(expr: Expr) -> Expr:
     """x ⊙ 1 = x: an identity's derivative leaves no factor behind."""
+
     def is_ones_product(e: Expr) -> bool:
         return isinstance(e, HadamardProduct) and any(isinstance(a, OneMatrix) for a in e.args)
 
@@ -47,5 +48,3 @@ class Simplifier:
 
     def simplify(self, expr: Expr) -> Expr:
         return _drop_ones(expr.xreplace(self.closed))
-
-

@@ -47,13 +47,21 @@ def _choose(kind: str, requested: Sequence[str] | None, known: Sequence[str], de
         return [name for name in known if name in default]
     unknown = [name for name in requested if name not in known]
     if unknown or not requested:
-        raise RenderError(f"unknown {kind} {', '.join(map(repr, unknown))} (expected some of {', '.join(known)})"
-                          if unknown else f"no {kind} chosen (expected some of {', '.join(known)})")
+        raise RenderError(
+            f"unknown {kind} {', '.join(map(repr, unknown))} (expected some of {', '.join(known)})"
+            if unknown
+            else f"no {kind} chosen (expected some of {', '.join(known)})"
+        )
     return [name for name in known if name in requested]
 
 
-def context(net: Network, sections: Sequence[str] | None = None, forms: Sequence[str] | None = None,
-            digits: int | None = None, figure: str | None = None) -> dict[str, Any]:
+def context(
+    net: Network,
+    sections: Sequence[str] | None = None,
+    forms: Sequence[str] | None = None,
+    digits: int | None = None,
+    figure: str | None = None,
+) -> dict[str, Any]:
     """The document model a template receives: only the chosen sections are computed, and a
     section with nothing to show is left out (`omitted` says why). Options not given come from the
     spec's `render:` section, else the defaults (every section, the chain and matrix forms, 4
@@ -71,14 +79,24 @@ def context(net: Network, sections: Sequence[str] | None = None, forms: Sequence
     if not (isinstance(digits, int) and not isinstance(digits, bool) and 0 <= digits <= MAX_DIGITS):
         raise RenderError(f"digits {digits!r}: expected a whole number from 0 to {MAX_DIGITS}")
     builders: dict[str, Callable[[], Any]] = {
-        "network": lambda: network_section(net), "sizes": lambda: sizes_section(net),
-        "forward": lambda: forward_section(net), "loss": lambda: loss_section(net),
-        "derivation": lambda: derivation_section(net, forms), "numeric": lambda: numeric_section(net, digits),
-        "checks": lambda: checks_section(net, forms=forms, sections=sections), "glossary": lambda: [],
+        "network": lambda: network_section(net),
+        "sizes": lambda: sizes_section(net),
+        "forward": lambda: forward_section(net),
+        "loss": lambda: loss_section(net),
+        "derivation": lambda: derivation_section(net, forms),
+        "numeric": lambda: numeric_section(net, digits),
+        "checks": lambda: checks_section(net, forms=forms, sections=sections),
+        "glossary": lambda: [],
         "questions": lambda: questions_section(net, forms, digits),
     }
-    model: dict[str, Any] = {"title": Text(net.spec.name), "description": Text(net.spec.description),
-                             "forms": forms, "digits": digits, "figure": figure, "omitted": []}
+    model: dict[str, Any] = {
+        "title": Text(net.spec.name),
+        "description": Text(net.spec.description),
+        "forms": forms,
+        "digits": digits,
+        "figure": figure,
+        "omitted": [],
+    }
     shown = []
     for name in sections:
         part = builders[name]()
@@ -118,9 +136,15 @@ class Document:
     files: dict[str, bytes] = field(default_factory=dict)
 
 
-def render_document(net: Network, fmt: str, sections: Sequence[str] | None = None,
-                    forms: Sequence[str] | None = None, digits: int | None = None,
-                    template_dir: str | Path | None = None, figure: str | None = None) -> Document:
+def render_document(
+    net: Network,
+    fmt: str,
+    sections: Sequence[str] | None = None,
+    forms: Sequence[str] | None = None,
+    digits: int | None = None,
+    template_dir: str | Path | None = None,
+    figure: str | None = None,
+) -> Document:
     """render(), and for a Markdown document with a network section its diagram as SVG under the name
     `figure` (default network.svg). Raises RenderError, or PdfError where TeX or pdftocairo fails."""
     text = render(net, fmt, sections, forms, digits, template_dir, figure)
@@ -135,8 +159,15 @@ def context_sections(net: Network, sections: Sequence[str] | None) -> list[str]:
     return _choose("section", requested, SECTIONS, SECTIONS)
 
 
-def render(net: Network, fmt: str, sections: Sequence[str] | None = None, forms: Sequence[str] | None = None,
-           digits: int | None = None, template_dir: str | Path | None = None, figure: str | None = None) -> str:
+def render(
+    net: Network,
+    fmt: str,
+    sections: Sequence[str] | None = None,
+    forms: Sequence[str] | None = None,
+    digits: int | None = None,
+    template_dir: str | Path | None = None,
+    figure: str | None = None,
+) -> str:
     """The document as LaTeX ("tex") or Markdown ("md"); raises RenderError. A Markdown document
     shows its diagram from the file `figure` (default network.svg), which diagram_svg() draws."""
     if fmt not in FORMATS:
@@ -154,11 +185,30 @@ def diagram_svg(net: Network, template_dir: str | Path | None = None) -> bytes:
     return pdf_to_svg(compile_pdf(tex).data)
 
 
-def render_pdf(net: Network, sections: Sequence[str] | None = None, forms: Sequence[str] | None = None,
-               digits: int | None = None, template_dir: str | Path | None = None) -> Pdf:
+def render_pdf(
+    net: Network,
+    sections: Sequence[str] | None = None,
+    forms: Sequence[str] | None = None,
+    digits: int | None = None,
+    template_dir: str | Path | None = None,
+) -> Pdf:
     """The LaTeX document compiled to PDF; raises RenderError or PdfError."""
     return compile_pdf(render(net, "tex", sections, forms, digits, template_dir))
 
 
-__all__ = ["DEFAULT_DIGITS", "DEFAULT_FIGURE", "DEFAULT_FORMS", "FORMATS", "SECTIONS", "Document", "Pdf",
-           "PdfError", "RenderError", "context", "diagram_svg", "render", "render_document", "render_pdf"]
+__all__ = [
+    "DEFAULT_DIGITS",
+    "DEFAULT_FIGURE",
+    "DEFAULT_FORMS",
+    "FORMATS",
+    "SECTIONS",
+    "Document",
+    "Pdf",
+    "PdfError",
+    "RenderError",
+    "context",
+    "diagram_svg",
+    "render",
+    "render_document",
+    "render_pdf",
+]

@@ -127,14 +127,16 @@ class Arithmetic:
                 base = "(" + base + ")"
             return base + "^{" + to_latex(expr.exp) + "}"
         if isinstance(expr, Rational) and not expr.is_Integer:
-            return r"\frac{" + str(abs(expr.p)) + "}{" + str(expr.q) + "}" if expr.p > 0 else \
-                r"-\frac{" + str(-expr.p) + "}{" + str(expr.q) + "}"
+            return (
+                r"\frac{" + str(abs(expr.p)) + "}{" + str(expr.q) + "}"
+                if expr.p > 0
+                else r"-\frac{" + str(-expr.p) + "}{" + str(expr.q) + "}"
+            )
         if expr.is_number:
             return self._number(float(expr))
         if isinstance(expr, (Max, Min)):  # a hinge: max(0, margin - ...)
             name = r"\max" if isinstance(expr, Max) else r"\min"
-            return name + "(" + ", ".join(self._factor(a, lead=True)
-                                         for a in expr.args) + ")"
+            return name + "(" + ", ".join(self._factor(a, lead=True) for a in expr.args) + ")"
         if isinstance(expr, Piecewise) and self._closed and top:  # the branch that holds, as a student picks it
             for branch, condition in expr.args:
                 values = {e: Float(self._element(e), 30) for e in condition.atoms(MatrixElement)}
@@ -202,8 +204,9 @@ class Arithmetic:
         """`W_{1,1} \\leftarrow -2 - 0.01 \\cdot (-160) = -0.4`: one entry of a gradient-descent step."""
         if not _close(old - rate * gradient, new):
             return None
-        return (f"{symbol} \\leftarrow {self._number(old)} - {rate:g} \\cdot {self._signed(gradient)} = "
-                f"{self._number(new)}")
+        return (
+            f"{symbol} \\leftarrow {self._number(old)} - {rate:g} \\cdot {self._signed(gradient)} = {self._number(new)}"
+        )
 
 
 def _function_latex(expr: Function) -> str:

@@ -24,17 +24,71 @@ import re
 from dataclasses import dataclass, field
 
 #: Commands that take this many brace arguments (the rest take none).
-ARGUMENTS = {r"\frac": 2, r"\dfrac": 2, r"\tfrac": 2, r"\binom": 2, r"\sqrt": 1, r"\text": 1, r"\mathrm": 1,
-             r"\mathbf": 1, r"\mathcal": 1, r"\operatorname": 1, r"\hat": 1, r"\bar": 1, r"\tilde": 1,
-             r"\vec": 1, r"\boldsymbol": 1, r"\mathit": 1, r"\textbf": 1, r"\textit": 1, r"\texttt": 1,
-             r"\overline": 1, r"\underline": 1, r"\vphantom": 1, r"\phantom": 1, r"\mathopen": 1,
-             r"\mathclose": 1, r"\mathbb": 1, r"\widehat": 1}
+ARGUMENTS = {
+    r"\frac": 2,
+    r"\dfrac": 2,
+    r"\tfrac": 2,
+    r"\binom": 2,
+    r"\sqrt": 1,
+    r"\text": 1,
+    r"\mathrm": 1,
+    r"\mathbf": 1,
+    r"\mathcal": 1,
+    r"\operatorname": 1,
+    r"\hat": 1,
+    r"\bar": 1,
+    r"\tilde": 1,
+    r"\vec": 1,
+    r"\boldsymbol": 1,
+    r"\mathit": 1,
+    r"\textbf": 1,
+    r"\textit": 1,
+    r"\texttt": 1,
+    r"\overline": 1,
+    r"\underline": 1,
+    r"\vphantom": 1,
+    r"\phantom": 1,
+    r"\mathopen": 1,
+    r"\mathclose": 1,
+    r"\mathbb": 1,
+    r"\widehat": 1,
+}
 BINARY = {"+", "-", r"\odot", r"\cdot", r"\times", r"\oslash", r"\circ", r"\pm"}
-RELATIONS = {"=", r"\leftarrow", r"\le", r"\ge", r"\leq", r"\geq", "<", ">", r"\approx", r"\ne", r"\neq",
-             r"\to", r"\mapsto"}
+RELATIONS = {
+    "=",
+    r"\leftarrow",
+    r"\le",
+    r"\ge",
+    r"\leq",
+    r"\geq",
+    "<",
+    ">",
+    r"\approx",
+    r"\ne",
+    r"\neq",
+    r"\to",
+    r"\mapsto",
+}
 #: After these a factor follows that belongs to them: no line ends between the two.
-PREFIXES = {r"\sum", r"\prod", r"\int", r"\max", r"\min", r"\log", r"\ln", r"\exp", r"\tanh", r"\sinh",
-            r"\cosh", r"\sin", r"\cos", r"\lim", r"\operatorname", r"\sigma", r"\det"}
+PREFIXES = {
+    r"\sum",
+    r"\prod",
+    r"\int",
+    r"\max",
+    r"\min",
+    r"\log",
+    r"\ln",
+    r"\exp",
+    r"\tanh",
+    r"\sinh",
+    r"\cosh",
+    r"\sin",
+    r"\cos",
+    r"\lim",
+    r"\operatorname",
+    r"\sigma",
+    r"\det",
+}
 #: Atoms taller than a line of text: an opened bracket around them keeps their height.
 TALL = re.compile(r"\\(frac|dfrac|sum|prod|int|underbrace|begin|binom|sqrt)\b")
 SPACES = {r"\quad", r"\qquad"}
@@ -176,7 +230,7 @@ class _Reader:
             start = self.pos
             node = self.node()
             if isinstance(node, (Bracket, Brace)):
-                node.source = "".join(self.tokens[start:self.pos])
+                node.source = "".join(self.tokens[start : self.pos])
             items.append(node)
 
     def node(self) -> Node:
@@ -229,8 +283,9 @@ def _source(node: Node) -> str:
     if isinstance(node, Atom):
         text = node.text
     elif isinstance(node, Bracket):
-        text = node.source or (r"\left" + node.open + " " + "".join(map(_source, node.items)) + r" \right" +
-                               node.close + node.scripts)
+        text = node.source or (
+            r"\left" + node.open + " " + "".join(map(_source, node.items)) + r" \right" + node.close + node.scripts
+        )
     else:
         text = node.source or (r"\underbrace{" + "".join(map(_source, node.items)) + "}_" + node.label)
     return text + " " * node.gap
@@ -260,8 +315,12 @@ def _break_kind(items: list[Node], i: int) -> str | None:
         return node.kind
     if isinstance(following, Atom) and following.kind == "space" and _is_operand(node):
         return "space"
-    if node.gap and _is_operand(node) and _is_operand(following) and not (isinstance(node, Atom) and
-                                                                           node.kind == "prefix"):
+    if (
+        node.gap
+        and _is_operand(node)
+        and _is_operand(following)
+        and not (isinstance(node, Atom) and node.kind == "prefix")
+    ):
         return "product"
     return None
 
@@ -334,10 +393,30 @@ def breakable_tex(latex: str, extra: int = 0) -> str:
 # --- Markdown: breaks chosen here ---------------------------------------------------------
 
 #: Estimated widths, in em, of what MathJax draws.
-_COMMAND_WIDTH = {r"\partial": 0.6, r"\mathcal": 0.8, r"\odot": 1.5, r"\cdot": 0.8, r"\quad": 1.0,
-                  r"\qquad": 2.0, r"\le": 1.3, r"\leftarrow": 1.6, r"\sum": 1.6, r"\top": 0.7, r"\mathbf": 0.6,
-                  r"\infty": 1.0, r"\left": 0.0, r"\right": 0.0, r"\vphantom": 0.0, r"\,": 0.2, r"\ ": 0.3,
-                  r"\;": 0.3, r"\!": -0.2, r"\text": 0.0, r"\operatorname": 0.0, r"\mathrm": 0.0}
+_COMMAND_WIDTH = {
+    r"\partial": 0.6,
+    r"\mathcal": 0.8,
+    r"\odot": 1.5,
+    r"\cdot": 0.8,
+    r"\quad": 1.0,
+    r"\qquad": 2.0,
+    r"\le": 1.3,
+    r"\leftarrow": 1.6,
+    r"\sum": 1.6,
+    r"\top": 0.7,
+    r"\mathbf": 0.6,
+    r"\infty": 1.0,
+    r"\left": 0.0,
+    r"\right": 0.0,
+    r"\vphantom": 0.0,
+    r"\,": 0.2,
+    r"\ ": 0.3,
+    r"\;": 0.3,
+    r"\!": -0.2,
+    r"\text": 0.0,
+    r"\operatorname": 0.0,
+    r"\mathrm": 0.0,
+}
 #: Width of a line of a Markdown formula, in em (a GitHub page shows about 45).
 MARKDOWN_WIDTH = 40.0
 
@@ -437,8 +516,12 @@ def _md_pieces(items: list[Node], depth: int, limit: float) -> list[_Piece]:
     for i, node in enumerate(items):
         if isinstance(node, Atom):
             add(node.text, estimate(node.text))
-        elif isinstance(node, Bracket) and _opens(node) or isinstance(node, Brace) and estimate(
-                _source(node)) > 0.6 * limit:
+        elif (
+            isinstance(node, Bracket)
+            and _opens(node)
+            or isinstance(node, Brace)
+            and estimate(_source(node)) > 0.6 * limit
+        ):
             opening, closing = _delimiters(*(("(", ")") if isinstance(node, Bracket) else ("[", "]")), node.items)
             scripts = node.scripts if isinstance(node, Bracket) else "_" + node.label
             add(opening, 0.4)

@@ -31,8 +31,9 @@ AGREEMENT = 1e-9
 MAX_ENTRIES = 500
 
 
-def _index_value(target: Target, env: dict[str, np.ndarray], n_samples: int, rng: np.random.Generator) -> tuple[
-        np.ndarray, np.ndarray]:
+def _index_value(
+    target: Target, env: dict[str, np.ndarray], n_samples: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """The index form's sums computed entry by entry, at up to MAX_ENTRIES entries: (positions, values)."""
     indexed = target.index_form()
     expr = indexed.expr.replace(lambda e: isinstance(e, EntryFunction), lambda e: e.doit())
@@ -46,8 +47,10 @@ def _index_value(target: Target, env: dict[str, np.ndarray], n_samples: int, rng
     if len(positions) > MAX_ENTRIES:
         positions = [positions[i] for i in sorted(rng.choice(len(positions), MAX_ENTRIES, replace=False))]
     arrays = [np.asarray(env[m.name]) for m in matrices]
-    values = [fn(*(p for p, dim in zip(position, target.shape, strict=True) if dim != 1), n_samples, *arrays)
-              for position in positions]
+    values = [
+        fn(*(p for p, dim in zip(position, target.shape, strict=True) if dim != 1), n_samples, *arrays)
+        for position in positions
+    ]
     return np.array(positions), np.array(values, dtype=float)
 
 
@@ -67,8 +70,7 @@ def _environment(net: Network, values: dict[str, np.ndarray]) -> tuple[dict[str,
     return env, values[net.spec.input.name].shape[axis]
 
 
-def _values(targets: Sequence[Target], form: str, env: dict[str, np.ndarray], n_samples: int) -> dict[
-        int, np.ndarray]:
+def _values(targets: Sequence[Target], form: str, env: dict[str, np.ndarray], n_samples: int) -> dict[int, np.ndarray]:
     """Each target's `form` evaluated (all at once: a delta the symbolic forms share is computed once),
     by the target's position; a form too large to write out (FormTooLarge) is left out."""
     exprs: dict[int, Any] = {}
@@ -81,8 +83,9 @@ def _values(targets: Sequence[Target], form: str, env: dict[str, np.ndarray], n_
     return {k: np.asarray(value, dtype=float) for k, value in zip(exprs, found, strict=True)}
 
 
-def _forms(net: Network, values: dict[str, np.ndarray], seed: int, gradients: dict[str, dict[str, Any]]) -> list[
-        dict[str, Any]]:
+def _forms(
+    net: Network, values: dict[str, np.ndarray], seed: int, gradients: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     """One row per target: its forms against the matrix form, and for a gradient gradcheck's figures."""
     env, n_samples = _environment(net, values)
     rng = np.random.default_rng(seed)
@@ -99,13 +102,24 @@ def _forms(net: Network, values: dict[str, np.ndarray], seed: int, gradients: di
         forms_ok = all(d <= AGREEMENT for d in differences.values())
         gradient = gradients.get(target.key) if target.kind == "gradient" else None
         symbol = inline_symbol(target) if target.kind == "gradient" else target.names.latex(target.symbol)
-        rows.append({"symbol": Math(symbol), "entries": len(positions), "total": matrix.size,
-                     "gradcheck": gradient,
-                     "differences": [{"form": Text(form), "value": Math(numbers.scientific(differences[form])
-                                                                        if form in differences else r"\text{--}")}
-                                     for form in COMPARED],
-                     "compared": len(differences) == len(COMPARED), "forms_ok": forms_ok,
-                     "ok": forms_ok and (gradient is None or gradient["ok"])})
+        rows.append(
+            {
+                "symbol": Math(symbol),
+                "entries": len(positions),
+                "total": matrix.size,
+                "gradcheck": gradient,
+                "differences": [
+                    {
+                        "form": Text(form),
+                        "value": Math(numbers.scientific(differences[form]) if form in differences else r"\text{--}"),
+                    }
+                    for form in COMPARED
+                ],
+                "compared": len(differences) == len(COMPARED),
+                "forms_ok": forms_ok,
+                "ok": forms_ok and (gradient is None or gradient["ok"]),
+            }
+        )
     return rows
 
 
@@ -116,8 +130,9 @@ def printed_targets(net: Network, forms: Sequence[str], sections: Sequence[str])
     if "derivation" in sections or "questions" not in sections:
         shown += [(target, list(forms)) for target in net.derive().targets]
     if "questions" in sections:
-        shown += [(target, list(question.forms or forms)) for question, targets in net.questions()
-                  for target in targets]
+        shown += [
+            (target, list(question.forms or forms)) for question, targets in net.questions() for target in targets
+        ]
     return shown
 
 
@@ -133,16 +148,30 @@ def reread_section(net: Network, forms: Sequence[str], sections: Sequence[str] =
             return inline_symbol(target) if target.kind in ("delta", "gradient") else target_label(target)
         return der.names.loss_latex() if m.target == "L" else der.names.latex(m.target)
 
-    return {"summary": Text(result.summary()), "ok": result.ok, "agreed": result.agreed, "checked": result.checked,
-            "misread": [{"target": Math(symbol(m)), "form": Text(m.form), "verdict": Text(m.verdict),
-                         "why": Text("; ".join(_plain(sentence) for sentence in m.feedback))}
-                        for m in result.misread]}
+    return {
+        "summary": Text(result.summary()),
+        "ok": result.ok,
+        "agreed": result.agreed,
+        "checked": result.checked,
+        "misread": [
+            {
+                "target": Math(symbol(m)),
+                "form": Text(m.form),
+                "verdict": Text(m.verdict),
+                "why": Text("; ".join(_plain(sentence) for sentence in m.feedback)),
+            }
+            for m in result.misread
+        ],
+    }
 
 
 #: LaTeX that a parser's message quotes from a printed formula, and its plain-text reading.
-_LATEX_IN_TEXT = ((re.compile(r"\\(?:left|right)(?=[()\[\]|.])"), ""),
-                  (re.compile(r"\\operatorname\{([^{}]*)\}"), r"\1"),
-                  (re.compile(r"\\([A-Za-z]+)"), r"\1"), (re.compile(r"[{}]"), ""))
+_LATEX_IN_TEXT = (
+    (re.compile(r"\\(?:left|right)(?=[()\[\]|.])"), ""),
+    (re.compile(r"\\operatorname\{([^{}]*)\}"), r"\1"),
+    (re.compile(r"\\([A-Za-z]+)"), r"\1"),
+    (re.compile(r"[{}]"), ""),
+)
 
 
 def _plain(sentence: str) -> str:
@@ -155,8 +184,9 @@ def _plain(sentence: str) -> str:
     return sentence
 
 
-def checks_section(net: Network, seed: int = 0, forms: Sequence[str] = FORMS,
-                   sections: Sequence[str] = ()) -> dict[str, Any]:
+def checks_section(
+    net: Network, seed: int = 0, forms: Sequence[str] = FORMS, sections: Sequence[str] = ()
+) -> dict[str, Any]:
     """gradcheck's figures per parameter, the forms' agreement per target (or why there are none), and
     the formulas printed in `sections` read back."""
     reread = reread_section(net, forms, sections)
@@ -165,17 +195,33 @@ def checks_section(net: Network, seed: int = 0, forms: Sequence[str] = FORMS,
     except NotComputable as error:
         return {"available": False, "reason": not_computable(net, error), "reread": reread}
     der = net.derive()
-    gradients = {p.name: {"symbol": Math(inline_symbol(der.grad(p.name))), "checked": p.checked, "total": p.total,
-                          "kinks": len(p.kinks), "error": Math(numbers.scientific(p.error)), "ok": p.ok}
-                 for p in result.parameters.values()}
+    gradients = {
+        p.name: {
+            "symbol": Math(inline_symbol(der.grad(p.name))),
+            "checked": p.checked,
+            "total": p.total,
+            "kinks": len(p.kinks),
+            "error": Math(numbers.scientific(p.error)),
+            "ok": p.ok,
+        }
+        for p in result.parameters.values()
+    }
     rows = _forms(net, result.values, seed, gradients)
     return {
-        "available": True, "reason": None, "point": Text(result.data),
-        "step": Math(numbers.scientific(result.step)), "tolerance": Math(numbers.scientific(result.tolerance)),
-        "agreement": Math(numbers.scientific(AGREEMENT)), "gradients": list(gradients.values()),
-        "gradients_ok": result.ok, "rows": rows, "forms": rows, "forms_ok": all(row["forms_ok"] for row in rows),
+        "available": True,
+        "reason": None,
+        "point": Text(result.data),
+        "step": Math(numbers.scientific(result.step)),
+        "tolerance": Math(numbers.scientific(result.tolerance)),
+        "agreement": Math(numbers.scientific(AGREEMENT)),
+        "gradients": list(gradients.values()),
+        "gradients_ok": result.ok,
+        "rows": rows,
+        "forms": rows,
+        "forms_ok": all(row["forms_ok"] for row in rows),
         "compared": [Text(form) for form in COMPARED],
-        "kinks": any(gradient["kinks"] for gradient in gradients.values()), "max_entries": MAX_ENTRIES,
+        "kinks": any(gradient["kinks"] for gradient in gradients.values()),
+        "max_entries": MAX_ENTRIES,
         "omitted": any(not row["compared"] for row in rows),
         "reread": reread,
     }

@@ -23,12 +23,17 @@ from symbackprop.rules import activation_derivative, activation_function
 from symbackprop.spec.model import Layer
 
 #: How documents title each form.
-FORM_TITLES = {"chain": "chain rule", "symbolic": "symbolic", "simplified": "simplified", "matrix": "matrix form",
-               "index": "index form"}
+FORM_TITLES = {
+    "chain": "chain rule",
+    "symbolic": "symbolic",
+    "simplified": "simplified",
+    "matrix": "matrix form",
+    "index": "index form",
+}
 #: What each form is, for the sentence before the derivation.
 FORM_MEANINGS = {
     "chain": "partial derivatives along each path from the loss; the factors that make up a delta are braced "
-             "(or bracketed, on a line too short for them) with its name",
+    "(or bracketed, on a line too short for them) with its name",
     "symbolic": "every partial evaluated and every delta written out in full",
     "simplified": "activation derivatives in closed form, through the named deltas",
     "matrix": "named deltas, transposes and Hadamard products; each delta through the next one",
@@ -53,12 +58,17 @@ def _element(name: str, expr: Expr, indexed: IndexForm) -> MatrixSymbol:
 
 def scalar_loss(net: Network, loss: Expr) -> str:
     """L with each sum over entries written as explicit sums over units and samples."""
+
     def entries(arg: Expr) -> Sum:
         indexed = index_form(arg, _index_names(net))
         return Sum(indexed.expr, *((index, 0, upper - 1) for index, upper in indexed.bounds))
+
     names = Names.of(net.spec)
-    return names.loss_latex() + " = " + to_latex(loss.replace(lambda e: isinstance(e, EntrySum),
-                                                              lambda e: entries(e.arg)), names)
+    return (
+        names.loss_latex()
+        + " = "
+        + to_latex(loss.replace(lambda e: isinstance(e, EntrySum), lambda e: entries(e.arg)), names)
+    )
 
 
 def scalar_equation(net: Network, name: str, expr: Expr) -> str:
@@ -69,8 +79,9 @@ def scalar_equation(net: Network, name: str, expr: Expr) -> str:
 
 
 def _activation(layer: Layer, names: Names) -> dict[str, Any]:
-    symbol = names.function_latex(layer.activation.function_name if layer.activation.kind == "function"
-                                  else f"f_{layer.name}")
+    symbol = names.function_latex(
+        layer.activation.function_name if layer.activation.kind == "function" else f"f_{layer.name}"
+    )
     kind = layer.activation.kind
     formula: Math | None
     derivative: Math | None
@@ -83,8 +94,13 @@ def _activation(layer: Layer, names: Names) -> dict[str, Any]:
         formula = Math(f"{symbol}(x) = {to_latex(activation_function(layer.activation).expr)}")
         derivative = Math(f"{symbol}'(x) = {to_latex(activation_derivative(layer.activation).expr)}")
     name = activation_name(layer.activation) if kind not in ("expr", "function") else None
-    return {"layer": Text(layer.name), "symbol": Math(symbol), "name": name, "formula": formula,
-            "derivative": derivative}
+    return {
+        "layer": Text(layer.name),
+        "symbol": Math(symbol),
+        "name": name,
+        "formula": formula,
+        "derivative": derivative,
+    }
 
 
 def forward_section(net: Network) -> dict[str, Any]:
@@ -94,7 +110,8 @@ def forward_section(net: Network) -> dict[str, Any]:
     activations = [_activation(layer, der.names) for layer in net.spec.layers]
     formulas = [f for act in activations for f in (act["formula"], act["derivative"]) if f is not None]
     return {
-        "activations": activations, "formulas": formulas,
+        "activations": activations,
+        "formulas": formulas,
         "generic": [act for act in activations if act["formula"] is None],
         "vector": [Math(line) for line in der.forward_latex()[:-1]],
         "scalar": [Math(scalar_equation(net, name, expr)) for name, expr in definitions],
@@ -111,13 +128,28 @@ def loss_section(net: Network) -> dict[str, Any]:
     output = Math(names.latex(net.spec.output))
     if net.spec.loss.kind == "expr":
         target = net.spec.input.name if net.spec.target_is_input else net.spec.target.name
-        sentence = Prose.of("The loss is the spec's own formula of the output ", output, " and the target ",
-                            Math(names.latex(target)), ", summed over output units and samples")
+        sentence = Prose.of(
+            "The loss is the spec's own formula of the output ",
+            output,
+            " and the target ",
+            Math(names.latex(target)),
+            ", summed over output units and samples",
+        )
     else:
-        sentence = Prose.of("The loss is ", *the(loss_caption(net)).parts,
-                            ", summed over output units and samples, of the output ", output)
-    return {"name": the(loss_caption(net)), "sentence": sentence, "vector": Math(vector), "scalar": Math(scalar),
-            "equation": Math(vector + " = " + scalar.removeprefix(names.loss_latex() + " = ")), "output": output}
+        sentence = Prose.of(
+            "The loss is ",
+            *the(loss_caption(net)).parts,
+            ", summed over output units and samples, of the output ",
+            output,
+        )
+    return {
+        "name": the(loss_caption(net)),
+        "sentence": sentence,
+        "vector": Math(vector),
+        "scalar": Math(scalar),
+        "equation": Math(vector + " = " + scalar.removeprefix(names.loss_latex() + " = ")),
+        "output": output,
+    }
 
 
 def inline_symbol(target: Target) -> str:
@@ -166,10 +198,14 @@ def target_forms(target: Target, forms: list[str]) -> list[dict[str, Any]]:
         except FormTooLarge as error:
             rhs = _too_large(error)
         lines.setdefault(lhs, {}).setdefault(rhs, []).append(form)
-    return [{"keys": [key for keys in sides.values() for key in keys],
-             "title": Text("; ".join(" = ".join(FORM_TITLES[key] for key in keys) for keys in sides.values())),
-             "equation": Math(" = ".join([lhs, *sides]))}
-            for lhs, sides in lines.items()]
+    return [
+        {
+            "keys": [key for keys in sides.values() for key in keys],
+            "title": Text("; ".join(" = ".join(FORM_TITLES[key] for key in keys) for keys in sides.values())),
+            "equation": Math(" = ".join([lhs, *sides])),
+        }
+        for lhs, sides in lines.items()
+    ]
 
 
 def derivation_section(net: Network, forms: list[str]) -> dict[str, Any]:
@@ -181,11 +217,17 @@ def derivation_section(net: Network, forms: list[str]) -> dict[str, Any]:
         if layer != current:
             groups.append({"name": Text(layer), "targets": []})
             current = layer
-        groups[-1]["targets"].append({"kind": target.kind, "symbol": Math(inline_symbol(target)),
-                                      "forms": target_forms(target, forms)})
+        groups[-1]["targets"].append(
+            {"kind": target.kind, "symbol": Math(inline_symbol(target)), "forms": target_forms(target, forms)}
+        )
     usual = "; ".join(FORM_TITLES[form] for form in forms if form != "index")
-    return {"forms": [{"key": form, "title": Text(FORM_TITLES[form]), "meaning": Text(FORM_MEANINGS[form])}
-                      for form in forms], "layers": groups, "usual": Text(usual)}
+    return {
+        "forms": [
+            {"key": form, "title": Text(FORM_TITLES[form]), "meaning": Text(FORM_MEANINGS[form])} for form in forms
+        ],
+        "layers": groups,
+        "usual": Text(usual),
+    }
 
 
 def _too_large(error: FormTooLarge) -> str:

@@ -103,8 +103,9 @@ def activation_name(activation: Activation, symbol: str = "f", names: Names | No
     if activation.kind == "expr":
         return Prose.of(Math(f"{symbol}(x) = {to_latex(activation_function(activation).expr)}"))
     if activation.kind == "function":
-        return Prose.of(Math(names.function_latex(activation.function_name) if names else activation.function_name),
-                        " (generic)")
+        return Prose.of(
+            Math(names.function_latex(activation.function_name) if names else activation.function_name), " (generic)"
+        )
     if activation.kind == "leaky_relu":
         return Prose.of(f"leaky relu ({activation.alpha:g})")
     return Prose.of(activation.kind)
@@ -187,8 +188,14 @@ def layer_diagram(spec: NetworkSpec, loss_caption: Prose, names: Names) -> Diagr
 
     ids = {spec.input.name: "in0", **{layer.name: f"layer{i}" for i, layer in enumerate(spec.layers, start=1)}}
     features = f"{spec.input.size} feature{'s' if spec.input.size != 1 else ''}"
-    nodes = [Node("in0", "input", *place(0.0, 0.0), (Prose.of("input ", Math(names.latex(spec.input.name))),
-                                                     Prose.of(features)))]
+    nodes = [
+        Node(
+            "in0",
+            "input",
+            *place(0.0, 0.0),
+            (Prose.of("input ", Math(names.latex(spec.input.name))), Prose.of(features)),
+        )
+    ]
     edges: list[Edge] = []
     for layer in spec.layers:
         column, layer_id = depth[layer.name], ids[layer.name]
@@ -199,11 +206,26 @@ def layer_diagram(spec: NetworkSpec, loss_caption: Prose, names: Names) -> Diagr
             nodes.append(Node(source, "sum", *place(sum_x, y[layer.name])))
             edges += [Edge(ids[name], source) for name in layer.inputs]
         edges.append(Edge(source, layer_id, fixed=layer.fixed))
-        nodes.append(Node(layer_id, "layer", *place(x[column], y[layer.name]), _layer_lines(layer, names), layer.fixed,
-                          layer.cycles, "above" if across else "right"))
+        nodes.append(
+            Node(
+                layer_id,
+                "layer",
+                *place(x[column], y[layer.name]),
+                _layer_lines(layer, names),
+                layer.fixed,
+                layer.cycles,
+                "above" if across else "right",
+            )
+        )
     last = spec.layers[-1]
-    nodes.append(Node("loss", "loss", *place(x[last_column], y[last.name]),
-                      (Prose.of("loss ", Math(names.loss_latex())), loss_caption)))
+    nodes.append(
+        Node(
+            "loss",
+            "loss",
+            *place(x[last_column], y[last.name]),
+            (Prose.of("loss ", Math(names.loss_latex())), loss_caption),
+        )
+    )
     edges.append(Edge(ids[last.name], "loss", label=Math(names.latex(spec.output))))
     return Diagram("layers", nodes, edges)
 
@@ -231,8 +253,9 @@ def neuron_diagram(spec: NetworkSpec, loss_caption: Prose, names: Names) -> Diag
         bundled |= more
 
 
-def _neurons(spec: NetworkSpec, loss_caption: Prose, names: Names,
-             bundled: set[str]) -> tuple[list[Node], list[Edge], dict[int, str]]:
+def _neurons(
+    spec: NetworkSpec, loss_caption: Prose, names: Names, bundled: set[str]
+) -> tuple[list[Node], list[Edge], dict[int, str]]:
     """The drawing's nodes and arrows, and which labelled arrow belongs to which group (`w<k>`: layer k's
     weights, `b<k>`: its biases); a group in `bundled`, or with more than MAX_LABELLED arrows (biases:
     half as many), gets one caption instead of a label per arrow."""
@@ -250,16 +273,31 @@ def _neurons(spec: NetworkSpec, loss_caption: Prose, names: Names,
     groups: dict[int, str] = {}
     columns = [[f"x{i}" for i in range(spec.input.size)]]
     for i, node_id in enumerate(columns[0]):
-        nodes.append(Node(node_id, "neuron", _cm(0), _cm(row(i, spec.input.size)),
-                          (Prose.of(_entry(spec.input.name, (spec.input.size, 1), i, 0)),)))
+        nodes.append(
+            Node(
+                node_id,
+                "neuron",
+                _cm(0),
+                _cm(row(i, spec.input.size)),
+                (Prose.of(_entry(spec.input.name, (spec.input.size, 1), i, 0)),),
+            )
+        )
     bottom = -(max(sizes) - 1) / 2 * NEURON_ROW - NEURON_ROW
     for k, layer in enumerate(spec.layers, start=1):
         x = k * NEURON_COLUMN
         name = spec.output if k == len(spec.layers) else f"z_{layer.name}"
         ids = [f"u{k}x{j}" for j in range(layer.units)]
         for j, node_id in enumerate(ids):
-            nodes.append(Node(node_id, "neuron", _cm(x), _cm(row(j, layer.units)),
-                              (Prose.of(_entry(name, (layer.units, 1), j, 0)),), layer.fixed))
+            nodes.append(
+                Node(
+                    node_id,
+                    "neuron",
+                    _cm(x),
+                    _cm(row(j, layer.units)),
+                    (Prose.of(_entry(name, (layer.units, 1), j, 0)),),
+                    layer.fixed,
+                )
+            )
         fan_in = sizes[k - 1]
         shape = (layer.units, fan_in) if out_in else (fan_in, layer.units)
         labelled = fan_in * layer.units <= MAX_LABELLED and f"w{k}" not in bundled
@@ -272,8 +310,15 @@ def _neurons(spec: NetworkSpec, loss_caption: Prose, names: Names,
             top = max(row(0, fan_in), row(0, layer.units)) + NEURON_ROW * 0.6
             j, i = index_symbol("j"), index_symbol("i")
             entry = to_latex(MatrixSymbol(layer.weight, *shape)[(j, i) if out_in else (i, j)], names)
-            nodes.append(Node(f"w{k}", "caption", _cm(x - NEURON_COLUMN / 2), _cm(top),
-                              (Prose.of(Math(entry), " from unit ", Math("i"), " to ", Math("j")),)))
+            nodes.append(
+                Node(
+                    f"w{k}",
+                    "caption",
+                    _cm(x - NEURON_COLUMN / 2),
+                    _cm(top),
+                    (Prose.of(Math(entry), " from unit ", Math("i"), " to ", Math("j")),),
+                )
+            )
         if layer.bias:
             bias_id = f"b{k}"
             nodes.append(Node(bias_id, "bias", _cm(x - NEURON_COLUMN), _cm(bottom), (Prose.of(Math("1")),)))
@@ -282,14 +327,19 @@ def _neurons(spec: NetworkSpec, loss_caption: Prose, names: Names,
             for j, target in enumerate(ids):
                 index = (j, 0) if bias_shape[1] == 1 else (0, j)
                 groups[len(edges)] = bias_id
-                edges.append(Edge(bias_id, target, False, _entry(layer.bias, bias_shape, *index) if labelled
-                                  else None))
+                edges.append(Edge(bias_id, target, False, _entry(layer.bias, bias_shape, *index) if labelled else None))
             if not labelled:
                 j = index_symbol("j")
-                entry = to_latex(MatrixSymbol(layer.bias, *bias_shape)[(j, 0) if bias_shape[1] == 1 else (0, j)],
-                                 names)
-                nodes.append(Node(f"c{bias_id}", "caption", _cm(x - NEURON_COLUMN), _cm(bottom - 0.55),
-                                  (Prose.of(Math(entry), " to unit ", Math("j")),)))
+                entry = to_latex(MatrixSymbol(layer.bias, *bias_shape)[(j, 0) if bias_shape[1] == 1 else (0, j)], names)
+                nodes.append(
+                    Node(
+                        f"c{bias_id}",
+                        "caption",
+                        _cm(x - NEURON_COLUMN),
+                        _cm(bottom - 0.55),
+                        (Prose.of(Math(entry), " to unit ", Math("j")),),
+                    )
+                )
         columns.append(ids)
     last = len(spec.layers) * NEURON_COLUMN + NEURON_COLUMN * 0.9
     nodes.append(Node("loss", "loss", _cm(last), _cm(0), (Prose.of("loss ", Math(names.loss_latex())), loss_caption)))
@@ -321,12 +371,16 @@ def _apart(p: list[Point], q: list[Point]) -> bool:
 
 def _clear_of_circle(polygon: list[Point], centre: Point, radius: float) -> bool:
     """A convex polygon keeps out of a circle."""
+
     def distance(a: Point, b: Point) -> float:
         dx, dy = b[0] - a[0], b[1] - a[1]
         t = max(0.0, min(1.0, ((centre[0] - a[0]) * dx + (centre[1] - a[1]) * dy) / (dx * dx + dy * dy or 1.0)))
         return ((a[0] + t * dx - centre[0]) ** 2 + (a[1] + t * dy - centre[1]) ** 2) ** 0.5
-    inside = all(ax * (centre[0] - a[0]) + ay * (centre[1] - a[1]) <= 0
-                 for (ax, ay), a in zip(_axes(polygon), polygon, strict=True))
+
+    inside = all(
+        ax * (centre[0] - a[0]) + ay * (centre[1] - a[1]) <= 0
+        for (ax, ay), a in zip(_axes(polygon), polygon, strict=True)
+    )
     return not inside and min(distance(a, b) for a, b in zip(polygon, polygon[1:] + polygon[:1], strict=True)) > radius
 
 
@@ -337,17 +391,22 @@ def label_box(start: Point, end: Point, pos: float, width: float, height: float)
     ux, uy = dx / length, dy / length
     cx, cy = start[0] + pos * dx, start[1] + pos * dy
     a, b = width / 2, height / 2
-    return [(cx + sx * a * ux - sy * b * uy, cy + sx * a * uy + sy * b * ux) for sx, sy in
-            ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+    return [
+        (cx + sx * a * ux - sy * b * uy, cy + sx * a * uy + sy * b * ux)
+        for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))
+    ]
 
 
-def _crowding(box: list[Point], labels: list[list[Point]], circles: list[tuple[Point, float]],
-              arrows: list[list[Point]]) -> tuple[int, int]:
+def _crowding(
+    box: list[Point], labels: list[list[Point]], circles: list[tuple[Point, float]], arrows: list[list[Point]]
+) -> tuple[int, int]:
     """(labels and units a label's box covers, other arrows it covers): the first must be 0, the second
     should be."""
-    return (sum(not _apart(box, other) for other in labels)
-            + sum(not _clear_of_circle(box, centre, radius) for centre, radius in circles),
-            sum(not _apart(box, arrow) for arrow in arrows))
+    return (
+        sum(not _apart(box, other) for other in labels)
+        + sum(not _clear_of_circle(box, centre, radius) for centre, radius in circles),
+        sum(not _apart(box, arrow) for arrow in arrows),
+    )
 
 
 def label_width(latex: str) -> float:
@@ -365,10 +424,14 @@ def place_labels(nodes: list[Node], edges: list[Edge]) -> tuple[list[Edge], set[
     arrow: the first such position of LEVEL_POSITIONS or SLANTED_POSITIONS (else the least crowded),
     along the visible part of the arrow (TikZ measures `pos` between the nodes' borders). Also the arrows
     (by number) whose label has no place clear of the other labels and the units."""
-    circles = {node.id: ((float(node.x), float(node.y)), NEURON_RADIUS if node.kind == "neuron" else BIAS_RADIUS)
-               for node in nodes if node.kind in ("neuron", "bias")}
-    segments = [[circles[e.source][0], circles[e.target][0]] for e in edges
-                if e.source in circles and e.target in circles]
+    circles = {
+        node.id: ((float(node.x), float(node.y)), NEURON_RADIUS if node.kind == "neuron" else BIAS_RADIUS)
+        for node in nodes
+        if node.kind in ("neuron", "bias")
+    }
+    segments = [
+        [circles[e.source][0], circles[e.target][0]] for e in edges if e.source in circles and e.target in circles
+    ]
     placed: list[list[Point]] = []
     out = list(edges)
     crowded: set[int] = set()
@@ -389,8 +452,15 @@ def place_labels(nodes: list[Node], edges: list[Edge]) -> tuple[list[Edge], set[
         own = [s, t]
 
         positions = LEVEL_POSITIONS if level(edge) else SLANTED_POSITIONS
-        scores = {pos: _crowding(label_box(start, end, pos, width, height), placed, list(circles.values()),
-                                 [segment for segment in segments if segment != own]) for pos in positions}
+        scores = {
+            pos: _crowding(
+                label_box(start, end, pos, width, height),
+                placed,
+                list(circles.values()),
+                [segment for segment in segments if segment != own],
+            )
+            for pos in positions
+        }
         pos = min(positions, key=scores.__getitem__)  # the first of the least crowded
         if scores[pos][0]:
             crowded.add(number)

@@ -28,8 +28,9 @@ def _convert(command: list[str], pdf: bytes, produced: str) -> bytes:
         workdir = Path(tmp)
         (workdir / "in.pdf").write_bytes(pdf)
         try:
-            result = subprocess.run(command, cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True,
-                                    timeout=TIMEOUT)
+            result = subprocess.run(
+                command, cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT
+            )
         except subprocess.TimeoutExpired:
             raise PdfError(f"{command[0]} did not finish within {TIMEOUT:g} s") from None
         out = workdir / produced
@@ -46,5 +47,8 @@ def pdf_to_svg(pdf: bytes) -> bytes:
 
 def pdf_to_png(pdf: bytes, page: int = 1, dpi: int = 60) -> bytes:
     """One page of a PDF as a PNG preview."""
-    return _convert([_tool("pdftoppm"), "-png", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile",
-                     "in.pdf", "out"], pdf, "out.png")
+    return _convert(
+        [_tool("pdftoppm"), "-png", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile", "in.pdf", "out"],
+        pdf,
+        "out.png",
+    )

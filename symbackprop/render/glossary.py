@@ -19,8 +19,11 @@ OPERATORS: tuple[tuple[str, str, tuple[str | Math, ...]], ...] = (
     (r"\^\{\\top\}|\^\{T\}", r"A^{\top}", ("the transpose of ", Math("A"))),
     (r"\\odot", r"A \odot B", ("entrywise (Hadamard) product",)),
     (r"\\circ \d", r"A^{\circ 2}", ("entrywise square",)),
-    (r"\\mathbf\{1\}_\{", r"\mathbf{1}_N", ("a column of ", Math("N"), " ones (", Math(r"b \mathbf{1}_N^{\top}"),
-                                           ": ", Math("b"), " once per sample)")),
+    (
+        r"\\mathbf\{1\}_\{",
+        r"\mathbf{1}_N",
+        ("a column of ", Math("N"), " ones (", Math(r"b \mathbf{1}_N^{\top}"), ": ", Math("b"), " once per sample)"),
+    ),
     (r"\\mathbf\{1\}(?!_)", r"\mathbf{1}", ("a matrix of ones",)),
     (r"> 0\\right\]|\\le 0\\right\]", r"[x > 0]", ("1 where it holds, 0 where not, entrywise",)),
     (r"\\theta\\left\(", r"\theta(x)", ("step function: 1 for ", Math("x > 0"), ", 0 for ", Math("x < 0"))),
@@ -57,17 +60,34 @@ def _network_rows(names: Names, text: str) -> list[tuple[str, tuple[str | Math, 
     generic_function = function if "_" not in function else latex_part(names.notation.function) + "_{k}"
     rows: list[tuple[bool, str, tuple[str | Math, ...]]] = [
         (loss in text, loss, ("the loss, a number",)),
-        (any(names.latex(f"s_{name}") in text for name in layers), s,
-         ("pre-activation of layer ", Math("k"), ": weighted input plus bias")),
-        (any(names.latex(f"z_{name}") in text for name in layers[:-1]), z,
-         ("activation (output) of layer ", Math("k"), ": ", Math(f"{z} = {generic_function}({s})"))),
-        (any(names.function_latex(f"f_{name}") + "'" in text or names.function_latex(f"f_{name}") + r"\left" in text
-             for name in layers), f"{generic_function}, {generic_function}'",
-         ("activation function of layer ", Math("k"), " and its derivative, entrywise")),
-        (any(names.latex(f"delta_{name}") in text for name in layers), delta,
-         ("delta of layer ", Math("k"), ": ", Math(rf"\partial {loss} / \partial {s}"), ", the size of ", Math(s))),
-        (rf"\partial {loss}" in text, rf"\partial {loss} / \partial {weight}",
-         ("gradient of the loss with respect to a weight ", Math(weight), ", the size of ", Math(weight))),
+        (
+            any(names.latex(f"s_{name}") in text for name in layers),
+            s,
+            ("pre-activation of layer ", Math("k"), ": weighted input plus bias"),
+        ),
+        (
+            any(names.latex(f"z_{name}") in text for name in layers[:-1]),
+            z,
+            ("activation (output) of layer ", Math("k"), ": ", Math(f"{z} = {generic_function}({s})")),
+        ),
+        (
+            any(
+                names.function_latex(f"f_{name}") + "'" in text or names.function_latex(f"f_{name}") + r"\left" in text
+                for name in layers
+            ),
+            f"{generic_function}, {generic_function}'",
+            ("activation function of layer ", Math("k"), " and its derivative, entrywise"),
+        ),
+        (
+            any(names.latex(f"delta_{name}") in text for name in layers),
+            delta,
+            ("delta of layer ", Math("k"), ": ", Math(rf"\partial {loss} / \partial {s}"), ", the size of ", Math(s)),
+        ),
+        (
+            rf"\partial {loss}" in text,
+            rf"\partial {loss} / \partial {weight}",
+            ("gradient of the loss with respect to a weight ", Math(weight), ", the size of ", Math(weight)),
+        ),
     ]
     recurrent = [layer for layer in spec.layers if layer.cycles > 1]
     if recurrent:
@@ -75,10 +95,16 @@ def _network_rows(names: Names, text: str) -> list[tuple[str, tuple[str | Math, 
         rows.append((cycle in text, cycle, ("a recurrent layer's value in cycle 2 (cycles count from 1)",)))
     first = spec.layers[0].weight
     element = names.element_latex(first) + "_{j,i}"
-    if names.element_latex(first) + "_{" in text or any(names.element_latex(f"s_{name}") + "_{" in text
-                                                        for name in layers):
-        rows.append((True, element, ("entry ", Math("(j, i)"), " of ", Math(names.latex(first)),
-                                     " (no index where a size is 1)")))
+    if names.element_latex(first) + "_{" in text or any(
+        names.element_latex(f"s_{name}") + "_{" in text for name in layers
+    ):
+        rows.append(
+            (
+                True,
+                element,
+                ("entry ", Math("(j, i)"), " of ", Math(names.latex(first)), " (no index where a size is 1)"),
+            )
+        )
     return [(symbol, meaning) for used, symbol, meaning in rows if used]
 
 

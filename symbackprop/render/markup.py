@@ -97,8 +97,10 @@ def _spaced(text: str, escaped: str) -> str:
 
 
 def _prose(value: Prose, text: Any, math: Any) -> str:
-    return "".join(_spaced(part.text, text(part.text)) if isinstance(part, Text) else "$" + math(part.latex) + "$"
-                   for part in value.parts)
+    return "".join(
+        _spaced(part.text, text(part.text)) if isinstance(part, Text) else "$" + math(part.latex) + "$"
+        for part in value.parts
+    )
 
 
 def _plain(value: Any) -> str:
@@ -106,8 +108,9 @@ def _plain(value: Any) -> str:
         return str(value)  # StrictUndefined: raises, naming the variable
     if isinstance(value, (int, str)) and not isinstance(value, bool):
         return str(value)
-    raise TemplateRuntimeError(f"a template printed {type(value).__name__} {value!r}: "
-                               "expected Text, Math, Prose, Raw, str or int")
+    raise TemplateRuntimeError(
+        f"a template printed {type(value).__name__} {value!r}: expected Text, Math, Prose, Raw, str or int"
+    )
 
 
 def finalize_tex(value: Any) -> str:

@@ -18,8 +18,13 @@ from symbackprop.render.diagram import activation_name, diagram, loss_name
 from symbackprop.render.markup import Math, Prose, Text
 from symbackprop.spec.model import Layer
 
-_ROLES = {"weight": "weight", "bias": "bias", "fixed": "fixed weight", "preactivation": "pre-activation",
-          "activation": "activation"}
+_ROLES = {
+    "weight": "weight",
+    "bias": "bias",
+    "fixed": "fixed weight",
+    "preactivation": "pre-activation",
+    "activation": "activation",
+}
 
 
 def loss_caption(net: Network) -> Prose:
@@ -31,7 +36,7 @@ def loss_caption(net: Network) -> Prose:
 
 
 def the(caption: Prose) -> Prose:
-    """"the half squared error", but a formula without an article."""
+    """ "the half squared error", but a formula without an article."""
     return Prose.of("the ", *caption.parts) if isinstance(caption.parts[0], Text) else caption
 
 
@@ -80,17 +85,29 @@ def fixed_rule(name: str, value: np.ndarray, out_in: bool, names: Names) -> Pros
             if (a, b) == (1, 0) and rows == cols:
                 return Prose.of(Math(f"{symbol} = I_{{{rows}}}"), ", the identity: it passes its input on")
             entry = f"n,{_index(a, b)}" if out_in else f"{_index(a, b)},n"
-            return Prose.of(Math(f"{element}_{{{entry}}} = 1"), " for ", Math(rf"1 \le n \le {rows}"),
-                            " and every other entry 0: unit ", Math("n"), " takes input ", Math(_index(a, b)))
+            return Prose.of(
+                Math(f"{element}_{{{entry}}} = 1"),
+                " for ",
+                Math(rf"1 \le n \le {rows}"),
+                " and every other entry 0: unit ",
+                Math("n"),
+                " takes input ",
+                Math(_index(a, b)),
+            )
     return Prose.of("given in the data: ", Math(symbol), " is not trained")
 
 
 def _layer_row(net: Network, layer: Layer, names: Names) -> dict[str, Any]:
-    return {"name": Text(layer.name), "units": layer.units,
-            "reads": [Math(_output_of(net, name)) for name in layer.inputs],
-            "activation": activation_name(layer.activation, names.function_latex(f"f_{layer.name}")),
-            "weight": Math(names.latex(layer.weight)), "fixed": layer.fixed,
-            "bias": Math(names.latex(layer.bias)) if layer.bias else None, "cycles": layer.cycles}
+    return {
+        "name": Text(layer.name),
+        "units": layer.units,
+        "reads": [Math(_output_of(net, name)) for name in layer.inputs],
+        "activation": activation_name(layer.activation, names.function_latex(f"f_{layer.name}")),
+        "weight": Math(names.latex(layer.weight)),
+        "fixed": layer.fixed,
+        "bias": Math(names.latex(layer.bias)) if layer.bias else None,
+        "cycles": layer.cycles,
+    }
 
 
 def network_section(net: Network) -> dict[str, Any]:
@@ -104,28 +121,54 @@ def network_section(net: Network) -> dict[str, Any]:
     out_in, columns = spec.convention.weights == "out_in", spec.convention.samples == "columns"
     caption = loss_caption(net)
     target = spec.input.name if spec.target_is_input else spec.target.name
-    reads = Prose.of("The network reads ", Math(names.latex(spec.input.name)), f" ({spec.input.size} feature"
-                     f"{'s' if spec.input.size != 1 else ''} per sample) and ",
-                     *(["reconstructs it: the target is the input itself."] if spec.target_is_input else
-                       ["is trained towards the target ", Math(names.latex(target)), "."]))
+    reads = Prose.of(
+        "The network reads ",
+        Math(names.latex(spec.input.name)),
+        f" ({spec.input.size} feature{'s' if spec.input.size != 1 else ''} per sample) and ",
+        *(
+            ["reconstructs it: the target is the input itself."]
+            if spec.target_is_input
+            else ["is trained towards the target ", Math(names.latex(target)), "."]
+        ),
+    )
     named = isinstance(caption.parts[0], Text)
-    output = Prose(Prose.of("Its output is ", Math(names.latex(spec.output)), "; the loss ",
-                            *((Math(names.loss_latex()), " ") if named else ()), "is ").parts + the(caption).parts +
-                   (Text("."),))
-    layout = ("Each sample is a column: a batch of " if columns else "Each sample is a row: a batch of ")
+    output = Prose(
+        Prose.of(
+            "Its output is ",
+            Math(names.latex(spec.output)),
+            "; the loss ",
+            *((Math(names.loss_latex()), " ") if named else ()),
+            "is ",
+        ).parts
+        + the(caption).parts
+        + (Text("."),)
+    )
+    layout = "Each sample is a column: a batch of " if columns else "Each sample is a row: a batch of "
     layout += f"N samples is a matrix with N {'columns' if columns else 'rows'}, and a weight matrix has one "
-    layout += ("row per unit of its layer (one column per input)." if out_in else
-               "row per input of its layer (one column per unit).")
+    layout += (
+        "row per unit of its layer (one column per input)."
+        if out_in
+        else "row per input of its layer (one column per unit)."
+    )
     layers = [_layer_row(net, layer, names) for layer in spec.layers]
-    fixed = [{"symbol": Math(names.latex(layer.weight)), "layer": Text(layer.name),
-              "rule": fixed_rule(layer.weight, data[layer.weight], out_in, names) if layer.weight in data else
-              Prose.of("given in the data (none given yet)")}
-             for layer in spec.layers if layer.fixed]
+    fixed = [
+        {
+            "symbol": Math(names.latex(layer.weight)),
+            "layer": Text(layer.name),
+            "rule": fixed_rule(layer.weight, data[layer.weight], out_in, names)
+            if layer.weight in data
+            else Prose.of("given in the data (none given yet)"),
+        }
+        for layer in spec.layers
+        if layer.fixed
+    ]
     picture = diagram(spec, caption, names)
     legend = []
     if picture.kind == "neurons":
-        legend.append("Each circle is one unit; an arrow carries the weight written on it (or over its bundle)"
-                      + (", and a 1 node feeds the biases." if any(layer.bias for layer in spec.layers) else "."))
+        legend.append(
+            "Each circle is one unit; an arrow carries the weight written on it (or over its bundle)"
+            + (", and a 1 node feeds the biases." if any(layer.bias for layer in spec.layers) else ".")
+        )
     else:
         legend.append("Arrows show what each layer reads.")
         if any(len(layer.inputs) > 1 for layer in spec.layers):
@@ -135,10 +178,17 @@ def network_section(net: Network) -> dict[str, Any]:
         if any(layer.cycles > 1 for layer in spec.layers):
             legend.append("A loop marks a recurrent layer with the number of its cycles.")
     return {
-        "intro": [reads, output, Prose.of(layout)], "legend": Text(" ".join(legend)), "diagram": picture,
-        "layers": layers, "fixed": fixed,
-        "show_reads": any(layer.inputs != (previous,) for layer, previous in
-                          zip(spec.layers, [spec.input.name] + [layer.name for layer in spec.layers], strict=False)),
+        "intro": [reads, output, Prose.of(layout)],
+        "legend": Text(" ".join(legend)),
+        "diagram": picture,
+        "layers": layers,
+        "fixed": fixed,
+        "show_reads": any(
+            layer.inputs != (previous,)
+            for layer, previous in zip(
+                spec.layers, [spec.input.name] + [layer.name for layer in spec.layers], strict=False
+            )
+        ),
         "show_cycles": any(layer.cycles > 1 for layer in spec.layers),
         "show_bias": any(layer.bias for layer in spec.layers),
     }
@@ -167,8 +217,13 @@ def layered(names: Names, role: str, index: str) -> str:
     and layer style: s_{k}, h^{k}, net^{(k)}; z^{(rec+link)} for a named sum."""
     letter = latex_part(names.notation.letter(role))
     style = names.notation.layer
-    return letter + ("_{" + index + "}" if style == "subscript" else "^{" + index + "}" if style == "superscript"
-                     else "^{(" + index + ")}")
+    return letter + (
+        "_{" + index + "}"
+        if style == "subscript"
+        else "^{" + index + "}"
+        if style == "superscript"
+        else "^{(" + index + ")}"
+    )
 
 
 def _sum_name(net: Network, terms: list[Node], names: Names) -> str | None:
@@ -229,20 +284,30 @@ def sizes_section(net: Network) -> dict[str, Any]:
         size = Math(shape.replace("x", r" \times "))
         if name in sums:
             terms, who, shape_of_sum = sums[name]
-            rows.append({"symbol": Math(terms), "what": Text(f"sum {who}"),
-                         "size": Math(shape_of_sum.replace("x", r" \times "))})
+            rows.append(
+                {
+                    "symbol": Math(terms),
+                    "what": Text(f"sum {who}"),
+                    "size": Math(shape_of_sum.replace("x", r" \times ")),
+                }
+            )
         node = net.graph.named(name) if not name.startswith("delta_") else None
         if node is not None and node.role == "preactivation" and node.layer in identity:
             activation = next(n for n in net.graph.by_role("activation") if n.inputs == (node.id,))
             merged.add(activation.symbol_name)
             cycle = f", cycle {node.cycle}" if node.cycle else ""
-            rows.append({"symbol": Math(f"{names.latex(name)} = {names.latex(activation.symbol_name)}"),
-                         "what": Text(f"pre-activation and output of layer {node.layer}{cycle} (identity)"),
-                         "size": size})
+            rows.append(
+                {
+                    "symbol": Math(f"{names.latex(name)} = {names.latex(activation.symbol_name)}"),
+                    "what": Text(f"pre-activation and output of layer {node.layer}{cycle} (identity)"),
+                    "size": size,
+                }
+            )
             continue
         if name in merged:
             continue
         rows.append({"symbol": Math(names.latex(name)), "what": _describe(net, name), "size": size})
     narrow = all(estimate(row[key].latex) <= NARROW for row in rows for key in ("symbol", "size")) and all(
-        len(word) <= NARROW_WORD for row in rows for word in row["what"].text.split())
+        len(word) <= NARROW_WORD for row in rows for word in row["what"].text.split()
+    )
     return {"rows": rows, "columns": 2 if narrow and len(rows) > 4 else 1}

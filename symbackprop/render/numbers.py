@@ -17,8 +17,11 @@ LARGEST_INTEGER = 1e15
 
 
 def is_whole(value: float) -> bool:
-    return math.isfinite(value) and abs(value) < LARGEST_INTEGER and abs(value - round(value)) <= WHOLE * max(
-        1.0, abs(value))
+    return (
+        math.isfinite(value)
+        and abs(value) < LARGEST_INTEGER
+        and abs(value - round(value)) <= WHOLE * max(1.0, abs(value))
+    )
 
 
 def number(value: float, digits: int) -> str:

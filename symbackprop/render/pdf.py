@@ -36,8 +36,9 @@ def first_error(log: str) -> str:
     lines = log.splitlines()
     for i, line in enumerate(lines):
         if line.startswith("!"):
-            where = next((lines[k].strip() for k in range(i + 1, min(i + 12, len(lines)))
-                          if lines[k].startswith("l.")), "")
+            where = next(
+                (lines[k].strip() for k in range(i + 1, min(i + 12, len(lines))) if lines[k].startswith("l.")), ""
+            )
             return line.strip() + (f" ({where})" if where else "")
     return "no error line in the log"
 
@@ -46,8 +47,10 @@ def _commands() -> tuple[list[str], int]:
     """The command line, and how many times to run it (latexmk reruns by itself)."""
     latexmk, pdflatex = shutil.which("latexmk"), shutil.which("pdflatex")
     if pdflatex is None:
-        raise PdfError(f"no TeX engine: pdflatex was not found on PATH; install it with "
-                       f"`apt-get install {TEX_PACKAGES}` (and optionally latexmk)")
+        raise PdfError(
+            f"no TeX engine: pdflatex was not found on PATH; install it with "
+            f"`apt-get install {TEX_PACKAGES}` (and optionally latexmk)"
+        )
     if latexmk is not None:
         engine = " ".join([pdflatex, *FLAGS, "%O", "%S"])
         return [latexmk, "-norc", "-pdf", "-silent", f"-pdflatex={engine}", "document.tex"], 1
@@ -61,13 +64,25 @@ def compile_pdf(tex: str, timeout: float = TIMEOUT) -> Pdf:
         workdir = Path(tmp)
         command, runs = _commands()
         (workdir / "document.tex").write_text(tex, encoding="utf-8")
-        env = {**os.environ, "openin_any": "p", "openout_any": "p", "shell_escape": "f",
-               "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}  # no date in the PDF: the same bytes each run
+        env = {
+            **os.environ,
+            "openin_any": "p",
+            "openout_any": "p",
+            "shell_escape": "f",
+            "SOURCE_DATE_EPOCH": "0",
+            "FORCE_SOURCE_DATE": "1",
+        }  # no date in the PDF: the same bytes each run
         log_path = workdir / "document.log"
         for _ in range(runs):
             try:
-                result = subprocess.run(command, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-                                        capture_output=True, timeout=max(deadline - time.monotonic(), 0.1))
+                result = subprocess.run(
+                    command,
+                    cwd=workdir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    timeout=max(deadline - time.monotonic(), 0.1),
+                )
             except subprocess.TimeoutExpired:
                 raise PdfError(f"LaTeX did not finish within {timeout:g} s") from None
             log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""

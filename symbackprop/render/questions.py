@@ -28,8 +28,10 @@ NO_VALUE = (ValueError, KeyError, NotComputable, DrawError, NotImplementedError)
 #: A name with a sub- or superscript as a question's text writes it (W^3_{1,1}, h^2, delta_1, W_2), alone or as a
 #: derivative d<name>/d<name> (dp_j/do_k, dL/do_1); not a piece of a longer word, call or bracketed entry.
 _SCRIPTED = r"[A-Za-z]+(?:[_^](?:\{[0-9A-Za-z,()]{1,12}\}|[0-9A-Za-z]{1,6}))+"
-_MATH_WORD = re.compile(rf"(?<![\w\\{{}}^/'])(?:d{_SCRIPTED}/d{_SCRIPTED}|d[A-Za-z]+/d{_SCRIPTED}|{_SCRIPTED})"
-                        rf"(?![\w{{}}^'(\[])")
+_MATH_WORD = re.compile(
+    rf"(?<![\w\\{{}}^/'])(?:d{_SCRIPTED}/d{_SCRIPTED}|d[A-Za-z]+/d{_SCRIPTED}|{_SCRIPTED})"
+    rf"(?![\w{{}}^'(\[])"
+)
 
 
 def question_text(der: Derivation, text: str) -> Prose:
@@ -42,7 +44,7 @@ def question_text(der: Derivation, text: str) -> Prose:
     for match in _MATH_WORD.finditer(text):
         math = _named(der, match.group(0))
         if math is not None:
-            parts += [text[end:match.start()], math]
+            parts += [text[end : match.start()], math]
             end = match.end()
     parts.append(text[end:])
     return Prose.of(*(part for part in parts if part != ""))
@@ -61,8 +63,9 @@ def _named(der: Derivation, word: str) -> Math | None:
             return Math(found.lhs_latex("chain")) if derivative else None
         if isinstance(found, EntryTarget):
             element = found.element()
-            if found.base.kind != "gradient" and any(index.is_Symbol and str(index) not in word
-                                                     for index in element.indices):
+            if found.base.kind != "gradient" and any(
+                index.is_Symbol and str(index) not in word for index in element.indices
+            ):
                 return None  # an index the word does not write (the sample's n): leave it as written
             by = to_latex(element, names, matrices=found.matrices)
         elif found.kind == "delta" and not derivative and text == word:
@@ -94,8 +97,12 @@ def _forms(target: Target, shown: list[str], usual: Text) -> list[dict[str, Any]
     for form in shown:
         if form == "chain" and bare:
             if len(shown) == 1:
-                missing.append(Text(f"No {FORM_TITLES[form]} for this target: it is a single partial (one step), "
-                                    "with nothing to expand."))
+                missing.append(
+                    Text(
+                        f"No {FORM_TITLES[form]} for this target: it is a single partial (one step), "
+                        "with nothing to expand."
+                    )
+                )
             continue
         try:
             target.latex(form)
@@ -107,10 +114,18 @@ def _forms(target: Target, shown: list[str], usual: Text) -> list[dict[str, Any]
         usable.append(form)
     lines = target_forms(target, usable) if usable else []
     usual_keys = [form for form in shown if form != "index"]
-    return [*({"keys": line["keys"], "equation": line["equation"], "note": None,
-               "title": usual if bare and line["keys"] == [f for f in usual_keys if f != "chain"] else line["title"]}
-              for line in lines),
-            *({"keys": [], "title": Text(""), "equation": None, "note": note} for note in missing)]
+    return [
+        *(
+            {
+                "keys": line["keys"],
+                "equation": line["equation"],
+                "note": None,
+                "title": usual if bare and line["keys"] == [f for f in usual_keys if f != "chain"] else line["title"],
+            }
+            for line in lines
+        ),
+        *({"keys": [], "title": Text(""), "equation": None, "note": note} for note in missing),
+    ]
 
 
 def questions_section(net: Network, forms: list[str], digits: int) -> dict[str, Any]:
@@ -129,18 +144,37 @@ def questions_section(net: Network, forms: list[str], digits: int) -> dict[str, 
         answers = []
         for target in targets:
             bare = bare or ("chain" in shown and len(shown) > 1 and target.bare_chain)
-            answers.append({"name": Text(target.name), "symbol": Math(target.lhs_latex("matrix")),
-                            "label": Math(target_label(target)), "forms": _forms(target, shown, usual),
-                            **_value(net, target, named, digits)})
-        answered.append({"id": Text(question.id), "text": question_text(net.derive(), question.text)
-                         if question.text else None,
-                         "targets": answers})
+            answers.append(
+                {
+                    "name": Text(target.name),
+                    "symbol": Math(target.lhs_latex("matrix")),
+                    "label": Math(target_label(target)),
+                    "forms": _forms(target, shown, usual),
+                    **_value(net, target, named, digits),
+                }
+            )
+        answered.append(
+            {
+                "id": Text(question.id),
+                "text": question_text(net.derive(), question.text) if question.text else None,
+                "targets": answers,
+            }
+        )
     titles = [FORM_TITLES[form] for form in forms]
     listed = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
-    intro = Prose.of(f"The exercise's questions, answered in order: each derivative asked in the {listed} "
-                     + ("(one chain of equalities, as in a derivation; a line in other forms is titled)"
-                        if len(chained) > 1 else "(a line in other forms is titled)")
-                     + (", then its value on the spec's data." if named is not None else ".")
-                     + (" A derivative between neighbours is a single partial, one step: it has no chain rule to "
-                        "expand, so its line starts with its other forms." if bare else ""))
+    intro = Prose.of(
+        f"The exercise's questions, answered in order: each derivative asked in the {listed} "
+        + (
+            "(one chain of equalities, as in a derivation; a line in other forms is titled)"
+            if len(chained) > 1
+            else "(a line in other forms is titled)"
+        )
+        + (", then its value on the spec's data." if named is not None else ".")
+        + (
+            " A derivative between neighbours is a single partial, one step: it has no chain rule to "
+            "expand, so its line starts with its other forms."
+            if bare
+            else ""
+        )
+    )
     return {"intro": intro, "usual": usual, "questions": answered}

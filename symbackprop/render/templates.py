@@ -14,9 +14,12 @@ from symbackprop.render.breaking import MARKDOWN_WIDTH, breakable_tex, estimate,
 
 #: LaTeX-safe delimiters for the .tex templates: braces, % and # stay LaTeX's own.
 TEX_SYNTAX = {
-    "block_start_string": r"\BLOCK{", "block_end_string": "}",
-    "variable_start_string": r"\VAR{", "variable_end_string": "}",
-    "comment_start_string": "%{#", "comment_end_string": "#}",
+    "block_start_string": r"\BLOCK{",
+    "block_end_string": "}",
+    "variable_start_string": r"\VAR{",
+    "variable_end_string": "}",
+    "comment_start_string": "%{#",
+    "comment_end_string": "#}",
 }
 FINALIZE = {"tex": markup.finalize_tex, "md": markup.finalize_md}
 #: Room between formulas set side by side in Markdown, in em.
@@ -61,12 +64,13 @@ def flow_md_filter(values: list[markup.Math]) -> markup.Raw:
             rows.append([latex])
             width = size
     body = r" \\ ".join(r" \qquad ".join(row) for row in rows)
-    return markup.Raw(markup.markdown_math(r"\begin{gathered} " + body + r" \end{gathered}" if len(rows) > 1
-                                          else body))
+    return markup.Raw(markup.markdown_math(r"\begin{gathered} " + body + r" \end{gathered}" if len(rows) > 1 else body))
 
 
-FILTERS = {"tex": {"breakable": breakable_tex_filter, "flow": flow_tex_filter},
-           "md": {"breakable": breakable_md_filter, "flow": flow_md_filter}}
+FILTERS = {
+    "tex": {"breakable": breakable_tex_filter, "flow": flow_tex_filter},
+    "md": {"breakable": breakable_md_filter, "flow": flow_md_filter},
+}
 
 
 def builtin_templates() -> Path:
@@ -75,8 +79,9 @@ def builtin_templates() -> Path:
     for candidate in (package / "templates", package.parent / "templates"):
         if (candidate / "tex" / "document.tex").is_file():
             return candidate
-    raise FileNotFoundError(f"symbackprop's templates are missing (looked in {package / 'templates'} "
-                            f"and {package.parent / 'templates'})")
+    raise FileNotFoundError(
+        f"symbackprop's templates are missing (looked in {package / 'templates'} and {package.parent / 'templates'})"
+    )
 
 
 def environment(fmt: str, template_dir: Path | None = None) -> jinja2.Environment:
@@ -86,8 +91,15 @@ def environment(fmt: str, template_dir: Path | None = None) -> jinja2.Environmen
     if template_dir is not None:
         loaders.insert(0, jinja2.FileSystemLoader(template_dir))
     syntax = TEX_SYNTAX if fmt == "tex" else {}
-    env = SandboxedEnvironment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
-                               finalize=FINALIZE[fmt], autoescape=False, trim_blocks=True, lstrip_blocks=True,
-                               keep_trailing_newline=True, **syntax)
+    env = SandboxedEnvironment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        finalize=FINALIZE[fmt],
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        **syntax,
+    )
     env.filters.update(FILTERS[fmt])
     return env

@@ -24,14 +24,26 @@ from symbackprop.render.markup import Math, Prose, Text
 from symbackprop.training import Step, train
 
 
-def _entry(symbol: str, value: np.ndarray | str, digits: int, formula: str | None = None,
-           work: list[str] | None = None, relation: str = "=") -> dict[str, Any]:
+def _entry(
+    symbol: str,
+    value: np.ndarray | str,
+    digits: int,
+    formula: str | None = None,
+    work: list[str] | None = None,
+    relation: str = "=",
+) -> dict[str, Any]:
     """One displayed value: `line` is "symbol = formula = value" (relation \\leftarrow for an update)."""
     shown = value if isinstance(value, str) else numbers.matrix(value, digits)
     line = f"{symbol} {relation} " + (f"{formula} = " if formula else "") + shown
     steps = [Math(w) for w in work or []]
-    return {"symbol": Math(symbol), "formula": Math(formula) if formula else None, "value": Math(shown),
-            "line": Math(line), "work": steps, "shown": [Math(line), *steps]}
+    return {
+        "symbol": Math(symbol),
+        "formula": Math(formula) if formula else None,
+        "value": Math(shown),
+        "line": Math(line),
+        "work": steps,
+        "shown": [Math(line), *steps],
+    }
 
 
 def missing_data(net: Network) -> list[str]:
@@ -52,8 +64,11 @@ def _steps(net: Network) -> tuple[list[Step], float | None, dict[str, np.ndarray
     data = net.data()
     parameters = {node.symbol_name: data[node.symbol_name] for node in net.graph.parameters}
     out = net.gradient_fn()(data)
-    aliases = {node.key: node.symbol_name for node in net.graph.by_role("activation")
-               if node.key is not None and node.key != node.name}
+    aliases = {
+        node.key: node.symbol_name
+        for node in net.graph.by_role("activation")
+        if node.key is not None and node.key != node.name
+    }
     fixed = {name: value for name, value in data.items() if name not in parameters}
     return [Step(1, out["loss"], parameters, out["forward"], out["delta"], out["grad"], {})], None, fixed, aliases
 
@@ -61,17 +76,20 @@ def _steps(net: Network) -> tuple[list[Step], float | None, dict[str, np.ndarray
 def _element(name: str, shape: tuple, names: Names, gradient: bool = False) -> Callable[[tuple[int, ...]], str]:
     """The LaTeX of an entry of the matrix `name` in the formulas' own element notation (`gradient`:
     of the loss's gradient with respect to it, written with a slash)."""
+
     def symbol(position: tuple[int, ...]) -> str:
         entry = to_latex(MatrixSymbol(name, *shape)[position], names)
         return r"\partial " + names.loss_latex() + r" / \partial " + entry if gradient else entry
+
     return symbol
 
 
 class _Worker:
     """The worked arithmetic of one step (see render/arithmetic.py)."""
 
-    def __init__(self, net: Network, step: Step, data: dict[str, np.ndarray], aliases: dict[str, str],
-                 samples: int, digits: int) -> None:
+    def __init__(
+        self, net: Network, step: Step, data: dict[str, np.ndarray], aliases: dict[str, str], samples: int, digits: int
+    ) -> None:
         self.step = step
         forward = {aliases.get(key, key): value for key, value in step.forward.items()}
         self.values = {**data, **step.params, **forward, **step.delta}
@@ -102,9 +120,13 @@ class _Worker:
         def entries(arg: Expr) -> Sum:
             indexed = index_form(arg, ("i", "j"))
             return Sum(indexed.expr, *((index, 0, upper - 1) for index, upper in indexed.bounds))
+
         try:
-            line = self.arithmetic.line(self.names.loss_latex(), expr.replace(lambda e: isinstance(e, EntrySum),
-                                                                     lambda e: entries(e.arg)), self.step.loss)
+            line = self.arithmetic.line(
+                self.names.loss_latex(),
+                expr.replace(lambda e: isinstance(e, EntrySum), lambda e: entries(e.arg)),
+                self.step.loss,
+            )
         except (TypeError, KeyError, ValueError):
             return []
         return [line] if line else []
@@ -120,8 +142,10 @@ class _Worker:
     def update(self, param: str, rate: float) -> list[str]:
         old, grad, new = self.step.params[param], self.step.grad[param], self.step.updated[param]
         symbol = _element(param, self._shape(old), self.names)
-        lines = [self.arithmetic.update(symbol(p), float(old[p]), rate, float(grad[p]), float(new[p]))
-                 for p in np.ndindex(np.shape(old))]
+        lines = [
+            self.arithmetic.update(symbol(p), float(old[p]), rate, float(grad[p]), float(new[p]))
+            for p in np.ndindex(np.shape(old))
+        ]
         written = [line for line in lines if line is not None]
         return written if len(written) == len(lines) else []  # all or nothing
 
@@ -144,12 +168,17 @@ def not_computable(net: Network, error: NotComputable) -> Prose:
         return Prose.of(f"{error}.")
     symbols: list[Text | Math] = [Math(names.function_latex(layer.activation.function_name)) for layer in generic]
     which = "layer " if len(generic) == 1 else "layers "
-    return Prose.of("the activation ", *listed(symbols), " of ", which,
-                    *listed([Text(layer.name) for layer in generic]),
-                    " is a function without a formula, so nothing can be computed with numbers"
-                    if len(generic) == 1 else
-                    " are functions without a formula, so nothing can be computed with numbers",
-                    " (give it a formula to have them).")
+    return Prose.of(
+        "the activation ",
+        *listed(symbols),
+        " of ",
+        which,
+        *listed([Text(layer.name) for layer in generic]),
+        " is a function without a formula, so nothing can be computed with numbers"
+        if len(generic) == 1
+        else " are functions without a formula, so nothing can be computed with numbers",
+        " (give it a formula to have them).",
+    )
 
 
 def numeric_section(net: Network, digits: int) -> dict[str, Any]:
@@ -158,9 +187,14 @@ def numeric_section(net: Network, digits: int) -> dict[str, Any]:
     missing = missing_data(net)
     if missing:
         names = net.derive().names
-        return {"available": False, "reason": Prose.of(
-            "the spec has no data for ", *listed([Math(names.latex(name)) for name in missing]),
-            "; a worked example needs them in its data section.")}
+        return {
+            "available": False,
+            "reason": Prose.of(
+                "the spec has no data for ",
+                *listed([Math(names.latex(name)) for name in missing]),
+                "; a worked example needs them in its data section.",
+            ),
+        }
     try:
         steps, rate, data, aliases = _steps(net)
     except NotComputable as error:
@@ -186,47 +220,109 @@ def numeric_section(net: Network, digits: int) -> dict[str, Any]:
         forward = []
         for key, value in step.forward.items():
             name = aliases.get(key, key)
-            forward.append(_entry(names.latex(name), value, digits, formula(printed[name]),
-                                  work.forward(name, definitions[name]) if work else None))
+            forward.append(
+                _entry(
+                    names.latex(name),
+                    value,
+                    digits,
+                    formula(printed[name]),
+                    work.forward(name, definitions[name]) if work else None,
+                )
+            )
         deltas = []
         for name, value in reversed(list(step.delta.items())):
             target = der.target(name)
-            deltas.append(_entry(target.lhs_latex(), value, digits, formula(to_latex(target.simplified, names)),
-                                 work.delta(target.key, target.matrix) if work else None))
+            deltas.append(
+                _entry(
+                    target.lhs_latex(),
+                    value,
+                    digits,
+                    formula(to_latex(target.simplified, names)),
+                    work.delta(target.key, target.matrix) if work else None,
+                )
+            )
         grads = []
         for name, value in step.grad.items():
             target = der.grad(name)
-            grads.append(_entry(target.lhs_latex(), value, digits, formula(to_latex(target.simplified, names)),
-                                work.gradient(name, target.matrix) if work else None))
-        updated = [_entry(names.latex(name), value, digits, formula(f"{names.latex(name)} - {rate:g} "
-                                                                   f"{der.grad(name).lhs_latex()}"),
-                          work.update(name, rate) if work else None, r"\leftarrow")
-                   for name, value in step.updated.items() if rate is not None]  # no rate: no update
-        loss = _entry(names.loss_latex(), numbers.number(step.loss, digits), digits, formula(printed["L"]),
-                      work.loss(definitions["L"]) if work else None)
-        groups = [("Forward pass", forward), ("Loss", [loss]), ("Deltas, from the loss back", deltas),
-                  ("Gradients", grads), ("Updated parameters", updated)]
+            grads.append(
+                _entry(
+                    target.lhs_latex(),
+                    value,
+                    digits,
+                    formula(to_latex(target.simplified, names)),
+                    work.gradient(name, target.matrix) if work else None,
+                )
+            )
+        updated = [
+            _entry(
+                names.latex(name),
+                value,
+                digits,
+                formula(f"{names.latex(name)} - {rate:g} {der.grad(name).lhs_latex()}"),
+                work.update(name, rate) if work else None,
+                r"\leftarrow",
+            )
+            for name, value in step.updated.items()
+            if rate is not None
+        ]  # no rate: no update
+        loss = _entry(
+            names.loss_latex(),
+            numbers.number(step.loss, digits),
+            digits,
+            formula(printed["L"]),
+            work.loss(definitions["L"]) if work else None,
+        )
+        groups = [
+            ("Forward pass", forward),
+            ("Loss", [loss]),
+            ("Deltas, from the loss back", deltas),
+            ("Gradients", grads),
+            ("Updated parameters", updated),
+        ]
         params = [_entry(names.latex(name), value, digits) for name, value in step.params.items()] if first else []
-        return {"step": step.step, "previous": step.step - 1, "compact": not first, "params": params,
-                "params_lines": [entry["line"] for entry in params],
-                "forward": forward, "loss": loss, "deltas": deltas, "grads": grads, "updated": updated,
-                "groups": [{"title": Text(title), "entries": entries, "lines": [entry["line"] for entry in entries]}
-                           for title, entries in groups if entries],
-                "lines": [entry["line"] for _, entries in groups for entry in entries]}
+        return {
+            "step": step.step,
+            "previous": step.step - 1,
+            "compact": not first,
+            "params": params,
+            "params_lines": [entry["line"] for entry in params],
+            "forward": forward,
+            "loss": loss,
+            "deltas": deltas,
+            "grads": grads,
+            "updated": updated,
+            "groups": [
+                {"title": Text(title), "entries": entries, "lines": [entry["line"] for entry in entries]}
+                for title, entries in groups
+                if entries
+            ],
+            "lines": [entry["line"] for _, entries in groups for entry in entries],
+        }
 
     if rate is None:
-        intro = Prose.of("The spec has no training section (no learning rate), so this is one "
-                         f"forward and backward pass without an update, on {samples} sample{'s' * (samples != 1)}.")
+        intro = Prose.of(
+            "The spec has no training section (no learning rate), so this is one "
+            f"forward and backward pass without an update, on {samples} sample{'s' * (samples != 1)}."
+        )
     else:
         count = len(steps)
         symbol = Math(f"{names.learning_rate_latex()} = {rate:g}")
-        intro = Prose.of("Plain gradient descent with learning rate ", symbol,
-                         f" (each parameter minus {rate:g} times its gradient), for {count} step{'s' * (count != 1)} "
-                         f"on {samples} sample{'s' * (samples != 1)}.")
+        intro = Prose.of(
+            "Plain gradient descent with learning rate ",
+            symbol,
+            f" (each parameter minus {rate:g} times its gradient), for {count} step{'s' * (count != 1)} "
+            f"on {samples} sample{'s' * (samples != 1)}.",
+        )
     shown = [_entry(names.latex(name), value, digits) for name, value in data.items()]
     return {
-        "available": True, "reason": None, "intro": intro, "samples": samples, "steps": len(steps),
-        "learning_rate": Math(f"{rate:g}") if rate is not None else None, "worked": worked,
-        "data": shown, "data_lines": [entry["line"] for entry in shown],
+        "available": True,
+        "reason": None,
+        "intro": intro,
+        "samples": samples,
+        "steps": len(steps),
+        "learning_rate": Math(f"{rate:g}") if rate is not None else None,
+        "worked": worked,
+        "data": shown,
+        "data_lines": [entry["line"] for entry in shown],
         "runs": [run(step) for step in steps],
     }

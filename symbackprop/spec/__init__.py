@@ -19,7 +19,19 @@ from symbackprop.spec.model import (
 )
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "REDUCTIONS", "SAMPLE_LAYOUTS", "WEIGHT_ORIENTATIONS",
-    "Activation", "Convention", "Layer", "Loss", "NetworkSpec", "Notation", "SpecError", "Tensor", "Training",
+    "ACTIVATIONS",
+    "LOSSES",
+    "REDUCTIONS",
+    "SAMPLE_LAYOUTS",
+    "WEIGHT_ORIENTATIONS",
+    "Activation",
+    "Convention",
+    "Layer",
+    "Loss",
+    "NetworkSpec",
+    "Notation",
+    "SpecError",
+    "Tensor",
+    "Training",
     "load_spec",
 ]

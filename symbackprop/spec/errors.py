@@ -33,7 +33,7 @@ def clip_path(path: object, limit: int = PATH) -> str:
     """A file name for a message: whole up to `limit` characters, else its last part after "...", so the
     file's own name stays (.../exercises/bad.yaml)."""
     text = str(path)
-    return text if len(text) <= limit else f"...{text[3 - limit:]}"
+    return text if len(text) <= limit else f"...{text[3 - limit :]}"
 
 
 class SpecError(ValueError):

@@ -51,8 +51,21 @@ MAX_NAME = 40
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _DATA_ENTRY = re.compile(r"^data\..*\]\[\d+\]\Z")  # data.x[0][1]: one number; too many to keep in spec.lines
 
-TOP_KEYS = ("name", "description", "convention", "input", "target", "output", "layers", "loss", "data", "training",
-            "notation", "questions", "render")
+TOP_KEYS = (
+    "name",
+    "description",
+    "convention",
+    "input",
+    "target",
+    "output",
+    "layers",
+    "loss",
+    "data",
+    "training",
+    "notation",
+    "questions",
+    "render",
+)
 QUESTION_KEYS = ("id", "ask", "forms", "text")
 RANDOM_KEYS = ("seed", "scale", "samples")
 MAX_QUESTIONS = 200
@@ -61,15 +74,22 @@ MAX_SAMPLES = 10_000
 LAYER_KEYS = ("name", "units", "activation", "bias", "weight", "inputs", "fixed", "recurrent")
 #: Names that already mean something in formulas, so no tensor may take them.
 RESERVED: dict[str, str] = {
-    "L": "it names the loss", "E": "it names the loss", "sigma": "it names sigmoid",
+    "L": "it names the loss",
+    "E": "it names the loss",
+    "sigma": "it names sigmoid",
     "random": "it is the key of random numbers under data",
     **{name: "it is a function name" for name in FUNCTIONS},
     **{name: "it is an activation name" for name in ACTIVATIONS},
 }
 _EXPECT = {
-    "name": "a string", "input": "a mapping like {name: x, size: 2}", "target": "a mapping like {name: y, size: 1} "
-    "or the word input", "layers": "a list of layers", "loss": "a loss, e.g. half_squared_error",
-    "size": "a positive integer", "units": "a positive integer", "activation": "an activation, e.g. relu",
+    "name": "a string",
+    "input": "a mapping like {name: x, size: 2}",
+    "target": "a mapping like {name: y, size: 1} or the word input",
+    "layers": "a list of layers",
+    "loss": "a loss, e.g. half_squared_error",
+    "size": "a positive integer",
+    "units": "a positive integer",
+    "activation": "an activation, e.g. relu",
     "learning_rate": "a positive number",
 }
 
@@ -91,8 +111,9 @@ def load_spec(source: str | os.PathLike[str] | dict[str, Any]) -> NetworkSpec:
         if one_line and source.strip().lower().endswith((".yaml", ".yml")):
             return _load_file(Path(source.strip()), source.strip())
         return _load_text(source, "<string>")
-    raise SpecError(f"expected a path, YAML text or a dict, got {type(source).__name__}", key="", line=None,
-                    source="<spec>")
+    raise SpecError(
+        f"expected a path, YAML text or a dict, got {type(source).__name__}", key="", line=None, source="<spec>"
+    )
 
 
 def _load_file(path: Path, name: str) -> NetworkSpec:
@@ -100,8 +121,7 @@ def _load_file(path: Path, name: str) -> NetworkSpec:
         if path.is_dir():
             raise SpecError("is a directory, not a spec file", key="", line=None, source=name)
         if path.stat().st_size > MAX_BYTES:
-            raise SpecError(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", key="", line=None,
-                            source=name)
+            raise SpecError(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", key="", line=None, source=name)
         data = path.read_bytes()
     except FileNotFoundError:
         raise SpecError("file not found", key="", line=None, source=name) from None
@@ -180,14 +200,17 @@ class _Validator:
     def fail(self, path: str, message: str) -> NoReturn:
         raise SpecError(message, key=path, line=self.line(path), source=self.source)
 
-    def mapping(self, value: Any, path: str, keys: tuple[str, ...], required: tuple[str, ...] = (),
-                expected: str = "a mapping") -> dict[str, Any]:
+    def mapping(
+        self, value: Any, path: str, keys: tuple[str, ...], required: tuple[str, ...] = (), expected: str = "a mapping"
+    ) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.fail(path, f"expected {expected}, got {_show(value)}")
         for key in value:
             if key not in keys:
-                self.fail(join(path, key), f"unknown key {quote(key)} (expected one of: {', '.join(keys)}"
-                                           f"{_suggest(key, keys)})")
+                self.fail(
+                    join(path, key),
+                    f"unknown key {quote(key)} (expected one of: {', '.join(keys)}{_suggest(key, keys)})",
+                )
         for key in required:
             if key not in value:
                 self.fail(join(path, key), f"required key is missing; expected {_EXPECT.get(key, 'a value')}")
@@ -221,16 +244,20 @@ class _Validator:
 
     def identifier(self, value: Any, path: str, what: str) -> str:
         if not isinstance(value, str) or not IDENTIFIER.match(value):
-            self.fail(path, f"expected a {what} made of letters, digits and _ starting with a letter (like W_1), "
-                            f"got {_show(value)}")
+            self.fail(
+                path,
+                f"expected a {what} made of letters, digits and _ starting with a letter (like W_1), "
+                f"got {_show(value)}",
+            )
         if len(value) > MAX_NAME:
             self.fail(path, f"a {what} is at most {MAX_NAME} characters, got {len(value)}")
         return value
 
     def choice(self, value: Any, path: str, choices: tuple[str, ...], what: str) -> str:
         if value not in choices:
-            self.fail(path, f"unknown {what} {_show(value)} (expected {' or '.join(choices)}"
-                            f"{_suggest(value, choices)})")
+            self.fail(
+                path, f"unknown {what} {_show(value)} (expected {' or '.join(choices)}{_suggest(value, choices)})"
+            )
         return value
 
     def formula(self, value: Any, path: str, names: set[str], must_use: str) -> tuple[Node, str]:
@@ -249,8 +276,10 @@ class _Validator:
 
     def spec(self, raw: Any) -> NetworkSpec:
         if not isinstance(raw, dict):
-            self.fail("", f"the top level must be a mapping of keys (name, input, target, layers, loss, ...), "
-                          f"got {_show(raw)}")
+            self.fail(
+                "",
+                f"the top level must be a mapping of keys (name, input, target, layers, loss, ...), got {_show(raw)}",
+            )
         top = self.mapping(raw, "", TOP_KEYS, required=("name", "input", "target", "layers", "loss"))
         name = self.text(top["name"], "name")
         description = "" if top.get("description") is None else self.text(top["description"], "description")
@@ -264,26 +293,44 @@ class _Validator:
         last = layers[-1]
         if last.units != target.size:
             owner = f"the target (the input {inp.name!r})" if target_is_input else f"the target {target.name!r}"
-            self.fail(f"layers[{len(layers) - 1}].units", f"the last layer has {_plural(last.units, 'unit')} but "
-                                                          f"{owner} has size {target.size}; they must match")
+            self.fail(
+                f"layers[{len(layers) - 1}].units",
+                f"the last layer has {_plural(last.units, 'unit')} but {owner} has size {target.size}; they must match",
+            )
         loss = self.loss(top["loss"], output, target.name)
-        data = self.generated(convention, layers,
-                              self.data(top.get("data"), convention, inp, target, target_is_input, layers, loss))
+        data = self.generated(
+            convention, layers, self.data(top.get("data"), convention, inp, target, target_is_input, layers, loss)
+        )
         training = self.training(top.get("training"))
         render = self.render(top.get("render"))
         questions = self.questions(top.get("questions"))
         random = self.random(top.get("data"))
-        return NetworkSpec(name=name, input=inp, target=target, target_is_input=target_is_input, output=output,
-                           layers=layers, loss=loss, convention=convention, description=description, data=data,
-                           training=training, render=render, source=self.source,
-                           lines={k: v for k, v in self.lines.items() if not _DATA_ENTRY.match(k)}, notation=notation,
-                           questions=questions, random=random)
+        return NetworkSpec(
+            name=name,
+            input=inp,
+            target=target,
+            target_is_input=target_is_input,
+            output=output,
+            layers=layers,
+            loss=loss,
+            convention=convention,
+            description=description,
+            data=data,
+            training=training,
+            render=render,
+            source=self.source,
+            lines={k: v for k, v in self.lines.items() if not _DATA_ENTRY.match(k)},
+            notation=notation,
+            questions=questions,
+            random=random,
+        )
 
     def convention(self, value: Any) -> Convention:
         if value is None:
             return Convention()
-        conv = self.mapping(value, "convention", ("weights", "samples"),
-                            expected="a mapping like {weights: out_in, samples: columns}")
+        conv = self.mapping(
+            value, "convention", ("weights", "samples"), expected="a mapping like {weights: out_in, samples: columns}"
+        )
         weights = self.choice(conv.get("weights", "out_in"), "convention.weights", WEIGHT_ORIENTATIONS, "weights")
         samples = self.choice(conv.get("samples", "columns"), "convention.samples", SAMPLE_LAYOUTS, "samples")
         return Convention(weights=weights, samples=samples)
@@ -292,8 +339,12 @@ class _Validator:
         """The `notation:` block: one letter per quantity, each its own, and a layer style."""
         if value is None:
             return Notation()
-        spec = self.mapping(value, "notation", (*LETTER_KEYS[:-1], "layer", LETTER_KEYS[-1]),
-                            expected="a mapping like {preactivation: net, activation: a, layer: parenthesized}")
+        spec = self.mapping(
+            value,
+            "notation",
+            (*LETTER_KEYS[:-1], "layer", LETTER_KEYS[-1]),
+            expected="a mapping like {preactivation: net, activation: a, layer: parenthesized}",
+        )
         letters: dict[str, str] = {}
         for key in LETTER_KEYS:
             if key not in spec:
@@ -301,11 +352,17 @@ class _Validator:
             letter = spec[key]
             path = f"notation.{key}"
             if not isinstance(letter, str) or not LETTER.match(letter):
-                self.fail(path, f"expected a letter or a name made of letters and digits, without _ (like a, net or "
-                                f"sigma), got {_show(letter)}")
+                self.fail(
+                    path,
+                    f"expected a letter or a name made of letters and digits, without _ (like a, net or "
+                    f"sigma), got {_show(letter)}",
+                )
             if letter in RESERVED_LETTERS:
-                self.fail(path, f"{quote(letter)} cannot be the {key.replace('_', ' ')}'s letter: it already means "
-                                f"{RESERVED_LETTERS[letter]}")
+                self.fail(
+                    path,
+                    f"{quote(letter)} cannot be the {key.replace('_', ' ')}'s letter: it already means "
+                    f"{RESERVED_LETTERS[letter]}",
+                )
             letters[key] = letter
         layer = self.choice(spec.get("layer", "subscript"), "notation.layer", LAYER_STYLES, "layer style")
         notation = Notation(**letters, layer=layer)
@@ -317,15 +374,19 @@ class _Validator:
                 given, partner = (key, other) if key in letters else (other, key)
                 default = partner not in letters
                 hint = f"; give notation.{partner} a letter of its own too" if default else ""
-                self.fail(f"notation.{given}", f"{letter!r} is already the letter of the {partner.replace('_', ' ')}"
-                                               f"{' (its default)' if default else ''}: every quantity needs its own "
-                                               f"letter{hint}")
+                self.fail(
+                    f"notation.{given}",
+                    f"{letter!r} is already the letter of the {partner.replace('_', ' ')}"
+                    f"{' (its default)' if default else ''}: every quantity needs its own "
+                    f"letter{hint}",
+                )
             owners[letter] = key
         return notation
 
     def tensor(self, value: Any, path: str, default: str) -> Tensor:
-        spec = self.mapping(value, path, ("name", "size"), required=("size",),
-                            expected=f"a mapping like {{name: {default}, size: 2}}")
+        spec = self.mapping(
+            value, path, ("name", "size"), required=("size",), expected=f"a mapping like {{name: {default}, size: 2}}"
+        )
         name = self.identifier(spec.get("name", default), join(path, "name"), "name")
         return Tensor(name, self.positive_int(spec["size"], join(path, "size"), MAX_UNITS))
 
@@ -333,8 +394,11 @@ class _Validator:
         if value == "input":
             return inp, True
         if isinstance(value, str):
-            self.fail("target", f"expected a mapping like {{name: y, size: 1}} or the word input, got {_show(value)}"
-                                f"{_suggest(value, ['input'])}")
+            self.fail(
+                "target",
+                f"expected a mapping like {{name: y, size: 1}} or the word input, got {_show(value)}"
+                f"{_suggest(value, ['input'])}",
+            )
         return self.tensor(value, "target", "y"), False
 
     def layers(self, value: Any, inp: Tensor, notation: Notation) -> tuple[Layer, ...]:
@@ -347,55 +411,87 @@ class _Validator:
         previous = inp.name
         for index, item in enumerate(value):
             path = f"layers[{index}]"
-            spec = self.mapping(item, path, LAYER_KEYS, required=("name", "units", "activation"),
-                                expected="a mapping like {name: '1', units: 3, activation: relu}")
+            spec = self.mapping(
+                item,
+                path,
+                LAYER_KEYS,
+                required=("name", "units", "activation"),
+                expected="a mapping like {name: '1', units: 3, activation: relu}",
+            )
             name = self.layer_name(spec["name"], join(path, "name"))
             if name in seen:
-                self.fail(join(path, "name"), f"duplicate layer name {name!r} (already used by layers[{seen[name]}]"
-                                              f"{self.at(f'layers[{seen[name]}]')})")
+                self.fail(
+                    join(path, "name"),
+                    f"duplicate layer name {name!r} (already used by layers[{seen[name]}]"
+                    f"{self.at(f'layers[{seen[name]}]')})",
+                )
             if name == inp.name:
                 self.fail(join(path, "name"), f"layer name {name!r} is already the input's name")
             seen[name] = index
             units = self.positive_int(spec["units"], join(path, "units"), MAX_UNITS)
             activation = self.activation(spec["activation"], join(path, "activation"))
             if activation.kind == "softmax" and units == 1:
-                self.fail(join(path, "activation"), f"softmax over 1 unit is the constant 1 (its derivative is 0: "
-                                                    f"nothing before layer {name!r} would learn); use sigmoid for "
-                                                    f"one unit, or give the layer 2 or more units")
+                self.fail(
+                    join(path, "activation"),
+                    f"softmax over 1 unit is the constant 1 (its derivative is 0: "
+                    f"nothing before layer {name!r} would learn); use sigmoid for "
+                    f"one unit, or give the layer 2 or more units",
+                )
             bias = spec.get("bias", True)
             if not isinstance(bias, bool):
                 self.fail(join(path, "bias"), f"expected true or false, got {_show(bias)}")
-            weight = self.identifier(spec["weight"], join(path, "weight"), "weight name") if "weight" in spec \
+            weight = (
+                self.identifier(spec["weight"], join(path, "weight"), "weight name")
+                if "weight" in spec
                 else f"{notation.weight}_{name}"
-            inputs = read_inputs(spec["inputs"], join(path, "inputs"), self.fail) if "inputs" in spec \
-                else (previous,)
+            )
+            inputs = read_inputs(spec["inputs"], join(path, "inputs"), self.fail) if "inputs" in spec else (previous,)
             fixed, selection = read_fixed(spec.get("fixed", False), join(path, "fixed"), self.fail)
-            cycles = read_recurrent(spec["recurrent"], join(path, "recurrent"), self.fail) \
-                if spec.get("recurrent") is not None else 1
+            cycles = (
+                read_recurrent(spec["recurrent"], join(path, "recurrent"), self.fail)
+                if spec.get("recurrent") is not None
+                else 1
+            )
             if selection is not None:
                 self.selections[weight] = (index, selection)
-            layers.append(Layer(name=name, units=units, activation=activation, weight=weight,
-                                bias=f"{notation.bias}_{name}" if bias else None, inputs=inputs,
-                                line=self.lines.get(path, 0), fixed=fixed, cycles=cycles))
+            layers.append(
+                Layer(
+                    name=name,
+                    units=units,
+                    activation=activation,
+                    weight=weight,
+                    bias=f"{notation.bias}_{name}" if bias else None,
+                    inputs=inputs,
+                    line=self.lines.get(path, 0),
+                    fixed=fixed,
+                    cycles=cycles,
+                )
+            )
             previous = name
         self.fan_in = check_wiring(tuple(layers), inp.name, inp.size, self.fail, _suggest)
         for index, selection in self.selections.values():
             layer = layers[index]
             reach = selection.every * (layer.units - 1) + selection.start
             if reach > self.fan_in[layer.name]:
-                self.fail(f"layers[{index}].fixed", f"selecting every {selection.every} input(s) from input "
-                                                    f"{selection.start} for {layer.units} units needs {reach} "
-                                                    f"inputs, but layer {layer.name!r} has {self.fan_in[layer.name]}")
+                self.fail(
+                    f"layers[{index}].fixed",
+                    f"selecting every {selection.every} input(s) from input "
+                    f"{selection.start} for {layer.units} units needs {reach} "
+                    f"inputs, but layer {layer.name!r} has {self.fan_in[layer.name]}",
+                )
         return tuple(layers)
 
-    def generated(self, conv: Convention, layers: tuple[Layer, ...],
-                  data: dict[str, tuple[tuple[float, ...], ...]]) -> dict[str, tuple[tuple[float, ...], ...]]:
+    def generated(
+        self, conv: Convention, layers: tuple[Layer, ...], data: dict[str, tuple[tuple[float, ...], ...]]
+    ) -> dict[str, tuple[tuple[float, ...], ...]]:
         """Fixed weights made by their rule, placed into the data; giving them there as well is an error."""
         made = {}
         for weight, (index, selection) in self.selections.items():
             if weight in data:
-                self.fail(f"data.{weight}", f"{weight!r} is generated by layers[{index}].fixed; "
-                                            "remove it from data or give fixed: true")
+                self.fail(
+                    f"data.{weight}",
+                    f"{weight!r} is generated by layers[{index}].fixed; remove it from data or give fixed: true",
+                )
             layer = layers[index]
             made[weight] = selection.matrix(layer.units, self.fan_in[layer.name], conv)
         return {**data, **made}
@@ -435,17 +531,29 @@ class _Validator:
             node, text = self.formula(spec["expr"], join(path, "expr"), {"x"}, "x")
             return Activation(kind="expr", expr=node, source=text)
         if "function" in spec:
-            return Activation(kind="function", function=self.identifier(spec["function"], join(path, "function"),
-                                                                         "function name"))
+            return Activation(
+                kind="function", function=self.identifier(spec["function"], join(path, "function"), "function name")
+            )
         kind = spec["type"]
         if kind not in ACTIVATIONS:
-            self.fail(join(path, "type"), f"unknown activation {_show(kind)} (expected {', '.join(ACTIVATIONS)}"
-                                          f"{_suggest(kind, ACTIVATIONS) if isinstance(kind, str) else ''})")
+            self.fail(
+                join(path, "type"),
+                f"unknown activation {_show(kind)} (expected {', '.join(ACTIVATIONS)}"
+                f"{_suggest(kind, ACTIVATIONS) if isinstance(kind, str) else ''})",
+            )
         alpha = self.number(spec.get("alpha", 0.01), join(path, "alpha"))
         return Activation(kind=kind, alpha=alpha)
 
-    def symbols(self, inp: Tensor, target: Tensor, target_is_input: bool, output: str,
-                layers: tuple[Layer, ...], raw_layers: list[dict[str, Any]], notation: Notation) -> None:
+    def symbols(
+        self,
+        inp: Tensor,
+        target: Tensor,
+        target_is_input: bool,
+        output: str,
+        layers: tuple[Layer, ...],
+        raw_layers: list[dict[str, Any]],
+        notation: Notation,
+    ) -> None:
         """Every symbol names one thing: tensors, weights, biases and each layer's s, z, delta, f, in the
         engine's letters and in the notation's."""
         owners: dict[str, str] = {}
@@ -473,27 +581,47 @@ class _Validator:
             claim(layer.weight, weight_label, f"the weight {of}", join(path, "weight" if explicit else "name"))
             if layer.bias:
                 claim(layer.bias, f"bias name {layer.bias!r} {of}", f"the bias {of}", join(path, "name"))
-            for prefix, role in (("s", "pre-activation"), ("z", "activation"), ("delta", "delta"),
-                                 ("f", "activation function")):
+            for prefix, role in (
+                ("s", "pre-activation"),
+                ("z", "activation"),
+                ("delta", "delta"),
+                ("f", "activation function"),
+            ):
                 symbol = f"{prefix}_{layer.name}"
                 claim(symbol, f"{role} {symbol!r} {of}", f"the {role} {of}", join(path, "name"))
         named = {inp.name: "the input's name", target.name: "the target's name", output: "the output alias"}
         for layer in layers:  # the notation's spellings must not be names the spec gives to something else
-            named.update({name: f"the {what} of layer {layer.name!r}" for name, what in ((layer.weight, "weight"),
-                                                                                        (layer.bias, "bias")) if name})
+            named.update(
+                {
+                    name: f"the {what} of layer {layer.name!r}"
+                    for name, what in ((layer.weight, "weight"), (layer.bias, "bias"))
+                    if name
+                }
+            )
         for index, layer in enumerate(layers):
-            for key, role in (("preactivation", "pre-activation"), ("activation", "activation"), ("delta", "delta"),
-                              ("function", "activation function")):
+            for key, role in (
+                ("preactivation", "pre-activation"),
+                ("activation", "activation"),
+                ("delta", "delta"),
+                ("function", "activation function"),
+            ):
                 letter = notation.letter(key)
                 symbol = f"{letter}_{layer.name}"
-                if letter == ENGINE_LETTERS.get(key, "f") or symbol not in named or (
-                        key == "activation" and symbol == output and layer is layers[-1]):
+                if (
+                    letter == ENGINE_LETTERS.get(key, "f")
+                    or symbol not in named
+                    or (key == "activation" and symbol == output and layer is layers[-1])
+                ):
                     continue
-                self.fail(f"layers[{index}].name", f"{role} {symbol!r} of layer {layer.name!r} (notation.{key}) is "
-                                                   f"already {named[symbol]}")
-        spelled = {f"{notation.letter(key)}_{layer.name}": f"the {role} of layer {layer.name!r} (notation.{key})"
-                   for layer in layers for key, role in (("preactivation", "pre-activation"),
-                                                         ("activation", "activation"), ("delta", "delta"))}
+                self.fail(
+                    f"layers[{index}].name",
+                    f"{role} {symbol!r} of layer {layer.name!r} (notation.{key}) is already {named[symbol]}",
+                )
+        spelled = {
+            f"{notation.letter(key)}_{layer.name}": f"the {role} of layer {layer.name!r} (notation.{key})"
+            for layer in layers
+            for key, role in (("preactivation", "pre-activation"), ("activation", "activation"), ("delta", "delta"))
+        }
         for index, layer in enumerate(layers):
             function = layer.activation.function
             if function is None or function == f"f_{layer.name}":
@@ -502,12 +630,14 @@ class _Validator:
             if function in RESERVED:
                 self.fail(path, f"function name {function!r} is reserved: {RESERVED[function]}")
             if function in spelled:
-                self.fail(path, f"function name {function!r} is already {spelled[function]}; give it a name of "
-                                "its own")
+                self.fail(path, f"function name {function!r} is already {spelled[function]}; give it a name of its own")
             owner = owners.get(function)
             if owner:
-                self.fail(path, f"function name {function!r} is already {owner}; name it f_{layer.name} "
-                                "or give it a name of its own")
+                self.fail(
+                    path,
+                    f"function name {function!r} is already {owner}; name it f_{layer.name} "
+                    "or give it a name of its own",
+                )
 
     def loss(self, value: Any, output: str, target_name: str) -> Loss:
         expected = f"{', '.join(LOSSES[:-1])}, {LOSSES[-1]} or {{expr: ...}}"
@@ -532,8 +662,11 @@ class _Validator:
             return Loss(kind="expr", reduction=reduction, expr=node, source=text)
         kind = spec["type"]
         if kind not in LOSSES:
-            self.fail("loss.type", f"unknown loss {_show(kind)} (expected {expected}"
-                                   f"{_suggest(kind, LOSSES) if isinstance(kind, str) else ''})")
+            self.fail(
+                "loss.type",
+                f"unknown loss {_show(kind)} (expected {expected}"
+                f"{_suggest(kind, LOSSES) if isinstance(kind, str) else ''})",
+            )
         margin = self.number(spec.get("margin", 1.0), "loss.margin", positive=True)
         return Loss(kind=kind, reduction=reduction, margin=margin, labels=labels)
 
@@ -543,28 +676,40 @@ class _Validator:
         if value is None:
             return ()
         if not isinstance(value, list):
-            self.fail("questions", f"expected a list of questions like [{{id: '1.1', ask: dL/dW_1}}], got "
-                                   f"{_show(value)}")
+            self.fail(
+                "questions", f"expected a list of questions like [{{id: '1.1', ask: dL/dW_1}}], got {_show(value)}"
+            )
         if len(value) > MAX_QUESTIONS:
             self.fail("questions", f"{len(value)} questions is more than the limit of {MAX_QUESTIONS}")
         questions: list[Question] = []
         seen: dict[str, int] = {}
         for index, item in enumerate(value):
             path = f"questions[{index}]"
-            spec = self.mapping(item, path, QUESTION_KEYS, required=("id", "ask"),
-                                expected="a mapping like {id: '1.1', ask: dL/dW_1, text: ...}")
+            spec = self.mapping(
+                item,
+                path,
+                QUESTION_KEYS,
+                required=("id", "ask"),
+                expected="a mapping like {id: '1.1', ask: dL/dW_1, text: ...}",
+            )
             raw_id = spec["id"]
             if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int, float)) or not str(raw_id).strip():
                 self.fail(join(path, "id"), f"expected a question id like '1.1', got {_show(raw_id)}")
             if isinstance(raw_id, float):  # only from a dict: YAML keeps an unquoted id as written
-                self.fail(join(path, "id"), f"the question id {raw_id!r} is a number, which loses its trailing "
-                                            f"zeros (1.10 reads as 1.1): write the id as text, e.g. '{raw_id}'")
+                self.fail(
+                    join(path, "id"),
+                    f"the question id {raw_id!r} is a number, which loses its trailing "
+                    f"zeros (1.10 reads as 1.1): write the id as text, e.g. '{raw_id}'",
+                )
             qid = str(raw_id).strip()
             if len(qid) > MAX_LAYER_NAME or any(unicodedata.category(c).startswith("C") for c in qid):
                 self.fail(join(path, "id"), f"a question id is at most {MAX_LAYER_NAME} printable characters")
             if qid in seen:
-                self.fail(join(path, "id"), f"duplicate question id {qid!r} (already used by questions[{seen[qid]}]"
-                                            f"{self.at(f'questions[{seen[qid]}]')})")
+                self.fail(
+                    join(path, "id"),
+                    f"duplicate question id {qid!r} (already used by questions[{seen[qid]}]"
+                    f"{self.at(f'questions[{seen[qid]}]')})",
+                )
             seen[qid] = index
             asked = spec["ask"] if isinstance(spec["ask"], list) else [spec["ask"]]
             if not asked:
@@ -589,21 +734,26 @@ class _Validator:
         """`data: {random: {seed, scale, samples}}` (the rest of `data` is read by data())."""
         if not isinstance(value, dict) or value.get("random") is None:
             return None
-        spec = self.mapping(value["random"], "data.random", RANDOM_KEYS,
-                            expected="a mapping like {seed: 1, scale: 1.0}")
+        spec = self.mapping(
+            value["random"], "data.random", RANDOM_KEYS, expected="a mapping like {seed: 1, scale: 1.0}"
+        )
         seed = spec.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             self.fail("data.random.seed", f"expected a whole number from 0, got {_show(seed)}")
         scale = self.number(spec["scale"], "data.random.scale", positive=True) if "scale" in spec else None
-        samples = self.positive_int(spec["samples"], "data.random.samples", MAX_SAMPLES) if "samples" in spec \
-            else None
+        samples = self.positive_int(spec["samples"], "data.random.samples", MAX_SAMPLES) if "samples" in spec else None
         return RandomData(seed, scale, samples)
 
     def training(self, value: Any) -> Training | None:
         if value is None:
             return None
-        spec = self.mapping(value, "training", ("learning_rate", "steps"), required=("learning_rate",),
-                            expected="a mapping like {learning_rate: 0.05, steps: 3}")
+        spec = self.mapping(
+            value,
+            "training",
+            ("learning_rate", "steps"),
+            required=("learning_rate",),
+            expected="a mapping like {learning_rate: 0.05, steps: 3}",
+        )
         rate = self.number(spec["learning_rate"], "training.learning_rate", positive=True)
         steps = self.positive_int(spec.get("steps", 1), "training.steps", MAX_STEPS)
         return Training(learning_rate=rate, steps=steps)
@@ -612,8 +762,12 @@ class _Validator:
         """`render: {forms: [chain, matrix], sections: [...], digits: 3}`: the documents' defaults."""
         if value is None:
             return RenderOptions()
-        spec = self.mapping(value, "render", ("forms", "sections", "digits"),
-                            expected="a mapping like {forms: [chain, matrix], digits: 3}")
+        spec = self.mapping(
+            value,
+            "render",
+            ("forms", "sections", "digits"),
+            expected="a mapping like {forms: [chain, matrix], digits: 3}",
+        )
         chosen = {}
         for key, known in (("forms", FORMS), ("sections", SECTIONS)):
             if key not in spec:
@@ -633,8 +787,16 @@ class _Validator:
 
     # -- data --------------------------------------------------------------------------------
 
-    def data(self, value: Any, conv: Convention, inp: Tensor, target: Tensor, target_is_input: bool,
-             layers: tuple[Layer, ...], loss: Loss) -> dict[str, tuple[tuple[float, ...], ...]]:
+    def data(
+        self,
+        value: Any,
+        conv: Convention,
+        inp: Tensor,
+        target: Tensor,
+        target_is_input: bool,
+        layers: tuple[Layer, ...],
+        loss: Loss,
+    ) -> dict[str, tuple[tuple[float, ...], ...]]:
         if value is None:
             return {}
         names = [inp.name] + ([] if target_is_input else [target.name])
@@ -646,15 +808,19 @@ class _Validator:
         _DataShapes(self, conv, inp, target, target_is_input, layers, self.fan_in).check(matrices)
         return matrices
 
-    def one_hot(self, classes: tuple[tuple[float, ...], ...], path: str, size: int,
-                conv: Convention) -> tuple[tuple[float, ...], ...]:
+    def one_hot(
+        self, classes: tuple[tuple[float, ...], ...], path: str, size: int, conv: Convention
+    ) -> tuple[tuple[float, ...], ...]:
         """Class numbers (from 1), one per sample, as one-hot targets in the spec's orientation."""
         columns = conv.samples == "columns"
         shape = f"{len(classes)}x{len(classes[0])}"
         if (len(classes) if columns else len(classes[0])) != 1:
-            self.fail(path, f"with labels: index the target is one class number per sample: expected "
-                            f"{'1xN (one row)' if columns else 'Nx1 (one column)'} under samples: {conv.samples}, "
-                            f"got {shape}")
+            self.fail(
+                path,
+                f"with labels: index the target is one class number per sample: expected "
+                f"{'1xN (one row)' if columns else 'Nx1 (one column)'} under samples: {conv.samples}, "
+                f"got {shape}",
+            )
         numbers = classes[0] if columns else tuple(row[0] for row in classes)
         for n, number in enumerate(numbers):
             if number != int(number) or not 1 <= number <= size:
@@ -675,8 +841,10 @@ class _Validator:
             if not row:
                 self.fail(f"{path}[{i}]", f"row {i} is empty; {example}")
             if len(row) != width:
-                self.fail(f"{path}[{i}]", f"row {i} has {len(row)} numbers but row 0 has {width}; "
-                                          "every row must have the same length")
+                self.fail(
+                    f"{path}[{i}]",
+                    f"row {i} has {len(row)} numbers but row 0 has {width}; every row must have the same length",
+                )
             rows.append(tuple(self.number(item, f"{path}[{i}][{j}]") for j, item in enumerate(row)))
         return tuple(rows)
 
@@ -684,8 +852,16 @@ class _Validator:
 class _DataShapes:
     """Checks each matrix's shape against the network and the convention, with a hint when it fits the other."""
 
-    def __init__(self, checker: _Validator, conv: Convention, inp: Tensor, target: Tensor, target_is_input: bool,
-                 layers: tuple[Layer, ...], fan_in: dict[str, int]) -> None:
+    def __init__(
+        self,
+        checker: _Validator,
+        conv: Convention,
+        inp: Tensor,
+        target: Tensor,
+        target_is_input: bool,
+        layers: tuple[Layer, ...],
+        fan_in: dict[str, int],
+    ) -> None:
         self.checker, self.conv = checker, conv
         self.inp, self.target, self.target_is_input, self.layers = inp, target, target_is_input, layers
         self.fan_in = fan_in
@@ -734,8 +910,10 @@ class _DataShapes:
             alt = Convention(**{**vars(self.conv), group: other})
             alt_wants = self.wants(alt, shapes)
             expected = "x".join("N" if w is None else str(w) for w in want[:2])
-            message = (f"shape {shape[0]}x{shape[1]} does not match {want[2]}: expected {expected}"
-                       f"{' (N samples)' if None in want[:2] else ''} under {group}: {setting}")
+            message = (
+                f"shape {shape[0]}x{shape[1]} does not match {want[2]}: expected {expected}"
+                f"{' (N samples)' if None in want[:2] else ''} under {group}: {setting}"
+            )
             if all(self.fits(alt_wants[n], shapes[n]) for n in shapes if alt_wants[n][3] == group):
                 message += f"; it fits {group}: {other} — set convention.{group}"
             elif self.fits(want, shape[::-1]):

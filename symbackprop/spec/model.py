@@ -11,8 +11,14 @@ from symbackprop.notation import Notation
 #: Activation names a spec may give as a plain string.
 ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "sigmoid", "identity", "softmax", "leaky_relu")
 #: Loss names a spec may give as a plain string or as `{type: ...}`.
-LOSSES: tuple[str, ...] = ("half_squared_error", "squared_error", "cross_entropy", "binary_cross_entropy", "hinge",
-                           "multiclass_hinge")
+LOSSES: tuple[str, ...] = (
+    "half_squared_error",
+    "squared_error",
+    "cross_entropy",
+    "binary_cross_entropy",
+    "hinge",
+    "multiclass_hinge",
+)
 #: Losses with a margin.
 MARGIN_LOSSES: tuple[str, ...] = ("hinge", "multiclass_hinge")
 #: Losses whose targets are classes, so that `labels: index` may give them as class numbers.

@@ -87,13 +87,17 @@ def read_recurrent(value: Any, path: str, fail: Fail) -> int:
         fail(join(path, "cycles"), f"expected a whole number of cycles from 2 to {MAX_CYCLES}, got {quote(cycles)}")
     feedback = value.get("feedback", "add")
     if feedback != "add":
-        fail(join(path, "feedback"), f"unknown feedback {quote(feedback)} (expected add: each cycle after the first "
-                                     "reads its inputs plus the previous cycle's output)")
+        fail(
+            join(path, "feedback"),
+            f"unknown feedback {quote(feedback)} (expected add: each cycle after the first "
+            "reads its inputs plus the previous cycle's output)",
+        )
     return cycles
 
 
-def check_wiring(layers: tuple[Layer, ...], input_name: str, input_size: int, fail: Fail,
-                 suggest: Callable[[str, list[str]], str]) -> dict[str, int]:
+def check_wiring(
+    layers: tuple[Layer, ...], input_name: str, input_size: int, fail: Fail, suggest: Callable[[str, list[str]], str]
+) -> dict[str, int]:
     """Every input names the input or an earlier layer, summed outputs agree in size, a recurrent
     layer's output fits its input, and every layer but the last feeds another. Returns each
     layer's fan-in."""
@@ -106,8 +110,11 @@ def check_wiring(layers: tuple[Layer, ...], input_name: str, input_size: int, fa
         for name in layer.inputs:
             if name not in sizes:
                 if name == layer.name or order.get(name, -1) > index:
-                    fail(path, f"layer {layer.name!r} reads {quote(name)}, which is not an earlier layer: layers run "
-                               "in the order listed; a layer that feeds itself is declared with recurrent: {cycles: k}")
+                    fail(
+                        path,
+                        f"layer {layer.name!r} reads {quote(name)}, which is not an earlier layer: layers run "
+                        "in the order listed; a layer that feeds itself is declared with recurrent: {cycles: k}",
+                    )
                 known = list(sizes)
                 shown = ", ".join(known[:12]) + (f" and {len(known) - 12} more" if len(known) > 12 else "")
                 fail(path, f"unknown layer or input {quote(name)} (known here: {shown}{suggest(name, known)})")
@@ -117,12 +124,17 @@ def check_wiring(layers: tuple[Layer, ...], input_name: str, input_size: int, fa
             fail(path, f"the inputs of layer {layer.name!r} are summed, so they need one size; got {listed}")
         fan_in[layer.name] = next(iter(widths.values()))
         if layer.cycles > 1 and layer.units != fan_in[layer.name]:
-            fail(f"layers[{index}].recurrent", f"a recurrent layer adds its output to its input, so its "
-                                               f"{layer.units} units must equal its input size {fan_in[layer.name]}")
+            fail(
+                f"layers[{index}].recurrent",
+                f"a recurrent layer adds its output to its input, so its "
+                f"{layer.units} units must equal its input size {fan_in[layer.name]}",
+            )
         used.update(layer.inputs)
         sizes[layer.name] = layer.units
     for index, layer in enumerate(layers[:-1]):
         if layer.name not in used:
-            fail(f"layers[{index}]", f"layer {layer.name!r} feeds no other layer and is not the output "
-                                     "(the last layer is the output)")
+            fail(
+                f"layers[{index}]",
+                f"layer {layer.name!r} feeds no other layer and is not the output (the last layer is the output)",
+            )
     return fan_in

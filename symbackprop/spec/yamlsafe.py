@@ -54,7 +54,7 @@ def join(path: str, key: str) -> str:
 
 
 def _short_tag(tag: str) -> str:
-    return "!!" + tag[len(_Y):] if tag.startswith(_Y) else tag
+    return "!!" + tag[len(_Y) :] if tag.startswith(_Y) else tag
 
 
 class _Builder:
@@ -72,8 +72,9 @@ class _Builder:
     def build(self, node: Node, path: str, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            self.fail(node, path, f"the spec expands to more than {MAX_NODES} YAML values (aliases included); "
-                                  "refusing it")
+            self.fail(
+                node, path, f"the spec expands to more than {MAX_NODES} YAML values (aliases included); refusing it"
+            )
         if depth > MAX_DEPTH:
             self.fail(node, path, f"nested more than {MAX_DEPTH} levels deep (a recursive alias?)")
         if isinstance(node, ScalarNode):
@@ -92,8 +93,12 @@ class _Builder:
         self.refuse(node, path)
 
     def refuse(self, node: Node, path: str) -> NoReturn:
-        self.fail(node, path, f"tag {_short_tag(node.tag)!r} is not allowed (only plain YAML: mappings, lists, "
-                              "strings, numbers, true/false and null)")
+        self.fail(
+            node,
+            path,
+            f"tag {_short_tag(node.tag)!r} is not allowed (only plain YAML: mappings, lists, "
+            "strings, numbers, true/false and null)",
+        )
 
     def mapping(self, node: MappingNode, path: str, depth: int) -> dict[str, Any]:
         explicit: dict[str, Any] = {}
@@ -141,8 +146,9 @@ class _Builder:
             return node.value
         if tag in (_INT, _FLOAT) or (tag == _STR and not node.style and _FLOAT_12.match(node.value)):
             if len(node.value) > MAX_LITERAL:
-                self.fail(node, path, f"a number written with {len(node.value)} characters; at most {MAX_LITERAL} "
-                                      "are read")
+                self.fail(
+                    node, path, f"a number written with {len(node.value)} characters; at most {MAX_LITERAL} are read"
+                )
         if tag == _STR:
             if not node.style and _FLOAT_12.match(node.value):
                 return float(node.value)
@@ -179,12 +185,12 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
         if exc.problem and exc.context:
             at = f" at line {exc.context_mark.line + 1}" if exc.context_mark else ""
             message += f" ({exc.context}{at})"
-        raise SpecError(f"YAML syntax error: {message}", line=mark.line + 1 if mark else None,
-                        source=source) from None
+        raise SpecError(f"YAML syntax error: {message}", line=mark.line + 1 if mark else None, source=source) from None
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
-        raise SpecError(f"YAML syntax error: {exc.reason} (character {exc.character!r})", line=line,
-                        source=source) from None
+        raise SpecError(
+            f"YAML syntax error: {exc.reason} (character {exc.character!r})", line=line, source=source
+        ) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML syntax error: {exc}", line=None, source=source) from None
     except RecursionError:
@@ -202,8 +208,10 @@ def unwritable(text: str, what: str = "the text") -> str | None:
         return None
     char = bad.group()
     kind = "half of a surrogate pair, not a character" if "\ud800" <= char <= "\udfff" else "a control character"
-    return (f"{what} holds U+{ord(char):04X} at character {bad.start() + 1}: {kind}; control characters and lone "
-            "surrogates are not allowed in a spec's text")
+    return (
+        f"{what} holds U+{ord(char):04X} at character {bad.start() + 1}: {kind}; control characters and lone "
+        "surrogates are not allowed in a spec's text"
+    )
 
 
 def _count(text: str, loader: type, source: str) -> None:
@@ -214,8 +222,11 @@ def _count(text: str, loader: type, source: str) -> None:
             count += 1
             if count > MAX_NODES:
                 mark = event.start_mark
-                raise SpecError(f"the spec has more than {MAX_NODES} YAML values; refusing it",
-                                line=mark.line + 1 if mark else None, source=source)
+                raise SpecError(
+                    f"the spec has more than {MAX_NODES} YAML values; refusing it",
+                    line=mark.line + 1 if mark else None,
+                    source=source,
+                )
 
 
 def _compose(text: str, source: str) -> Node | None:
@@ -244,8 +255,12 @@ def plain(value: Any, source: str = "<dict>") -> Any:
         if count > MAX_NODES:
             raise SpecError(f"the spec has more than {MAX_NODES} values", key=path, line=None, source=source)
         if depth > MAX_DEPTH:
-            raise SpecError(f"nested more than {MAX_DEPTH} levels deep (a self-referencing dict?)", key=path,
-                            line=None, source=source)
+            raise SpecError(
+                f"nested more than {MAX_DEPTH} levels deep (a self-referencing dict?)",
+                key=path,
+                line=None,
+                source=source,
+            )
         if hasattr(item, "tolist") and not isinstance(item, (str, bytes)):
             item = item.tolist()
         if isinstance(item, dict):

@@ -80,8 +80,10 @@ def parse_columns(text: str) -> dict[str, str]:
         ours, equals, theirs = part.partition("=")
         ours, theirs = ours.strip(), theirs.strip()
         if not equals or not theirs or ours not in REQUIRED + OPTIONAL:
-            raise BatchError(f"--columns: {part!r} is not NAME=COLUMN with NAME one of "
-                             f"{', '.join(REQUIRED + OPTIONAL)} (e.g. id=student,target=question,answer=response)")
+            raise BatchError(
+                f"--columns: {part!r} is not NAME=COLUMN with NAME one of "
+                f"{', '.join(REQUIRED + OPTIONAL)} (e.g. id=student,target=question,answer=response)"
+            )
         if ours in mapping:
             raise BatchError(f"--columns: {ours} is mapped twice")
         mapping[ours] = theirs
@@ -114,17 +116,23 @@ def read_table(path: str | Path, columns: dict[str, str] | None = None) -> Table
             raise BatchError(f"{path}: column(s) {', '.join(duplicated)} appear more than once")
         ours = {theirs: name for name, theirs in mapping.items()}
         numbered = "id" not in mapping and "id" not in found  # one submission's file: rows numbered from 1
-        missing = [mapping.get(name, name) for name in REQUIRED
-                   if mapping.get(name, name) not in found and not (name == "id" and numbered)]
+        missing = [
+            mapping.get(name, name)
+            for name in REQUIRED
+            if mapping.get(name, name) not in found and not (name == "id" and numbered)
+        ]
         missing += [theirs for name, theirs in mapping.items() if name in OPTIONAL and theirs not in found]
         if missing:
             hint = "" if mapping else "; name yours with --columns id=...,target=...,answer=..."
-            raise BatchError(f"{path}: missing column(s) {', '.join(missing)} (the header has "
-                             f"{', '.join(found) or 'nothing'}{hint})")
+            raise BatchError(
+                f"{path}: missing column(s) {', '.join(missing)} (the header has {', '.join(found) or 'nothing'}{hint})"
+            )
         taken = [name for name in found if name in REQUIRED + OPTIONAL and name not in ours and name in mapping]
         if taken:
-            raise BatchError(f"{path}: column(s) {', '.join(taken)} would be replaced by the column(s) mapped to "
-                             f"them with --columns; rename or drop one")
+            raise BatchError(
+                f"{path}: column(s) {', '.join(taken)} would be replaced by the column(s) mapped to "
+                f"them with --columns; rename or drop one"
+            )
         table_columns = tuple(ours.get(name, name) for name in found)
         rows: list[dict[str, str]] = []
         for cells in reader:
@@ -134,8 +142,9 @@ def read_table(path: str | Path, columns: dict[str, str] | None = None) -> Table
             if numbered:
                 row["id"] = str(len(rows) + 1)
             if "points" in row and _points(row) is None:
-                raise BatchError(f"{path}:{reader.line_num}: points {row['points'][:40]!r} is not a number from 0 "
-                                 f"to {MAX_POINTS:g}")
+                raise BatchError(
+                    f"{path}:{reader.line_num}: points {row['points'][:40]!r} is not a number from 0 to {MAX_POINTS:g}"
+                )
             rows.append(row)
     except csv.Error as error:
         raise BatchError(f"{path}:{reader.line_num}: {error}") from None
@@ -165,14 +174,22 @@ def grade(verifier: Verifier, target: str, answer: str, hint_level: int = 0) -> 
         if len(target) > MAX_TARGET:
             raise UnknownTarget(f"the target is {len(target):,} characters long; the limit is {MAX_TARGET}")
         if len(answer) > MAX_LENGTH:
-            return _failed(target[:MAX_TARGET], "unreadable", f"the answer is {len(answer):,} characters long; "
-                           f"the limit is {MAX_LENGTH}", time.monotonic() - start)
+            return _failed(
+                target[:MAX_TARGET],
+                "unreadable",
+                f"the answer is {len(answer):,} characters long; the limit is {MAX_LENGTH}",
+                time.monotonic() - start,
+            )
         return with_hints(verifier, verifier.verify(target, answer), hint_level).to_dict()
     except UnknownTarget as error:
         return _failed(target[:MAX_TARGET], "unreadable", str(error), time.monotonic() - start)
     except MemoryError:
-        return _failed(target, "error", f"this answer needs more memory than a worker's budget of {budget.WORKER_MB} "
-                       "MB", time.monotonic() - start)
+        return _failed(
+            target,
+            "error",
+            f"this answer needs more memory than a worker's budget of {budget.WORKER_MB} MB",
+            time.monotonic() - start,
+        )
     except Exception as error:  # noqa: BLE001 - one bad row must not stop the batch
         return _failed(target, "error", f"internal error: {type(error).__name__}: {error}", time.monotonic() - start)
 
@@ -201,7 +218,8 @@ def _adaptive_heap() -> None:
     such a process. A grading worker is short-lived and watched by its memory budget, so it sets the
     thresholds glibc's adaptive mode would reach (arrays up to 32 MB from the heap, reused)."""
     if not sys.platform.startswith("linux") or not any(
-            name in os.environ for name in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")):
+        name in os.environ for name in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+    ):
         return
     import ctypes
 
@@ -219,8 +237,7 @@ _STOPPING = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 _ORPHAN_CHECK = 1.0
 
 
-def _serve(connection: Connection, verifier: Verifier, hint_level: int, parent: int,
-           parent_end: Connection) -> None:
+def _serve(connection: Connection, verifier: Verifier, hint_level: int, parent: int, parent_end: Connection) -> None:
     """A worker: grade each (index, target, answer) received until None, or until the parent is gone.
 
     Ctrl-C reaches every process of the terminal's group: the parent alone handles it (it stops the
@@ -289,9 +306,9 @@ def _die_with(parent: int) -> None:
 class _Worker:
     def __init__(self, context: Any, verifier: Verifier, hint_level: int = 0) -> None:
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, verifier, hint_level, os.getpid(),
-                                                                       self.connection),
-                                       daemon=True)
+        self.process = context.Process(
+            target=_serve, args=(child, verifier, hint_level, os.getpid(), self.connection), daemon=True
+        )
         self.process.start()
         child.close()
         self.job: int | None = None
@@ -368,8 +385,13 @@ def _context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else methods[0])
 
 
-def grade_rows(verifier: Verifier, jobs: list[tuple[str, str]], workers: int = 2,
-               on_progress: Callable[[int], None] | None = None, hint_level: int = 0) -> list[dict[str, Any]]:
+def grade_rows(
+    verifier: Verifier,
+    jobs: list[tuple[str, str]],
+    workers: int = 2,
+    on_progress: Callable[[int], None] | None = None,
+    hint_level: int = 0,
+) -> list[dict[str, Any]]:
     """The verdict dict of each (target, answer), in order; each graded in a worker process that is
     replaced if it crashes or overruns the time limit (its row then says `error` or `timeout`)."""
     results: list[dict[str, Any] | None] = [None] * len(jobs)
@@ -399,14 +421,20 @@ def grade_rows(verifier: Verifier, jobs: list[tuple[str, str]], workers: int = 2
                     failed = False
                 elif _dead(worker):
                     if worker.process.exitcode == budget.MEMORY_EXIT:
-                        crash = (f"this answer needs more memory than a worker's budget of {budget.WORKER_MB} MB; "
-                                 "the grader was stopped")
+                        crash = (
+                            f"this answer needs more memory than a worker's budget of {budget.WORKER_MB} MB; "
+                            "the grader was stopped"
+                        )
                     else:
                         crash = f"the grader crashed on this answer (exit code {worker.process.exitcode})"
                     outcome = _failed(jobs[index][0], "error", crash, elapsed)
                 elif worker.overran(limit):
-                    outcome = _failed(jobs[index][0], "timeout", f"no verdict within {limit:g} s of CPU time; the "
-                                      "grader was stopped", elapsed)
+                    outcome = _failed(
+                        jobs[index][0],
+                        "timeout",
+                        f"no verdict within {limit:g} s of CPU time; the grader was stopped",
+                        elapsed,
+                    )
                 else:
                     continue
                 worker.job = None
@@ -467,9 +495,15 @@ class Report:
     def rows(self) -> list[dict[str, str]]:
         out = []
         for row, result in zip(self.table.rows, self.results, strict=True):
-            line = {"id": row["id"], "target": row["target"], "answer": row["answer"], "verdict": result["verdict"],
-                    "feedback": " | ".join(result["feedback"]), "seconds": f"{result['seconds']:.3f}",
-                    "score": f"{result['score']:g}"}
+            line = {
+                "id": row["id"],
+                "target": row["target"],
+                "answer": row["answer"],
+                "verdict": result["verdict"],
+                "feedback": " | ".join(result["feedback"]),
+                "seconds": f"{result['seconds']:.3f}",
+                "score": f"{result['score']:g}",
+            }
             if "variant" in row:
                 line["variant"] = row["variant"]
             if self.hints:
@@ -484,8 +518,12 @@ class Report:
 
     def csv(self) -> str:
         buffer = io.StringIO(newline="")
-        fields = [*OUTPUT, *(["variant"] if "variant" in self.table.columns else []),
-                  *(["hints"] if self.hints else []), *self.table.extra]
+        fields = [
+            *OUTPUT,
+            *(["variant"] if "variant" in self.table.columns else []),
+            *(["hints"] if self.hints else []),
+            *self.table.extra,
+        ]
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows({name: self.inert(cell) for name, cell in row.items()} for row in self.rows())
@@ -497,15 +535,16 @@ class Report:
             extra = {name: row[name] for name in self.table.extra}
             points = {"points": _points(row)} if "points" in row else {}
             variant = {"variant": row["variant"]} if "variant" in row else {}
-            documents.append({"id": row["id"], **variant, **result, **points,
-                              **({"columns": extra} if extra else {})})
+            documents.append({"id": row["id"], **variant, **result, **points, **({"columns": extra} if extra else {})})
         return json.dumps(documents, indent=2, ensure_ascii=False) + "\n"
 
     def gradescope(self) -> str:
         """Gradescope's results.json: one test per row, worth its points (docs/platforms.md)."""
         rows = [(row["id"], row["target"], row["answer"], _points(row) or 0.0) for row in self.table.rows]
-        return json.dumps(results_json(rows, self.results, self.seconds, self.summary()), indent=2,
-                          ensure_ascii=False) + "\n"
+        return (
+            json.dumps(results_json(rows, self.results, self.seconds, self.summary()), indent=2, ensure_ascii=False)
+            + "\n"
+        )
 
     def summary(self) -> str:
         counts = Counter(result["verdict"] for result in self.results)
@@ -521,8 +560,9 @@ _MAX_VERIFIERS = 16
 _CHUNK_LOCK = threading.Lock()
 
 
-def grade_chunk(spec_text: str, time_limit: float, hint_level: int, jobs: list[tuple[str, str]]
-                ) -> list[dict[str, Any]]:
+def grade_chunk(
+    spec_text: str, time_limit: float, hint_level: int, jobs: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
     """A Dask task: grade `jobs` as the local pool does (a forked process per row, killed and replaced
     on a crash or a time-out), with a verifier built once per worker process for this spec."""
     assert_can_fork()
@@ -540,8 +580,14 @@ def dask_executor(scheduler: str, spec_text: str, time_limit: float, hint_level:
     """Grade on the Dask cluster at `scheduler` (cluster.py); the spec travels as its YAML text."""
 
     def execute(jobs: list[tuple[str, str]], on_progress: Callable[[int], None]) -> list[dict[str, Any]]:
-        return cluster.run(scheduler, grade_chunk, (spec_text, time_limit, hint_level), jobs,
-                           lambda job, message: _failed(job[0], "error", message, 0.0), on_progress)
+        return cluster.run(
+            scheduler,
+            grade_chunk,
+            (spec_text, time_limit, hint_level),
+            jobs,
+            lambda job, message: _failed(job[0], "error", message, 0.0),
+            on_progress,
+        )
 
     return execute
 
@@ -558,9 +604,17 @@ def warm(verifier: Verifier, targets: set[str]) -> None:
             _ = case.explainer, case.extra
 
 
-def grade_table(verifier: Verifier, table: Table, workers: int = 2, progress: bool = False, hint_level: int = 0,
-                executor: Executor | None = None, place: str = "", variants: VariantLookup | None = None,
-                executor_for: Callable[[str], Executor] | None = None) -> Report:
+def grade_table(
+    verifier: Verifier,
+    table: Table,
+    workers: int = 2,
+    progress: bool = False,
+    hint_level: int = 0,
+    executor: Executor | None = None,
+    place: str = "",
+    variants: VariantLookup | None = None,
+    executor_for: Callable[[str], Executor] | None = None,
+) -> Report:
     """Grade every row of `table` in the local pool of `workers` processes, or with `executor` (`place`
     says where, for the summary line). With `variants`, a row with a `variant` is graded against that
     variant's network (a verifier built once per variant; `executor_for(spec_text)` grades its rows
@@ -597,8 +651,14 @@ def grade_table(verifier: Verifier, table: Table, workers: int = 2, progress: bo
             results[i] = result
         done += len(indices)
     bar.update(len(table.rows), final=True)
-    return Report(table, tuple(r for r in results if r is not None), time.monotonic() - start,
-                  worker_count(workers, len(table.rows)), hints=hint_level > 0, place=place)
+    return Report(
+        table,
+        tuple(r for r in results if r is not None),
+        time.monotonic() - start,
+        worker_count(workers, len(table.rows)),
+        hints=hint_level > 0,
+        place=place,
+    )
 
 
 def _by_variant(table: Table, per_row: bool) -> dict[str, list[int]]:

@@ -68,8 +68,7 @@ def product(left: Chain, right: Chain, spell: Callable[[str], str] = str) -> Cha
     elif right.bottom == left.top:
         upper, lower = right, left
     else:
-        raise ChainProblem(f"{left.text} · {right.text} does not chain: {spell(left.bottom)} is not "
-                           f"{spell(right.top)}")
+        raise ChainProblem(f"{left.text} · {right.text} does not chain: {spell(left.bottom)} is not {spell(right.top)}")
     joined: Counter[Path] = Counter()
     for low, m in lower.paths.items():
         for high, k in upper.paths.items():
@@ -81,9 +80,11 @@ def product(left: Chain, right: Chain, spell: Callable[[str], str] = str) -> Cha
 
 def total(left: Chain, right: Chain, spell: Callable[[str], str] = str) -> Chain:
     if (left.top, left.bottom) != (right.top, right.bottom):
-        raise ChainProblem(f"{left.text} and {right.text} are derivatives of different things "
-                           f"(d{spell(left.top)}/d{spell(left.bottom)} and d{spell(right.top)}/d{spell(right.bottom)})"
-                           f"; they cannot be added")
+        raise ChainProblem(
+            f"{left.text} and {right.text} are derivatives of different things "
+            f"(d{spell(left.top)}/d{spell(left.bottom)} and d{spell(right.top)}/d{spell(right.bottom)})"
+            f"; they cannot be added"
+        )
     return Chain(left.top, left.bottom, left.paths + right.paths, f"{left.text} + {right.text}")
 
 
@@ -99,16 +100,19 @@ def compare(vocab: Vocabulary, answer: Chain, bottom: str, target: str) -> list[
         return names.loss_text() if name == LOSS else names.text(name)
 
     if (answer.top, answer.bottom) != (LOSS, bottom):
-        return [f"the chain is d{spell(answer.top)}/d{spell(answer.bottom)}, but {target} is "
-                f"{names.gradient_text(bottom)}"]
+        return [
+            f"the chain is d{spell(answer.top)}/d{spell(answer.bottom)}, but {target} is {names.gradient_text(bottom)}"
+        ]
     expected = paths(vocab, bottom, LOSS)
     sentences = []
     for path, count in (expected - answer.paths).items():
         through = path[1] if len(path) > 2 else path[-1]
         shared = " (a weight shared across cycles collects one term per cycle)" if "^(" in through else ""
         times = "" if count == 1 else f" ({count} times)"
-        sentences.append(f"a path is missing: {spell(bottom)} also reaches the loss through {spell(through)}: "
-                         f"{_shown(tuple(map(spell, path)))}{times}{shared}")
+        sentences.append(
+            f"a path is missing: {spell(bottom)} also reaches the loss through {spell(through)}: "
+            f"{_shown(tuple(map(spell, path)))}{times}{shared}"
+        )
     for path, count in (answer.paths - expected).items():
         what = f"counted {expected[path] + count} times" if path in expected else "not a path of the network"
         sentences.append(f"the path {_shown(tuple(map(spell, path)))} is {what}")

@@ -88,20 +88,32 @@ def batch(net: Network, path: str, options: Options) -> Outcome:
     except BatchError as error:
         raise CommandError(str(error)) from None
     if "variant" in table.columns and options.variant is not None:
-        raise CommandError(f"--variant {options.variant} grades every row against one variant, but {path} has a "
-                           f"variant column (each row's own): drop one")
+        raise CommandError(
+            f"--variant {options.variant} grades every row against one variant, but {path} has a "
+            f"variant column (each row's own): drop one"
+        )
     executor, place, executor_for = None, "", None
     if options.executor == "dask":
         place = f"on the Dask cluster at {options.scheduler}"
-        executor = dask_executor(options.scheduler or "", options.spec_text or "", options.time_limit,
-                                 options.hint_level)
+        executor = dask_executor(
+            options.scheduler or "", options.spec_text or "", options.time_limit, options.hint_level
+        )
 
         def executor_for(spec_text: str) -> Executor:
             return dask_executor(options.scheduler or "", spec_text, options.time_limit, options.hint_level)
+
     try:
-        report = grade_table(Verifier(net, options.time_limit), table, options.workers,
-                             options.progress or sys.stderr.isatty(), options.hint_level, executor, place,
-                             options.variants if "variant" in table.columns else None, executor_for)
+        report = grade_table(
+            Verifier(net, options.time_limit),
+            table,
+            options.workers,
+            options.progress or sys.stderr.isatty(),
+            options.hint_level,
+            executor,
+            place,
+            options.variants if "variant" in table.columns else None,
+            executor_for,
+        )
     except ClusterError as error:
         raise CommandError(str(error)) from None
     text = {"csv": report.csv, "json": report.json, "gradescope": report.gradescope}[options.format]()

@@ -50,17 +50,33 @@ from symbackprop.verify.lexer import AnswerSyntaxError
 
 Axes = tuple[Symbol, ...]
 _UNARY: dict[Any, Callable[..., Any]] = {
-    exp: np.exp, log: np.log, tanh: np.tanh, Abs: np.abs, sin: np.sin, cos: np.cos, sinh: np.sinh,
-    cosh: np.cosh, sech: lambda v: 1 / np.cosh(v), sign: np.sign}
-_RELATIONS = {">": np.greater, "<": np.less, ">=": np.greater_equal, "<=": np.less_equal, "==": np.equal,
-              "!=": np.not_equal}
+    exp: np.exp,
+    log: np.log,
+    tanh: np.tanh,
+    Abs: np.abs,
+    sin: np.sin,
+    cos: np.cos,
+    sinh: np.sinh,
+    cosh: np.cosh,
+    sech: lambda v: 1 / np.cosh(v),
+    sign: np.sign,
+}
+_RELATIONS = {
+    ">": np.greater,
+    "<": np.less,
+    ">=": np.greater_equal,
+    "<=": np.less_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
 
 
 class EntryEvaluator:
     """Values of index-notation formulas at one point, as arrays with one axis per free index."""
 
-    def __init__(self, point: Mapping[str, np.ndarray], n_samples: int,
-                 sizes: Mapping[Symbol, int] | None = None) -> None:
+    def __init__(
+        self, point: Mapping[str, np.ndarray], n_samples: int, sizes: Mapping[Symbol, int] | None = None
+    ) -> None:
         self.point = point
         self.n_samples = n_samples
         #: how many values each free index letter takes (for a Kronecker bracket [j = k], whose letters count
@@ -80,8 +96,9 @@ class EntryEvaluator:
         if missing:
             raise ValueError(f"free index {missing[0]} has no place")
         value = np.transpose(value, [axes.index(axis) for axis in order if axis in axes]) if axes else value
-        return value.reshape([value.shape[[a for a in order if a in axes].index(axis)] if axis in axes else 1
-                              for axis in order])
+        return value.reshape(
+            [value.shape[[a for a in order if a in axes].index(axis)] if axis in axes else 1 for axis in order]
+        )
 
     def combine(self, parts: list[tuple[np.ndarray, Axes]]) -> tuple[list[np.ndarray], Axes]:
         axes: list[Symbol] = []
@@ -111,7 +128,7 @@ class EntryEvaluator:
             return result, axes
         if isinstance(expr, Pow):
             (base, power), axes = self.combine([self.value(expr.base, bound), self.value(expr.exp, bound)])
-            return base ** power, axes
+            return base**power, axes
         if isinstance(expr, Sum):
             return self.total(expr, bound)
         if isinstance(expr, EntryFunction):
@@ -201,8 +218,11 @@ class EntryEvaluator:
                     raise AnswerSyntaxError(f"more than {len(letters)} indices in one sum", 0)
                 letters.setdefault(axis, string.ascii_letters[len(letters)])
         kept = tuple(axis for axis in letters if axis not in indices)
-        subscripts = ",".join("".join(letters[axis] for axis in axes) for _, axes in parts) + "->" + \
-            "".join(letters[axis] for axis in kept)
+        subscripts = (
+            ",".join("".join(letters[axis] for axis in axes) for _, axes in parts)
+            + "->"
+            + "".join(letters[axis] for axis in kept)
+        )
         arrays = [np.asarray(value, dtype=np.float64) for value, _ in parts]
         return np.einsum(subscripts, *arrays, optimize=sizes.check_contraction(subscripts, arrays)), kept
 

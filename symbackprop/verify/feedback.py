@@ -60,9 +60,16 @@ def ratio_of(answer: list[np.ndarray], values: list[np.ndarray]) -> float | None
 class Explainer:
     """Matches answers against one target's mutations; `values(m)` gives a mutation's values per point."""
 
-    def __init__(self, target: str, right: str, scales: list[Scale], mutations: list[Mutation],
-                 values: Callable[[int, int], np.ndarray], expected: list[np.ndarray],
-                 loss_names: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        target: str,
+        right: str,
+        scales: list[Scale],
+        mutations: list[Mutation],
+        values: Callable[[int, int], np.ndarray],
+        expected: list[np.ndarray],
+        loss_names: frozenset[str] = frozenset(),
+    ) -> None:
         self.target = target
         self.right = right  # "dL/dW_1 = delta_1 x^T"
         self.scales = scales
@@ -79,8 +86,13 @@ class Explainer:
     def scale(self, ratio: float) -> Scale | None:
         return next((s for s in self.scales if abs(ratio - s.ratio) <= 1e-6 * abs(s.ratio)), None)
 
-    def matches(self, answer: list[np.ndarray], pick: Callable[[np.ndarray], np.ndarray],
-                expected: list[np.ndarray] | None = None, written: set[str] | None = None) -> list[Match]:
+    def matches(
+        self,
+        answer: list[np.ndarray],
+        pick: Callable[[np.ndarray], np.ndarray],
+        expected: list[np.ndarray] | None = None,
+        written: set[str] | None = None,
+    ) -> list[Match]:
         """Every explanation of `answer`, which holds one array per point (the target's values there are
         `expected`, by default those at the first points); `pick` selects the part of a full value that
         the answer is compared with (all of it, or one entry)."""
@@ -89,8 +101,9 @@ class Explainer:
         ratio = ratio_of(answer, [pick(e) for e in truth])
         scale = self.scale(ratio) if ratio is not None else None
         if scale is not None:
-            found.append(Match(1, CREDIT.get(scale.kind, _SIGN_FACTOR_CREDIT), (self.says(scale, written),),
-                               (scale.kind,)))
+            found.append(
+                Match(1, CREDIT.get(scale.kind, _SIGN_FACTOR_CREDIT), (self.says(scale, written),), (scale.kind,))
+            )
         first, expected_first = answer[0], pick(truth[0])
         visible = not close(first, expected_first)  # else the mistake shows only at a later point
         for index, mutation in enumerate(self.mutations):
@@ -105,16 +118,29 @@ class Explainer:
             rest = [pick(self.values(index, k)) for k in range(1, len(answer))]
             if exact and all(close(a, r) for a, r in zip(answer[1:], rest, strict=True)):
                 found.append(Match(1, CREDIT[mutation.kind], (mutation.sentence,), (mutation.kind,)))
-            elif scale is not None and (rest_ratio := ratio_of(answer[1:], rest)) is not None and \
-                    self.scale(rest_ratio) == scale:
-                found.append(Match(2, CREDIT[mutation.kind] * CREDIT.get(scale.kind, _SIGN_FACTOR_CREDIT),
-                                   (self.says(scale, written), mutation.sentence), (scale.kind, mutation.kind)))
+            elif (
+                scale is not None
+                and (rest_ratio := ratio_of(answer[1:], rest)) is not None
+                and self.scale(rest_ratio) == scale
+            ):
+                found.append(
+                    Match(
+                        2,
+                        CREDIT[mutation.kind] * CREDIT.get(scale.kind, _SIGN_FACTOR_CREDIT),
+                        (self.says(scale, written), mutation.sentence),
+                        (scale.kind, mutation.kind),
+                    )
+                )
         found.sort(key=lambda m: (m.mistakes, -m.credit))
         return found
 
-    def explain(self, answer: list[np.ndarray], pick: Callable[[np.ndarray], np.ndarray] = lambda v: v,
-                expected: list[np.ndarray] | None = None, written: set[str] | None = None
-                ) -> tuple[list[str], list[Credit], float]:
+    def explain(
+        self,
+        answer: list[np.ndarray],
+        pick: Callable[[np.ndarray], np.ndarray] = lambda v: v,
+        expected: list[np.ndarray] | None = None,
+        written: set[str] | None = None,
+    ) -> tuple[list[str], list[Credit], float]:
         """(sentences, partial credits, score) for an answer that is not equivalent; `written` holds the
         names the answer uses (a flipped sign is blamed on the loss's derivative only if it writes it)."""
         found = self.matches(answer, pick, expected, written)
@@ -129,14 +155,19 @@ class Explainer:
         ratio = ratio_of(answer, expected)
         if ratio is not None:
             return [f"your answer is {ratio:.4g} times {self.target}; {self.right}"], [], 0.0
-        difference = relative_difference(np.concatenate([v.ravel() for v in answer]),
-                                         np.concatenate([e.ravel() for e in expected]))
-        return [f"it differs from {self.target} at the test points (relative difference {difference:.2g}); "
-                f"{self.right}"], [], 0.0
+        difference = relative_difference(
+            np.concatenate([v.ravel() for v in answer]), np.concatenate([e.ravel() for e in expected])
+        )
+        return (
+            [f"it differs from {self.target} at the test points (relative difference {difference:.2g}); {self.right}"],
+            [],
+            0.0,
+        )
 
 
-def sign_sentence(forms: list[Expr], names: set[str], key: str | None, right: str,
-                  spelling: Names | None = None) -> str:
+def sign_sentence(
+    forms: list[Expr], names: set[str], key: str | None, right: str, spelling: Names | None = None
+) -> str:
     """The flipped sign, shown on the output delta (the first of its `forms` where the loss's
     derivative is a difference of `names`, the output and the target), else on the target."""
     for expr in forms:
@@ -149,40 +180,64 @@ def sign_sentence(forms: list[Expr], names: set[str], key: str | None, right: st
                 positive = next(t for t in node.args if t is not negative[0])
                 swapped = expr.xreplace({node: MatAdd(-negative[0], MatMul(-1, positive))})
                 delta = spelling.text(f"delta_{key}") if spelling is not None else f"delta_{key}"
-                return (f"the sign is flipped: the output delta is {delta} = {to_text(expr, spelling)}, "
-                        f"not {to_text(swapped, spelling)}")
+                return (
+                    f"the sign is flipped: the output delta is {delta} = {to_text(expr, spelling)}, "
+                    f"not {to_text(swapped, spelling)}"
+                )
     return f"the sign is flipped: {right}, not its negative"
 
 
-def scales(loss: str, reduction: str, output: str, target_name: str, n_samples: int,
-           sign: str, right: str, loss_name: str = "L") -> list[Scale]:
+def scales(
+    loss: str,
+    reduction: str,
+    output: str,
+    target_name: str,
+    n_samples: int,
+    sign: str,
+    right: str,
+    loss_name: str = "L",
+) -> list[Scale]:
     """The ratios that name a mistake, with their sentences, for this loss (and plainly, for the target
     `right`); `output` and `target_name` as the spec's notation writes them."""
     difference = f"{output} - {target_name}"
     if loss == "squared_error":
-        missing = (f"the factor 2 is missing: the squared error sum ({difference})^2 has d{loss_name}/d{output} = "
-                   f"2 ({difference})")
+        missing = (
+            f"the factor 2 is missing: the squared error sum ({difference})^2 has d{loss_name}/d{output} = "
+            f"2 ({difference})"
+        )
         extra = "a factor 2 too many"
     elif loss == "half_squared_error":
         missing = "a factor 1/2 too many"
-        extra = (f"an extra factor 2: the half squared error 1/2 sum ({difference})^2 has "
-                 f"d{loss_name}/d{output} = {difference}, with no 2")
+        extra = (
+            f"an extra factor 2: the half squared error 1/2 sum ({difference})^2 has "
+            f"d{loss_name}/d{output} = {difference}, with no 2"
+        )
     else:
         missing, extra = "off by a factor 1/2", "off by a factor 2"
     flipped = f"the sign is flipped: {right}, not its negative"
     half, double = f"a factor 1/2 too many: {right}", f"an extra factor 2: {right}"
-    found = [Scale(-1.0, "sign", sign, flipped), Scale(0.5, "factor", missing, half),
-             Scale(2.0, "factor", extra, double), Scale(-0.5, "sign+factor", f"{sign}; and {missing}", f"{flipped}; "
-                                                        f"and {half}"),
-             Scale(-2.0, "sign+factor", f"{sign}; and {extra}", f"{flipped}; and {double}")]
+    found = [
+        Scale(-1.0, "sign", sign, flipped),
+        Scale(0.5, "factor", missing, half),
+        Scale(2.0, "factor", extra, double),
+        Scale(-0.5, "sign+factor", f"{sign}; and {missing}", f"{flipped}; and {half}"),
+        Scale(-2.0, "sign+factor", f"{sign}; and {extra}", f"{flipped}; and {double}"),
+    ]
     if reduction == "mean" and n_samples > 1:
-        found += [Scale(float(n_samples), "factor", "the factor 1/N of the mean is missing"),
-                  Scale(1 / n_samples, "factor", "a factor 1/N too many")]
+        found += [
+            Scale(float(n_samples), "factor", "the factor 1/N of the mean is missing"),
+            Scale(1 / n_samples, "factor", "a factor 1/N too many"),
+        ]
     return found
 
 
-def dependence(target: str, leaves: list[str], answer_moves: Callable[[str], bool],
-               target_moves: Callable[[str], bool], spell: Callable[[str], str] = str) -> list[str]:
+def dependence(
+    target: str,
+    leaves: list[str],
+    answer_moves: Callable[[str], bool],
+    target_moves: Callable[[str], bool],
+    spell: Callable[[str], str] = str,
+) -> list[str]:
     """Which leaves change the answer but not the target, and the other way round; `spell` writes a leaf's
     name in the spec's notation."""
     sentences = []

@@ -20,22 +20,28 @@ def output_of(target: str, result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def results_json(rows: list[tuple[str, str, str, float]], results: tuple[dict[str, Any], ...] | list[dict[str, Any]],
-                 seconds: float, summary: str) -> dict[str, Any]:
+def results_json(
+    rows: list[tuple[str, str, str, float]],
+    results: tuple[dict[str, Any], ...] | list[dict[str, Any]],
+    seconds: float,
+    summary: str,
+) -> dict[str, Any]:
     """`rows` holds (id, target, answer, points) per graded row and `results` the verdict dicts, in order.
     A test is named by its target, or by `id: target` when the rows have several ids."""
     several = len({row[0] for row in rows}) > 1
     tests: list[dict[str, Any]] = []
     for number, ((ident, target, _answer, points), result) in enumerate(zip(rows, results, strict=True), start=1):
-        tests.append({
-            "name": f"{ident}: {target}" if several else target,
-            "number": str(number),
-            "score": round(float(result["score"]) * points, 6),
-            "max_score": points,
-            "status": "passed" if result["verdict"] == "equivalent" else "failed",
-            "output": output_of(result.get("target") or target, result),
-            "extra_data": {"id": ident, "verdict": result["verdict"]},
-        })
+        tests.append(
+            {
+                "name": f"{ident}: {target}" if several else target,
+                "number": str(number),
+                "score": round(float(result["score"]) * points, 6),
+                "max_score": points,
+                "status": "passed" if result["verdict"] == "equivalent" else "failed",
+                "output": output_of(result.get("target") or target, result),
+                "extra_data": {"id": ident, "verdict": result["verdict"]},
+            }
+        )
     return {
         "score": round(sum(test["score"] for test in tests), 6),
         "execution_time": max(0, round(seconds)),

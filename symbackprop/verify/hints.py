@@ -38,7 +38,7 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:e[-+]?\d+)?")
 #: Level-1 hints for the mistakes found by a ratio rather than by a mutation.
 _SCALE_HINTS = {
     "sign": "the sign is flipped somewhere: check which way round the loss's derivative subtracts the output "
-            "and the target",
+    "and the target",
     "factor": "a constant factor is off: differentiate the loss again (its 1/2, the square's 2, a mean's 1/N)",
     "number_only": "a number is not the formula: write the target in symbols, through the deltas",
 }
@@ -61,18 +61,25 @@ def with_hints(verifier: Verifier, result: VerifyResult, level: int) -> VerifyRe
     first = [_credit_hint(verifier, name, credit) for credit in result.partial_credit]
     values = _true_values(verifier, name)
     safe = [sentence for sentence in result.feedback if not _reveals(sentence, values)]
-    level_one = first[0] if first else "; ".join(safe) if safe else \
-        f"your answer is not {target.lhs_text()} and matches no single common mistake: compare it with the chain " \
+    level_one = (
+        first[0]
+        if first
+        else "; ".join(safe)
+        if safe
+        else f"your answer is not {target.lhs_text()} and matches no single common mistake: compare it with the chain "
         f"rule factor by factor"
+    )
     hints = [Hint(1, level_one), Hint(2, chain_step(verifier, target)), Hint(3, solution(verifier, target))]
-    hints = hints[:min(level, LEVELS)]
+    hints = hints[: min(level, LEVELS)]
     if level >= LEVELS:
         return dataclasses.replace(result, hints=tuple(hints))
     feedback = safe if len(safe) == len(result.feedback) else [*dict.fromkeys([level_one, *safe])]
-    credits = tuple(Credit(credit.mistake, credit.credit, text) for credit, text in zip(result.partial_credit, first,
-                                                                                      strict=True))
-    return dataclasses.replace(result, expected="", feedback=tuple(feedback), partial_credit=credits,
-                               hints=tuple(hints))
+    credits = tuple(
+        Credit(credit.mistake, credit.credit, text) for credit, text in zip(result.partial_credit, first, strict=True)
+    )
+    return dataclasses.replace(
+        result, expected="", feedback=tuple(feedback), partial_credit=credits, hints=tuple(hints)
+    )
 
 
 def _partial_hints(verifier: Verifier, result: VerifyResult, target: PartialTarget, level: int) -> VerifyResult:
@@ -80,14 +87,20 @@ def _partial_hints(verifier: Verifier, result: VerifyResult, target: PartialTarg
     size, a transpose, that its values differ) and what the partial is laid out as, level 2 the chain of local
     partials with the forward equation of each (for neighbours, the one equation to differentiate), level 3
     the solution. Below level 3 no sentence states the partial's formula or its values on the data."""
-    values = _shown_values(np.asarray(verifier.net.value_at(target, dict(verifier.points.data)), dtype=np.float64)) \
-        if verifier.points.data is not None else set()
+    values = (
+        _shown_values(np.asarray(verifier.net.value_at(target, dict(verifier.points.data)), dtype=np.float64))
+        if verifier.points.data is not None
+        else set()
+    )
     safe = [sentence for sentence in result.feedback if not _reveals(sentence, values)]
     if not safe:  # every sentence gave the formula or a value away
         safe = [f"your answer is not {target.lhs_text('chain')}"]
     level_one = "; ".join([*safe, _layout(target)])
-    hints = [Hint(1, level_one), Hint(2, partial_step(verifier, target)),
-             Hint(3, target.text("matrix" if target.per_sample else "index"))][:min(level, LEVELS)]
+    hints = [
+        Hint(1, level_one),
+        Hint(2, partial_step(verifier, target)),
+        Hint(3, target.text("matrix" if target.per_sample else "index")),
+    ][: min(level, LEVELS)]
     if level >= LEVELS:
         return dataclasses.replace(result, hints=tuple(hints))
     return dataclasses.replace(result, expected="", feedback=(*safe, _layout(target)), hints=tuple(hints))
@@ -156,8 +169,9 @@ def _credit_hint(verifier: Verifier, target: str, credit: Credit) -> str:
         if found is not None:
             parts.append(f"in {found.shown_name}: {found.lead}")
         elif kind == "transpose_result":
-            parts.append(f"the result is transposed: {verifier.case(target).shown} has the size of what it "
-                         f"differentiates by")
+            parts.append(
+                f"the result is transposed: {verifier.case(target).shown} has the size of what it differentiates by"
+            )
         else:
             parts.append(kind.replace("_", " "))
     return "; and ".join(parts)

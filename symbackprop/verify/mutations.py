@@ -29,9 +29,19 @@ from symbackprop.verify.names import Vocabulary, activation_lambda
 
 #: Partial credit of an answer that made exactly one mistake of each kind.
 CREDIT = {
-    "sign": 0.75, "factor": 0.75, "fprime_missing": 0.5, "f_for_fprime": 0.5, "variable": 0.5, "layer_index": 0.5,
-    "target_output": 0.5, "transpose": 0.5, "transpose_result": 0.5, "term_missing": 0.5, "weight_missing": 0.5,
-    "weight_extra": 0.5, "wrong_derivative": 0.5,
+    "sign": 0.75,
+    "factor": 0.75,
+    "fprime_missing": 0.5,
+    "f_for_fprime": 0.5,
+    "variable": 0.5,
+    "layer_index": 0.5,
+    "target_output": 0.5,
+    "transpose": 0.5,
+    "transpose_result": 0.5,
+    "term_missing": 0.5,
+    "weight_missing": 0.5,
+    "weight_extra": 0.5,
+    "wrong_derivative": 0.5,
 }
 #: The activations whose derivatives people write by heart, and so put in the wrong place.
 _NAMED = ("relu", "tanh", "sigmoid", "identity")
@@ -61,8 +71,10 @@ class Mutation:
     @property
     def sentence(self) -> str:
         """Printed only when the mutation explains an answer: printing every one would cost more than the rest."""
-        return f"{self.lead}: {self.shown_name} = {to_text(self.definition, self.spelling)}, not " \
+        return (
+            f"{self.lead}: {self.shown_name} = {to_text(self.definition, self.spelling)}, not "
             f"{to_text(self.local, self.spelling)}"
+        )
 
     @property
     def shown_name(self) -> str:
@@ -70,7 +82,7 @@ class Mutation:
         if self.spelling is None:
             return self.name
         if self.name.startswith("dL/d"):
-            return self.spelling.gradient_text(self.name[len("dL/d"):])
+            return self.spelling.gradient_text(self.name[len("dL/d") :])
         return self.spelling.text(self.name)
 
 
@@ -145,8 +157,9 @@ class Mutator:
         self.output, self.target_name = (graph.nodes[i].symbol_name for i in loss.inputs)
         self.weights = [node.symbol_name for node in graph.nodes if node.role in ("weight", "fixed")]
         #: each pre-activation's activation (s_1 -> z_1)
-        self.outputs = {graph.nodes[node.inputs[0]].symbol_name: node.symbol_name
-                        for node in graph.by_role("activation")}
+        self.outputs = {
+            graph.nodes[node.inputs[0]].symbol_name: node.symbol_name for node in graph.by_role("activation")
+        }
 
     def definitions(self, target: Target, depth: int | None = None) -> list[tuple[str, str, Expr]]:
         """(key, name, matrix form) of the target and of every delta it is written through (within `depth`
@@ -161,7 +174,7 @@ class Mutator:
             following = []
             for expr in level:
                 for symbol in sorted(expr.atoms(MatrixSymbol), key=lambda s: s.name):
-                    key = symbol.name[len("delta_"):] if symbol.name in self.vocab.delta_of else None
+                    key = symbol.name[len("delta_") :] if symbol.name in self.vocab.delta_of else None
                     if key is not None and key not in seen:
                         seen.add(key)
                         found.append((key, symbol.name, self.bp.deltas[key]))
@@ -193,19 +206,35 @@ class Mutator:
                 except (ShapeError, ValueError, TypeError):
                     continue  # a mutation whose sizes do not fit: an answer with it is a shape error
                 if new != expr and new.shape == expr.shape and _well_shaped(new):
-                    yield Mutation(kind, lead, key, name, expr, new, self.kinked(node) if kind == "fprime_missing"
-                                   else None, self.spelling)
+                    yield Mutation(
+                        kind,
+                        lead,
+                        key,
+                        name,
+                        expr,
+                        new,
+                        self.kinked(node) if kind == "fprime_missing" else None,
+                        self.spelling,
+                    )
         layers = {self.places[s.name][1] for s in expr.atoms(MatrixSymbol) if s.name in self.places}
         for weight in self.weights:
             if len(self.weights) > FEW and not any(self.near(self.places[weight][1], layer) for layer in layers):
                 continue
             symbol = self.vocab.bp.symbols[weight]
             for new in self.inserted(expr, symbol):
-                yield Mutation("weight_extra", f"an extra weight factor {self.spelling.text(weight)}", key, name, expr,
-                               new, spelling=self.spelling)
+                yield Mutation(
+                    "weight_extra",
+                    f"an extra weight factor {self.spelling.text(weight)}",
+                    key,
+                    name,
+                    expr,
+                    new,
+                    spelling=self.spelling,
+                )
         if whole and expr.shape[0] == expr.shape[1]:
-            yield Mutation("transpose_result", "the result is transposed", key, name, expr, _t(expr),
-                           spelling=self.spelling)
+            yield Mutation(
+                "transpose_result", "the result is transposed", key, name, expr, _t(expr), spelling=self.spelling
+            )
 
     def near(self, a: str, b: str) -> bool:
         """Layers that are the same or next to each other."""
@@ -237,7 +266,7 @@ class Mutator:
             yield from self.derivative_mutations(node)
         if isinstance(node, MatAdd) and len(node.args) > 1:
             for i, term in enumerate(node.args):
-                rest = node.args[:i] + node.args[i + 1:]
+                rest = node.args[:i] + node.args[i + 1 :]
                 lead = f"a term is missing ({self.text(term)})"
                 if any("^(" in s.name for s in term.atoms(MatrixSymbol)):
                     lead += "; a weight shared across cycles collects one term per cycle"
@@ -245,17 +274,29 @@ class Mutator:
         if isinstance(node, MatMul):
             coeff, factors = node.as_coeff_matrices()
             for i, factor in enumerate(factors):
-                others = factors[:i] + factors[i + 1:]
-                flipped = factors[:i] + [_t(factor)] + factors[i + 1:]
-                yield ("transpose", lambda flipped=flipped: self.product(coeff, flipped),
-                       f"a transposed factor: {self.text(_t(factor))} where {self.text(factor)} belongs")
+                others = factors[:i] + factors[i + 1 :]
+                flipped = factors[:i] + [_t(factor)] + factors[i + 1 :]
+                yield (
+                    "transpose",
+                    lambda flipped=flipped: self.product(coeff, flipped),
+                    f"a transposed factor: {self.text(_t(factor))} where {self.text(factor)} belongs",
+                )
                 base = _base(factor)
                 if base is not None and base.name in self.weights and others:
-                    yield ("weight_missing", lambda others=others: self.product(coeff, others),
-                           f"the weight factor {self.text(factor)} is missing")
+                    yield (
+                        "weight_missing",
+                        lambda others=others: self.product(coeff, others),
+                        f"the weight factor {self.text(factor)} is missing",
+                    )
         if isinstance(node, MatrixSymbol):
-            others = [other for other in self.vocab.bp.symbols.values() if other.shape == node.shape
-                      and other != node and other.name != forbidden and not other.name.startswith("dL/d")]
+            others = [
+                other
+                for other in self.vocab.bp.symbols.values()
+                if other.shape == node.shape
+                and other != node
+                and other.name != forbidden
+                and not other.name.startswith("dL/d")
+            ]
             for other in others:
                 if len(others) <= FEW or self.plausible(node.name, other.name):
                     kind, lead = self.substitution(node, other)
@@ -282,22 +323,31 @@ class Mutator:
         for i, factor in enumerate(node.args):
             if not (isinstance(factor, Elementwise) and factor.order == 1 and factor.label in self.labels):
                 continue
-            rest = node.args[:i] + node.args[i + 1:]
+            rest = node.args[:i] + node.args[i + 1 :]
             shown = self.text(factor)
-            yield ("fprime_missing", lambda rest=rest: rest[0] if len(rest) == 1 else HadamardProduct(*rest),
-                   f"the activation's derivative {shown} is missing")
+            yield (
+                "fprime_missing",
+                lambda rest=rest: rest[0] if len(rest) == 1 else HadamardProduct(*rest),
+                f"the activation's derivative {shown} is missing",
+            )
             info = self.labels[factor.label]
             plain = Elementwise(factor.label, Integer(0), activation_lambda(info.activation, 0), *factor.mats)
             args = list(node.args)
             args[i] = plain
-            yield ("f_for_fprime", lambda args=args: HadamardProduct(*args),
-                   f"the activation {self.text(plain)} where its derivative {shown} belongs")
+            yield (
+                "f_for_fprime",
+                lambda args=args: HadamardProduct(*args),
+                f"the activation {self.text(plain)} where its derivative {shown} belongs",
+            )
             for other, wrong in self.other_derivatives(info.activation, factor.mats[0]):
                 args = list(node.args)
                 args[i] = wrong
                 own = info.activation.kind if info.activation.kind in _NAMED else info.label
-                yield ("wrong_derivative", lambda args=args: HadamardProduct(*args),
-                       f"{other}' where {own}' belongs (layer {info.name}'s activation is {own})")
+                yield (
+                    "wrong_derivative",
+                    lambda args=args: HadamardProduct(*args),
+                    f"{other}' where {own}' belongs (layer {info.name}'s activation is {own})",
+                )
 
     def text(self, expr: Basic) -> str:
         return to_text(expr, self.spelling)
@@ -323,8 +373,12 @@ class Mutator:
             elif z is not None:
                 symbol = self.vocab.bp.symbols[z]
                 ones = Ones(*symbol.shape)
-                yield kind, ones - HadamardProduct(symbol, symbol) if kind == "tanh" else \
-                    HadamardProduct(symbol, ones - symbol)
+                yield (
+                    kind,
+                    ones - HadamardProduct(symbol, symbol)
+                    if kind == "tanh"
+                    else HadamardProduct(symbol, ones - symbol),
+                )
             yield kind, Elementwise(kind, Integer(1), activation_lambda(Activation(kind), 1), s)
 
     def substitution(self, old: MatrixSymbol, new: MatrixSymbol) -> tuple[str, str]:
@@ -333,8 +387,10 @@ class Mutator:
         shown_a, shown_b = self.spelling.text(a), self.spelling.text(b)
         if {a, b} == {self.output, self.target_name}:
             what = "the target" if b == self.target_name else "the output"
-            return "target_output", f"{what} {shown_b} where " \
-                f"{'the output' if b == self.target_name else 'the target'} {shown_a} belongs"
+            return (
+                "target_output",
+                f"{what} {shown_b} where {'the output' if b == self.target_name else 'the target'} {shown_a} belongs",
+            )
         place_a, place_b = self.places.get(a), self.places.get(b)
         if place_a and place_b and place_a[1:] == place_b[1:] and {place_a[0], place_b[0]} == {"s", "z"}:
             kinds = {"s": "pre-activation", "z": "activation"}

@@ -24,16 +24,32 @@ from symbackprop.spec.model import Activation
 
 #: Functions of one scalar: f and f' (None where an answer may not ask for f').
 MATH_FUNCTIONS = {
-    "exp": (exp, exp), "log": (log, lambda v: 1 / v), "ln": (log, lambda v: 1 / v), "sqrt": (sqrt, None),
-    "abs": (SympyAbs, None), "sech": (sech, lambda v: -sech(v) * tanh(v)), "cosh": (cosh, sinh),
-    "sinh": (sinh, cosh), "H": (lambda v: Piecewise((1, v > 0), (0, True)), None),  # H: the step function
-    "sin": (sin, cos), "cos": (cos, lambda v: -sin(v)), "sign": (sign, None), "sgn": (sign, None),
+    "exp": (exp, exp),
+    "log": (log, lambda v: 1 / v),
+    "ln": (log, lambda v: 1 / v),
+    "sqrt": (sqrt, None),
+    "abs": (SympyAbs, None),
+    "sech": (sech, lambda v: -sech(v) * tanh(v)),
+    "cosh": (cosh, sinh),
+    "sinh": (sinh, cosh),
+    "H": (lambda v: Piecewise((1, v > 0), (0, True)), None),  # H: the step function
+    "sin": (sin, cos),
+    "cos": (cos, lambda v: -sin(v)),
+    "sign": (sign, None),
+    "sgn": (sign, None),
 }
 #: Functions of two scalars.
 BINARY_FUNCTIONS = {"max": Max, "min": Min}
 #: Activation names an answer may call, and the activation kind each stands for.
-ACTIVATION_NAMES = {"relu": "relu", "ReLU": "relu", "tanh": "tanh", "sigma": "sigmoid", "sigmoid": "sigmoid",
-                    "identity": "identity", "softmax": "softmax"}
+ACTIVATION_NAMES = {
+    "relu": "relu",
+    "ReLU": "relu",
+    "tanh": "tanh",
+    "sigma": "sigmoid",
+    "sigmoid": "sigmoid",
+    "identity": "identity",
+    "softmax": "softmax",
+}
 
 
 @dataclass(frozen=True)
@@ -57,8 +73,11 @@ class Vocabulary:
         #: the spec's notation: what each written name means (notation.py)
         self.names = Names.of(graph.spec)
         self.symbols = {name: self.sized(symbol) for name, symbol in bp.symbols.items()}
-        self.aliases = {node.key: node.name for node in graph.nodes
-                        if node.name and node.key and node.key != node.name and node.role != "loss"}
+        self.aliases = {
+            node.key: node.name
+            for node in graph.nodes
+            if node.name and node.key and node.key != node.name and node.role != "loss"
+        }
         self.layers: dict[str, LayerInfo] = {}
         self.layer_of: dict[str, str] = {}  # s_k and z_k -> layer k
         for node in graph.by_role("activation"):
@@ -67,8 +86,11 @@ class Vocabulary:
             self.layers.setdefault(node.layer, info)
             self.layer_of[graph.nodes[node.inputs[0]].symbol_name] = self.layer_of[node.symbol_name] = node.layer
         #: delta_<key> -> the pre-activation it is the derivative by (delta_1 -> s_1)
-        self.delta_of = {f"delta_{node.delta_key}": node.symbol_name for node in graph.by_role("preactivation")
-                         if node.delta_key in bp.deltas}
+        self.delta_of = {
+            f"delta_{node.delta_key}": node.symbol_name
+            for node in graph.by_role("preactivation")
+            if node.delta_key in bp.deltas
+        }
         self.parameters = tuple(node.symbol_name for node in graph.parameters)
         loss = graph.nodes[graph.loss]
         output, target = (bp.symbols[graph.nodes[i].symbol_name] for i in loss.inputs)
@@ -82,19 +104,26 @@ class Vocabulary:
         self.odd_layers = {layer for layer in self.layers if not (layer.isascii() and layer.isalnum())}
         for layer in sorted(self.odd_layers):
             printed = self.names.latex(f"delta_{layer}")
-            inner = printed[printed.index("_") + 1:] if "_" in printed else "{" + layer + "}"
-            escaped = "{" + inner[len(r"{\text{"):-2] + "}" if inner.startswith(r"{\text{") else inner  # {h\{1\}}
-            for spelling, label in ((layer, layer), ("{" + layer + "}", layer), (inner, layer), (escaped, layer),
-                                    ("(" + layer + ")", f"({layer})"), ("{(" + layer + ")}", f"({layer})"),
-                                    ("{(" + inner[1:-1] + ")}", f"({layer})")):
+            inner = printed[printed.index("_") + 1 :] if "_" in printed else "{" + layer + "}"
+            escaped = "{" + inner[len(r"{\text{") : -2] + "}" if inner.startswith(r"{\text{") else inner  # {h\{1\}}
+            for spelling, label in (
+                (layer, layer),
+                ("{" + layer + "}", layer),
+                (inner, layer),
+                (escaped, layer),
+                ("(" + layer + ")", f"({layer})"),
+                ("{(" + layer + ")}", f"({layer})"),
+                ("{(" + inner[1:-1] + ")}", f"({layer})"),
+            ):
                 self.spellings.setdefault(spelling, label)
         #: dL/d<value> for a value that is not a pre-activation (z_2, x) as a formula, or None; the verifier
         #: sets it from the derivation (the vocabulary itself knows no targets)
         self.adjoint: Callable[[str], Expr | None] = lambda name: None
         chain = ChainBuilder(bp)
         #: named value -> the named values computed from it directly (the loss is "L")
-        self.consumers = {node.name: tuple(c.symbol_name for c in chain.consumers[node.id])
-                          for node in graph.nodes if node.name}
+        self.consumers = {
+            node.name: tuple(c.symbol_name for c in chain.consumers[node.id]) for node in graph.nodes if node.name
+        }
 
     def sized(self, symbol: MatrixSymbol) -> MatrixSymbol:
         """The symbol with N = 1 when the network is checked on one sample."""

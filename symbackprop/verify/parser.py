@@ -139,17 +139,46 @@ class Answer(Node):
     sides: tuple[Node, ...]
 
 
-_FONTS = frozenset({"mathbf", "boldsymbol", "bm", "mathrm", "mathit", "mathsf", "vec", "operatorname", "text",
-                    "textrm", "mathcal", "mathbb"})
+_FONTS = frozenset(
+    {
+        "mathbf",
+        "boldsymbol",
+        "bm",
+        "mathrm",
+        "mathit",
+        "mathsf",
+        "vec",
+        "operatorname",
+        "text",
+        "textrm",
+        "mathcal",
+        "mathbb",
+    }
+)
 _FUNCTION_COMMANDS = frozenset({"exp", "log", "ln", "tanh", "cosh", "sinh", "sin", "cos", "sgn", "max", "min"})
 _PRODUCT_COMMANDS = frozenset({"cdot", "times", "ast"})
 _HADAMARD_COMMANDS = frozenset({"odot", "circ", "oslash"})
-_RELATIONS = {">": ">", "<": "<", ">=": ">=", "<=": "<=", "gt": ">", "lt": "<", "ge": ">=", "geq": ">=",
-              "le": "<=", "leq": "<=", "=": "=", "!=": "!=", "ne": "!=", "neq": "!="}
+_RELATIONS = {
+    ">": ">",
+    "<": "<",
+    ">=": ">=",
+    "<=": "<=",
+    "gt": ">",
+    "lt": "<",
+    "ge": ">=",
+    "geq": ">=",
+    "le": "<=",
+    "leq": "<=",
+    "=": "=",
+    "!=": "!=",
+    "ne": "!=",
+    "neq": "!=",
+}
 #: What a note after the index ranges may hold, besides names and numbers: `(0 for W_2[k,i] with k != j)`,
 #: `(no matrix form: the derivative of s_2 by W_2 has an index for each dimension of both, ...)`.
-_NOTE_OPS = frozenset({",", ";", ":", "=", "!=", "<", ">", "<=", ">=", "[", "]", "_", "^", "{", "}", "'", ".", "(",
-                       ")"})
+_NOTE_OPS = frozenset(
+    {",", ";", ":", "=", "!=", "<", ">", "<=", ">=", "[", "]", "_", "^", "{", "}", "'", ".", "(", ")"}
+)
 _MATRICES = frozenset({"matrix", "bmatrix", "pmatrix", "Bmatrix", "smallmatrix"})
 _LABEL_OPS = frozenset({",", "(", ")", "*", "+"})
 
@@ -161,8 +190,9 @@ def _describe(token: Token) -> str:
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token], deadline: Deadline, depth: int = 0,
-                 labels: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, tokens: list[Token], deadline: Deadline, depth: int = 0, labels: Mapping[str, str] | None = None
+    ) -> None:
         self.tokens = tokens
         self.i = 0
         self.depth = depth
@@ -190,8 +220,9 @@ class _Parser:
         token = self.take()
         if token.kind != kind or token.text != text:
             shown = f"\\{text}" if kind == "cmd" else text
-            raise AnswerSyntaxError(f"expected '{shown}' at position {token.pos + 1}, found {_describe(token)}",
-                                    token.pos)
+            raise AnswerSyntaxError(
+                f"expected '{shown}' at position {token.pos + 1}, found {_describe(token)}", token.pos
+            )
         return token
 
     def fail(self, message: str, token: Token | None = None) -> AnswerSyntaxError:
@@ -229,13 +260,18 @@ class _Parser:
 
     def at_ranges(self) -> bool:
         """`(1 \\le i \\le 2, ...)`, how the index form states its ranges in LaTeX."""
-        return (self.at("op", "(") and self.at("num", ahead=1)
-                and (self.at("cmd", "le", "leq", ahead=2) or self.at("op", "<=", ahead=2)))
+        return (
+            self.at("op", "(")
+            and self.at("num", ahead=1)
+            and (self.at("cmd", "le", "leq", ahead=2) or self.at("op", "<=", ahead=2))
+        )
 
     def at_note(self) -> bool:
         """`(0 for s_1[n] with n != 1)`, `(no matrix form: ...)`: the note derive prints after a local partial."""
-        return self.at("op", "(") and ((self.at("num", "0", ahead=1) and self.at("name", "for", ahead=2))
-                                       or (self.at("name", "no", ahead=1) and self.at("name", "form", ahead=3)))
+        return self.at("op", "(") and (
+            (self.at("num", "0", ahead=1) and self.at("name", "for", ahead=2))
+            or (self.at("name", "no", ahead=1) and self.at("name", "form", ahead=3))
+        )
 
     def ranges(self) -> None:
         """Index ranges after an index-form answer (`for j = 1..2, n = 1..N`, `for each sample`, `\\quad (1 \\le j
@@ -287,8 +323,10 @@ class _Parser:
         if token.kind in ("num", "name"):
             return not (token.kind == "name" and token.text == "for")
         if token.kind == "cmd":
-            return token.text not in _PRODUCT_COMMANDS | _HADAMARD_COMMANDS | {"end", "top", "intercal", "prime"} \
+            return (
+                token.text not in _PRODUCT_COMMANDS | _HADAMARD_COMMANDS | {"end", "top", "intercal", "prime"}
                 and token.text not in _RELATIONS
+            )
         if token.kind == "op" and token.text == "|":
             return not self.bars
         return token.kind == "op" and token.text in ("(", "{", "[") and not self.at_ranges() and not self.at_note()
@@ -341,8 +379,11 @@ class _Parser:
                     node, sub, sup, primes, index = wrap(), None, None, 0, None
                 primes += marks
             elif token.kind == "op" and token.text in ("_", "^"):
-                if (sub if token.text == "_" else sup) is not None or (primes and token.text == "^") \
-                        or index is not None:  # f'_{out}: the prime may come before the subscript
+                if (
+                    (sub if token.text == "_" else sup) is not None
+                    or (primes and token.text == "^")
+                    or index is not None
+                ):  # f'_{out}: the prime may come before the subscript
                     node, sub, sup, primes, index = wrap(), None, None, 0, None
                 self.take()
                 script = self.script(token.text)
@@ -358,12 +399,23 @@ class _Parser:
             elif token.kind == "op" and token.text == "'":
                 self.take()
                 primes += 1
-            elif (token.kind == "op" and token.text == "[" and not token.space_before and index is None
-                  and isinstance(node, Name)):
+            elif (
+                token.kind == "op"
+                and token.text == "["
+                and not token.space_before
+                and index is None
+                and isinstance(node, Name)
+            ):
                 self.take()
                 index = self.indices()
-            elif calls and token.kind == "op" and token.text == "(" and self.callable(node) and not self.at_ranges() \
-                    and not self.at_note():
+            elif (
+                calls
+                and token.kind == "op"
+                and token.text == "("
+                and self.callable(node)
+                and not self.at_ranges()
+                and not self.at_note()
+            ):
                 func = wrap()
                 self.take()
                 args = [self.side()]
@@ -374,9 +426,13 @@ class _Parser:
                 # W (W (s))^2: the inner call was bracketed, so a script after it is on all of it
                 args = [Bracket(arg.start, arg.end, arg) if isinstance(arg, Call) else arg for arg in args]
                 node, sub, sup, primes, index = Call(func.start, close.end, func, tuple(args)), None, None, 0, None
-            elif (calls and isinstance(node, Name) and (node.command and node.text in _FUNCTION_COMMANDS | {"sigma"}
-                                                        or node.font == "operatorname")
-                  and self.starts_factor() and not self.at("op", "(")):
+            elif (
+                calls
+                and isinstance(node, Name)
+                and (node.command and node.text in _FUNCTION_COMMANDS | {"sigma"} or node.font == "operatorname")
+                and self.starts_factor()
+                and not self.at("op", "(")
+            ):
                 func = wrap()  # \tanh s_1, \operatorname{sign}{(s)}: a function applied without brackets
                 self.enter()
                 arg = self.postfix(self.atom())
@@ -408,7 +464,7 @@ class _Parser:
         if token.kind in ("name", "num") and len(token.text) > 1 and token.text.isalnum():
             first = Token(token.kind, token.text[0], token.pos, token.pos + 1, token.space_before)
             rest = Token(token.kind, token.text[1:], token.pos + 1, token.end)
-            self.tokens[self.i:self.i + 1] = [first, rest]
+            self.tokens[self.i : self.i + 1] = [first, rest]
         if not (token.kind in ("name", "num") or token.kind == "cmd" and token.text in GREEK):
             raise self.fail(f"expected '{{' or one letter or digit, found {_describe(token)}", token)
         return self.atom()
@@ -452,8 +508,9 @@ class _Parser:
             if start.kind == "num" and kind == "_" and len(start.text) > 1 and not start.text.isdigit():
                 raise self.fail("a subscript must be a name or a whole number", start)
         else:
-            raise self.fail(f"expected a {'subscript' if kind == '_' else 'superscript'}, found {_describe(start)}",
-                            start)
+            raise self.fail(
+                f"expected a {'subscript' if kind == '_' else 'superscript'}, found {_describe(start)}", start
+            )
         end = self.tokens[self.i - 1].end
         texts = [t.text for t in tokens if t.text not in ("{", "}")]
         if texts in (["T"], ["top"], ["intercal"], ["mathsf", "T"]) and kind == "^":
@@ -462,8 +519,12 @@ class _Parser:
             return Script(start.pos, end, None, self.subparse(tokens[1:], start), hadamard=True)
         label = None
         plain = [t for t in tokens if not (t.kind == "cmd" and t.text in _FONTS) and t.text not in ("{", "}")]
-        if plain and all(t.kind in ("name", "num") or (t.kind == "cmd" and t.text in GREEK)
-                         or (t.kind == "op" and t.text in _LABEL_OPS) for t in plain):
+        if plain and all(
+            t.kind in ("name", "num")
+            or (t.kind == "cmd" and t.text in GREEK)
+            or (t.kind == "op" and t.text in _LABEL_OPS)
+            for t in plain
+        ):
             label = "".join(t.text for t in plain)  # _{\text{out}} and _{\mathrm{out}} are _{out}
         expr = None
         if kind == "^" or label is None:
@@ -670,8 +731,7 @@ class _Parser:
         self.expect("op", "{")
         kind = self.take()
         if kind.text not in _MATRICES:
-            raise self.fail(f"unsupported environment {kind.text!r} (matrices: {', '.join(sorted(_MATRICES))})",
-                            kind)
+            raise self.fail(f"unsupported environment {kind.text!r} (matrices: {', '.join(sorted(_MATRICES))})", kind)
         self.expect("op", "}")
         self.enter()
         rows: list[list[Node]] = [[]]

@@ -40,8 +40,9 @@ def judge(verifier: Verifier, target: PartialTarget, value: Value, resolver: Res
     numbers = None
     if isinstance(value, Scalar) and not value.expr.free_symbols and not value.expr.has(MatrixElement):
         numbers = np.asarray(float(value.expr))
-    if isinstance(value, Explicit) and all(not cell.free_symbols and not cell.has(MatrixElement)
-                                           for row in value.cells for cell in row):
+    if isinstance(value, Explicit) and all(
+        not cell.free_symbols and not cell.has(MatrixElement) for row in value.cells for cell in row
+    ):
         numbers = np.array([[float(c) for c in row] for row in value.cells])
     if numbers is not None and verifier.points.data is not None:
         return _on_data(verifier, target, numbers, right)
@@ -55,14 +56,17 @@ def judge(verifier: Verifier, target: PartialTarget, value: Value, resolver: Res
     if answer[0].shape != shape and answer[0].shape != shape[-2:]:
         got = answer[0].shape
         sentence = f"your answer is {_shape(got)}, but {name} is {_shape(shape)}"
-        if got[-2:][::-1] == shape[-2:] and all(close(np.broadcast_to(np.swapaxes(a, -1, -2), e.shape), e)
-                                                 for a, e in zip(answer, expected, strict=True)):
+        if got[-2:][::-1] == shape[-2:] and all(
+            close(np.broadcast_to(np.swapaxes(a, -1, -2), e.shape), e) for a, e in zip(answer, expected, strict=True)
+        ):
             sentence = f"the result is transposed: {sentence}"
         return False, [sentence, right], len(answer)
     if all(close(np.broadcast_to(a, e.shape), e) for a, e in zip(answer, expected, strict=True)):
         extra = points.extra
-        if all(close(np.broadcast_to(at(point), e.shape), e)
-               for point, e in zip(extra, (_expected(verifier, target, p) for p in extra), strict=True)):
+        if all(
+            close(np.broadcast_to(at(point), e.shape), e)
+            for point, e in zip(extra, (_expected(verifier, target, p) for p in extra), strict=True)
+        ):
             return True, [], len(answer) + len(extra)
     return False, [f"it differs from {name} at the test points", right], len(answer)
 
@@ -85,15 +89,17 @@ def _on_data(verifier: Verifier, target: PartialTarget, numbers: Array, right: s
     expected = verifier.net.value_at(target, dict(data))
     if numbers.size == 1:  # one number for every entry (0 for a row of zeros)
         numbers = np.full(expected.shape, float(numbers.flat[0]))
-    if numbers.size == expected.size and close(numbers.reshape(expected.shape), expected, rtol=NUMBER_RTOL,
-                                               floor=NUMBER_RTOL):
+    if numbers.size == expected.size and close(
+        numbers.reshape(expected.shape), expected, rtol=NUMBER_RTOL, floor=NUMBER_RTOL
+    ):
         return True, [], 1
     shown = np.array2string(expected, precision=6)
     return False, [f"on the spec's data {target.lhs_text('chain')} is {shown}", right], 1
 
 
-def _evaluator(verifier: Verifier, target: PartialTarget, value: Value, resolver: Resolver) \
-        -> Callable[[dict[str, Array]], Array]:
+def _evaluator(
+    verifier: Verifier, target: PartialTarget, value: Value, resolver: Resolver
+) -> Callable[[dict[str, Array]], Array]:
     """The answer's value at a point, laid out as the target's value is."""
     samples = verifier.vocab.n_samples
     if isinstance(value, PartialRef):
@@ -112,14 +118,18 @@ def _evaluator(verifier: Verifier, target: PartialTarget, value: Value, resolver
         loose = resolver.free_indices(expr) - set(order)
         if loose:
             names = ", ".join(sorted(str(i) for i in loose))
-            raise AnswerSyntaxError(f"the index {names} is free (not summed over, not on the left side): write the "
-                                    f"left side, e.g. {target.lhs_text('index')} = ...", 0)
+            raise AnswerSyntaxError(
+                f"the index {names} is free (not summed over, not on the left side): write the "
+                f"left side, e.g. {target.lhs_text('index')} = ...",
+                0,
+            )
         sizes = [int(dim) if dim.is_Integer else samples for _, dim in target._free()]
         counts = {index: size for index, (size, _) in resolver.ranges.items()} | dict(zip(order, sizes, strict=True))
 
         def entries(point: dict[str, Array]) -> Array:
             raw = EntryEvaluator(point, samples, counts)(expr, order)
             return target.arrange_free(np.broadcast_to(raw, sizes).copy() if sizes else raw)
+
         return entries
     if isinstance(value, Explicit):
         cells = [with_stand_ins(cell) for row in value.cells for cell in row]
@@ -128,6 +138,7 @@ def _evaluator(verifier: Verifier, target: PartialTarget, value: Value, resolver
         def written(point: dict[str, Array]) -> Array:
             evaluator = EntryEvaluator(point, samples)
             return np.array([evaluator(cell, ()) for cell in cells], dtype=np.float64).reshape(shape)
+
         return written
     raise AnswerSyntaxError(f"{getattr(value, 'text', 'this')} is not a formula for {target.name}", 0)
 
@@ -138,14 +149,22 @@ def _per_sample(verifier: Verifier, value: Jacobian) -> Callable[[dict[str, Arra
     compiled = verifier.points.compiled(value.expr)
     samples = verifier.vocab.n_samples
     whole = verifier.vocab.symbols
-    axes = {m.name: whole[m.name].shape.index(N) for m in value.expr.atoms(MatrixSymbol)
-            if m.name in whole and N in whole[m.name].shape}
+    axes = {
+        m.name: whole[m.name].shape.index(N)
+        for m in value.expr.atoms(MatrixSymbol)
+        if m.name in whole and N in whole[m.name].shape
+    }
 
     def each(point: dict[str, Array]) -> Array:
-        found = [np.asarray(compiled({**point, **{name: np.take(point[name], [n], axis=axis)
-                                                  for name, axis in axes.items()}}), dtype=np.float64)
-                 for n in range(samples)]
+        found = [
+            np.asarray(
+                compiled({**point, **{name: np.take(point[name], [n], axis=axis) for name, axis in axes.items()}}),
+                dtype=np.float64,
+            )
+            for n in range(samples)
+        ]
         return found[0] if samples == 1 else np.stack(found)
+
     return each
 
 
@@ -154,8 +173,10 @@ def chain_problem(target: PartialTarget, value: Chain, verifier: Verifier) -> st
     dz^2/dh^1), else what is wrong with it."""
     top, bottom = target.top.symbol_name, target.bottom.symbol_name
     if (value.top, value.bottom) != (top, bottom):
-        return f"the chain leads from {value.bottom} to {value.top}, but {target.lhs_text('chain')} is of {top} by " \
+        return (
+            f"the chain leads from {value.bottom} to {value.top}, but {target.lhs_text('chain')} is of {top} by "
             f"{bottom}"
+        )
     if value.paths != paths(verifier.vocab, bottom, top):
         return f"the chain does not follow every path from {bottom} to {top}"
     return None
@@ -177,4 +198,3 @@ def is_partial_ref(value: Value) -> bool:
     from symbackprop.verify.chain import LOSS
 
     return isinstance(value, PartialRef) and value.top != LOSS
-

@@ -91,8 +91,9 @@ def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
 CERTAIN = 1e-9
 
 
-def difference_at(difference: Basic, where: dict[Basic, tuple[str, int, int]], point: dict[str, np.ndarray],
-                  n_samples: int) -> tuple[float, float] | None:
+def difference_at(
+    difference: Basic, where: dict[Basic, tuple[str, int, int]], point: dict[str, np.ndarray], n_samples: int
+) -> tuple[float, float] | None:
     """An exact difference (a normal form over entries of named values) computed at a point, term by
     term in 30 digits: (its value, the sum of its terms' sizes); None when it cannot be computed."""
     values: dict[Basic, Basic] = {}
@@ -120,6 +121,7 @@ def difference_at(difference: Basic, where: dict[Basic, tuple[str, int, int]], p
 
 def _generic_stand_ins(expr: Basic) -> Basic:
     """A generic f(u) and its f'(u) (symbolic.derivative_function) replaced by the stand-in and its derivative."""
+
     def replace(applied: AppliedUndef) -> Basic:
         name = applied.func.__name__
         if name.endswith("'"):
@@ -145,6 +147,7 @@ def stand_in(name: str) -> Lambda:
 
 def with_stand_ins(expr: Basic) -> Basic:
     """Every generic f(x) and f'(x) inside `expr` replaced by its stand-in (and its derivative)."""
+
     def generic(e: Basic) -> bool:
         return isinstance(e, (Elementwise, EntryFunction)) and e.args[2].expr.has(AppliedUndef)
 
@@ -162,8 +165,9 @@ def _backprop_with_stand_ins(bp: Backprop) -> Backprop:
     def each(table: dict) -> dict:
         return {key: with_stand_ins(value) for key, value in table.items()}
 
-    return dataclasses.replace(bp, definitions=each(bp.definitions), deltas=each(bp.deltas),
-                               gradients=each(bp.gradients))
+    return dataclasses.replace(
+        bp, definitions=each(bp.definitions), deltas=each(bp.deltas), gradients=each(bp.gradients)
+    )
 
 
 def sample_count(net: Network) -> int:
@@ -200,8 +204,11 @@ class Points:
         bp = _backprop_with_stand_ins(net.derive().backprop)
         self.function = GradientFunction(bp, kinks=True)
         given = _data(net)
-        self.fixed = {name: value for name, value in given.items()
-                      if net.graph.named(name).role == "fixed"} if net.spec.data else {}
+        self.fixed = (
+            {name: value for name, value in given.items() if net.graph.named(name).role == "fixed"}
+            if net.spec.data
+            else {}
+        )
         self._batch_axis = net.graph.nodes[0].shape.index(BATCH)
         self._compiled: dict[Basic, Compiled] = {}
         self._pool = [self.complete(self.draw(SEED + k)) for k in range(POOL)]
@@ -224,8 +231,9 @@ class Points:
     def lively(self, point: dict[str, np.ndarray]) -> bool:
         """No delta and no gradient all zero (a dead relu layer makes every answer with its derivative
         agree there) and every value finite."""
-        return all(np.any(point[name] != 0) for name in self.checked) and \
-            all(np.all(np.isfinite(value)) for name, value in point.items() if name != KINKS)
+        return all(np.any(point[name] != 0) for name in self.checked) and all(
+            np.all(np.isfinite(value)) for name, value in point.items() if name != KINKS
+        )
 
     def revived(self) -> list[dict[str, np.ndarray]]:
         """Livelier draws for a network whose random draws are dead (a deep relu chain of few units has a
@@ -286,8 +294,11 @@ class Points:
         while len(chosen) < min(most, len(among)):
             short = wanted - sum(lively[k] for k in chosen)  # the last places are kept for lively points
             only_lively = short > 0 and most - len(chosen) <= short
-            gain, alive, best = max((int(np.sum(covers[k] & ~covered)), lively[k], -k) for k in among
-                                    if k not in chosen and (lively[k] or not only_lively))
+            gain, alive, best = max(
+                (int(np.sum(covers[k] & ~covered)), lively[k], -k)
+                for k in among
+                if k not in chosen and (lively[k] or not only_lively)
+            )
             if gain == 0 and sum(lively[k] for k in chosen) >= wanted and len(chosen) >= min(POINTS, most):
                 break
             chosen.append(-best)
@@ -303,7 +314,7 @@ class Points:
             rest = [k for k in range(len(self._pool)) if k not in taken]
             chosen = self.choose(self._pool, rest, EXTRA_POINTS)
             others = [k for k in rest if k not in chosen]
-            chosen += sorted(others, key=lambda k: not self.lively(self._pool[k]))[:EXTRA_POINTS - len(chosen)]
+            chosen += sorted(others, key=lambda k: not self.lively(self._pool[k]))[: EXTRA_POINTS - len(chosen)]
             self._extra = [self._pool[k] for k in chosen]
         return self._extra
 
@@ -311,8 +322,9 @@ class Points:
 
     def draw(self, seed: int) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(seed)
-        drawn = random_values(self.net, rng, self.n_samples,
-                              [name for name in self.function.arguments if name not in self.fixed])
+        drawn = random_values(
+            self.net, rng, self.n_samples, [name for name in self.function.arguments if name not in self.fixed]
+        )
         return {**drawn, **self.fixed}
 
     def complete(self, leaves: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -348,8 +360,9 @@ class Points:
         """A matrix expression's value at a point."""
         return self.compiled(expr)(point)
 
-    def each(self, compute: Callable[[dict[str, np.ndarray]], np.ndarray],
-             points: list[dict[str, np.ndarray]] | None = None) -> list[np.ndarray]:
+    def each(
+        self, compute: Callable[[dict[str, np.ndarray]], np.ndarray], points: list[dict[str, np.ndarray]] | None = None
+    ) -> list[np.ndarray]:
         return [compute(point) for point in (self.values if points is None else points)]
 
 

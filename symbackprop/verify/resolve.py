@@ -124,8 +124,14 @@ class Resolver:
     """Turns one answer's syntax tree into Values; raises AnswerSyntaxError for what cannot be
     read and ShapeProblem or ChainProblem for readable mistakes."""
 
-    def __init__(self, vocab: Vocabulary, source: str, deadline: Deadline,
-                 overrides: dict[tuple[int, int], Value] | None = None, jacobian: bool = False) -> None:
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        source: str,
+        deadline: Deadline,
+        overrides: dict[tuple[int, int], Value] | None = None,
+        jacobian: bool = False,
+    ) -> None:
         self.vocab = vocab
         #: reading a per-sample Jacobian (in a vocabulary of one sample): diag(v) is the diagonal matrix of v's
         #: entries, a matrix like any other (diag(p) - p p^T), not the v ⊙ .. it stands for among whole matrices
@@ -143,7 +149,7 @@ class Resolver:
     # --- helpers -----------------------------------------------------------------------
 
     def text(self, node: Node) -> str:
-        return " ".join(self.source[node.start:node.end].split())
+        return " ".join(self.source[node.start : node.end].split())
 
     def error(self, message: str, node: Node) -> AnswerSyntaxError:
         return AnswerSyntaxError(f"{message} (at position {node.start + 1})", node.start)
@@ -219,8 +225,9 @@ class Resolver:
             value = self.transpose(value, node)
         return value
 
-    def lookup(self, base: str, sub: Script | None, sup: Script | None, node: Node
-               ) -> tuple[str, tuple[str, ...] | None, bool] | None:
+    def lookup(
+        self, base: str, sub: Script | None, sup: Script | None, node: Node
+    ) -> tuple[str, tuple[str, ...] | None, bool] | None:
         """(symbol name, indices left over from the scripts, whether the superscript was part of the name)
         of the symbol the spec's notation (or the default spelling) gives these letters; None if none."""
         label = sup.label if sup is not None and not sup.transpose and not sup.hadamard else None
@@ -263,8 +270,10 @@ class Resolver:
                 raise self.error(f"{self.text(node)}: the identity matrix is written with its size, as in I_3", node)
             sizes = sorted({int(d) for symbol in self.vocab.symbols.values() for d in symbol.shape if d.is_Integer})
             if int(size) not in sizes:  # no I_99999: no size the network does not have is ever allocated
-                raise self.error(f"{self.text(node)}: this network has no size {size} (its sizes are "
-                                 f"{', '.join(map(str, sizes))})", node)
+                raise self.error(
+                    f"{self.text(node)}: this network has no size {size} (its sizes are {', '.join(map(str, sizes))})",
+                    node,
+                )
             return Mat(Identity(int(size)), self.text(node))
         if base == "N" and not sub and not primes:
             value: Value = Scalar(self.vocab.batch, "N")
@@ -278,8 +287,10 @@ class Resolver:
             return value
         written = self.text(node)
         hint = self.suggestion(base, sub, sup)
-        raise AnswerSyntaxError(f"unknown name '{written}' at position {node.start + 1}{hint}; this network knows "
-                                f"{self.vocab.known()}", node.start)
+        raise AnswerSyntaxError(
+            f"unknown name '{written}' at position {node.start + 1}{hint}; this network knows {self.vocab.known()}",
+            node.start,
+        )
 
     def spell(self, name: str) -> str:
         """A symbol's engine name as the spec's notation writes it (the loss too), for messages."""
@@ -331,9 +342,12 @@ class Resolver:
         elif len(parts) == 1 and not dims:
             targets = [0]
         else:
-            raise self.error(f"{self.text(node)}: {self.vocab.names.text(symbol.name)} is {shape_text(symbol.shape)}, "
-                             f"so it takes "
-                             f"{max(len(dims), 1)} index(es), not {len(parts)}", node)
+            raise self.error(
+                f"{self.text(node)}: {self.vocab.names.text(symbol.name)} is {shape_text(symbol.shape)}, "
+                f"so it takes "
+                f"{max(len(dims), 1)} index(es), not {len(parts)}",
+                node,
+            )
         position = [Integer(0), Integer(0)]
         for part, dim in zip(parts, targets, strict=True):
             size = symbol.shape[dim]
@@ -341,9 +355,11 @@ class Resolver:
             count = int(size) if isinstance(size, Integer) else self.vocab.n_samples  # N: the test points' samples
             if part.isdigit():
                 if not 1 <= int(part) <= count:
-                    raise ShapeProblem(f"{self.text(node)}: index {part} is out of range "
-                                       f"({self.vocab.names.text(symbol.name)} has "
-                                       f"{size} {'rows' if dim == 0 else 'columns'})")
+                    raise ShapeProblem(
+                        f"{self.text(node)}: index {part} is out of range "
+                        f"({self.vocab.names.text(symbol.name)} has "
+                        f"{size} {'rows' if dim == 0 else 'columns'})"
+                    )
                 position[dim] = Integer(int(part) - 1)
             elif part.isalpha() and len(part) == 1:
                 index = index_symbol(part)
@@ -358,8 +374,10 @@ class Resolver:
         if known is None:
             self.ranges[index] = (size, where)
         elif known[0] != size:
-            raise ShapeProblem(f"{self.text(node)}: the index {index} runs over the {known[1]} ({known[0]}) and "
-                               f"over the {where} ({size})")
+            raise ShapeProblem(
+                f"{self.text(node)}: the index {index} runs over the {known[1]} ({known[0]}) and "
+                f"over the {where} ({size})"
+            )
 
     def scripted_value(self, node: Scripted) -> Value:
         if isinstance(node.base, Call) and len(node.base.args) == 1 and node.sub is None and node.index is None:
@@ -407,25 +425,32 @@ class Resolver:
                 raise self.error(f"{self.text(node)}: \\circ powers apply to matrices", node)
             return Mat(HadamardPower(value.expr, exponent), self.text(node))
         if isinstance(value, Scalar):
-            return Scalar(value.expr ** exponent, self.text(node))
+            return Scalar(value.expr**exponent, self.text(node))
         raise self.error(f"{self.text(node)} cannot be raised to a power", node)
 
     def matrix_power(self, value: Mat, exponent: Rational, node: Node) -> str:
         """Why W^2 of a matrix (every dimension fixed and larger than 1) is not read: in matrix algebra it is W W,
         to a course's formula sheet often the entrywise square; the answer says which."""
         base = self.text(node)
-        base = base[:base.rindex("^")].rstrip() if "^" in base else value.text
+        base = base[: base.rindex("^")].rstrip() if "^" in base else value.text
         rows, cols = value.expr.shape
         entrywise = f"{base} ⊙ {base}" if exponent == 2 else f"{base}^{{\\circ {exponent}}}"
         product = f", or {base} {base} for the matrix product" if exponent == 2 and rows == cols else ""
-        return f"{self.text(node)}: {base} is a {rows}x{cols} matrix, and a power of a matrix is ambiguous (the " \
-               f"matrix product or entry by entry): write {entrywise} for the power entry by entry{product}"
+        return (
+            f"{self.text(node)}: {base} is a {rows}x{cols} matrix, and a power of a matrix is ambiguous (the "
+            f"matrix product or entry by entry): write {entrywise} for the power entry by entry{product}"
+        )
 
     def exponent(self, node: Node) -> Rational:
         """A plain number of bounded size: no towers (9^{9^9}), no symbols."""
         inner = node.operand if isinstance(node, Neg) else node
-        if isinstance(inner, BinOp) and inner.op == "/" and isinstance(inner.left, Num) \
-                and isinstance(inner.right, Num) and Rational(inner.right.text) != 0:
+        if (
+            isinstance(inner, BinOp)
+            and inner.op == "/"
+            and isinstance(inner.left, Num)
+            and isinstance(inner.right, Num)
+            and Rational(inner.right.text) != 0
+        ):
             magnitude = Rational(inner.left.text) / Rational(inner.right.text)
         elif isinstance(inner, Num):
             magnitude = Rational(inner.text)
@@ -477,8 +502,11 @@ class Resolver:
             return chains.partial(self.vocab, value.top, value.bottom, value.text)
         if isinstance(value, Mat) and isinstance(value.expr, MatrixSymbol) and value.expr.name in self.vocab.delta_of:
             return chains.partial(self.vocab, chains.LOSS, self.vocab.delta_of[value.expr.name], value.text)
-        raise self.error(f"{self.text(node)} mixes partial derivatives with evaluated factors: write the whole "
-                         "answer as partials, or evaluate every partial", node)
+        raise self.error(
+            f"{self.text(node)} mixes partial derivatives with evaluated factors: write the whole "
+            "answer as partials, or evaluate every partial",
+            node,
+        )
 
     def as_value(self, value: Value, node: Node) -> Value:
         """dL/ds_k is delta_k, dL/dW is W's gradient and dL/dz_k the gradient by that value (its matrix form,
@@ -495,8 +523,11 @@ class Resolver:
             if gradient is not None:
                 return Mat(gradient, value.text)
         if isinstance(value, (PartialRef, Chain)):
-            raise self.error(f"{self.text(node)} mixes partial derivatives with evaluated factors: write the whole "
-                             "answer as partials, or evaluate every partial", node)
+            raise self.error(
+                f"{self.text(node)} mixes partial derivatives with evaluated factors: write the whole "
+                "answer as partials, or evaluate every partial",
+                node,
+            )
         if isinstance(value, Func):
             raise self.error(f"the function {value.text} needs an argument: {value.text}(..)", node)
         if isinstance(value, Diagonal):
@@ -520,8 +551,10 @@ class Resolver:
                 right = self.broadcast(right, left, node)
         if isinstance(left, Mat) and isinstance(right, Mat):
             if left.expr.shape != right.expr.shape:
-                raise ShapeProblem(f"{self.text(node)}: {left.text} is {shape_text(left.expr.shape)} but "
-                                   f"{right.text} is {shape_text(right.expr.shape)}; only matrices of one size add")
+                raise ShapeProblem(
+                    f"{self.text(node)}: {left.text} is {shape_text(left.expr.shape)} but "
+                    f"{right.text} is {shape_text(right.expr.shape)}; only matrices of one size add"
+                )
             term = right.expr if op == "+" else MatMul(Integer(-1), right.expr)
             return Mat(flat(MatAdd, left.expr, term), self.text(node))
         if isinstance(left, Scalar) and isinstance(right, Scalar):
@@ -535,20 +568,28 @@ class Resolver:
     def entry(self, value: Value) -> Value:
         """A 1x1 matrix read as its one entry (index notation mixes them freely)."""
         if isinstance(value, Mat) and value.expr.shape == (1, 1):
-            return Scalar(MatrixElement(value.expr, Integer(0), Integer(0)) if isinstance(value.expr, MatrixSymbol)
-                          else value.expr.as_explicit()[0, 0], value.text)
+            return Scalar(
+                MatrixElement(value.expr, Integer(0), Integer(0))
+                if isinstance(value.expr, MatrixSymbol)
+                else value.expr.as_explicit()[0, 0],
+                value.text,
+            )
         return value
 
     def broadcast(self, scalar: Scalar, like: Mat, node: Node) -> Mat:
         """c + M means c times the all-ones matrix plus M (1 - z ⊙ z)."""
         if self.free_indices(scalar.expr) or scalar.expr.has(MatrixElement):
-            raise self.error(f"{self.text(node)} mixes index notation with whole matrices ({like.text} needs indices)",
-                             node)
+            raise self.error(
+                f"{self.text(node)} mixes index notation with whole matrices ({like.text} needs indices)", node
+            )
         return Mat(MatMul(scalar.expr, Ones(*like.expr.shape)), scalar.text)
 
     def multiply(self, left: Value, right: Value, node: Node) -> Value:
-        if self.chainish(left) or self.chainish(right) or (isinstance(left, PartialRef)
-                                                         and isinstance(right, PartialRef)):
+        if (
+            self.chainish(left)
+            or self.chainish(right)
+            or (isinstance(left, PartialRef) and isinstance(right, PartialRef))
+        ):
             return chains.product(self.as_chain(left, node), self.as_chain(right, node), self.spell)
         if isinstance(left, Diagonal) or isinstance(right, Diagonal):
             return self.diagonal_product(left, right, node)
@@ -576,13 +617,15 @@ class Resolver:
         if a == (1, 1) or b == (1, 1):
             single, other = (left, right) if a == (1, 1) else (right, left)
             rows, cols = other.expr.shape
-            spread = MatMul(OneMatrix(rows, 1), single.expr, OneMatrix(1, cols)) if (rows, cols) != (1, 1) \
-                else single.expr
+            spread = (
+                MatMul(OneMatrix(rows, 1), single.expr, OneMatrix(1, cols)) if (rows, cols) != (1, 1) else single.expr
+            )
             return Mat(HadamardProduct(spread, other.expr), text)
         if a == b and 1 in a and self.vocab.batch in a and self.vocab.batch != 1:
             return Mat(HadamardProduct(left.expr, right.expr), text)  # per-sample scalars side by side
-        raise ShapeProblem(self.product_problem(left, right, text), self.product_fixes(left, right, text),
-                           (node.start, node.end))
+        raise ShapeProblem(
+            self.product_problem(left, right, text), self.product_fixes(left, right, text), (node.start, node.end)
+        )
 
     def diagonal_product(self, left: Value, right: Value, node: Node) -> Value:
         """diag(v) w = v ⊙ w (w diag(v) with samples in rows): the diagonal matrix of each sample's entries."""
@@ -600,8 +643,10 @@ class Resolver:
             return Mat(flat(HadamardProduct, diagonal.expr, product), self.text(node))
         if isinstance(left, Diagonal) and product.shape[0] == diagonal.expr.shape[0]:
             return Diagonal(diagonal.expr, self.text(node), product)  # wait for the rest of the product
-        raise ShapeProblem(f"{self.text(node)}: diag of a {shape_text(diagonal.expr.shape)} matrix times "
-                           f"{other.text}, which is {shape_text(other.expr.shape)}; they must have one size")
+        raise ShapeProblem(
+            f"{self.text(node)}: diag of a {shape_text(diagonal.expr.shape)} matrix times "
+            f"{other.text}, which is {shape_text(other.expr.shape)}; they must have one size"
+        )
 
     @staticmethod
     def product_problem(left: Mat, right: Mat, text: str) -> str:
@@ -611,6 +656,7 @@ class Resolver:
     @staticmethod
     def product_fixes(left: Mat, right: Mat, text: str) -> tuple[Mat, ...]:
         """The products of the two factors, one transposed or in the other order, and ⊙, whose sizes fit."""
+
         def flipped(m: Mat) -> Expr:
             return m.expr.arg if isinstance(m.expr, Transpose) else Transpose(m.expr)
 
@@ -630,10 +676,13 @@ class Resolver:
         if isinstance(left, Mat) and isinstance(right, Mat):
             if left.expr.shape != right.expr.shape:
                 fixes = self.hadamard_fixes(node)
-                raise ShapeProblem(f"{text}: {left.text} is {shape_text(left.expr.shape)} and {right.text} is "
-                                   f"{shape_text(right.expr.shape)}; ⊙ needs two matrices of one size",
-                                   tuple(fix for fix, _ in fixes), (node.start, node.end),
-                                   tuple(span for _, span in fixes))
+                raise ShapeProblem(
+                    f"{text}: {left.text} is {shape_text(left.expr.shape)} and {right.text} is "
+                    f"{shape_text(right.expr.shape)}; ⊙ needs two matrices of one size",
+                    tuple(fix for fix, _ in fixes),
+                    (node.start, node.end),
+                    tuple(span for _, span in fixes),
+                )
             return Mat(flat(HadamardProduct, left.expr, right.expr), text)
         raise self.error(f"{text} cannot be multiplied entry by entry", node)
 
@@ -651,8 +700,12 @@ class Resolver:
                     continue
                 if isinstance(value, Mat) and value.expr.shape[0] != value.expr.shape[1]:
                     expr = value.expr
-                    fixes.append((Mat(expr.arg if isinstance(expr, Transpose) else Transpose(expr), value.text),
-                                  (part.start, part.end)))
+                    fixes.append(
+                        (
+                            Mat(expr.arg if isinstance(expr, Transpose) else Transpose(expr), value.text),
+                            (part.start, part.end),
+                        )
+                    )
                 if len(fixes) >= MAX_FIXES:
                     return fixes
         return fixes
@@ -669,8 +722,10 @@ class Resolver:
         if not isinstance(left, Mat):
             raise self.error(f"{self.text(node)} cannot be divided", node)
         if left.expr.shape != right.expr.shape:
-            raise ShapeProblem(f"{self.text(node)}: {left.text} is {shape_text(left.expr.shape)} and {right.text} is "
-                               f"{shape_text(right.expr.shape)}; entrywise division needs two matrices of one size")
+            raise ShapeProblem(
+                f"{self.text(node)}: {left.text} is {shape_text(left.expr.shape)} and {right.text} is "
+                f"{shape_text(right.expr.shape)}; entrywise division needs two matrices of one size"
+            )
         return Mat(flat(HadamardProduct, left.expr, HadamardPower(right.expr, -1)), self.text(node))
 
     def divide(self, left: Value, right: Value, node: Node) -> Value:
@@ -698,8 +753,11 @@ class Resolver:
             raise self.error(f"{self.text(node)}: \\nabla_{{..}} is followed by the loss", node)
         ref = self.partial_by(chains.LOSS, node.operand, self.text(node))
         if ref is None:
-            raise self.error(f"{self.text(node)}: write the derivative of the loss by a named value, as "
-                             "\\frac{\\partial L}{\\partial W_1}", node)
+            raise self.error(
+                f"{self.text(node)}: write the derivative of the loss by a named value, as "
+                "\\frac{\\partial L}{\\partial W_1}",
+                node,
+            )
         return ref
 
     def derivative(self, node: BinOp) -> PartialRef | None:
@@ -718,8 +776,9 @@ class Resolver:
         if bottom_name is None and isinstance(bottom, (Name, Scripted)):
             self.named(bottom)  # raises: unknown name
         entry = None
-        if isinstance(bottom, Scripted) and (bottom.index is not None or (bottom.sub is not None and bottom_name
-                                                                           and self.vocab.canonical(bottom_name))):
+        if isinstance(bottom, Scripted) and (
+            bottom.index is not None or (bottom.sub is not None and bottom_name and self.vocab.canonical(bottom_name))
+        ):
             found = self.lookup_node(bottom)
             if found is not None and found[1] is not None:
                 entry = found[1]
@@ -748,8 +807,9 @@ class Resolver:
         """L, E, \\mathcal{L}, the notation's letter, also with arguments: l(\\theta), L(\\vec t; \\vec y)."""
         node = node.func if isinstance(node, Call) else node
         name = node.base if isinstance(node, Scripted) else node
-        return isinstance(name, Name) and (name.text in self.vocab.names.loss_names() or
-                                           (name.font == "mathcal" and name.text == "L"))
+        return isinstance(name, Name) and (
+            name.text in self.vocab.names.loss_names() or (name.font == "mathcal" and name.text == "L")
+        )
 
     def lookup_node(self, node: Node) -> tuple[str, tuple[str, ...] | None, bool] | None:
         if isinstance(node, Name):
@@ -765,16 +825,20 @@ class Resolver:
     def group(self, node: Group) -> Chain:
         inner = self.as_chain(self.value(node.inner), node.inner)
         label = self.value(node.label)
-        if not (isinstance(label, Mat) and isinstance(label.expr, MatrixSymbol)
-                and label.expr.name in self.vocab.delta_of):
-            raise self.error(f"{self.text(node.label)}: a part of a chain is grouped under a delta (delta_1, ...)",
-                             node.label)
+        if not (
+            isinstance(label, Mat) and isinstance(label.expr, MatrixSymbol) and label.expr.name in self.vocab.delta_of
+        ):
+            raise self.error(
+                f"{self.text(node.label)}: a part of a chain is grouped under a delta (delta_1, ...)", node.label
+            )
         delta = chains.partial(self.vocab, chains.LOSS, self.vocab.delta_of[label.expr.name], label.text)
         if (inner.top, inner.bottom) != (delta.top, delta.bottom) or inner.paths != delta.paths:
             spell = self.vocab.names.text
-            raise ChainProblem(f"the part grouped under {spell(label.expr.name)} is d{spell(inner.top)}/"
-                               f"d{spell(inner.bottom)} along {sum(inner.paths.values())} path(s), not "
-                               f"{spell(label.expr.name)} = {self.vocab.names.gradient_text(delta.bottom)}")
+            raise ChainProblem(
+                f"the part grouped under {spell(label.expr.name)} is d{spell(inner.top)}/"
+                f"d{spell(inner.bottom)} along {sum(inner.paths.values())} path(s), not "
+                f"{spell(label.expr.name)} = {self.vocab.names.gradient_text(delta.bottom)}"
+            )
         return inner
 
     # --- functions ---------------------------------------------------------------------
@@ -808,9 +872,11 @@ class Resolver:
         owner = self.layer_of(arg)
         if func.activation is not None and owner is not None and owner.activation.kind != activation.kind:
             what = f"the derivative of {activation.kind}" if func.order else activation.kind
-            self.notes.append(f"{func.text} is {what}, but layer {owner.name}'s activation is "
-                              f"{owner.activation.kind}: write "
-                              f"{self.vocab.names.function_text(owner.label)}{chr(39) * func.order}")
+            self.notes.append(
+                f"{func.text} is {what}, but layer {owner.name}'s activation is "
+                f"{owner.activation.kind}: write "
+                f"{self.vocab.names.function_text(owner.label)}{chr(39) * func.order}"
+            )
         label = layer.label if layer else func.label
         if func.order > 1:
             raise self.error(f"{func.text}: only f and f' are supported", node)
@@ -825,15 +891,23 @@ class Resolver:
         """diag(v) of one sample's values v (a column, or a row when samples are rows): a square matrix."""
         rows, cols = arg.expr.shape
         if rows != 1 and cols != 1:
-            raise ShapeProblem(f"{self.text(node)}: diag takes one sample's values, a vector, but {arg.text} is "
-                               f"{shape_text(arg.expr.shape)}")
+            raise ShapeProblem(
+                f"{self.text(node)}: diag takes one sample's values, a vector, but {arg.text} is "
+                f"{shape_text(arg.expr.shape)}"
+            )
         return Mat(Diag(arg.expr, 0 if cols == 1 else 1), self.text(node))
 
     def powered_call(self, node: Call) -> Value | None:
         """\\tanh^2(s), \\operatorname{sech}^2(s): the function applied, then the power; None if not that."""
         func = node.func
-        if not (isinstance(func, Scripted) and func.sup is not None and not func.sup.transpose
-                and not func.sup.hadamard and func.index is None and isinstance(func.base, Name)):
+        if not (
+            isinstance(func, Scripted)
+            and func.sup is not None
+            and not func.sup.transpose
+            and not func.sup.hadamard
+            and func.index is None
+            and isinstance(func.base, Name)
+        ):
             return None
         if self.lookup(func.base.text, func.sub, None, func) is not None:
             return None  # a symbol (sigma^2_{j,n} as a delta under delta: sigma), not a function
@@ -848,8 +922,13 @@ class Resolver:
 
     def layer_of(self, arg: Value) -> LayerInfo | None:
         """The layer whose s_k or z_k (or an entry of it) `arg` is, if any."""
-        symbol = arg.expr.parent if isinstance(arg, Scalar) and isinstance(arg.expr, MatrixElement) else \
-            arg.expr if isinstance(arg, Mat) else None
+        symbol = (
+            arg.expr.parent
+            if isinstance(arg, Scalar) and isinstance(arg.expr, MatrixElement)
+            else arg.expr
+            if isinstance(arg, Mat)
+            else None
+        )
         if isinstance(symbol, MatrixSymbol) and symbol.name in self.vocab.layer_of:
             return self.vocab.layers[self.vocab.layer_of[symbol.name]]
         return None
@@ -882,8 +961,12 @@ class Resolver:
         """f applied entry by entry: to matrices (Elementwise) or to entries (index notation)."""
         text = self.text(node)
         mats = [arg for arg in args if isinstance(arg, Mat)]
-        if mats and (len(mats) == len(args) or all(not self.free_indices(a.expr) and not a.expr.has(MatrixElement)
-                                                   for a in args if isinstance(a, Scalar))):
+        if mats and (
+            len(mats) == len(args)
+            or all(
+                not self.free_indices(a.expr) and not a.expr.has(MatrixElement) for a in args if isinstance(a, Scalar)
+            )
+        ):
             shape = mats[0].expr.shape
             if any(m.expr.shape != shape for m in mats):
                 raise ShapeProblem(f"{text}: the arguments have different sizes")
@@ -904,8 +987,11 @@ class Resolver:
         left, right = self.as_value(self.value(node.left), node), self.as_value(self.value(node.right), node)
         if isinstance(left, Mat) and isinstance(right, Scalar) and right.expr == 0 and node.op in (">", "<="):
             return Mat(Indicator(left.expr, strict=node.op == ">"), self.text(node))
-        if isinstance(left, Scalar) and isinstance(right, Scalar) and any(
-                self.free_indices(side.expr) or side.expr.has(MatrixElement) for side in (left, right)):
+        if (
+            isinstance(left, Scalar)
+            and isinstance(right, Scalar)
+            and any(self.free_indices(side.expr) or side.expr.has(MatrixElement) for side in (left, right))
+        ):
             return Scalar(_step(left.expr, node.op, right.expr), self.text(node))  # an entry's [s_{j,n} > 0]
         return self.apply("", 0, relation_lambda(node.op), [left, right], node)
 
@@ -919,8 +1005,9 @@ class Resolver:
             elif isinstance(side, Num) and side.text.isdigit() and 1 <= int(side.text) <= MAX_INDEX:
                 sides.append(Integer(int(side.text) - 1))
             else:
-                raise self.error(f"{self.text(node)}: [a = b] compares two indices (letters, or numbers from 1), "
-                                 f"as in [j = k]", node)
+                raise self.error(
+                    f"{self.text(node)}: [a = b] compares two indices (letters, or numbers from 1), as in [j = k]", node
+                )
         equal = KroneckerDelta(*sides)
         return Scalar(equal if node.op == "=" else 1 - equal, self.text(node))
 
@@ -937,8 +1024,9 @@ class Resolver:
         body = self.entry(self.as_value(self.value(node.body), node))
         self.bound.discard(index)
         if not isinstance(body, Scalar):
-            raise self.error(f"{self.text(node)}: a sum over an index needs entries with indices in its body "
-                             f"(e.g. W_{{k,j}})", node)
+            raise self.error(
+                f"{self.text(node)}: a sum over an index needs entries with indices in its body (e.g. W_{{k,j}})", node
+            )
         if index not in self.ranges or index not in body.expr.free_symbols:
             raise self.error(f"the index {node.index} of the sum does not appear in its body", node)
         size, where = self.ranges.pop(index)
@@ -947,8 +1035,10 @@ class Resolver:
         if node.lower is not None and not (isinstance(node.lower, Num) and node.lower.text == "1"):
             raise self.error(f"{self.text(node)}: indices count from 1", node)
         if isinstance(node.upper, Num) and int(float(node.upper.text)) != size:
-            raise ShapeProblem(f"{self.text(node)}: the sum over {node.index} runs to {node.upper.text}, but "
-                               f"{node.index} counts the {where} ({size})")
+            raise ShapeProblem(
+                f"{self.text(node)}: the sum over {node.index} runs to {node.upper.text}, but "
+                f"{node.index} counts the {where} ({size})"
+            )
         return Scalar(Sum(body.expr, (index, 0, size - 1)), self.text(node))
 
     def entry_sum(self, value: Value, node: Node) -> Scalar:
@@ -967,9 +1057,11 @@ class Resolver:
             for cell in row:
                 value = self.entry(self.as_value(self.value(cell), cell))
                 if not isinstance(value, Scalar) or self.free_indices(value.expr):
-                    raise self.error(f"{self.text(cell)}: each entry of a matrix is one number "
-                                     "(entries with fixed indices, like W_{1,2})", cell)
+                    raise self.error(
+                        f"{self.text(cell)}: each entry of a matrix is one number "
+                        "(entries with fixed indices, like W_{1,2})",
+                        cell,
+                    )
                 values.append(value.expr)
             cells.append(tuple(values))
         return Explicit(tuple(cells), self.text(node))
-

@@ -65,11 +65,17 @@ class VerifyResult:
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
-            "target": self.target, **({"name": self.name} if self.name not in (None, self.target) else {}),
-            "equivalent": self.equivalent, "verdict": self.verdict,
-            "expected": self.expected, "answer": self.answer, "feedback": list(self.feedback),
-            "score": self.score, "partial_credit": [credit.to_dict() for credit in self.partial_credit],
-            "seconds": round(self.seconds, 4), "hints": [hint.to_dict() for hint in self.hints],
+            "target": self.target,
+            **({"name": self.name} if self.name not in (None, self.target) else {}),
+            "equivalent": self.equivalent,
+            "verdict": self.verdict,
+            "expected": self.expected,
+            "answer": self.answer,
+            "feedback": list(self.feedback),
+            "score": self.score,
+            "partial_credit": [credit.to_dict() for credit in self.partial_credit],
+            "seconds": round(self.seconds, 4),
+            "hints": [hint.to_dict() for hint in self.hints],
         }
         if self.position is not None:
             doc["position"] = self.position

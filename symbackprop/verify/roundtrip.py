@@ -70,9 +70,14 @@ class RoundTrip:
         return f"every printed formula re-read and compared: {self.agreed}/{self.checked}"
 
 
-def reread(net: Network, forms: Sequence[str] = FORMS, formats: Sequence[str] = FORMATS,
-           transpose: str = r"\top", forward: bool = True,
-           targets: Sequence[Target | tuple[Target, Sequence[str]]] | None = None) -> RoundTrip:
+def reread(
+    net: Network,
+    forms: Sequence[str] = FORMS,
+    formats: Sequence[str] = FORMATS,
+    transpose: str = r"\top",
+    forward: bool = True,
+    targets: Sequence[Target | tuple[Target, Sequence[str]]] | None = None,
+) -> RoundTrip:
     """Print the forward equations (with `forward`) and every target of `net` (or those of `targets`, each
     a Target or a (Target, its own forms) pair) in each of `forms`, in each of `formats` (text, latex); read
     each line back and collect those that do not come back the same."""

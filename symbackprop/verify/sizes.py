@@ -28,6 +28,7 @@ MAX_ENTRIES = 2**24
 #: Most multiply-adds one sum in index notation may cost.
 MAX_WORK = 2 * 10**9
 
+
 def _log10(number: Rational) -> float:
     """log10 |number|, for any size of numerator and denominator (no float overflow)."""
     return math.log10(abs(int(number.p))) - math.log10(int(number.q))
@@ -75,8 +76,10 @@ def matrix_problem(expr: MatrixExpr, allowed: int) -> str | None:
             shapes += [(factors[0].shape[0], factor.shape[1]) for factor in factors[1:]]
         for shape in shapes:
             if all(getattr(d, "is_Integer", False) for d in shape) and _entries(shape) > allowed:
-                return (f"computing it needs a {int(shape[0])}x{int(shape[1])} matrix ({_entries(shape):,} numbers, "
-                        f"in {_short(node)}), more than the limit of {allowed:,}")
+                return (
+                    f"computing it needs a {int(shape[0])}x{int(shape[1])} matrix ({_entries(shape):,} numbers, "
+                    f"in {_short(node)}), more than the limit of {allowed:,}"
+                )
         stack.extend(arg for arg in node.args if isinstance(arg, MatrixExpr))
     return None
 
@@ -90,8 +93,11 @@ def check_broadcast(shapes: Sequence[tuple[int, ...]]) -> None:
     """Refuse to combine arrays (one axis per index) whose broadcast result is too large."""
     size = _entries(np.broadcast_shapes(*shapes)) if shapes else 1
     if size > MAX_ENTRIES:
-        raise AnswerSyntaxError(f"the sums and indices of this answer need an array of {size:,} numbers, more "
-                                f"than the limit of {MAX_ENTRIES:,}: sum over fewer indices at once", 0)
+        raise AnswerSyntaxError(
+            f"the sums and indices of this answer need an array of {size:,} numbers, more "
+            f"than the limit of {MAX_ENTRIES:,}: sum over fewer indices at once",
+            0,
+        )
 
 
 _FLOPS = re.compile(r"Optimized FLOP count:\s*([0-9.e+]+)")
@@ -106,6 +112,9 @@ def check_contraction(subscripts: str, arrays: Sequence[np.ndarray]) -> list:
     work = float(flops.group(1)) if flops else math.inf
     size = float(largest.group(1)) if largest else math.inf
     if size > MAX_ENTRIES or work > MAX_WORK:
-        raise AnswerSyntaxError(f"the sums of this answer need {work:,.0f} multiplications and an array of "
-                                f"{size:,.0f} numbers; the limits are {MAX_WORK:,} and {MAX_ENTRIES:,}", 0)
+        raise AnswerSyntaxError(
+            f"the sums of this answer need {work:,.0f} multiplications and an array of "
+            f"{size:,.0f} numbers; the limits are {MAX_WORK:,} and {MAX_ENTRIES:,}",
+            0,
+        )
     return path

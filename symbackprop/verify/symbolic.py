@@ -176,8 +176,12 @@ def canonical(expr: Basic) -> Expr:
         return result
     if isinstance(expr, Derivative):
         inner = expr.expr
-        if isinstance(inner, AppliedUndef) and len(inner.args) == 1 and expr.variables == inner.args \
-                and expr.derivative_count == 1:
+        if (
+            isinstance(inner, AppliedUndef)
+            and len(inner.args) == 1
+            and expr.variables == inner.args
+            and expr.derivative_count == 1
+        ):
             return derivative_function(inner.func.__name__)(canonical(inner.args[0]))
         raise Undecided(f"a derivative {expr}")
     if isinstance(expr, (Relational, And, Or, Not)):
@@ -311,8 +315,10 @@ def is_zero(difference: Expr) -> bool:
     denominator (sigma' written as z (1 - z) against the derivative SymPy gives)."""
     if not _NORMAL.poly(difference):
         return True
-    if not any(isinstance(a, (exp, tanh)) or isinstance(a, Pow) and a.exp.is_negative
-               for a in outer_atoms(difference)) or difference.count_ops() > MAX_RATIONAL_OPS:
+    if (
+        not any(isinstance(a, (exp, tanh)) or isinstance(a, Pow) and a.exp.is_negative for a in outer_atoms(difference))
+        or difference.count_ops() > MAX_RATIONAL_OPS
+    ):
         return False
     return not _NORMAL.poly(fraction(together(_exponentials(finish(difference))))[0])
 
@@ -328,7 +334,7 @@ def _exponentials(expr: Expr) -> Expr:
         if not coeff.is_Integer:
             coeff, rest = Integer(1), node.args[0]
         variable = variables.setdefault(rest, Symbol(f"_e{len(variables)}"))
-        return variable ** coeff
+        return variable**coeff
 
     return expr.replace(lambda node: isinstance(node, exp), power)
 
@@ -427,12 +433,22 @@ class MatrixAlgebra:
         return out
 
     def product(self, left: Expr, left_shape: tuple, right: Expr, right_shape: tuple) -> Expr:
-        return Add(*(a * b * self.variable(f + g) for a, f in self.terms(left, left_shape)
-                     for b, g in self.terms(right, right_shape)))
+        return Add(
+            *(
+                a * b * self.variable(f + g)
+                for a, f in self.terms(left, left_shape)
+                for b, g in self.terms(right, right_shape)
+            )
+        )
 
     def transpose(self, value: Expr) -> Expr:
-        return value.xreplace({v: self.variable(tuple(self._transposed(f) for f in reversed(self._factors[v])))
-                               for v in value.free_symbols if v in self._factors})
+        return value.xreplace(
+            {
+                v: self.variable(tuple(self._transposed(f) for f in reversed(self._factors[v])))
+                for v in value.free_symbols
+                if v in self._factors
+            }
+        )
 
     def _transposed(self, factor: tuple) -> tuple:
         kind = factor[0]
@@ -512,8 +528,10 @@ class EntryAlgebra:
             value = self.grid(factors[0])
             for factor in factors[1:]:
                 right = self.grid(factor)
-                value = tuple(tuple(Add(*(row[k] * right[k][j] for k in range(len(row))))
-                                    for j in range(len(right[0]))) for row in value)
+                value = tuple(
+                    tuple(Add(*(row[k] * right[k][j] for k in range(len(row)))) for j in range(len(right[0])))
+                    for row in value
+                )
             return each(lambda i, j: scalar * value[i][j])
         if isinstance(expr, Elementwise):
             body = _body(expr.function, self._bodies)
@@ -579,8 +597,11 @@ class Proof:
     expanded: tuple[str, ...]
 
     def describe(self) -> str:
-        where = "as matrices, for every size" if self.level == "matrices" else \
-            f"entry by entry at the spec's sizes with N = {self.samples}"
+        where = (
+            "as matrices, for every size"
+            if self.level == "matrices"
+            else f"entry by entry at the spec's sizes with N = {self.samples}"
+        )
         through = f", through the definitions of {', '.join(self.expanded)}" if self.expanded else ""
         return f"proved equal {where}{through}"
 
@@ -619,8 +640,9 @@ class Definitions:
         whose definition names something either side has (replacing a value by the same formula on both
         sides helps only when that formula relates to the rest); None when there is none."""
         present = left | right
-        named = [n for n in present if n in self.rank and (n not in left or n not in right
-                                                             or self.uses[n] & (present - {n}))]
+        named = [
+            n for n in present if n in self.rank and (n not in left or n not in right or self.uses[n] & (present - {n}))
+        ]
         return max(named, key=self.rank.__getitem__, default=None)
 
 
@@ -673,12 +695,16 @@ class Decider:
                 answer, truth = [a for _, a, _ in pending], [t for _, _, t in pending]
                 name = self.definitions.pick(self.entries.owners(answer), self.entries.owners(truth))
                 if name is None:
-                    return Difference(tuple((k, finish(a - t)) for k, a, t in pending[:CERTIFIED]), self.n_samples,
-                                      tuple(expanded))
+                    return Difference(
+                        tuple((k, finish(a - t)) for k, a, t in pending[:CERTIFIED]), self.n_samples, tuple(expanded)
+                    )
                 expanded.append(name)
                 definition = self.entries.grid(self.definitions.table[name])
-                replace = {self.entries.entry(name, i, j): value for i, row in enumerate(definition)
-                           for j, value in enumerate(row)}
+                replace = {
+                    self.entries.entry(name, i, j): value
+                    for i, row in enumerate(definition)
+                    for j, value in enumerate(row)
+                }
                 answer, truth = [a.xreplace(replace) for a in answer], [t.xreplace(replace) for t in truth]
         except Undecided:
             return None

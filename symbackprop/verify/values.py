@@ -19,8 +19,13 @@ class ShapeProblem(Exception):
     repairs of the part between `span` (start, end) that make its sizes fit (a transpose, another
     order), for the grader to propose only where the repaired answer is right."""
 
-    def __init__(self, message: str, fixes: tuple[Mat, ...] = (), span: tuple[int, int] | None = None,
-                 spans: tuple[tuple[int, int], ...] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        fixes: tuple[Mat, ...] = (),
+        span: tuple[int, int] | None = None,
+        spans: tuple[tuple[int, int], ...] | None = None,
+    ) -> None:
         super().__init__(message)
         self.fixes = fixes
         self.span = span
@@ -103,8 +108,9 @@ def shape_text(shape: tuple) -> str:
 
 def flat(kind: type[MatrixExpr], left: MatrixExpr, right: MatrixExpr) -> MatrixExpr:
     """a + b + c as one sum (one Hadamard product), not nested pairs: long answers stay shallow."""
-    return kind(*(left.args if isinstance(left, kind) else (left,)), *(right.args if isinstance(right, kind)
-                                                                         else (right,)))
+    return kind(
+        *(left.args if isinstance(left, kind) else (left,)), *(right.args if isinstance(right, kind) else (right,))
+    )
 
 
 def matmul(left: MatrixExpr, right: MatrixExpr) -> MatrixExpr:
@@ -122,7 +128,7 @@ def index_symbol(name: str) -> Symbol:
 
 
 def split_indices(label: str) -> list[str]:
-    """"n,i" -> [n, i]; "ji" -> [j, i]; "(1,1)" -> [1, 1]; "11" -> [1, 1]."""
+    """ "n,i" -> [n, i]; "ji" -> [j, i]; "(1,1)" -> [1, 1]; "11" -> [1, 1]."""
     label = label.strip("()")
     if "," in label:
         return [part for part in label.split(",") if part]

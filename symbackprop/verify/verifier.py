@@ -94,8 +94,10 @@ NUMBER_CREDIT = 0.25
 
 def number_sentence(target: str) -> str:
     """What a right value given for a formula target is told."""
-    return (f"this number is the value of {target} on the spec's data, but the question asks for its formula: "
-            f"write {target} in symbols (a number alone does not show the derivation)")
+    return (
+        f"this number is the value of {target} on the spec's data, but the question asks for its formula: "
+        f"write {target} in symbols (a number alone does not show the derivation)"
+    )
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,13 @@ class Judgement:
     undecided: bool = False  # agreeing only where the target is zero everywhere, and not proved: no verdict
 
 
-def _wrong(sentences: list[str] | tuple[str, ...], credits: list[Credit] | tuple[Credit, ...] = (), score: float = 0.0,
-           method: str = "symbolic", points: int = 0) -> Judgement:
+def _wrong(
+    sentences: list[str] | tuple[str, ...],
+    credits: list[Credit] | tuple[Credit, ...] = (),
+    score: float = 0.0,
+    method: str = "symbolic",
+    points: int = 0,
+) -> Judgement:
     return Judgement(False, tuple(sentences), tuple(credits), score, method, points)
 
 
@@ -183,11 +190,25 @@ class Case:
             forms = [bp.deltas[output], v.derivation.delta(output).simplified] if output is not None else []
             spelling = v.vocab.names
             sign = sign_sentence(forms, {v.mutator.output, v.mutator.target_name}, output, self.right, spelling)
-            ratios = scales(loss.kind, loss.reduction, spelling.text(v.mutator.output),
-                            spelling.text(v.mutator.target_name), v.vocab.n_samples, sign, self.right,
-                            spelling.loss_text())
-            self._explainer = Explainer(self.shown, self.right, ratios, self._mutations, self.value,
-                                        self.expected, frozenset({v.mutator.output, v.mutator.target_name}))
+            ratios = scales(
+                loss.kind,
+                loss.reduction,
+                spelling.text(v.mutator.output),
+                spelling.text(v.mutator.target_name),
+                v.vocab.n_samples,
+                sign,
+                self.right,
+                spelling.loss_text(),
+            )
+            self._explainer = Explainer(
+                self.shown,
+                self.right,
+                ratios,
+                self._mutations,
+                self.value,
+                self.expected,
+                frozenset({v.mutator.output, v.mutator.target_name}),
+            )
         return self._explainer
 
     def evaluate(self, mutation: Mutation, point: int) -> Array | None:
@@ -207,7 +228,7 @@ class Case:
         values = dict(point)
         values[f"delta_{key}"] = delta
         keys = list(v.vocab.bp.deltas)
-        for later in keys[keys.index(key) + 1:]:
+        for later in keys[keys.index(key) + 1 :]:
             if later in self.through:
                 values[f"delta_{later}"] = v.points.evaluate(v.sized(v.vocab.bp.deltas[later]), values)
         return values[self.key] if self.target.kind == "delta" else v.points.evaluate(self.truth, values)
@@ -232,8 +253,12 @@ class Case:
                 for unit in range(true.shape[axis]):
                     mask = np.zeros_like(true)
                     np.moveaxis(mask, axis, 0)[unit] = 1
-                    per_unit.append((pick(self.propagated(point, mutation.key, true + (dropped - true) * mask)) -
-                                     pick(self.expected_at(k))).ravel())
+                    per_unit.append(
+                        (
+                            pick(self.propagated(point, mutation.key, true + (dropped - true) * mask))
+                            - pick(self.expected_at(k))
+                        ).ravel()
+                    )
                 columns.append(np.stack(per_unit, axis=1))
             basis = np.concatenate(columns, axis=0)
             if not np.all(np.isfinite(basis)):
@@ -241,8 +266,11 @@ class Case:
             rows = np.flatnonzero(np.any(basis != 0, axis=1) | (wrong != 0))[:ROWS]  # enough to solve; checked on all
             weights = np.linalg.lstsq(basis[rows], wrong[rows], rcond=None)[0]
             units = [u for u, w in enumerate(weights) if abs(w - 1) < 1e-6]
-            if units and all(abs(w) < 1e-6 or abs(w - 1) < 1e-6 for w in weights) and \
-                    close(basis @ np.round(weights), wrong):
+            if (
+                units
+                and all(abs(w) < 1e-6 or abs(w - 1) < 1e-6 for w in weights)
+                and close(basis @ np.round(weights), wrong)
+            ):
                 return mutation, [u + 1 for u in units]
         return None
 
@@ -358,8 +386,9 @@ class Verifier:
             with self.deadline.enforced(), one_blas_thread():
                 outcome = self._verify(grading, answer, shown)
         except OutOfTime as error:
-            outcome = dataclasses.replace(self._blank(grading, shown), verdict="timeout",
-                                          feedback=(bounded(str(error), (answer,)),))
+            outcome = dataclasses.replace(
+                self._blank(grading, shown), verdict="timeout", feedback=(bounded(str(error), (answer,)),)
+            )
         return dataclasses.replace(outcome, seconds=time.monotonic() - start)
 
     def _timed(self, start: float, grade: Callable[[str], VerifyResult]) -> VerifyResult:
@@ -371,21 +400,39 @@ class Verifier:
             outcome = VerifyResult("", "timeout", "", shown, feedback=(str(error),))
         return dataclasses.replace(outcome, seconds=time.monotonic() - start)
 
-    def _verify_partial(self, asked: PartialTarget | None, answer: str, shown: str,
-                        choices: list[Target] | None = None) -> VerifyResult:
+    def _verify_partial(
+        self, asked: PartialTarget | None, answer: str, shown: str, choices: list[Target] | None = None
+    ) -> VerifyResult:
         """An answer for a local partial (verify/partial.py), its left side naming it or one of `choices`."""
         shown = r"\text{" + escape_latex(answer if isinstance(answer, str) else "") + "}"
 
-        def result(target: PartialTarget | None, verdict: str, sentences: list[str], latex: str = shown,
-                   points: int = 0, position: int | None = None) -> VerifyResult:
+        def result(
+            target: PartialTarget | None,
+            verdict: str,
+            sentences: list[str],
+            latex: str = shown,
+            points: int = 0,
+            position: int | None = None,
+        ) -> VerifyResult:
             # target: as the course writes it (dh^2/dh^1); name: the engine's (dz_2/dz_1), as for other targets
             shown_name = target.lhs_text("chain") if target is not None else ""
-            expected = to_latex(target.form("matrix" if target.per_sample else "index"), self.names,
-                                matrices=target.matrices) if target is not None else ""
-            return VerifyResult(shown_name, verdict, expected, latex, tuple(sentences),
-                                score=1.0 if verdict == "equivalent" else 0.0, position=position,
-                                method="numeric" if verdict in ("equivalent", "different") and points else None,
-                                points=points, name=target.name if target is not None else None)
+            expected = (
+                to_latex(target.form("matrix" if target.per_sample else "index"), self.names, matrices=target.matrices)
+                if target is not None
+                else ""
+            )
+            return VerifyResult(
+                shown_name,
+                verdict,
+                expected,
+                latex,
+                tuple(sentences),
+                score=1.0 if verdict == "equivalent" else 0.0,
+                position=position,
+                method="numeric" if verdict in ("equivalent", "different") and points else None,
+                points=points,
+                name=target.name if target is not None else None,
+            )
 
         try:
             tree = parse(answer, self.deadline, self.vocab.spellings)
@@ -399,20 +446,33 @@ class Verifier:
                         named = self.derivation.target(first.text)
                     except UnknownTarget as error:
                         return result(asked, "different", [f"the left side: {error}"])
-                    wanted = [asked] if asked is not None else [c for c in choices or [named]
-                                                                if isinstance(c, PartialTarget)]
-                    match = next((c for c in wanted if isinstance(named, PartialTarget)
-                                  and (c.top, c.bottom) == (named.top, named.bottom)
-                                  and c.top_entry in (None, named.top_entry)
-                                  and c.bottom_entry in (None, named.bottom_entry)), None)
+                    wanted = (
+                        [asked]
+                        if asked is not None
+                        else [c for c in choices or [named] if isinstance(c, PartialTarget)]
+                    )
+                    match = next(
+                        (
+                            c
+                            for c in wanted
+                            if isinstance(named, PartialTarget)
+                            and (c.top, c.bottom) == (named.top, named.bottom)
+                            and c.top_entry in (None, named.top_entry)
+                            and c.bottom_entry in (None, named.bottom_entry)
+                        ),
+                        None,
+                    )
                     if match is None:
                         asks = " or ".join(c.name for c in wanted)
                         return result(asked, "different", [f"the left side is {named.name}, but the target is {asks}"])
                     asked = named if isinstance(named, PartialTarget) else match
                     sides = sides[1:]
             if asked is None:
-                raise AnswerSyntaxError(f"no target: give one, or write the left side ("
-                                        f"{choices[0].name if choices else 'dz_2/ds_2'} = ...)", 0)
+                raise AnswerSyntaxError(
+                    f"no target: give one, or write the left side ("
+                    f"{choices[0].name if choices else 'dz_2/ds_2'} = ...)",
+                    0,
+                )
             read: list[str] = []
             points, chained = 0, False
             for node in sides:
@@ -440,8 +500,9 @@ class Verifier:
             return result(asked, "different", [str(problem)])
 
     @staticmethod
-    def _partial_side(asked: PartialTarget, node: Node, resolver: Resolver, jacobians: Resolver) \
-            -> tuple[Value, Resolver]:
+    def _partial_side(
+        asked: PartialTarget, node: Node, resolver: Resolver, jacobians: Resolver
+    ) -> tuple[Value, Resolver]:
         """One side of an answer for a local partial, and the resolver that read it. For a per-sample Jacobian a
         matrix formula is read for one sample (diag(p) - p p^T, diag(f'(s_2)) W_2), entries and chains as they are."""
         try:
@@ -459,25 +520,47 @@ class Verifier:
 
     def _blank(self, grading: _Grading, shown: str) -> VerifyResult:
         case, asked = grading.case, grading.asked
-        name = asked.lhs_text() if asked is not None else grading.question.id if grading.question is not None else \
-            (grading.written or "")
-        expected = "" if case is None else case.latex if grading.entry is None or asked is None else \
-            to_latex(asked.matrix, self.names)  # asked is set with the case
+        name = (
+            asked.lhs_text()
+            if asked is not None
+            else grading.question.id
+            if grading.question is not None
+            else (grading.written or "")
+        )
+        expected = (
+            ""
+            if case is None
+            else case.latex
+            if grading.entry is None or asked is None
+            else to_latex(asked.matrix, self.names)
+        )  # asked is set with the case
         return VerifyResult(name, "different", expected, shown, name=asked.name if asked is not None else None)
 
     def _verify(self, grading: _Grading, answer: str, shown: str) -> VerifyResult:
         typed = (answer, " ".join(answer.split()), grading.written or "")
 
-        def result(verdict: str, sentences: list[str] | tuple[str, ...], judged: Judgement | None = None,
-                   latex: str = shown, position: int | None = None) -> VerifyResult:
+        def result(
+            verdict: str,
+            sentences: list[str] | tuple[str, ...],
+            judged: Judgement | None = None,
+            latex: str = shown,
+            position: int | None = None,
+        ) -> VerifyResult:
             base = self._blank(grading, latex)
             sentences = tuple(bounded(sentence, typed) for sentence in sentences)
             if judged is None:
                 return dataclasses.replace(base, verdict=verdict, feedback=tuple(sentences), position=position)
             method = "numeric" if judged.method == "data" else judged.method
-            return dataclasses.replace(base, verdict=verdict, feedback=tuple(sentences),
-                                       partial_credit=judged.credits, score=judged.score, method=method,
-                                       points=judged.points, proof=judged.proof)
+            return dataclasses.replace(
+                base,
+                verdict=verdict,
+                feedback=tuple(sentences),
+                partial_credit=judged.credits,
+                score=judged.score,
+                method=method,
+                points=judged.points,
+                proof=judged.proof,
+            )
 
         try:
             tree = parse(answer, self.deadline, self.vocab.spellings)
@@ -485,16 +568,20 @@ class Verifier:
             try:
                 first = resolver.value(tree.sides[0]) if len(tree.sides) > 1 else None
             except ShapeProblem as problem:
-                told = self.shape_feedback(grading.case, problem, answer, tree.sides[0]) if grading.case else \
-                    str(problem)
+                told = (
+                    self.shape_feedback(grading.case, problem, answer, tree.sides[0]) if grading.case else str(problem)
+                )
                 return result("different", [told], _wrong([]))
             lhs = self.left_side([first], resolver) if first is not None else None
             if grading.case is None and lhs is None and first is not None and partials.is_partial_ref(first):
                 return self._verify_partial(None, answer, shown, grading.choices)
             if grading.case is None:
                 if lhs is None:
-                    asks = f"question {grading.question.id} asks {', '.join(grading.question.ask)}: " \
-                        if grading.choices and grading.question is not None else ""
+                    asks = (
+                        f"question {grading.question.id} asks {', '.join(grading.question.ask)}: "
+                        if grading.choices and grading.question is not None
+                        else ""
+                    )
                     raise AnswerSyntaxError(f"no target: {asks}give one, or write the left side (dL/dW_1 = ...)", 0)
                 grading.case = self.case(lhs[0])
                 grading.asked, grading.entry = grading.case.target, lhs[1]
@@ -503,9 +590,14 @@ class Verifier:
                     if chosen is None:
                         assert grading.question is not None  # choices come from a question
                         left = self.derivation.target(lhs[0]).lhs_text()
-                        return result("different", [f"the left side is {left}, but question {grading.question.id} "
-                                                    f"asks {', '.join(t.lhs_text() for t in grading.choices)}"],
-                                      _wrong([]))
+                        return result(
+                            "different",
+                            [
+                                f"the left side is {left}, but question {grading.question.id} "
+                                f"asks {', '.join(t.lhs_text() for t in grading.choices)}"
+                            ],
+                            _wrong([]),
+                        )
                     grading.asked = chosen
                     grading.entry = chosen.entry if isinstance(chosen, EntryTarget) else lhs[1]
             case, entry = grading.case, grading.entry
@@ -513,9 +605,11 @@ class Verifier:
             if lhs is not None and (lhs[0] != case.target.name or not _same_entry(lhs[1], entry, case.symbol.shape)):
                 left = self.derivation.target(lhs[0]).lhs_text()
                 written = left if lhs[1] is None else f"{left} entry ({', '.join(_shown(i) for i in lhs[1])})"
-                return result("different", [f"the left side is {written}, but the target is "
-                                            f"{grading.asked.lhs_text()}"],
-                              _wrong([]))
+                return result(
+                    "different",
+                    [f"the left side is {written}, but the target is {grading.asked.lhs_text()}"],
+                    _wrong([]),
+                )
             if lhs is not None and lhs[1] is not None:
                 entry = lhs[1]
             nodes = tree.sides[1:] if lhs else tree.sides
@@ -526,39 +620,61 @@ class Verifier:
                 try:
                     value = resolver.value(node) if node is not tree.sides[0] or first is None else first
                 except ShapeProblem as problem:
-                    return result("different", [self.shape_feedback(case, problem, answer, node)], _wrong([]),
-                                  latex=" = ".join([*shown_sides, shown]) if shown_sides else shown)
+                    return result(
+                        "different",
+                        [self.shape_feedback(case, problem, answer, node)],
+                        _wrong([]),
+                        latex=" = ".join([*shown_sides, shown]) if shown_sides else shown,
+                    )
                 shown_sides.append(self.latex(value, answer))
                 if self.restates(case, value, resolver):  # a definition chain; some other side must give the formula
                     continue
                 side = self.judge(case, value, resolver, entry)
-                if not side.equivalent and _has_number(node) and self.points.data is not None \
-                        and (formula_right or not _has_name(node)):
+                if (
+                    not side.equivalent
+                    and _has_number(node)
+                    and self.points.data is not None
+                    and (formula_right or not _has_name(node))
+                ):
                     side = self.judge_on_data(case, value, entry, formula_right) or side
-                elif not side.equivalent and not side.undecided and len(nodes) > 1 and _has_number(node) \
-                        and _has_name(node):
+                elif (
+                    not side.equivalent
+                    and not side.undecided
+                    and len(nodes) > 1
+                    and _has_number(node)
+                    and _has_name(node)
+                ):
                     side = self.numbers_first(case, value, entry, side, resolver.text(node))
                 if not side.equivalent and not side.undecided:
                     sentences = [*resolver.notes, *side.sentences]
                     if len(nodes) > 1:
-                        sentences.append(f"the side that is not right: side {nodes.index(node) + 1} of {len(nodes)} "
-                                         f"after the left side, {_cut(resolver.text(node))}")
+                        sentences.append(
+                            f"the side that is not right: side {nodes.index(node) + 1} of {len(nodes)} "
+                            f"after the left side, {_cut(resolver.text(node))}"
+                        )
                     if not any(_has_name(n) for n in nodes):
                         sentences.append(f"a number alone is not the formula: write {grading.asked.name} in symbols")
                     return result("different", sentences, side, " = ".join(shown_sides))
                 formula_right = formula_right or (side.method != "data" and not side.undecided)
                 judged.append(side)
             if not judged:
-                return result("different", [f"the answer is written through {case.shown} itself: give its "
-                                            f"formula"], _wrong([]), " = ".join(shown_sides))
+                return result(
+                    "different",
+                    [f"the answer is written through {case.shown} itself: give its formula"],
+                    _wrong([]),
+                    " = ".join(shown_sides),
+                )
             undecided = next((side for side in judged if side.undecided), None)
             if undecided is not None:
                 return result("undecided", undecided.sentences, undecided, " = ".join(shown_sides))
             if not any(_has_name(node) for node in nodes):  # numbers only: the value, not the formula
                 sentence = number_sentence(grading.asked.name)
-                return result("different", [sentence], _wrong([sentence], [Credit("number_only", NUMBER_CREDIT,
-                                                                                  sentence)],
-                                                             NUMBER_CREDIT, "numeric", 1), " = ".join(shown_sides))
+                return result(
+                    "different",
+                    [sentence],
+                    _wrong([sentence], [Credit("number_only", NUMBER_CREDIT, sentence)], NUMBER_CREDIT, "numeric", 1),
+                    " = ".join(shown_sides),
+                )
             return result("equivalent", [], _combined(judged), " = ".join(shown_sides))
         except AnswerSyntaxError as error:
             return result("unreadable", [str(error)], position=error.position)
@@ -579,8 +695,11 @@ class Verifier:
             return name, (element.expr.i, element.expr.j)
         if isinstance(first, Mat) and isinstance(first.expr, MatrixSymbol) and first.expr.name in self.vocab.delta_of:
             return first.expr.name, None
-        if isinstance(first, Scalar) and isinstance(first.expr, MatrixElement) and \
-                first.expr.parent.name in self.vocab.delta_of:
+        if (
+            isinstance(first, Scalar)
+            and isinstance(first.expr, MatrixElement)
+            and first.expr.parent.name in self.vocab.delta_of
+        ):
             return first.expr.parent.name, (first.expr.i, first.expr.j)
         return None
 
@@ -588,11 +707,20 @@ class Verifier:
         """Which of a question's targets a left side names: the whole target for a left side naming the whole
         matrix, the entry it names for an entry; failing that, a whole target whose entry the left side names,
         or an entry asked alone (then graded as that entry)."""
-        same = [(choice, choice.entry if isinstance(choice, EntryTarget) else None) for choice in choices
-                if (choice.base if isinstance(choice, EntryTarget) else choice).name == case.target.name]
+        same = [
+            (choice, choice.entry if isinstance(choice, EntryTarget) else None)
+            for choice in choices
+            if (choice.base if isinstance(choice, EntryTarget) else choice).name == case.target.name
+        ]
         shape = case.symbol.shape
-        exact = next((choice for choice, entry in same if (entry is None) == (written is None)
-                      and (entry is None or _same_entry(written, entry, shape))), None)
+        exact = next(
+            (
+                choice
+                for choice, entry in same
+                if (entry is None) == (written is None) and (entry is None or _same_entry(written, entry, shape))
+            ),
+            None,
+        )
         if exact is not None:
             return exact
         return next((choice for choice, entry in same if entry is None or _same_entry(written, entry, shape)), None)
@@ -642,9 +770,16 @@ class Verifier:
             return self.judge_scalar(case, value, resolver, entry)
         raise AnswerSyntaxError(f"{getattr(value, 'text', 'this')} is not a formula for {case.shown}", 0)
 
-    def decide(self, case: Case, answer: list[Array], pick: Pick,
-               prove: Callable[[Deadline], Proof | Difference | None],
-               more: Callable[[], list[Array]], moves: Callable[[str], bool] | None, written: set[str]) -> Judgement:
+    def decide(
+        self,
+        case: Case,
+        answer: list[Array],
+        pick: Pick,
+        prove: Callable[[Deadline], Proof | Difference | None],
+        more: Callable[[], list[Array]],
+        moves: Callable[[str], bool] | None,
+        written: set[str],
+    ) -> Judgement:
         """The verdict on values at the points: agreeing everywhere, proved (symbolic) or, when no proof can be
         had, agreeing at further points too (numeric); else different, with the feedback. `written`: the
         names the answer uses."""
@@ -658,9 +793,17 @@ class Verifier:
                 return Judgement(True, score=1.0, method="symbolic", points=count, proof=proof.describe())
             certificate = self.certificate(case, proof, pick) if isinstance(proof, Difference) else None
             if certificate is not None:
-                judged = self.explain(case, answer, full, pick, moves, written) if not agree else \
-                    _wrong([f"your answer is not {case.target.name}, though it comes within rounding of it at the "
-                            f"test points; {case.right}"], points=count)
+                judged = (
+                    self.explain(case, answer, full, pick, moves, written)
+                    if not agree
+                    else _wrong(
+                        [
+                            f"your answer is not {case.target.name}, though it comes within rounding of it at the "
+                            f"test points; {case.right}"
+                        ],
+                        points=count,
+                    )
+                )
                 return dataclasses.replace(judged, method="symbolic", proof=certificate)
         if agree:
             further = more()
@@ -684,32 +827,52 @@ class Verifier:
                     break
                 value, scale = found
                 if scale > 0 and abs(value) > CERTAIN * scale:
-                    through = f", through the definitions of {', '.join(difference.expanded)}" \
-                        if difference.expanded else ""
+                    through = (
+                        f", through the definitions of {', '.join(difference.expanded)}" if difference.expanded else ""
+                    )
                     shape = np.asarray(pick(case.expected[0])).shape
-                    where_text = f"entry ({', '.join(str(i + 1) for i in np.unravel_index(position, shape))}) " \
-                        if shape and position < int(np.prod(shape)) else "an entry "
-                    return (f"proved different entry by entry at the spec's sizes with N = {difference.samples}"
-                            f"{through}: {where_text}of the answer minus {case.target.name}, computed exactly, "
-                            f"is {value:.3g} at test point {k + 1} (not zero)")
+                    where_text = (
+                        f"entry ({', '.join(str(i + 1) for i in np.unravel_index(position, shape))}) "
+                        if shape and position < int(np.prod(shape))
+                        else "an entry "
+                    )
+                    return (
+                        f"proved different entry by entry at the spec's sizes with N = {difference.samples}"
+                        f"{through}: {where_text}of the answer minus {case.target.name}, computed exactly, "
+                        f"is {value:.3g} at test point {k + 1} (not zero)"
+                    )
         return None
 
     def undecided(self, case: Case, points: int, difference: Proof | Difference | None) -> Judgement:
         """An answer that agrees only where the target is zero everywhere (a dead network at every point
         drawn): the numbers cannot tell, and no proof was found."""
-        why = " (its difference from the target is not zero as a formula, but zero at every point drawn)" \
-            if isinstance(difference, Difference) else ""
-        return Judgement(False, (f"not decided: {case.target.name} is zero at every test point drawn (a relu "
-                                 f"layer inactive everywhere), so the values cannot tell a right answer from a "
-                                 f"wrong one, and no proof was found{why}",),
-                         method="numeric", points=points, undecided=True)
+        why = (
+            " (its difference from the target is not zero as a formula, but zero at every point drawn)"
+            if isinstance(difference, Difference)
+            else ""
+        )
+        return Judgement(
+            False,
+            (
+                f"not decided: {case.target.name} is zero at every test point drawn (a relu "
+                f"layer inactive everywhere), so the values cannot tell a right answer from a "
+                f"wrong one, and no proof was found{why}",
+            ),
+            method="numeric",
+            points=points,
+            undecided=True,
+        )
 
     @staticmethod
     def near_miss(answer: list[Array], expected: list[Array]) -> bool:
         """Values that differ only in the last digits somewhere: rounding, or a slightly wrong answer."""
-        return all(np.all(np.isfinite(a)) and a.shape == e.shape for a, e in zip(answer, expected, strict=True)) and \
-            relative_difference(np.concatenate([a.ravel() for a in answer]),
-                                np.concatenate([e.ravel() for e in expected])) < NEAR_MISS
+        return (
+            all(np.all(np.isfinite(a)) and a.shape == e.shape for a, e in zip(answer, expected, strict=True))
+            and relative_difference(
+                np.concatenate([a.ravel() for a in answer]), np.concatenate([e.ravel() for e in expected])
+            )
+            < NEAR_MISS
+        )
 
     def prove(self, prove: Callable[[Deadline], Proof | Difference | None]) -> Proof | Difference | None:
         """A proof within its own share of the time limit; None when there is none within it."""
@@ -724,14 +887,24 @@ class Verifier:
         except Exception:  # noqa: BLE001 - no proof (Undecided, or SymPy failing on a hostile answer)
             return None
 
-    def explain(self, case: Case, answer: list[Array], expected: list[Array], pick: Pick,
-                moves: Callable[[str], bool] | None, written: set[str]) -> Judgement:
+    def explain(
+        self,
+        case: Case,
+        answer: list[Array],
+        expected: list[Array],
+        pick: Pick,
+        moves: Callable[[str], bool] | None,
+        written: set[str],
+    ) -> Judgement:
         """Feedback for values that differ from the `expected` (full) values at the first points, within a
         share of the time left (past it, the plain sentence: the answer is wrong, the verdict is known)."""
         count = len(answer)
         if not all(np.all(np.isfinite(a)) for a in answer):
-            return _wrong([f"your answer is not finite at the test points (a log or a division by zero?); "
-                           f"{case.right}"], method="numeric", points=count)
+            return _wrong(
+                [f"your answer is not finite at the test points (a log or a division by zero?); {case.right}"],
+                method="numeric",
+                points=count,
+            )
         budget = Deadline(max(self.deadline.left() * 0.8, 0.0))
         try:
             with budget.enforced():
@@ -740,18 +913,29 @@ class Verifier:
                     found = case.dropped_units(answer, pick)
                     if found is not None and (len(found[1]) < self.units(found[0]) or not credits):
                         sentences = [self.units_sentence(*found)]
-                        credits, score = [Credit("fprime_missing", CREDIT["fprime_missing"], sentences[0])], \
-                            CREDIT["fprime_missing"]
+                        credits, score = (
+                            [Credit("fprime_missing", CREDIT["fprime_missing"], sentences[0])],
+                            CREDIT["fprime_missing"],
+                        )
                 if not credits and moves is not None:
-                    sentences = dependence(case.shown, self.leaves(case, written), moves, case.moves,
-                                           self.names.text) + sentences
+                    sentences = (
+                        dependence(case.shown, self.leaves(case, written), moves, case.moves, self.names.text)
+                        + sentences
+                    )
         except OutOfTime as error:
             if error.deadline is not budget:
                 raise
-            difference = relative_difference(np.concatenate([a.ravel() for a in answer]),
-                                             np.concatenate([pick(e).ravel() for e in expected[:count]]))
-            sentences, credits, score = [f"it differs from {case.shown} at the test points (relative "
-                                         f"difference {difference:.2g}); {case.right}"], [], 0.0
+            difference = relative_difference(
+                np.concatenate([a.ravel() for a in answer]), np.concatenate([pick(e).ravel() for e in expected[:count]])
+            )
+            sentences, credits, score = (
+                [
+                    f"it differs from {case.shown} at the test points (relative "
+                    f"difference {difference:.2g}); {case.right}"
+                ],
+                [],
+                0.0,
+            )
         return _wrong(sentences, credits, score, "numeric", count)
 
     def units_sentence(self, mutation: Mutation, units: list[int]) -> str:
@@ -761,9 +945,11 @@ class Verifier:
         layer = self.vocab.layers[mutation.layer]
         derivative = Elementwise(layer.label, 1, activation_lambda(layer.activation, 1), s)
         which = f"unit{'s' if len(units) > 1 else ''} {', '.join(map(str, units))}"
-        return (f"the activation's derivative {to_text(derivative, self.names)} is missing for {which} of layer "
-                f"{mutation.layer} ({to_text(Indicator(s), self.names)} is 0 where a unit is inactive): "
-                f"{mutation.shown_name} = {to_text(mutation.definition, self.names)}")
+        return (
+            f"the activation's derivative {to_text(derivative, self.names)} is missing for {which} of layer "
+            f"{mutation.layer} ({to_text(Indicator(s), self.names)} is 0 where a unit is inactive): "
+            f"{mutation.shown_name} = {to_text(mutation.definition, self.names)}"
+        )
 
     def units(self, mutation: Mutation) -> int:
         """The number of units of the layer whose delta a mutation changes."""
@@ -780,8 +966,9 @@ class Verifier:
     def largest_part(self) -> int:
         """Most entries a part of a matrix answer may have: sizes.MAX_ENTRIES, or four times the
         network's own largest matrix (x x^T on a 10,000-wide input would be 800 MB)."""
-        return max(sizes.MAX_ENTRIES, 4 * max(np.size(value) for key, value in self.points.values[0].items()
-                                              if key != KINKS))
+        return max(
+            sizes.MAX_ENTRIES, 4 * max(np.size(value) for key, value in self.points.values[0].items() if key != KINKS)
+        )
 
     def judge_matrix(self, case: Case, value: Mat) -> Judgement:
         expr = value.expr
@@ -798,22 +985,33 @@ class Verifier:
         def moves(leaf: str) -> bool:
             return not close(compiled(self.perturbed(leaf)), answer[0])
 
-        return self.decide(case, answer, lambda v: v,
-                           lambda budget: self.decider.decide_matrix(expr, case.truth, budget),
-                           lambda: self.points.each(compiled, self.points.extra), moves,
-                           {s.name for s in expr.atoms(MatrixSymbol)})
+        return self.decide(
+            case,
+            answer,
+            lambda v: v,
+            lambda budget: self.decider.decide_matrix(expr, case.truth, budget),
+            lambda: self.points.each(compiled, self.points.extra),
+            moves,
+            {s.name for s in expr.atoms(MatrixSymbol)},
+        )
 
     def wrong_shape(self, case: Case, expr: Expr) -> Judgement:
         shape, wanted = expr.shape, case.symbol.shape
         owner = case.target.key if case.target.kind == "gradient" else case.target.symbol
-        sentence = f"your answer is {shape_text(shape)}, but {case.shown} is {shape_text(wanted)} " \
-                   f"(the size of {self.names.text(owner)})"
+        sentence = (
+            f"your answer is {shape_text(shape)}, but {case.shown} is {shape_text(wanted)} "
+            f"(the size of {self.names.text(owner)})"
+        )
         if shape == (wanted[1], wanted[0]):
             answer = self.points.each(self.points.compiled(expr))
             if all(close(a.T, e) for a, e in zip(answer, case.expected, strict=True)):
-                return _wrong([f"the result is transposed: {sentence}; {case.right}"],
-                              [Credit("transpose_result", 0.5, "the result is transposed")], 0.5, "numeric",
-                              len(answer))
+                return _wrong(
+                    [f"the result is transposed: {sentence}; {case.right}"],
+                    [Credit("transpose_result", 0.5, "the result is transposed")],
+                    0.5,
+                    "numeric",
+                    len(answer),
+                )
         return _wrong([sentence])
 
     def judge_entry(self, case: Case, value: Mat | Explicit, entry: Entry) -> Judgement:
@@ -831,6 +1029,7 @@ class Verifier:
 
             def entries() -> list[Expr]:
                 return [self.decider.entries.scalar(cell, {}) for cell in raw]
+
             written = _entry_names(raw)
         else:
             shape = value.expr.shape
@@ -841,28 +1040,43 @@ class Verifier:
 
             def entries() -> list[Expr]:
                 return self.decider.grid_entries(value.expr)
+
             written = {s.name for s in value.expr.atoms(MatrixSymbol)}
         if int(np.prod(shape)) != int(np.prod(wanted)) or len([d for d in shape if d != 1]) > len(wanted):
-            return _wrong([f"your answer is {shape_text(shape)}, but this entry of {case.shown} is "
-                           f"{shape_text(wanted or (1, 1))}"])
+            return _wrong(
+                [
+                    f"your answer is {shape_text(shape)}, but this entry of {case.shown} is "
+                    f"{shape_text(wanted or (1, 1))}"
+                ]
+            )
 
         def prove(budget: Deadline) -> Proof | Difference | None:
             grid = self.decider.entries.grid(case.truth)
-            rows, cols = (range(len(grid)) if isinstance(picks[0], slice) else [picks[0]],
-                          range(len(grid[0])) if isinstance(picks[1], slice) else [picks[1]])
+            rows, cols = (
+                range(len(grid)) if isinstance(picks[0], slice) else [picks[0]],
+                range(len(grid[0])) if isinstance(picks[1], slice) else [picks[1]],
+            )
             return self.decider.entrywise(entries(), [grid[i][j] for i in rows for j in cols], budget)
 
         def values(points: list[dict[str, Array]] | None = None) -> list[Array]:
             return self.points.each(lambda point: at(point).reshape(wanted), points)
 
-        return self.decide(case, values(), lambda full: np.asarray(full[picks]), prove,
-                           lambda: values(self.points.extra), None, written)
+        return self.decide(
+            case,
+            values(),
+            lambda full: np.asarray(full[picks]),
+            prove,
+            lambda: values(self.points.extra),
+            None,
+            written,
+        )
 
     def judge_explicit(self, case: Case, value: Explicit) -> Judgement:
         rows, cols = len(value.cells), len(value.cells[0])
         if (rows, cols) != tuple(int(d) for d in case.symbol.shape):
-            return _wrong([f"the matrix written out is {rows}x{cols}, but {case.shown} is "
-                           f"{shape_text(case.symbol.shape)}"])
+            return _wrong(
+                [f"the matrix written out is {rows}x{cols}, but {case.shown} is {shape_text(case.symbol.shape)}"]
+            )
         raw = [cell for row in value.cells for cell in row]
         cells = [with_stand_ins(cell) for cell in raw]
         if all(not cell.free_symbols and not cell.has(MatrixElement) for cell in cells):
@@ -876,19 +1090,32 @@ class Verifier:
             answer = [self.decider.entries.scalar(cell, {}) for cell in raw]
             return self.decider.entrywise(answer, self.decider.grid_entries(case.truth), budget)
 
-        return self.decide(case, self.points.each(at), lambda v: v, prove,
-                           lambda: self.points.each(at, self.points.extra), None, _entry_names(raw))
+        return self.decide(
+            case,
+            self.points.each(at),
+            lambda v: v,
+            prove,
+            lambda: self.points.each(at, self.points.extra),
+            None,
+            _entry_names(raw),
+        )
 
     def judge_numbers(self, case: Case, answer: Array, pick: Pick) -> Judgement:
         """Plain numbers: checked against the target's value on the spec's data."""
         if self.points.data is None:
-            raise AnswerSyntaxError("a number can only be checked on the spec's data, and this spec has none "
-                                    "for every leaf: write a formula", 0)
+            raise AnswerSyntaxError(
+                "a number can only be checked on the spec's data, and this spec has none "
+                "for every leaf: write a formula",
+                0,
+            )
         expected = pick(case.value_at(self.points.data))
         if close(answer, expected, rtol=NUMBER_RTOL, floor=NUMBER_RTOL):
             return Judgement(True, score=1.0, method="data", points=1)
-        return _wrong([f"on the spec's data {case.shown} is {_numbers(expected)}, not {_numbers(answer)}"],
-                      method="data", points=1)
+        return _wrong(
+            [f"on the spec's data {case.shown} is {_numbers(expected)}, not {_numbers(answer)}"],
+            method="data",
+            points=1,
+        )
 
     def judge_on_data(self, case: Case, value: Value, entry: Entry | None, after: bool) -> Judgement | None:
         """A side with numbers put in for some values, checked on the spec's data; None if it cannot be."""
@@ -910,10 +1137,14 @@ class Verifier:
         if close(got, expected, rtol=NUMBER_RTOL, floor=NUMBER_RTOL):
             return Judgement(True, score=1.0, method="data", points=1)
         shown, truth = _numbers(got), _numbers(expected)
-        lead = "this side is not what the previous one is on the data" if after else \
-            "this side is not right on the spec's data"
-        return _wrong([f"{lead}: it is {shown} there, but {case.shown} is {truth}; {case.right}"],
-                      method="data", points=1)
+        lead = (
+            "this side is not what the previous one is on the data"
+            if after
+            else "this side is not right on the spec's data"
+        )
+        return _wrong(
+            [f"{lead}: it is {shown} there, but {case.shown} is {truth}; {case.right}"], method="data", points=1
+        )
 
     def numbers_first(self, case: Case, value: Value, entry: Entry | None, side: Judgement, text: str) -> Judgement:
         """A side of a worked line with some of the spec's numbers put in, judged as a formula because no side
@@ -921,10 +1152,12 @@ class Verifier:
         enough."""
         on_data = self.judge_on_data(case, value, entry, False) if self.points.data is not None else None
         if on_data is not None and on_data.equivalent:
-            sentence = (f"{_cut(text)} has numbers in it before any side gives the formula in symbols, so it is "
-                        f"judged as a formula: it is right on the spec's data, but not at other values (a number "
-                        f"stands for a value only on the data); write the formula in symbols first, then put the "
-                        f"numbers in ({case.target.name} = formula = numbers)")
+            sentence = (
+                f"{_cut(text)} has numbers in it before any side gives the formula in symbols, so it is "
+                f"judged as a formula: it is right on the spec's data, but not at other values (a number "
+                f"stands for a value only on the data); write the formula in symbols first, then put the "
+                f"numbers in ({case.target.name} = formula = numbers)"
+            )
             return dataclasses.replace(side, sentences=(sentence,))
         return side
 
@@ -937,8 +1170,11 @@ class Verifier:
         loose = free - {i for i in entry if isinstance(i, Symbol)}
         if loose:
             names = ", ".join(sorted(str(i) for i in loose))
-            raise AnswerSyntaxError(f"the index {names} is free (not summed over, not on the left side): write the "
-                                    f"left side, e.g. {case.shown}[j,i] = ...", 0)
+            raise AnswerSyntaxError(
+                f"the index {names} is free (not summed over, not on the left side): write the "
+                f"left side, e.g. {case.shown}[j,i] = ...",
+                0,
+            )
         picks = tuple(slice(None) if isinstance(i, Symbol) else int(i) for i in entry)
         order = tuple(i for i in entry if isinstance(i, Symbol))
 
@@ -955,8 +1191,9 @@ class Verifier:
         counts = {index: size for index, (size, _) in resolver.ranges.items()}
 
         def at(point: dict[str, Array]) -> Array:  # an index the formula does not use: constant along it
-            return cast(Array, np.broadcast_to(EntryEvaluator(point, self.vocab.n_samples, counts)(expr, order),
-                                               shape).copy())
+            return cast(
+                Array, np.broadcast_to(EntryEvaluator(point, self.vocab.n_samples, counts)(expr, order), shape).copy()
+            )
 
         def prove(budget: Deadline) -> Proof | Difference | None:
             truth = self.decider.entries.grid(case.truth)
@@ -974,17 +1211,30 @@ class Verifier:
         def moves(leaf: str) -> bool:
             return not close(at(self.perturbed(leaf)), answer[0])
 
-        judged = self.decide(case, answer, pick, prove, lambda: self.points.each(at, self.points.extra), moves,
-                             _entry_names([value.expr]))
+        judged = self.decide(
+            case,
+            answer,
+            pick,
+            prove,
+            lambda: self.points.each(at, self.points.extra),
+            moves,
+            _entry_names([value.expr]),
+        )
         sentences = list(judged.sentences)
         if not judged.equivalent and not order:
             other = self.other_entry(case, answer, picks)
             sentences = [other, *sentences] if other is not None else sentences
-        unused = [str(index) for index, size in zip(entry, case.symbol.shape, strict=True)  # size 1: one value
-                  if isinstance(index, Symbol) and index not in expr.free_symbols and size != 1]
+        unused = [
+            str(index)
+            for index, size in zip(entry, case.symbol.shape, strict=True)  # size 1: one value
+            if isinstance(index, Symbol) and index not in expr.free_symbols and size != 1
+        ]
         if not judged.equivalent and unused:
-            sentences = [f"the index {', '.join(unused)} of the left side does not appear on the right: every entry "
-                         f"along it would be the same, but not in {case.shown}", *sentences]
+            sentences = [
+                f"the index {', '.join(unused)} of the left side does not appear on the right: every entry "
+                f"along it would be the same, but not in {case.shown}",
+                *sentences,
+            ]
         return dataclasses.replace(judged, sentences=tuple(sentences))
 
     def default_entry(self, case: Case, free: set[Symbol], resolver: Resolver) -> Entry:
@@ -999,21 +1249,28 @@ class Verifier:
             if symbol is not None and symbol in free:
                 given = resolver.ranges[symbol][0]
                 if given != count:
-                    raise ShapeProblem(f"the index {symbol} runs over {given} values, but in {case.shown} "
-                                       f"it counts {count}")
+                    raise ShapeProblem(
+                        f"the index {symbol} runs over {given} values, but in {case.shown} it counts {count}"
+                    )
                 entry.append(symbol)
             elif count == 1:
                 entry.append(Integer(0))
             else:
-                raise AnswerSyntaxError(f"say which entry of {case.shown} this is: write the left side "
-                                        f"({case.target.text('index').split(' = ')[0]} = ...)", 0)
+                raise AnswerSyntaxError(
+                    f"say which entry of {case.shown} this is: write the left side "
+                    f"({case.target.text('index').split(' = ')[0]} = ...)",
+                    0,
+                )
         return entry[0], entry[1]
 
     @staticmethod
     def other_entry(case: Case, answer: list[Array], picks: tuple[Any, ...]) -> str | None:
         """When one entry was asked for: the entry of the target the answer is, if another."""
-        hits = [index for index in np.ndindex(case.expected[0].shape)
-                if all(close(a, np.asarray(e[index])) for a, e in zip(answer, case.expected, strict=True))]
+        hits = [
+            index
+            for index in np.ndindex(case.expected[0].shape)
+            if all(close(a, np.asarray(e[index])) for a, e in zip(answer, case.expected, strict=True))
+        ]
         if not hits:
             return None
         shown = ", ".join(str(i + 1) for i in hits[0])
@@ -1028,12 +1285,15 @@ class Verifier:
             try:
                 resolver = Resolver(self.vocab, answer, self.deadline, {span: fixed})
                 value = resolver.value(node)
-                if isinstance(value, Mat) and value.expr.shape == case.symbol.shape and \
-                        self.judge_matrix(case, value).equivalent:
+                if (
+                    isinstance(value, Mat)
+                    and value.expr.shape == case.symbol.shape
+                    and self.judge_matrix(case, value).equivalent
+                ):
                     repaired = to_text(fixed.expr, self.names)
                     if span == problem.span:
                         return f"{problem}; did you mean {repaired}?"
-                    return f"{problem}; did you mean {repaired} in place of {_cut(answer[span[0]:span[1]])}?"
+                    return f"{problem}; did you mean {repaired} in place of {_cut(answer[span[0] : span[1]])}?"
             except (ShapeProblem, ChainProblem, AnswerSyntaxError, ValueError):
                 continue
         return str(problem)
@@ -1069,8 +1329,10 @@ def _same_entry(written: Entry | None, asked: Entry | None, shape: tuple[Any, ..
     size 1 takes any index."""
     if written is None or asked is None:  # a whole target's left side may name one entry: that entry is graded
         return written is None or asked is None
-    return all(size == 1 or (isinstance(w, Symbol) and isinstance(a, Symbol)) or w == a
-               for w, a, size in zip(written, asked, shape, strict=True))
+    return all(
+        size == 1 or (isinstance(w, Symbol) and isinstance(a, Symbol)) or w == a
+        for w, a, size in zip(written, asked, shape, strict=True)
+    )
 
 
 def _shown(index: Expr) -> str:
@@ -1082,8 +1344,13 @@ def _combined(judged: list[Judgement]) -> Judgement:
     methods = {j.method for j in judged}
     method = "numeric" if methods & {"numeric", "data"} else "symbolic"
     proofs = list(dict.fromkeys(j.proof for j in judged if j.proof))
-    return Judgement(True, score=1.0, method=method, points=max((j.points for j in judged), default=0),
-                     proof="; ".join(proofs) if method == "symbolic" and proofs else None)
+    return Judgement(
+        True,
+        score=1.0,
+        method=method,
+        points=max((j.points for j in judged), default=0),
+        proof="; ".join(proofs) if method == "symbolic" and proofs else None,
+    )
 
 
 def _numbers(value: Array) -> str:
@@ -1101,11 +1368,11 @@ def bounded(sentence: str, typed: tuple[str, ...], limit: int = QUOTE) -> str:
     out: list[str] = []
     i = 0
     while i < len(sentence):
-        if any(sentence[i:i + limit + 1] in text for text in sources) and i + limit < len(sentence):
+        if any(sentence[i : i + limit + 1] in text for text in sources) and i + limit < len(sentence):
             end = i + limit + 1
-            while end < len(sentence) and any(sentence[i:end + 1] in text for text in sources):
+            while end < len(sentence) and any(sentence[i : end + 1] in text for text in sources):
                 end += 1
-            out.append(f"{sentence[i:i + limit - 3]}... ({end - i} characters)")
+            out.append(f"{sentence[i : i + limit - 3]}... ({end - i} characters)")
             i = end
         else:
             out.append(sentence[i])
@@ -1116,7 +1383,7 @@ def bounded(sentence: str, typed: tuple[str, ...], limit: int = QUOTE) -> str:
 def _cut(text: str, limit: int = QUOTE) -> str:
     """User text quoted in a message, cut to about `limit` characters."""
     text = " ".join(text.split())
-    return f"'{text}'" if len(text) <= limit else f"'{text[:limit - 3]}...' ({len(text)} characters)"
+    return f"'{text}'" if len(text) <= limit else f"'{text[: limit - 3]}...' ({len(text)} characters)"
 
 
 def _entry_names(exprs: list[Expr]) -> set[str]:
