@@ -460,6 +460,29 @@ def test_a_local_partials_verdict_names_it_as_the_course_writes_it(
     assert capsys.readouterr().out.startswith(f"{shown}: ")
 
 
+@pytest.mark.parametrize(
+    ("target", "answer"),
+    [
+        (r"\frac{\partial l}{\partial h^3}", r"\frac{\partial l}{\partial h^3}"),  # dL/d(output) as itself
+        (r"\frac{\partial l}{\partial h^2}", r"\frac{\partial l}{\partial h^2}"),  # dL/d(value) as itself
+        (
+            r"\frac{\partial h^2}{\partial z^2}",
+            r"\frac{\partial h^2}{\partial z^2} = \frac{\partial h^2}{\partial z^2}",
+        ),
+        (r"\frac{\partial h^2}{\partial h^1}", r"\frac{\partial h^2}{\partial h^1}"),
+    ],
+)
+def test_an_answer_that_only_names_the_target_is_not_its_formula(target: str, answer: str) -> None:
+    """A circular answer (the derivative asked, written as itself) gets no credit, whatever the target's kind."""
+    net = sbp.load("specs/relu_4321_exercise.yaml")
+    result = net.verify(target, answer)
+    assert result.verdict == "different" and result.score == 0, (result.verdict, result.feedback)
+    assert "formula" in result.feedback[0]
+    # a restatement beside the formula stays right (a definition chain)
+    right = net.derive().target(target).text("matrix").split(" = ", 1)[1].split("   ")[0]
+    assert net.verify(target, f"{answer.split(' = ')[0]} = {right}").verdict == "equivalent"
+
+
 def test_feedback_on_a_transposed_jacobian() -> None:
     result = sbp.load("specs/relu_4321_course.yaml").verify("dh_2/dh_1", "(W^2)^T")
     assert result.feedback[0].startswith("your answer is 3x2, but dh^2/dh^1 is 2x3")

@@ -478,8 +478,7 @@ class Verifier:
             for node in sides:
                 value, used = self._partial_side(asked, node, resolver, jacobians)
                 read.append(self.latex(value, answer))
-                if partials.restates(asked, value, self):  # after a left side: the chain form of neighbours
-                    chained = chained or len(sides) < len(tree.sides)
+                if partials.restates(asked, value, self):  # a definition chain: another side must give the formula
                     continue
                 if isinstance(value, Chain):  # the chain form: its partials, checked by their paths
                     problem = partials.chain_problem(asked, value, self)
@@ -492,7 +491,7 @@ class Verifier:
                 if not same:
                     return result(asked, "different", [*used.notes, *sentences], " = ".join(read), points)
             if not points and not chained:
-                return result(asked, "different", [f"give a formula for {asked.name}"], " = ".join(read))
+                return result(asked, "different", [f"give a formula for {asked.lhs_text('chain')}"], " = ".join(read))
             return result(asked, "equivalent", [], " = ".join(read), points)
         except AnswerSyntaxError as error:
             return result(asked, "unreadable", [str(error)], position=error.position)
@@ -736,13 +735,23 @@ class Verifier:
 
     def restates(self, case: Case, value: Value, resolver: Resolver) -> bool:
         """A side that only names the target again (delta_2 = dL/ds_2 = ...): a definition chain, right.
-        (dL/dy_out names a formula, the loss's derivative, and is judged as one.)"""
+        (dL/dy_out names a formula, the loss's derivative, and is judged as one, unless it is the target
+        itself: dL/dy_out = dL/dy_out gives no formula.)"""
+        if isinstance(value, PartialRef) and value.entry is None and self._names_target(case, value):
+            return True
         if isinstance(value, PartialRef) and value.top == chains.LOSS and value.entry is None:
             try:
                 value = resolver.as_value(value, _Span(0, 0, value.text))
             except AnswerSyntaxError:
                 return False
         return isinstance(value, Mat) and isinstance(value.expr, MatrixSymbol) and value.expr.name == case.key
+
+    def _names_target(self, case: Case, value: PartialRef) -> bool:
+        """The derivative a side names is the one asked (dL/dh^3 for dL/dh^3): a restatement, not its formula."""
+        try:
+            return self.derivation.target(value.text).name == case.target.name
+        except KeyError:
+            return False
 
     def latex(self, value: Value, source: str) -> str:
         if isinstance(value, (Mat, Scalar, Jacobian)):
