@@ -917,7 +917,7 @@ def _parse_name(text: str) -> tuple[str, str | None, str | None, int, tuple[str,
     match = re.match(r"\\?([A-Za-z][A-Za-z0-9]*|[α-ωΔ])", text)
     if not match:
         return None
-    base = _UNICODE_GREEK.get(match.group(1), match.group(1))
+    base = UNICODE_GREEK.get(match.group(1), match.group(1))
     pos = match.end()
     if base.endswith("_hat") is False and text.startswith("_hat", pos):
         base, pos = base + "_hat", pos + 4
@@ -970,7 +970,9 @@ def _parse_name(text: str) -> tuple[str, str | None, str | None, int, tuple[str,
     return base, sub, sup, primes, index
 
 
-_UNICODE_GREEK = {
+#: Greek letters as Unicode characters -> their LaTeX command names: the printer's names and the
+#: answer lexer's (verify/lexer.py) reading of a typed α.
+UNICODE_GREEK = {
     "α": "alpha",
     "β": "beta",
     "γ": "gamma",

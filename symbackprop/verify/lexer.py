@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from symbackprop.notation import UNICODE_GREEK
 from symbackprop.verify.limits import MAX_DIGITS, MAX_LENGTH
 
 
@@ -172,23 +173,6 @@ _UNICODE_OPS = {
     "≥": ("op", ">="),
     "≠": ("op", "!="),
 }
-_GREEK_LETTERS = {
-    "α": "alpha",
-    "β": "beta",
-    "γ": "gamma",
-    "δ": "delta",
-    "ε": "epsilon",
-    "η": "eta",
-    "θ": "theta",
-    "λ": "lambda",
-    "μ": "mu",
-    "σ": "sigma",
-    "τ": "tau",
-    "φ": "phi",
-    "ψ": "psi",
-    "ω": "omega",
-    "Δ": "Delta",
-}
 _SUPERSCRIPTS = {"²": "2", "³": "3", "⁴": "4"}
 _ASCII_OPS = (
     "**",
@@ -300,8 +284,8 @@ def tokenize(text: str, labels: Collection[str] = ()) -> list[Token]:
             tokens.append(Token("op", "^", start, pos + 1, space))
             tokens.append(Token("num", _SUPERSCRIPTS[char], start, pos + 1))
             pos += 1
-        elif char in _GREEK_LETTERS:
-            tokens.append(Token("cmd", _GREEK_LETTERS[char], start, pos + 1, space))
+        elif char in UNICODE_GREEK:
+            tokens.append(Token("cmd", UNICODE_GREEK[char], start, pos + 1, space))
             pos += 1
         else:
             op = next((op for op in _ASCII_OPS if text.startswith(op, pos)), None)
