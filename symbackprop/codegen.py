@@ -75,11 +75,7 @@ def _usage(backend: str, call: str) -> list[str]:
 def _program(net: Network) -> tuple[programs.ArrayProgram, list[str]]:
     """The array program as gradient_fn compiles it, a product with a fixed selection (the spec's data)
     computed as a slice; such a matrix, no longer read, is dropped from the arguments (its names returned)."""
-    selections = {
-        name: index
-        for name, matrix in fixed_selections(net).items()
-        if (index := programs.selection_index(matrix)) is not None
-    }  # fixed_selections holds only these
+    selections = programs.selection_indices(fixed_selections(net))
     program = programs.build(net.derive().backprop, selections=selections)
     read = set().union(*(a.value.free_symbols for a in program.assignments))
     built_in = [

@@ -41,7 +41,7 @@ from symbackprop.program import (
     build,
     kink_arguments,
     ones_split,
-    selection_index,
+    selection_indices,
     through_output,
 )
 
@@ -472,11 +472,7 @@ class GradientFunction:
         self._bp = bp
         self._options: dict[str, Any] = {"backward": backward, "kinks": kinks, "gradients_only": gradients_only}
         selections = selections or {}
-        indices = {}
-        for name, matrix in selections.items():
-            index = selection_index(matrix)
-            if index is not None:
-                indices[name] = index
+        indices = selection_indices(selections)
         self.program = generate(bp, selections=indices, **self._options)
         self._general: Program | None = None if indices else self.program
         self._names = self.program.arguments

@@ -255,6 +255,13 @@ def selection_index(matrix: Any) -> SelectionIndex | None:
     return None if rows is None and cols is None else SelectionIndex(rows, cols)
 
 
+def selection_indices(selections: Mapping[str, Any] | None) -> dict[str, SelectionIndex]:
+    """The SelectionIndex of each matrix of `selections` that is a selection, by name (the others left out):
+    what every backend compiles as a slice."""
+    indices = {name: selection_index(matrix) for name, matrix in (selections or {}).items()}
+    return {name: index for name, index in indices.items() if index is not None}
+
+
 # --- numeric rewrites of the derivation --------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from sympy.printing.numpy import JaxPrinter
 from symbackprop.backends import runtime
 from symbackprop.backends.base import ArrayCodePrinter, function_source, progression
 from symbackprop.derive import Backprop
-from symbackprop.program import ArrayProgram, ShapeOf, build, selection_index
+from symbackprop.program import ArrayProgram, ShapeOf, build, selection_indices
 
 IMPORTS = "import jax\nimport jax.numpy as jnp\n"
 
@@ -91,11 +91,7 @@ class JaxGradientFunction:
         self.dtype = dtype
         self._bp = bp
         self._gradients_only = gradients_only
-        indices = {
-            name: index
-            for name, index in ((n, selection_index(m)) for n, m in (selections or {}).items())
-            if index is not None
-        }
+        indices = selection_indices(selections)
         program = build(bp, selections=indices)
         self.source, self.function = self._compile(program)
         self.arguments = program.arguments

@@ -26,7 +26,7 @@ from symbackprop.backends.base import (
     used,
 )
 from symbackprop.derive import Backprop
-from symbackprop.program import Array, ArrayProgram, ShapeOf, build, selection_index
+from symbackprop.program import Array, ArrayProgram, ShapeOf, build, selection_indices
 
 IMPORTS = "import torch\n"
 #: SymPy's names of entrywise functions -> torch's, for those a formula can hold.
@@ -211,11 +211,7 @@ class TorchGradientFunction:
         self.dtype = dtype
         self._bp = bp
         self._gradients_only = gradients_only
-        indices = {
-            name: index
-            for name, index in ((n, selection_index(m)) for n, m in (selections or {}).items())
-            if index is not None
-        }
+        indices = selection_indices(selections)
         program = build(bp, selections=indices)
         self.source, self.function, self.Function = self._compile(program)
         self.arguments = program.arguments
