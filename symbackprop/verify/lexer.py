@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from symbackprop.notation import GREEK as GREEK_NAMES
 from symbackprop.notation import UNICODE_GREEK
 from symbackprop.verify.limits import MAX_DIGITS, MAX_LENGTH
 
@@ -35,43 +36,9 @@ class Token:
     space_before: bool = False
 
 
-GREEK = (
-    "alpha",
-    "beta",
-    "gamma",
-    "delta",
-    "epsilon",
-    "varepsilon",
-    "zeta",
-    "eta",
-    "theta",
-    "vartheta",
-    "iota",
-    "kappa",
-    "lambda",
-    "mu",
-    "nu",
-    "xi",
-    "pi",
-    "rho",
-    "sigma",
-    "tau",
-    "upsilon",
-    "phi",
-    "varphi",
-    "chi",
-    "psi",
-    "omega",
-    "Gamma",
-    "Delta",
-    "Theta",
-    "Lambda",
-    "Xi",
-    "Pi",
-    "Phi",
-    "Psi",
-    "Omega",
-)
+#: Greek letters read as names: the notation's (the printer's), with the var- forms people also type;
+#: \Sigma is the sum sign here (COMMANDS), not a name.
+GREEK = (GREEK_NAMES - {"Sigma"}) | {"varepsilon", "vartheta", "upsilon", "varphi"}
 #: Commands read as operators or structure; every other command outside GREEK is refused.
 COMMANDS = frozenset(
     {
