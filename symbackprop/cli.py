@@ -871,6 +871,27 @@ def _check_by_variant(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_variant_and_executor_options(
+    command: argparse.ArgumentParser, verb: str, variants_help: str, executor_help: str
+) -> None:
+    """The options check and verify share: a student's variant, the executor of a batch, the output file."""
+    command.add_argument(
+        "--variant",
+        metavar="ID",
+        help=f"{verb} against this student's variant of SPEC: from --variants DIR, else as `variants` "
+        "drew it with --seed",
+    )
+    command.add_argument("--variants", metavar="DIR", help=variants_help)
+    command.add_argument(
+        "--seed", type=_number(int, 0), default=0, metavar="S", help="the seed the variants were drawn with (default 0)"
+    )
+    command.add_argument("--executor", choices=["local", "dask"], default="local", help=executor_help)
+    command.add_argument(
+        "--scheduler", metavar="ADDRESS", help="--executor dask: the scheduler's address, e.g. tcp://10.0.0.5:8786"
+    )
+    command.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+
 def _add_check_command(commands: argparse._SubParsersAction) -> None:
     check = commands.add_parser(
         "check",
@@ -908,32 +929,13 @@ def _add_check_command(commands: argparse._SubParsersAction) -> None:
         metavar="S",
         help="CPU seconds one solution may take (default 30)",
     )
-    check.add_argument(
-        "--variant",
-        metavar="ID",
-        help="check against this student's variant of SPEC: from --variants DIR, else as `variants` "
-        "drew it with --seed",
+    _add_variant_and_executor_options(
+        check,
+        "check",
+        variants_help="the directory `variants` wrote: --variant ID must be in its index.csv; with --batch and no "
+        "--variant, each file is checked against the variant its name gives (07.md, 07_hw3.md)",
+        executor_help="--batch: check here (default) or on a Dask cluster",
     )
-    check.add_argument(
-        "--variants",
-        metavar="DIR",
-        help="the directory `variants` wrote: --variant ID must be in its index.csv; with --batch "
-        "and no --variant, each file is checked against the variant its name gives (07.md, "
-        "07_hw3.md)",
-    )
-    check.add_argument(
-        "--seed", type=_number(int, 0), default=0, metavar="S", help="the seed the variants were drawn with (default 0)"
-    )
-    check.add_argument(
-        "--executor",
-        choices=["local", "dask"],
-        default="local",
-        help="--batch: check here (default) or on a Dask cluster",
-    )
-    check.add_argument(
-        "--scheduler", metavar="ADDRESS", help="--executor dask: the scheduler's address, e.g. tcp://10.0.0.5:8786"
-    )
-    check.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     check.set_defaults(run=cmd_check)
 
 
@@ -998,31 +1000,13 @@ def _add_verify_command(commands: argparse._SubParsersAction) -> None:
         "answer=response (and points=weight, variant=student_id: each row against its "
         "student's variant)",
     )
-    check.add_argument(
-        "--variant",
-        metavar="ID",
-        help="grade against this student's variant of SPEC: from --variants DIR, else as `variants` "
-        "drew it with --seed",
+    _add_variant_and_executor_options(
+        check,
+        "grade",
+        variants_help="the directory `variants` wrote: --variant ID, or a --batch CSV's variant column, must name a "
+        "variant in its index.csv",
+        executor_help="--batch: grade in local worker processes (default) or on a Dask cluster",
     )
-    check.add_argument(
-        "--variants",
-        metavar="DIR",
-        help="the directory `variants` wrote: --variant ID, or a --batch CSV's variant column, must "
-        "name a variant in its index.csv",
-    )
-    check.add_argument(
-        "--seed", type=_number(int, 0), default=0, metavar="S", help="the seed the variants were drawn with (default 0)"
-    )
-    check.add_argument(
-        "--executor",
-        choices=["local", "dask"],
-        default="local",
-        help="--batch: grade in local worker processes (default) or on a Dask cluster",
-    )
-    check.add_argument(
-        "--scheduler", metavar="ADDRESS", help="--executor dask: the scheduler's address, e.g. tcp://10.0.0.5:8786"
-    )
-    check.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     check.set_defaults(run=cmd_verify)
 
 
