@@ -39,45 +39,9 @@ class Token:
 #: Greek letters read as names: the notation's (the printer's), with the var- forms people also type;
 #: \Sigma is the sum sign here (COMMANDS), not a name.
 GREEK = (GREEK_NAMES - {"Sigma"}) | {"varepsilon", "vartheta", "upsilon", "varphi"}
-#: Commands read as operators or structure; every other command outside GREEK is refused.
-COMMANDS = frozenset(
+#: Font and text commands around a name (\mathbf{W}, \text{out}): read as the name they hold.
+FONTS = frozenset(
     {
-        "cdot",
-        "times",
-        "ast",
-        "odot",
-        "circ",
-        "top",
-        "intercal",
-        "prime",
-        "partial",
-        "sum",
-        "frac",
-        "dfrac",
-        "tfrac",
-        "sqrt",
-        "exp",
-        "log",
-        "ln",
-        "tanh",
-        "cosh",
-        "sinh",
-        "sin",
-        "cos",
-        "sgn",
-        "max",
-        "min",
-        "le",
-        "leq",
-        "ge",
-        "geq",
-        "lt",
-        "gt",
-        "ne",
-        "neq",
-        "underbrace",
-        "begin",
-        "end",
         "mathbf",
         "boldsymbol",
         "bm",
@@ -90,12 +54,56 @@ COMMANDS = frozenset(
         "textrm",
         "mathcal",
         "mathbb",
-        "Sigma",
-        "hat",
-        "widehat",
-        "oslash",
-        "nabla",
     }
+)
+#: Commands read as operators or structure; every other command outside GREEK is refused.
+COMMANDS = (
+    frozenset(
+        {
+            "cdot",
+            "times",
+            "ast",
+            "odot",
+            "circ",
+            "top",
+            "intercal",
+            "prime",
+            "partial",
+            "sum",
+            "frac",
+            "dfrac",
+            "tfrac",
+            "sqrt",
+            "exp",
+            "log",
+            "ln",
+            "tanh",
+            "cosh",
+            "sinh",
+            "sin",
+            "cos",
+            "sgn",
+            "max",
+            "min",
+            "le",
+            "leq",
+            "ge",
+            "geq",
+            "lt",
+            "gt",
+            "ne",
+            "neq",
+            "underbrace",
+            "begin",
+            "end",
+            "Sigma",
+            "hat",
+            "widehat",
+            "oslash",
+            "nabla",
+        }
+    )
+    | FONTS
 )
 #: Commands that only size or space things.
 SKIPPED = frozenset(

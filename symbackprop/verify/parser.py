@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from symbackprop.verify.lexer import GREEK, AnswerSyntaxError, Token, tokenize
+from symbackprop.verify.lexer import FONTS, GREEK, AnswerSyntaxError, Token, tokenize
 from symbackprop.verify.limits import MAX_CELLS, MAX_DEPTH, MAX_TERMS, Deadline
 
 
@@ -139,22 +139,6 @@ class Answer(Node):
     sides: tuple[Node, ...]
 
 
-_FONTS = frozenset(
-    {
-        "mathbf",
-        "boldsymbol",
-        "bm",
-        "mathrm",
-        "mathit",
-        "mathsf",
-        "vec",
-        "operatorname",
-        "text",
-        "textrm",
-        "mathcal",
-        "mathbb",
-    }
-)
 _FUNCTION_COMMANDS = frozenset({"exp", "log", "ln", "tanh", "cosh", "sinh", "sin", "cos", "sgn", "max", "min"})
 _PRODUCT_COMMANDS = frozenset({"cdot", "times", "ast"})
 _HADAMARD_COMMANDS = frozenset({"odot", "circ", "oslash"})
@@ -500,7 +484,7 @@ class _Parser:
             tokens = [start, self.take()]
         elif start.kind == "op" and start.text == "-":
             tokens = [self.take(), self.take()]
-        elif start.kind == "cmd" and start.text in _FONTS:
+        elif start.kind == "cmd" and start.text in FONTS:
             self.take()
             tokens = [start, *self.balanced("{", "}")]
         elif start.kind in ("name", "num", "cmd") or (start.kind == "op" and start.text == "*"):
@@ -518,7 +502,7 @@ class _Parser:
         if texts and texts[0] == "circ" and kind == "^":
             return Script(start.pos, end, None, self.subparse(tokens[1:], start), hadamard=True)
         label = None
-        plain = [t for t in tokens if not (t.kind == "cmd" and t.text in _FONTS) and t.text not in ("{", "}")]
+        plain = [t for t in tokens if not (t.kind == "cmd" and t.text in FONTS) and t.text not in ("{", "}")]
         if plain and all(
             t.kind in ("name", "num")
             or (t.kind == "cmd" and t.text in GREEK)
@@ -676,7 +660,7 @@ class _Parser:
             if not isinstance(inner, Name) or inner.command or len(inner.text) != 1:
                 raise self.fail(f"\\{name} takes one letter, as in \\hat{{y}}", token)
             return Name(token.pos, self.end_of(inner), inner.text + "_hat")
-        if name in _FONTS:  # \mathbf{W}, \mathbf W, \vec t
+        if name in FONTS:  # \mathbf{W}, \mathbf W, \vec t
             inner = self.argument()
             if isinstance(inner, Name):
                 return Name(token.pos, self.end_of(inner), inner.text, inner.command, name)
@@ -694,7 +678,7 @@ class _Parser:
 
     def at_operand(self) -> bool:
         """A name follows (W, \\mathbf{W}, \\theta): `Delta W` is then W's gradient, not Delta times W."""
-        return self.at("name") or self.at("cmd", *_FONTS) or (self.at("cmd") and self.peek().text in GREEK)
+        return self.at("name") or self.at("cmd", *FONTS) or (self.at("cmd") and self.peek().text in GREEK)
 
     def delta_of(self, token: Token) -> Diff:
         """\\Delta W_1, Delta W_1, ΔW_1: the gradient of the loss by W_1, as courses write it."""
